@@ -1,0 +1,62 @@
+// Matrix products of quantized weights with float activations on the CPU (the
+// bulk of inference time), and row lookup for embedding tables of any type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/types.h"
+
+namespace eg {
+
+class ThreadPool;
+
+// A 2-D weight tensor as stored in GGUF: n rows (ne1, output features) of k
+// values (ne0, input features), each row row_bytes long.
+struct WeightView {
+    GgmlType type = GgmlType::F32;
+    int64_t k = 0;  // ne0, in features
+    int64_t n = 0;  // ne1, out rows
+    const uint8_t* data = nullptr;
+    int64_t row_bytes = 0;
+};
+
+// Owns the 64-byte aligned buffer that holds the activations quantized to the
+// weight's vec_dot_type. Reserve it at load for the largest batch: matmul()
+// grows it (and logs a warning) only when it is too small.
+class MatmulScratch {
+public:
+    MatmulScratch() = default;
+    ~MatmulScratch();
+    MatmulScratch(const MatmulScratch&) = delete;
+    MatmulScratch& operator=(const MatmulScratch&) = delete;
+
+    void reserve(size_t bytes);
+    size_t bytes() const { return bytes_; }
+    uint8_t* data() { return data_; }
+
+    // Bytes matmul() needs for n_tok rows of k activations against weights of type t.
+    static size_t bytes_needed(GgmlType t, int64_t k, int64_t n_tok);
+
+private:
+    uint8_t* data_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+// Y[t*n + j] = dot(W row j, X[t*k .. t*k+k)) for t in [0, n_tok), j in [0, n).
+//   X: [k, n_tok] floats (rows of stride k), Y: [n, n_tok] floats (stride n).
+// The activations are quantized once per call, then output rows are split
+// across the pool's threads; with several tokens a tiled kernel reuses every
+// weight block for up to 4 tokens. W.type must have kernels (kernels_for) and
+// W.k must be a multiple of its block size: the model loader checks both.
+void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
+            MatmulScratch& scratch);
+
+// out[i*W.k ..] = row ids[i] of W, dequantized (embedding lookup). Ids must be
+// in [0, W.n).
+void get_rows(const WeightView& W, const int32_t* ids, int64_t n_ids, float* out);
+
+// One row of W dequantized to out[0 .. W.k).
+void dequantize_row(const WeightView& W, int64_t row, float* out);
+
+}  // namespace eg

@@ -1,0 +1,132 @@
+// Internal declarations shared by the per-type kernel files (dequant.cpp,
+// quantize.cpp, dot_scalar.cpp, dot_avx2.cpp) and the dispatcher; not part of
+// the engine's public API (that is kernels.h and cpu/matmul.h).
+#pragma once
+
+#include <cstdint>
+
+#include "quant/kernels.h"
+
+namespace eg::quant {
+
+// ---- dequantize (dequant.cpp): n elements, n a multiple of the block size ----
+void dequant_f32(const void* src, float* dst, int64_t n);
+void dequant_f16(const void* src, float* dst, int64_t n);
+void dequant_bf16(const void* src, float* dst, int64_t n);
+void dequant_q4_0(const void* src, float* dst, int64_t n);
+void dequant_q4_1(const void* src, float* dst, int64_t n);
+void dequant_q5_0(const void* src, float* dst, int64_t n);
+void dequant_q5_1(const void* src, float* dst, int64_t n);
+void dequant_q8_0(const void* src, float* dst, int64_t n);
+void dequant_q8_1(const void* src, float* dst, int64_t n);
+void dequant_q2_K(const void* src, float* dst, int64_t n);
+void dequant_q3_K(const void* src, float* dst, int64_t n);
+void dequant_q4_K(const void* src, float* dst, int64_t n);
+void dequant_q5_K(const void* src, float* dst, int64_t n);
+void dequant_q6_K(const void* src, float* dst, int64_t n);
+void dequant_q8_K(const void* src, float* dst, int64_t n);
+
+// Block field decoders shared by dequant.cpp and the dot products.
+// The 16 six-bit scales of a Q3_K block, already offset by -32.
+void q3_K_scales(const uint8_t* scales12, int8_t out[16]);
+// Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K block.
+void k4_scale_min(int j, const uint8_t* scales12, uint8_t* sc, uint8_t* m);
+
+// ---- quantize (quantize.cpp) ----
+void quant_f32(const float* src, void* dst, int64_t n);
+void quant_f16(const float* src, void* dst, int64_t n);
+void quant_bf16(const float* src, void* dst, int64_t n);
+void quant_q4_0(const float* src, void* dst, int64_t n);
+void quant_q4_1(const float* src, void* dst, int64_t n);
+void quant_q5_0(const float* src, void* dst, int64_t n);
+void quant_q5_1(const float* src, void* dst, int64_t n);
+void quant_q8_0(const float* src, void* dst, int64_t n);
+void quant_q4_K(const float* src, void* dst, int64_t n);
+void quant_q6_K(const float* src, void* dst, int64_t n);
+void quant_q8_1(const float* src, void* dst, int64_t n);
+void quant_q8_K(const float* src, void* dst, int64_t n);
+
+// ---- scalar dot products (dot_scalar.cpp): weights of the named type times
+// activations of its vec_dot_type ----
+float dot_f32_scalar(int64_t n, const void* w, const void* x);
+float dot_f16_scalar(int64_t n, const void* w, const void* x);
+float dot_bf16_scalar(int64_t n, const void* w, const void* x);
+float dot_q4_0_scalar(int64_t n, const void* w, const void* x);
+float dot_q4_1_scalar(int64_t n, const void* w, const void* x);
+float dot_q5_0_scalar(int64_t n, const void* w, const void* x);
+float dot_q5_1_scalar(int64_t n, const void* w, const void* x);
+float dot_q8_0_scalar(int64_t n, const void* w, const void* x);
+float dot_q2_K_scalar(int64_t n, const void* w, const void* x);
+float dot_q3_K_scalar(int64_t n, const void* w, const void* x);
+float dot_q4_K_scalar(int64_t n, const void* w, const void* x);
+float dot_q5_K_scalar(int64_t n, const void* w, const void* x);
+float dot_q6_K_scalar(int64_t n, const void* w, const void* x);
+
+// ---- AVX2/FMA dot products (dot_avx2.cpp); only called when the CPU has them ----
+float dot_f32_avx2(int64_t n, const void* w, const void* x);
+float dot_f16_avx2(int64_t n, const void* w, const void* x);
+float dot_bf16_avx2(int64_t n, const void* w, const void* x);
+float dot_q4_0_avx2(int64_t n, const void* w, const void* x);
+float dot_q4_1_avx2(int64_t n, const void* w, const void* x);
+float dot_q5_0_avx2(int64_t n, const void* w, const void* x);
+float dot_q5_1_avx2(int64_t n, const void* w, const void* x);
+float dot_q8_0_avx2(int64_t n, const void* w, const void* x);
+float dot_q2_K_avx2(int64_t n, const void* w, const void* x);
+float dot_q3_K_avx2(int64_t n, const void* w, const void* x);
+float dot_q4_K_avx2(int64_t n, const void* w, const void* x);
+float dot_q5_K_avx2(int64_t n, const void* w, const void* x);
+float dot_q6_K_avx2(int64_t n, const void* w, const void* x);
+void quant_q8_0_avx2(const float* src, void* dst, int64_t n);
+void quant_q8_1_avx2(const float* src, void* dst, int64_t n);
+
+// Tiled micro-kernel: out[c * out_stride + r] = dot(w row r, x row c)
+// for r in [0, nr), c in [0, nc). Weight rows are w_stride bytes apart, quantized
+// activation rows x_stride bytes apart. Each weight block is unpacked once and
+// reused across the nc tokens of the tile.
+using gemm_tile_fn = void (*)(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                              const uint8_t* x, int64_t x_stride, int nc,
+                              float* out, int64_t out_stride);
+void gemm_q4_0_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                    const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q4_1_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                    const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q8_0_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                    const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q5_0_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                    const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q5_1_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                    const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+
+// llama.cpp-CPU-style activation quantizers (quantize.cpp, dot_avx2.cpp).
+void act_q8_0(const float* src, void* dst, int64_t n);
+void act_q8_1(const float* src, void* dst, int64_t n);
+void act_q8_0_avx2(const float* src, void* dst, int64_t n);
+void act_q8_1_avx2(const float* src, void* dst, int64_t n);
+
+// Quantizer of an activation format (a vec_dot_type, Q8_1 and Q8_K included).
+quantize_fn activation_quantizer(GgmlType vec_dot_type);
+// Dequantizer of any type with a table entry, Q8_1 and Q8_K included (tests).
+dequantize_fn any_dequantizer(GgmlType t);
+
+// AVX-512 VNNI versions of the 32-element block kernels (dot_avx512.cpp).
+float dot_q4_0_avx512(int64_t n, const void* w, const void* x);
+float dot_q4_1_avx512(int64_t n, const void* w, const void* x);
+float dot_q5_0_avx512(int64_t n, const void* w, const void* x);
+float dot_q5_1_avx512(int64_t n, const void* w, const void* x);
+float dot_q8_0_avx512(int64_t n, const void* w, const void* x);
+void gemm_q4_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                      const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q4_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                      const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q5_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                      const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q5_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                      const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                      const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+
+// The tile kernel for a weight type, or nullptr (then the matmul calls vec_dot
+// per row and token). Follows the dispatcher's instruction set.
+gemm_tile_fn gemm_tile_for(GgmlType t);
+
+}  // namespace eg::quant

@@ -1,0 +1,60 @@
+#include "quant/types.h"
+
+namespace eg {
+
+namespace {
+struct Entry { uint32_t id; TypeTraits t; };
+constexpr Entry kTypes[] = {
+    {0, {"F32", 1, 4, true}},
+    {1, {"F16", 1, 2, true}},
+    {2, {"Q4_0", QK4_0, sizeof(block_q4_0), true}},
+    {3, {"Q4_1", QK4_1, sizeof(block_q4_1), true}},
+    {6, {"Q5_0", QK5_0, sizeof(block_q5_0), true}},
+    {7, {"Q5_1", QK5_1, sizeof(block_q5_1), true}},
+    {8, {"Q8_0", QK8_0, sizeof(block_q8_0), true}},
+    {9, {"Q8_1", QK8_1, sizeof(block_q8_1), false}},
+    {10, {"Q2_K", QK_K, sizeof(block_q2_K), true}},
+    {11, {"Q3_K", QK_K, sizeof(block_q3_K), true}},
+    {12, {"Q4_K", QK_K, sizeof(block_q4_K), true}},
+    {13, {"Q5_K", QK_K, sizeof(block_q5_K), true}},
+    {14, {"Q6_K", QK_K, sizeof(block_q6_K), true}},
+    {15, {"Q8_K", QK_K, sizeof(block_q8_K), false}},
+    // Known to ggml but not computed here: the reader names them in errors.
+    {16, {"IQ2_XXS", QK_K, 66, false}},
+    {17, {"IQ2_XS", QK_K, 74, false}},
+    {18, {"IQ3_XXS", QK_K, 98, false}},
+    {19, {"IQ1_S", QK_K, 50, false}},
+    {20, {"IQ4_NL", 32, 18, false}},
+    {21, {"IQ3_S", QK_K, 110, false}},
+    {22, {"IQ2_S", QK_K, 82, false}},
+    {23, {"IQ4_XS", QK_K, 136, false}},
+    {24, {"I8", 1, 1, false}},
+    {25, {"I16", 1, 2, false}},
+    {26, {"I32", 1, 4, false}},
+    {27, {"I64", 1, 8, false}},
+    {28, {"F64", 1, 8, false}},
+    {29, {"IQ1_M", QK_K, 56, false}},
+    {30, {"BF16", 1, 2, true}},
+    {34, {"TQ1_0", QK_K, 54, false}},
+    {35, {"TQ2_0", QK_K, 66, false}},
+};
+}  // namespace
+
+const TypeTraits* type_traits(uint32_t type) {
+    for (const auto& e : kTypes)
+        if (e.id == type) return &e.t;
+    return nullptr;
+}
+
+std::string_view type_name(uint32_t type) {
+    const TypeTraits* t = type_traits(type);
+    return t ? t->name : std::string_view("unknown");
+}
+
+int64_t row_bytes(GgmlType t, int64_t n) {
+    const TypeTraits* tr = type_traits(t);
+    if (!tr || n < 0 || n % tr->block_size != 0) return -1;
+    return n / tr->block_size * tr->block_bytes;
+}
+
+}  // namespace eg

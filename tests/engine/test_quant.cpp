@@ -1,0 +1,522 @@
+// Tensor type kernels: dequantization is bit-exact with gguf-py for all 13
+// compute types, our reference quantizers write the same bytes as gguf-py,
+// every dot product (scalar, AVX2 and AVX-512 VNNI paths, those the CPU has)
+// agrees with a float64 reference within a stated rounding bound, and the
+// threaded, tiled matmul gives exactly the per-row dot products.
+// Fixtures: tests/reference/quants/make_quant_fixtures.py.
+#include <QtTest>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/fp16.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "cpu/matmul.h"
+#include "quant/kernels.h"
+#include "quant/kernels_impl.h"
+#include "test_env.h"
+
+using namespace eg;
+
+// --- allocation count: the matmul must not allocate once its scratch is reserved.
+namespace {
+std::atomic<long> g_allocs{0};
+void* counted_alloc(std::size_t n) {
+    g_allocs.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+}  // namespace
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+struct Record {
+    uint32_t kind = 0;  // 0: bytes -> floats (dequant), 1: floats -> bytes (quant)
+    GgmlType type = GgmlType::F32;
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;
+};
+
+std::vector<Record> load_fixtures(QString* err) {
+    std::ifstream in(eg_test::fixture("reference/quants/quant_fixtures.bin"), std::ios::binary);
+    std::vector<uint8_t> f((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<Record> out;
+    size_t pos = 0;
+    auto u32 = [&](uint32_t* v) {
+        if (pos + 4 > f.size()) return false;
+        std::memcpy(v, f.data() + pos, 4);
+        pos += 4;
+        return true;
+    };
+    uint32_t magic = 0, version = 0, count = 0;
+    if (!u32(&magic) || std::memcmp(&magic, "EGQF", 4) != 0 || !u32(&version) || version != 1 || !u32(&count)) {
+        *err = "quant_fixtures.bin missing or bad header";
+        return {};
+    }
+    for (uint32_t r = 0; r < count; ++r) {
+        uint32_t kind, type, n, nbytes;
+        if (!u32(&kind) || !u32(&type) || !u32(&n) || !u32(&nbytes) || pos + nbytes + 4ull * n > f.size()) {
+            *err = QString("quant_fixtures.bin truncated at record %1").arg(r);
+            return {};
+        }
+        Record rec;
+        rec.kind = kind;
+        rec.type = (GgmlType)type;
+        rec.bytes.assign(f.begin() + pos, f.begin() + pos + nbytes);
+        pos += nbytes;
+        rec.values.resize(n);
+        std::memcpy(rec.values.data(), f.data() + pos, 4ull * n);
+        pos += 4ull * n;
+        out.push_back(std::move(rec));
+    }
+    return out;
+}
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+// Byte offsets of the f16 scale fields in a block (as the fixture script).
+std::vector<int> scale_offsets(GgmlType t) {
+    switch (t) {
+        case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: return {0};
+        case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K: return {0, 2};
+        case GgmlType::Q2_K: return {80, 82};
+        case GgmlType::Q3_K: return {108};
+        case GgmlType::Q6_K: return {208};
+        default: return {};
+    }
+}
+
+// Random raw weights of n elements: random bits, finite values everywhere,
+// sane random scales (either sign, a few decades).
+std::vector<uint8_t> random_raw(GgmlType t, int64_t n, std::mt19937& rng) {
+    const TypeTraits* tr = type_traits(t);
+    std::vector<uint8_t> raw((size_t)(n / tr->block_size * tr->block_bytes));
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::uniform_real_distribution<float> ud(-3.0f, 0.0f);
+    if (t == GgmlType::F32) {
+        for (int64_t i = 0; i < n; ++i) { const float v = nd(rng); std::memcpy(&raw[i * 4], &v, 4); }
+        return raw;
+    }
+    if (t == GgmlType::F16 || t == GgmlType::BF16) {
+        // magnitudes of real weights (random bit patterns are the fixture's job)
+        for (int64_t i = 0; i < n; ++i) {
+            const float v = nd(rng) * std::pow(10.0f, ud(rng));
+            const uint16_t h = t == GgmlType::F16 ? fp32_to_fp16(v) : fp32_to_bf16(v);
+            std::memcpy(&raw[i * 2], &h, 2);
+        }
+        return raw;
+    }
+    for (auto& b : raw) b = (uint8_t)(rng() & 0xff);
+    for (size_t b = 0; b < raw.size() / (size_t)tr->block_bytes; ++b)
+        for (int off : scale_offsets(t)) {
+            const uint16_t h = fp32_to_fp16(nd(rng) * std::pow(10.0f, ud(rng)));
+            std::memcpy(&raw[b * tr->block_bytes + off], &h, 2);
+        }
+    return raw;
+}
+
+std::vector<float> random_acts(int64_t n, std::mt19937& rng) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x((size_t)n);
+    for (auto& v : x) v = nd(rng) * 3.0f;
+    return x;
+}
+
+int64_t block_size(GgmlType t) { return type_traits(t)->block_size; }
+
+// Float64 reference of dot(w, x) from the dequantized weights and the
+// dequantized quantized activations, and the rounding bound the kernel must meet.
+//
+// Within a block the kernels sum integer products exactly; float rounding
+// happens (a) on d_w*d_x and on converting/scaling each block's integer sum:
+// a few ulps of that block's magnitude, (b) in accumulating nb block results:
+// at most (nb) ulps of the sum of magnitudes (standard bound for a
+// recursive float sum), (c) for F32/F16/BF16, in n/8 products per lane plus
+// the lane reduction. The block magnitude is taken as
+// sum |w_i x_i| + maxabs(w in block) * sum |x_i| because the kernels work on
+// offset values (q + 32 in Q6_K, q with a separate minimum in Q4_1...) whose
+// partial sums may exceed sum |w_i x_i|. Q8_1 carries s = d * sum(q) rounded
+// to f16, so Q4_1/Q5_1 also get 2^-11 of |m * s| per block.
+// Bound = 4 * 2^-24 * (depth + 8) * magnitude: a wrong nibble, scale or sign
+// gives errors of the order of the magnitude itself, far above it.
+struct DotRef {
+    double value = 0, tol = 0, magnitude = 0;
+};
+
+DotRef reference_dot(GgmlType wt, int64_t n, const uint8_t* w, const uint8_t* xq) {
+    const TypeKernels* kt = kernels_for(wt);
+    std::vector<float> wf((size_t)n), xf((size_t)n);
+    kt->dequantize(w, wf.data(), n);
+    quant::any_dequantizer(kt->vec_dot_type)(xq, xf.data(), n);
+    const int64_t bs = std::max<int64_t>(block_size(wt), 8);
+    DotRef r;
+    double mag = 0, q81 = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += bs) {
+        double wmax = 0, xabs = 0;
+        for (int64_t i = b0; i < b0 + bs; ++i) {
+            r.value += (double)wf[i] * (double)xf[i];
+            mag += std::fabs((double)wf[i] * (double)xf[i]);
+            wmax = std::max(wmax, std::fabs((double)wf[i]));
+            xabs += std::fabs((double)xf[i]);
+        }
+        mag += wmax * xabs;
+    }
+    if (kt->vec_dot_type == GgmlType::Q8_1) {
+        const block_q8_1* xb = (const block_q8_1*)xq;
+        const int64_t wbytes = type_traits(wt)->block_bytes;
+        for (int64_t b = 0; b < n / 32; ++b) {
+            uint16_t m;
+            std::memcpy(&m, w + b * wbytes + 2, 2);  // Q4_1/Q5_1: d, then m
+            q81 += std::fabs((double)fp16_to_fp32(m) * fp16_to_fp32(xb[b].s));
+        }
+    }
+    const double depth = (double)(bs == 8 ? n / 8 : n / bs) + 8.0;
+    r.tol = 4.0 * std::ldexp(1.0, -24) * depth * mag + std::ldexp(1.0, -10) * q81 + 1e-30;
+    r.magnitude = mag;
+    return r;
+}
+
+std::vector<uint8_t> quantize_acts(GgmlType wt, const std::vector<float>& x) {
+    const GgmlType vt = kernels_for(wt)->vec_dot_type;
+    const int64_t n = (int64_t)x.size();
+    std::vector<uint8_t> xq((size_t)row_bytes(vt, n));
+    quant::activation_quantizer(vt)(x.data(), xq.data(), n);
+    return xq;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
+
+// Every kernel path the dispatcher has; a CPU runs those it supports.
+const char* const kIsas[] = {"scalar", "avx2", "avx512vnni"};
+
+}  // namespace
+
+class TestQuant : public QObject {
+    Q_OBJECT
+
+    std::vector<Record> fx_;
+
+    const Record* find(uint32_t kind, GgmlType t) const {
+        for (const auto& r : fx_)
+            if (r.kind == kind && r.type == t) return &r;
+        return nullptr;
+    }
+
+    static void isa_rows() {
+        QTest::addColumn<QString>("isa");
+        QTest::addColumn<int>("type");
+        for (const char* isa : kIsas)
+            for (GgmlType t : kTypes)
+                QTest::newRow(QString("%1/%2").arg(isa).arg(type_name((uint32_t)t).data()).toUtf8().constData())
+                    << QString(isa) << (int)t;
+    }
+
+    // Selects a kernel path; false (the caller skips) when this CPU lacks it.
+    static bool use_isa(const QString& isa) {
+        cap_kernel_isa(isa.toUtf8().constData());
+        return isa == cpu_kernel_isa();
+    }
+
+private slots:
+    void initTestCase() {
+        QString err;
+        fx_ = load_fixtures(&err);
+        QVERIFY2(!fx_.empty(), qPrintable(err));
+        qInfo("dispatched kernel ISA: %s", cpu_kernel_isa());
+        // matmulEqualsVecDot grows its scratch on purpose; keep the log quiet
+        set_log_level(spdlog::level::err);
+    }
+    void cleanup() { force_scalar_kernels(false); }
+
+    // The dispatcher reports the path it runs, and a cap never raises it.
+    void isaCap() {
+        QVERIFY(!cap_kernel_isa("sse9"));
+        force_scalar_kernels(true);
+        QCOMPARE(QString(cpu_kernel_isa()), QString("scalar"));
+        QVERIFY(cap_kernel_isa("avx2"));
+        const QString capped = cpu_kernel_isa();
+        QVERIFY(capped == "avx2" || capped == "scalar");
+        force_scalar_kernels(false);
+        const QString best = cpu_kernel_isa();
+        QVERIFY(best == "avx512vnni" || best == capped);
+    }
+
+    // Every supported type dequantizes random blocks bit for bit like gguf-py.
+    void dequantizeMatchesGgufPy_data() {
+        QTest::addColumn<int>("type");
+        for (GgmlType t : kTypes) QTest::newRow(type_name((uint32_t)t).data()) << (int)t;
+    }
+    void dequantizeMatchesGgufPy() {
+        QFETCH(int, type);
+        const Record* r = find(0, (GgmlType)type);
+        QVERIFY2(r, "type missing from the fixture");
+        const TypeKernels* kt = kernels_for((GgmlType)type);
+        QVERIFY(kt);
+        const int64_t n = (int64_t)r->values.size();
+        QCOMPARE((int64_t)r->bytes.size(), row_bytes((GgmlType)type, n));
+        std::vector<float> out((size_t)n, -12345.0f);
+        kt->dequantize(r->bytes.data(), out.data(), n);
+        int nonzero = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            nonzero += r->values[i] != 0.0f;
+            if (!same_bits(out[i], r->values[i]))
+                QFAIL(qPrintable(QString("element %1: got %2, gguf-py %3").arg(i).arg(out[i], 0, 'g', 9)
+                                     .arg(r->values[i], 0, 'g', 9)));
+        }
+        QVERIFY(nonzero > n / 2);  // the fixture is real data, not zeros
+        // get_rows dequantizes the same row of a table
+        const int64_t k = std::max<int64_t>(block_size((GgmlType)type), 256);
+        const WeightView wv{(GgmlType)type, k, n / k, r->bytes.data(), row_bytes((GgmlType)type, k)};
+        const int32_t ids[2] = {(int32_t)(n / k - 1), 0};
+        std::vector<float> rows((size_t)(2 * k));
+        get_rows(wv, ids, 2, rows.data());
+        for (int64_t i = 0; i < k; ++i) {
+            QVERIFY(same_bits(rows[i], r->values[(n / k - 1) * k + i]));
+            QVERIFY(same_bits(rows[k + i], r->values[i]));
+        }
+    }
+
+    // Our reference quantizers write the bytes gguf-py writes (files match).
+    void quantizeMatchesGgufPy_data() {
+        QTest::addColumn<int>("type");
+        for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                           GgmlType::F16, GgmlType::BF16})
+            QTest::newRow(type_name((uint32_t)t).data()) << (int)t;
+    }
+    void quantizeMatchesGgufPy() {
+        QFETCH(int, type);
+        const Record* r = find(1, (GgmlType)type);
+        QVERIFY2(r, "type missing from the fixture");
+        const int64_t n = (int64_t)r->values.size();
+        for (const char* isa : kIsas) {
+            if (!use_isa(isa)) continue;
+            const TypeKernels* kt = kernels_for((GgmlType)type);
+            QVERIFY(kt && kt->quantize);
+            std::vector<uint8_t> out(r->bytes.size(), 0xcd);
+            kt->quantize(r->values.data(), out.data(), n);
+            const auto mism = std::mismatch(out.begin(), out.end(), r->bytes.begin());
+            if (mism.first != out.end())
+                QFAIL(qPrintable(QString("%1 path: byte %2 differs: got %3, gguf-py %4")
+                                     .arg(isa).arg(mism.first - out.begin())
+                                     .arg(*mism.first).arg(*mism.second)));
+        }
+    }
+
+    // Q4_K/Q6_K quantizers (own algorithm, no gguf-py reference): every value
+    // comes back within half a quantization step of its block (a full step for
+    // the one Q6_K value that may clamp at +31), and the whole row within a
+    // few percent RMS, so a forged Q4_K model is a faithful copy.
+    void kQuantRoundTrip_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<double>("max_rel_rms");
+        QTest::newRow("Q4_K") << (int)GgmlType::Q4_K << 0.08;
+        QTest::newRow("Q6_K") << (int)GgmlType::Q6_K << 0.02;
+    }
+    void kQuantRoundTrip() {
+        QFETCH(int, type);
+        QFETCH(double, max_rel_rms);
+        const GgmlType t = (GgmlType)type;
+        const TypeKernels* kt = kernels_for(t);
+        QVERIFY(kt && kt->quantize);
+        std::mt19937 rng(3000 + type);
+        const int64_t n = 16 * QK_K;
+        std::vector<float> x = random_acts(n, rng);
+        for (int64_t i = 0; i < n; ++i) {
+            if ((i / 32) % 5 == 1) x[i] = std::fabs(x[i]) + 4.0f;  // one-signed sub-blocks
+            if ((i / 256) == 3) x[i] *= 1e-3f;                     // a quiet block
+        }
+        std::vector<uint8_t> q((size_t)row_bytes(t, n));
+        kt->quantize(x.data(), q.data(), n);
+        std::vector<float> y((size_t)n);
+        kt->dequantize(q.data(), y.data(), n);
+        double err2 = 0, x2 = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            float step;
+            if (t == GgmlType::Q4_K) {
+                const block_q4_K& b = ((const block_q4_K*)q.data())[i / QK_K];
+                uint8_t sc, m;
+                quant::k4_scale_min((int)(i % QK_K) / 32, b.scales, &sc, &m);
+                step = 0.5f * fp16_to_fp32(b.d) * (float)sc;
+            } else {
+                const block_q6_K& b = ((const block_q6_K*)q.data())[i / QK_K];
+                step = std::fabs(fp16_to_fp32(b.d) * (float)b.scales[(i % QK_K) / 16]);
+            }
+            const float err = std::fabs(y[i] - x[i]);
+            if (!(err <= step * 1.01f + 1e-6f * std::fabs(x[i])))
+                QFAIL(qPrintable(QString("element %1: %2 came back as %3 (allowed %4)")
+                                     .arg(i).arg(x[i]).arg(y[i]).arg(step)));
+            err2 += (double)err * err;
+            x2 += (double)x[i] * x[i];
+        }
+        QVERIFY2(std::sqrt(err2 / x2) < max_rel_rms, qPrintable(QString("rms %1").arg(std::sqrt(err2 / x2))));
+    }
+
+    // F16/BF16 conversions of core/fp16.h against numpy's, element by element,
+    // including overflow to inf, subnormals and rounding ties.
+    void fp16Conversions() {
+        const Record* h = find(0, GgmlType::F16);
+        const Record* b = find(0, GgmlType::BF16);
+        const Record* hq = find(1, GgmlType::F16);
+        const Record* bq = find(1, GgmlType::BF16);
+        QVERIFY(h && b && hq && bq);
+        for (size_t i = 0; i < h->values.size(); ++i) {
+            uint16_t v;
+            std::memcpy(&v, &h->bytes[2 * i], 2);
+            QVERIFY(same_bits(fp16_to_fp32(v), h->values[i]));
+            std::memcpy(&v, &b->bytes[2 * i], 2);
+            QVERIFY(same_bits(bf16_to_fp32(v), b->values[i]));
+        }
+        bool saw_inf = false;
+        for (size_t i = 0; i < hq->values.size(); ++i) {
+            uint16_t want;
+            std::memcpy(&want, &hq->bytes[2 * i], 2);
+            QCOMPARE(fp32_to_fp16(hq->values[i]), want);
+            saw_inf |= (want & 0x7fff) == 0x7c00;
+            std::memcpy(&want, &bq->bytes[2 * i], 2);
+            QCOMPARE(fp32_to_bf16(bq->values[i]), want);
+        }
+        QVERIFY(saw_inf);
+    }
+
+    // The activation formats: SIMD and scalar quantizers agree byte for byte,
+    // and Q8_K round-trips within half a step with exact group sums.
+    void activationQuantizers() {
+        std::mt19937 rng(7);
+        const std::vector<float> x = random_acts(4096, rng);
+        for (GgmlType vt : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
+            const int64_t rb = row_bytes(vt, 4096);
+            std::vector<uint8_t> s((size_t)rb);
+            force_scalar_kernels(true);
+            quant::activation_quantizer(vt)(x.data(), s.data(), 4096);
+            for (const char* isa : kIsas) {
+                if (!use_isa(isa)) continue;
+                std::vector<uint8_t> a((size_t)rb);
+                quant::activation_quantizer(vt)(x.data(), a.data(), 4096);
+                QVERIFY2(a == s, qPrintable(QString("%1 %2").arg(isa).arg(type_name((uint32_t)vt).data())));
+            }
+        }
+        std::vector<block_q8_K> q(4096 / QK_K);
+        quant::activation_quantizer(GgmlType::Q8_K)(x.data(), q.data(), 4096);
+        std::vector<float> back(4096);
+        quant::any_dequantizer(GgmlType::Q8_K)(q.data(), back.data(), 4096);
+        for (size_t b = 0; b < q.size(); ++b) {
+            for (int g = 0; g < 16; ++g) {
+                int s = 0;
+                for (int j = 0; j < 16; ++j) s += q[b].qs[g * 16 + j];
+                QCOMPARE((int)q[b].bsums[g], s);
+            }
+            for (int j = 0; j < QK_K; ++j)
+                QVERIFY(std::fabs(back[b * QK_K + j] - x[b * QK_K + j]) <= q[b].d * 0.5f * 1.0001f);
+        }
+    }
+
+    // vec_dot on the fixture's gguf-py blocks and on a longer random row.
+    void vecDotMatchesFloat64_data() { isa_rows(); }
+    void vecDotMatchesFloat64() {
+        QFETCH(QString, isa);
+        QFETCH(int, type);
+        const GgmlType t = (GgmlType)type;
+        if (!use_isa(isa)) QSKIP("this CPU lacks the instruction set");
+        const TypeKernels* kt = kernels_for(t);
+        QVERIFY(kt && kt->vec_dot);
+        std::mt19937 rng(1000 + type);
+        const Record* r = find(0, t);
+        QVERIFY(r);
+        struct Case { std::vector<uint8_t> w; int64_t n; };
+        std::vector<Case> cases;
+        // the fixture's float rows are random bit patterns whose products overflow
+        if (block_size(t) > 1) cases.push_back({r->bytes, (int64_t)r->values.size()});
+        cases.push_back({random_raw(t, 4096, rng), 4096});
+        for (const Case& c : cases) {
+            const std::vector<float> x = random_acts(c.n, rng);
+            const std::vector<uint8_t> xq = quantize_acts(t, x);
+            const DotRef ref = reference_dot(t, c.n, c.w.data(), xq.data());
+            const float got = kt->vec_dot(c.n, c.w.data(), xq.data());
+            QVERIFY(std::isfinite(got));
+            if (!(std::fabs((double)got - ref.value) <= ref.tol))
+                QFAIL(qPrintable(QString("n %1: got %2, float64 reference %3, bound %4")
+                                     .arg(c.n).arg(got, 0, 'g', 9).arg(ref.value, 0, 'g', 12).arg(ref.tol, 0, 'g', 3)));
+            // the bound is far below the size of the terms, so a wrong nibble,
+            // scale or sign in any block would exceed it
+            QVERIFY(ref.tol < 2e-3 * ref.magnitude);
+        }
+    }
+
+    // The threaded, tiled matmul returns exactly what vec_dot gives per row and
+    // token, for odd shapes, 1 and 7 tokens, 1 and 2 threads, on both paths.
+    void matmulEqualsVecDot_data() { isa_rows(); }
+    void matmulEqualsVecDot() {
+        QFETCH(QString, isa);
+        QFETCH(int, type);
+        const GgmlType t = (GgmlType)type;
+        if (!use_isa(isa)) QSKIP("this CPU lacks the instruction set");
+        const TypeKernels* kt = kernels_for(t);
+        QVERIFY(kt);
+        std::mt19937 rng(2000 + type);
+        const int64_t k = 512, n = 37;
+        const std::vector<uint8_t> w = random_raw(t, k * n, rng);
+        const WeightView wv{t, k, n, w.data(), row_bytes(t, k)};
+        MatmulScratch scratch;
+        scratch.reserve(64);  // too small on purpose: matmul must grow it
+        for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            for (int64_t n_tok : {1, 7}) {
+                const std::vector<float> x = random_acts(k * n_tok, rng);
+                std::vector<float> y((size_t)(n * n_tok), -1.0f);
+                matmul(wv, x.data(), n_tok, y.data(), pool, scratch);
+                for (int64_t tok = 0; tok < n_tok; ++tok) {
+                    const std::vector<float> xt(x.begin() + tok * k, x.begin() + (tok + 1) * k);
+                    const std::vector<uint8_t> xq = quantize_acts(t, xt);
+                    for (int64_t j = 0; j < n; ++j) {
+                        const float want = kt->vec_dot(k, w.data() + j * wv.row_bytes, xq.data());
+                        if (!same_bits(y[tok * n + j], want))
+                            QFAIL(qPrintable(QString("threads %1, n_tok %2, token %3, row %4: matmul %5, vec_dot %6")
+                                                 .arg(threads).arg(n_tok).arg(tok).arg(j)
+                                                 .arg(y[tok * n + j], 0, 'g', 9).arg(want, 0, 'g', 9)));
+                    }
+                }
+            }
+        }
+        QVERIFY(scratch.bytes() >= MatmulScratch::bytes_needed(t, k, 7));
+    }
+
+    // Decode and prefill steps touch no allocator once the scratch is reserved
+    // at load (the pool's job handle included).
+    void matmulDoesNotAllocate() {
+        std::mt19937 rng(5);
+        const int64_t k = 576, n = 99;
+        for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::F32}) {
+            const std::vector<uint8_t> w = random_raw(t, k * n, rng);
+            const WeightView wv{t, k, n, w.data(), row_bytes(t, k)};
+            const std::vector<float> x = random_acts(k * 9, rng);
+            std::vector<float> y((size_t)(n * 9));
+            MatmulScratch scratch;
+            scratch.reserve(MatmulScratch::bytes_needed(t, k, 9));
+            ThreadPool pool(2);
+            matmul(wv, x.data(), 9, y.data(), pool, scratch);  // warm-up
+            const long before = g_allocs.load();
+            for (int64_t n_tok : {1, 9, 1, 9}) matmul(wv, x.data(), n_tok, y.data(), pool, scratch);
+            QCOMPARE(g_allocs.load() - before, 0L);
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestQuant)
+#include "test_quant.moc"

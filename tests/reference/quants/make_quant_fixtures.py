@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Writes quant_fixtures.bin: reference results of gguf-py (gguf.quants) for
+every tensor type the engine computes with, checked by tests/engine/test_quant.
+
+Run with the reference venv (gguf 0.19.0 + numpy), from anywhere:
+    /root/.cache/engram-desktop/refenv/bin/python tests/reference/quants/make_quant_fixtures.py
+The output is deterministic (fixed seed); rerunning it must not change the file.
+
+Records:
+  dequant: random raw blocks (random bytes, scale fields replaced by random
+           finite f16 values so every result is finite) -> gguf.quants.dequantize
+  quant:   random float32 rows -> gguf.quants.quantize (the types gguf-py can
+           quantize, plus F16 = numpy astype and BF16)
+
+File layout (little-endian):
+  "EGQF" u32 version=1 u32 n_records
+  per record: u32 kind (0 dequant, 1 quant) u32 ggml_type u32 n_elements u32 n_bytes
+              u8 bytes[n_bytes]      raw blocks (dequant) / expected output (quant)
+              f32 values[n_elements] expected output (dequant) / input (quant)
+"""
+import os
+import struct
+
+import numpy as np
+from gguf import GGMLQuantizationType as T
+from gguf import quants
+
+SEED = 20261129
+N_ELEMENTS = 1024  # 4 k-quant blocks, 32 small blocks: enough to hit every field
+
+# (type, block elements, block bytes, byte offsets of f16 scale fields)
+DEQUANT_TYPES = [
+    (T.F32, 1, 4, []),
+    (T.F16, 1, 2, []),
+    (T.BF16, 1, 2, []),
+    (T.Q4_0, 32, 18, [0]),
+    (T.Q4_1, 32, 20, [0, 2]),
+    (T.Q5_0, 32, 22, [0]),
+    (T.Q5_1, 32, 24, [0, 2]),
+    (T.Q8_0, 32, 34, [0]),
+    (T.Q2_K, 256, 84, [80, 82]),
+    (T.Q3_K, 256, 110, [108]),
+    (T.Q4_K, 256, 144, [0, 2]),
+    (T.Q5_K, 256, 176, [0, 2]),
+    (T.Q6_K, 256, 210, [208]),
+]
+QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.F16, T.BF16]
+
+
+def random_raw(rng, qtype, block, size, scale_offsets):
+    n_blocks = N_ELEMENTS // block
+    if qtype == T.F32:
+        return rng.standard_normal(N_ELEMENTS).astype(np.float32).view(np.uint8)
+    if qtype == T.F16:
+        # random bit patterns, exponent 31 (inf/nan) excluded: covers subnormals
+        bits = rng.integers(0, 1 << 16, N_ELEMENTS, dtype=np.uint32).astype(np.uint16)
+        bits = np.where((bits & 0x7C00) == 0x7C00, bits & ~np.uint16(0x4000), bits).astype(np.uint16)
+        return bits.view(np.uint8)
+    if qtype == T.BF16:
+        bits = rng.integers(0, 1 << 16, N_ELEMENTS, dtype=np.uint32).astype(np.uint16)
+        bits = np.where((bits & 0x7F80) == 0x7F80, bits & ~np.uint16(0x4000), bits).astype(np.uint16)
+        return bits.view(np.uint8)
+    raw = rng.integers(0, 256, (n_blocks, size), dtype=np.uint16).astype(np.uint8)
+    for off in scale_offsets:
+        # scales of either sign and a few orders of magnitude, as real files have
+        s = (rng.standard_normal(n_blocks) * 10.0 ** rng.uniform(-3, 0, n_blocks)).astype(np.float16)
+        raw[:, off:off + 2] = s.view(np.uint8).reshape(n_blocks, 2)
+    return raw.reshape(-1)
+
+
+def random_input(rng):
+    rows = N_ELEMENTS // 32
+    x = rng.standard_normal((rows, 32)) * (10.0 ** rng.uniform(-2, 1, (rows, 1)))
+    x[3] += 5.0          # a block far from zero: Q4_1/Q5_1 minimum matters
+    x[5] = np.abs(x[5])  # one-signed blocks pick the largest value's sign
+    x[6] = -np.abs(x[6])
+    x[7] = 0.25          # a constant block: d = 0 for the min/max types
+    x[8, :4] = [65504.0, -65520.0, 1e-8, 6.1e-5]  # f16 overflow and subnormals
+    return x.astype(np.float32).reshape(-1)
+
+
+def main():
+    rng = np.random.default_rng(SEED)
+    records = []
+    for qtype, block, size, offs in DEQUANT_TYPES:
+        raw = random_raw(rng, qtype, block, size, offs)
+        assert raw.size == N_ELEMENTS // block * size
+        out = np.asarray(quants.dequantize(raw, qtype), dtype=np.float32).reshape(-1)
+        assert out.size == N_ELEMENTS and np.all(np.isfinite(out)), qtype.name
+        records.append((0, int(qtype), raw.tobytes(), out))
+    for qtype in QUANT_TYPES:
+        x = random_input(rng)
+        with np.errstate(over="ignore"):
+            q = quants.quantize(x.reshape(-1, 256), qtype)
+        records.append((1, int(qtype), np.ascontiguousarray(q).view(np.uint8).tobytes(), x))
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "quant_fixtures.bin")
+    with open(path, "wb") as f:
+        f.write(b"EGQF" + struct.pack("<II", 1, len(records)))
+        for kind, qtype, raw, vals in records:
+            f.write(struct.pack("<IIII", kind, qtype, vals.size, len(raw)))
+            f.write(raw)
+            f.write(vals.astype("<f4").tobytes())
+    print(f"wrote {path}: {len(records)} records, {os.path.getsize(path)} bytes")
+
+
+if __name__ == "__main__":
+    main()
