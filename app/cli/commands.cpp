@@ -1,0 +1,274 @@
+#include "cli/commands.h"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <algorithm>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "quant/kernels.h"
+#include "runtime/chat_session.h"
+#include "runtime/generate.h"
+#include "runtime/session.h"
+
+namespace eg::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_interrupts{0};
+
+void on_sigint(int) {
+    g_stop.store(true);
+    if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);  // second Ctrl-C quits
+}
+
+std::unique_ptr<Model> load_or_report(const std::string& path) {
+    auto m = Model::load(path);
+    if (!m) {
+        std::fprintf(stderr, "error: %s\n", m.message().c_str());
+        return nullptr;
+    }
+    return std::move(m.value());
+}
+
+std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& c) {
+    SessionOptions so;
+    so.n_ctx = c.ctx;
+    so.n_threads = c.threads;
+    auto s = Session::create(m, so);
+    if (!s) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return nullptr;
+    }
+    return std::move(s.value());
+}
+
+GenerateOptions generate_options(const SamplingOptions& s) {
+    GenerateOptions o;
+    o.max_tokens = s.n_predict;
+    o.sampling.temperature = s.temp;
+    o.sampling.top_k = s.top_k;
+    o.sampling.top_p = s.top_p;
+    o.sampling.min_p = s.min_p;
+    o.sampling.repeat_penalty = s.repeat_penalty;
+    o.sampling.presence_penalty = s.presence_penalty;
+    o.sampling.frequency_penalty = s.frequency_penalty;
+    o.sampling.seed = s.seed;
+    o.stop = &g_stop;
+    return o;
+}
+
+void print_stats(const GenerationResult& r, const Session& s) {
+    const auto& st = r.stats;
+    const SessionMemory mem = s.memory();
+    std::fprintf(stderr,
+                 "\n[%s] prompt: %lld tokens (%lld reused) in %.1f ms, %.1f tok/s | reply: %lld tokens, %.1f tok/s | "
+                 "first token after %.1f ms | memory: weights %.1f MiB, KV %.1f MiB, scratch %.1f MiB | %d threads, %s\n",
+                 stop_reason_name(r.stop_reason), (long long)st.prompt_tokens, (long long)st.reused_tokens, st.prompt_ms,
+                 st.prompt_tokens_per_s(), (long long)st.generated_tokens, st.generate_tokens_per_s(),
+                 st.time_to_first_token_ms, mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0,
+                 mem.scratch_bytes / 1048576.0, s.n_threads(), cpu_kernel_isa());
+}
+
+void print_piece(const std::string& p) {
+    std::fwrite(p.data(), 1, p.size(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int cmd_info(const CommonOptions& c, bool json) {
+    auto m = load_or_report(c.model);
+    if (!m) return 1;
+    const HParams& hp = m->hparams();
+    std::map<std::string, int> types;
+    for (const auto& t : m->file().tensors()) types[std::string(type_name((uint32_t)t.type))]++;
+    const int64_t n_ctx = c.ctx > 0 ? std::min(c.ctx, hp.n_ctx_train) : std::min<int64_t>(hp.n_ctx_train, 4096);
+    const MemoryEstimate mem = m->memory_estimate(n_ctx, 512);
+    nlohmann::json j = {
+        {"file", c.model},
+        {"architecture", hp.arch},
+        {"families", std::string(m->arch().families)},
+        {"parameters", m->parameter_count()},
+        {"layers", hp.n_layer},
+        {"n_embd", hp.n_embd},
+        {"n_ff", hp.n_ff},
+        {"n_head", hp.n_head},
+        {"n_head_kv", hp.n_head_kv},
+        {"head_dim", hp.head_dim},
+        {"n_vocab", hp.n_vocab},
+        {"context_train", hp.n_ctx_train},
+        {"rope_freq_base", hp.rope_freq_base},
+        {"tied_output", hp.tied_output},
+        {"tensor_types", types},
+        {"chat_template", m->chat_template().has_value()},
+        {"memory", {{"context", n_ctx},
+                    {"weights_bytes", mem.weights_bytes},
+                    {"kv_bytes", mem.kv_bytes},
+                    {"scratch_bytes", mem.scratch_bytes},
+                    {"total_bytes", mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes}}},
+    };
+    if (json) {
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::string tt;
+    for (const auto& [k, v] : types) tt += (tt.empty() ? "" : ", ") + k + " x" + std::to_string(v);
+    std::printf("file:          %s\n", c.model.c_str());
+    std::printf("architecture:  %s (%s)\n", hp.arch.c_str(), std::string(m->arch().families).c_str());
+    std::printf("parameters:    %.1f M\n", m->parameter_count() / 1e6);
+    std::printf("shape:         %lld layers, n_embd %lld, n_ff %lld, %lld heads (%lld KV), head size %lld, vocab %lld\n",
+                (long long)hp.n_layer, (long long)hp.n_embd, (long long)hp.n_ff, (long long)hp.n_head,
+                (long long)hp.n_head_kv, (long long)hp.head_dim, (long long)hp.n_vocab);
+    std::printf("context:       %lld tokens (trained)\n", (long long)hp.n_ctx_train);
+    std::printf("tensor types:  %s\n", tt.c_str());
+    std::printf("chat template: %s\n", m->chat_template() ? "yes" : "no (ChatML is used)");
+    std::printf("memory:        %.1f MiB weights + %.1f MiB KV (ctx %lld) + %.1f MiB scratch = %.1f MiB\n",
+                mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0, (long long)n_ctx, mem.scratch_bytes / 1048576.0,
+                (mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes) / 1048576.0);
+    return 0;
+}
+
+int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_special, bool parse_special) {
+    auto m = load_or_report(c.model);
+    if (!m) return 1;
+    nlohmann::json ids = m->tokenizer().encode(text, add_special, parse_special);
+    std::printf("%s\n", ids.dump().c_str());
+    return 0;
+}
+
+int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string& prompt, bool chat,
+            const std::string& system) {
+    auto m = load_or_report(c.model);
+    if (!m) return 1;
+    auto s = session_or_report(*m, c);
+    if (!s) return 1;
+    std::signal(SIGINT, on_sigint);
+    const GenerateOptions opt = generate_options(so);
+    Result<GenerationResult> r = Error{""};
+    if (chat) {
+        auto cs = ChatSession::create(*s);
+        if (!cs) {
+            std::fprintf(stderr, "error: %s\n", cs.message().c_str());
+            return 1;
+        }
+        cs.value()->set_system_prompt(system);
+        r = cs.value()->send(prompt, opt, print_piece,
+                             [](const std::string& n) { std::fprintf(stderr, "note: %s\n", n.c_str()); });
+    } else {
+        const Tokenizer& tok = m->tokenizer();
+        r = generate(*s, tok.encode(prompt, true, false), opt, print_piece);
+    }
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.message().c_str());
+        return 1;
+    }
+    std::printf("\n");
+    print_stats(r.value(), *s);
+    return 0;
+}
+
+int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std::string& text, int top,
+               const std::string& dump_path, const std::string& dump_dir) {
+    auto m = load_or_report(c.model);
+    if (!m) return 1;
+    std::vector<int32_t> ids;
+    if (!tokens_json.empty()) {
+        try {
+            ids = nlohmann::json::parse(tokens_json).get<std::vector<int32_t>>();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "error: --tokens: not a JSON array of integers (%s)\n", e.what());
+            return 2;
+        }
+    } else {
+        ids = m->tokenizer().encode(text, true, true);
+    }
+    if (ids.empty()) {
+        std::fprintf(stderr, "error: give --tokens or --prompt\n");
+        return 2;
+    }
+    auto s = session_or_report(*m, c);
+    if (!s) return 1;
+    if (!dump_dir.empty()) {
+        s->set_dump([dump_dir](const char* name, int64_t layer, const float* data, int64_t n_tok, int64_t n) {
+            const std::string path = dump_dir + "/" + name + (layer >= 0 ? "-" + std::to_string(layer) : "") + ".bin";
+            if (FILE* f = std::fopen(path.c_str(), "wb")) {
+                std::fwrite(data, sizeof(float), (size_t)(n_tok * n), f);
+                std::fclose(f);
+            }
+        });
+    }
+    if (auto st = s->eval(ids); !st) {
+        std::fprintf(stderr, "error: %s\n", st.message().c_str());
+        return 1;
+    }
+    const float* l = s->logits();
+    std::vector<int32_t> order(s->n_vocab());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = (int32_t)i;
+    const size_t k = std::min<size_t>(top, order.size());
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return l[a] > l[b]; });
+    nlohmann::json j = {{"tokens", ids}, {"top", nlohmann::json::array()}};
+    for (size_t i = 0; i < k; ++i) j["top"].push_back({{"id", order[i]}, {"logit", l[order[i]]}});
+    if (!dump_path.empty()) {
+        FILE* f = std::fopen(dump_path.c_str(), "wb");
+        if (!f || std::fwrite(l, sizeof(float), s->n_vocab(), f) != (size_t)s->n_vocab()) {
+            std::fprintf(stderr, "error: cannot write %s\n", dump_path.c_str());
+            if (f) std::fclose(f);
+            return 1;
+        }
+        std::fclose(f);
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
+
+int cmd_chat(const CommonOptions& c, const SamplingOptions& so, const std::string& system) {
+    auto m = load_or_report(c.model);
+    if (!m) return 1;
+    auto s = session_or_report(*m, c);
+    if (!s) return 1;
+    auto cs = ChatSession::create(*s);
+    if (!cs) {
+        std::fprintf(stderr, "error: %s\n", cs.message().c_str());
+        return 1;
+    }
+    ChatSession& chat = *cs.value();
+    chat.set_system_prompt(system);
+    std::signal(SIGINT, on_sigint);
+    std::fprintf(stderr, "Chatting with %s. Ctrl-C stops a reply; /reset, /system TEXT, /exit.\n", c.model.c_str());
+    std::string line;
+    for (;;) {
+        std::fprintf(stderr, "> ");
+        std::fflush(stderr);
+        if (!std::getline(std::cin, line)) break;
+        if (line.empty()) continue;
+        if (line == "/exit" || line == "/quit") break;
+        if (line == "/reset") {
+            chat.clear();
+            std::fprintf(stderr, "(conversation cleared)\n");
+            continue;
+        }
+        if (line.rfind("/system ", 0) == 0) {
+            chat.set_system_prompt(line.substr(8));
+            std::fprintf(stderr, "(system prompt set)\n");
+            continue;
+        }
+        g_stop.store(false);
+        g_interrupts.store(0);
+        auto r = chat.send(line, generate_options(so), print_piece,
+                           [](const std::string& n) { std::fprintf(stderr, "note: %s\n", n.c_str()); });
+        if (!r) {
+            std::fprintf(stderr, "error: %s\n", r.message().c_str());
+            continue;
+        }
+        std::printf("\n");
+        print_stats(r.value(), *s);
+    }
+    return 0;
+}
+
+}  // namespace eg::cli

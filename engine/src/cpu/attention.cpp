@@ -1,0 +1,54 @@
+// Portable build of the llama.cpp-order kernels (kernels_impl.h) and the
+// run-time choice between it and the AVX2/FMA build.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "cpu/ops.h"
+
+namespace eg {
+namespace generic {
+#include "cpu/kernels_impl.h"
+}  // namespace generic
+
+// Defined in attention_avx2.cpp.
+void attention_avx2(const AttentionArgs& a, ThreadPool& pool);
+void swiglu_avx2(const float* g, const float* u, float* h, int64_t n);
+
+namespace {
+bool use_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c");
+    return yes;
+}
+}  // namespace
+
+void attention_generic(const AttentionArgs& a, ThreadPool& pool) {
+    const int64_t n_items = a.n_tok * a.n_head;
+    pool.run([&](int ith, int nth) {
+        thread_local std::vector<float> acc;
+        thread_local std::vector<uint16_t> qh, ph;
+        if ((int64_t)acc.size() < 64 * a.head_dim) acc.resize(64 * a.head_dim);
+        if ((int64_t)qh.size() < a.head_dim) qh.resize(a.head_dim);
+        if ((int64_t)ph.size() < a.scores_stride) ph.resize(a.scores_stride);
+        float* sc = a.scores + (int64_t)ith * a.scores_stride;
+        for (int64_t item = ith; item < n_items; item += nth)
+            generic::attention_row(a, item / a.n_head, item % a.n_head, sc, qh.data(), ph.data(), acc.data());
+    });
+}
+
+void attention(const AttentionArgs& a, ThreadPool& pool) {
+    if (use_avx2()) attention_avx2(a, pool);
+    else attention_generic(a, pool);
+}
+
+void silu_mul(const float* g, const float* u, float* h, int64_t n) {
+    if (use_avx2()) swiglu_avx2(g, u, h, n);
+    else generic::swiglu_ggml(g, u, h, n);
+}
+
+}  // namespace eg

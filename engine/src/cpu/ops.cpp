@@ -1,0 +1,56 @@
+#include "cpu/ops.h"
+
+#include <cmath>
+
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "cpu/simd.h"
+
+namespace eg {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    // As ggml: float squares summed in double, the mean rounded to float.
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += (double)(x[i] * x[i]);
+    const float mean = (float)(ss / (double)n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    if (w) {
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+    } else {
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+    }
+}
+
+void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, RopeType type) {
+    (void)head_dim;
+    const int64_t half = rt.n_rot / 2;
+    // Angles as ggml's rope cache computes them: theta_i = pos * base^(-2i/n),
+    // advanced by repeated multiplication, divided by the llama3 factor, then
+    // scaled linearly.
+    const float theta_scale = std::pow(rt.freq_base, -2.0f / (float)rt.n_rot);
+    float theta = (float)pos;
+    for (int64_t i = 0; i < half; ++i) {
+        const float ff = rt.freq_factors ? rt.freq_factors[i] : 1.0f;
+        const float angle = rt.freq_scale * (theta / ff);
+        const float c = std::cos(angle), s = std::sin(angle);
+        float *a, *b;
+        if (type == RopeType::Normal) {
+            a = x + 2 * i;
+            b = x + 2 * i + 1;
+        } else {
+            a = x + i;
+            b = x + i + half;
+        }
+        const float x0 = *a, x1 = *b;
+        // The fused forms llama.cpp's build compiles this rotation to (GCC
+        // contracts x0*c - x1*s into fma(x0, c, -(x1*s))): same bits as it.
+        const float x1s = x1 * s, x1c = x1 * c;
+        *a = std::fma(x0, c, -x1s);
+        *b = std::fma(x0, s, x1c);
+        theta *= theta_scale;
+    }
+}
+
+void store_f16(const float* src, uint16_t* dst, int64_t n) { simd().f32_to_f16(src, dst, n); }
+
+}  // namespace eg

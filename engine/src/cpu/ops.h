@@ -1,0 +1,49 @@
+// Element-wise and per-row operations of the decoder on the CPU: RMSNorm,
+// RoPE, SwiGLU and causal attention over an F16 KV cache.
+#pragma once
+
+#include <cstdint>
+
+#include "model/hparams.h"
+
+namespace eg {
+
+class ThreadPool;
+
+// y = x / rms(x) * w   (x, y, w: [n]; y may alias x; w may be null)
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
+
+// Precomputed RoPE angles: for each position and each of the n_rot/2 pairs,
+// cos and sin. Filled once per batch for the positions it covers.
+struct RopeTable {
+    int64_t n_rot = 0;
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;
+    const float* freq_factors = nullptr;  // [n_rot/2] or null
+};
+
+// Rotates one head x[head_dim] at position pos.
+void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, RopeType type);
+
+// h = silu(g) * u   ([n])
+void silu_mul(const float* g, const float* u, float* h, int64_t n);
+
+// Rounds float to F16 in place of the KV store: dst[n] <- src[n].
+void store_f16(const float* src, uint16_t* dst, int64_t n);
+
+struct AttentionArgs {
+    const float* q;        // [n_tok, n_head * head_dim], already roped
+    const uint16_t* k;     // cache [n_ctx, n_head_kv * head_dim] F16
+    const uint16_t* v;     // cache [n_ctx, n_head_kv * head_dim] F16
+    float* out;            // [n_tok, n_head * head_dim]
+    float* scores;         // scratch: [n_threads, n_ctx]
+    int64_t n_tok;         // queries in this batch
+    int64_t pos0;          // absolute position of the first query
+    int64_t n_head, n_head_kv, head_dim;
+    int64_t scores_stride; // n_ctx
+};
+
+// Causal softmax attention: query t sees cache positions [0, pos0 + t].
+void attention(const AttentionArgs& a, ThreadPool& pool);
+
+}  // namespace eg

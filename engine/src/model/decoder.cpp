@@ -1,0 +1,122 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "cpu/ops.h"
+#include "quant/kernels.h"
+
+namespace eg {
+
+void ForwardScratch::allocate(const HParams& hp, int64_t nb, int64_t n_ctx, int n_threads) {
+    n_batch = nb;
+    x.assign(nb * hp.n_embd, 0);
+    xn.assign(nb * std::max(hp.n_embd, hp.n_ff), 0);
+    q.assign(nb * hp.q_dim(), 0);
+    k.assign(nb * hp.kv_dim(), 0);
+    v.assign(nb * hp.kv_dim(), 0);
+    attn.assign(nb * hp.q_dim(), 0);
+    tmp.assign(nb * hp.n_embd, 0);
+    gate.assign(nb * hp.n_ff, 0);
+    up.assign(nb * hp.n_ff, 0);
+    scores.assign((size_t)n_threads * n_ctx, 0);
+    logits.assign(hp.n_vocab, 0);
+    // Quantized activations: the widest input row is n_ff or q_dim floats;
+    // any vec_dot type takes at most 4 bytes per element (F32).
+    mm.reserve((size_t)nb * std::max(hp.n_ff, std::max(hp.q_dim(), hp.n_embd)) * 4);
+}
+
+uint64_t ForwardScratch::bytes() const {
+    uint64_t n = x.size() + xn.size() + q.size() + k.size() + v.size() + attn.size() + tmp.size() + gate.size() +
+                 up.size() + scores.size() + logits.size();
+    return n * sizeof(float) + mm.bytes();
+}
+
+void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
+                     int64_t pos0, bool all_logits, ThreadPool& pool, const TensorDumpFn* dump) {
+    const HParams& hp = model.hparams();
+    const ModelWeights& w = model.weights();
+    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
+    auto named = [&](const char* name, int64_t il, const float* data, int64_t n) {
+        if (dump && *dump) (*dump)(name, il, data, n_tok, n);
+    };
+
+    // Token embeddings: one row of token_embd per token (any type).
+    const TypeKernels* ek = kernels_for(w.tok_embd.type);
+    for (int64_t t = 0; t < n_tok; ++t)
+        ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, s.x.data() + t * D, D);
+    named("inp_embd", -1, s.x.data(), D);
+
+    RopeTable rt{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, w.rope_freqs};
+
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        const LayerWeights& L = w.layers[il];
+        for (int64_t t = 0; t < n_tok; ++t) rms_norm(s.x.data() + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
+        named("attn_norm", il, s.xn.data(), D);
+
+        matmul(L.wq, s.xn.data(), n_tok, s.q.data(), pool, s.mm);
+        matmul(L.wk, s.xn.data(), n_tok, s.k.data(), pool, s.mm);
+        matmul(L.wv, s.xn.data(), n_tok, s.v.data(), pool, s.mm);
+        named("q_proj", il, s.q.data(), QD);
+        pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                float* q = s.q.data() + t * QD;
+                float* k = s.k.data() + t * KVD;
+                float* v = s.v.data() + t * KVD;
+                if (L.bq) {
+                    for (int64_t i = 0; i < QD; ++i) q[i] += L.bq[i];
+                    for (int64_t i = 0; i < KVD; ++i) k[i] += L.bk[i];
+                    for (int64_t i = 0; i < KVD; ++i) v[i] += L.bv[i];
+                }
+                for (int64_t h = 0; h < hp.n_head; ++h) {
+                    if (L.q_norm) rms_norm(q + h * HD, L.q_norm, q + h * HD, HD, hp.rms_eps);
+                    rope_head(q + h * HD, HD, pos0 + t, rt, hp.rope_type);
+                }
+                for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+                    if (L.k_norm) rms_norm(k + h * HD, L.k_norm, k + h * HD, HD, hp.rms_eps);
+                    rope_head(k + h * HD, HD, pos0 + t, rt, hp.rope_type);
+                }
+                store_f16(k, kv.k(il) + (pos0 + t) * KVD, KVD);
+                store_f16(v, kv.v(il) + (pos0 + t) * KVD, KVD);
+            }
+        });
+        named("q", il, s.q.data(), QD);
+        named("k", il, s.k.data(), KVD);
+        named("v", il, s.v.data(), KVD);
+
+        AttentionArgs aa{s.q.data(), kv.k(il), kv.v(il), s.attn.data(), s.scores.data(), n_tok, pos0,
+                         hp.n_head, hp.n_head_kv, HD, kv.n_ctx()};
+        attention(aa, pool);
+        named("kqv_out", il, s.attn.data(), QD);
+
+        matmul(L.wo, s.attn.data(), n_tok, s.tmp.data(), pool, s.mm);
+        named("attn_out", il, s.tmp.data(), D);
+        for (int64_t i = 0; i < n_tok * D; ++i) s.x[i] += s.tmp[i];
+
+        for (int64_t t = 0; t < n_tok; ++t) rms_norm(s.x.data() + t * D, L.ffn_norm, s.xn.data() + t * D, D, hp.rms_eps);
+        named("ffn_norm", il, s.xn.data(), D);
+        matmul(L.gate, s.xn.data(), n_tok, s.gate.data(), pool, s.mm);
+        matmul(L.up, s.xn.data(), n_tok, s.up.data(), pool, s.mm);
+        named("ffn_gate", il, s.gate.data(), FF);
+        named("ffn_up", il, s.up.data(), FF);
+        pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) silu_mul(s.gate.data() + t * FF, s.up.data() + t * FF, s.xn.data() + t * FF, FF);
+        });
+        named("ffn_act", il, s.xn.data(), FF);
+        matmul(L.down, s.xn.data(), n_tok, s.tmp.data(), pool, s.mm);
+        named("ffn_out", il, s.tmp.data(), D);
+        for (int64_t i = 0; i < n_tok * D; ++i) s.x[i] += s.tmp[i];
+        named("l_out", il, s.x.data(), D);
+    }
+
+    const int64_t first = all_logits ? 0 : n_tok - 1;
+    const int64_t n_out = n_tok - first;
+    for (int64_t t = first; t < n_tok; ++t)
+        rms_norm(s.x.data() + t * D, w.output_norm, s.xn.data() + (t - first) * D, D, hp.rms_eps);
+    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), n_out, D);
+    if ((int64_t)s.logits.size() < n_out * hp.n_vocab) s.logits.resize(n_out * hp.n_vocab);
+    matmul(w.output, s.xn.data(), n_out, s.logits.data(), pool, s.mm);
+}
+
+}  // namespace eg

@@ -1,0 +1,34 @@
+// Hyper-parameters of a decoder-only transformer, read from `ARCH.*` keys.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace eg {
+
+enum class RopeType { Normal, NeoX };  // Normal: adjacent pairs; NeoX: halves
+
+struct HParams {
+    std::string arch;           // general.architecture
+    int64_t n_vocab = 0;
+    int64_t n_ctx_train = 0;    // ARCH.context_length
+    int64_t n_embd = 0;         // ARCH.embedding_length
+    int64_t n_layer = 0;        // ARCH.block_count
+    int64_t n_ff = 0;           // ARCH.feed_forward_length
+    int64_t n_head = 0;         // ARCH.attention.head_count
+    int64_t n_head_kv = 0;      // ARCH.attention.head_count_kv
+    int64_t head_dim = 0;       // ARCH.attention.key_length or n_embd / n_head
+    int64_t n_rot = 0;          // ARCH.rope.dimension_count
+    float rms_eps = 1e-5f;      // ARCH.attention.layer_norm_rms_epsilon
+    float rope_freq_base = 10000.0f;
+    float rope_freq_scale = 1.0f;  // linear scaling: 1 / ARCH.rope.scaling.factor
+    RopeType rope_type = RopeType::Normal;
+    bool has_qkv_bias = false;  // qwen2
+    bool has_qk_norm = false;   // qwen3
+    bool tied_output = false;   // output.weight absent: reuse token_embd
+
+    int64_t q_dim() const { return n_head * head_dim; }
+    int64_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+}  // namespace eg

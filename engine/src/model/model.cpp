@@ -1,0 +1,214 @@
+#include "model/model.h"
+
+#include <cstring>
+
+#include "core/log.h"
+#include "quant/kernels.h"
+
+namespace eg {
+
+namespace {
+
+std::string shape_str(const GgufTensorInfo& t) {
+    std::string s = "[";
+    for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
+    return s + "]";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+    auto file = GgufFile::open(path);
+    if (!file) return file.error();
+    std::unique_ptr<Model> m(new Model());
+    m->file_ = std::move(file.value());
+    if (auto s = m->load_hparams(); !s) return s.error();
+    if (auto s = m->load_weights(); !s) return s.error();
+    auto tok = Tokenizer::from_gguf(*m->file_);
+    if (!tok) return tok.error();
+    m->tok_ = std::move(tok.value());
+    if (m->tok_->n_vocab() != m->hp_.n_vocab)
+        return m->file_->error("tokenizer.ggml.tokens", "has " + std::to_string(m->tok_->n_vocab()) +
+                                                            " tokens but token_embd.weight has " +
+                                                            std::to_string(m->hp_.n_vocab) + " rows");
+    auto tmpl = m->file_->get_string("tokenizer.chat_template");
+    if (!tmpl) return tmpl.error();
+    m->chat_template_ = tmpl.value();
+    EG_LOG_INFO("loaded {}: {} ({} layers, n_embd {}, {} params, {:.1f} MiB of weights)", path, m->hp_.arch,
+                m->hp_.n_layer, m->hp_.n_embd, m->n_params_, m->weight_bytes_ / 1048576.0);
+    return m;
+}
+
+Status Model::load_hparams() {
+    const GgufFile& f = *file_;
+    auto arch = f.get_string("general.architecture");
+    if (!arch) return arch.error();
+    if (!arch.value()) return f.error("general.architecture", "missing");
+    hp_.arch = *arch.value();
+    arch_ = find_arch(hp_.arch);
+    if (!arch_)
+        return f.error("general.architecture", "'" + hp_.arch + "' is not supported (supported: llama, qwen2, qwen3)");
+    hp_.rope_type = arch_->rope_type;
+    hp_.has_qkv_bias = arch_->qkv_bias;
+    hp_.has_qk_norm = arch_->qk_norm;
+
+    const std::string a = hp_.arch + ".";
+    auto need_int = [&](const std::string& key, int64_t lo, int64_t hi, int64_t* out) -> Status {
+        auto v = f.get_int(a + key);
+        if (!v) return v.error();
+        if (!v.value()) return f.error(a + key, "missing");
+        if (*v.value() < lo || *v.value() > hi)
+            return f.error(a + key, "value " + std::to_string(*v.value()) + " is outside [" + std::to_string(lo) +
+                                        ", " + std::to_string(hi) + "]");
+        *out = *v.value();
+        return {};
+    };
+    auto opt_int = [&](const std::string& key, int64_t lo, int64_t hi, int64_t* out) -> Status {
+        auto v = f.get_int(a + key);
+        if (!v) return v.error();
+        if (!v.value()) return {};
+        if (*v.value() < lo || *v.value() > hi)
+            return f.error(a + key, "value " + std::to_string(*v.value()) + " is outside [" + std::to_string(lo) +
+                                        ", " + std::to_string(hi) + "]");
+        *out = *v.value();
+        return {};
+    };
+    if (auto s = need_int("context_length", 1, 1 << 24, &hp_.n_ctx_train); !s) return s;
+    if (auto s = need_int("embedding_length", 1, 1 << 17, &hp_.n_embd); !s) return s;
+    if (auto s = need_int("block_count", 1, 4096, &hp_.n_layer); !s) return s;
+    if (auto s = need_int("feed_forward_length", 1, 1 << 20, &hp_.n_ff); !s) return s;
+    if (auto s = need_int("attention.head_count", 1, 1 << 12, &hp_.n_head); !s) return s;
+    hp_.n_head_kv = hp_.n_head;
+    if (auto s = opt_int("attention.head_count_kv", 1, hp_.n_head, &hp_.n_head_kv); !s) return s;
+    if (hp_.n_head % hp_.n_head_kv != 0)
+        return f.error(a + "attention.head_count_kv", "head_count " + std::to_string(hp_.n_head) +
+                                                          " is not a multiple of head_count_kv " + std::to_string(hp_.n_head_kv));
+    hp_.head_dim = hp_.n_embd / hp_.n_head;
+    if (auto s = opt_int("attention.key_length", 1, 1 << 12, &hp_.head_dim); !s) return s;
+    if (!f.find(a + "attention.key_length") && hp_.n_embd % hp_.n_head != 0)
+        return f.error(a + "embedding_length", "is not a multiple of the head count");
+    if (hp_.head_dim > 4096) return f.error(a + "attention.key_length", "head size above 4096 is not supported");
+    if (hp_.head_dim % 2 != 0) return f.error(a + "attention.key_length", "head size must be even for RoPE");
+    hp_.n_rot = hp_.head_dim;
+    if (auto s = opt_int("rope.dimension_count", 2, hp_.head_dim, &hp_.n_rot); !s) return s;
+    if (hp_.n_rot % 2 != 0) return f.error(a + "rope.dimension_count", "must be even");
+
+    auto eps = f.get_float(a + "attention.layer_norm_rms_epsilon");
+    if (!eps) return eps.error();
+    if (eps.value()) hp_.rms_eps = (float)*eps.value();
+    if (!(hp_.rms_eps > 0 && hp_.rms_eps < 1)) return f.error(a + "attention.layer_norm_rms_epsilon", "must be in (0, 1)");
+    auto base = f.get_float(a + "rope.freq_base");
+    if (!base) return base.error();
+    if (base.value()) hp_.rope_freq_base = (float)*base.value();
+    if (!(hp_.rope_freq_base > 1)) return f.error(a + "rope.freq_base", "must be greater than 1");
+
+    auto scaling = f.get_string(a + "rope.scaling.type");
+    if (!scaling) return scaling.error();
+    auto factor = f.get_float(a + "rope.scaling.factor");
+    if (!factor) return factor.error();
+    const std::string stype = scaling.value().value_or(factor.value() ? "linear" : "none");
+    if (stype == "linear" && factor.value() && *factor.value() > 0) {
+        hp_.rope_freq_scale = 1.0f / (float)*factor.value();
+    } else if (stype != "none" && stype != "linear" && stype != "llama3") {
+        // llama3 scaling comes as rope_freqs.weight; yarn and others change the
+        // attention math and are not implemented: refuse rather than run wrong.
+        return f.error(a + "rope.scaling.type", "'" + stype + "' rope scaling is not supported yet");
+    }
+    return {};
+}
+
+Status Model::load_weights() {
+    const GgufFile& f = *file_;
+    const HParams& hp = hp_;
+
+    auto tensor = [&](const std::string& name, bool required, const GgufTensorInfo** out) -> Status {
+        *out = f.find_tensor(name);
+        if (!*out && required) return f.error("tensor " + name, "missing");
+        return {};
+    };
+    auto matrix = [&](const std::string& name, int64_t k, int64_t n, WeightView* out, bool required = true) -> Status {
+        const GgufTensorInfo* t = nullptr;
+        if (auto s = tensor(name, required, &t); !s) return s;
+        if (!t) return {};
+        if (t->n_dims > 2 || t->ne[0] != k || t->ne[1] != n)
+            return f.error("tensor " + name, "shape is " + shape_str(*t) + ", expected [" + std::to_string(k) + ", " +
+                                                 std::to_string(n) + "]");
+        if (!kernels_for(t->type))
+            return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
+        *out = WeightView{t->type, k, n, t->data, row_bytes(t->type, k)};
+        n_params_ += t->n_elements;
+        weight_bytes_ += t->n_bytes;
+        return {};
+    };
+    // 1-D tensors (norms, biases) are used as F32; other types are converted once.
+    auto vec = [&](const std::string& name, int64_t n, const float** out, bool required = true) -> Status {
+        const GgufTensorInfo* t = nullptr;
+        if (auto s = tensor(name, required, &t); !s) return s;
+        if (!t) return {};
+        if (t->n_dims != 1 || t->ne[0] != n)
+            return f.error("tensor " + name, "shape is " + shape_str(*t) + ", expected [" + std::to_string(n) + "]");
+        const TypeKernels* kt = kernels_for(t->type);
+        if (!kt) return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
+        n_params_ += t->n_elements;
+        weight_bytes_ += t->n_bytes;
+        if (t->type == GgmlType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
+            *out = reinterpret_cast<const float*>(t->data);
+            return {};
+        }
+        owned_.emplace_back(n);
+        kt->dequantize(t->data, owned_.back().data(), n);
+        *out = owned_.back().data();
+        return {};
+    };
+
+    const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
+    if (!embd) return f.error("tensor token_embd.weight", "missing");
+    if (embd->n_dims != 2 || embd->ne[0] != hp.n_embd)
+        return f.error("tensor token_embd.weight", "shape is " + shape_str(*embd) + ", expected [" +
+                                                       std::to_string(hp.n_embd) + ", n_vocab]");
+    hp_.n_vocab = embd->ne[1];
+    if (auto s = matrix("token_embd.weight", hp.n_embd, hp.n_vocab, &w_.tok_embd); !s) return s;
+    if (auto s = vec("output_norm.weight", hp.n_embd, &w_.output_norm); !s) return s;
+    if (auto s = matrix("output.weight", hp.n_embd, hp.n_vocab, &w_.output, false); !s) return s;
+    hp_.tied_output = w_.output.data == nullptr;
+    if (hp_.tied_output) w_.output = w_.tok_embd;
+    if (auto s = vec("rope_freqs.weight", hp.n_rot / 2, &w_.rope_freqs, false); !s) return s;
+
+    w_.layers.resize(hp.n_layer);
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        LayerWeights& L = w_.layers[il];
+        const std::string p = "blk." + std::to_string(il) + ".";
+        if (auto s = vec(p + "attn_norm.weight", hp.n_embd, &L.attn_norm); !s) return s;
+        if (auto s = matrix(p + "attn_q.weight", hp.n_embd, hp.q_dim(), &L.wq); !s) return s;
+        if (auto s = matrix(p + "attn_k.weight", hp.n_embd, hp.kv_dim(), &L.wk); !s) return s;
+        if (auto s = matrix(p + "attn_v.weight", hp.n_embd, hp.kv_dim(), &L.wv); !s) return s;
+        if (auto s = matrix(p + "attn_output.weight", hp.q_dim(), hp.n_embd, &L.wo); !s) return s;
+        if (hp.has_qkv_bias) {
+            if (auto s = vec(p + "attn_q.bias", hp.q_dim(), &L.bq); !s) return s;
+            if (auto s = vec(p + "attn_k.bias", hp.kv_dim(), &L.bk); !s) return s;
+            if (auto s = vec(p + "attn_v.bias", hp.kv_dim(), &L.bv); !s) return s;
+        }
+        if (hp.has_qk_norm) {
+            if (auto s = vec(p + "attn_q_norm.weight", hp.head_dim, &L.q_norm); !s) return s;
+            if (auto s = vec(p + "attn_k_norm.weight", hp.head_dim, &L.k_norm); !s) return s;
+        }
+        if (auto s = vec(p + "ffn_norm.weight", hp.n_embd, &L.ffn_norm); !s) return s;
+        if (auto s = matrix(p + "ffn_gate.weight", hp.n_embd, hp.n_ff, &L.gate); !s) return s;
+        if (auto s = matrix(p + "ffn_up.weight", hp.n_embd, hp.n_ff, &L.up); !s) return s;
+        if (auto s = matrix(p + "ffn_down.weight", hp.n_ff, hp.n_embd, &L.down); !s) return s;
+    }
+    return {};
+}
+
+MemoryEstimate Model::memory_estimate(int64_t n_ctx, int64_t n_batch) const {
+    MemoryEstimate m;
+    m.weights_bytes = weight_bytes_;
+    // KV cache in F16: K and V, every layer.
+    m.kv_bytes = (uint64_t)hp_.n_layer * (uint64_t)n_ctx * (uint64_t)hp_.kv_dim() * 2 * 2;
+    const int64_t per_token = 3 * hp_.n_embd + hp_.q_dim() * 2 + hp_.kv_dim() * 2 + 2 * hp_.n_ff;
+    m.scratch_bytes = (uint64_t)n_batch * per_token * 4 + (uint64_t)hp_.n_vocab * 4 +
+                      (uint64_t)n_batch * (uint64_t)std::max(hp_.n_ff, hp_.q_dim()) * 2;  // quantized activations
+    return m;
+}
+
+}  // namespace eg

@@ -1,0 +1,81 @@
+// A loaded model: the mapped GGUF, its hyper-parameters, weights (views into
+// the mapping, never copied), tokenizer and chat template.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "cpu/matmul.h"
+#include "gguf/gguf.h"
+#include "model/arch.h"
+#include "model/hparams.h"
+#include "tokenizer/tokenizer.h"
+
+namespace eg {
+
+struct LayerWeights {
+    const float* attn_norm = nullptr;  // [n_embd]
+    WeightView wq, wk, wv;             // [n_embd, q_dim], [n_embd, kv_dim] x2
+    const float* bq = nullptr;         // [q_dim]   qwen2
+    const float* bk = nullptr;         // [kv_dim]  qwen2
+    const float* bv = nullptr;         // [kv_dim]  qwen2
+    const float* q_norm = nullptr;     // [head_dim] qwen3
+    const float* k_norm = nullptr;     // [head_dim] qwen3
+    WeightView wo;                     // [q_dim, n_embd]
+    const float* ffn_norm = nullptr;   // [n_embd]
+    WeightView gate, up;               // [n_embd, n_ff]
+    WeightView down;                   // [n_ff, n_embd]
+};
+
+struct ModelWeights {
+    WeightView tok_embd;               // [n_embd, n_vocab]
+    const float* output_norm = nullptr;// [n_embd]
+    WeightView output;                 // [n_embd, n_vocab] (= tok_embd when tied)
+    const float* rope_freqs = nullptr; // [n_rot / 2] llama3 scaling factors, optional
+    std::vector<LayerWeights> layers;
+};
+
+// Bytes a model needs, by category, for `info` and stats.
+struct MemoryEstimate {
+    uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0;        // at the given context
+    uint64_t scratch_bytes = 0;   // at the given batch
+};
+
+class Model {
+public:
+    static Result<std::unique_ptr<Model>> load(const std::string& path);
+
+    const GgufFile& file() const { return *file_; }
+    const HParams& hparams() const { return hp_; }
+    const ArchSpec& arch() const { return *arch_; }
+    const ModelWeights& weights() const { return w_; }
+    const Tokenizer& tokenizer() const { return *tok_; }
+    // The model's own tokenizer.chat_template, if it carries one.
+    const std::optional<std::string>& chat_template() const { return chat_template_; }
+
+    uint64_t parameter_count() const { return n_params_; }
+    uint64_t weight_bytes() const { return weight_bytes_; }
+    MemoryEstimate memory_estimate(int64_t n_ctx, int64_t n_batch) const;
+
+private:
+    Model() = default;
+    Status load_hparams();
+    Status load_weights();
+
+    std::unique_ptr<GgufFile> file_;
+    std::unique_ptr<Tokenizer> tok_;
+    const ArchSpec* arch_ = nullptr;
+    HParams hp_;
+    ModelWeights w_;
+    std::optional<std::string> chat_template_;
+    std::vector<std::vector<float>> owned_;  // small vectors converted to F32 at load
+    uint64_t n_params_ = 0;
+    uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace eg
