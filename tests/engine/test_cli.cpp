@@ -1,0 +1,121 @@
+// engram-cli and engram-bench as a user runs them: real binaries, the real
+// default model, exit codes and what they print; a damaged model file gives
+// a sentence naming the file, not a crash.
+#include <QtTest>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+
+#include "test_env.h"
+
+namespace {
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+Run run(const QString& program, const QStringList& args, const QByteArray& input = {}, int timeout_ms = 300000) {
+    QProcess p;
+    p.start(program, args);
+    if (!p.waitForStarted()) return {};
+    if (!input.isEmpty()) p.write(input);
+    p.closeWriteChannel();
+    if (!p.waitForFinished(timeout_ms)) {
+        p.kill();
+        p.waitForFinished();
+    }
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+    QString model_;
+    const QString cli_ = EG_CLI_PATH;
+
+private slots:
+    void initTestCase() {
+        model_ = QString::fromStdString(eg_test::default_model_path());
+        if (!QFile::exists(model_)) QFAIL("default model missing: run scripts/fetch-model.sh");
+    }
+
+    void info() {
+        const Run r = run(cli_, {"info", "-m", model_, "--json"});
+        QCOMPARE(r.code, 0);
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(j["architecture"].toString(), QString("llama"));
+        QCOMPARE(j["layers"].toInt(), 30);
+        QCOMPARE(j["chat_template"].toBool(), true);
+        QVERIFY(j["parameters"].toDouble() > 134e6);
+        QCOMPARE(j["tensor_types"].toObject()["Q4_1"].toInt(), 210);
+        const Run text = run(cli_, {"info", "-m", model_});
+        QCOMPARE(text.code, 0);
+        QVERIFY(text.out.contains("134.5 M"));
+        QVERIFY(text.out.contains("MiB KV"));
+    }
+
+    void tokenize() {
+        const Run r = run(cli_, {"tokenize", "-m", model_, "--text", "Hello, world!"});
+        QCOMPARE(r.code, 0);
+        const QJsonArray ids = QJsonDocument::fromJson(r.out.toUtf8()).array();
+        // SmolLM2's tokenizer (llama.cpp agrees): "Hello" "," " world" "!"
+        QCOMPARE(ids.size(), 4);
+        QCOMPARE(ids[0].toInt(), 19556);
+    }
+
+    void run_chat_answers() {
+        const Run r = run(cli_, {"run", "-m", model_, "--chat", "--system", "You are a helpful assistant.", "-p",
+                                 "What is the capital of France?", "--temp", "0", "-n", "24"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("Paris"), qPrintable(r.out));
+        QVERIFY(r.err.contains("tok/s"));
+        QVERIFY(r.err.contains("first token after"));
+    }
+
+    void interactive_chat_two_turns() {
+        const Run r = run(cli_, {"chat", "-m", model_, "--temp", "0", "-n", "16"},
+                          "Say hello.\nNow say goodbye.\n/exit\n");
+        QCOMPARE(r.code, 0);
+        // Two replies, each followed by its stats line; the second reuses the first turn's KV.
+        QCOMPARE(r.err.count("tok/s | reply"), 2);
+        QRegularExpression reused(R"(\((\d+) reused\))");
+        QList<int> counts;
+        for (auto it = reused.globalMatch(r.err); it.hasNext();) counts << it.next().captured(1).toInt();
+        QCOMPARE(counts.size(), 2);
+        QCOMPARE(counts[0], 0);
+        QVERIFY2(counts[1] > 20, qPrintable(r.err));
+    }
+
+    void damaged_model_is_a_clear_error() {
+        QTemporaryDir dir;
+        const QString cut = dir.filePath("cut.gguf");
+        QFile in(model_);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QFile out(cut);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(in.read(40 * 1024 * 1024));
+        out.close();
+        const Run r = run(cli_, {"run", "-m", cut, "-p", "hi"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(cut) && r.err.contains("truncated"), qPrintable(r.err));
+        const Run missing = run(cli_, {"info", "-m", dir.filePath("nope.gguf")});
+        QVERIFY(missing.code != 0);
+    }
+
+    void bench_reports_json() {
+        const Run r = run(EG_BENCH_PATH, {"-m", model_, "-p", "32", "-n", "8", "-r", "1"});
+        QCOMPARE(r.code, 0);
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QVERIFY(j["prefill_tokens_per_s"].toObject()["median"].toDouble() > 0);
+        QVERIFY(j["decode_tokens_per_s"].toObject()["median"].toDouble() > 0);
+        QVERIFY(j["peak_rss_bytes"].toDouble() > 50e6);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
