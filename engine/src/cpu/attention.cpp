@@ -15,10 +15,6 @@ namespace generic {
 #include "cpu/kernels_impl.h"
 }  // namespace generic
 
-// Defined in attention_avx2.cpp.
-void attention_avx2(const AttentionArgs& a, ThreadPool& pool);
-void swiglu_avx2(const float* g, const float* u, float* h, int64_t n);
-
 namespace {
 bool use_avx2() {
     static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -46,9 +42,11 @@ void attention(const AttentionArgs& a, ThreadPool& pool) {
     else attention_generic(a, pool);
 }
 
+void swiglu_generic(const float* g, const float* u, float* h, int64_t n) { generic::swiglu_ggml(g, u, h, n); }
+
 void silu_mul(const float* g, const float* u, float* h, int64_t n) {
     if (use_avx2()) swiglu_avx2(g, u, h, n);
-    else generic::swiglu_ggml(g, u, h, n);
+    else swiglu_generic(g, u, h, n);
 }
 
 }  // namespace eg

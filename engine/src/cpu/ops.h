@@ -46,4 +46,12 @@ struct AttentionArgs {
 // Causal softmax attention: query t sees cache positions [0, pos0 + t].
 void attention(const AttentionArgs& a, ThreadPool& pool);
 
+// The two implementations behind attention() and silu_mul(), for tests that
+// check they give the same bits: the portable reference and AVX2/FMA/F16C
+// (call the latter only where the CPU has those).
+void attention_generic(const AttentionArgs& a, ThreadPool& pool);
+void attention_avx2(const AttentionArgs& a, ThreadPool& pool);
+void swiglu_generic(const float* g, const float* u, float* h, int64_t n);
+void swiglu_avx2(const float* g, const float* u, float* h, int64_t n);
+
 }  // namespace eg
