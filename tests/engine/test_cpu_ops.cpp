@@ -50,9 +50,10 @@ private slots:
         for (auto& x : k) x = fp32_to_fp16(nd(rng));
         for (auto& x : v) x = fp32_to_fp16(nd(rng));
         ThreadPool pool(2);
-        std::vector<float> out_a(q.size()), out_b(q.size()), sc_a(2 * n_ctx), sc_b(2 * n_ctx);
+        std::vector<float> out_a(q.size()), out_b(q.size()), sc_a(2 * attention_scores_stride(n_ctx)),
+            sc_b(sc_a.size());
         AttentionArgs a{q.data(), k.data(), v.data(), out_a.data(), sc_a.data(), n_tok, pos0,
-                        n_head, n_head_kv, head_dim, n_ctx};
+                        n_head, n_head_kv, head_dim, n_ctx, attention_scores_stride(n_ctx)};
         AttentionArgs b = a;
         b.out = out_b.data();
         b.scores = sc_b.data();

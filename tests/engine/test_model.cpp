@@ -230,6 +230,25 @@ private slots:
         QVERIFY(a != c);
     }
 
+    // A context that is not a multiple of the kernels' 16/32-wide chunks
+    // filled to its very last position, in one batch and token by token.
+    void context_filled_to_last_position() {
+        const auto toks = ids_of(golden()["prompts"][0]["tokens"]);  // 37
+        auto a = Session::create(*model_, SessionOptions{37, 512, 0});
+        auto b = Session::create(*model_, SessionOptions{37, 512, 0});
+        QVERIFY(a.ok() && b.ok());
+        QVERIFY(a.value()->eval(toks).ok());
+        for (int32_t t : toks) QVERIFY(b.value()->eval(&t, 1).ok());
+        QCOMPARE(a.value()->n_past(), int64_t(37));
+        QCOMPARE(b.value()->n_past(), int64_t(37));
+        for (int64_t i = 0; i < a.value()->n_vocab(); ++i) {
+            QVERIFY(std::isfinite(a.value()->logits()[i]));
+            QVERIFY(std::isfinite(b.value()->logits()[i]));
+        }
+        const int32_t one = 1;
+        QVERIFY(!a.value()->eval(&one, 1).ok());  // full
+    }
+
     void bad_tokens_are_errors() {
         auto s = Session::create(*model_, SessionOptions{16, 512, 0});
         QVERIFY(s.ok());

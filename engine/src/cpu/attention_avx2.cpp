@@ -104,7 +104,7 @@ void attention_row_avx2(const AttentionArgs& a, int64_t t, int64_t h, float* sc,
     const int64_t n_valid = a.pos0 + t + 1;
     const int64_t used = a.pos0 + a.n_tok;
     int64_t n_kv = used <= 32 ? 32 : (used + 31) / 32 * 32;
-    const int64_t cap = (a.scores_stride + 31) / 32 * 32;
+    const int64_t cap = (a.n_ctx + 31) / 32 * 32;
     if (n_kv > cap) n_kv = cap;
     const bool tiled = a.n_tok >= 2;
     const float scale = 1.0f / std::sqrt((float)hd);
@@ -195,7 +195,7 @@ void attention_avx2(const AttentionArgs& a, ThreadPool& pool) {
     const bool vec = a.head_dim % 64 == 0;
     pool.run([&](int ith, int nth) {
         thread_local avx2::RowScratch rs;
-        const size_t n_ph = (size_t)((a.scores_stride + 31) / 32 * 32 + 16);
+        const size_t n_ph = (size_t)a.scores_stride;
         if (rs.qh.size() < (size_t)a.head_dim) rs.qh.resize(a.head_dim);
         if (rs.ph.size() < n_ph) rs.ph.resize(n_ph);
         if (rs.acc.size() < (size_t)(64 * a.head_dim)) rs.acc.resize(64 * a.head_dim);

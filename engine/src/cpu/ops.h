@@ -36,12 +36,16 @@ struct AttentionArgs {
     const uint16_t* k;     // cache [n_ctx, n_head_kv * head_dim] F16
     const uint16_t* v;     // cache [n_ctx, n_head_kv * head_dim] F16
     float* out;            // [n_tok, n_head * head_dim]
-    float* scores;         // scratch: [n_threads, n_ctx]
+    float* scores;         // scratch: [n_threads, scores_stride]
     int64_t n_tok;         // queries in this batch
     int64_t pos0;          // absolute position of the first query
     int64_t n_head, n_head_kv, head_dim;
-    int64_t scores_stride; // n_ctx
+    int64_t n_ctx;         // cache length (llama.cpp's KV view is padded to 32 within it)
+    int64_t scores_stride; // >= attention_scores_stride(n_ctx)
 };
+
+// Scores per thread: softmax works on whole 16-lane chunks past the context.
+inline int64_t attention_scores_stride(int64_t n_ctx) { return (n_ctx + 31) / 32 * 32 + 16; }
 
 // Causal softmax attention: query t sees cache positions [0, pos0 + t].
 void attention(const AttentionArgs& a, ThreadPool& pool);

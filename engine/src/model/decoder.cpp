@@ -20,7 +20,7 @@ void ForwardScratch::allocate(const HParams& hp, int64_t nb, int64_t n_ctx, int 
     tmp.assign(nb * hp.n_embd, 0);
     gate.assign(nb * hp.n_ff, 0);
     up.assign(nb * hp.n_ff, 0);
-    scores.assign((size_t)n_threads * n_ctx, 0);
+    scores.assign((size_t)n_threads * attention_scores_stride(n_ctx), 0);
     logits.assign(hp.n_vocab, 0);
     // Quantized activations: the widest input row is n_ff or q_dim floats;
     // any vec_dot type takes at most 4 bytes per element (F32).
@@ -86,7 +86,7 @@ void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const i
         named("v", il, s.v.data(), KVD);
 
         AttentionArgs aa{s.q.data(), kv.k(il), kv.v(il), s.attn.data(), s.scores.data(), n_tok, pos0,
-                         hp.n_head, hp.n_head_kv, HD, kv.n_ctx()};
+                         hp.n_head, hp.n_head_kv, HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
         attention(aa, pool);
         named("kqv_out", il, s.attn.data(), QD);
 
