@@ -195,7 +195,10 @@ int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std
     if (!s) return 1;
     if (!dump_dir.empty()) {
         s->set_dump([dump_dir](const char* name, int64_t layer, const float* data, int64_t n_tok, int64_t n) {
-            const std::string path = dump_dir + "/" + name + (layer >= 0 ? "-" + std::to_string(layer) : "") + ".bin";
+            std::string path = dump_dir;
+            path.append("/").append(name);
+            if (layer >= 0) path.append("-").append(std::to_string(layer));
+            path.append(".bin");
             if (FILE* f = std::fopen(path.c_str(), "wb")) {
                 std::fwrite(data, sizeof(float), (size_t)(n_tok * n), f);
                 std::fclose(f);

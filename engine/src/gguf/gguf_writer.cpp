@@ -68,8 +68,8 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
 }
 
 std::vector<uint8_t> GgufWriter::bytes() const {
-    std::vector<uint8_t> out;
-    out.insert(out.end(), {'G', 'G', 'U', 'F'});
+    std::vector<uint8_t> out(4);
+    std::memcpy(out.data(), "GGUF", 4);
     append<uint32_t>(out, 3);
     append<uint64_t>(out, tensors_.size());
     append<uint64_t>(out, kv_.size());

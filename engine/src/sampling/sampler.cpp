@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
+#include <cstddef>
 
 namespace eg {
 
@@ -13,10 +13,17 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
     const bool penalties = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
     if (penalties && !history.empty()) {
         adjusted_.assign(logits, logits + n_vocab);
-        std::unordered_map<int32_t, int> counts;
+        // Count each recent token once per occurrence; recent_ is reused, so
+        // the decode loop allocates nothing after the first token.
         const size_t n = std::min<size_t>(history.size(), p_.penalty_last_n > 0 ? (size_t)p_.penalty_last_n : 0);
-        for (size_t i = history.size() - n; i < history.size(); ++i) counts[history[i]]++;
-        for (const auto& [id, c] : counts) {
+        recent_.assign(history.end() - (std::ptrdiff_t)n, history.end());
+        std::sort(recent_.begin(), recent_.end());
+        for (size_t i = 0; i < recent_.size();) {
+            size_t j = i;
+            while (j < recent_.size() && recent_[j] == recent_[i]) ++j;
+            const int32_t id = recent_[i];
+            const int c = (int)(j - i);
+            i = j;
             if (id < 0 || id >= n_vocab) continue;
             float& x = adjusted_[id];
             // As llama.cpp: divide positive logits, multiply negative ones.

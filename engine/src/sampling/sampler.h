@@ -37,6 +37,7 @@ private:
     std::mt19937_64 rng_;
     std::vector<Cand> cands_;      // reused: no allocation per token after the first
     std::vector<float> adjusted_;
+    std::vector<int32_t> recent_;
 };
 
 }  // namespace eg
