@@ -1,0 +1,340 @@
+// ChatStore: conversations and messages in SQLite through Qt SQL. Every
+// statement is prepared with bound values; every write is its own committed
+// transaction (WAL, synchronous=NORMAL: a killed process loses nothing that
+// was committed; a power cut may lose the last commits, never consistency).
+#include "store/chat_store.h"
+
+#include "store/migrations.h"
+
+#include <QRegularExpression>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
+
+namespace eg::app {
+namespace {
+
+qint64 to_ms(const QDateTime& t) { return t.isValid() ? t.toMSecsSinceEpoch() : QDateTime::currentMSecsSinceEpoch(); }
+QDateTime from_ms(const QVariant& v) { return QDateTime::fromMSecsSinceEpoch(v.toLongLong(), Qt::UTC); }
+// A null QString binds as SQL NULL; the text columns are NOT NULL, '' is meant.
+QString not_null(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
+
+const QString kConversationColumns = QStringLiteral(
+    "id, title, system_prompt, settings_json, model, created_at, updated_at");
+const QString kMessageColumns = QStringLiteral(
+    "id, conversation_id, role, content, model, created_at, prompt_tokens, completion_tokens, "
+    "tokens_per_s, ttft_ms, finished");
+
+ConversationRow conversation_from(const QSqlQuery& q) {
+    ConversationRow r;
+    r.id = q.value(0).toLongLong();
+    r.title = q.value(1).toString();
+    r.system_prompt = q.value(2).toString();
+    r.settings_json = q.value(3).toString();
+    r.model = q.value(4).toString();
+    r.created_at = from_ms(q.value(5));
+    r.updated_at = from_ms(q.value(6));
+    return r;
+}
+
+MessageRow message_from(const QSqlQuery& q) {
+    MessageRow r;
+    r.id = q.value(0).toLongLong();
+    r.conversation_id = q.value(1).toLongLong();
+    r.role = q.value(2).toString();
+    r.content = q.value(3).toString();
+    r.model = q.value(4).toString();
+    r.created_at = from_ms(q.value(5));
+    r.prompt_tokens = q.value(6).toInt();
+    r.completion_tokens = q.value(7).toInt();
+    r.tokens_per_s = q.value(8).toDouble();
+    r.ttft_ms = q.value(9).toDouble();
+    r.finished = q.value(10).toInt() != 0;
+    return r;
+}
+
+// SQL that yields the next activity time: now, but strictly after every
+// conversation's last activity, so "most recent first" is exact even when two
+// writes land in the same millisecond (the clock may be nudged by a few ms).
+const QString kNextActivity = QStringLiteral(
+    "MAX(:now, (SELECT COALESCE(MAX(updated_at), 0) + 1 FROM conversations))");
+
+}  // namespace
+
+QString fts5_query_from_user_text(const QString& text) {
+    static const QRegularExpression kSpace(QStringLiteral("\\s+"));
+    QStringList terms;
+    for (const QString& word : text.split(kSpace, Qt::SkipEmptyParts)) {
+        // A word of punctuation only has no token to match; leaving it out
+        // keeps `"`, `(` or `*` typed alone from making the query empty.
+        bool searchable = false;
+        for (QChar c : word) searchable = searchable || c.isLetterOrNumber();
+        if (!searchable) continue;
+        QString quoted = word;
+        quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+        terms << QLatin1Char('"') + quoted + QLatin1Char('"');
+    }
+    if (terms.isEmpty()) return {};
+    terms.last() += QLatin1Char('*');
+    return terms.join(QLatin1Char(' '));
+}
+
+ChatStore::ChatStore(const QString& connection_name) : connection_name_(connection_name) {}
+
+ChatStore::~ChatStore() { close(); }
+
+void ChatStore::close() {
+    if (!db_.isValid()) return;
+    db_.close();
+    db_ = QSqlDatabase();  // the last handle must be gone before removeDatabase
+    QSqlDatabase::removeDatabase(connection_name_);
+}
+
+bool ChatStore::is_open() const { return db_.isValid() && db_.isOpen(); }
+
+QString ChatStore::path() const { return path_; }
+
+QString ChatStore::last_error() const { return last_error_; }
+
+bool ChatStore::fail(const QString& what) const {
+    last_error_ = what;
+    return false;
+}
+
+bool ChatStore::open(const QString& db_path, QString* error) {
+    close();
+    path_ = db_path;
+    auto failed = [&](const QString& why) {
+        last_error_ = QStringLiteral("cannot open the conversation store %1: %2").arg(db_path, why);
+        if (error) *error = last_error_;
+        close();
+        return false;
+    };
+    db_ = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection_name_);
+    if (!db_.isValid()) return failed(QStringLiteral("the Qt SQLite driver (QSQLITE) is not installed"));
+    db_.setDatabaseName(db_path);
+    db_.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+    if (!db_.open()) return failed(db_.lastError().text());
+
+    QSqlQuery q(db_);
+    if (!q.exec(QStringLiteral("PRAGMA foreign_keys = ON")))
+        return failed(q.lastError().text());
+
+    // Read the version before anything writes: a newer file must stay as it is.
+    QString why;
+    const int version = store_migrations::read_version(db_, &why);
+    if (version < 0) return failed(why);
+    if (version > kSchemaVersion)
+        return failed(QStringLiteral("it was written by a newer Engram Desktop (schema version %1, this "
+                                     "version understands up to %2); the file was left untouched")
+                          .arg(version)
+                          .arg(kSchemaVersion));
+
+    if (!q.exec(QStringLiteral("PRAGMA journal_mode = WAL")) || !q.next())
+        return failed(QStringLiteral("cannot switch to WAL: %1").arg(q.lastError().text()));
+    if (q.value(0).toString().compare(QStringLiteral("wal"), Qt::CaseInsensitive) != 0)
+        return failed(QStringLiteral("SQLite refused WAL mode (journal mode is '%1')").arg(q.value(0).toString()));
+    q.finish();
+    if (!q.exec(QStringLiteral("PRAGMA synchronous = NORMAL"))) return failed(q.lastError().text());
+
+    if (version < kSchemaVersion && !store_migrations::migrate(db_, version, kSchemaVersion, &why))
+        return failed(why);
+    last_error_.clear();
+    return true;
+}
+
+qint64 ChatStore::create_conversation(const QString& title, const QString& system_prompt,
+                                      const QString& settings_json) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("INSERT INTO conversations (title, system_prompt, settings_json, created_at, "
+                             "updated_at) VALUES (:title, :prompt, :settings, :created, ") +
+              kNextActivity + QStringLiteral(")"));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    q.bindValue(QStringLiteral(":title"), not_null(title));
+    q.bindValue(QStringLiteral(":prompt"), not_null(system_prompt));
+    q.bindValue(QStringLiteral(":settings"), not_null(settings_json));
+    q.bindValue(QStringLiteral(":created"), now);
+    q.bindValue(QStringLiteral(":now"), now);
+    if (!q.exec()) return fail(QStringLiteral("cannot create a conversation: %1").arg(q.lastError().text())), 0;
+    return q.lastInsertId().toLongLong();
+}
+
+namespace {
+bool set_column(const QSqlDatabase& db, const char* column, qint64 id, const QString& value, QString* error) {
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("UPDATE conversations SET %1 = ? WHERE id = ?").arg(QLatin1String(column)));
+    q.addBindValue(not_null(value));
+    q.addBindValue(id);
+    if (!q.exec()) {
+        *error = QStringLiteral("cannot change the %1 of conversation %2: %3")
+                     .arg(QLatin1String(column)).arg(id).arg(q.lastError().text());
+        return false;
+    }
+    if (q.numRowsAffected() != 1) {
+        *error = QStringLiteral("no conversation with id %1").arg(id);
+        return false;
+    }
+    return true;
+}
+}  // namespace
+
+bool ChatStore::rename_conversation(qint64 id, const QString& title) {
+    return set_column(db_, "title", id, title, &last_error_);
+}
+bool ChatStore::set_system_prompt(qint64 id, const QString& text) {
+    return set_column(db_, "system_prompt", id, text, &last_error_);
+}
+bool ChatStore::set_settings_json(qint64 id, const QString& json) {
+    return set_column(db_, "settings_json", id, json, &last_error_);
+}
+bool ChatStore::set_conversation_model(qint64 id, const QString& model) {
+    return set_column(db_, "model", id, model, &last_error_);
+}
+
+bool ChatStore::delete_conversation(qint64 id) {
+    // Messages go by ON DELETE CASCADE (foreign keys are on for this connection).
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("DELETE FROM conversations WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec()) return fail(QStringLiteral("cannot delete conversation %1: %2").arg(id).arg(q.lastError().text()));
+    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no conversation with id %1").arg(id));
+    return true;
+}
+
+std::optional<ConversationRow> ChatStore::conversation(qint64 id) const {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM conversations WHERE id = ?").arg(kConversationColumns));
+    q.addBindValue(id);
+    if (!q.exec()) return fail(q.lastError().text()), std::nullopt;
+    if (!q.next()) return std::nullopt;
+    return conversation_from(q);
+}
+
+QList<ConversationRow> ChatStore::conversations() const {
+    QList<ConversationRow> rows;
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM conversations ORDER BY updated_at DESC, id DESC").arg(kConversationColumns));
+    if (!q.exec()) return fail(q.lastError().text()), rows;
+    while (q.next()) rows << conversation_from(q);
+    return rows;
+}
+
+qint64 ChatStore::add_message(const MessageRow& m) {
+    if (!db_.transaction()) return fail(db_.lastError().text()), 0;
+    auto failed = [&](const QSqlQuery& q) {
+        last_error_ = QStringLiteral("cannot add a message to conversation %1: %2")
+                          .arg(m.conversation_id).arg(q.lastError().text());
+        db_.rollback();
+        return qint64(0);
+    };
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("INSERT INTO messages (conversation_id, role, content, model, created_at, "
+                             "prompt_tokens, completion_tokens, tokens_per_s, ttft_ms, finished) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    q.addBindValue(m.conversation_id);
+    q.addBindValue(not_null(m.role));
+    q.addBindValue(not_null(m.content));
+    q.addBindValue(not_null(m.model));
+    q.addBindValue(to_ms(m.created_at));
+    q.addBindValue(m.prompt_tokens);
+    q.addBindValue(m.completion_tokens);
+    q.addBindValue(m.tokens_per_s);
+    q.addBindValue(m.ttft_ms);
+    q.addBindValue(m.finished ? 1 : 0);
+    if (!q.exec()) return failed(q);
+    const qint64 id = q.lastInsertId().toLongLong();
+
+    QSqlQuery touch(db_);
+    touch.prepare(QStringLiteral("UPDATE conversations SET updated_at = ") + kNextActivity +
+                  QStringLiteral(" WHERE id = :id"));
+    touch.bindValue(QStringLiteral(":now"), QDateTime::currentMSecsSinceEpoch());
+    touch.bindValue(QStringLiteral(":id"), m.conversation_id);
+    if (!touch.exec()) return failed(touch);
+    if (!db_.commit()) return fail(db_.lastError().text()), db_.rollback(), 0;
+    return id;
+}
+
+bool ChatStore::update_message(qint64 id, const QString& content, bool finished, int prompt_tokens,
+                               int completion_tokens, double tokens_per_s, double ttft_ms) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("UPDATE messages SET content = ?, finished = ?, prompt_tokens = ?, "
+                             "completion_tokens = ?, tokens_per_s = ?, ttft_ms = ? WHERE id = ?"));
+    q.addBindValue(not_null(content));
+    q.addBindValue(finished ? 1 : 0);
+    q.addBindValue(prompt_tokens);
+    q.addBindValue(completion_tokens);
+    q.addBindValue(tokens_per_s);
+    q.addBindValue(ttft_ms);
+    q.addBindValue(id);
+    if (!q.exec()) return fail(QStringLiteral("cannot update message %1: %2").arg(id).arg(q.lastError().text()));
+    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no message with id %1").arg(id));
+    return true;
+}
+
+std::optional<MessageRow> ChatStore::message(qint64 id) const {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE id = ?").arg(kMessageColumns));
+    q.addBindValue(id);
+    if (!q.exec()) return fail(q.lastError().text()), std::nullopt;
+    if (!q.next()) return std::nullopt;
+    return message_from(q);
+}
+
+bool ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_message_id) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("DELETE FROM messages WHERE conversation_id = :c AND id >= :first "
+                             "AND EXISTS (SELECT 1 FROM messages WHERE id = :first AND conversation_id = :c)"));
+    q.bindValue(QStringLiteral(":c"), conversation_id);
+    q.bindValue(QStringLiteral(":first"), first_message_id);
+    if (!q.exec()) return fail(QStringLiteral("cannot delete messages: %1").arg(q.lastError().text()));
+    if (q.numRowsAffected() < 1)
+        return fail(QStringLiteral("message %1 is not in conversation %2").arg(first_message_id).arg(conversation_id));
+    return true;
+}
+
+QList<MessageRow> ChatStore::messages(qint64 conversation_id) const {
+    QList<MessageRow> rows;
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = ? ORDER BY id").arg(kMessageColumns));
+    q.addBindValue(conversation_id);
+    if (!q.exec()) return fail(q.lastError().text()), rows;
+    while (q.next()) rows << message_from(q);
+    return rows;
+}
+
+QList<SearchHit> ChatStore::search(const QString& text, int limit) const {
+    QList<SearchHit> hits;
+    const QString match = fts5_query_from_user_text(text);
+    if (match.isEmpty() || limit <= 0) return hits;
+    const QString begin(kMatchBegin), end(kMatchEnd), ellipsis(QChar(0x2026));
+
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT c.id, snippet(conversations_fts, 0, ?, ?, ?, 16) FROM conversations_fts "
+                             "JOIN conversations c ON c.id = conversations_fts.rowid "
+                             "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?"));
+    for (const QVariant& v : {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit)})
+        q.addBindValue(v);
+    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text())), hits;
+    while (q.next()) hits << SearchHit{q.value(0).toLongLong(), 0, q.value(1).toString()};
+
+    q.prepare(QStringLiteral("SELECT m.conversation_id, m.id, snippet(messages_fts, 0, ?, ?, ?, 16) FROM messages_fts "
+                             "JOIN messages m ON m.id = messages_fts.rowid "
+                             "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?"));
+    for (const QVariant& v :
+         {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit - int(hits.size()))})
+        q.addBindValue(v);
+    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text())), hits;
+    while (q.next()) hits << SearchHit{q.value(0).toLongLong(), q.value(1).toLongLong(), q.value(2).toString()};
+    return hits;
+}
+
+QString ChatStore::integrity_check() const {
+    QSqlQuery q(db_);
+    if (!q.exec(QStringLiteral("PRAGMA integrity_check")))
+        return fail(q.lastError().text()), QStringLiteral("integrity_check failed: %1").arg(last_error_);
+    QStringList lines;
+    while (q.next()) lines << q.value(0).toString();
+    return lines.join(QLatin1Char('\n'));
+}
+
+}  // namespace eg::app

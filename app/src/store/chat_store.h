@@ -1,0 +1,109 @@
+// ChatStore: the one source of truth for conversations and their messages,
+// kept in SQLite (Qt SQL, QSQLITE) with WAL, versioned schema and FTS5 search.
+#pragma once
+
+#include <QDateTime>
+#include <QList>
+#include <QSqlDatabase>
+#include <QString>
+
+#include <optional>
+
+namespace eg::app {
+
+struct ConversationRow {
+    qint64 id = 0;
+    QString title;
+    QString system_prompt;
+    QString settings_json;  // per-conversation sampling settings, opaque to the store
+    QString model;
+    QDateTime created_at, updated_at;  // UTC; updated_at = last message activity
+};
+
+struct MessageRow {
+    qint64 id = 0;
+    qint64 conversation_id = 0;
+    QString role;  // system|user|assistant
+    QString content;
+    QString model;
+    QDateTime created_at;  // UTC
+    int prompt_tokens = 0;
+    int completion_tokens = 0;
+    double tokens_per_s = 0;
+    double ttft_ms = 0;
+    bool finished = true;  // false while an assistant reply is still streaming (or was cut by a crash)
+};
+
+struct SearchHit {
+    qint64 conversation_id = 0;
+    qint64 message_id = 0;  // 0 when the conversation's title matched
+    // Plain text around the match; each matched term is wrapped in
+    // ChatStore::kMatchBegin / kMatchEnd (the text itself is not escaped).
+    QString snippet;
+};
+
+// Everything runs in the calling thread on the store's own named connection;
+// create and use a ChatStore in one thread only, and give two stores alive at
+// the same time different connection names.
+class ChatStore {
+public:
+    static constexpr int kSchemaVersion = 3;
+    static constexpr char16_t kMatchBegin = u'[';
+    static constexpr char16_t kMatchEnd = u']';
+
+    explicit ChatStore(const QString& connection_name = QStringLiteral("engram"));
+    ~ChatStore();
+    ChatStore(const ChatStore&) = delete;
+    ChatStore& operator=(const ChatStore&) = delete;
+
+    // Creates the file or migrates it from any older schema; WAL, foreign keys
+    // on. A file from a newer version is refused and left untouched.
+    bool open(const QString& db_path, QString* error);
+    bool is_open() const;
+    void close();
+    QString path() const;
+
+    qint64 create_conversation(const QString& title, const QString& system_prompt = {},
+                               const QString& settings_json = {});  // 0 on error
+    bool rename_conversation(qint64 id, const QString& title);      // does not reorder
+    bool delete_conversation(qint64 id);                            // messages go with it
+    bool set_system_prompt(qint64 id, const QString& text);
+    bool set_settings_json(qint64 id, const QString& json);
+    bool set_conversation_model(qint64 id, const QString& model);
+    std::optional<ConversationRow> conversation(qint64 id) const;
+    QList<ConversationRow> conversations() const;  // most recent activity first
+
+    qint64 add_message(const MessageRow& m);  // 0 on error; touches the conversation's updated_at
+    // Each call is its own committed transaction, so a streaming reply saved
+    // this way survives a crash up to the last call.
+    bool update_message(qint64 id, const QString& content, bool finished, int prompt_tokens = 0,
+                        int completion_tokens = 0, double tokens_per_s = 0, double ttft_ms = 0);
+    std::optional<MessageRow> message(qint64 id) const;
+    // Deletes first_message_id and every later message of the conversation
+    // (edit-and-resend / regenerate). False if that message is not in it.
+    bool delete_messages_from(qint64 conversation_id, qint64 first_message_id);
+    QList<MessageRow> messages(qint64 conversation_id) const;  // oldest first
+
+    // FTS5 over message text and conversation titles: every word of `text`
+    // must occur (the last one as a prefix, for search-as-you-type). Title
+    // hits come first, then messages by relevance. Any input is safe.
+    QList<SearchHit> search(const QString& text, int limit = 50) const;
+
+    QString integrity_check() const;  // PRAGMA integrity_check result ("ok")
+    QString last_error() const;
+
+private:
+    bool fail(const QString& what) const;
+
+    QString connection_name_;
+    QString path_;
+    QSqlDatabase db_;
+    mutable QString last_error_;
+};
+
+// Turns free user text into an FTS5 MATCH expression that cannot be a syntax
+// error: each word becomes a quoted string ("" inside quotes), the last one a
+// prefix. Empty when nothing searchable is left.
+QString fts5_query_from_user_text(const QString& text);
+
+}  // namespace eg::app
