@@ -1,0 +1,173 @@
+#include "application.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QQmlApplicationEngine>
+#include <QQmlContext>
+#include <QSettings>
+#include <QThread>
+#include <QtQml/qqmlextensionplugin.h>
+
+#include <cstdio>
+
+#include "chat_controller.h"
+#include "conversation_list_model.h"
+#include "core/log.h"
+#include "engine_worker.h"
+#include "logging.h"
+#include "model_list_model.h"
+#include "paths.h"
+#include "store/chat_store.h"
+
+#ifndef ENGRAM_VERSION
+#define ENGRAM_VERSION "0.0.0"
+#endif
+
+// The QML module EngramDesktop is a static plugin of eg_ui.
+Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
+
+namespace eg::app {
+
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker) {
+    using eg::ui::ChatController;
+    QObject::connect(&chat, &ChatController::loadModelRequested, &worker, &EngineWorker::loadModel, Qt::QueuedConnection);
+    QObject::connect(&chat, &ChatController::generateRequested, &worker, &EngineWorker::generate, Qt::QueuedConnection);
+    QObject::connect(
+        &chat, &ChatController::stopRequested, &worker, [&worker](qint64 id) { worker.requestStop(id); },
+        Qt::DirectConnection);
+    QObject::connect(&worker, &EngineWorker::loadProgress, &chat, &ChatController::onLoadProgress, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::modelLoaded, &chat, &ChatController::onModelLoaded, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::loadFailed, &chat, &ChatController::onLoadFailed, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::pieces, &chat, &ChatController::onPieces, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::finished, &chat, &ChatController::onFinished, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::failed, &chat, &ChatController::onFailed, Qt::QueuedConnection);
+}
+
+void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations) {
+    using eg::ui::ChatController;
+    using eg::ui::ConversationListModel;
+    QObject::connect(&chat, &ChatController::conversationsChanged, &conversations, &ConversationListModel::refresh);
+    QObject::connect(&conversations, &ConversationListModel::conversationRemoved, &chat,
+                     &ChatController::onConversationRemoved);
+    QObject::connect(&conversations, &ConversationListModel::conversationRenamed, &chat,
+                     &ChatController::onConversationRenamed);
+}
+
+Application::Application(int& argc, char** argv) : argc_(argc), argv_(argv) {}
+
+int Application::run() {
+    QCoreApplication::setOrganizationName(QStringLiteral("engram-desktop"));
+    QCoreApplication::setApplicationName(QStringLiteral("engram-desktop"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(ENGRAM_VERSION));
+
+    // Parsed before any QApplication exists, so --help and --version work
+    // without a display.
+    QStringList args;
+    for (int i = 0; i < argc_; ++i) args.push_back(QString::fromLocal8Bit(argv_[i]));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("Engram Desktop: chat with local language models in a native window."));
+    const QCommandLineOption help_opt = parser.addHelpOption();
+    const QCommandLineOption version_opt = parser.addVersionOption();
+    const QCommandLineOption data_dir_opt(QStringLiteral("data-dir"),
+                                          QStringLiteral("Keep conversations, settings and logs in <dir>."),
+                                          QStringLiteral("dir"));
+    const QCommandLineOption model_opt(QStringLiteral("model"), QStringLiteral("Load the GGUF model at <path>."),
+                                       QStringLiteral("path"));
+    const QCommandLineOption verbose_opt(QStringLiteral("verbose"), QStringLiteral("Log debug messages."));
+    parser.addOptions({data_dir_opt, model_opt, verbose_opt});
+    // Qt's platform options (-platform, -style, ...) are left to QApplication.
+    parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
+    if (!parser.parse(args)) {
+        std::fprintf(stderr, "engram-desktop: %s\n%s", qPrintable(parser.errorText()), qPrintable(parser.helpText()));
+        return 2;
+    }
+    if (parser.isSet(help_opt) || parser.isSet(QStringLiteral("help-all"))) {
+        // No QCoreApplication yet, so Qt cannot name the program itself.
+        QString text = parser.helpText();
+        text.replace(QStringLiteral("<executable_name>"), QStringLiteral("engram-desktop"));
+        std::fputs(qPrintable(text), stdout);
+        return 0;
+    }
+    if (parser.isSet(version_opt)) {
+        std::printf("engram-desktop %s\n", ENGRAM_VERSION);
+        return 0;
+    }
+    CommandLine cl;
+    cl.data_dir = parser.value(data_dir_opt);
+    cl.model_path = parser.value(model_opt);
+    cl.verbose = parser.isSet(verbose_opt);
+    return run_gui(cl);
+}
+
+int Application::run_gui(const CommandLine& cl) {
+    // Qt Charts in QML needs a QApplication (DESIGN §7).
+    QApplication app(argc_, argv_);
+    QApplication::setApplicationDisplayName(QStringLiteral("Engram Desktop"));
+
+    const QString data = data_dir(cl.data_dir);
+    const QString log_path = init_logging(data, cl.verbose);
+    EG_LOG_INFO("Engram Desktop {} starting; data in {}, log {}", ENGRAM_VERSION, data.toStdString(),
+                log_path.toStdString());
+
+    // With --data-dir the preferences live there too, so a fresh dir is a fresh app.
+    std::unique_ptr<QSettings> prefs =
+        cl.data_dir.isEmpty() ? std::make_unique<QSettings>()
+                              : std::make_unique<QSettings>(data + QStringLiteral("/settings.ini"), QSettings::IniFormat);
+
+    ChatStore store(QStringLiteral("engram-main"));
+    QString error;
+    const QString db_path = data + QStringLiteral("/engram.sqlite");
+    if (!store.open(db_path, &error)) {
+        EG_LOG_ERROR("cannot open the conversation store {}: {}", db_path.toStdString(), error.toStdString());
+        std::fprintf(stderr, "engram-desktop: cannot open %s: %s\n", qPrintable(db_path), qPrintable(error));
+        return 1;
+    }
+
+    QThread engine_thread;
+    engine_thread.setObjectName(QStringLiteral("engine"));
+    auto* worker = new EngineWorker;  // deleted after the thread ends
+    worker->moveToThread(&engine_thread);
+    engine_thread.start();
+
+    eg::ui::ChatController chat(store, prefs.get());
+    eg::ui::ConversationListModel conversations(store);
+    eg::ui::ModelListModel models(model_cache_dir());
+    connect_worker(chat, *worker);
+    connect_sidebar(chat, conversations);
+
+    int rc = 0;
+    {
+        QQmlApplicationEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/"));  // Qt 6.4 puts the module at qrc:/EngramDesktop
+        engine.rootContext()->setContextProperty(QStringLiteral("chat"), &chat);
+        engine.rootContext()->setContextProperty(QStringLiteral("conversations"), &conversations);
+        engine.rootContext()->setContextProperty(QStringLiteral("models"), &models);
+        engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
+        if (engine.rootObjects().isEmpty()) {
+            EG_LOG_ERROR("the main window (qrc:/EngramDesktop/Main.qml) failed to load");
+            rc = 1;
+        } else {
+            // The model to start with: --model, else the last one used, else the default.
+            // An explicit --model is always tried, so a wrong path is reported.
+            QString model = cl.model_path;
+            if (model.isEmpty()) model = prefs->value(QStringLiteral("model/last_path")).toString();
+            if (cl.model_path.isEmpty() && !QFileInfo::exists(model)) model = default_model_path();
+            if (!cl.model_path.isEmpty() || QFileInfo::exists(model)) chat.loadModel(model);
+            else EG_LOG_INFO("no model found (looked for {}); showing the first-start page", model.toStdString());
+            rc = app.exec();
+        }
+        chat.stop();
+    }
+    worker->requestStop();
+    engine_thread.quit();
+    engine_thread.wait();
+    delete worker;
+    EG_LOG_INFO("Engram Desktop exits ({})", rc);
+    eg::logger()->flush();
+    return rc;
+}
+
+}  // namespace eg::app

@@ -1,0 +1,41 @@
+// Engram Desktop's composition root: parses the command line, then builds the
+// store, the engine worker thread, the view-models and the QML window, and
+// passes each its collaborators. No singletons: everything lives here.
+#pragma once
+
+#include <QString>
+
+namespace eg::ui {
+class ChatController;
+class ConversationListModel;
+}  // namespace eg::ui
+
+namespace eg::app {
+
+class EngineWorker;
+
+// Connects a ChatController to an EngineWorker living on another thread:
+// requests go queued, results come back queued, Stop goes direct (atomic).
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker);
+// Keeps the sidebar and the chat pane in step.
+void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations);
+
+struct CommandLine {
+    QString data_dir;    // empty: QStandardPaths::AppDataLocation
+    QString model_path;  // empty: the last used model, else the default one
+    bool verbose = false;
+};
+
+class Application {
+public:
+    Application(int& argc, char** argv);
+    int run();
+
+private:
+    int run_gui(const CommandLine& cl);
+
+    int& argc_;
+    char** argv_;
+};
+
+}  // namespace eg::app

@@ -1,0 +1,329 @@
+// ChatController with the real engine on its worker thread, the real default
+// model (SmolLM2) and a real SQLite store: what a user does in the chat pane
+// (send, stop, regenerate, edit and resend) ends up on screen and on disk, and
+// the GUI thread keeps turning while a reply is generated.
+#include <QElapsedTimer>
+#include <QFile>
+#include <QGuiApplication>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QTimer>
+#include <QtTest>
+
+#include <memory>
+
+#include "application.h"
+#include "chat_controller.h"
+#include "conversation_list_model.h"
+#include "engine_worker.h"
+#include "markdown_segments.h"
+#include "store/chat_store.h"
+#include "test_env.h"
+
+using eg::app::ChatStore;
+using eg::app::EngineWorker;
+using eg::ui::ChatController;
+using eg::ui::MessageListModel;
+
+namespace {
+
+constexpr int kReplyTimeoutMs = 180'000;
+
+// Records the longest gap between the ticks of a 5 ms timer on this thread.
+class GapMeter : public QObject {
+public:
+    GapMeter() {
+        timer_.setInterval(5);
+        timer_.setTimerType(Qt::PreciseTimer);
+        QObject::connect(&timer_, &QTimer::timeout, this, [this] {
+            max_gap_ms_ = std::max(max_gap_ms_, clock_.restart());
+            ++ticks_;
+        });
+        clock_.start();
+        timer_.start();
+    }
+    qint64 max_gap_ms() const { return max_gap_ms_; }
+    int ticks() const { return ticks_; }
+
+private:
+    QTimer timer_;
+    QElapsedTimer clock_;
+    qint64 max_gap_ms_ = 0;
+    int ticks_ = 0;
+};
+
+}  // namespace
+
+class TestChatController : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void markdownSegments();
+    void sendStreamsAndSaves();
+    void stopKeepsPartialReply();
+    void regenerateReplacesLastReply();
+    void editAndResendTruncatesAndContinues();
+    void exportsAndSidebar();
+
+private:
+    void wait_idle() { QTRY_VERIFY_WITH_TIMEOUT(!chat_->busy(), kReplyTimeoutMs); }
+    void use_settings(int max_tokens, double temperature = 0.7) {
+        chat_->setSettings({{"max_tokens", max_tokens}, {"seed", 1234}, {"temperature", temperature}});
+    }
+    MessageListModel& model() { return *chat_->messages(); }
+
+    QTemporaryDir dir_;
+    std::unique_ptr<ChatStore> store_;
+    std::unique_ptr<QSettings> prefs_;
+    QThread thread_;
+    EngineWorker* worker_ = nullptr;
+    std::unique_ptr<ChatController> chat_;
+};
+
+void TestChatController::initTestCase() {
+    const QString model_path = QString::fromStdString(eg_test::default_model_path());
+    QVERIFY2(QFile::exists(model_path), qPrintable("the default model is missing: " + model_path +
+                                                   " (run scripts/fetch-model.sh)"));
+    QVERIFY(dir_.isValid());
+    store_ = std::make_unique<ChatStore>(QStringLiteral("test-chat-controller"));
+    QString error;
+    QVERIFY2(store_->open(dir_.filePath("engram.sqlite"), &error), qPrintable(error));
+    prefs_ = std::make_unique<QSettings>(dir_.filePath("settings.ini"), QSettings::IniFormat);
+
+    worker_ = new EngineWorker;
+    worker_->moveToThread(&thread_);
+    thread_.start();
+    chat_ = std::make_unique<ChatController>(*store_, prefs_.get());
+    eg::app::connect_worker(*chat_, *worker_);
+
+    chat_->loadModel(model_path);
+    QVERIFY(chat_->loadingModel());
+    QTRY_VERIFY_WITH_TIMEOUT(!chat_->loadingModel(), 120'000);
+    QVERIFY2(chat_->modelLoaded(), qPrintable(chat_->lastError()));
+    QCOMPARE(chat_->modelName(), QStringLiteral("SmolLM2-135M-Instruct.Q4_1"));
+    QCOMPARE(chat_->loadProgress(), 1.0);
+}
+
+void TestChatController::cleanupTestCase() {
+    if (worker_) worker_->requestStop();
+    thread_.quit();
+    thread_.wait();
+    delete worker_;
+    chat_.reset();
+    store_.reset();
+}
+
+void TestChatController::markdownSegments() {
+    const QVariantList s = eg::ui::split_markdown_segments(
+        "Here is code:\n\n```python\nprint('hi')\n```\nAnd after.\n~~~\nunclosed");
+    QCOMPARE(s.size(), 4);
+    QCOMPARE(s[0].toMap()["kind"].toString(), QStringLiteral("text"));
+    QCOMPARE(s[0].toMap()["text"].toString(), QStringLiteral("Here is code:"));
+    QCOMPARE(s[1].toMap()["kind"].toString(), QStringLiteral("code"));
+    QCOMPARE(s[1].toMap()["lang"].toString(), QStringLiteral("python"));
+    QCOMPARE(s[1].toMap()["text"].toString(), QStringLiteral("print('hi')"));
+    QCOMPARE(s[2].toMap()["text"].toString(), QStringLiteral("And after."));
+    QCOMPARE(s[3].toMap()["kind"].toString(), QStringLiteral("code"));  // still streaming
+    QCOMPARE(s[3].toMap()["text"].toString(), QStringLiteral("unclosed"));
+    QCOMPARE(MessageListModel::stats_text(42, 31.5, 180.2),
+             QStringLiteral("42 tokens · 31.5 tok/s · first token 180 ms"));
+}
+
+void TestChatController::sendStreamsAndSaves() {
+    use_settings(64);
+    // Every update of the reply row on screen, as QML would see it.
+    QList<int> lengths;
+    connect(&model(), &QAbstractItemModel::dataChanged, this, [&](const QModelIndex& tl, const QModelIndex&) {
+        const QVariantMap m = model().get(tl.row());
+        if (m["role"] == QStringLiteral("assistant") && m["streaming"].toBool())
+            lengths.push_back(m["content"].toString().size());
+    });
+    const QString first = QStringLiteral("Tell me three interesting facts about octopuses and why they matter.");
+    GapMeter gaps;
+    chat_->send(first);
+    QVERIFY2(chat_->busy(), qPrintable(chat_->lastError()));
+    QVERIFY(chat_->currentConversationId() > 0);
+    QCOMPARE(model().count(), 2);
+    QVERIFY(model().get(1)["streaming"].toBool());
+    wait_idle();
+    disconnect(&model(), &QAbstractItemModel::dataChanged, this, nullptr);
+    const qint64 max_gap_ms = gaps.max_gap_ms();
+    qInfo("GUI timer: %d ticks, longest gap %lld ms; reply arrived in %d updates", gaps.ticks(), max_gap_ms,
+          (int)lengths.size());
+    QVERIFY2(max_gap_ms <= 100, qPrintable(QString("the GUI thread stalled for %1 ms").arg(max_gap_ms)));
+
+    // The reply streamed: the row grew over several updates.
+    QVERIFY2(lengths.size() >= 3, qPrintable(QString("only %1 updates").arg(lengths.size())));
+    for (int i = 1; i < lengths.size(); ++i) QVERIFY(lengths[i] >= lengths[i - 1]);
+    QVERIFY(lengths.last() > lengths.first());
+
+    // On screen: final text, stats line, not streaming.
+    const QVariantMap shown = model().get(1);
+    QVERIFY(!shown["streaming"].toBool());
+    QVERIFY(!shown["content"].toString().isEmpty());
+    QVERIFY2(shown["statsText"].toString().contains("tok/s"), qPrintable(shown["statsText"].toString()));
+
+    // In the store: the same text, finished, with stats.
+    const auto rows = store_->messages(chat_->currentConversationId());
+    QCOMPARE(rows.size(), 2);
+    QCOMPARE(rows[0].role, QStringLiteral("user"));
+    QCOMPARE(rows[0].content, first);
+    QCOMPARE(rows[1].role, QStringLiteral("assistant"));
+    QCOMPARE(rows[1].content, shown["content"].toString());
+    QVERIFY(rows[1].finished);
+    QVERIFY(rows[1].completion_tokens > 0 && rows[1].completion_tokens <= 64);
+    QVERIFY(rows[1].prompt_tokens > 10);
+    QVERIFY(rows[1].tokens_per_s > 0);
+    QVERIFY(rows[1].ttft_ms > 0);
+    QCOMPARE(rows[1].model, QStringLiteral("SmolLM2-135M-Instruct.Q4_1"));
+    QCOMPARE(rows[1].id, shown["messageId"].toLongLong());
+
+    // The title is the start of the first message.
+    const auto conv = store_->conversation(chat_->currentConversationId());
+    QVERIFY(conv);
+    QCOMPARE(conv->title, ChatController::title_from(first));
+    QVERIFY(conv->title.size() <= 41);
+    QVERIFY(first.startsWith(conv->title.chopped(1)));
+}
+
+void TestChatController::stopKeepsPartialReply() {
+    // Greedy decoding: this prompt then runs for far longer than the one
+    // second the store's crash-safety flush needs, so there is time to stop.
+    use_settings(2000, 0.0);
+    GapMeter gaps;
+    chat_->send(QStringLiteral("Write a long, detailed essay about the history of the Roman Empire, "
+                               "from its founding to its fall."));
+    QVERIFY2(chat_->busy(), qPrintable(chat_->lastError()));
+    const qint64 conv = chat_->currentConversationId();
+    const qint64 reply_id = model().get(model().count() - 1)["messageId"].toLongLong();
+    QVERIFY(reply_id > 0);
+    // While it streams, the growing text reaches the store (crash safety)
+    // without being marked finished.
+    QTRY_VERIFY_WITH_TIMEOUT(store_->message(reply_id) && !store_->message(reply_id)->content.isEmpty(), 60'000);
+    QVERIFY2(chat_->busy(), "the reply ended before it could be stopped");
+    QVERIFY(!store_->message(reply_id)->finished);
+
+    QElapsedTimer stop_clock;
+    stop_clock.start();
+    chat_->stop();
+    wait_idle();
+    const qint64 stop_ms = stop_clock.elapsed();
+    qInfo("stopped after %lld ms; GUI longest gap %lld ms", stop_ms, gaps.max_gap_ms());
+    QVERIFY2(stop_ms < 1000, qPrintable(QString("stop took %1 ms").arg(stop_ms)));
+    QVERIFY2(gaps.max_gap_ms() <= 100, qPrintable(QString("the GUI thread stalled for %1 ms").arg(gaps.max_gap_ms())));
+
+    const QVariantMap shown = model().get(model().count() - 1);
+    const auto saved = store_->message(reply_id);
+    QVERIFY(saved);
+    QVERIFY(saved->finished);
+    QVERIFY(!saved->content.isEmpty());
+    QCOMPARE(saved->content, shown["content"].toString());
+    QVERIFY(saved->completion_tokens > 0 && saved->completion_tokens < 2000);
+    QVERIFY2(shown["statsText"].toString().contains("stopped"), qPrintable(shown["statsText"].toString()));
+    QCOMPARE(store_->messages(conv).size(), 4);
+}
+
+void TestChatController::regenerateReplacesLastReply() {
+    use_settings(48);
+    const qint64 conv = chat_->currentConversationId();
+    const int n = model().count();
+    QCOMPARE(n, 4);
+    const qint64 old_id = model().get(n - 1)["messageId"].toLongLong();
+    chat_->regenerate();
+    QVERIFY2(chat_->busy(), qPrintable(chat_->lastError()));
+    wait_idle();
+    QCOMPARE(model().count(), n);
+    const QVariantMap shown = model().get(n - 1);
+    QCOMPARE(shown["role"].toString(), QStringLiteral("assistant"));
+    QVERIFY(shown["messageId"].toLongLong() != old_id);
+    QVERIFY(!store_->message(old_id));  // the old reply is gone
+    const auto rows = store_->messages(conv);
+    QCOMPARE(rows.size(), n);
+    QCOMPARE(rows.last().id, shown["messageId"].toLongLong());
+    QCOMPARE(rows.last().content, shown["content"].toString());
+    QVERIFY(rows.last().finished);
+    QVERIFY(!rows.last().content.isEmpty());
+}
+
+void TestChatController::editAndResendTruncatesAndContinues() {
+    use_settings(48);
+    const qint64 conv = chat_->currentConversationId();
+    QCOMPARE(model().count(), 4);
+    const qint64 old_user_id = model().get(2)["messageId"].toLongLong();
+    const qint64 old_reply_id = model().get(3)["messageId"].toLongLong();
+    const qint64 first_reply_id = model().get(1)["messageId"].toLongLong();
+    const QString edited = QStringLiteral("What is the capital of France? Answer in one sentence.");
+    chat_->editAndResend(2, edited);
+    QVERIFY2(chat_->busy(), qPrintable(chat_->lastError()));
+    wait_idle();
+
+    QCOMPARE(model().count(), 4);
+    QCOMPARE(model().get(1)["messageId"].toLongLong(), first_reply_id);  // before the edit: kept
+    QCOMPARE(model().get(2)["content"].toString(), edited);
+    QVERIFY(!store_->message(old_user_id));
+    QVERIFY(!store_->message(old_reply_id));
+    const auto rows = store_->messages(conv);
+    QCOMPARE(rows.size(), 4);
+    QCOMPARE(rows[2].role, QStringLiteral("user"));
+    QCOMPARE(rows[2].content, edited);
+    QCOMPARE(rows[3].role, QStringLiteral("assistant"));
+    QVERIFY(rows[3].finished);
+    QVERIFY(!rows[3].content.isEmpty());
+    QCOMPARE(rows[3].content, model().get(3)["content"].toString());
+    qInfo("edited reply: %s", qPrintable(rows[3].content.left(120)));
+
+    // Editing a reply is refused.
+    chat_->editAndResend(3, QStringLiteral("x"));
+    QVERIFY(!chat_->busy());
+    QVERIFY(!chat_->lastError().isEmpty());
+    chat_->clearError();
+}
+
+void TestChatController::exportsAndSidebar() {
+    const qint64 conv = chat_->currentConversationId();
+    eg::ui::ConversationListModel sidebar(*store_);
+    QCOMPARE(sidebar.count(), 1);
+    QCOMPARE(sidebar.data(sidebar.index(0), eg::ui::ConversationListModel::ConversationIdRole).toLongLong(), conv);
+    sidebar.setFilter(QStringLiteral("capital Fra"));
+    QCOMPARE(sidebar.count(), 1);
+    sidebar.setFilter(QStringLiteral("zebrafishwords"));
+    QCOMPARE(sidebar.count(), 0);
+
+    const QString md_path = dir_.filePath("chat.md");
+    QVERIFY(chat_->exportMarkdown(QUrl::fromLocalFile(md_path).toString()));
+    QFile md(md_path);
+    QVERIFY(md.open(QIODevice::ReadOnly));
+    const QString md_text = QString::fromUtf8(md.readAll());
+    QVERIFY(md_text.contains(QStringLiteral("capital of France")));
+    QVERIFY(md_text.startsWith(QStringLiteral("# ")));
+
+    const QString json_path = dir_.filePath("chat.json");
+    QVERIFY(chat_->exportJson(json_path));
+    QFile js(json_path);
+    QVERIFY(js.open(QIODevice::ReadOnly));
+    const QJsonObject o = QJsonDocument::fromJson(js.readAll()).object();
+    QCOMPARE(o["messages"].toArray().size(), 4);
+
+    // A new chat starts empty; selecting the old one brings it back.
+    chat_->newConversation();
+    QCOMPARE(chat_->currentConversationId(), 0);
+    QCOMPARE(model().count(), 0);
+    chat_->selectConversation(conv);
+    QCOMPARE(model().count(), 4);
+    QVERIFY(model().get(3)["statsText"].toString().contains("tok/s"));
+}
+
+int main(int argc, char** argv) {
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    QGuiApplication app(argc, argv);
+    TestChatController t;
+    return QTest::qExec(&t, argc, argv);
+}
+
+#include "test_chat_controller.moc"

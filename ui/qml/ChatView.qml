@@ -1,0 +1,98 @@
+// The chat pane: header (model picker, export, settings), the messages of the
+// current conversation and the composer. Follows the reply as it streams
+// unless the user has scrolled up to read.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Page {
+    id: root
+
+    required property var controller
+    required property var modelList
+
+    signal settingsRequested()
+    signal exportRequested(string format)
+
+    function focusComposer() { composer.focusInput() }
+
+    FontMetrics { id: fm }
+
+    background: Rectangle { color: root.palette.base }
+
+    header: ChatHeader {
+        controller: root.controller
+        modelList: root.modelList
+        messageCount: messageList.count
+        onSettingsRequested: root.settingsRequested()
+        onExportRequested: format => root.exportRequested(format)
+    }
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        ListView {
+            id: messageList
+            objectName: "messageList"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            clip: true
+            model: root.controller.messages
+            spacing: Math.round(fm.height * 0.75)
+            topMargin: Math.round(fm.height)
+            bottomMargin: Math.round(fm.height)
+            boundsBehavior: Flickable.StopAtBounds
+            ScrollBar.vertical: ScrollBar { policy: ScrollBar.AsNeeded }
+
+            // True while the view shows the end; the user scrolling up clears it.
+            property bool followEnd: true
+            onMovementEnded: followEnd = atYEnd
+            onCountChanged: {
+                followEnd = true
+                Qt.callLater(positionViewAtEnd)
+            }
+            onContentHeightChanged: if (followEnd) Qt.callLater(positionViewAtEnd)
+
+            delegate: MessageDelegate {
+                // Keep the text column readable on wide windows.
+                width: Math.min(messageList.width - 2 * fm.height, fm.averageCharacterWidth * 100)
+                x: Math.round((messageList.width - width) / 2)
+                isLast: index === messageList.count - 1
+                busy: root.controller.busy
+                onCopyRequested: text => root.controller.copyText(text)
+                onRegenerateRequested: root.controller.regenerate()
+                onEditSubmitted: (row, text) => root.controller.editAndResend(row, text)
+            }
+
+            EmptyChatHint {
+                anchors.centerIn: parent
+                width: Math.min(parent.width - 4 * fm.height, fm.averageCharacterWidth * 60)
+                visible: messageList.count === 0
+                modelLoaded: root.controller.modelLoaded
+                loadingModel: root.controller.loadingModel
+                modelName: root.controller.modelName
+            }
+        }
+
+        ErrorBanner {
+            Layout.fillWidth: true
+            message: root.controller.lastError
+            onDismissRequested: if (typeof root.controller.clearError === "function") root.controller.clearError()
+        }
+
+        Composer {
+            id: composer
+            Layout.fillWidth: true
+            Layout.maximumWidth: fm.averageCharacterWidth * 100 + 2 * fm.height
+            Layout.alignment: Qt.AlignHCenter
+            busy: root.controller.busy
+            ready: root.controller.modelLoaded
+            onSendRequested: text => {
+                messageList.followEnd = true
+                root.controller.send(text)
+            }
+            onStopRequested: root.controller.stop()
+        }
+    }
+}

@@ -1,0 +1,97 @@
+// The message input under the chat: Enter sends, Shift+Enter starts a new
+// line; while a reply is generated the Send button becomes Stop (Esc).
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Pane {
+    id: root
+
+    property bool busy: false
+    property bool ready: false
+
+    signal sendRequested(string text)
+    signal stopRequested()
+
+    function focusInput() { input.forceActiveFocus() }
+    function trySend() {
+        const text = input.text.trim()
+        if (busy || !ready || text.length === 0)
+            return false
+        sendRequested(text)
+        input.clear()
+        return true
+    }
+
+    FontMetrics { id: fm }
+
+    padding: Math.round(fm.height * 0.6)
+    background: Item {
+        Rectangle {
+            anchors.fill: parent
+            anchors.margins: Math.round(fm.height * 0.3)
+            radius: Math.round(fm.height * 0.7)
+            color: root.palette.base
+            border.width: input.activeFocus ? 2 : 1
+            border.color: input.activeFocus ? root.palette.highlight : root.palette.mid
+        }
+    }
+
+    contentItem: RowLayout {
+        spacing: Math.round(fm.height * 0.4)
+
+        ScrollView {
+            id: scroller
+            Layout.fillWidth: true
+            Layout.preferredHeight: Math.min(input.implicitHeight, fm.height * 10)
+            Layout.leftMargin: Math.round(fm.height * 0.3)
+
+            TextArea {
+                id: input
+                objectName: "composerInput"
+                focus: true
+                wrapMode: TextEdit.Wrap
+                selectByMouse: true
+                background: null
+                placeholderText: root.ready ? qsTr("Message the assistant — Enter sends, Shift+Enter adds a line")
+                                            : qsTr("Waiting for a model to load…")
+                Accessible.name: qsTr("Message")
+                Keys.onReturnPressed: event => {
+                    if (event.modifiers & Qt.ShiftModifier)
+                        event.accepted = false
+                    else
+                        root.trySend()
+                }
+                Keys.onEnterPressed: event => {
+                    if (event.modifiers & Qt.ShiftModifier)
+                        event.accepted = false
+                    else
+                        root.trySend()
+                }
+            }
+        }
+
+        Button {
+            objectName: "sendButton"
+            visible: !root.busy
+            Layout.alignment: Qt.AlignBottom
+            text: qsTr("Send")
+            highlighted: true
+            enabled: root.ready && input.text.trim().length > 0
+            onClicked: root.trySend()
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: qsTr("Send (Enter)")
+        }
+        Button {
+            objectName: "stopButton"
+            visible: root.busy
+            Layout.alignment: Qt.AlignBottom
+            text: qsTr("Stop")
+            onClicked: root.stopRequested()
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: qsTr("Stop the reply (Esc)")
+        }
+    }
+}

@@ -1,0 +1,156 @@
+// The Engram Desktop window: a conversation sidebar beside the chat pane, or a
+// first-start page while no model is installed. Objects come in as context
+// properties set by the Application (chat, conversations, models).
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QtQuick.Dialogs
+
+ApplicationWindow {
+    id: window
+
+    width: Math.min(Math.round(fm.height * 72), Screen.desktopAvailableWidth * 0.9)
+    height: Math.min(Math.round(fm.height * 48), Screen.desktopAvailableHeight * 0.9)
+    minimumWidth: Math.round(fm.height * 30)
+    minimumHeight: Math.round(fm.height * 20)
+    visible: true
+    title: chat.modelName ? qsTr("Engram Desktop — %1").arg(chat.modelName) : qsTr("Engram Desktop")
+
+    // Follow the platform's palette (light or dark) whatever the Controls style.
+    SystemPalette { id: system; colorGroup: SystemPalette.Active }
+    palette.window: system.window
+    palette.windowText: system.windowText
+    palette.base: system.base
+    palette.alternateBase: system.alternateBase
+    palette.text: system.text
+    palette.button: system.button
+    palette.buttonText: system.buttonText
+    palette.highlight: system.highlight
+    palette.highlightedText: system.highlightedText
+    palette.mid: system.mid
+    palette.midlight: system.midlight
+    palette.dark: system.dark
+    palette.light: system.light
+    palette.shadow: system.shadow
+    palette.placeholderText: system.placeholderText
+
+    color: palette.window
+
+    FontMetrics { id: fm }
+
+    // A model given with --model may live outside the models folder.
+    readonly property bool hasModels: models.count > 0 || chat.modelLoaded || chat.loadingModel
+
+    Shortcut {
+        sequences: [StandardKey.New]
+        context: Qt.ApplicationShortcut
+        onActivated: window.startNewChat()
+    }
+    Shortcut {
+        sequences: [StandardKey.Find]
+        context: Qt.ApplicationShortcut
+        onActivated: sidebar.focusSearch()
+    }
+    Shortcut {
+        sequence: "Esc"
+        context: Qt.ApplicationShortcut
+        enabled: chat.busy
+        onActivated: chat.stop()
+    }
+    Shortcut {
+        sequence: "Ctrl+,"
+        context: Qt.ApplicationShortcut
+        onActivated: settingsDrawer.open()
+    }
+
+    function startNewChat() {
+        chat.newConversation()
+        chatView.focusComposer()
+    }
+
+    SplitView {
+        anchors.fill: parent
+        orientation: Qt.Horizontal
+
+        Sidebar {
+            id: sidebar
+            SplitView.preferredWidth: Math.round(fm.height * 15)
+            SplitView.minimumWidth: Math.round(fm.height * 10)
+            SplitView.maximumWidth: Math.round(fm.height * 26)
+            conversationList: conversations
+            currentConversationId: chat.currentConversationId
+            onNewChatRequested: window.startNewChat()
+            onConversationSelected: id => {
+                chat.selectConversation(id)
+                chatView.focusComposer()
+            }
+            onRenameRequested: (id, title) => conversations.rename(id, title)
+            onDeleteRequested: (id, title) => deleteDialog.ask(id, title)
+        }
+
+        StackLayout {
+            SplitView.fillWidth: true
+            currentIndex: window.hasModels ? 0 : 1
+
+            ChatView {
+                id: chatView
+                controller: chat
+                modelList: models
+                onSettingsRequested: settingsDrawer.open()
+                onExportRequested: format => {
+                    exportDialog.format = format
+                    exportDialog.open()
+                }
+            }
+
+            FirstStartPage {
+                modelList: models
+            }
+        }
+    }
+
+    SettingsDrawer {
+        id: settingsDrawer
+        objectName: "settingsDrawer"
+        controller: chat
+        width: Math.min(window.width * 0.9, Math.round(fm.height * 22))
+        height: window.height
+    }
+
+    FileDialog {
+        id: exportDialog
+
+        property string format: "markdown"
+
+        title: format === "json" ? qsTr("Export conversation as JSON") : qsTr("Export conversation as Markdown")
+        fileMode: FileDialog.SaveFile
+        defaultSuffix: format === "json" ? "json" : "md"
+        nameFilters: format === "json" ? [qsTr("JSON files (*.json)")] : [qsTr("Markdown files (*.md)")]
+        onAccepted: {
+            if (format === "json")
+                chat.exportJson(selectedFile)
+            else
+                chat.exportMarkdown(selectedFile)
+        }
+    }
+
+    ConfirmDeleteDialog {
+        id: deleteDialog
+        onConfirmed: id => {
+            conversations.remove(id)
+            if (id === chat.currentConversationId)
+                chat.newConversation()
+        }
+    }
+
+    // Models turned up (first start, "Check again"): load the first if none is loaded.
+    Connections {
+        target: models
+        function onCountChanged() {
+            if (models.count > 0 && !chat.modelLoaded && !chat.loadingModel && typeof models.pathAt === "function")
+                chat.loadModel(models.pathAt(0))
+        }
+    }
+
+    Component.onCompleted: chatView.focusComposer()
+}

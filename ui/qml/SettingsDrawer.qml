@@ -1,0 +1,124 @@
+// The conversation's system prompt and sampling settings, sliding in from the
+// right. Every change is written straight back to the controller, which keeps
+// them per conversation.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Drawer {
+    id: root
+
+    required property var controller
+
+    function setting(key, fallback) {
+        const s = controller.settings
+        return s && s[key] !== undefined ? s[key] : fallback
+    }
+    function setSetting(key, value) {
+        const s = Object.assign({}, controller.settings)
+        s[key] = value
+        controller.settings = s
+    }
+
+    FontMetrics { id: fm }
+
+    edge: Qt.RightEdge
+
+    ScrollView {
+        anchors.fill: parent
+        anchors.margins: Math.round(fm.height * 0.8)
+        contentWidth: availableWidth
+
+        ColumnLayout {
+            width: parent.width
+            spacing: Math.round(fm.height * 0.5)
+
+            Label {
+                text: qsTr("Conversation settings")
+                font.pointSize: fm.font.pointSize * 1.3
+            }
+
+            Label { text: qsTr("System prompt"); font.bold: true }
+            TextArea {
+                id: systemPrompt
+                objectName: "systemPromptInput"
+                Layout.fillWidth: true
+                Layout.minimumHeight: fm.height * 5
+                wrapMode: TextEdit.Wrap
+                selectByMouse: true
+                placeholderText: qsTr("e.g. You are a concise assistant.")
+                background: Rectangle {
+                    color: root.palette.base
+                    radius: 3
+                    border.width: systemPrompt.activeFocus ? 2 : 1
+                    border.color: systemPrompt.activeFocus ? root.palette.highlight : root.palette.mid
+                }
+                text: root.controller.systemPrompt
+                onEditingFinished: if (text !== root.controller.systemPrompt) root.controller.systemPrompt = text
+            }
+
+            Label { text: qsTr("Sampling"); font.bold: true; Layout.topMargin: fm.height * 0.5 }
+
+            SettingSlider {
+                label: qsTr("Temperature"); from: 0; to: 2; stepSize: 0.05; decimals: 2
+                hint: qsTr("Higher is more varied, 0 always picks the likeliest token.")
+                value: root.setting("temperature", 0.7)
+                onMoved: v => root.setSetting("temperature", v)
+            }
+            SettingSlider {
+                label: qsTr("Top-p"); from: 0; to: 1; stepSize: 0.01; decimals: 2
+                value: root.setting("top_p", 0.95)
+                onMoved: v => root.setSetting("top_p", v)
+            }
+            SettingSlider {
+                label: qsTr("Min-p"); from: 0; to: 1; stepSize: 0.01; decimals: 2
+                value: root.setting("min_p", 0.05)
+                onMoved: v => root.setSetting("min_p", v)
+            }
+            SettingSlider {
+                label: qsTr("Repetition penalty"); from: 1; to: 2; stepSize: 0.01; decimals: 2
+                value: root.setting("repeat_penalty", 1.1)
+                onMoved: v => root.setSetting("repeat_penalty", v)
+            }
+            SettingSpin {
+                label: qsTr("Top-k"); from: 0; to: 1000
+                hint: qsTr("0 turns it off.")
+                value: root.setting("top_k", 40)
+                onModified: v => root.setSetting("top_k", v)
+            }
+            SettingSpin {
+                label: qsTr("Max tokens"); from: 1; to: 32768
+                value: root.setting("max_tokens", 512)
+                onModified: v => root.setSetting("max_tokens", v)
+            }
+            SettingSpin {
+                label: qsTr("Seed"); from: -1; to: 2147483647
+                hint: qsTr("The same seed and settings give the same reply.")
+                value: root.setting("seed", -1)
+                onModified: v => root.setSetting("seed", v)
+            }
+            RowLayout {
+                Layout.topMargin: fm.height * 0.5
+                visible: root.controller.defaultSettings !== undefined
+                Button {
+                    text: qsTr("Reset to defaults")
+                    onClicked: {
+                        root.controller.settings = root.controller.defaultSettings
+                        root.controller.systemPrompt = root.controller.defaultSystemPrompt
+                    }
+                }
+                Button {
+                    text: qsTr("Make these the defaults")
+                    onClicked: {
+                        root.controller.defaultSettings = root.controller.settings
+                        root.controller.defaultSystemPrompt = root.controller.systemPrompt
+                    }
+                    ToolTip.visible: hovered
+                    ToolTip.delay: 600
+                    ToolTip.text: qsTr("New conversations start with these settings")
+                }
+            }
+            Item { Layout.fillHeight: true }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+#include "chat_controller.h"
+
+#include <QClipboard>
+#include <QFile>
+#include <QGuiApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+#include <QSettings>
+#include <QUrl>
+
+#include "store/chat_store.h"
+
+namespace eg::ui {
+
+namespace {
+
+constexpr int kSaveIntervalMs = 1000;  // a crash loses at most this much of a streaming reply
+const QString kDefaultsGroup = QStringLiteral("defaults");
+const QString kSystemPromptKey = QStringLiteral("defaults/system_prompt");
+
+QString local_path_from(const QString& file_url) {
+    const QUrl url(file_url);
+    if (url.isLocalFile()) return url.toLocalFile();
+    if (url.scheme().isEmpty()) return file_url;
+    return {};
+}
+
+bool write_file(const QString& path, const QByteArray& data, QString* error) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit()) {
+        *error = QObject::tr("Cannot write %1: %2").arg(path, f.errorString());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+ChatController::ChatController(eg::app::ChatStore& store, QSettings* prefs, QObject* parent)
+    : QObject(parent), store_(store), prefs_(prefs) {
+    settings_ = defaultSettings();
+    system_prompt_ = defaultSystemPrompt();
+}
+
+ChatController::~ChatController() {
+    if (busy_ && reply_.message_id > 0) store_.update_message(reply_.message_id, reply_.text, true);
+}
+
+QVariantMap ChatController::builtin_settings() {
+    return {{QStringLiteral("temperature"), 0.7},   {QStringLiteral("top_p"), 0.95},
+            {QStringLiteral("top_k"), 40},          {QStringLiteral("min_p"), 0.05},
+            {QStringLiteral("repeat_penalty"), 1.1}, {QStringLiteral("max_tokens"), 1024},
+            {QStringLiteral("seed"), -1}};
+}
+
+QVariantMap ChatController::defaultSettings() const {
+    QVariantMap s = builtin_settings();
+    if (!prefs_) return s;
+    for (auto it = s.begin(); it != s.end(); ++it) {
+        const QString key = kDefaultsGroup + u'/' + it.key();
+        if (prefs_->contains(key)) it.value() = prefs_->value(key);
+    }
+    return s;
+}
+
+void ChatController::setDefaultSettings(const QVariantMap& s) {
+    if (!prefs_) return;
+    const QVariantMap known = builtin_settings();
+    for (auto it = s.cbegin(); it != s.cend(); ++it)
+        if (known.contains(it.key())) prefs_->setValue(kDefaultsGroup + u'/' + it.key(), it.value());
+    emit defaultSettingsChanged();
+}
+
+QString ChatController::defaultSystemPrompt() const {
+    return prefs_ ? prefs_->value(kSystemPromptKey).toString() : QString();
+}
+
+void ChatController::setDefaultSystemPrompt(const QString& text) {
+    if (!prefs_) return;
+    prefs_->setValue(kSystemPromptKey, text);
+    emit defaultSettingsChanged();
+}
+
+void ChatController::setSystemPrompt(const QString& text) {
+    if (text == system_prompt_) return;
+    system_prompt_ = text;
+    if (conversation_id_ > 0) store_.set_system_prompt(conversation_id_, text);
+    emit systemPromptChanged();
+}
+
+void ChatController::setSettings(const QVariantMap& s) {
+    QVariantMap merged = settings_;
+    for (auto it = s.cbegin(); it != s.cend(); ++it) merged[it.key()] = it.value();
+    if (merged == settings_) return;
+    settings_ = merged;
+    if (conversation_id_ > 0) store_.set_settings_json(conversation_id_, settings_json());
+    emit settingsChanged();
+}
+
+QString ChatController::settings_json() const {
+    return QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(settings_)).toJson(QJsonDocument::Compact));
+}
+
+QString ChatController::title_from(const QString& first_message) {
+    const QString t = first_message.simplified();
+    constexpr int kMax = 40;
+    if (t.size() <= kMax) return t;
+    // Cut at a word boundary when one is near the end.
+    int cut = t.lastIndexOf(u' ', kMax);
+    if (cut < kMax / 2) cut = kMax;
+    return t.left(cut).trimmed() + QStringLiteral("…");
+}
+
+void ChatController::set_error(const QString& e) {
+    if (e == last_error_) return;
+    last_error_ = e;
+    emit lastErrorChanged();
+}
+
+void ChatController::clearError() { set_error({}); }
+
+void ChatController::set_busy(bool b) {
+    if (b == busy_) return;
+    busy_ = b;
+    emit busyChanged();
+}
+
+bool ChatController::can_start(const QString& what) {
+    if (busy_) {
+        set_error(tr("Wait for the current reply to finish (or stop it) before %1.").arg(what));
+        return false;
+    }
+    if (!model_loaded_ && !loading_model_) {
+        set_error(tr("No model is loaded. Pick a model first."));
+        return false;
+    }
+    return true;
+}
+
+bool ChatController::ensure_conversation(const QString& first_text) {
+    if (conversation_id_ > 0) return true;
+    const QString title = title_from(first_text);
+    const qint64 id = store_.create_conversation(title, system_prompt_, settings_json());
+    if (id <= 0) {
+        set_error(tr("Cannot save the conversation: %1").arg(store_.last_error()));
+        return false;
+    }
+    if (!model_name_.isEmpty()) store_.set_conversation_model(id, model_name_);
+    conversation_id_ = id;
+    title_ = title;
+    emit currentConversationIdChanged();
+    emit currentTitleChanged();
+    return true;
+}
+
+bool ChatController::add_user_message(const QString& text) {
+    eg::app::MessageRow row;
+    row.conversation_id = conversation_id_;
+    row.role = QStringLiteral("user");
+    row.content = text;
+    row.created_at = QDateTime::currentDateTimeUtc();
+    row.finished = true;
+    const qint64 id = store_.add_message(row);
+    if (id <= 0) {
+        set_error(tr("Cannot save the message: %1").arg(store_.last_error()));
+        return false;
+    }
+    messages_.append({id, row.role, text, false, {}, {}});
+    return true;
+}
+
+void ChatController::send(const QString& text) {
+    const QString t = text.trimmed();
+    if (t.isEmpty() || !can_start(tr("sending"))) return;
+    clearError();
+    if (!ensure_conversation(t) || !add_user_message(t)) return;
+    start_reply();
+}
+
+void ChatController::start_reply() {
+    QVariantList history;
+    for (const MessageItem& m : messages_.items())
+        history.push_back(QVariantMap{{QStringLiteral("role"), m.role}, {QStringLiteral("content"), m.content}});
+
+    eg::app::MessageRow row;
+    row.conversation_id = conversation_id_;
+    row.role = QStringLiteral("assistant");
+    row.model = model_name_;
+    row.created_at = QDateTime::currentDateTimeUtc();
+    row.finished = false;
+    const qint64 id = store_.add_message(row);
+    if (id <= 0) {
+        set_error(tr("Cannot save the reply: %1").arg(store_.last_error()));
+        return;
+    }
+    reply_ = Reply{};
+    reply_.request_id = next_request_id_++;
+    reply_.conversation_id = conversation_id_;
+    reply_.message_id = id;
+    reply_.since_save.start();
+    messages_.append({id, row.role, {}, true, {}, {}});
+    set_busy(true);
+    emit conversationsChanged();
+
+    QVariantMap s = settings_;
+    s[QStringLiteral("system_prompt")] = system_prompt_;
+    emit generateRequested(reply_.request_id, history, s);
+}
+
+int ChatController::reply_row() const {
+    if (!busy_ || reply_.conversation_id != conversation_id_) return -1;
+    return messages_.row_of(reply_.message_id);
+}
+
+void ChatController::onPieces(qint64 request_id, const QString& text) {
+    if (!busy_ || request_id != reply_.request_id) return;
+    reply_.text += text;
+    reply_.dirty = true;
+    messages_.append_content(reply_row(), text);
+    if (reply_.since_save.elapsed() >= kSaveIntervalMs) {
+        store_.update_message(reply_.message_id, reply_.text, false);
+        reply_.dirty = false;
+        reply_.since_save.start();
+    }
+}
+
+void ChatController::onFinished(qint64 request_id, const QVariantMap& stats) {
+    if (!busy_ || request_id != reply_.request_id) return;
+    const int completion = stats.value(QStringLiteral("completion_tokens")).toInt();
+    const double tps = stats.value(QStringLiteral("tokens_per_s")).toDouble();
+    const double ttft = stats.value(QStringLiteral("ttft_ms")).toDouble();
+    store_.update_message(reply_.message_id, reply_.text, true, stats.value(QStringLiteral("prompt_tokens")).toInt(),
+                          completion, tps, ttft);
+    QString line = MessageListModel::stats_text(completion, tps, ttft);
+    if (stats.value(QStringLiteral("stop_reason")).toString() == QLatin1String("stopped"))
+        line += (line.isEmpty() ? QString() : QStringLiteral(" · ")) + tr("stopped");
+    messages_.finish(reply_row(), line);
+    end_reply();
+}
+
+void ChatController::onFailed(qint64 request_id, const QString& error) {
+    if (!busy_ || request_id != reply_.request_id) return;
+    set_error(error);
+    const int row = reply_row();
+    if (reply_.text.isEmpty()) {
+        // Nothing to keep: the reply row goes.
+        store_.delete_messages_from(reply_.conversation_id, reply_.message_id);
+        if (row >= 0) messages_.remove_from(row);
+    } else {
+        store_.update_message(reply_.message_id, reply_.text, true);
+        messages_.finish(row, tr("failed"));
+    }
+    end_reply();
+}
+
+void ChatController::end_reply() {
+    const qint64 id = reply_.message_id;
+    reply_ = Reply{};
+    set_busy(false);
+    emit conversationsChanged();
+    emit replyFinished(id);
+}
+
+void ChatController::stop() {
+    if (busy_) emit stopRequested(reply_.request_id);
+}
+
+void ChatController::regenerate() {
+    if (!can_start(tr("regenerating"))) return;
+    const auto& items = messages_.items();
+    if (items.isEmpty()) return;
+    clearError();
+    const int last = (int)items.size() - 1;
+    if (items[last].role == QLatin1String("assistant")) {
+        if (!store_.delete_messages_from(conversation_id_, items[last].message_id)) {
+            set_error(tr("Cannot delete the reply: %1").arg(store_.last_error()));
+            return;
+        }
+        messages_.remove_from(last);
+    }
+    if (messages_.items().isEmpty() || messages_.items().last().role != QLatin1String("user")) return;
+    start_reply();
+}
+
+void ChatController::editAndResend(int row, const QString& text) {
+    const auto& items = messages_.items();
+    if (row < 0 || row >= items.size() || items[row].role != QLatin1String("user")) {
+        set_error(tr("Only a message of yours can be edited."));
+        return;
+    }
+    const QString t = text.trimmed();
+    if (t.isEmpty() || !can_start(tr("resending"))) return;
+    clearError();
+    if (!store_.delete_messages_from(conversation_id_, items[row].message_id)) {
+        set_error(tr("Cannot delete the old messages: %1").arg(store_.last_error()));
+        return;
+    }
+    messages_.remove_from(row);
+    if (add_user_message(t)) start_reply();
+}
+
+void ChatController::newConversation() {
+    stop();  // a running reply still finishes into the store
+    conversation_id_ = 0;
+    title_.clear();
+    messages_.clear();
+    system_prompt_ = defaultSystemPrompt();
+    settings_ = defaultSettings();
+    emit currentConversationIdChanged();
+    emit currentTitleChanged();
+    emit systemPromptChanged();
+    emit settingsChanged();
+}
+
+void ChatController::selectConversation(qint64 id) {
+    if (id <= 0) return newConversation();
+    if (!store_.conversation(id)) {
+        set_error(tr("That conversation no longer exists."));
+        return;
+    }
+    load_conversation(id);
+}
+
+void ChatController::load_conversation(qint64 id) {
+    const auto conv = store_.conversation(id);
+    if (!conv) return;
+    QList<MessageItem> items;
+    for (const eg::app::MessageRow& r : store_.messages(id)) {
+        MessageItem m;
+        m.message_id = r.id;
+        m.role = r.role;
+        m.content = r.content;
+        m.stats_text = MessageListModel::stats_text(r.completion_tokens, r.tokens_per_s, r.ttft_ms);
+        if (!r.finished && !(busy_ && r.id == reply_.message_id)) m.stats_text = tr("interrupted");
+        items.push_back(std::move(m));
+    }
+    const bool changed = id != conversation_id_;
+    conversation_id_ = id;
+    title_ = conv->title;
+    // A reply streaming into this conversation keeps streaming on screen.
+    if (busy_ && reply_.conversation_id == id) {
+        for (MessageItem& m : items)
+            if (m.message_id == reply_.message_id) {
+                m.content = reply_.text;
+                m.streaming = true;
+            }
+    }
+    messages_.set_items(std::move(items));
+    system_prompt_ = conv->system_prompt;
+    QVariantMap s = defaultSettings();
+    const QVariantMap saved = QJsonDocument::fromJson(conv->settings_json.toUtf8()).object().toVariantMap();
+    for (auto it = saved.cbegin(); it != saved.cend(); ++it) s[it.key()] = it.value();
+    settings_ = s;
+    if (changed) emit currentConversationIdChanged();
+    emit currentTitleChanged();
+    emit systemPromptChanged();
+    emit settingsChanged();
+}
+
+void ChatController::onConversationRemoved(qint64 id) {
+    if (id == conversation_id_) newConversation();
+}
+
+void ChatController::onConversationRenamed(qint64 id, const QString& title) {
+    if (id != conversation_id_) return;
+    title_ = title;
+    emit currentTitleChanged();
+}
+
+void ChatController::loadModel(const QString& path) {
+    const QString p = local_path_from(path);
+    if (p.isEmpty()) {
+        set_error(tr("Not a local file: %1").arg(path));
+        return;
+    }
+    loading_model_ = true;
+    load_progress_ = 0;
+    emit loadingModelChanged();
+    emit loadProgressChanged();
+    emit loadModelRequested(p);
+}
+
+void ChatController::onLoadProgress(double fraction) {
+    load_progress_ = fraction;
+    emit loadProgressChanged();
+}
+
+void ChatController::onModelLoaded(const QString& name, const QString& path) {
+    model_loaded_ = true;
+    model_name_ = name;
+    model_path_ = path;
+    loading_model_ = false;
+    if (prefs_) prefs_->setValue(QStringLiteral("model/last_path"), path);
+    emit modelChanged();
+    emit loadingModelChanged();
+}
+
+void ChatController::onLoadFailed(const QString& error) {
+    // The worker unloads before it loads: no model is usable now.
+    model_loaded_ = false;
+    model_name_.clear();
+    model_path_.clear();
+    loading_model_ = false;
+    set_error(tr("Cannot load the model: %1").arg(error));
+    emit modelChanged();
+    emit loadingModelChanged();
+}
+
+void ChatController::copyText(const QString& text) {
+    if (QClipboard* c = QGuiApplication::clipboard()) c->setText(text);
+}
+
+QString ChatController::conversation_markdown() const {
+    QString md = QStringLiteral("# %1\n\n").arg(title_.isEmpty() ? tr("New chat") : title_);
+    if (!system_prompt_.trimmed().isEmpty()) md += QStringLiteral("> **System:** %1\n\n").arg(system_prompt_.trimmed());
+    for (const MessageItem& m : messages_.items()) {
+        const QString who = m.role == QLatin1String("user")        ? tr("You")
+                            : m.role == QLatin1String("assistant") ? tr("Assistant")
+                                                                   : m.role;
+        md += QStringLiteral("### %1\n\n%2\n\n").arg(who, m.content.trimmed());
+        if (!m.stats_text.isEmpty()) md += QStringLiteral("*%1*\n\n").arg(m.stats_text);
+    }
+    return md;
+}
+
+QByteArray ChatController::conversation_json() const {
+    QJsonObject o;
+    QJsonArray msgs;
+    if (const auto conv = store_.conversation(conversation_id_)) {
+        o[QStringLiteral("title")] = conv->title;
+        o[QStringLiteral("model")] = conv->model;
+        o[QStringLiteral("created_at")] = conv->created_at.toString(Qt::ISODateWithMs);
+        o[QStringLiteral("updated_at")] = conv->updated_at.toString(Qt::ISODateWithMs);
+        for (const eg::app::MessageRow& r : store_.messages(conversation_id_)) {
+            msgs.push_back(QJsonObject{{QStringLiteral("role"), r.role},
+                                       {QStringLiteral("content"), r.content},
+                                       {QStringLiteral("model"), r.model},
+                                       {QStringLiteral("created_at"), r.created_at.toString(Qt::ISODateWithMs)},
+                                       {QStringLiteral("prompt_tokens"), r.prompt_tokens},
+                                       {QStringLiteral("completion_tokens"), r.completion_tokens},
+                                       {QStringLiteral("tokens_per_s"), r.tokens_per_s},
+                                       {QStringLiteral("ttft_ms"), r.ttft_ms},
+                                       {QStringLiteral("finished"), r.finished}});
+        }
+    } else {
+        o[QStringLiteral("title")] = title_;
+    }
+    o[QStringLiteral("system_prompt")] = system_prompt_;
+    o[QStringLiteral("settings")] = QJsonObject::fromVariantMap(settings_);
+    o[QStringLiteral("messages")] = msgs;
+    return QJsonDocument(o).toJson(QJsonDocument::Indented);
+}
+
+bool ChatController::exportMarkdown(const QString& file_url) {
+    const QString path = local_path_from(file_url);
+    QString err;
+    if (path.isEmpty()) err = tr("Not a local file: %1").arg(file_url);
+    else if (write_file(path, conversation_markdown().toUtf8(), &err)) return true;
+    set_error(err);
+    return false;
+}
+
+bool ChatController::exportJson(const QString& file_url) {
+    const QString path = local_path_from(file_url);
+    QString err;
+    if (path.isEmpty()) err = tr("Not a local file: %1").arg(file_url);
+    else if (write_file(path, conversation_json(), &err)) return true;
+    set_error(err);
+    return false;
+}
+
+}  // namespace eg::ui

@@ -1,0 +1,101 @@
+#include "message_list_model.h"
+
+#include "markdown_segments.h"
+
+namespace eg::ui {
+
+MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
+
+int MessageListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : (int)items_.size(); }
+
+QVariant MessageListModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() < 0 || index.row() >= items_.size()) return {};
+    const MessageItem& m = items_[index.row()];
+    switch (role) {
+        case RoleRole: return m.role;
+        case ContentRole: return m.content;
+        case MessageIdRole: return m.message_id;
+        case StreamingRole: return m.streaming;
+        case StatsTextRole: return m.stats_text;
+        case SegmentsRole: return m.segments;
+        default: return {};
+    }
+}
+
+QHash<int, QByteArray> MessageListModel::roleNames() const {
+    return {{RoleRole, "role"},           {ContentRole, "content"},     {MessageIdRole, "messageId"},
+            {StreamingRole, "streaming"}, {StatsTextRole, "statsText"}, {SegmentsRole, "segments"}};
+}
+
+QVariantMap MessageListModel::get(int row) const {
+    if (row < 0 || row >= items_.size()) return {};
+    const MessageItem& m = items_[row];
+    return {{QStringLiteral("role"), m.role},
+            {QStringLiteral("content"), m.content},
+            {QStringLiteral("messageId"), m.message_id},
+            {QStringLiteral("streaming"), m.streaming},
+            {QStringLiteral("statsText"), m.stats_text}};
+}
+
+void MessageListModel::set_items(QList<MessageItem> items) {
+    beginResetModel();
+    items_ = std::move(items);
+    for (MessageItem& m : items_) m.segments = split_markdown_segments(m.content);
+    endResetModel();
+    emit countChanged();
+}
+
+int MessageListModel::append(MessageItem item) {
+    const int row = (int)items_.size();
+    item.segments = split_markdown_segments(item.content);
+    beginInsertRows({}, row, row);
+    items_.push_back(std::move(item));
+    endInsertRows();
+    emit countChanged();
+    return row;
+}
+
+void MessageListModel::append_content(int row, const QString& text) {
+    if (row < 0 || row >= items_.size() || text.isEmpty()) return;
+    set_content(row, items_[row].content + text);
+}
+
+void MessageListModel::set_content(int row, const QString& text) {
+    if (row < 0 || row >= items_.size()) return;
+    items_[row].content = text;
+    items_[row].segments = split_markdown_segments(text);
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {ContentRole, SegmentsRole});
+}
+
+void MessageListModel::finish(int row, const QString& stats) {
+    if (row < 0 || row >= items_.size()) return;
+    items_[row].streaming = false;
+    items_[row].stats_text = stats;
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {StreamingRole, StatsTextRole});
+}
+
+void MessageListModel::remove_from(int row) {
+    if (row < 0 || row >= items_.size()) return;
+    beginRemoveRows({}, row, (int)items_.size() - 1);
+    items_.erase(items_.begin() + row, items_.end());
+    endRemoveRows();
+    emit countChanged();
+}
+
+int MessageListModel::row_of(qint64 message_id) const {
+    for (int i = 0; i < items_.size(); ++i)
+        if (items_[i].message_id == message_id) return i;
+    return -1;
+}
+
+QString MessageListModel::stats_text(int completion_tokens, double tokens_per_s, double ttft_ms) {
+    if (completion_tokens <= 0) return {};
+    QString s = completion_tokens == 1 ? QStringLiteral("1 token") : QStringLiteral("%1 tokens").arg(completion_tokens);
+    if (tokens_per_s > 0) s += QStringLiteral(" · %1 tok/s").arg(tokens_per_s, 0, 'f', 1);
+    if (ttft_ms > 0) s += QStringLiteral(" · first token %1 ms").arg(qRound(ttft_ms));
+    return s;
+}
+
+}  // namespace eg::ui

@@ -1,0 +1,64 @@
+// The messages of the conversation on screen, for the chat pane's ListView.
+// The assistant's reply grows in place while it streams.
+#pragma once
+
+#include <QAbstractListModel>
+#include <QVariantList>
+#include <QVariantMap>
+
+namespace eg::ui {
+
+struct MessageItem {
+    qint64 message_id = 0;
+    QString role;  // user | assistant | system
+    QString content;
+    bool streaming = false;
+    QString stats_text;
+    QVariantList segments;  // cached split_markdown_segments(content)
+};
+
+class MessageListModel : public QAbstractListModel {
+    Q_OBJECT
+    Q_PROPERTY(int count READ count NOTIFY countChanged)
+public:
+    enum Role {
+        RoleRole = Qt::UserRole + 1,
+        ContentRole,
+        MessageIdRole,
+        StreamingRole,
+        StatsTextRole,
+        SegmentsRole,
+    };
+    Q_ENUM(Role)
+
+    explicit MessageListModel(QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QHash<int, QByteArray> roleNames() const override;
+    int count() const { return (int)items_.size(); }
+
+    // {role, content, messageId, streaming, statsText} of a row; {} if out of range.
+    Q_INVOKABLE QVariantMap get(int row) const;
+
+    const QList<MessageItem>& items() const { return items_; }
+    void set_items(QList<MessageItem> items);
+    void clear() { set_items({}); }
+    int append(MessageItem item);  // returns the row
+    void append_content(int row, const QString& text);
+    void set_content(int row, const QString& text);
+    void finish(int row, const QString& stats_text);
+    void remove_from(int row);  // removes row and every later row
+    int row_of(qint64 message_id) const;  // -1 when absent
+
+    // "42 tokens · 31.5 tok/s · first token 180 ms"
+    static QString stats_text(int completion_tokens, double tokens_per_s, double ttft_ms);
+
+signals:
+    void countChanged();
+
+private:
+    QList<MessageItem> items_;
+};
+
+}  // namespace eg::ui
