@@ -13,7 +13,17 @@ PACKAGES=(
     python3 python3-pip python3-venv
     qt6-base-dev
     libspdlog-dev libfmt-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
-    xvfb xauth
+    # desktop app (DESIGN.md §7: HttpServer's CMake config needs WebSockets; a
+    # QML window needs WorkerScript; Charts in QML needs the widgets QApplication)
+    qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev
+    libqt6sql6-sqlite libxkbcommon-dev
+    qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
+    qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtquick-dialogs
+    qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
+    qml6-module-qtcharts qml6-module-qttest qml6-module-qtcore qml6-module-qt-labs-folderlistmodel
+    # end-to-end window test and packaging checks
+    xvfb xauth xdotool imagemagick
+    appstream desktop-file-utils dpkg-dev
 )
 
 missing=()

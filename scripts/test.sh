@@ -30,6 +30,8 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$JOBS"
 step "all tests"
 ctest --test-dir build --output-on-failure --no-tests=error
+step "packages (build/packages/)"
+scripts/check-package.sh build
 
 if [[ "${ENGRAM_TEST_ASAN:-1}" == 0 ]]; then
     echo "ENGRAM_TEST_ASAN=0: sanitizer pass skipped"
