@@ -292,6 +292,9 @@ void TestChatController::exportsAndSidebar() {
     QCOMPARE(sidebar.data(sidebar.index(0), eg::ui::ConversationListModel::ConversationIdRole).toLongLong(), conv);
     sidebar.setFilter(QStringLiteral("capital Fra"));
     QCOMPARE(sidebar.count(), 1);
+    // The match is shown in bold, the rest escaped for StyledText.
+    const QString snip = sidebar.data(sidebar.index(0), eg::ui::ConversationListModel::SnippetRole).toString();
+    QVERIFY2(snip.contains(QStringLiteral("<b>capital</b>")), qPrintable(snip));
     sidebar.setFilter(QStringLiteral("zebrafishwords"));
     QCOMPARE(sidebar.count(), 0);
 

@@ -251,7 +251,7 @@ private slots:
         QCOMPARE(hits.size(), 1);
         QCOMPARE(hits[0].conversation_id, c);
         QCOMPARE(hits[0].message_id, m1);
-        QVERIFY2(hits[0].snippet.contains(QStringLiteral("[puffin]")), qPrintable(hits[0].snippet));
+        QVERIFY2(hits[0].snippet.contains(QString(QChar(ChatStore::kMatchBegin)) + "puffin" + QChar(ChatStore::kMatchEnd)), qPrintable(hits[0].snippet));
         QCOMPARE(store.search(QStringLiteral("PUFFIN colonies")).size(), 1);  // all words, any case
         QCOMPARE(store.search(QStringLiteral("puffin pasta")).size(), 0);
         QCOMPARE(store.search(QStringLiteral("puf")).size(), 1);  // the last word is a prefix

@@ -89,6 +89,7 @@ ItemDelegate {
                 Layout.fillWidth: true
                 visible: !root.editing && text.length > 0
                 text: root.snippet
+                textFormat: Text.StyledText  // matches in bold, text escaped in C++
                 elide: Text.ElideRight
                 maximumLineCount: 1
                 font.pointSize: Math.max(1, fm.font.pointSize * 0.85)

@@ -7,6 +7,17 @@
 
 #include "store/chat_store.h"
 
+namespace {
+// The store marks matches with control characters; the sidebar shows them in
+// bold (StyledText), with the text itself escaped.
+QString snippet_html(const QString& marked) {
+    QString out = marked.toHtmlEscaped();
+    out.replace(QChar(eg::app::ChatStore::kMatchBegin), QStringLiteral("<b>"));
+    out.replace(QChar(eg::app::ChatStore::kMatchEnd), QStringLiteral("</b>"));
+    return out;
+}
+}  // namespace
+
 namespace eg::ui {
 
 ConversationListModel::ConversationListModel(eg::app::ChatStore& store, QObject* parent)
@@ -48,7 +59,7 @@ void ConversationListModel::refresh() {
             if (!by_id.contains(h.conversation_id)) continue;
             // A title hit has no snippet; the first message hit supplies one.
             QString& s = snippet_of[h.conversation_id];
-            if (s.isEmpty() && h.message_id != 0) s = h.snippet;
+            if (s.isEmpty() && h.message_id != 0) s = snippet_html(h.snippet);
         }
         for (auto it = snippet_of.cbegin(); it != snippet_of.cend(); ++it) {
             const auto* c = by_id.value(it.key());

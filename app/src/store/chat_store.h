@@ -48,8 +48,10 @@ struct SearchHit {
 class ChatStore {
 public:
     static constexpr int kSchemaVersion = 3;
-    static constexpr char16_t kMatchBegin = u'[';
-    static constexpr char16_t kMatchEnd = u']';
+    // Control characters, never part of chat text, so the UI can turn them
+    // into highlighting without mistaking a real bracket for a match.
+    static constexpr char16_t kMatchBegin = u'\x02';
+    static constexpr char16_t kMatchEnd = u'\x03';
 
     explicit ChatStore(const QString& connection_name = QStringLiteral("engram"));
     ~ChatStore();
