@@ -102,10 +102,7 @@ void attention_row_avx2(const AttentionArgs& a, int64_t t, int64_t h, float* sc,
     const int64_t g = h / (a.n_head / a.n_head_kv);
     const int64_t kv_stride = a.n_head_kv * hd;
     const int64_t n_valid = a.pos0 + t + 1;
-    const int64_t used = a.pos0 + a.n_tok;
-    int64_t n_kv = used <= 32 ? 32 : (used + 31) / 32 * 32;
-    const int64_t cap = (a.n_ctx + 31) / 32 * 32;
-    if (n_kv > cap) n_kv = cap;
+    const int64_t n_kv = llama_kv_view_length(a);
     const bool tiled = a.n_tok >= 2;
     const float scale = 1.0f / std::sqrt((float)hd);
     uint16_t* qh = rs.qh.data();

@@ -95,10 +95,7 @@ inline void attention_row(const eg::AttentionArgs& a, int64_t t, int64_t h, floa
     const int64_t g = h / group;
     const int64_t kv_stride = a.n_head_kv * hd;
     const int64_t n_valid = a.pos0 + t + 1;  // causal: positions [0, pos0 + t]
-    const int64_t used = a.pos0 + a.n_tok;
-    int64_t n_kv = used <= 32 ? 32 : (used + 31) / 32 * 32;
-    const int64_t cap = (a.n_ctx + 31) / 32 * 32;
-    if (n_kv > cap) n_kv = cap;
+    const int64_t n_kv = llama_kv_view_length(a);
     const bool tiled = a.n_tok >= 2;
     const float scale = 1.0f / std::sqrt((float)hd);
 

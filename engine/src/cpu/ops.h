@@ -44,6 +44,16 @@ struct AttentionArgs {
     int64_t scores_stride; // >= attention_scores_stride(n_ctx)
 };
 
+// The KV length llama.cpp's attention works on: the positions in use after
+// this batch, padded to 32 (its KV-cache padding without flash attention),
+// within the cache. Only the decode dot product's split depends on it.
+inline int64_t llama_kv_view_length(const AttentionArgs& a) {
+    const int64_t used = a.pos0 + a.n_tok;
+    const int64_t padded = used <= 32 ? 32 : (used + 31) / 32 * 32;
+    const int64_t cap = (a.n_ctx + 31) / 32 * 32;
+    return padded < cap ? padded : cap;
+}
+
 // Scores per thread: softmax works on whole 16-lane chunks past the context.
 inline int64_t attention_scores_stride(int64_t n_ctx) { return (n_ctx + 31) / 32 * 32 + 16; }
 
