@@ -1,6 +1,7 @@
 #include "application.h"
 
 #include <QApplication>
+#include <QCoreApplication>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
@@ -16,6 +17,7 @@
 #include "conversation_list_model.h"
 #include "core/log.h"
 #include "engine_worker.h"
+#include "library/pull_command.h"
 #include "logging.h"
 #include "model_list_model.h"
 #include "paths.h"
@@ -77,7 +79,16 @@ int Application::run() {
     const QCommandLineOption model_opt(QStringLiteral("model"), QStringLiteral("Load the GGUF model at <path>."),
                                        QStringLiteral("path"));
     const QCommandLineOption verbose_opt(QStringLiteral("verbose"), QStringLiteral("Log debug messages."));
-    parser.addOptions({data_dir_opt, model_opt, verbose_opt});
+    const QCommandLineOption pull_opt(
+        QStringLiteral("pull"),
+        QStringLiteral("Download <repo> <file> from Hugging Face (HF_ENDPOINT), verify and register it, then exit."),
+        QStringLiteral("repo"));
+    const QCommandLineOption revision_opt(QStringLiteral("revision"),
+                                          QStringLiteral("The revision for --pull (default: main)."),
+                                          QStringLiteral("rev"), QStringLiteral("main"));
+    const QCommandLineOption list_models_opt(QStringLiteral("list-models"),
+                                             QStringLiteral("Print the installed models as JSON, then exit."));
+    parser.addOptions({data_dir_opt, model_opt, verbose_opt, pull_opt, revision_opt, list_models_opt});
     // Qt's platform options (-platform, -style, ...) are left to QApplication.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
     if (!parser.parse(args)) {
@@ -94,6 +105,18 @@ int Application::run() {
     if (parser.isSet(version_opt)) {
         std::printf("engram-desktop %s\n", ENGRAM_VERSION);
         return 0;
+    }
+    // The model library's headless commands: a QCoreApplication, no display.
+    if (parser.isSet(pull_opt) || parser.isSet(list_models_opt)) {
+        QCoreApplication app(argc_, argv_);
+        const QString data = data_dir(parser.value(data_dir_opt));
+        if (parser.isSet(list_models_opt)) return eg::library::run_list_models(data);
+        if (parser.positionalArguments().size() != 1) {
+            std::fprintf(stderr, "engram-desktop: --pull needs a repo and a file: --pull REPO FILE [--revision R]\n");
+            return 2;
+        }
+        return eg::library::run_pull(data, model_cache_dir(), parser.value(pull_opt),
+                                     parser.positionalArguments().constFirst(), parser.value(revision_opt));
     }
     CommandLine cl;
     cl.data_dir = parser.value(data_dir_opt);

@@ -1,0 +1,503 @@
+#include "library/downloader.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkProxyFactory>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QRegularExpression>
+#include <QSslError>
+#include <QStorageInfo>
+#include <QTimer>
+
+#include <filesystem>
+
+#include "library/download_errors.h"
+#include "library/gguf_check.h"
+
+namespace eg::library {
+
+struct Downloader::Task {
+    qint64 id = 0;
+    DownloadRequest req;
+    QUrl url;  // the resolve URL (first hop)
+    QString part_path, sidecar_path, final_path;
+    QFile part;
+    QCryptographicHash hash{QCryptographicHash::Sha256};
+    qint64 hashed_bytes = -1;  // bytes of .part already in `hash`; -1 = not hashed yet
+    QNetworkReply* reply = nullptr;
+    bool headers_checked = false;
+    bool first_hop = true;
+    int hops = 0;
+    QString linked_etag;   // from the first (redirect) response
+    qint64 linked_size_bytes = -1;
+    qint64 total_bytes = -1;
+    QString sidecar_etag;  // the etag the .part was fetched under
+    QStringList tls_errors;
+    QTimer stall;
+    bool running = false;
+    QElapsedTimer clock;
+    qint64 sample_ms = 0, sample_bytes = 0, last_report_ms = -1000;
+    double bytes_per_s = 0;
+};
+
+namespace {
+
+QString strip_etag(QString etag) {
+    etag = etag.trimmed();
+    if (etag.startsWith(QStringLiteral("W/"))) etag = etag.mid(2);
+    if (etag.size() >= 2 && etag.startsWith(u'"') && etag.endsWith(u'"')) etag = etag.mid(1, etag.size() - 2);
+    return etag.toLower();
+}
+
+QString what_of(const DownloadRequest& r) {
+    return QStringLiteral("%1/%2 at revision %3").arg(r.repo, r.file, r.revision);
+}
+
+}  // namespace
+
+Downloader::Downloader(const QString& data_dir, QObject* parent) : QObject(parent), data_dir_(data_dir) {
+    QNetworkProxyFactory::setUseSystemConfiguration(true);  // http_proxy / https_proxy / no_proxy
+    const QString env = qEnvironmentVariable("HF_ENDPOINT");
+    set_endpoint(env.isEmpty() ? QStringLiteral("https://huggingface.co") : env);
+}
+
+Downloader::~Downloader() {
+    for (Task* t : std::as_const(tasks_)) {
+        detach(*t);
+        if (t->part.isOpen()) {
+            t->part.flush();
+            save_sidecar(*t);
+            t->part.close();
+        }
+        delete t;
+    }
+}
+
+void Downloader::set_endpoint(const QString& endpoint) {
+    endpoint_ = endpoint;
+    while (endpoint_.endsWith(u'/')) endpoint_.chop(1);
+}
+
+QString Downloader::token_path() const { return data_dir_ + QStringLiteral("/hf_token"); }
+
+QString Downloader::token() const {
+    const QString env = qEnvironmentVariable("HF_TOKEN");
+    if (!env.isEmpty()) return env.trimmed();
+    QFile f(token_path());
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return QString::fromUtf8(f.readAll()).trimmed();
+}
+
+bool Downloader::set_token(const QString& token, QString* error) {
+    if (token.trimmed().isEmpty()) {
+        QFile::remove(token_path());
+        return true;
+    }
+    QDir().mkpath(data_dir_);
+    QFile f(token_path());
+    // Created 0600 so the token is never readable by others, even briefly.
+    const auto owner_only = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate, owner_only) || !f.setPermissions(owner_only) ||
+        f.write(token.trimmed().toUtf8()) < 0) {
+        if (error) *error = QStringLiteral("cannot write %1: %2").arg(token_path(), f.errorString());
+        return false;
+    }
+    return true;
+}
+
+QString Downloader::final_path_for(const DownloadRequest& r) {
+    return QDir(r.dest_dir).filePath(QFileInfo(r.file).fileName());
+}
+
+QString Downloader::part_path_for(const DownloadRequest& r) { return final_path_for(r) + QStringLiteral(".part"); }
+
+Downloader::Task* Downloader::task(qint64 id) const { return tasks_.value(id, nullptr); }
+
+bool Downloader::is_running(qint64 id) const {
+    const Task* t = task(id);
+    return t && t->running;
+}
+
+qint64 Downloader::start(const DownloadRequest& request) {
+    auto* t = new Task;
+    t->id = next_id_++;
+    t->req = request;
+    if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
+    t->url = QUrl(QStringLiteral("%1/%2/resolve/%3/%4").arg(endpoint_, t->req.repo, t->req.revision, t->req.file));
+    t->final_path = final_path_for(t->req);
+    t->part_path = part_path_for(t->req);
+    t->sidecar_path = t->part_path + QStringLiteral(".json");
+    t->part.setFileName(t->part_path);
+    t->stall.setSingleShot(true);
+    connect(&t->stall, &QTimer::timeout, this, [this, t] {
+        fail(*t,
+             QStringLiteral("stalled: no data from %1 for %2 s; the bytes fetched so far are kept, resume to continue")
+                 .arg(t->url.host())
+                 .arg(stall_timeout_ms_ / 1000.0),
+             true);
+    });
+    tasks_.insert(t->id, t);
+    // Started from the event loop, so even an immediate failure reaches a
+    // caller that connects after start() returns.
+    const qint64 id = t->id;
+    QTimer::singleShot(0, this, [this, id] { resume(id); });
+    return id;
+}
+
+void Downloader::resume(qint64 id) {
+    Task* t = task(id);
+    if (!t || t->running) return;
+    t->running = true;
+    t->clock.start();
+    t->sample_ms = 0;
+    t->bytes_per_s = 0;
+    t->last_report_ms = -1000;
+    if (!prepare_part(*t)) return;
+    t->sample_bytes = t->hashed_bytes;
+    if (t->req.expected_size_bytes > 0 && !check_disk(*t, t->req.expected_size_bytes - t->hashed_bytes)) return;
+    t->hops = 0;
+    send(*t, t->url, true);
+}
+
+void Downloader::pause(qint64 id) {
+    Task* t = task(id);
+    if (!t || !t->running) return;
+    detach(*t);
+    t->part.flush();
+    save_sidecar(*t);
+    t->part.close();
+    t->running = false;
+    emit paused(id);
+}
+
+void Downloader::cancel(qint64 id) {
+    Task* t = tasks_.take(id);
+    if (!t) return;
+    detach(*t);
+    t->part.close();
+    QFile::remove(t->part_path);
+    QFile::remove(t->sidecar_path);
+    t->running = false;
+    // Deleted later: cancel() may be called from inside this task's signal.
+    QTimer::singleShot(0, this, [t] { delete t; });
+    emit cancelled(id);
+}
+
+bool Downloader::prepare_part(Task& t) {
+    if (!QDir().mkpath(t.req.dest_dir)) {
+        fail(t, QStringLiteral("cannot create the folder %1").arg(t.req.dest_dir), true);
+        return false;
+    }
+    // Unbuffered: a full disk shows up in write(), not later in a flush.
+    if (!t.part.isOpen() && !t.part.open(QIODevice::ReadWrite | QIODevice::Unbuffered)) {
+        fail(t, QStringLiteral("cannot write %1: %2").arg(t.part_path, t.part.errorString()), true);
+        return false;
+    }
+    // A .part from another URL or checksum is not ours to continue.
+    QFile side(t.sidecar_path);
+    if (t.part.size() > 0 && side.open(QIODevice::ReadOnly)) {
+        const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
+        const QString expected = o.value(QStringLiteral("expected_sha256")).toString();
+        t.sidecar_etag = o.value(QStringLiteral("etag")).toString();
+        if (o.value(QStringLiteral("url")).toString() != t.url.toString() ||
+            (!expected.isEmpty() && !t.req.expected_sha256.isEmpty() &&
+             expected.compare(t.req.expected_sha256, Qt::CaseInsensitive) != 0)) {
+            t.part.resize(0);
+            t.hashed_bytes = -1;
+            t.sidecar_etag.clear();
+        }
+    }
+    const qint64 have = t.part.size();
+    if (t.hashed_bytes != have) {
+        // Resuming: the hash must cover the bytes already on disk.
+        t.hash.reset();
+        QString error;
+        if (!hash_file_into(t.part_path, t.hash, have, &error)) {
+            fail(t, error, true);
+            return false;
+        }
+        t.hashed_bytes = have;
+    }
+    t.part.seek(have);
+    return true;
+}
+
+void Downloader::send(Task& t, const QUrl& url, bool first_hop) {
+    QNetworkRequest request(url);
+    // Redirects are followed here, so the first response's X-Linked-* headers are kept.
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    request.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("engram-desktop"));
+    // No transparent gzip: byte ranges must count bytes of the file itself.
+    request.setRawHeader("Accept-Encoding", "identity");
+    const QUrl base(endpoint_);
+    const QString tok = token();
+    // The token goes to the Hub only, never to the CDN a redirect points at.
+    if (!tok.isEmpty() && url.host() == base.host() && url.port() == base.port())
+        request.setRawHeader("Authorization", "Bearer " + tok.toUtf8());
+    if (t.hashed_bytes > 0) request.setRawHeader("Range", "bytes=" + QByteArray::number(t.hashed_bytes) + "-");
+    t.first_hop = first_hop;
+    t.headers_checked = false;
+    t.tls_errors.clear();
+    t.reply = nam_.get(request);
+    Task* tp = &t;
+    connect(t.reply, &QNetworkReply::readyRead, this, [this, tp] { on_ready_read(*tp); });
+    connect(t.reply, &QNetworkReply::finished, this, [this, tp] { on_reply_finished(*tp); });
+    connect(t.reply, &QNetworkReply::sslErrors, this, [tp](const QList<QSslError>& errors) {
+        // Recorded for the message; never ignored.
+        for (const QSslError& e : errors) tp->tls_errors << e.errorString();
+    });
+    t.stall.start(stall_timeout_ms_);
+}
+
+void Downloader::detach(Task& t) {
+    t.stall.stop();
+    if (!t.reply) return;
+    QNetworkReply* r = t.reply;
+    t.reply = nullptr;
+    r->disconnect(this);
+    // A reply that already carries an error (401, 404...) is ended by deleting
+    // it; abort() on it again makes Qt complain.
+    if (r->error() == QNetworkReply::NoError) r->abort();
+    r->deleteLater();
+}
+
+bool Downloader::check_disk(Task& t, qint64 needed_bytes) {
+    if (needed_bytes <= 0) return true;
+    QStorageInfo storage(t.req.dest_dir);
+    storage.refresh();
+    const qint64 free_bytes = storage.bytesAvailable();
+    if (free_bytes >= 0 && needed_bytes > free_bytes) {
+        fail(t,
+             QStringLiteral("not enough disk space: needs %1, %2 free in %3")
+                 .arg(human_bytes(needed_bytes), human_bytes(free_bytes), t.req.dest_dir),
+             true);
+        return false;
+    }
+    return true;
+}
+
+bool Downloader::check_response(Task& t) {
+    t.headers_checked = true;
+    QNetworkReply* r = t.reply;
+    const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    // Redirects and HTTP errors are handled when the reply ends (ending the
+    // reply from inside its own signal upsets QNetworkReply).
+    if (status != 200 && status != 206) return true;
+    const qint64 length = r->header(QNetworkRequest::ContentLengthHeader).isValid()
+                              ? r->header(QNetworkRequest::ContentLengthHeader).toLongLong()
+                              : -1;
+    if (status == 200) {
+        if (t.hashed_bytes > 0) {
+            emit notice(t.id, QStringLiteral("the server does not support resuming; starting over"));
+            t.part.resize(0);
+            t.part.seek(0);
+            t.hash.reset();
+            t.hashed_bytes = 0;
+            t.sample_bytes = 0;
+        }
+        t.total_bytes = length >= 0 ? length : t.linked_size_bytes;
+    } else {
+        // Content-Range: bytes START-END/TOTAL
+        static const QRegularExpression re(QStringLiteral("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)"));
+        const auto m = re.match(QString::fromLatin1(r->rawHeader("Content-Range")));
+        if (!m.hasMatch() || m.captured(1).toLongLong() != t.hashed_bytes) {
+            t.part.resize(0);
+            t.hashed_bytes = -1;
+            fail(t,
+                 QStringLiteral("the server resumed at the wrong offset (%1); the partial file was discarded, "
+                                "retry to start over")
+                     .arg(QString::fromLatin1(r->rawHeader("Content-Range"))),
+                 true);
+            return false;
+        }
+        t.total_bytes = m.captured(3) == u'*' ? (length >= 0 ? t.hashed_bytes + length : t.linked_size_bytes)
+                                              : m.captured(3).toLongLong();
+    }
+    if (t.total_bytes >= 0 && !check_disk(t, t.total_bytes - t.hashed_bytes)) return false;
+    save_sidecar(t);
+    return true;
+}
+
+void Downloader::on_ready_read(Task& t) {
+    QNetworkReply* r = t.reply;
+    if (!r) return;
+    t.stall.start(stall_timeout_ms_);
+    if (!t.headers_checked && !check_response(t)) return;
+    const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status != 200 && status != 206) {
+        r->readAll();  // a redirect's body
+        return;
+    }
+    const QByteArray data = r->readAll();
+    if (data.isEmpty()) return;
+    const qint64 written = t.part.write(data);
+    if (written != data.size()) {
+        // Only whole, hashed bytes stay, so a later resume continues cleanly.
+        const QString why = t.part.errorString();
+        t.part.resize(t.hashed_bytes);
+        fail(t, QStringLiteral("disk full (or not writable) while writing %1: %2").arg(t.part_path, why), true);
+        return;
+    }
+    t.hash.addData(data);
+    t.hashed_bytes += data.size();
+    report_progress(t, false);
+}
+
+void Downloader::on_reply_finished(Task& t) {
+    QNetworkReply* r = t.reply;
+    if (!r) return;
+    t.stall.stop();
+    if (!t.headers_checked && !check_response(t)) return;
+    const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    const QString host = r->url().host();
+    if (status >= 300 && status < 400) {
+        if (t.first_hop) {
+            t.linked_etag = strip_etag(QString::fromLatin1(r->rawHeader("X-Linked-Etag")));
+            const QByteArray size = r->rawHeader("X-Linked-Size");
+            t.linked_size_bytes = size.isEmpty() ? -1 : size.toLongLong();
+            if (t.hashed_bytes > 0 && !t.sidecar_etag.isEmpty() && !t.linked_etag.isEmpty() &&
+                t.sidecar_etag != t.linked_etag) {
+                emit notice(t.id, QStringLiteral("the file changed on the server since the partial download; starting over"));
+                t.part.resize(0);
+                t.part.seek(0);
+                t.hash.reset();
+                t.hashed_bytes = 0;
+            }
+            t.sidecar_etag = t.linked_etag;
+        }
+        const QUrl next = r->url().resolved(QUrl(QString::fromUtf8(r->rawHeader("Location"))));
+        t.reply = nullptr;
+        r->deleteLater();
+        if (next.isEmpty() || ++t.hops > 10) {
+            fail(t, QStringLiteral("too many redirects (or one without a Location) from %1").arg(host), true);
+            return;
+        }
+        if (r->url().scheme() == QStringLiteral("https") && next.scheme() != QStringLiteral("https")) {
+            fail(t, QStringLiteral("refusing a redirect from https to %1").arg(next.toString()), true);
+            return;
+        }
+        if (t.linked_size_bytes > 0 && !check_disk(t, t.linked_size_bytes - t.hashed_bytes)) return;
+        save_sidecar(t);
+        send(t, next, false);
+        return;
+    }
+    if (status >= 400) {
+        t.reply = nullptr;
+        r->deleteLater();
+        fail(t,
+             http_status_message(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(),
+                                 what_of(t.req)),
+             true);
+        return;
+    }
+    on_ready_read(t);  // whatever is still buffered
+    if (!t.reply) return;
+    t.reply = nullptr;
+    r->deleteLater();
+    if (r->error() != QNetworkReply::NoError) {
+        QString detail = r->errorString();
+        if (!t.tls_errors.isEmpty()) detail = t.tls_errors.join(QStringLiteral("; "));
+        QNetworkReply::NetworkError code = r->error();
+        if (!t.tls_errors.isEmpty()) code = QNetworkReply::SslHandshakeFailedError;
+        fail(t, network_error_message(code, host, detail), true);
+        return;
+    }
+    if (t.total_bytes >= 0 && t.hashed_bytes < t.total_bytes) {
+        fail(t,
+             QStringLiteral("the connection to %1 was lost after %2 of %3; the bytes fetched so far are kept and "
+                            "the download resumes from there")
+                 .arg(host, human_bytes(t.hashed_bytes), human_bytes(t.total_bytes)),
+             true);
+        return;
+    }
+    complete(t);
+}
+
+void Downloader::complete(Task& t) {
+    t.stall.stop();
+    report_progress(t, true);
+    t.part.flush();
+    t.part.close();
+    const QString got = QString::fromLatin1(t.hash.result().toHex());
+    QString expected = t.req.expected_sha256.trimmed().toLower();
+    if (expected.isEmpty() && looks_like_sha256(t.linked_etag)) expected = t.linked_etag;
+    if (!expected.isEmpty() && expected != got) {
+        fail(t, QStringLiteral("checksum mismatch: expected %1, got %2; the download was deleted").arg(expected, got),
+             false);
+        return;
+    }
+    const QString problem = gguf_problem(t.part_path);
+    if (!problem.isEmpty()) {
+        fail(t, QStringLiteral("not a valid GGUF file (%1); the download was deleted").arg(problem), false);
+        return;
+    }
+    std::error_code ec;
+    std::filesystem::rename(t.part_path.toStdString(), t.final_path.toStdString(), ec);  // atomic, same folder
+    if (ec) {
+        fail(t,
+             QStringLiteral("cannot move %1 into place: %2").arg(t.part_path, QString::fromStdString(ec.message())),
+             true);
+        return;
+    }
+    QFile::remove(t.sidecar_path);
+    t.running = false;
+    const qint64 id = t.id;
+    const QString final_path = t.final_path;
+    tasks_.remove(id);
+    QTimer::singleShot(0, this, [tp = &t] { delete tp; });
+    emit finished(id, final_path, got);
+}
+
+void Downloader::fail(Task& t, const QString& message, bool keep_part) {
+    detach(t);
+    if (t.part.isOpen()) t.part.flush();
+    if (keep_part && t.part.size() > 0) {
+        save_sidecar(t);
+        t.part.close();
+    } else {
+        // Nothing worth keeping (or a file that must not be used): no leftovers.
+        t.part.close();
+        QFile::remove(t.part_path);
+        QFile::remove(t.sidecar_path);
+        t.hashed_bytes = -1;
+        t.hash.reset();
+    }
+    t.running = false;
+    emit failed(t.id, message);
+}
+
+void Downloader::save_sidecar(const Task& t) const {
+    QJsonObject o;
+    o[QStringLiteral("url")] = t.url.toString();
+    o[QStringLiteral("etag")] = t.sidecar_etag;
+    o[QStringLiteral("expected_sha256")] = t.req.expected_sha256;
+    o[QStringLiteral("bytes")] = qMax<qint64>(t.hashed_bytes, 0);
+    o[QStringLiteral("total_bytes")] = t.total_bytes;
+    QFile f(t.sidecar_path);
+    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+void Downloader::report_progress(Task& t, bool force) {
+    const qint64 now_ms = t.clock.elapsed();
+    const qint64 dt_ms = now_ms - t.sample_ms;
+    if (dt_ms >= 250) {
+        // Exponential smoothing, so the number does not jump with each packet.
+        const double inst = double(t.hashed_bytes - t.sample_bytes) * 1000.0 / double(dt_ms);
+        t.bytes_per_s = t.bytes_per_s <= 0 ? inst : 0.7 * t.bytes_per_s + 0.3 * inst;
+        t.sample_ms = now_ms;
+        t.sample_bytes = t.hashed_bytes;
+    }
+    if (!force && now_ms - t.last_report_ms < 100) return;
+    t.last_report_ms = now_ms;
+    const double eta_s = (t.total_bytes > 0 && t.bytes_per_s > 0)
+                             ? double(t.total_bytes - t.hashed_bytes) / t.bytes_per_s
+                             : -1.0;
+    emit progress(t.id, t.hashed_bytes, t.total_bytes, t.bytes_per_s, eta_s);
+}
+
+}  // namespace eg::library

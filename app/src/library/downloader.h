@@ -1,0 +1,92 @@
+// Downloader: fetches model files from a Hugging Face–style endpoint into
+// <dest>/<file>.part (+ a .part.json sidecar), resumes with HTTP Range, also
+// after a restart, checks disk space before the first byte, hashes while
+// streaming, verifies SHA-256 and GGUF, then renames the file into place.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QNetworkAccessManager>
+#include <QObject>
+#include <QString>
+#include <QUrl>
+
+#include <memory>
+
+class QNetworkReply;
+
+namespace eg::library {
+
+struct DownloadRequest {
+    QString repo;                      // "org/name"
+    QString revision = QStringLiteral("main");
+    QString file;                      // path inside the repo, e.g. "model.Q4_K_M.gguf"
+    QString dest_dir;                  // created if missing
+    QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag
+    qint64 expected_size_bytes = -1;   // optional; checked against free disk before any request
+};
+
+class Downloader : public QObject {
+    Q_OBJECT
+public:
+    // `data_dir` holds the token file (hf_token).
+    explicit Downloader(const QString& data_dir, QObject* parent = nullptr);
+    // Active downloads stop; their .part files stay for a later resume.
+    ~Downloader() override;
+
+    // HF_ENDPOINT or https://huggingface.co unless set here (tests).
+    void set_endpoint(const QString& endpoint);
+    QString endpoint() const { return endpoint_; }
+    // No byte for this long while a request is open → a "stalled" failure.
+    void set_stall_timeout_ms(int ms) { stall_timeout_ms_ = ms; }
+
+    // HF_TOKEN if set, else the token file. Empty when there is none.
+    QString token() const;
+    // Writes <data>/hf_token readable by the user only (0600). Empty token removes it.
+    bool set_token(const QString& token, QString* error);
+    QString token_path() const;
+
+    // Returns the download id (> 0). Errors (even immediate ones) arrive as failed().
+    qint64 start(const DownloadRequest& request);
+    void pause(qint64 id);   // keeps the .part; resume() continues with Range
+    void resume(qint64 id);  // also retries a failed download from its .part
+    void cancel(qint64 id);  // stops and deletes the .part and its sidecar
+    bool is_running(qint64 id) const;
+    // <dest>/<file>.part for a request (where the bytes are kept while fetching).
+    static QString part_path_for(const DownloadRequest& request);
+    static QString final_path_for(const DownloadRequest& request);
+
+signals:
+    // bytes_total is -1 when unknown; eta_s is -1 when unknown.
+    void progress(qint64 id, qint64 bytes_done, qint64 bytes_total, double bytes_per_s, double eta_s);
+    // Something the user should know that is not a failure ("starting over").
+    void notice(qint64 id, const QString& message);
+    void paused(qint64 id);
+    void cancelled(qint64 id);
+    void finished(qint64 id, const QString& final_path, const QString& sha256);
+    void failed(qint64 id, const QString& message);
+
+private:
+    struct Task;
+    void send(Task& t, const QUrl& url, bool first_hop);
+    void on_ready_read(Task& t);
+    void on_reply_finished(Task& t);
+    bool check_response(Task& t);  // false when the task ended
+    bool check_disk(Task& t, qint64 needed_bytes);
+    void complete(Task& t);
+    void fail(Task& t, const QString& message, bool keep_part);
+    void detach(Task& t);  // aborts the reply without reporting
+    void save_sidecar(const Task& t) const;
+    bool prepare_part(Task& t);  // opens .part, re-hashes what it holds
+    void report_progress(Task& t, bool force);
+    Task* task(qint64 id) const;
+
+    QNetworkAccessManager nam_;
+    QString data_dir_;
+    QString endpoint_;
+    int stall_timeout_ms_ = 30000;
+    qint64 next_id_ = 1;
+    QHash<qint64, Task*> tasks_;
+};
+
+}  // namespace eg::library

@@ -1,0 +1,120 @@
+#include "library/hub_client.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkProxyFactory>
+#include <QNetworkReply>
+#include <QUrlQuery>
+
+#include "library/download_errors.h"
+
+namespace eg::library {
+
+QList<HubModel> parse_search_json(const QByteArray& json, QString* error) {
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
+    QList<HubModel> out;
+    if (!doc.isArray()) {
+        if (error) *error = QStringLiteral("unexpected search answer: %1").arg(pe.errorString());
+        return out;
+    }
+    for (const QJsonValue& v : doc.array()) {
+        const QJsonObject o = v.toObject();
+        HubModel m;
+        m.repo = o.value(QStringLiteral("id")).toString();
+        if (m.repo.isEmpty()) m.repo = o.value(QStringLiteral("modelId")).toString();
+        m.downloads = o.value(QStringLiteral("downloads")).toInteger();
+        m.likes = o.value(QStringLiteral("likes")).toInteger();
+        if (!m.repo.isEmpty()) out.push_back(m);
+    }
+    return out;
+}
+
+QList<HubFile> parse_tree_json(const QByteArray& json, QString* error) {
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
+    QList<HubFile> out;
+    if (!doc.isArray()) {
+        if (error) *error = QStringLiteral("unexpected file listing: %1").arg(pe.errorString());
+        return out;
+    }
+    for (const QJsonValue& v : doc.array()) {
+        const QJsonObject o = v.toObject();
+        if (o.value(QStringLiteral("type")).toString() != QStringLiteral("file")) continue;
+        HubFile f;
+        f.path = o.value(QStringLiteral("path")).toString();
+        if (!f.path.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive)) continue;
+        f.size_bytes = o.value(QStringLiteral("size")).toInteger();
+        const QJsonObject lfs = o.value(QStringLiteral("lfs")).toObject();
+        f.sha256 = lfs.value(QStringLiteral("oid")).toString();
+        if (lfs.contains(QStringLiteral("size"))) f.size_bytes = lfs.value(QStringLiteral("size")).toInteger();
+        out.push_back(f);
+    }
+    return out;
+}
+
+HubClient::HubClient(QObject* parent) : QObject(parent) {
+    QNetworkProxyFactory::setUseSystemConfiguration(true);
+    const QString env = qEnvironmentVariable("HF_ENDPOINT");
+    set_endpoint(env.isEmpty() ? QStringLiteral("https://huggingface.co") : env);
+}
+
+void HubClient::set_endpoint(const QString& endpoint) {
+    endpoint_ = endpoint;
+    while (endpoint_.endsWith(u'/')) endpoint_.chop(1);
+}
+
+QNetworkReply* HubClient::get(const QString& path_and_query) {
+    QNetworkRequest request(QUrl(endpoint_ + path_and_query));
+    request.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("engram-desktop"));
+    request.setTransferTimeout(30000);
+    if (!token_.isEmpty()) request.setRawHeader("Authorization", "Bearer " + token_.toUtf8());
+    return nam_.get(request);
+}
+
+namespace {
+// Empty when the reply is a usable 200; else the sentence to show.
+QString reply_problem(QNetworkReply* r, const QString& what) {
+    const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status >= 400)
+        return http_status_message(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), what);
+    if (r->error() != QNetworkReply::NoError)
+        return network_error_message(r->error(), r->url().host(), r->errorString());
+    return {};
+}
+}  // namespace
+
+void HubClient::search(const QString& query) {
+    QUrlQuery q;
+    q.addQueryItem(QStringLiteral("search"), query);
+    q.addQueryItem(QStringLiteral("filter"), QStringLiteral("gguf"));
+    q.addQueryItem(QStringLiteral("sort"), QStringLiteral("downloads"));
+    q.addQueryItem(QStringLiteral("direction"), QStringLiteral("-1"));
+    q.addQueryItem(QStringLiteral("limit"), QStringLiteral("50"));
+    QNetworkReply* r = get(QStringLiteral("/api/models?") + q.toString(QUrl::FullyEncoded));
+    connect(r, &QNetworkReply::finished, this, [this, r, query] {
+        r->deleteLater();
+        const QString problem = reply_problem(r, QStringLiteral("search \"%1\"").arg(query));
+        if (!problem.isEmpty()) return emit failed(problem);
+        QString error;
+        const auto models = parse_search_json(r->readAll(), &error);
+        if (!error.isEmpty()) return emit failed(error);
+        emit searchFinished(query, models);
+    });
+}
+
+void HubClient::list_files(const QString& repo, const QString& revision) {
+    QNetworkReply* r = get(QStringLiteral("/api/models/%1/tree/%2").arg(repo, revision));
+    connect(r, &QNetworkReply::finished, this, [this, r, repo, revision] {
+        r->deleteLater();
+        const QString problem = reply_problem(r, QStringLiteral("%1 at revision %2").arg(repo, revision));
+        if (!problem.isEmpty()) return emit failed(problem);
+        QString error;
+        const auto files = parse_tree_json(r->readAll(), &error);
+        if (!error.isEmpty()) return emit failed(error);
+        emit filesListed(repo, files);
+    });
+}
+
+}  // namespace eg::library

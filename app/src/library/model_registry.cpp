@@ -1,0 +1,212 @@
+#include "library/model_registry.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonObject>
+#include <QSqlError>
+#include <QSqlQuery>
+
+#include "library/gguf_check.h"
+
+namespace eg::library {
+
+namespace {
+// Qt binds a null QString as SQL NULL; the text columns are NOT NULL.
+QString text(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
+constexpr const char* kColumns = "id, path, source, repo, file, revision, size_bytes, sha256, added_at, last_used_at";
+}
+
+ModelRegistry::ModelRegistry(const QString& connection_name) : connection_name_(connection_name) {}
+
+ModelRegistry::~ModelRegistry() { close(); }
+
+bool ModelRegistry::open(const QString& db_path, QString* error) {
+    close();
+    QDir().mkpath(QFileInfo(db_path).absolutePath());
+    db_ = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection_name_);
+    db_.setDatabaseName(db_path);
+    if (!db_.open()) {
+        if (error) *error = db_.lastError().text();
+        return false;
+    }
+    QSqlQuery q(db_);
+    const QStringList statements = {
+        QStringLiteral("PRAGMA journal_mode=WAL"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS models (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       " path TEXT NOT NULL UNIQUE, source TEXT NOT NULL, repo TEXT NOT NULL DEFAULT '',"
+                       " file TEXT NOT NULL DEFAULT '', revision TEXT NOT NULL DEFAULT '',"
+                       " size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+                       " added_at INTEGER NOT NULL, last_used_at INTEGER)"),
+    };
+    for (const QString& s : statements)
+        if (!q.exec(s)) {
+            if (error) *error = s + QStringLiteral(": ") + q.lastError().text();
+            return false;
+        }
+    return true;
+}
+
+void ModelRegistry::close() {
+    if (!db_.isValid()) return;
+    db_.close();
+    db_ = QSqlDatabase();
+    QSqlDatabase::removeDatabase(connection_name_);
+}
+
+qint64 ModelRegistry::add(const InstalledModel& m) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral(
+        "INSERT INTO models (path, source, repo, file, revision, size_bytes, sha256, added_at) VALUES (?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(path) DO UPDATE SET source=excluded.source, repo=excluded.repo, file=excluded.file,"
+        " revision=excluded.revision, size_bytes=excluded.size_bytes, sha256=excluded.sha256,"
+        " added_at=excluded.added_at"));
+    const QDateTime added = m.added_at.isValid() ? m.added_at : QDateTime::currentDateTimeUtc();
+    q.addBindValue(QFileInfo(m.path).absoluteFilePath());
+    q.addBindValue(text(m.source));
+    q.addBindValue(text(m.repo));
+    q.addBindValue(text(m.file));
+    q.addBindValue(text(m.revision));
+    q.addBindValue(m.size_bytes);
+    q.addBindValue(text(m.sha256));
+    q.addBindValue(added.toMSecsSinceEpoch());
+    if (!q.exec()) {
+        last_error_ = q.lastError().text();
+        return 0;
+    }
+    const auto found = find_by_path(m.path);
+    return found ? found->id : 0;
+}
+
+bool ModelRegistry::remove(qint64 id, bool delete_file) {
+    const auto m = find(id);
+    if (!m) return false;
+    if (delete_file && QFile::exists(m->path) && !QFile::remove(m->path)) {
+        last_error_ = QStringLiteral("cannot delete %1").arg(m->path);
+        return false;
+    }
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("DELETE FROM models WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec()) {
+        last_error_ = q.lastError().text();
+        return false;
+    }
+    return true;
+}
+
+InstalledModel ModelRegistry::row(const QSqlQuery& q) const {
+    InstalledModel m;
+    m.id = q.value(0).toLongLong();
+    m.path = q.value(1).toString();
+    m.source = q.value(2).toString();
+    m.repo = q.value(3).toString();
+    m.file = q.value(4).toString();
+    m.revision = q.value(5).toString();
+    m.size_bytes = q.value(6).toLongLong();
+    m.sha256 = q.value(7).toString();
+    m.added_at = QDateTime::fromMSecsSinceEpoch(q.value(8).toLongLong(), Qt::UTC);
+    if (!q.value(9).isNull()) m.last_used_at = QDateTime::fromMSecsSinceEpoch(q.value(9).toLongLong(), Qt::UTC);
+    return m;
+}
+
+QList<InstalledModel> ModelRegistry::list() const {
+    QList<InstalledModel> out;
+    QSqlQuery q(db_);
+    if (!q.exec(QStringLiteral("SELECT %1 FROM models ORDER BY added_at DESC, id DESC").arg(QLatin1String(kColumns)))) {
+        last_error_ = q.lastError().text();
+        return out;
+    }
+    while (q.next()) out.push_back(row(q));
+    return out;
+}
+
+std::optional<InstalledModel> ModelRegistry::find(qint64 id) const {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM models WHERE id = ?").arg(QLatin1String(kColumns)));
+    q.addBindValue(id);
+    if (!q.exec() || !q.next()) return std::nullopt;
+    return row(q);
+}
+
+std::optional<InstalledModel> ModelRegistry::find_by_path(const QString& path) const {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT %1 FROM models WHERE path = ?").arg(QLatin1String(kColumns)));
+    q.addBindValue(QFileInfo(path).absoluteFilePath());
+    if (!q.exec() || !q.next()) return std::nullopt;
+    return row(q);
+}
+
+bool ModelRegistry::touch_last_used(qint64 id) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("UPDATE models SET last_used_at = ? WHERE id = ?"));
+    q.addBindValue(QDateTime::currentDateTimeUtc().toMSecsSinceEpoch());
+    q.addBindValue(id);
+    return q.exec() && q.numRowsAffected() == 1;
+}
+
+qint64 ModelRegistry::import_file(const QString& path, ImportMode mode, const QString& models_dir, QString* error) {
+    const QString problem = gguf_problem(path);
+    if (!problem.isEmpty()) {
+        if (error) *error = QStringLiteral("not a valid GGUF file: %1").arg(problem);
+        return 0;
+    }
+    QString target = QFileInfo(path).absoluteFilePath();
+    if (mode == ImportMode::Copy) {
+        QDir().mkpath(models_dir);
+        target = QDir(models_dir).filePath(QFileInfo(path).fileName());
+        if (QFileInfo(target).absoluteFilePath() != QFileInfo(path).absoluteFilePath()) {
+            // Copied under a temporary name, then renamed: never a half copy under the real name.
+            const QString tmp = target + QStringLiteral(".part");
+            QFile::remove(tmp);
+            if (!QFile::copy(path, tmp)) {
+                if (error) *error = QStringLiteral("cannot copy %1 to %2").arg(path, models_dir);
+                return 0;
+            }
+            QFile::remove(target);
+            if (!QFile::rename(tmp, target)) {
+                QFile::remove(tmp);
+                if (error) *error = QStringLiteral("cannot move the copy to %1").arg(target);
+                return 0;
+            }
+        }
+    }
+    QString hash_error;
+    const QString sha = sha256_of_file(target, &hash_error);
+    if (sha.isEmpty()) {
+        if (error) *error = hash_error;
+        return 0;
+    }
+    InstalledModel m;
+    m.path = target;
+    m.source = QStringLiteral("imported");
+    m.size_bytes = QFileInfo(target).size();
+    m.sha256 = sha;
+    const qint64 id = add(m);
+    if (!id && error) *error = last_error_;
+    return id;
+}
+
+QJsonArray ModelRegistry::to_json(const QList<InstalledModel>& models) {
+    QJsonArray out;
+    for (const InstalledModel& m : models) {
+        QJsonObject o;
+        o[QStringLiteral("id")] = m.id;
+        o[QStringLiteral("path")] = m.path;
+        o[QStringLiteral("source")] = m.source;
+        if (!m.repo.isEmpty()) {
+            o[QStringLiteral("repo")] = m.repo;
+            o[QStringLiteral("file")] = m.file;
+            o[QStringLiteral("revision")] = m.revision;
+        }
+        o[QStringLiteral("size_bytes")] = m.size_bytes;
+        o[QStringLiteral("sha256")] = m.sha256;
+        o[QStringLiteral("added_at")] = m.added_at.toString(Qt::ISODate);
+        o[QStringLiteral("last_used_at")] =
+            m.last_used_at.isValid() ? QJsonValue(m.last_used_at.toString(Qt::ISODate)) : QJsonValue();
+        out.push_back(o);
+    }
+    return out;
+}
+
+}  // namespace eg::library
