@@ -1,0 +1,105 @@
+// The model library: the bundled catalog of curated models (one row each:
+// size, quantisation, architecture, parameters, licence, memory, whether it
+// fits, download with progress) above a Hugging Face search. Objects come in
+// as context properties set by the Application: `library` (CatalogModel) and,
+// optionally, `hub` (Hugging Face search; the page works without it).
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Page {
+    id: root
+    objectName: "libraryPage"
+
+    // Context properties are looked up with typeof so that a missing one is
+    // "not there" rather than a ReferenceError.
+    property var catalog: typeof library !== "undefined" ? library : null
+    property var hubClient: typeof hub !== "undefined" ? hub : null
+
+    // An installed model was chosen: the window loads it (chat.loadModel).
+    signal useRequested(string path)
+
+    FontMetrics { id: fm }
+
+    background: Rectangle { color: root.palette.base }
+
+    ColumnLayout {
+        anchors.fill: parent
+        anchors.margins: Math.round(fm.height * 0.8)
+        spacing: Math.round(fm.height * 0.6)
+
+        RowLayout {
+            Layout.fillWidth: true
+            spacing: fm.height * 0.6
+
+            Label {
+                Layout.fillWidth: true
+                text: qsTr("Model library")
+                font.pointSize: fm.font.pointSize * 1.6
+                elide: Text.ElideRight
+            }
+            Label {
+                objectName: "freeRamLabel"
+                visible: text.length > 0
+                text: root.catalog && root.catalog.freeRamText ? root.catalog.freeRamText : ""
+                opacity: 0.7
+            }
+            Label {
+                objectName: "onlineLabel"
+                text: !root.catalog || root.catalog.online ? qsTr("● online") : qsTr("○ offline")
+                color: !root.catalog || root.catalog.online ? "#2e9d5b" : root.palette.mid
+                ToolTip.visible: onlineArea.containsMouse
+                ToolTip.text: root.catalog && !root.catalog.online
+                              ? qsTr("No connection: installed models and this catalog still work; downloads wait.")
+                              : qsTr("Downloads come from Hugging Face.")
+                MouseArea { id: onlineArea; anchors.fill: parent; hoverEnabled: true }
+            }
+            ToolButton {
+                text: qsTr("Refresh")
+                visible: root.catalog !== null && typeof root.catalog.refreshFreeRam === "function"
+                onClicked: root.catalog.refreshFreeRam()
+                ToolTip.visible: hovered
+                ToolTip.text: qsTr("Measure free memory again")
+            }
+        }
+
+        // A catalog that could not be read: say so instead of an empty list.
+        ErrorBanner {
+            Layout.fillWidth: true
+            objectName: "catalogError"
+            message: root.catalog ? root.catalog.error : qsTr("The model catalog is not available.")
+        }
+
+        TabBar {
+            id: tabs
+            Layout.fillWidth: true
+            TabButton { text: qsTr("Recommended") }
+            TabButton { text: qsTr("Search Hugging Face"); objectName: "hubTab" }
+        }
+
+        StackLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            currentIndex: tabs.currentIndex
+
+            ListView {
+                id: list
+                objectName: "libraryList"
+                clip: true
+                spacing: Math.round(fm.height * 0.4)
+                model: root.catalog
+                ScrollBar.vertical: ScrollBar {}
+                delegate: CatalogDelegate {
+                    width: ListView.view.width - ListView.view.ScrollBar.vertical.width
+                    catalog: ListView.view.model
+                    onUseRequested: path => root.useRequested(path)
+                }
+            }
+
+            HubSearchPanel {
+                hub: root.hubClient
+                online: !root.catalog || root.catalog.online
+            }
+        }
+    }
+}
