@@ -70,6 +70,7 @@ private slots:
     void regenerateReplacesLastReply();
     void editAndResendTruncatesAndContinues();
     void exportsAndSidebar();
+    void editingFirstMessageRetitles();
 
 private:
     void wait_idle() { QTRY_VERIFY_WITH_TIMEOUT(!chat_->busy(), kReplyTimeoutMs); }
@@ -320,6 +321,25 @@ void TestChatController::exportsAndSidebar() {
     chat_->selectConversation(conv);
     QCOMPARE(model().count(), 4);
     QVERIFY(model().get(3)["statsText"].toString().contains("tok/s"));
+}
+
+void TestChatController::editingFirstMessageRetitles() {
+    use_settings(8);
+    chat_->newConversation();
+    chat_->send(QStringLiteral("Tell me about puffins."));
+    wait_idle();
+    const qint64 conv = chat_->currentConversationId();
+    QCOMPARE(chat_->currentTitle(), QStringLiteral("Tell me about puffins."));
+    chat_->editAndResend(0, QStringLiteral("Tell me about otters instead."));
+    wait_idle();
+    QCOMPARE(chat_->currentTitle(), QStringLiteral("Tell me about otters instead."));
+    QCOMPARE(store_->conversation(conv)->title, QStringLiteral("Tell me about otters instead."));
+    // A title the user chose stays when the first message is edited again.
+    QVERIFY(store_->rename_conversation(conv, QStringLiteral("Animals")));
+    chat_->onConversationRenamed(conv, QStringLiteral("Animals"));
+    chat_->editAndResend(0, QStringLiteral("Tell me about seals."));
+    wait_idle();
+    QCOMPARE(store_->conversation(conv)->title, QStringLiteral("Animals"));
 }
 
 int main(int argc, char** argv) {

@@ -297,6 +297,16 @@ void ChatController::editAndResend(int row, const QString& text) {
         set_error(tr("Cannot delete the old messages: %1").arg(store_.last_error()));
         return;
     }
+    // Editing the first message re-titles the conversation, unless the user
+    // renamed it (its title is no longer the one taken from that message).
+    if (row == 0 && title_ == title_from(items[0].content)) {
+        const QString title = title_from(t);
+        if (store_.rename_conversation(conversation_id_, title)) {
+            title_ = title;
+            emit currentTitleChanged();
+            emit conversationsChanged();
+        }
+    }
     messages_.remove_from(row);
     if (add_user_message(t)) start_reply();
 }
