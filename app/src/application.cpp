@@ -17,7 +17,12 @@
 #include "conversation_list_model.h"
 #include "core/log.h"
 #include "engine_worker.h"
+#include "catalog_model.h"
+#include "library/downloader.h"
+#include "library/hub_client.h"
+#include "library/model_registry.h"
 #include "library/pull_command.h"
+#include "library_wiring.h"
 #include "logging.h"
 #include "model_list_model.h"
 #include "paths.h"
@@ -161,6 +166,17 @@ int Application::run_gui(const CommandLine& cl) {
     connect_worker(chat, *worker);
     connect_sidebar(chat, conversations);
 
+    // The model library: catalog, downloads, registry, Hugging Face search.
+    eg::library::ModelRegistry registry;
+    if (!registry.open(eg::library::registry_path(data), &error))
+        EG_LOG_ERROR("cannot open the model registry: {}", error.toStdString());
+    eg::library::Downloader downloader(data);
+    eg::library::HubClient hub_client;
+    hub_client.set_token(downloader.token());
+    eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"));
+    LibraryWiring library(registry, downloader, catalog, models, model_cache_dir());
+    HubBridge hub(hub_client);
+
     int rc = 0;
     {
         QQmlApplicationEngine engine;
@@ -168,6 +184,9 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("chat"), &chat);
         engine.rootContext()->setContextProperty(QStringLiteral("conversations"), &conversations);
         engine.rootContext()->setContextProperty(QStringLiteral("models"), &models);
+        engine.rootContext()->setContextProperty(QStringLiteral("library"), &catalog);
+        engine.rootContext()->setContextProperty(QStringLiteral("libraryActions"), &library);
+        engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
         if (engine.rootObjects().isEmpty()) {
             EG_LOG_ERROR("the main window (qrc:/EngramDesktop/Main.qml) failed to load");

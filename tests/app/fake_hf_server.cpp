@@ -34,7 +34,7 @@ FakeHfServer::~FakeHfServer() {
     }
 }
 
-bool FakeHfServer::listen() { return server_.listen(QHostAddress::LocalHost, 0); }
+bool FakeHfServer::listen(quint16 port) { return server_.listen(QHostAddress::LocalHost, port); }
 
 QString FakeHfServer::endpoint() const { return QStringLiteral("http://127.0.0.1:%1").arg(server_.serverPort()); }
 

@@ -25,7 +25,7 @@ public:
 
     explicit FakeHfServer(QObject* parent = nullptr);
     ~FakeHfServer() override;
-    bool listen();  // random port on 127.0.0.1
+    bool listen(quint16 port = 0);  // on 127.0.0.1; 0: a random port
     QString endpoint() const;  // http://127.0.0.1:PORT
     quint16 port() const { return server_.serverPort(); }
 

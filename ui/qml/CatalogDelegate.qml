@@ -120,6 +120,15 @@ Frame {
                 text: qsTr("✓ installed")
                 color: "#2e9d5b"
             }
+            ToolButton {
+                objectName: "openFolderButton"
+                visible: root.installed && root.path.length > 0
+                text: qsTr("Open folder")
+                onClicked: Qt.openUrlExternally("file://" + root.path.substring(0, root.path.lastIndexOf("/")))
+                ToolTip.visible: hovered
+                ToolTip.delay: 600
+                ToolTip.text: qsTr("Open the folder that holds %1").arg(root.file)
+            }
             Button {
                 objectName: "useButton"
                 visible: root.installed

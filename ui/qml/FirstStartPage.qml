@@ -10,6 +10,9 @@ Page {
 
     required property var modelList
 
+    // "Open the model library": the window shows LibraryPage.
+    signal libraryRequested()
+
     // The models folder: the model list's own when it says, else the XDG cache default.
     readonly property string modelsDir: modelList && modelList.cacheDir !== undefined && String(modelList.cacheDir).length > 0
         ? String(modelList.cacheDir)
@@ -49,8 +52,19 @@ Page {
             Label {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
-                text: qsTr("From the Engram Desktop source folder, run this command. It downloads "
-                           + "SmolLM2-135M-Instruct (about 100 MB), a small, fast model that is good for trying things out:")
+                text: qsTr("The model library downloads SmolLM2-135M-Instruct (about 100 MB), a small, fast model "
+                           + "that is good for trying things out, in one click, and many larger ones:")
+            }
+            Button {
+                objectName: "openLibraryButton"
+                text: qsTr("Open the model library")
+                highlighted: true
+                onClicked: root.libraryRequested()
+            }
+            Label {
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                text: qsTr("Or, from the Engram Desktop source folder, run this command:")
             }
             CopyableLine { Layout.fillWidth: true; text: "scripts/fetch-model.sh" }
 
@@ -58,7 +72,8 @@ Page {
             Label {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
-                text: qsTr("Copy any supported .gguf model of the Llama (SmolLM2) or Qwen 2/3 families into the models folder:")
+                text: qsTr("Drop a .gguf file of the Llama (SmolLM2) or Qwen 2/3 families on this window, import it "
+                           + "in the model library, or copy it into the models folder:")
             }
             CopyableLine { objectName: "modelsDirLine"; Layout.fillWidth: true; text: root.modelsDir }
 
@@ -76,13 +91,6 @@ Page {
                 }
             }
 
-            Label {
-                Layout.fillWidth: true
-                Layout.topMargin: fm.height
-                wrapMode: Text.Wrap
-                opacity: 0.6
-                text: qsTr("Coming next: a model library in this window to browse, download and switch models with one click.")
-            }
         }
     }
 }

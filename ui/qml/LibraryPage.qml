@@ -2,10 +2,12 @@
 // size, quantisation, architecture, parameters, licence, memory, whether it
 // fits, download with progress) above a Hugging Face search. Objects come in
 // as context properties set by the Application: `library` (CatalogModel) and,
-// optionally, `hub` (Hugging Face search; the page works without it).
+// optionally, `hub` (Hugging Face search; the page works without it) and
+// `libraryActions` (import a local .gguf; the import row hides without it).
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import QtQuick.Dialogs
 
 Page {
     id: root
@@ -15,9 +17,12 @@ Page {
     // "not there" rather than a ReferenceError.
     property var catalog: typeof library !== "undefined" ? library : null
     property var hubClient: typeof hub !== "undefined" ? hub : null
+    property var actions: typeof libraryActions !== "undefined" ? libraryActions : null
 
     // An installed model was chosen: the window loads it (chat.loadModel).
     signal useRequested(string path)
+    // Back to the chat.
+    signal closeRequested()
 
     FontMetrics { id: fm }
 
@@ -55,6 +60,11 @@ Page {
                 MouseArea { id: onlineArea; anchors.fill: parent; hoverEnabled: true }
             }
             ToolButton {
+                objectName: "libraryCloseButton"
+                text: qsTr("Back to chat")
+                onClicked: root.closeRequested()
+            }
+            ToolButton {
                 text: qsTr("Refresh")
                 visible: root.catalog !== null && typeof root.catalog.refreshFreeRam === "function"
                 onClicked: root.catalog.refreshFreeRam()
@@ -68,6 +78,45 @@ Page {
             Layout.fillWidth: true
             objectName: "catalogError"
             message: root.catalog ? root.catalog.error : qsTr("The model catalog is not available.")
+        }
+
+        // A .gguf already on this computer: validated, then listed.
+        RowLayout {
+            Layout.fillWidth: true
+            visible: root.actions !== null
+            spacing: fm.height * 0.5
+            Button {
+                objectName: "importButton"
+                text: qsTr("Import a .gguf file…")
+                onClicked: importDialog.open()
+            }
+            CheckBox {
+                id: copyBox
+                objectName: "importCopyBox"
+                checked: true
+                text: qsTr("Copy into the models folder")
+                ToolTip.visible: hovered
+                ToolTip.delay: 600
+                ToolTip.text: qsTr("Unchecked: the file is used where it is")
+            }
+            Item { Layout.fillWidth: true }
+            Button {
+                text: qsTr("Open models folder")
+                onClicked: Qt.openUrlExternally("file://" + root.actions.modelsDir)
+            }
+        }
+        ErrorBanner {
+            Layout.fillWidth: true
+            objectName: "importError"
+            message: root.actions ? root.actions.importError : ""
+        }
+
+        FileDialog {
+            id: importDialog
+            title: qsTr("Import a GGUF model")
+            fileMode: FileDialog.OpenFile
+            nameFilters: [qsTr("GGUF models (*.gguf)"), qsTr("All files (*)")]
+            onAccepted: root.actions.importModel(String(selectedFile), copyBox.checked)
         }
 
         TabBar {

@@ -40,6 +40,9 @@ ApplicationWindow {
 
     // A model given with --model may live outside the models folder.
     readonly property bool hasModels: models.count > 0 || chat.modelLoaded || chat.loadingModel
+    // The model library (LibraryPage) instead of the chat or first-start page.
+    property bool showLibrary: false
+    readonly property var libraryTools: typeof libraryActions !== "undefined" ? libraryActions : null
 
     Shortcut {
         sequences: [StandardKey.New]
@@ -58,12 +61,18 @@ ApplicationWindow {
         onActivated: chat.stop()
     }
     Shortcut {
+        sequence: "Ctrl+L"
+        context: Qt.ApplicationShortcut
+        onActivated: window.showLibrary = !window.showLibrary
+    }
+    Shortcut {
         sequence: "Ctrl+,"
         context: Qt.ApplicationShortcut
         onActivated: settingsDrawer.open()
     }
 
     function startNewChat() {
+        window.showLibrary = false
         chat.newConversation()
         chatView.focusComposer()
     }
@@ -80,7 +89,9 @@ ApplicationWindow {
             conversationList: conversations
             currentConversationId: chat.currentConversationId
             onNewChatRequested: window.startNewChat()
+            onLibraryRequested: window.showLibrary = true
             onConversationSelected: id => {
+                window.showLibrary = false
                 chat.selectConversation(id)
                 chatView.focusComposer()
             }
@@ -90,7 +101,7 @@ ApplicationWindow {
 
         StackLayout {
             SplitView.fillWidth: true
-            currentIndex: window.hasModels ? 0 : 1
+            currentIndex: window.showLibrary ? 2 : (window.hasModels ? 0 : 1)
 
             ChatView {
                 id: chatView
@@ -105,6 +116,51 @@ ApplicationWindow {
 
             FirstStartPage {
                 modelList: models
+                onLibraryRequested: window.showLibrary = true
+            }
+
+            LibraryPage {
+                id: libraryPage
+                onUseRequested: path => {
+                    chat.loadModel(path)
+                    window.showLibrary = false
+                }
+                onCloseRequested: window.showLibrary = false
+            }
+        }
+    }
+
+    // Drag a .gguf onto the window: imported (copied into the models folder).
+    DropArea {
+        id: dropArea
+        objectName: "modelDropArea"
+        anchors.fill: parent
+        keys: ["text/uri-list"]
+        onEntered: drag => {
+            const ok = window.libraryTools !== null && drag.hasUrls
+                       && drag.urls.some(u => String(u).toLowerCase().endsWith(".gguf"))
+            drag.accepted = ok
+        }
+        onDropped: drop => {
+            let imported = false
+            for (const u of drop.urls) {
+                if (String(u).toLowerCase().endsWith(".gguf"))
+                    imported = window.libraryTools.importModel(String(u), true) === "" || imported
+            }
+            // Failures are shown on the library page.
+            if (!imported) window.showLibrary = true
+            drop.accept()
+        }
+        Rectangle {
+            anchors.fill: parent
+            visible: dropArea.containsDrag
+            color: Qt.rgba(0.2, 0.5, 0.9, 0.12)
+            border.color: window.palette.highlight
+            border.width: 2
+            Label {
+                anchors.centerIn: parent
+                text: qsTr("Drop to import the model")
+                font.pointSize: fm.font.pointSize * 1.4
             }
         }
     }

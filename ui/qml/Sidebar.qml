@@ -14,6 +14,7 @@ Pane {
     signal conversationSelected(var id)
     signal renameRequested(var id, string title)
     signal deleteRequested(var id, string title)
+    signal libraryRequested()
 
     function focusSearch() {
         searchField.forceActiveFocus()
@@ -47,6 +48,18 @@ Pane {
             ToolTip.visible: hovered
             ToolTip.delay: 600
             ToolTip.text: qsTr("Start a new conversation (Ctrl+N)")
+        }
+
+        Button {
+            objectName: "libraryButton"
+            Layout.fillWidth: true
+            text: qsTr("Models")
+            icon.name: "folder-download"
+            flat: true
+            onClicked: root.libraryRequested()
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: qsTr("Download, import and switch models (Ctrl+L)")
         }
 
         TextField {

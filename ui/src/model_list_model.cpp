@@ -3,6 +3,8 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include <algorithm>
+
 namespace eg::ui {
 
 ModelListModel::ModelListModel(const QString& cache_dir, QObject* parent)
@@ -32,6 +34,12 @@ void ModelListModel::refresh() {
     const QFileInfoList files =
         QDir(cache_dir_).entryInfoList({QStringLiteral("*.gguf")}, QDir::Files | QDir::Readable, QDir::Name);
     for (const QFileInfo& f : files) rows.push_back({f.completeBaseName(), f.absoluteFilePath(), f.size()});
+    for (const QString& p : extra_paths_) {
+        const QFileInfo f(p);
+        const bool listed = std::any_of(rows.cbegin(), rows.cend(),
+                                        [&](const Row& r) { return r.path == f.absoluteFilePath(); });
+        if (f.isFile() && f.isReadable() && !listed) rows.push_back({f.completeBaseName(), f.absoluteFilePath(), f.size()});
+    }
     beginResetModel();
     rows_ = std::move(rows);
     endResetModel();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QAbstractListModel>
+#include <QStringList>
 
 namespace eg::ui {
 
@@ -22,6 +23,8 @@ public:
     int count() const { return (int)rows_.size(); }
     QString cacheDir() const { return cache_dir_; }
 
+    // Models kept outside the cache dir (imported in place), listed too.
+    void setExtraPaths(const QStringList& paths) { extra_paths_ = paths; }
     Q_INVOKABLE void refresh();
     Q_INVOKABLE QString pathAt(int row) const;
     Q_INVOKABLE int rowOfPath(const QString& path) const;  // -1 when absent
@@ -37,6 +40,7 @@ private:
         qint64 size_bytes = 0;
     };
     QString cache_dir_;
+    QStringList extra_paths_;
     QList<Row> rows_;
 };
 

@@ -13,8 +13,10 @@
 #include <QSslError>
 #include <QStorageInfo>
 #include <QTimer>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <filesystem>
+#include <memory>
 
 #include "library/download_errors.h"
 #include "library/gguf_check.h"
@@ -27,7 +29,11 @@ struct Downloader::Task {
     QUrl url;  // the resolve URL (first hop)
     QString part_path, sidecar_path, final_path;
     QFile part;
-    QCryptographicHash hash{QCryptographicHash::Sha256};
+    // Replaced whole when a re-hash of the .part ran on another thread.
+    std::shared_ptr<QCryptographicHash> hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    // Bumped by pause/fail/resume, so a worker's late answer for an older run is ignored.
+    quint64 generation = 0;
+    bool verifying = false;  // the finished file is being checked off the GUI thread
     qint64 hashed_bytes = -1;  // bytes of .part already in `hash`; -1 = not hashed yet
     QNetworkReply* reply = nullptr;
     bool headers_checked = false;
@@ -153,20 +159,52 @@ void Downloader::resume(qint64 id) {
     Task* t = task(id);
     if (!t || t->running) return;
     t->running = true;
+    ++t->generation;
     t->clock.start();
     t->sample_ms = 0;
     t->bytes_per_s = 0;
     t->last_report_ms = -1000;
     if (!prepare_part(*t)) return;
-    t->sample_bytes = t->hashed_bytes;
-    if (t->req.expected_size_bytes > 0 && !check_disk(*t, t->req.expected_size_bytes - t->hashed_bytes)) return;
-    t->hops = 0;
-    send(*t, t->url, true);
+    if (t->hashed_bytes != t->part.size() && t->part.size() > off_thread_bytes_) {
+        // A large .part is re-hashed on a pool thread so the window stays responsive.
+        const QString path = t->part_path;
+        const qint64 have = t->part.size();
+        const quint64 generation = t->generation;
+        QtConcurrent::run([path, have] {
+            auto hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+            QString error;
+            const bool ok = hash_file_into(path, *hash, have, &error);
+            return std::make_tuple(ok, hash, error);
+        }).then(this, [this, id, have, generation](std::tuple<bool, std::shared_ptr<QCryptographicHash>, QString> r) {
+            Task* t = task(id);
+            if (!t || !t->running || t->generation != generation) return;  // paused, cancelled or restarted
+            if (!std::get<0>(r)) {
+                fail(*t, std::get<2>(r), true);
+                return;
+            }
+            t->hash = std::get<1>(r);  // the worker is done with it
+            t->hashed_bytes = have;
+            t->part.seek(have);
+            continue_resume(*t);
+        });
+        return;
+    }
+    if (t->hashed_bytes != t->part.size() && !rehash_part(*t)) return;
+    continue_resume(*t);
+}
+
+void Downloader::continue_resume(Task& t) {
+    t.sample_bytes = t.hashed_bytes;
+    if (t.req.expected_size_bytes > 0 && !check_disk(t, t.req.expected_size_bytes - t.hashed_bytes)) return;
+    t.hops = 0;
+    send(t, t.url, true);
 }
 
 void Downloader::pause(qint64 id) {
     Task* t = task(id);
-    if (!t || !t->running) return;
+    // Nothing to pause while the finished file is checked: it is about to be installed.
+    if (!t || !t->running || t->verifying) return;
+    ++t->generation;
     detach(*t);
     t->part.flush();
     save_sidecar(*t);
@@ -212,17 +250,20 @@ bool Downloader::prepare_part(Task& t) {
             t.sidecar_etag.clear();
         }
     }
+    if (t.hashed_bytes == t.part.size()) t.part.seek(t.hashed_bytes);
+    return true;
+}
+
+bool Downloader::rehash_part(Task& t) {
+    // Resuming: the hash must cover the bytes already on disk.
     const qint64 have = t.part.size();
-    if (t.hashed_bytes != have) {
-        // Resuming: the hash must cover the bytes already on disk.
-        t.hash.reset();
-        QString error;
-        if (!hash_file_into(t.part_path, t.hash, have, &error)) {
-            fail(t, error, true);
-            return false;
-        }
-        t.hashed_bytes = have;
+    t.hash->reset();
+    QString error;
+    if (!hash_file_into(t.part_path, *t.hash, have, &error)) {
+        fail(t, error, true);
+        return false;
     }
+    t.hashed_bytes = have;
     t.part.seek(have);
     return true;
 }
@@ -296,7 +337,7 @@ bool Downloader::check_response(Task& t) {
             emit notice(t.id, QStringLiteral("the server does not support resuming; starting over"));
             t.part.resize(0);
             t.part.seek(0);
-            t.hash.reset();
+            t.hash->reset();
             t.hashed_bytes = 0;
             t.sample_bytes = 0;
         }
@@ -343,7 +384,7 @@ void Downloader::on_ready_read(Task& t) {
         fail(t, QStringLiteral("disk full (or not writable) while writing %1: %2").arg(t.part_path, why), true);
         return;
     }
-    t.hash.addData(data);
+    t.hash->addData(data);
     t.hashed_bytes += data.size();
     report_progress(t, false);
 }
@@ -365,7 +406,7 @@ void Downloader::on_reply_finished(Task& t) {
                 emit notice(t.id, QStringLiteral("the file changed on the server since the partial download; starting over"));
                 t.part.resize(0);
                 t.part.seek(0);
-                t.hash.reset();
+                t.hash->reset();
                 t.hashed_bytes = 0;
             }
             t.sidecar_etag = t.linked_etag;
@@ -423,7 +464,7 @@ void Downloader::complete(Task& t) {
     report_progress(t, true);
     t.part.flush();
     t.part.close();
-    const QString got = QString::fromLatin1(t.hash.result().toHex());
+    const QString got = QString::fromLatin1(t.hash->result().toHex());
     QString expected = t.req.expected_sha256.trimmed().toLower();
     if (expected.isEmpty() && looks_like_sha256(t.linked_etag)) expected = t.linked_etag;
     if (!expected.isEmpty() && expected != got) {
@@ -431,7 +472,24 @@ void Downloader::complete(Task& t) {
              false);
         return;
     }
-    const QString problem = gguf_problem(t.part_path);
+    if (t.hashed_bytes > off_thread_bytes_) {
+        // Opening a large GGUF's tensor table is done on a pool thread.
+        t.verifying = true;
+        const qint64 id = t.id;
+        const quint64 generation = t.generation;
+        QtConcurrent::run([path = t.part_path] { return gguf_problem(path); })
+            .then(this, [this, id, generation, got](const QString& problem) {
+                Task* tp = task(id);
+                if (!tp || tp->generation != generation) return;  // cancelled meanwhile
+                tp->verifying = false;
+                install(*tp, got, problem);
+            });
+        return;
+    }
+    install(t, got, gguf_problem(t.part_path));
+}
+
+void Downloader::install(Task& t, const QString& got, const QString& problem) {
     if (!problem.isEmpty()) {
         fail(t, QStringLiteral("not a valid GGUF file (%1); the download was deleted").arg(problem), false);
         return;
@@ -465,7 +523,7 @@ void Downloader::fail(Task& t, const QString& message, bool keep_part) {
         QFile::remove(t.part_path);
         QFile::remove(t.sidecar_path);
         t.hashed_bytes = -1;
-        t.hash.reset();
+        t.hash->reset();
     }
     t.running = false;
     emit failed(t.id, message);

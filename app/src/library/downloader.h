@@ -39,6 +39,10 @@ public:
     QString endpoint() const { return endpoint_; }
     // No byte for this long while a request is open → a "stalled" failure.
     void set_stall_timeout_ms(int ms) { stall_timeout_ms_ = ms; }
+    // Files larger than this are re-hashed (on resume) and opened as GGUF (on
+    // completion) on a pool thread instead of the caller's (GUI) thread.
+    void set_off_thread_bytes(qint64 bytes) { off_thread_bytes_ = bytes; }
+    static constexpr qint64 kOffThreadBytes = 64LL * 1024 * 1024;
 
     // HF_TOKEN if set, else the token file. Empty when there is none.
     QString token() const;
@@ -77,7 +81,10 @@ private:
     void fail(Task& t, const QString& message, bool keep_part);
     void detach(Task& t);  // aborts the reply without reporting
     void save_sidecar(const Task& t) const;
-    bool prepare_part(Task& t);  // opens .part, re-hashes what it holds
+    bool prepare_part(Task& t);  // opens .part, drops one that is not ours
+    bool rehash_part(Task& t);   // hashes what the .part holds (this thread)
+    void continue_resume(Task& t);  // after the .part is hashed: the request
+    void install(Task& t, const QString& sha256, const QString& gguf_problem);  // checked: rename, report
     void report_progress(Task& t, bool force);
     Task* task(qint64 id) const;
 
@@ -85,6 +92,7 @@ private:
     QString data_dir_;
     QString endpoint_;
     int stall_timeout_ms_ = 30000;
+    qint64 off_thread_bytes_ = kOffThreadBytes;
     qint64 next_id_ = 1;
     QHash<qint64, Task*> tasks_;
 };

@@ -1,0 +1,276 @@
+#include "library_wiring.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QVariantMap>
+
+#include "catalog_model.h"
+#include "core/log.h"
+#include "library/downloader.h"
+#include "library/hub_client.h"
+#include "library/model_registry.h"
+#include "model_list_model.h"
+
+namespace eg::app {
+
+using eg::library::DownloadRequest;
+using eg::library::Downloader;
+using eg::ui::CatalogModel;
+
+bool is_offline_error(const QString& message) {
+    return message.startsWith(QStringLiteral("offline:")) || message.startsWith(QStringLiteral("DNS failure:"));
+}
+
+LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& downloader, CatalogModel& catalog,
+                             eg::ui::ModelListModel& models, const QString& models_dir, QObject* parent)
+    : QObject(parent),
+      registry_(registry),
+      downloader_(downloader),
+      catalog_(catalog),
+      models_(models),
+      models_dir_(models_dir) {
+    // Requests from the library page → the downloader.
+    connect(&catalog_, &CatalogModel::downloadRequested, this, &LibraryWiring::on_download_requested);
+    connect(&catalog_, &CatalogModel::resumeRequested, this,
+            [this](const QString& repo, const QString& revision, const QString& file, const QString& sha256,
+                   qint64 size_bytes) { on_download_requested(repo, revision, file, sha256, size_bytes); });
+    connect(&catalog_, &CatalogModel::pauseRequested, this,
+            [this](const QString& repo, const QString&, const QString& file) {
+                if (const qint64 id = id_of_.value(key(repo, file))) downloader_.pause(id);
+            });
+    connect(&catalog_, &CatalogModel::cancelRequested, this,
+            [this](const QString& repo, const QString&, const QString& file) {
+                if (const qint64 id = id_of_.value(key(repo, file))) downloader_.cancel(id);
+            });
+
+    // The downloader's reports → the rows.
+    connect(&downloader_, &Downloader::progress, this,
+            [this](qint64 id, qint64 done, qint64 total, double bytes_per_s, double) {
+                const QString k = key_of_.value(id);
+                if (k.isEmpty()) return;
+                catalog_.setOnline(true);  // bytes arrive: the network works
+                catalog_.onProgress(k, done, total, bytes_per_s);
+            });
+    connect(&downloader_, &Downloader::finished, this, &LibraryWiring::on_finished);
+    connect(&downloader_, &Downloader::failed, this, &LibraryWiring::on_failed);
+    connect(&downloader_, &Downloader::cancelled, this, [this](qint64 id) {
+        const QString k = key_of_.value(id);
+        forget(id);
+        if (!k.isEmpty()) catalog_.onCancelled(k);
+    });
+
+    // While offline, a light probe notices when the endpoint answers again.
+    probe_timer_.setInterval(15000);
+    connect(&probe_timer_, &QTimer::timeout, this, &LibraryWiring::probe);
+    connect(&catalog_, &CatalogModel::onlineChanged, this, [this] {
+        if (catalog_.online()) probe_timer_.stop();
+        else probe_timer_.start();
+    });
+
+    refreshInstalled();
+    restore_partial_downloads();
+}
+
+void LibraryWiring::restore_partial_downloads() {
+    for (int row = 0; row < catalog_.count(); ++row) {
+        const eg::ui::CatalogEntry& e = catalog_.entry(row);
+        if (!catalog_.pathAt(row).isEmpty()) continue;
+        DownloadRequest req;
+        req.file = e.file;
+        req.dest_dir = models_dir_;
+        const QFileInfo part(Downloader::part_path_for(req));
+        if (!part.isFile() || part.size() <= 0) continue;
+        catalog_.onProgress(e.id, part.size(), e.size_bytes, 0);
+        catalog_.pause(row);  // no download of this run is behind it: nothing to stop
+        EG_LOG_INFO("library: {} has {} bytes from an earlier run; Resume continues", e.id.toStdString(), part.size());
+    }
+}
+
+void LibraryWiring::on_download_requested(const QString& repo, const QString& revision, const QString& file,
+                                          const QString& sha256, qint64 size_bytes) {
+    const QString k = key(repo, file);
+    // A paused or failed download continues from its .part.
+    if (const qint64 existing = id_of_.value(k)) {
+        if (!downloader_.is_running(existing)) downloader_.resume(existing);
+        return;
+    }
+    DownloadRequest req;
+    req.repo = repo;
+    req.revision = revision;
+    req.file = file;
+    req.dest_dir = models_dir_;
+    req.expected_sha256 = sha256;
+    req.expected_size_bytes = size_bytes;
+    const qint64 id = downloader_.start(req);
+    id_of_.insert(k, id);
+    key_of_.insert(id, k);
+    revision_of_.insert(id, revision.isEmpty() ? QStringLiteral("main") : revision);
+    EG_LOG_INFO("library: downloading {} (download {})", k.toStdString(), id);
+}
+
+void LibraryWiring::on_finished(qint64 id, const QString& path, const QString& sha256) {
+    const QString k = key_of_.value(id);
+    const QString revision = revision_of_.value(id);
+    forget(id);
+    if (k.isEmpty()) return;
+    catalog_.setOnline(true);
+    const int row = catalog_.row_of(k);
+    eg::library::InstalledModel m;
+    m.path = QFileInfo(path).absoluteFilePath();
+    m.source = QStringLiteral("huggingface");
+    if (row >= 0) {
+        m.repo = catalog_.entry(row).repo;
+        m.file = catalog_.entry(row).file;
+    } else {
+        m.repo = k.section(QLatin1Char('/'), 0, 1);
+        m.file = k.section(QLatin1Char('/'), 2);
+    }
+    m.revision = revision;
+    m.size_bytes = QFileInfo(path).size();
+    m.sha256 = sha256;
+    m.added_at = QDateTime::currentDateTimeUtc();
+    if (registry_.add(m) == 0)
+        EG_LOG_ERROR("library: cannot register {}: {}", path.toStdString(), registry_.last_error().toStdString());
+    else EG_LOG_INFO("library: installed {} as {}", k.toStdString(), path.toStdString());
+    catalog_.onFinished(k, m.path);
+    refreshInstalled();
+}
+
+void LibraryWiring::on_failed(qint64 id, const QString& message) {
+    const QString k = key_of_.value(id);
+    if (k.isEmpty()) return;
+    EG_LOG_WARN("library: download of {} failed: {}", k.toStdString(), message.toStdString());
+    // The task stays in the downloader: a retry continues from its .part.
+    catalog_.onFailed(k, message);
+    if (is_offline_error(message)) catalog_.setOnline(false);
+}
+
+void LibraryWiring::forget(qint64 id) {
+    const QString k = key_of_.take(id);
+    revision_of_.remove(id);
+    if (!k.isEmpty() && id_of_.value(k) == id) id_of_.remove(k);
+}
+
+void LibraryWiring::refreshInstalled() {
+    QStringList registered, outside;
+    const QString cache = QDir(models_dir_).absolutePath();
+    for (const eg::library::InstalledModel& m : registry_.list()) {
+        if (!QFileInfo::exists(m.path)) continue;
+        registered << m.path;
+        if (QFileInfo(m.path).absolutePath() != cache) outside << m.path;
+    }
+    models_.setExtraPaths(outside);  // imported by reference: listed where they are
+    models_.refresh();
+    QStringList installed = registered;
+    for (int i = 0; i < models_.count(); ++i)
+        if (!installed.contains(models_.pathAt(i))) installed << models_.pathAt(i);
+    catalog_.setInstalledPaths(installed);
+}
+
+QString LibraryWiring::importModel(const QString& file, bool copy) {
+    const QUrl url(file);
+    const QString path = url.isLocalFile() ? url.toLocalFile() : file;
+    if (!path.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive)) {
+        set_import_error(QStringLiteral("%1 is not a .gguf file").arg(QFileInfo(path).fileName()));
+        return import_error_;
+    }
+    QString error;
+    const qint64 id = registry_.import_file(path, copy ? eg::library::ImportMode::Copy : eg::library::ImportMode::Reference,
+                                            models_dir_, &error);
+    if (id == 0) {
+        set_import_error(QStringLiteral("Cannot import %1: %2")
+                             .arg(QFileInfo(path).fileName(), error.isEmpty() ? registry_.last_error() : error));
+        EG_LOG_WARN("library: {}", import_error_.toStdString());
+        return import_error_;
+    }
+    set_import_error(QString());
+    refreshInstalled();
+    const auto m = registry_.find(id);
+    EG_LOG_INFO("library: imported {}", (m ? m->path : path).toStdString());
+    emit modelImported(m ? m->path : path);
+    return {};
+}
+
+QUrl LibraryWiring::folderUrlOf(const QString& path) const {
+    const QUrl url(path);
+    const QString p = url.isLocalFile() ? url.toLocalFile() : path;
+    return QUrl::fromLocalFile(QFileInfo(p).absolutePath());
+}
+
+void LibraryWiring::set_import_error(const QString& e) {
+    if (e == import_error_) return;
+    import_error_ = e;
+    emit importErrorChanged();
+}
+
+void LibraryWiring::probe() {
+    QNetworkRequest req(QUrl(downloader_.endpoint() + QLatin1Char('/')));
+    req.setTransferTimeout(10000);
+    QNetworkReply* reply = probe_nam_.head(req);
+    connect(reply, &QNetworkReply::finished, this, [this, reply] {
+        reply->deleteLater();
+        // Any HTTP answer, even an error status, means the endpoint is reachable.
+        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid()) catalog_.setOnline(true);
+    });
+}
+
+// --- Hugging Face search ------------------------------------------------------
+
+HubBridge::HubBridge(eg::library::HubClient& client, QObject* parent) : QObject(parent), client_(client) {
+    using eg::library::HubClient;
+    connect(&client_, &HubClient::searchFinished, this,
+            [this](const QString&, const QList<eg::library::HubModel>& models) {
+                QVariantList out;
+                for (const auto& m : models)
+                    out << QVariantMap{{QStringLiteral("repo"), m.repo},
+                                       {QStringLiteral("downloads"), m.downloads},
+                                       {QStringLiteral("likes"), m.likes}};
+                results_ = out;
+                emit resultsChanged();
+                set_busy(false);
+            });
+    connect(&client_, &HubClient::filesListed, this,
+            [this](const QString& repo, const QList<eg::library::HubFile>& files) {
+                QVariantList out;
+                for (const auto& f : files)
+                    out << QVariantMap{{QStringLiteral("repo"), repo + QLatin1Char('/') + f.path},
+                                       {QStringLiteral("file"), f.path},
+                                       {QStringLiteral("sizeBytes"), f.size_bytes}};
+                results_ = out;
+                emit resultsChanged();
+                set_busy(false);
+            });
+    connect(&client_, &HubClient::failed, this, [this](const QString& message) {
+        set_error(message);
+        set_busy(false);
+    });
+}
+
+void HubBridge::search(const QString& text) {
+    set_error(QString());
+    set_busy(true);
+    client_.search(text);
+}
+
+void HubBridge::listFiles(const QString& repo) {
+    set_error(QString());
+    set_busy(true);
+    client_.list_files(repo);
+}
+
+void HubBridge::set_busy(bool b) {
+    if (b == busy_) return;
+    busy_ = b;
+    emit busyChanged();
+}
+
+void HubBridge::set_error(const QString& e) {
+    if (e == error_) return;
+    error_ = e;
+    emit errorChanged();
+}
+
+}  // namespace eg::app

@@ -1,0 +1,119 @@
+// The model library in the window: connects the library page's view-model
+// (CatalogModel, QML `library`) to the Downloader, registers finished
+// downloads in the ModelRegistry and refreshes the installed-model list. The
+// app and tests/app/test_library.cpp build the same LibraryWiring.
+#pragma once
+
+#include <QHash>
+#include <QNetworkAccessManager>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+#include <QUrl>
+#include <QVariantList>
+
+namespace eg::library {
+class Downloader;
+class HubClient;
+class ModelRegistry;
+struct HubModel;
+struct HubFile;
+}  // namespace eg::library
+
+namespace eg::ui {
+class CatalogModel;
+class ModelListModel;
+}  // namespace eg::ui
+
+namespace eg::app {
+
+// True for a failure that means "no network" (offline, DNS), as the
+// downloader words it (library/download_errors.cpp).
+bool is_offline_error(const QString& message);
+
+// QML context property `libraryActions`: the parts of the library that are
+// not catalog rows (import a local file, the last import's error).
+class LibraryWiring : public QObject {
+    Q_OBJECT
+    Q_PROPERTY(QString importError READ importError NOTIFY importErrorChanged)
+    Q_PROPERTY(QString modelsDir READ modelsDir CONSTANT)
+public:
+    // All parts outlive this object. `models_dir` is where downloads and
+    // copied imports go (paths.h model_cache_dir()).
+    LibraryWiring(eg::library::ModelRegistry& registry, eg::library::Downloader& downloader,
+                  eg::ui::CatalogModel& catalog, eg::ui::ModelListModel& models, const QString& models_dir,
+                  QObject* parent = nullptr);
+
+    QString importError() const { return import_error_; }
+    QString modelsDir() const { return models_dir_; }
+
+    // Validates (GGUF header and tensor table) and registers a local .gguf:
+    // copied into the models folder, or referenced where it is. `file` is a
+    // path or a file:// URL. Returns the error ("" on success).
+    Q_INVOKABLE QString importModel(const QString& file, bool copy);
+    // file:// URL of the folder holding `path` (for Qt.openUrlExternally).
+    Q_INVOKABLE QUrl folderUrlOf(const QString& path) const;
+    // Re-reads the registry and the models folder into the lists.
+    Q_INVOKABLE void refreshInstalled();
+    // How often a probe checks whether the endpoint is reachable again while offline.
+    void set_probe_interval_ms(int ms) { probe_timer_.setInterval(ms); }
+
+signals:
+    void importErrorChanged();
+    void modelImported(const QString& path);
+
+private:
+    QString key(const QString& repo, const QString& file) const { return repo + QLatin1Char('/') + file; }
+    void on_download_requested(const QString& repo, const QString& revision, const QString& file,
+                               const QString& sha256, qint64 size_bytes);
+    void on_finished(qint64 id, const QString& path, const QString& sha256);
+    void on_failed(qint64 id, const QString& message);
+    void forget(qint64 id);
+    // A .part left by an earlier run shows as a paused download; Resume continues it.
+    void restore_partial_downloads();
+    void set_import_error(const QString& e);
+    void probe();
+
+    eg::library::ModelRegistry& registry_;
+    eg::library::Downloader& downloader_;
+    eg::ui::CatalogModel& catalog_;
+    eg::ui::ModelListModel& models_;
+    QString models_dir_;
+    QHash<QString, qint64> id_of_;   // "repo/file" → download id
+    QHash<qint64, QString> key_of_;  // download id → "repo/file"
+    QHash<qint64, QString> revision_of_;
+    QString import_error_;
+    QTimer probe_timer_;
+    QNetworkAccessManager probe_nam_;
+};
+
+// QML context property `hub`: Hugging Face search for HubSearchPanel.
+class HubBridge : public QObject {
+    Q_OBJECT
+    Q_PROPERTY(QVariantList results READ results NOTIFY resultsChanged)
+    Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
+    Q_PROPERTY(QString error READ error NOTIFY errorChanged)
+public:
+    explicit HubBridge(eg::library::HubClient& client, QObject* parent = nullptr);
+    QVariantList results() const { return results_; }
+    bool busy() const { return busy_; }
+    QString error() const { return error_; }
+    Q_INVOKABLE void search(const QString& text);
+    Q_INVOKABLE void listFiles(const QString& repo);
+
+signals:
+    void resultsChanged();
+    void busyChanged();
+    void errorChanged();
+
+private:
+    void set_busy(bool b);
+    void set_error(const QString& e);
+    eg::library::HubClient& client_;
+    QVariantList results_;
+    bool busy_ = false;
+    QString error_;
+};
+
+}  // namespace eg::app
