@@ -176,6 +176,9 @@ int Application::run_gui(const CommandLine& cl) {
     eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"));
     LibraryWiring library(registry, downloader, catalog, models, model_cache_dir());
     HubBridge hub(hub_client);
+    QObject::connect(&chat, &eg::ui::ChatController::loadModelRequested, &library, &LibraryWiring::markUsed);
+    QObject::connect(&library, &LibraryWiring::tokenChanged, &hub,
+                     [&hub_client, &downloader] { hub_client.set_token(downloader.token()); });
 
     int rc = 0;
     {

@@ -53,13 +53,30 @@ LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& d
                 if (k.isEmpty()) return;
                 catalog_.setOnline(true);  // bytes arrive: the network works
                 catalog_.onProgress(k, done, total, bytes_per_s);
+                set_state(k, {{QStringLiteral("downloading"), true},
+                              {QStringLiteral("paused"), false},
+                              {QStringLiteral("error"), QString()},
+                              {QStringLiteral("progressText"), CatalogModel::progress_text(done, total, bytes_per_s)}});
             });
+    connect(&downloader_, &Downloader::notice, this, [this](qint64 id, const QString& message) {
+        const QString k = key_of_.value(id);
+        if (k.isEmpty()) return;
+        EG_LOG_INFO("library: {}: {}", k.toStdString(), message.toStdString());
+        set_state(k, {{QStringLiteral("notice"), message}});
+    });
+    connect(&downloader_, &Downloader::paused, this, [this](qint64 id) {
+        const QString k = key_of_.value(id);
+        if (!k.isEmpty()) set_state(k, {{QStringLiteral("paused"), true}});
+    });
     connect(&downloader_, &Downloader::finished, this, &LibraryWiring::on_finished);
     connect(&downloader_, &Downloader::failed, this, &LibraryWiring::on_failed);
     connect(&downloader_, &Downloader::cancelled, this, [this](qint64 id) {
         const QString k = key_of_.value(id);
         forget(id);
-        if (!k.isEmpty()) catalog_.onCancelled(k);
+        if (k.isEmpty()) return;
+        catalog_.onCancelled(k);
+        downloads_.remove(k);
+        emit downloadsChanged();
     });
 
     // While offline, a light probe notices when the endpoint answers again.
@@ -94,7 +111,13 @@ void LibraryWiring::on_download_requested(const QString& repo, const QString& re
     const QString k = key(repo, file);
     // A paused or failed download continues from its .part.
     if (const qint64 existing = id_of_.value(k)) {
-        if (!downloader_.is_running(existing)) downloader_.resume(existing);
+        if (!downloader_.is_running(existing)) {
+            set_state(k, {{QStringLiteral("downloading"), true},
+                          {QStringLiteral("paused"), false},
+                          {QStringLiteral("error"), QString()},
+                          {QStringLiteral("notice"), QString()}});
+            downloader_.resume(existing);
+        }
         return;
     }
     DownloadRequest req;
@@ -104,6 +127,11 @@ void LibraryWiring::on_download_requested(const QString& repo, const QString& re
     req.dest_dir = models_dir_;
     req.expected_sha256 = sha256;
     req.expected_size_bytes = size_bytes;
+    set_state(k, {{QStringLiteral("downloading"), true},
+                  {QStringLiteral("paused"), false},
+                  {QStringLiteral("error"), QString()},
+                  {QStringLiteral("notice"), QString()},
+                  {QStringLiteral("progressText"), QStringLiteral("Starting…")}});
     const qint64 id = downloader_.start(req);
     id_of_.insert(k, id);
     key_of_.insert(id, k);
@@ -136,6 +164,11 @@ void LibraryWiring::on_finished(qint64 id, const QString& path, const QString& s
         EG_LOG_ERROR("library: cannot register {}: {}", path.toStdString(), registry_.last_error().toStdString());
     else EG_LOG_INFO("library: installed {} as {}", k.toStdString(), path.toStdString());
     catalog_.onFinished(k, m.path);
+    set_state(k, {{QStringLiteral("downloading"), false},
+                  {QStringLiteral("paused"), false},
+                  {QStringLiteral("error"), QString()},
+                  {QStringLiteral("progressText"), QString()},
+                  {QStringLiteral("path"), m.path}});
     refreshInstalled();
 }
 
@@ -145,6 +178,9 @@ void LibraryWiring::on_failed(qint64 id, const QString& message) {
     EG_LOG_WARN("library: download of {} failed: {}", k.toStdString(), message.toStdString());
     // The task stays in the downloader: a retry continues from its .part.
     catalog_.onFailed(k, message);
+    set_state(k, {{QStringLiteral("downloading"), false},
+                  {QStringLiteral("paused"), false},
+                  {QStringLiteral("error"), message}});
     if (is_offline_error(message)) catalog_.setOnline(false);
 }
 
@@ -168,6 +204,95 @@ void LibraryWiring::refreshInstalled() {
     for (int i = 0; i < models_.count(); ++i)
         if (!installed.contains(models_.pathAt(i))) installed << models_.pathAt(i);
     catalog_.setInstalledPaths(installed);
+
+    QVariantList list;
+    const auto date_text = [](const QDateTime& d) {
+        return d.isValid() ? d.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")) : QString();
+    };
+    for (const eg::library::InstalledModel& m : registry_.list()) {
+        const QFileInfo fi(m.path);
+        list << QVariantMap{{QStringLiteral("id"), m.id},
+                            {QStringLiteral("path"), m.path},
+                            {QStringLiteral("name"), fi.fileName()},
+                            {QStringLiteral("source"), m.source},
+                            {QStringLiteral("repo"), m.repo},
+                            {QStringLiteral("sizeBytes"), m.size_bytes},
+                            {QStringLiteral("sizeText"), CatalogModel::size_text(m.size_bytes)},
+                            {QStringLiteral("addedText"), date_text(m.added_at)},
+                            {QStringLiteral("lastUsedText"), date_text(m.last_used_at)},
+                            {QStringLiteral("exists"), fi.exists()},
+                            {QStringLiteral("inModelsDir"), fi.absolutePath() == cache}};
+    }
+    installed_ = list;
+    emit installedChanged();
+}
+
+void LibraryWiring::set_state(const QString& key, const QVariantMap& changes) {
+    QVariantMap s = downloads_.value(key).toMap();
+    for (auto it = changes.begin(); it != changes.end(); ++it) s.insert(it.key(), it.value());
+    downloads_.insert(key, s);
+    emit downloadsChanged();
+}
+
+bool LibraryWiring::downloadFile(const QString& repo, const QString& revision, const QString& file,
+                                 const QString& sha256, qint64 sizeBytes) {
+    const QString k = key(repo, file);
+    if (repo.isEmpty() || file.isEmpty()) return false;
+    if (const qint64 existing = id_of_.value(k); existing && downloader_.is_running(existing)) return false;
+    if (!catalog_.online()) {
+        set_state(k, {{QStringLiteral("error"), CatalogModel::needs_connection_text()}});
+        return false;
+    }
+    on_download_requested(repo, revision.isEmpty() ? QStringLiteral("main") : revision, file, sha256.toLower(),
+                          sizeBytes > 0 ? sizeBytes : -1);
+    return true;
+}
+
+void LibraryWiring::cancelFile(const QString& repo, const QString& file) {
+    if (const qint64 id = id_of_.value(key(repo, file))) downloader_.cancel(id);
+}
+
+void LibraryWiring::pauseFile(const QString& repo, const QString& file) {
+    if (const qint64 id = id_of_.value(key(repo, file))) downloader_.pause(id);
+}
+
+QString LibraryWiring::removeModel(qint64 id, bool deleteFile) {
+    const auto m = registry_.find(id);
+    if (!m) return QStringLiteral("This model is no longer registered.");
+    if (!registry_.remove(id, deleteFile)) {
+        const QString error = QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(m->path).fileName(), registry_.last_error());
+        EG_LOG_WARN("library: {}", error.toStdString());
+        return error;
+    }
+    EG_LOG_INFO("library: removed {}{}", m->path.toStdString(), deleteFile ? " (file deleted)" : " (file kept)");
+    for (auto it = downloads_.begin(); it != downloads_.end();) {
+        if (it.value().toMap().value(QStringLiteral("path")).toString() == m->path) it = downloads_.erase(it);
+        else ++it;
+    }
+    emit downloadsChanged();
+    refreshInstalled();
+    return {};
+}
+
+void LibraryWiring::markUsed(const QString& path) {
+    const QUrl url(path);
+    const QString p = QFileInfo(url.isLocalFile() ? url.toLocalFile() : path).absoluteFilePath();
+    const auto m = registry_.find_by_path(p);
+    if (!m || !registry_.touch_last_used(m->id)) return;
+    refreshInstalled();
+}
+
+bool LibraryWiring::tokenSet() const { return !downloader_.token().isEmpty(); }
+
+bool LibraryWiring::tokenFromEnvironment() const { return !qEnvironmentVariable("HF_TOKEN").trimmed().isEmpty(); }
+
+QString LibraryWiring::setToken(const QString& token) {
+    QString error;
+    if (!downloader_.set_token(token.trimmed(), &error))
+        return error.isEmpty() ? QStringLiteral("Cannot store the token") : error;
+    EG_LOG_INFO("library: Hugging Face token {}", token.trimmed().isEmpty() ? "removed" : "stored");
+    emit tokenChanged();
+    return {};
 }
 
 QString LibraryWiring::importModel(const QString& file, bool copy) {
@@ -236,11 +361,14 @@ HubBridge::HubBridge(eg::library::HubClient& client, QObject* parent) : QObject(
             [this](const QString& repo, const QList<eg::library::HubFile>& files) {
                 QVariantList out;
                 for (const auto& f : files)
-                    out << QVariantMap{{QStringLiteral("repo"), repo + QLatin1Char('/') + f.path},
+                    out << QVariantMap{{QStringLiteral("repo"), repo},
                                        {QStringLiteral("file"), f.path},
-                                       {QStringLiteral("sizeBytes"), f.size_bytes}};
-                results_ = out;
-                emit resultsChanged();
+                                       {QStringLiteral("sizeBytes"), f.size_bytes},
+                                       {QStringLiteral("sizeText"), CatalogModel::size_text(f.size_bytes)},
+                                       {QStringLiteral("sha256"), f.sha256}};
+                files_ = out;
+                files_repo_ = repo;
+                emit filesChanged();
                 set_busy(false);
             });
     connect(&client_, &HubClient::failed, this, [this](const QString& message) {
@@ -259,6 +387,12 @@ void HubBridge::listFiles(const QString& repo) {
     set_error(QString());
     set_busy(true);
     client_.list_files(repo);
+}
+
+void HubBridge::closeFiles() {
+    files_.clear();
+    files_repo_.clear();
+    emit filesChanged();
 }
 
 void HubBridge::set_busy(bool b) {

@@ -12,6 +12,7 @@
 #include <QTimer>
 #include <QUrl>
 #include <QVariantList>
+#include <QVariantMap>
 
 namespace eg::library {
 class Downloader;
@@ -38,6 +39,16 @@ class LibraryWiring : public QObject {
     Q_OBJECT
     Q_PROPERTY(QString importError READ importError NOTIFY importErrorChanged)
     Q_PROPERTY(QString modelsDir READ modelsDir CONSTANT)
+    // Per download, keyed by "repo/file": {downloading, paused, progressText,
+    // error, notice, path} — the Hugging Face file rows (and the notices of
+    // catalog rows) read their state here.
+    Q_PROPERTY(QVariantMap downloads READ downloads NOTIFY downloadsChanged)
+    // The registry (downloads and imports), most recently added first: {id,
+    // path, name, source, repo, sizeText, addedText, lastUsedText, inModelsDir}.
+    Q_PROPERTY(QVariantList installed READ installed NOTIFY installedChanged)
+    // Whether a Hugging Face token is available (never the token itself).
+    Q_PROPERTY(bool tokenSet READ tokenSet NOTIFY tokenChanged)
+    Q_PROPERTY(bool tokenFromEnvironment READ tokenFromEnvironment NOTIFY tokenChanged)
 public:
     // All parts outlive this object. `models_dir` is where downloads and
     // copied imports go (paths.h model_cache_dir()).
@@ -47,6 +58,10 @@ public:
 
     QString importError() const { return import_error_; }
     QString modelsDir() const { return models_dir_; }
+    QVariantMap downloads() const { return downloads_; }
+    QVariantList installed() const { return installed_; }
+    bool tokenSet() const;
+    bool tokenFromEnvironment() const;
 
     // Validates (GGUF header and tensor table) and registers a local .gguf:
     // copied into the models folder, or referenced where it is. `file` is a
@@ -56,12 +71,29 @@ public:
     Q_INVOKABLE QUrl folderUrlOf(const QString& path) const;
     // Re-reads the registry and the models folder into the lists.
     Q_INVOKABLE void refreshInstalled();
+    // Downloads a file found through the Hugging Face search with the same
+    // machinery as catalog rows; `sha256` (the tree's lfs.oid) may be empty.
+    // False (and the state's error set) when it is already downloading.
+    Q_INVOKABLE bool downloadFile(const QString& repo, const QString& revision, const QString& file,
+                                  const QString& sha256, qint64 sizeBytes);
+    Q_INVOKABLE void cancelFile(const QString& repo, const QString& file);
+    Q_INVOKABLE void pauseFile(const QString& repo, const QString& file);
+    // Removes a registered model; with deleteFile its .gguf goes too. Returns the error ("" on success).
+    Q_INVOKABLE QString removeModel(qint64 id, bool deleteFile);
+    // Sets the registry's last-used date of the model at `path` (when registered).
+    Q_INVOKABLE void markUsed(const QString& path);
+    // Stores the token for gated repositories (file readable by the user only);
+    // empty removes it. Returns the error ("" on success).
+    Q_INVOKABLE QString setToken(const QString& token);
     // How often a probe checks whether the endpoint is reachable again while offline.
     void set_probe_interval_ms(int ms) { probe_timer_.setInterval(ms); }
 
 signals:
     void importErrorChanged();
     void modelImported(const QString& path);
+    void downloadsChanged();
+    void installedChanged();
+    void tokenChanged();
 
 private:
     QString key(const QString& repo, const QString& file) const { return repo + QLatin1Char('/') + file; }
@@ -74,6 +106,7 @@ private:
     void restore_partial_downloads();
     void set_import_error(const QString& e);
     void probe();
+    void set_state(const QString& key, const QVariantMap& changes);
 
     eg::library::ModelRegistry& registry_;
     eg::library::Downloader& downloader_;
@@ -84,6 +117,8 @@ private:
     QHash<qint64, QString> key_of_;  // download id → "repo/file"
     QHash<qint64, QString> revision_of_;
     QString import_error_;
+    QVariantMap downloads_;
+    QVariantList installed_;
     QTimer probe_timer_;
     QNetworkAccessManager probe_nam_;
 };
@@ -94,16 +129,23 @@ class HubBridge : public QObject {
     Q_PROPERTY(QVariantList results READ results NOTIFY resultsChanged)
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
     Q_PROPERTY(QString error READ error NOTIFY errorChanged)
+    // The .gguf files of the repository opened with listFiles: {repo, file, sizeBytes, sizeText, sha256}.
+    Q_PROPERTY(QVariantList files READ files NOTIFY filesChanged)
+    Q_PROPERTY(QString filesRepo READ filesRepo NOTIFY filesChanged)
 public:
     explicit HubBridge(eg::library::HubClient& client, QObject* parent = nullptr);
     QVariantList results() const { return results_; }
     bool busy() const { return busy_; }
     QString error() const { return error_; }
+    QVariantList files() const { return files_; }
+    QString filesRepo() const { return files_repo_; }
     Q_INVOKABLE void search(const QString& text);
     Q_INVOKABLE void listFiles(const QString& repo);
+    Q_INVOKABLE void closeFiles();  // back to the search results
 
 signals:
     void resultsChanged();
+    void filesChanged();
     void busyChanged();
     void errorChanged();
 
@@ -112,6 +154,8 @@ private:
     void set_error(const QString& e);
     eg::library::HubClient& client_;
     QVariantList results_;
+    QVariantList files_;
+    QString files_repo_;
     bool busy_ = false;
     QString error_;
 };

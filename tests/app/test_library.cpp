@@ -4,7 +4,9 @@
 // 127.0.0.1. A click on "Download" (CatalogModel::download) shows progress,
 // installs, registers and lists the model; a 404, a wrong checksum and no
 // network each end with an error that names the cause.
+#include <QCryptographicHash>
 #include <QDir>
+#include <QMetaProperty>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -395,11 +397,261 @@ private slots:
         QCOMPARE(hub.results()[0].toMap().value("downloads").toLongLong(), 42);
         hub.listFiles(kRepo);
         QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.filesRepo(), kRepo);
+        QCOMPARE(hub.files().size(), 1);
+        QCOMPARE(hub.files()[0].toMap().value("file").toString(), kFile);
+        QCOMPARE(hub.files()[0].toMap().value("repo").toString(), kRepo);  // the repo, not repo/file
+        // The search results stay: a click on a file no longer lists "repo/file".
         QCOMPARE(hub.results().size(), 1);
-        QCOMPARE(hub.results()[0].toMap().value("file").toString(), kFile);
+        QCOMPARE(hub.results()[0].toMap().value("repo").toString(), kRepo);
+        hub.closeFiles();
+        QVERIFY(hub.files().isEmpty() && hub.filesRepo().isEmpty());
         hub.listFiles("engram-test/nothing-here");
         QTRY_VERIFY(!hub.busy());
         QVERIFY(!hub.error().isEmpty());
+    }
+
+    // Search → a repository's files → Download (same machinery as catalog
+    // rows, lfs.oid as the expected hash) → installed, registered, listed in
+    // the picker and the installed section; Delete frees the disk.
+    void hub_file_download_installs_and_delete_frees_the_disk() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        hub.search("other");
+        QTRY_VERIFY(!hub.busy());
+        QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
+        QCOMPARE(hub.results().size(), 1);
+        hub.listFiles(hub.results()[0].toMap().value("repo").toString());
+        QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.files().size(), 1);
+        const QVariantMap f = hub.files()[0].toMap();
+        QCOMPARE(f.value("file").toString(), file);
+        QCOMPARE(f.value("sizeBytes").toLongLong(), qint64(model_.size()));
+        const QByteArray sha = QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex();
+        QCOMPARE(f.value("sha256").toString().toLatin1(), sha);
+
+        QVERIFY(lib.wiring->downloadFile(f.value("repo").toString(), "main", f.value("file").toString(),
+                                         f.value("sha256").toString(), f.value("sizeBytes").toLongLong()));
+        const QString k = repo + "/" + file;
+        QVERIFY(lib.wiring->downloads().value(k).toMap().value("downloading").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(st.value("path").toString(), path);
+        QCOMPARE(read_all(path), model_);
+        const auto registered = lib.registry->find_by_path(path);
+        QVERIFY(registered.has_value());
+        QCOMPARE(registered->repo, repo);
+        QCOMPARE(registered->file, file);
+        QCOMPARE(registered->sha256.toLatin1(), sha);
+        QVERIFY(lib.models->rowOfPath(path) >= 0);
+        QCOMPARE(lib.wiring->installed().size(), 1);
+        const QVariantMap inst = lib.wiring->installed()[0].toMap();
+        QCOMPARE(inst.value("path").toString(), path);
+        QCOMPARE(inst.value("source").toString(), QStringLiteral("huggingface"));
+        QVERIFY(inst.value("inModelsDir").toBool());
+        QVERIFY(!inst.value("addedText").toString().isEmpty());
+        QVERIFY(inst.value("lastUsedText").toString().isEmpty());
+        lib.wiring->markUsed(path);
+        QVERIFY(!lib.wiring->installed()[0].toMap().value("lastUsedText").toString().isEmpty());
+
+        // Delete: the file goes, the registry is empty, the picker no longer lists it.
+        QSignalSpy installed_changed(lib.wiring.get(), &LibraryWiring::installedChanged);
+        QVERIFY(lib.wiring->removeModel(inst.value("id").toLongLong(), true).isEmpty());
+        QVERIFY(!QFileInfo::exists(path));
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(lib.wiring->installed().isEmpty());
+        QVERIFY(installed_changed.count() >= 1);
+        QVERIFY(lib.models->rowOfPath(path) < 0);
+        QCOMPARE(lib.models->count(), 0);
+    }
+
+    // The page as a user sees it: search → open a repository → Download on a
+    // file row → "Installed"; the Installed tab → Delete → confirm.
+    void hub_file_row_and_installed_section_in_the_page() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/"));
+        QList<QQmlError> warnings;
+        QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+        engine.rootContext()->setContextProperty("library", lib.catalog.get());
+        engine.rootContext()->setContextProperty("libraryActions", lib.wiring.get());
+        engine.rootContext()->setContextProperty("hub", &hub);
+        QQmlComponent component(&engine, QUrl("qrc:/EngramDesktop/LibraryPage.qml"));
+        std::unique_ptr<QObject> object(component.create());
+        QVERIFY2(object, qPrintable(component.errorString()));
+        auto* page = qobject_cast<QQuickItem*>(object.get());
+        QVERIFY(page);
+        QQuickWindow window;
+        window.resize(900, 700);
+        page->setParentItem(window.contentItem());
+        page->setSize(QSizeF(900, 700));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+
+        QVERIFY(find_item(page, "hubTab"));
+        click(window, find_item(page, "hubTab"));
+        hub.search("other");
+        QTRY_VERIFY(!hub.busy() && hub.results().size() == 1);
+        QQuickItem* results = find_item(page, "hubResults");
+        QVERIFY(results);
+        QTRY_VERIFY(results->property("count").toInt() == 1);
+        QTest::qWait(50);
+        // Click the repository row: its files are listed.
+        QQuickItem* first = nullptr;
+        QTRY_VERIFY((first = [&]() -> QQuickItem* {
+            QQuickItem* content = results->property("contentItem").value<QQuickItem*>();
+            for (QQuickItem* c : content ? content->childItems() : QList<QQuickItem*>())
+                if (c->isVisible() && c->height() > 0) return c;
+            return nullptr;
+        }()) != nullptr);
+        click(window, first);
+        QTRY_VERIFY(hub.filesRepo() == repo && !hub.busy());
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* download = find_item(fileRow, "fileDownloadButton");
+        QTRY_VERIFY(download && download->isVisible() && download->isEnabled());
+        QTest::qWait(50);
+        click(window, download);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        QVERIFY(find_item(fileRow, "fileError")->property("text").toString().isEmpty());
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QVERIFY(lib.registry->find_by_path(path).has_value());
+        QVERIFY(lib.models->rowOfPath(path) >= 0);
+
+        // The installed section lists it; Delete asks, then frees the disk.
+        click(window, find_item(page, "installedTab"));
+        QQuickItem* inst = nullptr;
+        QTRY_VERIFY((inst = find_item(page, "installed_" + file)) != nullptr && inst->isVisible());
+        QTest::qWait(50);
+        click(window, find_item(inst, "deleteButton"));
+        QQuickItem* confirm = nullptr;
+        QTRY_VERIFY((confirm = find_item(window.contentItem(), "confirmDeleteButton")) != nullptr &&
+                    confirm->isVisible());
+        QVERIFY(QFileInfo::exists(path));  // nothing happens before the confirmation
+        QTest::qWait(300);                  // the dialog's enter transition
+        click(window, confirm);
+        QTRY_VERIFY(!QFileInfo::exists(path));
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(lib.models->rowOfPath(path) < 0);
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
+    // A model used where it is: "only forget" keeps the file, "delete" removes it.
+    void delete_referenced_model_forgets_or_deletes() {
+        Library lib;
+        QVERIFY(lib.init(QStringLiteral("http://127.0.0.1:9"), model_.size()));
+        QTemporaryDir elsewhere;
+        const QString good = elsewhere.filePath("mine.gguf");
+        {
+            QFile f(good);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(model_);
+        }
+        QVERIFY(lib.wiring->importModel(good, false).isEmpty());
+        QCOMPARE(lib.wiring->installed().size(), 1);
+        QVERIFY(!lib.wiring->installed()[0].toMap().value("inModelsDir").toBool());
+        QVERIFY(lib.models->rowOfPath(good) >= 0);
+        QVERIFY(lib.wiring->removeModel(lib.wiring->installed()[0].toMap().value("id").toLongLong(), false).isEmpty());
+        QVERIFY(QFileInfo::exists(good));  // only forgotten
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(lib.models->rowOfPath(good) < 0);
+
+        QVERIFY(lib.wiring->importModel(good, false).isEmpty());
+        QVERIFY(lib.wiring->removeModel(lib.wiring->installed()[0].toMap().value("id").toLongLong(), true).isEmpty());
+        QVERIFY(!QFileInfo::exists(good));
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(!lib.wiring->removeModel(12345, true).isEmpty());  // unknown id: an error, nothing else
+    }
+
+    // The token field: stored readable by the user only, never echoed; a gated
+    // download fails with 401 without it and succeeds with it.
+    void token_entry_unlocks_a_gated_download() {
+        qunsetenv("HF_TOKEN");
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("gated-org/Gated-GGUF");
+        const QString file = QStringLiteral("gated.Q8_0.gguf");
+        server.add_file(repo, file, model_);
+        server.set_gated(repo, "hf_secret_token");
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(!lib.wiring->tokenSet());
+        const QString k = repo + "/" + file;
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QString error = lib.wiring->downloads().value(k).toMap().value("error").toString();
+        QVERIFY2(error.contains("401") || error.contains("token"), qPrintable(error));
+
+        QSignalSpy token_changed(lib.wiring.get(), &LibraryWiring::tokenChanged);
+        QVERIFY(lib.wiring->setToken("  hf_secret_token \n").isEmpty());
+        QCOMPARE(token_changed.count(), 1);
+        QVERIFY(lib.wiring->tokenSet());
+        QVERIFY(!lib.wiring->tokenFromEnvironment());
+        const QFileInfo tf(lib.downloader->token_path());
+        QVERIFY(tf.isFile());
+        QCOMPARE(tf.permissions() & (QFile::ReadGroup | QFile::WriteGroup | QFile::ReadOther | QFile::WriteOther |
+                                     QFile::ExeGroup | QFile::ExeOther),
+                 QFile::Permissions());
+        QVERIFY(tf.permissions() & QFile::ReadOwner);
+        QCOMPARE(read_all(tf.filePath()).trimmed(), QByteArray("hf_secret_token"));
+        // The view-model exposes only whether a token is set.
+        const QMetaObject* mo = lib.wiring->metaObject();
+        for (int i = 0; i < mo->propertyCount(); ++i)
+            QVERIFY(!mo->property(i).read(lib.wiring.get()).toString().contains("hf_secret"));
+
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));  // Retry
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
+        QCOMPARE(read_all(QDir(lib.models_dir).filePath(file)), model_);
+        QVERIFY(lib.registry->find_by_path(QDir(lib.models_dir).filePath(file)).has_value());
+
+        QVERIFY(lib.wiring->setToken("").isEmpty());
+        QVERIFY(!lib.wiring->tokenSet());
+        QVERIFY(!tf.exists() || !QFileInfo::exists(tf.filePath()));
+    }
+
+    // A server that ignores Range: the row says it starts over (the downloader's notice).
+    void notice_is_shown_on_the_row() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        server.add_file(kRepo, kFile, model_);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        const int row = lib.catalog->row_of("tiny");
+        QVERIFY(lib.catalog->download(row));
+        const QString part = QDir(lib.models_dir).filePath(kFile + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.catalog->pause(row);
+        server.set_ignore_range(true);
+        server.set_throttle(0, 0);
+        lib.catalog->resume(row);
+        QVERIFY(lib.wait_idle("tiny"));
+        QVERIFY2(lib.role("tiny", CatalogModel::InstalledRole).toBool(),
+                 qPrintable(lib.role("tiny", CatalogModel::ErrorRole).toString()));
+        const QString notice = lib.wiring->downloads().value(kRepo + "/" + kFile).toMap().value("notice").toString();
+        QVERIFY2(notice.contains("resum") || notice.contains("over"), qPrintable(notice));
     }
 
     void import_validates_and_lists() {

@@ -37,6 +37,13 @@ Frame {
     required property string downloadHint
 
     property var catalog: null
+    // libraryActions: the downloader's notices for this row ("starting over").
+    property var actions: null
+    readonly property string notice: {
+        if (!actions || !actions.downloads) return ""
+        const st = actions.downloads[repo + "/" + file]
+        return st && st.notice ? String(st.notice) : ""
+    }
 
     signal useRequested(string path)
 
@@ -147,6 +154,15 @@ Frame {
                 ToolTip.delay: 600
                 ToolTip.text: qsTr("Download %1 from Hugging Face").arg(root.file)
             }
+        }
+
+        Label {
+            objectName: "rowNotice"
+            Layout.fillWidth: true
+            visible: root.downloading && root.notice.length > 0
+            wrapMode: Text.Wrap
+            text: root.notice
+            opacity: 0.8
         }
 
         RowLayout {

@@ -11,11 +11,15 @@ ColumnLayout {
     id: root
 
     property var hub: null
+    // libraryActions: downloadFile/cancelFile and the per-file state (`downloads`).
+    property var actions: null
     property bool online: true
 
     readonly property bool available: hub !== null && hub !== undefined && typeof hub.search === "function"
     readonly property bool busy: available && hub.busy === true
     readonly property string error: available && hub.error ? String(hub.error) : ""
+    // The repository whose files are listed ("" while the search results show).
+    readonly property string filesRepo: available && hub.filesRepo ? String(hub.filesRepo) : ""
 
     FontMetrics { id: fm }
     spacing: Math.round(fm.height * 0.4)
@@ -62,9 +66,125 @@ ColumnLayout {
         color: "#c0392b"
     }
 
+    RowLayout {
+        Layout.fillWidth: true
+        visible: root.filesRepo.length > 0
+        Button {
+            objectName: "hubBackButton"
+            text: qsTr("Back to results")
+            onClicked: root.hub.closeFiles()
+        }
+        Label {
+            Layout.fillWidth: true
+            text: root.filesRepo
+            font.bold: true
+            elide: Text.ElideMiddle
+        }
+    }
+
+    ListView {
+        id: files
+        objectName: "hubFiles"
+        visible: root.filesRepo.length > 0
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+        clip: true
+        spacing: Math.round(fm.height * 0.3)
+        model: root.available && root.hub.files !== undefined && root.hub.files !== null ? root.hub.files : []
+        ScrollBar.vertical: ScrollBar {}
+
+        delegate: Frame {
+            id: fileRow
+            required property var modelData
+            required property int index
+            objectName: "hubFile_" + modelData.file
+            width: ListView.view.width
+            readonly property var st: root.actions && root.actions.downloads
+                                         ? (root.actions.downloads[modelData.repo + "/" + modelData.file] || {}) : {}
+            readonly property bool downloading: st.downloading === true
+            readonly property bool installed: st.path !== undefined && String(st.path).length > 0
+            readonly property string errorText: st.error ? String(st.error) : ""
+            readonly property string noticeText: st.notice ? String(st.notice) : ""
+
+            ColumnLayout {
+                anchors.left: parent.left
+                anchors.right: parent.right
+                RowLayout {
+                    Layout.fillWidth: true
+                    Label {
+                        Layout.fillWidth: true
+                        text: fileRow.modelData.file
+                        elide: Text.ElideMiddle
+                    }
+                    Label {
+                        text: fileRow.modelData.sizeText || ""
+                        opacity: 0.6
+                    }
+                    Label {
+                        objectName: "installedLabel"
+                        visible: fileRow.installed && !fileRow.downloading
+                        text: qsTr("Installed")
+                        color: "#27ae60"
+                    }
+                    Button {
+                        objectName: "fileDownloadButton"
+                        visible: !fileRow.downloading && !fileRow.installed
+                        enabled: root.actions !== null && root.online
+                        text: fileRow.errorText.length > 0 ? qsTr("Retry") : qsTr("Download")
+                        ToolTip.visible: hovered && !root.online
+                        ToolTip.text: qsTr("Downloading needs a connection")
+                        onClicked: root.actions.downloadFile(fileRow.modelData.repo, "main", fileRow.modelData.file,
+                                                             fileRow.modelData.sha256 || "",
+                                                             Number(fileRow.modelData.sizeBytes || 0))
+                    }
+                    Button {
+                        objectName: "fileCancelButton"
+                        visible: fileRow.downloading
+                        text: qsTr("Cancel")
+                        onClicked: root.actions.cancelFile(fileRow.modelData.repo, fileRow.modelData.file)
+                    }
+                }
+                Label {
+                    objectName: "fileProgressText"
+                    Layout.fillWidth: true
+                    visible: fileRow.downloading
+                    text: fileRow.st.progressText ? String(fileRow.st.progressText) : ""
+                    opacity: 0.8
+                }
+                Label {
+                    objectName: "fileNotice"
+                    Layout.fillWidth: true
+                    visible: text.length > 0 && fileRow.downloading
+                    wrapMode: Text.Wrap
+                    text: fileRow.noticeText
+                    opacity: 0.8
+                }
+                Label {
+                    objectName: "fileError"
+                    Layout.fillWidth: true
+                    visible: text.length > 0
+                    wrapMode: Text.Wrap
+                    text: fileRow.errorText
+                    color: "#c0392b"
+                }
+            }
+        }
+
+        Label {
+            anchors.centerIn: parent
+            width: parent.width
+            horizontalAlignment: Text.AlignHCenter
+            wrapMode: Text.Wrap
+            visible: files.count === 0 && !root.busy
+            opacity: 0.6
+            text: qsTr("This repository has no .gguf files.")
+        }
+    }
+
     ListView {
         id: results
         objectName: "hubResults"
+        visible: root.filesRepo.length === 0
         Layout.fillWidth: true
         Layout.fillHeight: true
         clip: true

@@ -111,6 +111,49 @@ Page {
             message: root.actions ? root.actions.importError : ""
         }
 
+        RowLayout {
+            objectName: "tokenRow"
+            Layout.fillWidth: true
+            visible: root.actions !== null
+            Label { text: qsTr("Hugging Face token for gated models") }
+            TextField {
+                id: tokenField
+                objectName: "tokenField"
+                Layout.fillWidth: true
+                echoMode: TextInput.Password
+                placeholderText: root.actions && root.actions.tokenSet ? qsTr("A token is set; type a new one to replace it")
+                                                                       : qsTr("hf_…")
+                onAccepted: saveToken.clicked()
+            }
+            Button {
+                id: saveToken
+                objectName: "tokenSaveButton"
+                text: qsTr("Save")
+                enabled: tokenField.text.trim().length > 0
+                onClicked: {
+                    tokenStatus.error = root.actions.setToken(tokenField.text)
+                    tokenField.text = ""
+                }
+            }
+            Button {
+                objectName: "tokenClearButton"
+                text: qsTr("Remove")
+                visible: root.actions && root.actions.tokenSet && !root.actions.tokenFromEnvironment
+                onClicked: tokenStatus.error = root.actions.setToken("")
+            }
+            Label {
+                id: tokenStatus
+                objectName: "tokenStatus"
+                property string error: ""
+                text: error.length > 0 ? error
+                      : !root.actions ? ""
+                      : root.actions.tokenFromEnvironment ? qsTr("Token set (HF_TOKEN)")
+                      : root.actions.tokenSet ? qsTr("Token set") : qsTr("No token")
+                color: error.length > 0 ? "#c0392b" : palette.windowText
+                opacity: error.length > 0 ? 1 : 0.7
+            }
+        }
+
         FileDialog {
             id: importDialog
             title: qsTr("Import a GGUF model")
@@ -124,6 +167,10 @@ Page {
             Layout.fillWidth: true
             TabButton { text: qsTr("Recommended") }
             TabButton { text: qsTr("Search Hugging Face"); objectName: "hubTab" }
+            TabButton {
+                objectName: "installedTab"
+                text: root.actions ? qsTr("Installed (%1)").arg(root.actions.installed.length) : qsTr("Installed")
+            }
         }
 
         StackLayout {
@@ -141,13 +188,20 @@ Page {
                 delegate: CatalogDelegate {
                     width: ListView.view.width - ListView.view.ScrollBar.vertical.width
                     catalog: ListView.view.model
+                    actions: root.actions
                     onUseRequested: path => root.useRequested(path)
                 }
             }
 
             HubSearchPanel {
                 hub: root.hubClient
+                actions: root.actions
                 online: !root.catalog || root.catalog.online
+            }
+
+            InstalledPanel {
+                actions: root.actions
+                onUseRequested: path => root.useRequested(path)
             }
         }
     }

@@ -1,0 +1,165 @@
+// The installed models (the registry: catalog downloads, Hugging Face
+// downloads and imports): size, source, added and last-used dates, open the
+// containing folder, use, delete. `actions` is libraryActions
+// (LibraryWiring): actions.installed lists them, actions.removeModel(id,
+// deleteFile) removes one. A copy in the models folder is deleted with its
+// file; for a file used where it is, the user chooses between deleting the
+// file and only forgetting it.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+ColumnLayout {
+    id: root
+
+    property var actions: null
+    readonly property var models: actions && actions.installed ? actions.installed : []
+
+    signal useRequested(string path)
+
+    FontMetrics { id: fm }
+    spacing: Math.round(fm.height * 0.4)
+
+    ErrorBanner {
+        id: removeError
+        objectName: "removeError"
+        Layout.fillWidth: true
+        message: ""
+    }
+
+    ListView {
+        id: list
+        objectName: "installedList"
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+        clip: true
+        spacing: Math.round(fm.height * 0.3)
+        model: root.models
+        ScrollBar.vertical: ScrollBar {}
+
+        delegate: Frame {
+            id: row
+            required property var modelData
+            required property int index
+            objectName: "installed_" + modelData.name
+            width: ListView.view.width
+
+            ColumnLayout {
+                anchors.left: parent.left
+                anchors.right: parent.right
+                RowLayout {
+                    Layout.fillWidth: true
+                    Label {
+                        Layout.fillWidth: true
+                        text: row.modelData.name
+                        font.bold: true
+                        elide: Text.ElideMiddle
+                    }
+                    Label { text: row.modelData.sizeText; opacity: 0.7 }
+                    ToolButton {
+                        objectName: "openFolderButton"
+                        text: qsTr("Open folder")
+                        onClicked: Qt.openUrlExternally(root.actions.folderUrlOf(row.modelData.path))
+                    }
+                    Button {
+                        objectName: "useButton"
+                        text: qsTr("Use")
+                        enabled: row.modelData.exists === true
+                        onClicked: root.useRequested(row.modelData.path)
+                    }
+                    Button {
+                        objectName: "deleteButton"
+                        text: qsTr("Delete")
+                        onClicked: confirm.ask(row.modelData)
+                    }
+                }
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.Wrap
+                    opacity: 0.7
+                    text: {
+                        const m = row.modelData
+                        const source = m.source === "huggingface"
+                                ? qsTr("Hugging Face %1").arg(m.repo)
+                                : (m.inModelsDir ? qsTr("imported (copy)") : qsTr("imported (used where it is)"))
+                        let t = qsTr("%1 · added %2").arg(source).arg(m.addedText)
+                        t += " · " + (m.lastUsedText.length > 0 ? qsTr("last used %1").arg(m.lastUsedText)
+                                                               : qsTr("never used"))
+                        if (m.exists !== true)
+                            t += " · " + qsTr("file missing")
+                        return t
+                    }
+                }
+                Label {
+                    Layout.fillWidth: true
+                    text: row.modelData.path
+                    elide: Text.ElideMiddle
+                    opacity: 0.5
+                }
+            }
+        }
+
+        Label {
+            anchors.centerIn: parent
+            width: parent.width
+            horizontalAlignment: Text.AlignHCenter
+            wrapMode: Text.Wrap
+            visible: list.count === 0
+            opacity: 0.6
+            text: qsTr("No models installed yet. Download one from the recommended list or Hugging Face, or import a .gguf file.")
+        }
+    }
+
+    Dialog {
+        id: confirm
+        objectName: "confirmRemoveDialog"
+        property var target: null
+        readonly property bool copy: target !== null && target.inModelsDir === true
+
+        function ask(m) {
+            target = m
+            open()
+        }
+        function remove(deleteFile) {
+            const error = root.actions.removeModel(target.id, deleteFile)
+            removeError.message = error
+            close()
+        }
+
+        anchors.centerIn: parent
+        modal: true
+        title: qsTr("Delete model?")
+
+        width: Math.round(fm.averageCharacterWidth * 64)
+        contentItem: Label {
+            wrapMode: Text.Wrap
+            text: confirm.target === null ? ""
+                  : confirm.copy ? qsTr("“%1” (%2) will be deleted from disk. This cannot be undone.")
+                                   .arg(confirm.target.name).arg(confirm.target.sizeText)
+                  : qsTr("“%1” is used where it is (%2). Delete the file from disk, or only remove it from the library?")
+                                   .arg(confirm.target.name).arg(confirm.target.path)
+        }
+
+        // Plain buttons (a DialogButtonBox with a hidden button loops on its width in Qt 6.4).
+        footer: RowLayout {
+            spacing: Math.round(fm.height * 0.5)
+            Item { Layout.fillWidth: true }
+            Button {
+                text: qsTr("Cancel")
+                onClicked: confirm.close()
+            }
+            Button {
+                objectName: "forgetButton"
+                visible: !confirm.copy
+                text: qsTr("Only forget")
+                onClicked: confirm.remove(false)
+            }
+            Button {
+                objectName: "confirmDeleteButton"
+                text: qsTr("Delete file")
+                onClicked: confirm.remove(true)
+            }
+            Item { Layout.preferredWidth: Math.round(fm.height * 0.5) }
+        }
+    }
+}
