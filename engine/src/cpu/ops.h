@@ -13,8 +13,8 @@ class ThreadPool;
 // y = x / rms(x) * w   (x, y, w: [n]; y may alias x; w may be null)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 
-// Precomputed RoPE angles: for each position and each of the n_rot/2 pairs,
-// cos and sin. Filled once per batch for the positions it covers.
+// What RoPE needs to compute each pair's angle: rotated width, base, linear
+// scale and the optional llama3 per-frequency factors.
 struct RopeTable {
     int64_t n_rot = 0;
     float freq_base = 10000.0f;

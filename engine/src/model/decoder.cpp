@@ -34,7 +34,7 @@ uint64_t ForwardScratch::bytes() const {
 }
 
 void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                     int64_t pos0, bool all_logits, ThreadPool& pool, const TensorDumpFn* dump) {
+                     int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump) {
     const HParams& hp = model.hparams();
     const ModelWeights& w = model.weights();
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
@@ -110,13 +110,9 @@ void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const i
         named("l_out", il, s.x.data(), D);
     }
 
-    const int64_t first = all_logits ? 0 : n_tok - 1;
-    const int64_t n_out = n_tok - first;
-    for (int64_t t = first; t < n_tok; ++t)
-        rms_norm(s.x.data() + t * D, w.output_norm, s.xn.data() + (t - first) * D, D, hp.rms_eps);
-    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), n_out, D);
-    if ((int64_t)s.logits.size() < n_out * hp.n_vocab) s.logits.resize(n_out * hp.n_vocab);
-    matmul(w.output, s.xn.data(), n_out, s.logits.data(), pool, s.mm);
+    rms_norm(s.x.data() + (n_tok - 1) * D, w.output_norm, s.xn.data(), D, hp.rms_eps);
+    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, D);
+    matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);
 }
 
 }  // namespace eg

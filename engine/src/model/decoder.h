@@ -32,9 +32,8 @@ struct ForwardScratch {
 };
 
 // Runs tokens[0..n_tok) at positions pos0.. through the model, writing their
-// K/V into the cache. When all_logits, logits of every token are left in
-// scratch.logits ([n_tok, n_vocab]); otherwise only the last token's.
+// K/V into the cache; the last token's logits are left in scratch.logits.
 void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                     int64_t pos0, bool all_logits, ThreadPool& pool, const TensorDumpFn* dump);
+                     int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump);
 
 }  // namespace eg

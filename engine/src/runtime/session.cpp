@@ -44,22 +44,8 @@ Status Session::eval(const int32_t* tokens, int64_t n) {
     if (auto s = check_tokens(tokens, n); !s) return s;
     for (int64_t i = 0; i < n; i += n_batch_) {
         const int64_t nb = std::min(n_batch_, n - i);
-        decoder_forward(model_, kv_, scratch_, tokens + i, nb, n_past(), false, pool_, &dump_);
+        decoder_forward(model_, kv_, scratch_, tokens + i, nb, n_past(), pool_, &dump_);
         tokens_.insert(tokens_.end(), tokens + i, tokens + i + nb);
-    }
-    return {};
-}
-
-Status Session::eval_all_logits(const std::vector<int32_t>& t, std::vector<float>* out) {
-    const int64_t n = (int64_t)t.size();
-    if (auto s = check_tokens(t.data(), n); !s) return s;
-    const int64_t nv = n_vocab();
-    out->assign(n * nv, 0);
-    for (int64_t i = 0; i < n; i += n_batch_) {
-        const int64_t nb = std::min(n_batch_, n - i);
-        decoder_forward(model_, kv_, scratch_, t.data() + i, nb, n_past(), true, pool_, &dump_);
-        std::copy(scratch_.logits.begin(), scratch_.logits.begin() + nb * nv, out->begin() + i * nv);
-        tokens_.insert(tokens_.end(), t.begin() + i, t.begin() + i + nb);
     }
     return {};
 }

@@ -42,8 +42,6 @@ public:
     // last token. Fails (changing nothing) when they do not fit the context.
     Status eval(const int32_t* tokens, int64_t n);
     Status eval(const std::vector<int32_t>& t) { return eval(t.data(), (int64_t)t.size()); }
-    // Like eval, but keeps the logits of every token ([n, n_vocab]).
-    Status eval_all_logits(const std::vector<int32_t>& t, std::vector<float>* out);
 
     const float* logits() const { return scratch_.logits.data(); }
     int64_t n_vocab() const { return model_.hparams().n_vocab; }
