@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -118,10 +119,28 @@ public:
     void set_u64_array(const std::string& key, const std::vector<uint64_t>& v);
     void set_f32_array(const std::string& key, const std::vector<float>& v);
     void set_alignment(uint32_t alignment);
+    // Copies a value read from another file, whatever its type (string and
+    // numeric arrays included); general.alignment also sets the alignment.
+    void set_value(const std::string& key, const GgufValue& v);
 
     // ne: fastest dimension first. data must hold the tensor's bytes.
     void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
                     std::vector<uint8_t> data);
+
+    // A tensor whose bytes live elsewhere (another file's mapping) and stay
+    // valid until write() returns; nothing is copied before writing.
+    void add_tensor_ref(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                        const uint8_t* data, uint64_t n_bytes);
+
+    // Fills dst with bytes [offset, offset + n) of a streamed tensor. The
+    // writer asks for consecutive pieces: offset is a multiple of the
+    // tensor's chunk_bytes and n = min(chunk_bytes, what is left). Must be
+    // callable more than once (bytes() and write() both call it).
+    using TensorSource = std::function<Status(uint64_t offset, uint8_t* dst, uint64_t n)>;
+    // A tensor of n_bytes produced chunk by chunk while the file is written,
+    // so tensors of many GB never sit in memory.
+    void add_tensor_stream(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                           uint64_t n_bytes, uint64_t chunk_bytes, TensorSource source);
 
     // Writes to path + ".tmp" and renames, so a failure leaves no partial file.
     Status write(const std::string& path) const;
@@ -131,7 +150,14 @@ public:
 
 private:
     struct KV { std::string key; GgufType type; std::vector<uint8_t> payload; };
-    struct Tensor { std::string name; GgmlType type; std::vector<int64_t> ne; std::vector<uint8_t> data; };
+    struct Tensor {
+        std::string name; GgmlType type = GgmlType::F32; std::vector<int64_t> ne; std::vector<uint8_t> data;
+        const uint8_t* ref = nullptr;  // add_tensor_ref
+        uint64_t n_bytes = 0;          // of data, ref or source
+        uint64_t chunk_bytes = 0;      // add_tensor_stream
+        TensorSource source;
+    };
+    std::vector<uint8_t> header() const;  // everything before the data section, padded
     void put(const std::string& key, GgufType type, std::vector<uint8_t> payload);
     std::vector<KV> kv_;
     std::vector<Tensor> tensors_;

@@ -33,8 +33,8 @@ uint64_t ForwardScratch::bytes() const {
     return n * sizeof(float) + mm.bytes();
 }
 
-void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                     int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump) {
+Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
+                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext) {
     const HParams& hp = model.hparams();
     const ModelWeights& w = model.weights();
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
@@ -42,16 +42,27 @@ void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const i
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
     };
 
-    // Token embeddings: one row of token_embd per token (any type).
-    const TypeKernels* ek = kernels_for(w.tok_embd.type);
-    for (int64_t t = 0; t < n_tok; ++t)
-        ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, s.x.data() + t * D, D);
+    ModelExtension* mx = ext ? model.extension() : nullptr;
+
+    // Token embeddings: one row of token_embd per token (any type), unless the
+    // extension serves the table from its tiered store.
+    if (mx && mx->serves_embeddings()) {
+        if (auto st = mx->embed(*ext, tokens, n_tok, s.x.data()); !st) return st;
+    } else {
+        const TypeKernels* ek = kernels_for(w.tok_embd.type);
+        for (int64_t t = 0; t < n_tok; ++t)
+            ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, s.x.data() + t * D, D);
+    }
     named("inp_embd", -1, s.x.data(), D);
 
     RopeTable rt{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, w.rope_freqs};
 
     for (int64_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = w.layers[il];
+        if (mx && mx->has_layer(il)) {
+            if (auto st = mx->apply(*ext, il, s.x.data(), n_tok, pos0, pool, dump); !st) return st;
+            named("engram_l_out", il, s.x.data(), D);
+        }
         for (int64_t t = 0; t < n_tok; ++t) rms_norm(s.x.data() + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
         named("attn_norm", il, s.xn.data(), D);
 
@@ -113,6 +124,7 @@ void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const i
     rms_norm(s.x.data() + (n_tok - 1) * D, w.output_norm, s.xn.data(), D, hp.rms_eps);
     if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, D);
     matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);
+    return {};
 }
 
 }  // namespace eg

@@ -14,10 +14,10 @@ namespace eg {
 
 class ThreadPool;
 
-// Called with every named intermediate ("attn_norm", "q", "attn_out",
-// "ffn_out", "l_out", ...) when set: lets a debug run dump any layer and
-// compare it with a reference. data is [n_tok, n] row-major.
-using TensorDumpFn = std::function<void(const char* name, int64_t layer, const float* data, int64_t n_tok, int64_t n)>;
+// TensorDumpFn (model/extension.h) is called with every named intermediate
+// ("attn_norm", "q", "attn_out", "ffn_out", "l_out", ...) when set: lets a
+// debug run dump any layer and compare it with a reference. data is
+// [n_tok, n] row-major.
 
 // Buffers of one forward pass, allocated once for the largest batch.
 struct ForwardScratch {
@@ -33,7 +33,10 @@ struct ForwardScratch {
 
 // Runs tokens[0..n_tok) at positions pos0.. through the model, writing their
 // K/V into the cache; the last token's logits are left in scratch.logits.
-void decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                     int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump);
+// ext: the sequence's state of the model's extension (Engram), when it has
+// one; its modules run before attention in their blocks. Fails only when an
+// extension does (e.g. a table row cannot be read from the file).
+Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
+                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext = nullptr);
 
 }  // namespace eg

@@ -17,7 +17,9 @@ std::string shape_str(const GgufTensorInfo& t) {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ExtensionLoader& extension) {
     auto file = GgufFile::open(path);
     if (!file) return file.error();
     std::unique_ptr<Model> m(new Model());
@@ -34,6 +36,16 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     auto tmpl = m->file_->get_string("tokenizer.chat_template");
     if (!tmpl) return tmpl.error();
     m->chat_template_ = tmpl.value();
+    if (extension) {
+        auto ext = extension(*m);
+        if (!ext) return ext.error();
+        m->ext_ = std::move(ext.value());
+    } else if (m->file_->find(m->hp_.arch + ".engram.layer_ids")) {
+        return m->file_->error(m->hp_.arch + ".engram.layer_ids",
+                               "the model has Engram layers, but this program loaded it without the Engram "
+                               "loader (eg::engram::load_model)");
+    }
+    if (m->ext_) EG_LOG_INFO("{}: {}", path, m->ext_->describe());
     EG_LOG_INFO("loaded {}: {} ({} layers, n_embd {}, {} params, {:.1f} MiB of weights)", path, m->hp_.arch,
                 m->hp_.n_layer, m->hp_.n_embd, m->n_params_, m->weight_bytes_ / 1048576.0);
     return m;

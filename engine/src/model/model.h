@@ -12,6 +12,7 @@
 #include "cpu/matmul.h"
 #include "gguf/gguf.h"
 #include "model/arch.h"
+#include "model/extension.h"
 #include "model/hparams.h"
 #include "tokenizer/tokenizer.h"
 
@@ -48,7 +49,11 @@ struct MemoryEstimate {
 
 class Model {
 public:
-    static Result<std::unique_ptr<Model>> load(const std::string& path);
+    // Loads the base model; `extension` (e.g. eg::engram::make_loader) then
+    // builds the layer additions the file declares. A file that declares
+    // Engram layers is refused without a loader rather than run without them.
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const ExtensionLoader& extension = {});
+    ~Model();
 
     const GgufFile& file() const { return *file_; }
     const HParams& hparams() const { return hp_; }
@@ -57,6 +62,9 @@ public:
     const Tokenizer& tokenizer() const { return *tok_; }
     // The model's own tokenizer.chat_template, if it carries one.
     const std::optional<std::string>& chat_template() const { return chat_template_; }
+
+    // The layer additions (Engram), or nullptr. Not const: they keep stats.
+    ModelExtension* extension() const { return ext_.get(); }
 
     uint64_t parameter_count() const { return n_params_; }
     uint64_t weight_bytes() const { return weight_bytes_; }
@@ -73,6 +81,7 @@ private:
     HParams hp_;
     ModelWeights w_;
     std::optional<std::string> chat_template_;
+    std::unique_ptr<ModelExtension> ext_;
     std::vector<std::vector<float>> owned_;  // small vectors converted to F32 at load
     uint64_t n_params_ = 0;
     uint64_t weight_bytes_ = 0;

@@ -23,6 +23,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
 Session::Session(const Model& m, int64_t n_ctx, int64_t n_batch, int n_threads)
     : model_(m), pool_(n_threads), kv_(m.hparams().n_layer, n_ctx, m.hparams().kv_dim()), n_batch_(n_batch) {
     scratch_.allocate(m.hparams(), n_batch, n_ctx, n_threads);
+    if (m.extension()) ext_state_ = m.extension()->new_state(n_ctx);
     tokens_.reserve(n_ctx);
     EG_LOG_INFO("session: ctx {}, batch {}, {} threads, KV {:.1f} MiB, scratch {:.1f} MiB", n_ctx, n_batch, n_threads,
                 kv_.bytes() / 1048576.0, scratch_.bytes() / 1048576.0);
@@ -42,9 +43,17 @@ Status Session::check_tokens(const int32_t* tokens, int64_t n) const {
 
 Status Session::eval(const int32_t* tokens, int64_t n) {
     if (auto s = check_tokens(tokens, n); !s) return s;
+    const int64_t n_before = n_past();
+    // The extension learns every id now, so its rows are fetched while the
+    // batches before them run.
+    if (ext_state_) model_.extension()->prepare(*ext_state_, tokens, n, n_before);
     for (int64_t i = 0; i < n; i += n_batch_) {
         const int64_t nb = std::min(n_batch_, n - i);
-        decoder_forward(model_, kv_, scratch_, tokens + i, nb, n_past(), pool_, &dump_);
+        if (auto s = decoder_forward(model_, kv_, scratch_, tokens + i, nb, n_past(), pool_, &dump_, ext_state_.get());
+            !s) {
+            truncate(n_before);
+            return s;
+        }
         tokens_.insert(tokens_.end(), tokens + i, tokens + i + nb);
     }
     return {};
@@ -52,6 +61,7 @@ Status Session::eval(const int32_t* tokens, int64_t n) {
 
 void Session::truncate(int64_t n) {
     if (n < n_past()) tokens_.resize(std::max<int64_t>(n, 0));
+    if (ext_state_) ext_state_->truncate(n_past());
 }
 
 int64_t Session::common_prefix(const std::vector<int32_t>& t) const {
@@ -62,7 +72,9 @@ int64_t Session::common_prefix(const std::vector<int32_t>& t) const {
 }
 
 SessionMemory Session::memory() const {
-    return {model_.weight_bytes(), kv_.bytes(), scratch_.bytes()};
+    uint64_t ext = 0;
+    if (ext_state_) ext = ext_state_->bytes() + model_.extension()->resident_bytes();
+    return {model_.weight_bytes(), kv_.bytes(), scratch_.bytes(), ext};
 }
 
 }  // namespace eg

@@ -26,6 +26,7 @@ struct SessionMemory {
     uint64_t weights_bytes = 0;  // mapped from the GGUF
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
+    uint64_t extension_bytes = 0;  // Engram: resident rows + per-sequence state
 };
 
 class Session {
@@ -39,7 +40,8 @@ public:
     int n_threads() const { return pool_.size(); }
 
     // Appends tokens and runs them; afterwards logits() are those after the
-    // last token. Fails (changing nothing) when they do not fit the context.
+    // last token. Fails (changing nothing) when they do not fit the context
+    // or the model's extension cannot read its tables.
     Status eval(const int32_t* tokens, int64_t n);
     Status eval(const std::vector<int32_t>& t) { return eval(t.data(), (int64_t)t.size()); }
 
@@ -64,6 +66,7 @@ private:
     ForwardScratch scratch_;
     int64_t n_batch_;
     std::vector<int32_t> tokens_;
+    std::unique_ptr<ExtensionState> ext_state_;
     TensorDumpFn dump_;
 };
 

@@ -1,0 +1,354 @@
+#include "engram_model.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+
+#include "core/log.h"
+#include "hash.h"
+#include "module.h"
+#include "quant/kernels.h"
+
+namespace eg::engram {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Positions are fetched in chunks of this many, so that the first forward
+// batch of a long prompt waits only for its own rows.
+constexpr int64_t kChunk = 256;
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t");
+    if (b == std::string::npos) return {};
+    return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+// A chunk of positions whose rows of one table are on their way.
+struct Pending {
+    int64_t pos0 = 0, n = 0;
+    std::shared_ptr<FetchBatch> batch;
+    std::vector<uint32_t> index;  // [n * rows per position] -> slot in batch
+};
+
+class EngramState final : public ExtensionState {
+public:
+    std::vector<int32_t> compressed;        // compressed id of every position
+    std::vector<ConvHistory> conv;          // per Engram layer (demo form)
+    std::vector<std::deque<Pending>> pending;  // per table
+    ModuleScratch scratch;
+    std::vector<float> e;                   // gathered rows of a batch
+    int64_t scratch_batch = 0;
+
+    void truncate(int64_t n) override {
+        if ((int64_t)compressed.size() > n) compressed.resize(std::max<int64_t>(n, 0));
+        for (auto& q : pending) q.clear();
+    }
+    uint64_t bytes() const override {
+        uint64_t b = compressed.capacity() * sizeof(int32_t) + e.capacity() * sizeof(float) + scratch.bytes();
+        for (const auto& c : conv) b += c.xn.capacity() * sizeof(float);
+        return b;
+    }
+};
+
+class EngramExtension final : public ModelExtension {
+public:
+    EngramExtension(const Model& m, Config cfg, std::unique_ptr<TieredStore> store, int tok_table)
+        : model_(m), cfg_(std::move(cfg)), hasher_(cfg_), store_(std::move(store)), tok_table_(tok_table) {}
+
+    std::string describe() const override {
+        std::string s = ::eg::engram::describe(cfg_);
+        s += "; DRAM budget " + std::to_string(store_->capacity_bytes() >> 20) + " MiB of " +
+             std::to_string(total_table_bytes() >> 20) + " MiB (policy " + policy_name(store_->options().policy) +
+             (store_->options().prefetch ? ", prefetch on" : ", prefetch off") + ")";
+        if (tok_table_ >= 0) s += "; token_embd served by the tiered store";
+        return s;
+    }
+
+    std::unique_ptr<ExtensionState> new_state(int64_t n_ctx) const override {
+        auto st = std::make_unique<EngramState>();
+        st->compressed.reserve(n_ctx);
+        st->pending.resize(store_->tables().size());
+        if (cfg_.form == Form::Demo) {
+            st->conv.resize(cfg_.layers.size());
+            for (auto& c : st->conv) {
+                c.n_embd = model_.hparams().n_embd;
+                c.xn.assign((size_t)(n_ctx * c.n_embd), 0.0f);
+            }
+        }
+        return st;
+    }
+
+    void prepare(ExtensionState& base, const int32_t* tokens, int64_t n, int64_t pos0) override {
+        auto& st = static_cast<EngramState&>(base);
+        st.truncate(pos0);
+        for (int64_t i = 0; i < n; ++i) st.compressed.push_back(hasher_.compress(tokens[i]));
+        for (int64_t c = 0; c < n; c += kChunk) {
+            const int64_t cn = std::min(kChunk, n - c);
+            for (size_t li = 0; li < cfg_.layers.size(); ++li) st.pending[li].push_back(request_layer(st, (int)li, pos0 + c, cn));
+            if (tok_table_ >= 0) st.pending[tok_table_].push_back(request_tokens(tokens + c, pos0 + c, cn));
+        }
+    }
+
+    bool serves_embeddings() const override { return tok_table_ >= 0; }
+
+    // Rows of the token table for the tokens about to run: the oldest pending
+    // chunk(s) of that table, consumed front to back.
+    Status embed(ExtensionState& base, const int32_t* tokens, int64_t n, float* out) override {
+        auto& st = static_cast<EngramState&>(base);
+        const TableInfo& t = store_->tables()[tok_table_];
+        const TypeKernels* k = kernels_for(t.type);
+        auto& q = st.pending[tok_table_];
+        for (int64_t i = 0; i < n;) {
+            if (q.empty()) q.push_back(request_tokens(tokens + i, -1, n - i));
+            Pending& pc = q.front();
+            if (auto s = store_->wait(*pc.batch); !s) return s;
+            const int64_t take = std::min(pc.n, n - i);
+            for (int64_t j = 0; j < take; ++j) {
+                if ((uint64_t)tokens[i + j] != pc.batch->rows[pc.index[j]])
+                    return Error{"token table: the fetched rows are not those of the tokens being run"};
+                k->dequantize(pc.batch->row(pc.index[j], t.row_bytes), out + (i + j) * t.key_length, t.key_length);
+            }
+            i += take;
+            if (take == pc.n) {
+                q.pop_front();
+            } else {
+                pc.pos0 += take;
+                pc.n -= take;
+                pc.index.erase(pc.index.begin(), pc.index.begin() + take);
+            }
+        }
+        return {};
+    }
+
+    bool has_layer(int64_t il) const override { return cfg_.index_of_layer(il) >= 0; }
+
+    Status apply(ExtensionState& base, int64_t il, float* x, int64_t n_tok, int64_t pos0, ThreadPool& pool,
+                 const TensorDumpFn* dump) override {
+        auto& st = static_cast<EngramState&>(base);
+        const int li = cfg_.index_of_layer(il);
+        if (li < 0) return {};
+        if ((int64_t)st.compressed.size() < pos0 + n_tok)
+            return Error{"Engram layer " + std::to_string(il) + ": positions " + std::to_string(pos0) + ".." +
+                         std::to_string(pos0 + n_tok) + " were not prepared"};
+        ensure_scratch(st, n_tok);
+        const TableInfo& t = store_->tables()[li];
+        const int64_t H = cfg_.heads_per_layer(), K = cfg_.key_length, E = cfg_.gathered_width();
+        const TypeKernels* k = kernels_for(t.type);
+        // Gather: every position's rows, from the chunks that hold them.
+        for (int64_t p = pos0; p < pos0 + n_tok;) {
+            Pending* pc = find_chunk(st, li, p);
+            if (!pc) {
+                st.pending[li].push_back(request_layer(st, li, p, pos0 + n_tok - p));
+                pc = &st.pending[li].back();
+            }
+            if (auto s = store_->wait(*pc->batch); !s) return s;
+            const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);
+            for (; p < end; ++p) {
+                const uint32_t* idx = pc->index.data() + (p - pc->pos0) * H;
+                float* dst = st.e.data() + (p - pos0) * E;
+                for (int64_t h = 0; h < H; ++h) k->dequantize(pc->batch->row(idx[h], t.row_bytes), dst + h * K, K);
+            }
+        }
+        drop_consumed(st, li, pos0 + n_tok);
+        if (dump && *dump) (*dump)("engram_rows", il, st.e.data(), n_tok, E);
+        const auto t0 = Clock::now();
+        forward(cfg_, cfg_.layers[li], model_.hparams().n_embd, x, st.e.data(), n_tok, pos0,
+                cfg_.form == Form::Demo ? &st.conv[li] : nullptr, st.scratch, pool, dump);
+        compute_us_ += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+        return {};
+    }
+
+    ExtensionStats stats() const override {
+        ExtensionStats s = store_->stats();
+        s.compute_us = compute_us_.load();
+        return s;
+    }
+    uint64_t resident_bytes() const override { return store_->resident_bytes(); }
+
+private:
+    uint64_t total_table_bytes() const {
+        uint64_t b = 0;
+        for (const auto& t : store_->tables()) b += t.n_rows * t.row_bytes;
+        return b;
+    }
+
+    Pending request_layer(const EngramState& st, int li, int64_t pos0, int64_t n) const {
+        const int64_t H = cfg_.heads_per_layer();
+        std::vector<uint64_t> rows((size_t)(n * H));
+        hasher_.rows(li, st.compressed.data(), pos0, n, rows.data());
+        Pending p;
+        p.pos0 = pos0;
+        p.n = n;
+        auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
+        p.batch = store_->request(li, std::move(uniq));
+        return p;
+    }
+
+    Pending request_tokens(const int32_t* tokens, int64_t pos0, int64_t n) const {
+        std::vector<uint64_t> rows(tokens, tokens + n);
+        Pending p;
+        p.pos0 = pos0;
+        p.n = n;
+        auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
+        p.batch = store_->request(tok_table_, std::move(uniq));
+        return p;
+    }
+
+    static Pending* find_chunk(EngramState& st, int li, int64_t p) {
+        for (auto& c : st.pending[li])
+            if (p >= c.pos0 && p < c.pos0 + c.n) return &c;
+        return nullptr;
+    }
+
+    static void drop_consumed(EngramState& st, int li, int64_t end) {
+        auto& q = st.pending[li];
+        while (!q.empty() && q.front().pos0 + q.front().n <= end) q.pop_front();
+    }
+
+    void ensure_scratch(EngramState& st, int64_t n_tok) const {
+        if (st.scratch_batch >= n_tok) return;
+        const int64_t nb = std::max<int64_t>(n_tok, 1);
+        st.scratch.allocate(cfg_, model_.hparams().n_embd, nb);
+        st.e.assign((size_t)(nb * cfg_.gathered_width()), 0.0f);
+        st.scratch_batch = nb;
+    }
+
+    const Model& model_;
+    Config cfg_;
+    Hasher hasher_;
+    std::unique_ptr<TieredStore> store_;
+    int tok_table_ = -1;
+    std::atomic<uint64_t> compute_us_{0};
+};
+
+}  // namespace
+
+uint64_t Budget::resolve(uint64_t table_bytes) const {
+    if (bytes) return *bytes;
+    const double f = std::clamp(fraction.value_or(1.0), 0.0, 1.0);
+    return (uint64_t)std::llround(f * (double)table_bytes);
+}
+
+Result<Budget> parse_budget(const std::string& text) {
+    const std::string s = trim(text);
+    auto bad = [&] {
+        return Error{"DRAM budget '" + text + "' is neither a byte count (e.g. 8G, 512M, 1000000) nor a share "
+                     "of the tables (e.g. 25%)"};
+    };
+    if (s.empty()) return bad();
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() || !std::isfinite(v) || v < 0) return bad();
+    std::string unit = trim(std::string(end));
+    if (unit == "%") {
+        if (v > 100) return Error{"DRAM budget '" + text + "' is more than 100%"};
+        return Budget{std::nullopt, v / 100.0};
+    }
+    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return (char)std::toupper(c); });
+    if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+    if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+    double mul = 1;
+    if (unit.empty() || unit == "B") mul = 1;
+    else if (unit == "K") mul = 1024.0;
+    else if (unit == "M") mul = 1024.0 * 1024;
+    else if (unit == "G") mul = 1024.0 * 1024 * 1024;
+    else if (unit == "T") mul = 1024.0 * 1024 * 1024 * 1024;
+    else return bad();
+    const double b = v * mul;
+    if (b > 1.8e19) return bad();
+    return Budget{(uint64_t)b, std::nullopt};
+}
+
+std::string default_hot_stats_path(const std::string& model_path) {
+    std::string base;
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) base = std::string(x) + "/engram-desktop";
+    else if (const char* h = std::getenv("HOME"); h && *h) base = std::string(h) + "/.cache/engram-desktop";
+    else return {};
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(model_path, ec);
+    const std::string name = std::filesystem::path(model_path).filename().string();
+    return base + "/engram-hot/" + name + "." + std::to_string(ec ? 0 : size) + ".hot";
+}
+
+Result<EngramOptions> make_options(const std::string& budget, const std::string& policy, bool prefetch,
+                                   bool direct_io, bool persist_hot_stats) {
+    EngramOptions o;
+    auto b = parse_budget(budget);
+    if (!b) return b.error();
+    o.dram_budget = b.value();
+    auto p = parse_policy(policy);
+    if (!p) return Error{"Engram cache policy '" + policy + "' is unknown (use wtinylfu or lru)"};
+    o.store.policy = *p;
+    o.store.prefetch = prefetch;
+    o.store.direct_io = direct_io;
+    o.persist_hot_stats = persist_hot_stats;
+    return o;
+}
+
+nlohmann::json stats_json(const ExtensionStats& s) {
+    nlohmann::json tiers = nlohmann::json::object();
+    for (const auto& t : s.tiers) {
+        const uint64_t n = t.hits + t.misses;
+        tiers[t.tier] = {{"hits", t.hits},
+                         {"misses", t.misses},
+                         {"hit_rate", n ? (double)t.hits / (double)n : 0.0},
+                         {"bytes_read", t.bytes_read},
+                         {"bytes_resident", t.bytes_resident},
+                         {"capacity_bytes", t.capacity_bytes}};
+    }
+    return {{"tiers", tiers},
+            {"lookups", s.lookups},
+            {"rows_fetched", s.rows_fetched},
+            {"stall_us", s.stall_us},
+            {"lead_us", s.lead_us},
+            {"mean_lead_us", s.rows_fetched ? (double)s.lead_us / (double)s.rows_fetched : 0.0},
+            {"compute_us", s.compute_us}};
+}
+
+ExtensionLoader make_loader(EngramOptions opt) {
+    return [opt](const Model& m) -> Result<std::unique_ptr<ModelExtension>> {
+        const GgufFile& f = m.file();
+        if (!has_engram(f)) return std::unique_ptr<ModelExtension>();
+        auto cfg = read_config(f, m.hparams());
+        if (!cfg) return cfg.error();
+        std::vector<TableInfo> tables;
+        for (const auto& L : cfg->layers) tables.push_back(L.table);
+        int tok_table = -1;
+        const HParams& hp = m.hparams();
+        if (opt.serve_token_embd && !hp.tied_output) {
+            if (const GgufTensorInfo* te = f.find_tensor("token_embd.weight")) {
+                TableInfo t;
+                t.tensor = te->name;
+                t.type = te->type;
+                t.key_length = te->ne[0];
+                t.n_rows = (uint64_t)te->ne[1];
+                t.row_bytes = te->n_bytes / (uint64_t)te->ne[1];
+                t.file_offset = f.data_offset() + te->offset;
+                t.mapped = te->data;
+                tok_table = (int)tables.size();
+                tables.push_back(t);
+            }
+        }
+        uint64_t total = 0;
+        for (const auto& t : tables) total += t.n_rows * t.row_bytes;
+        StoreOptions so = opt.store;
+        so.dram_budget_bytes = opt.dram_budget.resolve(total);
+        if (so.hot_stats_path.empty() && opt.persist_hot_stats) so.hot_stats_path = default_hot_stats_path(f.path());
+        auto store = TieredStore::open(f.path(), std::move(tables), so);
+        if (!store) return store.error();
+        return std::unique_ptr<ModelExtension>(
+            new EngramExtension(m, std::move(cfg.value()), std::move(store.value()), tok_table));
+    };
+}
+
+Result<std::unique_ptr<Model>> load_model(const std::string& path, EngramOptions opt) {
+    return Model::load(path, make_loader(std::move(opt)));
+}
+
+}  // namespace eg::engram

@@ -1,0 +1,685 @@
+// The tiered store: a resident slab per table (rows at the policy's slots,
+// or the whole table when the budget covers it), pread on I/O threads for
+// the rest. Reads use O_DIRECT with 4096-aligned bounce buffers, so a miss
+// really goes to the SSD; where the file system refuses O_DIRECT the store
+// reads buffered and drops what it read from the page cache.
+#include "store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "core/log.h"
+#include "flat_map.h"
+#include "hot_stats.h"
+
+namespace eg::engram {
+
+namespace {
+
+constexpr uint64_t kAlign = 4096;                   // O_DIRECT offset, size and buffer alignment
+constexpr uint64_t kMaxCoalesceBytes = 1ULL << 20;  // one read covers rows up to this span
+constexpr uint64_t kPreloadReadBytes = 8ULL << 20;  // sequential reads of a fully resident table
+constexpr uint64_t kSlabChunkBytes = 4ULL << 20;    // the slab grows by chunks of this size
+constexpr uint64_t kMinHotRows = 65536;             // hot-row counts kept per table, at least
+constexpr uint64_t kMaxHotRows = 1ULL << 22;        // and at most
+
+using Clock = std::chrono::steady_clock;
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
+
+uint64_t align_down(uint64_t x) { return x & ~(kAlign - 1); }
+uint64_t align_up(uint64_t x) { return (x + kAlign - 1) & ~(kAlign - 1); }
+
+// A buffer aligned for O_DIRECT, grown on demand.
+class AlignedBuffer {
+public:
+    ~AlignedBuffer() { std::free(p_); }
+    uint8_t* get(size_t n) {
+        if (n > n_) {
+            std::free(p_);
+            p_ = nullptr;
+            n_ = 0;
+            void* p = nullptr;
+            if (posix_memalign(&p, kAlign, align_up(n)) != 0) return nullptr;
+            p_ = (uint8_t*)p;
+            n_ = align_up(n);
+        }
+        return p_;
+    }
+
+private:
+    uint8_t* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+// A run of rows read with one pread: positions [first, first + count) of a
+// batch's sorted miss list, or of a warm-up list.
+struct Group {
+    uint32_t first = 0, count = 0;
+};
+
+// Groups sorted rows so that one read covers rows sharing (direct) or
+// adjoining (buffered) file bytes, up to kMaxCoalesceBytes.
+std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows) {
+    std::vector<Group> groups;
+    for (uint32_t i = 0; i < sorted_rows.size(); ++i) {
+        if (!groups.empty()) {
+            Group& g = groups.back();
+            const uint64_t first_off = t.file_offset + sorted_rows[g.first] * t.row_bytes;
+            const uint64_t last_end = t.file_offset + (sorted_rows[i - 1] + 1) * t.row_bytes;
+            const uint64_t off = t.file_offset + sorted_rows[i] * t.row_bytes;
+            const bool joins = direct ? align_down(off) <= align_up(last_end) : off == last_end;
+            if (joins && off + t.row_bytes - first_off <= kMaxCoalesceBytes) {
+                ++g.count;
+                continue;
+            }
+        }
+        groups.push_back({i, 1});
+    }
+    return groups;
+}
+
+}  // namespace
+
+struct FetchBatch::Impl {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<uint32_t> missing;     // positions in rows not resident at request, sorted by row
+    std::vector<uint64_t> miss_rows;   // rows[missing[k]]
+    std::vector<Group> groups;         // reads covering miss_rows
+    std::vector<int64_t> arrived_ns;   // per miss, when its read completed
+    size_t pending = 0;                // misses not arrived yet
+    std::string error;                 // the first failure
+    bool sync_read = false;            // prefetch off: wait() reads
+    bool waited = false;
+};
+
+namespace {
+
+// One table's DRAM tier.
+struct TableState {
+    TableInfo info;
+    uint64_t capacity_rows = 0;
+    bool full = false;                   // preloaded: slot = row, no policy
+    std::unique_ptr<CachePolicy> policy;
+    uint64_t chunk_rows = 1;
+    std::vector<std::unique_ptr<uint8_t[]>> chunks;  // [capacity_rows / chunk_rows] x [chunk_rows * row_bytes]
+    FlatMap<uint32_t> counts;            // row -> accesses (the hottest kept)
+    uint64_t keep_counts = 0;
+
+    // Where slot s keeps its row; allocates its chunk on first use.
+    uint8_t* slot_ptr(uint64_t s) {
+        const uint64_t c = s / chunk_rows;
+        if (!chunks[c]) {
+            const uint64_t rows = std::min(chunk_rows, capacity_rows - c * chunk_rows);
+            chunks[c] = std::make_unique<uint8_t[]>(rows * info.row_bytes);
+        }
+        return chunks[c].get() + (s % chunk_rows) * info.row_bytes;
+    }
+    const uint8_t* slot_ptr_if(uint64_t s) const {
+        const uint64_t c = s / chunk_rows;
+        return chunks[c] ? chunks[c].get() + (s % chunk_rows) * info.row_bytes : nullptr;
+    }
+    uint64_t resident_rows() const { return full ? info.n_rows : (policy ? policy->size() : 0); }
+
+    void count(uint64_t row) {
+        auto [c, inserted] = counts.insert(row, 1);
+        if (!inserted && *c < UINT32_MAX) ++*c;
+        if (counts.size() > 2 * keep_counts) prune();
+    }
+    // Keeps the keep_counts hottest rows.
+    void prune() {
+        auto all = top(keep_counts);
+        counts.clear();
+        for (const auto& [row, n] : all) counts.insert(row, n);
+    }
+    std::vector<std::pair<uint64_t, uint32_t>> top(size_t n) const {
+        std::vector<std::pair<uint64_t, uint32_t>> all;
+        all.reserve(counts.size());
+        counts.for_each([&](uint64_t row, uint32_t c) { all.emplace_back(row, c); });
+        auto hotter = [](const auto& a, const auto& b) {
+            return a.second != b.second ? a.second > b.second : a.first < b.first;
+        };
+        if (all.size() > n) {
+            std::nth_element(all.begin(), all.begin() + (ptrdiff_t)n, all.end(), hotter);
+            all.resize(n);
+        }
+        std::sort(all.begin(), all.end(), hotter);
+        return all;
+    }
+};
+
+// Work for an I/O thread: one read of a batch's misses, or of warm-up rows.
+struct Job {
+    std::shared_ptr<FetchBatch> batch;  // null: warm-up
+    int table = 0;
+    Group group;
+    std::shared_ptr<std::vector<uint64_t>> warm_rows;
+};
+
+}  // namespace
+
+struct TieredStore::Impl {
+    std::string path;
+    int fd = -1;
+    bool direct = false;
+    StoreOptions opt;
+    std::vector<TableInfo> infos;
+    std::vector<std::unique_ptr<TableState>> tables;
+
+    mutable std::mutex mu;  // tables' slabs, policies, counts and the figures below
+    uint64_t dram_hits = 0, dram_misses = 0, ssd_rows = 0, ssd_bytes = 0, lookups = 0, rows_fetched = 0;
+    uint64_t stall_ns = 0, lead_ns = 0;
+
+    std::mutex qmu;
+    std::condition_variable qcv;
+    mutable std::condition_variable warm_cv;
+    std::deque<Job> queue;
+    uint64_t warm_pending = 0;
+    bool stop = false;
+    std::vector<std::thread> workers;
+    bool opened = false;  // open() succeeded: the destructor saves hot-row stats
+
+    ~Impl() {
+        if (fd >= 0) ::close(fd);
+    }
+
+    std::string where(const TableInfo& t, uint64_t row, uint64_t off) const {
+        return path + ": table " + t.tensor + " row " + std::to_string(row) + " at byte " + std::to_string(off);
+    }
+
+    // Reads file bytes [off, off + len) and points *data at them. O_DIRECT
+    // reads the aligned blocks around them into buf. *bytes_read: what the
+    // file delivered.
+    Status read_span(const TableInfo& t, uint64_t first_row, uint64_t off, uint64_t len, AlignedBuffer& buf,
+                     const uint8_t** data, uint64_t* bytes_read) const {
+        const uint64_t start = direct ? align_down(off) : off;
+        const uint64_t end = direct ? align_up(off + len) : off + len;
+        const uint64_t need = off + len - start;
+        uint8_t* p = buf.get(end - start);
+        if (!p) return make_error(where(t, first_row, off) + ": cannot allocate a read buffer");
+        uint64_t done = 0;
+        while (done < need) {
+            const ssize_t r = ::pread(fd, p + done, end - start - done, (off_t)(start + done));
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                return make_error(where(t, first_row, off) + ": read failed: " + errno_text(errno));
+            }
+            if (r == 0) break;
+            done += (uint64_t)r;
+        }
+        if (done < need) {
+            struct stat st{};
+            const uint64_t size = ::fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+            return make_error(where(t, first_row, off) + ": file ends at byte " + std::to_string(size) +
+                              ", row needs bytes up to " + std::to_string(off + len) + " (file truncated?)");
+        }
+        if (!direct) ::posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+        *data = p + (off - start);
+        *bytes_read = done;
+        return {};
+    }
+
+    // After a read: the policy decides whether the row stays (under mu).
+    void offer(TableState& t, uint64_t row, const uint8_t* src) {
+        if (t.full || !t.policy || t.capacity_rows == 0 || t.policy->contains(row)) return;
+        std::optional<uint64_t> evicted;
+        if (!t.policy->admit(row, &evicted)) return;
+        const int64_t slot = t.policy->slot_of(row);
+        if (slot < 0) return;
+        std::memcpy(t.slot_ptr((uint64_t)slot), src, t.info.row_bytes);
+    }
+
+    // Reads one group of a batch's misses into the batch, offers the rows to
+    // the policy and marks them arrived.
+    void fetch_group(FetchBatch& b, Group g, AlignedBuffer& buf) {
+        FetchBatch::Impl& im = *b.impl_;
+        TableState& t = *tables[b.table];
+        const uint64_t rb = t.info.row_bytes;
+        const uint64_t first_row = im.miss_rows[g.first], last_row = im.miss_rows[g.first + g.count - 1];
+        const uint64_t off = t.info.file_offset + first_row * rb;
+        const uint8_t* data = nullptr;
+        uint64_t got = 0;
+        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got);
+        if (st.ok()) {
+            for (uint32_t k = g.first; k < g.first + g.count; ++k)
+                std::memcpy(b.data.data() + (size_t)im.missing[k] * rb, data + (im.miss_rows[k] - first_row) * rb, rb);
+            std::lock_guard lk(mu);
+            ssd_rows += g.count;
+            ssd_bytes += got;
+            rows_fetched += g.count;
+            for (uint32_t k = g.first; k < g.first + g.count; ++k)
+                offer(t, im.miss_rows[k], data + (im.miss_rows[k] - first_row) * rb);
+        }
+        const int64_t t_arrived = now_ns();
+        std::lock_guard lk(im.mu);
+        for (uint32_t k = g.first; k < g.first + g.count; ++k) im.arrived_ns[k] = t_arrived;
+        if (!st.ok() && im.error.empty()) im.error = st.message();
+        im.pending -= g.count;
+        if (im.pending == 0) im.cv.notify_all();
+    }
+
+    // Warm-up: reads rows the saved stats call hot into the slab.
+    void warm_group(int table, const std::vector<uint64_t>& rows, Group g, AlignedBuffer& buf) {
+        TableState& t = *tables[table];
+        const uint64_t rb = t.info.row_bytes;
+        const uint64_t first_row = rows[g.first], last_row = rows[g.first + g.count - 1];
+        const uint64_t off = t.info.file_offset + first_row * rb;
+        const uint8_t* data = nullptr;
+        uint64_t got = 0;
+        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got);
+        if (!st.ok()) {
+            EG_LOG_WARN("hot-row warm-up: {}", st.message());
+            return;
+        }
+        std::lock_guard lk(mu);
+        for (uint32_t k = g.first; k < g.first + g.count; ++k) offer(t, rows[k], data + (rows[k] - first_row) * rb);
+    }
+
+    void worker() {
+        AlignedBuffer buf;
+        for (;;) {
+            Job job;
+            {
+                std::unique_lock lk(qmu);
+                qcv.wait(lk, [&] { return stop || !queue.empty(); });
+                if (queue.empty()) return;
+                job = std::move(queue.front());
+                queue.pop_front();
+            }
+            if (job.batch) {
+                fetch_group(*job.batch, job.group, buf);
+            } else {
+                bool stopping;
+                {
+                    std::lock_guard lk(qmu);
+                    stopping = stop;
+                }
+                if (!stopping) warm_group(job.table, *job.warm_rows, job.group, buf);
+                std::lock_guard lk(qmu);
+                if (--warm_pending == 0) warm_cv.notify_all();
+            }
+        }
+    }
+
+    void enqueue(std::vector<Job> jobs) {
+        {
+            std::lock_guard lk(qmu);
+            for (auto& j : jobs) {
+                if (!j.batch) ++warm_pending;
+                queue.push_back(std::move(j));
+            }
+        }
+        qcv.notify_all();
+    }
+
+    // Reads a fully resident table into its slab: big sequential reads,
+    // several in flight (one per I/O thread) so that an SSD's queue is used.
+    Status preload(TableState& t) {
+        const uint64_t total = t.info.n_rows * t.info.row_bytes;
+        const uint64_t chunk_bytes = t.chunk_rows * t.info.row_bytes;
+        for (uint64_t c = 0; c < t.chunks.size(); ++c) t.slot_ptr(c * t.chunk_rows);  // all of it, before threads
+        const uint64_t n_pieces = (total + kPreloadReadBytes - 1) / kPreloadReadBytes;
+        std::atomic<uint64_t> next{0};
+        std::mutex err_mu;
+        std::string error;
+        auto reader = [&] {
+            AlignedBuffer buf;
+            for (uint64_t i = next++; i < n_pieces; i = next++) {
+                const uint64_t pos = i * kPreloadReadBytes;
+                const uint64_t len = std::min(kPreloadReadBytes, total - pos);
+                const uint8_t* data = nullptr;
+                uint64_t got = 0;
+                Status st = read_span(t.info, pos / t.info.row_bytes, t.info.file_offset + pos, len, buf, &data, &got);
+                if (!st.ok()) {
+                    std::lock_guard lk(err_mu);
+                    if (error.empty()) error = st.message();
+                    next = n_pieces;
+                    return;
+                }
+                // The slab of a full table is the table's bytes, cut into chunks.
+                for (uint64_t done = 0; done < len;) {
+                    const uint64_t p = pos + done;
+                    const uint64_t in_chunk = std::min(len - done, chunk_bytes - p % chunk_bytes);
+                    std::memcpy(t.chunks[p / chunk_bytes].get() + p % chunk_bytes, data + done, in_chunk);
+                    done += in_chunk;
+                }
+            }
+        };
+        const uint64_t n_threads = std::min<uint64_t>((uint64_t)std::clamp(opt.io_threads, 1, 16), n_pieces);
+        std::vector<std::thread> threads;
+        for (uint64_t i = 1; i < n_threads; ++i) threads.emplace_back(reader);
+        reader();
+        for (auto& th : threads) th.join();
+        if (!error.empty()) return make_error(error);
+        return {};
+    }
+
+    // Seeds policies and counts from saved stats and queues the warm-up.
+    void load_hot_stats() {
+        if (opt.hot_stats_path.empty() || ::access(opt.hot_stats_path.c_str(), F_OK) != 0) return;
+        auto hot = read_hot_stats(opt.hot_stats_path, infos);
+        if (!hot.ok()) {
+            EG_LOG_WARN("ignoring hot-row stats: {}", hot.message());
+            return;
+        }
+        std::vector<Job> jobs;
+        uint64_t n_warm = 0;
+        for (size_t i = 0; i < tables.size(); ++i) {
+            TableState& t = *tables[i];
+            const auto& rows = hot.value()[i].rows;
+            for (const auto& [row, n] : rows) {
+                t.counts.insert(row, n);
+                if (t.policy) t.policy->seed(row, n);
+            }
+            if (t.full || t.capacity_rows == 0) continue;
+            auto warm = std::make_shared<std::vector<uint64_t>>();
+            for (size_t k = 0; k < rows.size() && warm->size() < t.capacity_rows; ++k) warm->push_back(rows[k].first);
+            std::sort(warm->begin(), warm->end());
+            n_warm += warm->size();
+            for (const Group& g : make_groups(t.info, direct, *warm)) jobs.push_back(Job{nullptr, (int)i, g, warm});
+        }
+        EG_LOG_INFO("{}: hot-row stats from {}: warming {} rows in the background", path, opt.hot_stats_path,
+                    n_warm);
+        enqueue(std::move(jobs));
+    }
+
+    std::vector<HotTable> hot_tables() const {
+        std::vector<HotTable> out;
+        std::lock_guard lk(mu);
+        for (const auto& t : tables)
+            out.push_back(HotTable{t->info.tensor, t->info.n_rows, t->info.row_bytes, t->top(t->keep_counts)});
+        return out;
+    }
+};
+
+TieredStore::TieredStore() : impl_(std::make_unique<Impl>()) {}
+
+TieredStore::~TieredStore() {
+    {
+        std::lock_guard lk(impl_->qmu);
+        impl_->stop = true;
+    }
+    impl_->qcv.notify_all();
+    // Workers finish the queued reads (their batches complete or fail) and skip warm-ups.
+    for (auto& w : impl_->workers) w.join();
+    if (impl_->opened && !impl_->opt.hot_stats_path.empty()) {
+        Status st = save_hot_stats();
+        if (!st.ok()) EG_LOG_WARN("{}", st.message());
+    }
+}
+
+Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, std::vector<TableInfo> tables,
+                                                       StoreOptions opt) {
+    std::unique_ptr<TieredStore> s(new TieredStore());
+    Impl& im = *s->impl_;
+    im.path = path;
+    im.opt = opt;
+
+    for (const auto& t : tables) {
+        if (t.row_bytes == 0 || t.n_rows == 0)
+            return make_error(path + ": table " + t.tensor + " has " + std::to_string(t.n_rows) + " rows of " +
+                              std::to_string(t.row_bytes) + " bytes");
+        if (t.n_rows > UINT64_MAX / t.row_bytes || t.file_offset > UINT64_MAX - t.n_rows * t.row_bytes)
+            return make_error(path + ": table " + t.tensor + ": byte range overflows");
+    }
+
+    if (opt.direct_io) {
+        im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+        im.direct = im.fd >= 0;
+        if (im.fd < 0 && errno != EINVAL) return make_error(path + ": cannot open: " + errno_text(errno));
+    }
+    if (im.fd < 0) {
+        im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (im.fd < 0) return make_error(path + ": cannot open: " + errno_text(errno));
+    }
+    struct stat st{};
+    if (::fstat(im.fd, &st) != 0) return make_error(path + ": cannot stat: " + errno_text(errno));
+    const uint64_t file_size = (uint64_t)st.st_size;
+    for (const auto& t : tables) {
+        const uint64_t end = t.file_offset + t.n_rows * t.row_bytes;
+        if (end > file_size)
+            return make_error(path + ": table " + t.tensor + " spans bytes " + std::to_string(t.file_offset) + ".." +
+                              std::to_string(end) + " but the file has " + std::to_string(file_size) +
+                              " bytes (truncated file?)");
+    }
+    // Some file systems accept O_DIRECT at open and refuse the first read.
+    if (im.direct && file_size > 0) {
+        AlignedBuffer probe;
+        if (::pread(im.fd, probe.get(kAlign), kAlign, 0) < 0 && errno == EINVAL) {
+            ::close(im.fd);
+            im.direct = false;
+            im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (im.fd < 0) return make_error(path + ": cannot open: " + errno_text(errno));
+        }
+    }
+    if (!im.direct) ::posix_fadvise(im.fd, 0, 0, POSIX_FADV_RANDOM);
+    if (opt.direct_io && !im.direct)
+        EG_LOG_WARN("{}: the file system refuses O_DIRECT; buffered reads with POSIX_FADV_DONTNEED", path);
+    EG_LOG_INFO("{}: tiered store reads {}", path, im.direct ? "with O_DIRECT" : "buffered (posix_fadvise)");
+
+    // The DRAM budget, split over the tables in proportion to their size.
+    uint64_t total_bytes = 0;
+    for (const auto& t : tables) total_bytes += t.n_rows * t.row_bytes;
+    for (const auto& info : tables) {
+        auto t = std::make_unique<TableState>();
+        t->info = info;
+        const uint64_t bytes = info.n_rows * info.row_bytes;
+        uint64_t share = bytes;
+        if (opt.dram_budget_bytes < total_bytes)
+            share = (uint64_t)((unsigned __int128)opt.dram_budget_bytes * bytes / total_bytes);
+        t->capacity_rows = std::min<uint64_t>(info.n_rows, share / info.row_bytes);
+        t->full = opt.preload_resident && t->capacity_rows == info.n_rows;
+        // Policy slots are 32-bit; a partly resident table of 4G rows is far past any DRAM.
+        if (!t->full) t->capacity_rows = std::min<uint64_t>(t->capacity_rows, UINT32_MAX - 1);
+        t->chunk_rows = std::max<uint64_t>(1, kSlabChunkBytes / info.row_bytes);
+        t->chunks.resize((t->capacity_rows + t->chunk_rows - 1) / t->chunk_rows);
+        // A cache as large as its table never evicts: plain LRU, no sketch.
+        if (!t->full)
+            t->policy = make_policy(t->capacity_rows == info.n_rows ? PolicyKind::Lru : opt.policy, t->capacity_rows);
+        t->keep_counts = std::clamp<uint64_t>(t->capacity_rows, kMinHotRows, kMaxHotRows);
+        im.tables.push_back(std::move(t));
+    }
+    im.infos = std::move(tables);
+
+    for (auto& t : im.tables) {
+        if (!t->full) continue;
+        const auto t0 = Clock::now();
+        Status st = im.preload(*t);
+        if (!st.ok()) return st.error();
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double mb = (double)(t->info.n_rows * t->info.row_bytes) / 1e6;
+        EG_LOG_INFO("{}: {} resident: {:.1f} MB read in {:.2f} s ({:.0f} MB/s)", path, t->info.tensor, mb, secs,
+                    secs > 0 ? mb / secs : 0.0);
+    }
+
+    const int n_threads = std::clamp(opt.io_threads, 1, 64);
+    for (int i = 0; i < n_threads; ++i) im.workers.emplace_back([&im] { im.worker(); });
+    im.load_hot_stats();
+    im.opened = true;
+    return s;
+}
+
+const std::vector<TableInfo>& TieredStore::tables() const { return impl_->infos; }
+const StoreOptions& TieredStore::options() const { return impl_->opt; }
+
+std::shared_ptr<FetchBatch> TieredStore::request(int table, std::vector<uint64_t> rows) {
+    Impl& im = *impl_;
+    auto b = std::make_shared<FetchBatch>();
+    b->table = table;
+    b->rows = std::move(rows);
+    b->impl_ = std::make_shared<FetchBatch::Impl>();
+    FetchBatch::Impl& bi = *b->impl_;
+    if (table < 0 || (size_t)table >= im.tables.size()) {
+        bi.error = im.path + ": no table " + std::to_string(table) + " (the store has " +
+                   std::to_string(im.tables.size()) + ")";
+        return b;
+    }
+    TableState& t = *im.tables[table];
+    const uint64_t rb = t.info.row_bytes;
+    for (uint64_t r : b->rows)
+        if (r >= t.info.n_rows) {
+            bi.error = im.path + ": table " + t.info.tensor + ": row " + std::to_string(r) + " out of range (" +
+                       std::to_string(t.info.n_rows) + " rows)";
+            return b;
+        }
+    b->data.resize(b->rows.size() * rb);
+    {
+        std::lock_guard lk(im.mu);
+        for (uint32_t i = 0; i < b->rows.size(); ++i) {
+            const uint64_t r = b->rows[i];
+            ++im.lookups;
+            t.count(r);
+            const uint8_t* src = nullptr;
+            if (t.full) {
+                src = t.slot_ptr_if(r);
+            } else if (t.policy->touch(r)) {
+                const int64_t s = t.policy->slot_of(r);
+                if (s >= 0) src = t.slot_ptr_if((uint64_t)s);
+            }
+            if (src) {
+                ++im.dram_hits;
+                std::memcpy(b->data.data() + (size_t)i * rb, src, rb);
+            } else {
+                ++im.dram_misses;
+                bi.missing.push_back(i);
+            }
+        }
+    }
+    if (bi.missing.empty()) return b;
+    std::sort(bi.missing.begin(), bi.missing.end(),
+              [&](uint32_t x, uint32_t y) { return b->rows[x] < b->rows[y]; });
+    bi.miss_rows.resize(bi.missing.size());
+    for (size_t k = 0; k < bi.missing.size(); ++k) bi.miss_rows[k] = b->rows[bi.missing[k]];
+    bi.groups = make_groups(t.info, im.direct, bi.miss_rows);
+    bi.arrived_ns.assign(bi.missing.size(), 0);
+    bi.pending = bi.missing.size();
+    if (!im.opt.prefetch) {
+        bi.sync_read = true;
+        return b;
+    }
+    std::vector<Job> jobs;
+    jobs.reserve(bi.groups.size());
+    for (const Group& g : bi.groups) jobs.push_back(Job{b, table, g, nullptr});
+    im.enqueue(std::move(jobs));
+    return b;
+}
+
+Status TieredStore::wait(FetchBatch& b) {
+    Impl& im = *impl_;
+    if (!b.impl_) return make_error(im.path + ": wait() on a batch this store did not make");
+    FetchBatch::Impl& bi = *b.impl_;
+    const int64_t t0 = now_ns();
+    bool sync = false;
+    {
+        std::lock_guard lk(bi.mu);
+        sync = bi.sync_read;
+        bi.sync_read = false;
+    }
+    if (sync) {
+        // No prefetch: the forward reads its misses itself, now.
+        AlignedBuffer buf;
+        for (const Group& g : bi.groups) im.fetch_group(b, g, buf);
+    }
+    std::unique_lock lk(bi.mu);
+    bi.cv.wait(lk, [&] { return bi.pending == 0; });
+    const int64_t t1 = now_ns();
+    uint64_t lead = 0;
+    if (!bi.waited)
+        for (int64_t a : bi.arrived_ns)
+            if (a > 0 && a < t0) lead += (uint64_t)(t0 - a);
+    const bool first = !bi.waited;
+    bi.waited = true;
+    std::string error = bi.error;
+    lk.unlock();
+    if (first) {
+        std::lock_guard slk(im.mu);
+        im.stall_ns += (uint64_t)(t1 - t0);
+        im.lead_ns += lead;
+    }
+    if (!error.empty()) return make_error(error);
+    return {};
+}
+
+ExtensionStats TieredStore::stats() const {
+    const Impl& im = *impl_;
+    ExtensionStats s;
+    TierStats dram{"dram"}, ssd{"ssd"};
+    std::lock_guard lk(im.mu);
+    dram.hits = im.dram_hits;
+    dram.misses = im.dram_misses;
+    for (const auto& t : im.tables) {
+        dram.bytes_resident += t->resident_rows() * t->info.row_bytes;
+        dram.capacity_bytes += t->capacity_rows * t->info.row_bytes;
+    }
+    ssd.hits = im.ssd_rows;
+    ssd.bytes_read = im.ssd_bytes;
+    s.tiers = {dram, ssd};
+    s.stall_us = im.stall_ns / 1000;
+    s.lead_us = im.lead_ns / 1000;
+    s.rows_fetched = im.rows_fetched;
+    s.lookups = im.lookups;
+    return s;
+}
+
+uint64_t TieredStore::resident_bytes() const {
+    std::lock_guard lk(impl_->mu);
+    uint64_t n = 0;
+    for (const auto& t : impl_->tables) n += t->resident_rows() * t->info.row_bytes;
+    return n;
+}
+
+uint64_t TieredStore::capacity_bytes() const {
+    uint64_t n = 0;
+    for (const auto& t : impl_->tables) n += t->capacity_rows * t->info.row_bytes;
+    return n;
+}
+
+uint64_t TieredStore::capacity_rows(int table) const {
+    if (table < 0 || (size_t)table >= impl_->tables.size()) return 0;
+    return impl_->tables[table]->capacity_rows;
+}
+
+Status TieredStore::save_hot_stats() const {
+    if (impl_->opt.hot_stats_path.empty()) return {};
+    return write_hot_stats(impl_->opt.hot_stats_path, impl_->hot_tables());
+}
+
+std::vector<std::pair<uint64_t, uint32_t>> TieredStore::hottest(int table, size_t n) const {
+    if (table < 0 || (size_t)table >= impl_->tables.size()) return {};
+    std::lock_guard lk(impl_->mu);
+    return impl_->tables[table]->top(n);
+}
+
+bool TieredStore::is_resident(int table, uint64_t row) const {
+    if (table < 0 || (size_t)table >= impl_->tables.size()) return false;
+    const TableState& t = *impl_->tables[table];
+    if (row >= t.info.n_rows) return false;
+    std::lock_guard lk(impl_->mu);
+    return t.full || (t.policy && t.policy->contains(row));
+}
+
+void TieredStore::wait_warm() const {
+    std::unique_lock lk(impl_->qmu);
+    impl_->warm_cv.wait(lk, [&] { return impl_->warm_pending == 0; });
+}
+
+bool TieredStore::direct_io_active() const { return impl_->direct; }
+
+}  // namespace eg::engram
