@@ -2,18 +2,23 @@
 // Prefill runs p prompt tokens in batches; decode runs n tokens one at a time
 // after them (like llama-bench's pp/tg tests). Each is repeated r times after
 // one warm-up; medians and spread are reported.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "engram_model.h"
 #include "quant/kernels.h"
 #include "runtime/session.h"
 #include "sampling/sampler.h"
@@ -43,6 +48,32 @@ nlohmann::json to_json(const Spread& s) {
     return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"stddev", s.stddev}};
 }
 
+// Counters of the timed runs only: after minus before.
+eg::ExtensionStats diff(const eg::ExtensionStats& a, const eg::ExtensionStats& b) {
+    eg::ExtensionStats d = a;
+    for (size_t i = 0; i < d.tiers.size() && i < b.tiers.size(); ++i) {
+        d.tiers[i].hits -= b.tiers[i].hits;
+        d.tiers[i].misses -= b.tiers[i].misses;
+        d.tiers[i].bytes_read -= b.tiers[i].bytes_read;
+    }
+    d.stall_us -= b.stall_us;
+    d.lead_us -= b.lead_us;
+    d.rows_fetched -= b.rows_fetched;
+    d.lookups -= b.lookups;
+    d.compute_us -= b.compute_us;
+    return d;
+}
+
+// Evicts the model file from the page cache, so that reads from it come
+// from the disk (a "cold" SSD run) without needing root.
+void drop_page_cache(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) return;
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,10 +86,26 @@ int main(int argc, char** argv) {
     app.add_option("-t,--threads", threads, "threads (default: physical cores)");
     app.add_option("-r,--repetitions", reps, "repetitions")->check(CLI::Range(1, 1000));
     app.add_option("-b,--batch", batch, "prefill batch size")->check(CLI::Range(1, 4096));
+    std::string text_file, budget = "100%", policy = "wtinylfu";
+    bool no_prefetch = false, buffered = false, no_hot = false, drop_cache = false;
+    app.add_option("--text-file", text_file, "take the prompt and the decoded tokens from this text (real n-gram "
+                                             "traffic) instead of random ids")->check(CLI::ExistingFile);
+    app.add_option("--engram-dram-budget", budget, "Engram models: DRAM for table rows (bytes or %)");
+    app.add_option("--engram-policy", policy, "wtinylfu or lru");
+    app.add_flag("--no-engram-prefetch", no_prefetch, "fetch Engram rows when a layer needs them");
+    app.add_flag("--engram-buffered-io", buffered, "read Engram rows through the page cache");
+    app.add_flag("--no-engram-hot-stats", no_hot, "start with a cold cache (no saved hot-row statistics)");
+    app.add_flag("--drop-cache", drop_cache, "evict the model file from the page cache before loading");
     CLI11_PARSE(app, argc, argv);
     eg::set_log_level(spdlog::level::warn);
 
-    auto m = eg::Model::load(model);
+    if (drop_cache) drop_page_cache(model);
+    auto eo = eg::engram::make_options(budget, policy, !no_prefetch, !buffered, !no_hot);
+    if (!eo) {
+        std::fprintf(stderr, "error: %s\n", eo.message().c_str());
+        return 2;
+    }
+    auto m = eg::engram::load_model(model, eo.value());
     if (!m) {
         std::fprintf(stderr, "error: %s\n", m.message().c_str());
         return 1;
@@ -77,19 +124,49 @@ int main(int argc, char** argv) {
 
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> tok(0, (int32_t)mdl.hparams().n_vocab - 1);
-    std::vector<int32_t> prompt(n_prompt);
-    for (auto& t : prompt) t = tok(rng);
-    std::vector<int32_t> gen(n_gen);
-    for (auto& t : gen) t = tok(rng);
-
+    // One prompt and one decode sequence per repetition (the warm-up too).
+    // From a text file each repetition takes the next segment, so an Engram
+    // cache warmed by earlier segments meets new text, as a user's would.
+    const int n_runs = reps + 1;
+    std::vector<std::vector<int32_t>> prompts(n_runs, std::vector<int32_t>(n_prompt));
+    std::vector<std::vector<int32_t>> gens(n_runs, std::vector<int32_t>(n_gen));
+    if (!text_file.empty()) {
+        std::ifstream in(text_file, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::vector<int32_t> ids = mdl.tokenizer().encode(ss.str(), false, false);
+        const size_t need = (size_t)n_runs * (n_prompt + n_gen);
+        if (ids.size() < need) {
+            std::fprintf(stderr, "error: %s has %zu tokens; %d runs of -p + -n need %zu\n", text_file.c_str(),
+                         ids.size(), n_runs, need);
+            return 2;
+        }
+        for (int r = 0; r < n_runs; ++r) {
+            auto it = ids.begin() + (size_t)r * (n_prompt + n_gen);
+            std::copy(it, it + n_prompt, prompts[r].begin());
+            std::copy(it + n_prompt, it + n_prompt + n_gen, gens[r].begin());
+        }
+    } else {
+        // Random ids, the same every repetition (as before: kernels, not caches).
+        for (auto& t : prompts[0]) t = tok(rng);
+        for (auto& t : gens[0]) t = tok(rng);
+        for (int r = 1; r < n_runs; ++r) {
+            prompts[r] = prompts[0];
+            gens[r] = gens[0];
+        }
+    }
     std::vector<double> pp, tg, ttft;
     eg::SamplerParams greedy;
     greedy.temperature = 0;
     eg::Sampler sampler(greedy);
     std::vector<int32_t> history;
+    eg::ExtensionStats before;
     for (int r = -1; r < reps; ++r) {  // r == -1: warm-up
+        if (r == 0 && mdl.extension()) before = mdl.extension()->stats();
         sess.truncate(0);
         auto t0 = Clock::now();
+        const auto& prompt = prompts[r + 1];
+        const auto& gen = gens[r + 1];
         if (auto st = sess.eval(prompt); !st) {
             std::fprintf(stderr, "error: %s\n", st.message().c_str());
             return 1;
@@ -127,6 +204,15 @@ int main(int argc, char** argv) {
         {"memory", {{"weights_bytes", mem.weights_bytes}, {"kv_bytes", mem.kv_bytes}, {"scratch_bytes", mem.scratch_bytes}}},
     };
     if (n_gen > 0) j["decode_tokens_per_s"] = to_json(spread(tg));
+    if (!text_file.empty()) j["text_file"] = text_file;
+    if (const eg::ModelExtension* x = mdl.extension()) {
+        j["engram"] = eg::engram::stats_json(diff(x->stats(), before));
+        j["engram"]["describe"] = x->describe();
+        j["engram"]["prefetch"] = !no_prefetch;
+        j["engram"]["policy"] = policy;
+        j["engram"]["dram_budget"] = budget;
+        j["memory"]["engram_resident_bytes"] = x->resident_bytes();
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
 }

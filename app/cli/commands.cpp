@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
+#include <cmath>
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <algorithm>
@@ -8,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config.h"
 #include "core/log.h"
+#include "engram_model.h"
 #include "quant/kernels.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
@@ -24,15 +28,6 @@ std::atomic<int> g_interrupts{0};
 void on_sigint(int) {
     g_stop.store(true);
     if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);  // second Ctrl-C quits
-}
-
-std::unique_ptr<Model> load_or_report(const std::string& path) {
-    auto m = Model::load(path);
-    if (!m) {
-        std::fprintf(stderr, "error: %s\n", m.message().c_str());
-        return nullptr;
-    }
-    return std::move(m.value());
 }
 
 std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& c) {
@@ -72,6 +67,20 @@ void print_stats(const GenerationResult& r, const Session& s) {
                  st.prompt_tokens_per_s(), (long long)st.generated_tokens, st.generate_tokens_per_s(),
                  st.time_to_first_token_ms, mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0,
                  mem.scratch_bytes / 1048576.0, s.n_threads(), cpu_kernel_isa());
+    if (const ModelExtension* x = s.model().extension()) {
+        const ExtensionStats es = x->stats();
+        std::string tiers;
+        for (const auto& t : es.tiers) {
+            const uint64_t n = t.hits + t.misses;
+            tiers += " | " + t.tier + ": " + std::to_string(t.hits) + " hits" +
+                     (n ? " (" + std::to_string((int)std::lround(100.0 * t.hits / n)) + "%)" : std::string()) +
+                     ", " + std::to_string(t.bytes_resident >> 20) + " MiB resident, " +
+                     std::to_string(t.bytes_read >> 10) + " KiB read";
+        }
+        std::fprintf(stderr, "[engram]%s | stall %.1f ms, mean lead %.0f us, module compute %.1f ms\n", tiers.c_str(),
+                     es.stall_us / 1000.0, es.rows_fetched ? (double)es.lead_us / es.rows_fetched : 0.0,
+                     es.compute_us / 1000.0);
+    }
 }
 
 void print_piece(const std::string& p) {
@@ -81,8 +90,27 @@ void print_piece(const std::string& p) {
 
 }  // namespace
 
-int cmd_info(const CommonOptions& c, bool json) {
-    auto m = load_or_report(c.model);
+std::unique_ptr<Model> load_or_report(const CommonOptions& c) {
+    auto opt = engram::make_options(c.engram_budget, c.engram_policy, !c.engram_no_prefetch, !c.engram_buffered_io,
+                                    !c.engram_no_hot_stats);
+    if (!opt) {
+        std::fprintf(stderr, "error: %s\n", opt.message().c_str());
+        return nullptr;
+    }
+    auto m = engram::load_model(c.model, opt.value());
+    if (!m) {
+        std::fprintf(stderr, "error: %s\n", m.message().c_str());
+        return nullptr;
+    }
+    return std::move(m.value());
+}
+
+int cmd_info(const CommonOptions& c0, bool json) {
+    // info reads no table rows: an Engram table stays on disk.
+    CommonOptions c = c0;
+    c.engram_budget = "0";
+    c.engram_no_hot_stats = true;
+    auto m = load_or_report(c);
     if (!m) return 1;
     const HParams& hp = m->hparams();
     std::map<std::string, int> types;
@@ -112,6 +140,33 @@ int cmd_info(const CommonOptions& c, bool json) {
                     {"scratch_bytes", mem.scratch_bytes},
                     {"total_bytes", mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes}}},
     };
+    std::optional<engram::Config> ecfg;
+    if (engram::has_engram(m->file())) {
+        auto cfg = engram::read_config(m->file(), hp);
+        if (!cfg) {
+            std::fprintf(stderr, "error: %s\n", cfg.message().c_str());
+            return 1;
+        }
+        ecfg = std::move(cfg.value());
+        nlohmann::json layers = nlohmann::json::array();
+        for (const auto& L : ecfg->layers)
+            layers.push_back({{"layer", L.layer},
+                              {"table", L.table.tensor},
+                              {"type", std::string(type_name((uint32_t)L.table.type))},
+                              {"rows", L.table.n_rows},
+                              {"row_bytes", L.table.row_bytes},
+                              {"table_bytes", L.table.n_rows * L.table.row_bytes}});
+        j["engram"] = {{"form", ecfg->form == engram::Form::V41 ? "v41" : "demo"},
+                       {"layer_ids", ecfg->layer_ids},
+                       {"head_count", ecfg->head_count},
+                       {"key_length", ecfg->key_length},
+                       {"max_ngram_size", ecfg->max_ngram},
+                       {"compressed_vocab", ecfg->n_compressed},
+                       {"pad_id", ecfg->pad_id},
+                       {"conv_kernel_size", ecfg->conv_kernel},
+                       {"table_bytes", ecfg->table_bytes()},
+                       {"layers", layers}};
+    }
     if (json) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
@@ -130,11 +185,19 @@ int cmd_info(const CommonOptions& c, bool json) {
     std::printf("memory:        %.1f MiB weights + %.1f MiB KV (ctx %lld) + %.1f MiB scratch = %.1f MiB\n",
                 mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0, (long long)n_ctx, mem.scratch_bytes / 1048576.0,
                 (mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes) / 1048576.0);
+    if (ecfg) {
+        std::printf("engram:        %s\n", engram::describe(*ecfg).c_str());
+        for (const auto& L : ecfg->layers)
+            std::printf("  block %-4lld  %s: %llu rows x %lld (%s), %.1f MiB\n", (long long)L.layer, L.table.tensor.c_str(),
+                        (unsigned long long)L.table.n_rows, (long long)L.table.key_length,
+                        std::string(type_name((uint32_t)L.table.type)).c_str(),
+                        L.table.n_rows * L.table.row_bytes / 1048576.0);
+    }
     return 0;
 }
 
 int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_special, bool parse_special) {
-    auto m = load_or_report(c.model);
+    auto m = load_or_report(c);
     if (!m) return 1;
     nlohmann::json ids = m->tokenizer().encode(text, add_special, parse_special);
     std::printf("%s\n", ids.dump().c_str());
@@ -143,7 +206,7 @@ int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_speci
 
 int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string& prompt, bool chat,
             const std::string& system) {
-    auto m = load_or_report(c.model);
+    auto m = load_or_report(c);
     if (!m) return 1;
     auto s = session_or_report(*m, c);
     if (!s) return 1;
@@ -174,7 +237,7 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string
 
 int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std::string& text, int top,
                const std::string& dump_path, const std::string& dump_dir) {
-    auto m = load_or_report(c.model);
+    auto m = load_or_report(c);
     if (!m) return 1;
     std::vector<int32_t> ids;
     if (!tokens_json.empty()) {
@@ -230,7 +293,7 @@ int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std
 }
 
 int cmd_chat(const CommonOptions& c, const SamplingOptions& so, const std::string& system) {
-    auto m = load_or_report(c.model);
+    auto m = load_or_report(c);
     if (!m) return 1;
     auto s = session_or_report(*m, c);
     if (!s) return 1;

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "model/model.h"
 
 namespace eg::cli {
 
@@ -11,6 +14,19 @@ struct CommonOptions {
     int threads = 0;
     int64_t ctx = 0;
     bool verbose = false;
+    // Engram models: the tiered store of their tables.
+    std::string engram_budget = "100%";  // bytes (8G, 512M) or a share of the tables (25%)
+    std::string engram_policy = "wtinylfu";
+    bool engram_no_prefetch = false;
+    bool engram_buffered_io = false;
+    bool engram_no_hot_stats = false;
+};
+
+struct ForgeArgs {
+    std::string base, out, form = "v41", layers = "1", type = "f16";
+    int64_t max_ngram = 3, heads = 8, key_length = 64, conv_kernel = 4;
+    uint64_t rows_per_head = 0, seed = 0;
+    bool zero_value = false;
 };
 
 struct SamplingOptions {
@@ -32,5 +48,15 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& s, const std::string&
 int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std::string& text, int top,
                const std::string& dump_path, const std::string& dump_dir);
 int cmd_chat(const CommonOptions& c, const SamplingOptions& s, const std::string& system);
+
+// engram_commands.cpp
+int cmd_engram_rows(const CommonOptions& c, const std::string& text, bool add_special);
+int cmd_forge(const ForgeArgs& a);
+int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, const std::string& capacity,
+                      int64_t max_tokens);
+
+// Loads a model (with its Engram modules when it has them), or prints why
+// not and returns nullptr.
+std::unique_ptr<Model> load_or_report(const CommonOptions& c);
 
 }  // namespace eg::cli

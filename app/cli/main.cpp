@@ -1,5 +1,6 @@
 // engram-cli: the engine from a terminal — model info, tokenization, one-shot
-// generation and an interactive chat. Links the engine only (no Qt).
+// generation, an interactive chat, and the Engram tools (forge, engram-rows,
+// engram-replay). Links the engine and engram only (no Qt).
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -13,6 +14,16 @@ void add_common(CLI::App* app, CommonOptions& c) {
     app->add_option("-t,--threads", c.threads, "CPU threads (default: physical cores)")->check(CLI::Range(0, 256));
     app->add_option("-c,--ctx", c.ctx, "context length (default: the model's, at most 4096)")->check(CLI::Range(0, 1 << 24));
     app->add_flag("-v,--verbose", c.verbose, "log more");
+    app->add_option("--engram-dram-budget", c.engram_budget,
+                    "Engram models: DRAM for table rows, bytes (8G, 512M) or a share of the tables (25%); the rest "
+                    "is read from the file on demand (default 100%)");
+    app->add_option("--engram-policy", c.engram_policy, "Engram DRAM cache policy: wtinylfu (default) or lru");
+    app->add_flag("--no-engram-prefetch", c.engram_no_prefetch,
+                  "read Engram rows when a layer needs them instead of as soon as the tokens are known");
+    app->add_flag("--engram-buffered-io", c.engram_buffered_io,
+                  "read Engram rows through the page cache instead of O_DIRECT");
+    app->add_flag("--no-engram-hot-stats", c.engram_no_hot_stats,
+                  "do not load or save the hot-row statistics that warm the cache at start");
 }
 void add_sampling(CLI::App* app, SamplingOptions& s) {
     app->add_option("-n,--n-predict", s.n_predict, "tokens to generate at most");
@@ -73,6 +84,38 @@ int main(int argc, char** argv) {
     logits->add_option("--dump-tensors", dump_dir, "write every named intermediate (attn_norm-3.bin, ...) as raw "
                                                    "float32 [n_tokens, n] into this existing folder");
 
+    auto* rows = app.add_subcommand("engram-rows", "print the Engram rows of a text as JSON: token ids, compressed "
+                                                   "ids, and every head's row of every Engram layer at every position");
+    add_common(rows, common);
+    bool rows_special = false;
+    rows->add_option("--text", text, "text")->required();
+    rows->add_flag("--bos", rows_special, "add BOS/EOS as the model wants them");
+
+    auto* forge = app.add_subcommand("forge", "attach Engram modules to a model (random tables and weights from a seed)");
+    ForgeArgs fa;
+    forge->add_option("--base", fa.base, "base GGUF model")->required()->check(CLI::ExistingFile);
+    forge->add_option("--out", fa.out, "output GGUF")->required();
+    forge->add_option("--form", fa.form, "v41 (DeepSeek-V4.1, fused wkv) or demo (engram_demo_v1.py, with conv)");
+    forge->add_option("--layers", fa.layers, "blocks with an Engram module, e.g. 1,15");
+    forge->add_option("--max-ngram", fa.max_ngram, "n-grams 2..N")->check(CLI::Range(2, 8));
+    forge->add_option("--heads", fa.heads, "hash heads per n-gram order")->check(CLI::Range(1, 64));
+    forge->add_option("--key-length", fa.key_length, "values per row")->check(CLI::Range(1, 65536));
+    forge->add_option("--rows-per-head", fa.rows_per_head, "rows per head (the first prime above; default 5 x "
+                                                           "compressed vocabulary)");
+    forge->add_option("--type", fa.type, "table type: f16 or q8_0");
+    forge->add_option("--seed", fa.seed, "seed of multipliers and weights");
+    forge->add_option("--conv-kernel", fa.conv_kernel, "demo form: short convolution kernel")->check(CLI::Range(1, 16));
+    forge->add_flag("--zero-value", fa.zero_value, "zero the value projection: the model must answer as the base does");
+
+    auto* replay = app.add_subcommand("engram-replay", "hit rates of LRU and W-TinyLFU on the Engram rows of a text "
+                                                       "file, at several DRAM capacities (JSON)");
+    add_common(replay, common);
+    std::string text_file, capacities = "1%,5%,25%";
+    int64_t max_tokens = 0;
+    replay->add_option("--text-file", text_file, "text to replay")->required()->check(CLI::ExistingFile);
+    replay->add_option("--capacity", capacities, "comma-separated shares of each table held in DRAM");
+    replay->add_option("--max-tokens", max_tokens, "use at most this many tokens of the text");
+
     CLI11_PARSE(app, argc, argv);
     eg::set_log_level(common.verbose ? spdlog::level::debug : spdlog::level::warn);
 
@@ -81,5 +124,8 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(common, sampling, prompt, chat, system);
     if (*logits) return cmd_logits(common, tokens_json, text, top, dump_path, dump_dir);
     if (*chatc) return cmd_chat(common, sampling, system);
+    if (*rows) return cmd_engram_rows(common, text, rows_special);
+    if (*forge) return cmd_forge(fa);
+    if (*replay) return cmd_engram_replay(common, text_file, capacities, max_tokens);
     return 2;
 }

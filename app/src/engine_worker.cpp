@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "engram_model.h"
 #include "model/model.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
@@ -41,7 +42,9 @@ void EngineWorker::loadModel(const QString& path) {
     QElapsedTimer t;
     t.start();
     unload();
-    auto m = eg::Model::load(path.toStdString());
+    // Engram models get their modules and tiered store (default budgets until
+    // the memory panel sets them).
+    auto m = eg::engram::load_model(path.toStdString());
     if (!m) {
         EG_LOG_ERROR("cannot load {}: {}", path.toStdString(), m.message());
         emit loadFailed(QString::fromStdString(m.message()));

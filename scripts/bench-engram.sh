@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The Engram tiers, measured: SmolLM2-135M-Instruct with a forged Engram
+# table of about 8 GB (2 layers), decoding real English text (licence texts
+# Debian ships under /usr/share), at DRAM budgets 100% / 25% / 5%, prefetch on
+# and off, the model file evicted from the page cache before each run (rows
+# beyond the budget are read with O_DIRECT, so they come from the disk). Also
+# the base model alone (the cost of the Engram compute) and the hit rates of
+# LRU vs W-TinyLFU on the same text.
+#   scripts/bench-engram.sh [-t THREADS] [-r REPS] [-p N_PROMPT] [-n N_GEN] [-g TABLE_GB]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${ENGRAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/engram-desktop}"
+THREADS="$(nproc)"; REPS=3; NP=128; NG=64; GB=8
+while getopts "t:r:p:n:g:" o; do
+  case "$o" in t) THREADS="$OPTARG";; r) REPS="$OPTARG";; p) NP="$OPTARG";; n) NG="$OPTARG";; g) GB="$OPTARG";; *) exit 2;; esac
+done
+
+"$ROOT/scripts/fetch-model.sh"
+BASE="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$ROOT/build" --target engram-bench engram-cli -j"$(nproc)" >/dev/null
+CLI="$ROOT/build/app/engram-cli"; BENCH="$ROOT/build/app/engram-bench"
+
+# 2 layers x 16 heads (orders 2 and 3, 8 heads each) x rows x 64 F16 values:
+# rows per head = GB * 2^30 / (2 * 16 * 128 bytes).
+RPH=$(( GB * 1024 * 1024 * 1024 / (2 * 16 * 128) ))
+FORGED="$CACHE/bench/SmolLM2-135M-engram-${GB}g.gguf"
+mkdir -p "$CACHE/bench"
+if [ ! -f "$FORGED" ]; then
+  echo "forging $FORGED ($GB GB of tables) ..." >&2
+  "$CLI" forge --base "$BASE" --out "$FORGED" --form v41 --layers 1,15 --max-ngram 3 --heads 8 \
+    --key-length 64 --rows-per-head "$RPH" --type f16 --seed 1
+fi
+
+TEXT="$CACHE/bench/english.txt"
+cat /usr/share/common-licenses/{GPL-3,LGPL-3,GPL-2,LGPL-2.1,Apache-2.0,GFDL-1.3,MPL-2.0,Artistic,CC0-1.0} > "$TEXT"
+
+OUT="$ROOT/build/bench-engram"; mkdir -p "$OUT"
+run() {  # name, model, extra args...
+  local name="$1" model="$2"; shift 2
+  "$BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$NP" -n "$NG" --text-file "$TEXT" \
+    --drop-cache --no-engram-hot-stats "$@" > "$OUT/$name.json"
+}
+run base "$BASE"
+for b in 100 25 5; do
+  run "b${b}-prefetch" "$FORGED" --engram-dram-budget "${b}%"
+  [ "$b" = 100 ] || run "b${b}-noprefetch" "$FORGED" --engram-dram-budget "${b}%" --no-engram-prefetch
+done
+"$CLI" engram-replay -m "$FORGED" --text-file "$TEXT" --capacity 1%,5%,25% > "$OUT/replay.json"
+
+python3 - "$OUT" <<'EOF'
+import json, sys, os
+out = sys.argv[1]
+def load(n): return json.load(open(os.path.join(out, n + ".json")))
+base = load("base"); full = load("b100-prefetch")
+tg = lambda j: j["decode_tokens_per_s"]["median"]
+pp = lambda j: j["prefill_tokens_per_s"]["median"]
+print(f"Engram bench: {full['engram']['describe']}")
+print(f"threads {full['threads']}, text {full['text_file']}, prompt {full['n_prompt']}, decode {full['n_gen']}, reps {full['repetitions']}\n")
+print("| run | prefill tok/s | decode tok/s | decode vs 100% | DRAM hit rate | SSD KiB read | stall ms | mean lead us | module ms |")
+print("|---|---|---|---|---|---|---|---|---|")
+print(f"| base model (no Engram) | {pp(base):.1f} | {tg(base):.1f} | {tg(base)/tg(full):.3f}x | - | - | - | - | - |")
+for n in ["b100-prefetch", "b25-prefetch", "b25-noprefetch", "b5-prefetch", "b5-noprefetch"]:
+    j = load(n); e = j["engram"]; d = e["tiers"]["dram"]; s = e["tiers"]["ssd"]
+    print(f"| {n} | {pp(j):.1f} | {tg(j):.1f} | {tg(j)/tg(full):.3f}x | {d['hit_rate']*100:.1f}% | {s['bytes_read']/1024:.0f} | "
+          f"{e['stall_us']/1000:.1f} | {e['mean_lead_us']:.0f} | {e['compute_us']/1000:.1f} |")
+r = json.load(open(os.path.join(out, "replay.json")))
+print(f"\nCache policies on {r['tokens']} tokens of the same text ({r['distinct_rows']} distinct rows):\n")
+print("| DRAM capacity | LRU hit rate | W-TinyLFU hit rate |")
+print("|---|---|---|")
+for x in r["results"]:
+    print(f"| {x['capacity']} | {x['lru']['hit_rate']*100:.1f}% | {x['wtinylfu']['hit_rate']*100:.1f}% |")
+EOF
