@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
 # default model, the tokenizer test data), builds Release in build/ and runs
-# every test; then builds the parser tests (GGUF, tokenizer, chat template)
+# every test; then builds the parser tests (GGUF, tokenizer, chat template,
+# Engram config) and the Engram store test
 # with ASan+UBSan in build-asan/ and runs them. .ci/run calls this script.
 #   scripts/test.sh
 # Environment: ENGRAM_JOBS (build parallelism, default nproc),
@@ -38,9 +39,11 @@ if [[ "${ENGRAM_TEST_ASAN:-1}" == 0 ]]; then
     exit 0
 fi
 
-# The parser tests read hostile input: they also run under ASan+UBSan. Only
-# their targets are built (-O1 keeps them quick on CI's two cores).
-PARSER_TESTS='gguf|tokenizer|chat_template'
+# The parser tests read hostile input (GGUF, vocabularies, templates, Engram
+# keys and tensors) and the Engram store juggles threads and raw buffers:
+# they also run under ASan+UBSan. Only their targets are built (-O1 keeps
+# them quick on CI's two cores).
+PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store'
 step "ASan+UBSan build of the parser tests (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DENGRAM_CUDA=OFF \
     -DENGRAM_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

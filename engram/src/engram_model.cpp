@@ -164,6 +164,30 @@ public:
         return {};
     }
 
+    Status warm(const int32_t* tokens, int64_t n) override {
+        EngramState st;
+        st.pending.resize(store_->tables().size());
+        for (int64_t i = 0; i < n; ++i) st.compressed.push_back(hasher_.compress(tokens[i]));
+        // Keep a few chunks in flight so that the I/O threads stay busy.
+        std::deque<std::shared_ptr<FetchBatch>> inflight;
+        auto drain = [&](size_t keep) -> Status {
+            while (inflight.size() > keep) {
+                if (auto s = store_->wait(*inflight.front()); !s) return s;
+                inflight.pop_front();
+            }
+            return {};
+        };
+        for (int64_t c = 0; c < n; c += kChunk) {
+            const int64_t cn = std::min(kChunk, n - c);
+            for (size_t li = 0; li < cfg_.layers.size(); ++li) inflight.push_back(request_layer(st, (int)li, c, cn).batch);
+            if (tok_table_ >= 0) inflight.push_back(request_tokens(tokens + c, c, cn).batch);
+            if (auto s = drain(16); !s) return s;
+        }
+        return drain(0);
+    }
+
+    void wait_idle() const override { store_->wait_warm(); }
+
     ExtensionStats stats() const override {
         ExtensionStats s = store_->stats();
         s.compute_us = compute_us_.load();

@@ -31,6 +31,10 @@ namespace {
 constexpr uint64_t kAlign = 4096;                   // O_DIRECT offset, size and buffer alignment
 constexpr uint64_t kMaxCoalesceBytes = 1ULL << 20;  // one read covers rows up to this span
 constexpr uint64_t kPreloadReadBytes = 8ULL << 20;  // sequential reads of a fully resident table
+// Warm-up reads: hot rows closer than this join one read (a random 4 KiB
+// read costs about as much as reading 64 KiB more sequentially), up to 4 MiB.
+constexpr uint64_t kWarmGapBytes = 64ULL << 10;
+constexpr uint64_t kWarmReadBytes = 4ULL << 20;
 constexpr uint64_t kSlabChunkBytes = 4ULL << 20;    // the slab grows by chunks of this size
 constexpr uint64_t kMinHotRows = 65536;             // hot-row counts kept per table, at least
 constexpr uint64_t kMaxHotRows = 1ULL << 22;        // and at most
@@ -75,8 +79,11 @@ struct Group {
 };
 
 // Groups sorted rows so that one read covers rows sharing (direct) or
-// adjoining (buffered) file bytes, up to kMaxCoalesceBytes.
-std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows) {
+// adjoining (buffered) file bytes, up to max_bytes; rows up to max_gap bytes
+// apart join too (the warm-up reads thousands of hot rows at once: one
+// sequential read across a small gap is cheaper than another random read).
+std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows,
+                               uint64_t max_gap = 0, uint64_t max_bytes = kMaxCoalesceBytes) {
     std::vector<Group> groups;
     for (uint32_t i = 0; i < sorted_rows.size(); ++i) {
         if (!groups.empty()) {
@@ -84,8 +91,8 @@ std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vecto
             const uint64_t first_off = t.file_offset + sorted_rows[g.first] * t.row_bytes;
             const uint64_t last_end = t.file_offset + (sorted_rows[i - 1] + 1) * t.row_bytes;
             const uint64_t off = t.file_offset + sorted_rows[i] * t.row_bytes;
-            const bool joins = direct ? align_down(off) <= align_up(last_end) : off == last_end;
-            if (joins && off + t.row_bytes - first_off <= kMaxCoalesceBytes) {
+            const bool joins = direct ? align_down(off) <= align_up(last_end) + max_gap : off <= last_end + max_gap;
+            if (joins && off + t.row_bytes - first_off <= max_bytes) {
                 ++g.count;
                 continue;
             }
@@ -393,7 +400,8 @@ struct TieredStore::Impl {
             for (size_t k = 0; k < rows.size() && warm->size() < t.capacity_rows; ++k) warm->push_back(rows[k].first);
             std::sort(warm->begin(), warm->end());
             n_warm += warm->size();
-            for (const Group& g : make_groups(t.info, direct, *warm)) jobs.push_back(Job{nullptr, (int)i, g, warm});
+            for (const Group& g : make_groups(t.info, direct, *warm, kWarmGapBytes, kWarmReadBytes))
+                jobs.push_back(Job{nullptr, (int)i, g, warm});
         }
         EG_LOG_INFO("{}: hot-row stats from {}: warming {} rows in the background", path, opt.hot_stats_path,
                     n_warm);

@@ -74,6 +74,15 @@ public:
     virtual Status apply(ExtensionState& st, int64_t il, float* x, int64_t n_tok, int64_t pos0, ThreadPool& pool,
                          const TensorDumpFn* dump) = 0;
 
+    // Looks up the rows that tokens[0..n) would need, without computing
+    // anything, so that the caches and their hot-row statistics learn a text
+    // (e.g. `engram-cli engram-warm` over a user's documents).
+    virtual Status warm(const int32_t* tokens, int64_t n) = 0;
+
+    // Blocks until background work started at load (warming the caches from
+    // saved statistics) is done; benchmarks call it before timing.
+    virtual void wait_idle() const = 0;
+
     virtual ExtensionStats stats() const = 0;
     // Resident bytes the extension holds in DRAM (its caches; not the mapping).
     virtual uint64_t resident_bytes() const = 0;
