@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -19,6 +20,7 @@
 
 #include "core/log.h"
 #include "engram_model.h"
+#include "plan/apply.h"
 #include "quant/kernels.h"
 #include "runtime/session.h"
 #include "sampling/sampler.h"
@@ -96,6 +98,13 @@ int main(int argc, char** argv) {
     app.add_flag("--engram-buffered-io", buffered, "read Engram rows through the page cache");
     app.add_flag("--no-engram-hot-stats", no_hot, "start with a cold cache (no saved hot-row statistics)");
     app.add_flag("--drop-cache", drop_cache, "evict the model file from the page cache before loading");
+    int io_threads = 0;
+    std::string vram_budget, assume_gpu;
+    app.add_option("--vram-budget", vram_budget, "place blocks on the GPU as the planner says for this VRAM budget "
+                                                 "(bytes or % of free VRAM; default: CPU only)");
+    app.add_option("--assume-gpu", assume_gpu, "plan as if this GPU existed: VRAM[,H2D_GBps[,VRAM_GBps]]");
+    app.add_option("--engram-io-threads", io_threads, "threads reading Engram rows from the file (default 4)")
+        ->check(CLI::Range(0, 64));
     CLI11_PARSE(app, argc, argv);
     eg::set_log_level(spdlog::level::warn);
 
@@ -105,6 +114,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: %s\n", eo.message().c_str());
         return 2;
     }
+    if (io_threads > 0) eo.value().store.io_threads = io_threads;
     auto m = eg::engram::load_model(model, eo.value());
     if (!m) {
         std::fprintf(stderr, "error: %s\n", m.message().c_str());
@@ -115,12 +125,31 @@ int main(int argc, char** argv) {
     so.n_ctx = n_prompt + n_gen + 1;
     so.n_threads = threads;
     so.n_batch = batch;
-    auto s = eg::Session::create(mdl, so);
+    std::optional<eg::Placement> planned;
+    if (!vram_budget.empty()) {
+        eg::PlanRequest r;
+        r.vram_budget = vram_budget;
+        r.engram_dram_budget = budget;
+        r.n_ctx = so.n_ctx;
+        r.n_batch = batch;
+        r.assume_gpu = assume_gpu;
+        auto run = eg::plan_session(mdl.file(), r, so);
+        if (!run) {
+            std::fprintf(stderr, "error: %s\n", run.message().c_str());
+            return 1;
+        }
+        planned = run->placement;
+    }
+    std::vector<std::string> notes;
+    auto s = eg::create_session_or_cpu(mdl, so, &notes);
     if (!s) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return 1;
     }
     eg::Session& sess = *s.value();
+    // Saved hot-row statistics warm the Engram cache in the background: let
+    // that finish, so the timed runs measure a warm start, not the warm-up.
+    if (mdl.extension()) mdl.extension()->wait_idle();
 
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> tok(0, (int32_t)mdl.hparams().n_vocab - 1);
@@ -205,6 +234,15 @@ int main(int argc, char** argv) {
     };
     if (n_gen > 0) j["decode_tokens_per_s"] = to_json(spread(tg));
     if (!text_file.empty()) j["text_file"] = text_file;
+    nlohmann::json placement = nlohmann::json::array();
+    for (const auto& r : sess.placement()) placement.push_back({{"device", r.device}, {"first", r.first}, {"last", r.last}});
+    j["placement"] = placement;
+    if (planned) {
+        j["plan"] = {{"predicted_decode_tokens_per_s", planned->predicted.decode_tokens_per_s},
+                     {"problems", planned->problems},
+                     {"notes", notes},
+                     {"memory", notes.empty() ? eg::compare_with_measured(*planned, mem) : nlohmann::json()}};
+    }
     if (const eg::ModelExtension* x = mdl.extension()) {
         j["engram"] = eg::engram::stats_json(diff(x->stats(), before));
         j["engram"]["describe"] = x->describe();

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "core/log.h"
 #include "engram_model.h"
+#include "plan/apply.h"
 #include "quant/kernels.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
@@ -34,11 +35,33 @@ std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& 
     SessionOptions so;
     so.n_ctx = c.ctx;
     so.n_threads = c.threads;
-    auto s = Session::create(m, so);
+    std::optional<Placement> planned;
+    if (!c.vram_budget.empty()) {
+        // The planner places the blocks; what it cannot do is said, not hidden.
+        PlanRequest r;
+        r.vram_budget = c.vram_budget;
+        r.engram_dram_budget = c.engram_budget;
+        r.n_ctx = c.ctx;
+        r.assume_gpu = c.assume_gpu;
+        auto run = plan_session(m.file(), r, so);
+        if (!run) {
+            std::fprintf(stderr, "error: %s\n", run.message().c_str());
+            return nullptr;
+        }
+        for (const std::string& p : run->placement.problems) std::fprintf(stderr, "plan: %s\n", p.c_str());
+        std::fprintf(stderr, "plan: %lld of %lld blocks on the GPU, output head on %s, predicted %.1f tok/s decode\n",
+                     (long long)run->placement.n_gpu_blocks, (long long)m.hparams().n_layer,
+                     run->placement.output_device.c_str(), run->placement.predicted.decode_tokens_per_s);
+        planned = run->placement;
+    }
+    std::vector<std::string> notes;
+    auto s = create_session_or_cpu(m, so, &notes);
+    for (const std::string& n : notes) std::fprintf(stderr, "plan: %s\n", n.c_str());
     if (!s) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return nullptr;
     }
+    if (planned && notes.empty()) compare_with_measured(*planned, s.value()->memory());
     return std::move(s.value());
 }
 

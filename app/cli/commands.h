@@ -15,6 +15,8 @@ struct CommonOptions {
     int64_t ctx = 0;
     bool verbose = false;
     // Engram models: the tiered store of their tables.
+    std::string vram_budget;             // "": CPU only; else plan with this VRAM budget
+    std::string assume_gpu;              // plan for an assumed GPU
     std::string engram_budget = "100%";  // bytes (8G, 512M) or a share of the tables (25%)
     std::string engram_policy = "wtinylfu";
     bool engram_no_prefetch = false;
@@ -24,6 +26,9 @@ struct CommonOptions {
 
 struct ForgeArgs {
     std::string base, out, form = "v41", layers = "1", type = "f16";
+    std::string synthetic;  // "": attach Engram to --base; else a random model of this arch
+    int64_t n_layer = 2, n_embd = 256, n_head = 4, n_head_kv = 0, n_ff = 512, n_vocab = 512, n_ctx = 4096;
+    bool untied = false;
     int64_t max_ngram = 3, heads = 8, key_length = 64, conv_kernel = 4;
     uint64_t rows_per_head = 0, seed = 0;
     bool zero_value = false;
@@ -52,6 +57,7 @@ int cmd_chat(const CommonOptions& c, const SamplingOptions& s, const std::string
 // engram_commands.cpp
 int cmd_engram_rows(const CommonOptions& c, const std::string& text, bool add_special);
 int cmd_forge(const ForgeArgs& a);
+int cmd_engram_warm(const CommonOptions& c, const std::string& text_file);
 int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, const std::string& capacity,
                       int64_t max_tokens);
 

@@ -12,6 +12,7 @@
 #include "engram_model.h"
 #include "forge.h"
 #include "hash.h"
+#include "model/synthetic.h"
 #include "policy.h"
 #include "replay.h"
 
@@ -81,7 +82,43 @@ int cmd_engram_rows(const CommonOptions& c, const std::string& text, bool add_sp
     return 0;
 }
 
+namespace {
+
+int forge_synthetic(const ForgeArgs& a) {
+    SyntheticOptions o;
+    o.arch = a.synthetic;
+    o.n_layer = a.n_layer;
+    o.n_embd = a.n_embd;
+    o.n_head = a.n_head;
+    o.n_head_kv = a.n_head_kv;
+    o.n_ff = a.n_ff;
+    o.n_vocab = a.n_vocab;
+    o.n_ctx = a.n_ctx;
+    o.seed = a.seed ? a.seed : 1;
+    o.tied_output = !a.untied;
+    o.out_path = a.out;
+    auto t = parse_synthetic_type(a.type == "f16" ? "f16" : a.type);
+    if (!t) {
+        std::fprintf(stderr, "error: --type: %s\n", t.message().c_str());
+        return 2;
+    }
+    o.type = t.value();
+    if (auto s = write_synthetic_model(o); !s) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "wrote %s\n", a.out.c_str());
+    return 0;
+}
+
+}  // namespace
+
 int cmd_forge(const ForgeArgs& a) {
+    if (!a.synthetic.empty()) return forge_synthetic(a);
+    if (a.base.empty()) {
+        std::fprintf(stderr, "error: forge needs --base (attach Engram to a model) or --synthetic ARCH\n");
+        return 2;
+    }
     engram::ForgeOptions o;
     o.base_path = a.base;
     o.out_path = a.out;
@@ -116,6 +153,31 @@ int cmd_forge(const ForgeArgs& a) {
     }
     std::fprintf(stderr, "wrote %s\n", a.out.c_str());
     return 0;
+}
+
+int cmd_engram_warm(const CommonOptions& c, const std::string& text_file) {
+    auto m = load_or_report(c);
+    if (!m) return 1;
+    ModelExtension* x = m->extension();
+    if (!x) {
+        std::fprintf(stderr, "error: %s has no Engram layers\n", c.model.c_str());
+        return 1;
+    }
+    std::ifstream in(text_file, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "error: cannot read %s\n", text_file.c_str());
+        return 1;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::vector<int32_t> ids = m->tokenizer().encode(ss.str(), false, false);
+    if (auto s = x->warm(ids.data(), (int64_t)ids.size()); !s) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return 1;
+    }
+    nlohmann::json j = {{"text", text_file}, {"tokens", ids.size()}, {"stats", engram::stats_json(x->stats())}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;  // the hot-row statistics are saved when the model closes
 }
 
 int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, const std::string& capacities,

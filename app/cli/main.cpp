@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/plan_command.h"
 #include "core/log.h"
 
 using namespace eg::cli;
@@ -14,6 +15,10 @@ void add_common(CLI::App* app, CommonOptions& c) {
     app->add_option("-t,--threads", c.threads, "CPU threads (default: physical cores)")->check(CLI::Range(0, 256));
     app->add_option("-c,--ctx", c.ctx, "context length (default: the model's, at most 4096)")->check(CLI::Range(0, 1 << 24));
     app->add_flag("-v,--verbose", c.verbose, "log more");
+    app->add_option("--vram-budget", c.vram_budget,
+                    "place blocks on the GPU as the planner says for this VRAM budget: bytes (8G) or a share of "
+                    "the free VRAM (50%); 0 = CPU only (default: CPU only)");
+    app->add_option("--assume-gpu", c.assume_gpu, "plan as if this GPU existed: VRAM[,H2D_GBps[,VRAM_GBps]]");
     app->add_option("--engram-dram-budget", c.engram_budget,
                     "Engram models: DRAM for table rows, bytes (8G, 512M) or a share of the tables (25%); the rest "
                     "is read from the file on demand (default 100%)");
@@ -93,7 +98,17 @@ int main(int argc, char** argv) {
 
     auto* forge = app.add_subcommand("forge", "attach Engram modules to a model (random tables and weights from a seed)");
     ForgeArgs fa;
-    forge->add_option("--base", fa.base, "base GGUF model")->required()->check(CLI::ExistingFile);
+    forge->add_option("--base", fa.base, "base GGUF model (Engram forge)")->check(CLI::ExistingFile);
+    forge->add_option("--synthetic", fa.synthetic, "write a random-weight model of this architecture instead "
+                                                   "(llama, qwen2, qwen3) with the shape below");
+    forge->add_option("--n-layer", fa.n_layer, "synthetic: blocks");
+    forge->add_option("--n-embd", fa.n_embd, "synthetic: embedding width");
+    forge->add_option("--n-head", fa.n_head, "synthetic: attention heads");
+    forge->add_option("--n-head-kv", fa.n_head_kv, "synthetic: KV heads (default = heads)");
+    forge->add_option("--n-ff", fa.n_ff, "synthetic: feed-forward width");
+    forge->add_option("--vocab", fa.n_vocab, "synthetic: vocabulary size (>= 260)");
+    forge->add_option("--ctx", fa.n_ctx, "synthetic: context length");
+    forge->add_flag("--untied", fa.untied, "synthetic: an output head of its own");
     forge->add_option("--out", fa.out, "output GGUF")->required();
     forge->add_option("--form", fa.form, "v41 (DeepSeek-V4.1, fused wkv) or demo (engram_demo_v1.py, with conv)");
     forge->add_option("--layers", fa.layers, "blocks with an Engram module, e.g. 1,15");
@@ -102,7 +117,8 @@ int main(int argc, char** argv) {
     forge->add_option("--key-length", fa.key_length, "values per row")->check(CLI::Range(1, 65536));
     forge->add_option("--rows-per-head", fa.rows_per_head, "rows per head (the first prime above; default 5 x "
                                                            "compressed vocabulary)");
-    forge->add_option("--type", fa.type, "table type: f16 or q8_0");
+    forge->add_option("--type", fa.type, "Engram table type (f16, q8_0); synthetic: weight type (f16, q4_0, "
+                                         "q4_1, q8_0, q4_k, q5_k, q6_k, ...)");
     forge->add_option("--seed", fa.seed, "seed of multipliers and weights");
     forge->add_option("--conv-kernel", fa.conv_kernel, "demo form: short convolution kernel")->check(CLI::Range(1, 16));
     forge->add_flag("--zero-value", fa.zero_value, "zero the value projection: the model must answer as the base does");
@@ -116,9 +132,34 @@ int main(int argc, char** argv) {
     replay->add_option("--capacity", capacities, "comma-separated shares of each table held in DRAM");
     replay->add_option("--max-tokens", max_tokens, "use at most this many tokens of the text");
 
+    auto* warm = app.add_subcommand("engram-warm", "teach the Engram cache a text (its rows are looked up, "
+                                                   "nothing is computed); the hot-row statistics saved at exit warm "
+                                                   "the next start");
+    add_common(warm, common);
+    warm->add_option("--text-file", text_file, "text")->required()->check(CLI::ExistingFile);
+
+    auto* planc = app.add_subcommand("plan", "where a model's blocks, KV cache and Engram rows go under the VRAM "
+                                             "and Engram DRAM budgets, and the predicted decode speed (JSON)");
+    PlanArgs pa;
+    planc->add_option("-m,--model", pa.model, "GGUF model file")->required()->check(CLI::ExistingFile);
+    planc->add_option("--vram-budget", pa.vram_budget,
+                      "VRAM for blocks, KV cache and Engram hot rows: bytes (8G) or a share of the free VRAM (50%); "
+                      "default all free VRAM");
+    planc->add_option("--engram-dram-budget", pa.engram_dram_budget,
+                      "DRAM for Engram rows: bytes (8G, 512M) or a share of the tables (25%); default 100%");
+    planc->add_option("-c,--ctx", pa.ctx, "context length (default: the model's, at most 4096)")
+        ->check(CLI::Range(0, 1 << 24));
+    planc->add_option("--assume-gpu", pa.assume_gpu,
+                      "plan for a GPU this machine does not have: VRAM[,H2D_GBps[,VRAM_GBps]], e.g. 24G,25 "
+                      "(defaults 25 GB/s and 900 GB/s)");
+    planc->add_flag("--refresh-hardware", pa.refresh_hardware, "measure the hardware again (the cache lasts a day)");
+    planc->add_flag("--measure-ssd", pa.measure_ssd, "also measure 4 KiB random reads on the model file");
+    planc->add_flag("-v,--verbose", common.verbose, "log more");
+
     CLI11_PARSE(app, argc, argv);
     eg::set_log_level(common.verbose ? spdlog::level::debug : spdlog::level::warn);
 
+    if (*planc) return cmd_plan(pa);
     if (*info) return cmd_info(common, json);
     if (*tokenize) return cmd_tokenize(common, text, !no_special, !no_parse_special);
     if (*run) return cmd_run(common, sampling, prompt, chat, system);
@@ -126,6 +167,7 @@ int main(int argc, char** argv) {
     if (*chatc) return cmd_chat(common, sampling, system);
     if (*rows) return cmd_engram_rows(common, text, rows_special);
     if (*forge) return cmd_forge(fa);
+    if (*warm) return cmd_engram_warm(common, text_file);
     if (*replay) return cmd_engram_replay(common, text_file, capacities, max_tokens);
     return 2;
 }

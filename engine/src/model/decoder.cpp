@@ -33,37 +33,39 @@ uint64_t ForwardScratch::bytes() const {
     return n * sizeof(float) + mm.bytes();
 }
 
-Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext) {
+Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext) {
+    const ModelWeights& w = model.weights();
+    const int64_t D = model.hparams().n_embd;
+    ModelExtension* mx = ext ? model.extension() : nullptr;
+    // One row of token_embd per token (any type), unless the extension serves
+    // the table from its tiered store.
+    if (mx && mx->serves_embeddings()) return mx->embed(*ext, tokens, n_tok, x);
+    const TypeKernels* ek = kernels_for(w.tok_embd.type);
+    for (int64_t t = 0; t < n_tok; ++t)
+        ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, x + t * D, D);
+    return {};
+}
+
+Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
+                      int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
+                      ExtensionState* ext) {
     const HParams& hp = model.hparams();
     const ModelWeights& w = model.weights();
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
     auto named = [&](const char* name, int64_t il, const float* data, int64_t n) {
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
     };
-
     ModelExtension* mx = ext ? model.extension() : nullptr;
-
-    // Token embeddings: one row of token_embd per token (any type), unless the
-    // extension serves the table from its tiered store.
-    if (mx && mx->serves_embeddings()) {
-        if (auto st = mx->embed(*ext, tokens, n_tok, s.x.data()); !st) return st;
-    } else {
-        const TypeKernels* ek = kernels_for(w.tok_embd.type);
-        for (int64_t t = 0; t < n_tok; ++t)
-            ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, s.x.data() + t * D, D);
-    }
-    named("inp_embd", -1, s.x.data(), D);
-
     RopeTable rt{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, w.rope_freqs};
 
-    for (int64_t il = 0; il < hp.n_layer; ++il) {
+    for (int64_t il = l0; il < l1; ++il) {
         const LayerWeights& L = w.layers[il];
+        const int64_t kl = il - kv_first;
         if (mx && mx->has_layer(il)) {
-            if (auto st = mx->apply(*ext, il, s.x.data(), n_tok, pos0, pool, dump); !st) return st;
-            named("engram_l_out", il, s.x.data(), D);
+            if (auto st = mx->apply(*ext, il, x, n_tok, pos0, pool, dump); !st) return st;
+            named("engram_l_out", il, x, D);
         }
-        for (int64_t t = 0; t < n_tok; ++t) rms_norm(s.x.data() + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
+        for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
         named("attn_norm", il, s.xn.data(), D);
 
         matmul(L.wq, s.xn.data(), n_tok, s.q.data(), pool, s.mm);
@@ -88,24 +90,24 @@ Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const
                     if (L.k_norm) rms_norm(k + h * HD, L.k_norm, k + h * HD, HD, hp.rms_eps);
                     rope_head(k + h * HD, HD, pos0 + t, rt, hp.rope_type);
                 }
-                store_f16(k, kv.k(il) + (pos0 + t) * KVD, KVD);
-                store_f16(v, kv.v(il) + (pos0 + t) * KVD, KVD);
+                store_f16(k, kv.k(kl) + (pos0 + t) * KVD, KVD);
+                store_f16(v, kv.v(kl) + (pos0 + t) * KVD, KVD);
             }
         });
         named("q", il, s.q.data(), QD);
         named("k", il, s.k.data(), KVD);
         named("v", il, s.v.data(), KVD);
 
-        AttentionArgs aa{s.q.data(), kv.k(il), kv.v(il), s.attn.data(), s.scores.data(), n_tok, pos0,
+        AttentionArgs aa{s.q.data(), kv.k(kl), kv.v(kl), s.attn.data(), s.scores.data(), n_tok, pos0,
                          hp.n_head, hp.n_head_kv, HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
         attention(aa, pool);
         named("kqv_out", il, s.attn.data(), QD);
 
         matmul(L.wo, s.attn.data(), n_tok, s.tmp.data(), pool, s.mm);
         named("attn_out", il, s.tmp.data(), D);
-        for (int64_t i = 0; i < n_tok * D; ++i) s.x[i] += s.tmp[i];
+        for (int64_t i = 0; i < n_tok * D; ++i) x[i] += s.tmp[i];
 
-        for (int64_t t = 0; t < n_tok; ++t) rms_norm(s.x.data() + t * D, L.ffn_norm, s.xn.data() + t * D, D, hp.rms_eps);
+        for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.ffn_norm, s.xn.data() + t * D, D, hp.rms_eps);
         named("ffn_norm", il, s.xn.data(), D);
         matmul(L.gate, s.xn.data(), n_tok, s.gate.data(), pool, s.mm);
         matmul(L.up, s.xn.data(), n_tok, s.up.data(), pool, s.mm);
@@ -117,13 +119,30 @@ Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const
         named("ffn_act", il, s.xn.data(), FF);
         matmul(L.down, s.xn.data(), n_tok, s.tmp.data(), pool, s.mm);
         named("ffn_out", il, s.tmp.data(), D);
-        for (int64_t i = 0; i < n_tok * D; ++i) s.x[i] += s.tmp[i];
-        named("l_out", il, s.x.data(), D);
+        for (int64_t i = 0; i < n_tok * D; ++i) x[i] += s.tmp[i];
+        named("l_out", il, x, D);
     }
+    return {};
+}
 
-    rms_norm(s.x.data() + (n_tok - 1) * D, w.output_norm, s.xn.data(), D, hp.rms_eps);
-    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, D);
+void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, ThreadPool& pool,
+                    const TensorDumpFn* dump) {
+    const HParams& hp = model.hparams();
+    const ModelWeights& w = model.weights();
+    rms_norm(x_last, w.output_norm, s.xn.data(), hp.n_embd, hp.rms_eps);
+    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, hp.n_embd);
     matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);
+}
+
+Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
+                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext) {
+    const int64_t D = model.hparams().n_embd;
+    if (auto st = decoder_embed(model, tokens, n_tok, s.x.data(), ext); !st) return st;
+    if (dump && *dump) (*dump)("inp_embd", -1, s.x.data(), n_tok, D);
+    if (auto st = decoder_layers(model, kv, 0, s, s.x.data(), n_tok, pos0, 0, model.hparams().n_layer, pool, dump, ext);
+        !st)
+        return st;
+    decoder_output(model, s, s.x.data() + (n_tok - 1) * D, pool, dump);
     return {};
 }
 

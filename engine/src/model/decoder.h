@@ -31,11 +31,23 @@ struct ForwardScratch {
     uint64_t bytes() const;
 };
 
-// Runs tokens[0..n_tok) at positions pos0.. through the model, writing their
-// K/V into the cache; the last token's logits are left in scratch.logits.
+// The three parts of a forward pass, so that blocks can run on several
+// backends (backend/backend.h):
+//  - embed: token rows into x [n_tok, n_embd] (the extension may serve them);
+//  - layers: blocks [l0, l1) on x in place, K/V of block il written to
+//    kv layer (il - kv_first); the extension's modules run in their blocks;
+//  - output: final norm and logits of one token's x into s.logits.
+Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext);
+Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
+                      int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
+                      ExtensionState* ext);
+void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, ThreadPool& pool,
+                    const TensorDumpFn* dump);
+
+// All three on the CPU: tokens[0..n_tok) at positions pos0.., K/V into the
+// cache (all blocks), the last token's logits left in scratch.logits.
 // ext: the sequence's state of the model's extension (Engram), when it has
-// one; its modules run before attention in their blocks. Fails only when an
-// extension does (e.g. a table row cannot be read from the file).
+// one. Fails only when an extension does (e.g. a table row cannot be read).
 Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
                        int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext = nullptr);
 

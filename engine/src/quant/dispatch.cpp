@@ -28,10 +28,10 @@ constexpr TypeKernels kScalar[] = {
     {GgmlType::Q5_1, GgmlType::Q8_1, dequant_q5_1, quant_q5_1, dot_q5_1_scalar},
     {GgmlType::Q8_0, GgmlType::Q8_0, dequant_q8_0, quant_q8_0, dot_q8_0_scalar},
     {GgmlType::Q8_1, GgmlType::Q8_1, dequant_q8_1, quant_q8_1, nullptr},
-    {GgmlType::Q2_K, GgmlType::Q8_K, dequant_q2_K, nullptr, dot_q2_K_scalar},
-    {GgmlType::Q3_K, GgmlType::Q8_K, dequant_q3_K, nullptr, dot_q3_K_scalar},
+    {GgmlType::Q2_K, GgmlType::Q8_K, dequant_q2_K, quant_q2_K, dot_q2_K_scalar},
+    {GgmlType::Q3_K, GgmlType::Q8_K, dequant_q3_K, quant_q3_K, dot_q3_K_scalar},
     {GgmlType::Q4_K, GgmlType::Q8_K, dequant_q4_K, quant_q4_K, dot_q4_K_scalar},
-    {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, nullptr, dot_q5_K_scalar},
+    {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_scalar},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_scalar},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
 };
@@ -48,10 +48,10 @@ constexpr TypeKernels kAvx2[] = {
     // they give the same bytes as gguf-py (the test checks it).
     {GgmlType::Q8_0, GgmlType::Q8_0, dequant_q8_0, quant_q8_0_avx2, dot_q8_0_avx2},
     {GgmlType::Q8_1, GgmlType::Q8_1, dequant_q8_1, quant_q8_1_avx2, nullptr},
-    {GgmlType::Q2_K, GgmlType::Q8_K, dequant_q2_K, nullptr, dot_q2_K_avx2},
-    {GgmlType::Q3_K, GgmlType::Q8_K, dequant_q3_K, nullptr, dot_q3_K_avx2},
+    {GgmlType::Q2_K, GgmlType::Q8_K, dequant_q2_K, quant_q2_K, dot_q2_K_avx2},
+    {GgmlType::Q3_K, GgmlType::Q8_K, dequant_q3_K, quant_q3_K, dot_q3_K_avx2},
     {GgmlType::Q4_K, GgmlType::Q8_K, dequant_q4_K, quant_q4_K, dot_q4_K_avx2},
-    {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, nullptr, dot_q5_K_avx2},
+    {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_avx2},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
 };

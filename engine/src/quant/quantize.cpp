@@ -1,7 +1,7 @@
 // Quantization from float: the reference quantizers for Q4_0/Q4_1/Q5_0/Q5_1/
 // Q8_0 (the same float32 arithmetic as gguf-py's gguf.quants, so files this
 // engine writes match files Python tools write byte for byte), simple
-// quantizers for Q4_K/Q6_K (own algorithm: gguf-py has none, and llama.cpp's
+// quantizers for Q2_K..Q6_K (own algorithm: gguf-py has none, and llama.cpp's
 // iterative search is not needed to make test models), and the activation
 // formats Q8_1 and Q8_K used only as the right-hand side of dot products.
 #include <cmath>
@@ -282,6 +282,144 @@ void quant_q6_K(const float* src, void* dst, int64_t n) {
             const int h = e / 128, s = (e / 32) % 4, l = e % 32;
             b->ql[h * 64 + (s & 1) * 32 + l] |= (uint8_t)((u & 0x0f) << (s < 2 ? 0 : 4));
             b->qh[h * 32 + l] |= (uint8_t)((u >> 4) << (2 * s));
+        }
+    }
+}
+
+// Q5_K: x ~ (d*sc_j)*q - (dmin*m_j), q in 0..31, per 32-value sub-block j;
+// the same scheme as Q4_K above with twice the levels. Minimums and scales are
+// rounded up to their 6-bit codes so every value of a sub-block lies inside
+// the 32 levels: the error per value is at most half a step, d*sc_j/2 (plus
+// the f16 rounding of d and dmin), about half of Q4_K's for the same data.
+// Not byte-identical with ggml's quantize_row_q5_K_ref (which searches the
+// scales iteratively); the blocks are valid for any Q5_K reader.
+void quant_q5_K(const float* src, void* dst, int64_t n) {
+    block_q5_K* b = (block_q5_K*)dst;
+    for (int64_t i = 0; i < n / QK_K; ++i, ++b, src += QK_K) {
+        float mins[8], maxs[8];
+        float max_min = 0.0f;
+        for (int j = 0; j < 8; ++j) {
+            float mn = src[j * 32], mx = src[j * 32];
+            for (int l = 1; l < 32; ++l) { mn = std::fmin(mn, src[j * 32 + l]); mx = std::fmax(mx, src[j * 32 + l]); }
+            mins[j] = mn < 0.0f ? -mn : 0.0f;
+            maxs[j] = mx;
+            max_min = std::fmax(max_min, mins[j]);
+        }
+        const float dmin = fp16_to_fp32(fp32_to_fp16(max_min / 63.0f));
+        uint8_t mq[8], sq[8];
+        float ml[8], range[8], max_range = 0.0f;
+        for (int j = 0; j < 8; ++j) {
+            mq[j] = (uint8_t)(dmin > 0.0f ? clampi((int)std::ceil(mins[j] / dmin), 0, 63) : 0);
+            ml[j] = dmin * (float)mq[j];
+            range[j] = std::fmax(maxs[j] + ml[j], 0.0f) / 31.0f;
+            max_range = std::fmax(max_range, range[j]);
+        }
+        const float d = fp16_to_fp32(fp32_to_fp16(max_range / 63.0f));
+        for (int j = 0; j < 8; ++j) sq[j] = (uint8_t)(d > 0.0f ? clampi((int)std::ceil(range[j] / d), 0, 63) : 0);
+        b->d = fp32_to_fp16(d);
+        b->dmin = fp32_to_fp16(dmin);
+        std::memset(b->scales, 0, sizeof(b->scales));
+        for (int j = 0; j < 8; ++j) {  // the packing k4_scale_min() reads
+            if (j < 4) {
+                b->scales[j] = sq[j];
+                b->scales[j + 4] = mq[j];
+            } else {
+                b->scales[j + 4] = (uint8_t)((sq[j] & 0x0f) | ((mq[j] & 0x0f) << 4));
+                b->scales[j - 4] |= (uint8_t)((sq[j] >> 4) << 6);
+                b->scales[j] |= (uint8_t)((mq[j] >> 4) << 6);
+            }
+        }
+        std::memset(b->qs, 0, sizeof(b->qs));
+        std::memset(b->qh, 0, sizeof(b->qh));
+        for (int j = 0; j < 8; ++j) {
+            const float dl = d * (float)sq[j];
+            const float idl = dl > 0.0f ? 1.0f / dl : 0.0f;
+            for (int l = 0; l < 32; ++l) {
+                const int q = clampi((int)std::lrint((src[j * 32 + l] + ml[j]) * idl), 0, 31);
+                // Element j*32 + l: low nibble in qs[(j/2)*32 + l] at 4*(j%2), fifth bit j of qh[l].
+                b->qs[(j / 2) * 32 + l] |= (uint8_t)((q & 0x0f) << (4 * (j % 2)));
+                b->qh[l] |= (uint8_t)((q >> 4) << j);
+            }
+        }
+    }
+}
+
+// Q2_K: x ~ (d*sc_g)*q - (dmin*m_g), q in 0..3, 4-bit scale and minimum per
+// 16 values. Codes rounded up as for Q4_K, so every value is within half a
+// step (d*sc_g/2) of its level. Element e = h*128 + s*32 + l: 2 bits at
+// shift 2s of qs[h*32 + l].
+void quant_q2_K(const float* src, void* dst, int64_t n) {
+    block_q2_K* b = (block_q2_K*)dst;
+    for (int64_t i = 0; i < n / QK_K; ++i, ++b, src += QK_K) {
+        float mins[16], maxs[16], max_min = 0.0f;
+        for (int g = 0; g < 16; ++g) {
+            float mn = src[g * 16], mx = src[g * 16];
+            for (int l = 1; l < 16; ++l) { mn = std::fmin(mn, src[g * 16 + l]); mx = std::fmax(mx, src[g * 16 + l]); }
+            mins[g] = mn < 0.0f ? -mn : 0.0f;
+            maxs[g] = mx;
+            max_min = std::fmax(max_min, mins[g]);
+        }
+        const float dmin = fp16_to_fp32(fp32_to_fp16(max_min / 15.0f));
+        uint8_t mq[16], sq[16];
+        float ml[16], range[16], max_range = 0.0f;
+        for (int g = 0; g < 16; ++g) {
+            mq[g] = (uint8_t)(dmin > 0.0f ? clampi((int)std::ceil(mins[g] / dmin), 0, 15) : 0);
+            ml[g] = dmin * (float)mq[g];
+            range[g] = std::fmax(maxs[g] + ml[g], 0.0f) / 3.0f;
+            max_range = std::fmax(max_range, range[g]);
+        }
+        const float d = fp16_to_fp32(fp32_to_fp16(max_range / 15.0f));
+        for (int g = 0; g < 16; ++g) {
+            sq[g] = (uint8_t)(d > 0.0f ? clampi((int)std::ceil(range[g] / d), 0, 15) : 0);
+            b->scales[g] = (uint8_t)(sq[g] | (mq[g] << 4));
+        }
+        b->d = fp32_to_fp16(d);
+        b->dmin = fp32_to_fp16(dmin);
+        std::memset(b->qs, 0, sizeof(b->qs));
+        for (int e = 0; e < QK_K; ++e) {
+            const int g = e / 16;
+            const float dl = d * (float)sq[g];
+            const int q = dl > 0.0f ? clampi((int)std::lrint((src[e] + ml[g]) / dl), 0, 3) : 0;
+            const int h = e / 128, s = (e / 32) % 4, l = e % 32;
+            b->qs[h * 32 + l] |= (uint8_t)(q << (2 * s));
+        }
+    }
+}
+
+// Q3_K: x ~ (d*sc_g)*q, q in -4..3, signed 6-bit scale per 16 values. As in
+// Q6_K the value of largest magnitude maps to -4 and scale codes are rounded
+// away from zero. Stored as u = q + 4: 2 low bits at shift 2s of
+// qs[h*32 + l] (e = h*128 + s*32 + l), the third bit as bit e/32 of hmask[l];
+// the 16 codes (offset +32) as 4 low bits in scales[0..7] (low nibble for
+// groups 0-7, high for 8-15) and 2 high bits in scales[8 + g%4] at 2*(g/4).
+void quant_q3_K(const float* src, void* dst, int64_t n) {
+    block_q3_K* b = (block_q3_K*)dst;
+    for (int64_t i = 0; i < n / QK_K; ++i, ++b, src += QK_K) {
+        float scale[16], amax = 0.0f;
+        for (int g = 0; g < 16; ++g) {
+            scale[g] = signed_absmax(src + g * 16, 16) / -4.0f;
+            amax = std::fmax(amax, std::fabs(scale[g]));
+        }
+        const float d = fp16_to_fp32(fp32_to_fp16(amax / 31.0f));
+        b->d = fp32_to_fp16(d);
+        int sc[16];
+        std::memset(b->scales, 0, sizeof(b->scales));
+        for (int g = 0; g < 16; ++g) {
+            const float r = d > 0.0f ? scale[g] / d : 0.0f;
+            sc[g] = clampi((int)(r < 0.0f ? std::floor(r) : std::ceil(r)), -32, 31);
+            const int u = sc[g] + 32;
+            b->scales[g % 8] |= (uint8_t)((u & 0x0f) << (g < 8 ? 0 : 4));
+            b->scales[8 + g % 4] |= (uint8_t)((u >> 4) << (2 * (g / 4)));
+        }
+        std::memset(b->qs, 0, sizeof(b->qs));
+        std::memset(b->hmask, 0, sizeof(b->hmask));
+        for (int e = 0; e < QK_K; ++e) {
+            const float dl = d * (float)sc[e / 16];
+            const int q = dl != 0.0f ? clampi((int)std::lrint(src[e] / dl), -4, 3) : 0;
+            const int u = q + 4;
+            const int h = e / 128, s = (e / 32) % 4, l = e % 32;
+            b->qs[h * 32 + l] |= (uint8_t)((u & 3) << (2 * s));
+            b->hmask[l] |= (uint8_t)((u >> 2) << (e / 32));
         }
     }
 }

@@ -3,8 +3,39 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "cuda/cuda_backend.h"
 
 namespace eg {
+
+namespace {
+
+// "cpu" | "cuda:N" (N >= 0); -1 for cpu, -2 when malformed.
+int parse_device(const std::string& d) {
+    if (d == "cpu") return -1;
+    if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() < 9 &&
+        std::all_of(d.begin() + 5, d.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::stoi(d.substr(5));
+    return -2;
+}
+
+Status check_split(const std::vector<BlockRange>& split, int64_t n_layer) {
+    int64_t next = 0;
+    for (const BlockRange& r : split) {
+        if (parse_device(r.device) == -2)
+            return Error{"device '" + r.device + "' is not cpu or cuda:N"};
+        if (r.first != next || r.last <= r.first || r.last > n_layer)
+            return Error{"block ranges must cover blocks 0.." + std::to_string(n_layer - 1) +
+                         " once, in order: " + r.device + " [" + std::to_string(r.first) + ", " +
+                         std::to_string(r.last) + ") does not follow block " + std::to_string(next - 1)};
+        next = r.last;
+    }
+    if (next != n_layer)
+        return Error{"block ranges end at block " + std::to_string(next) + " but the model has " +
+                     std::to_string(n_layer)};
+    return {};
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOptions opt) {
     const HParams& hp = model.hparams();
@@ -17,16 +48,47 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
     const int64_t n_batch = std::clamp<int64_t>(opt.n_batch, 1, 4096);
     int n_threads = opt.n_threads > 0 ? opt.n_threads : physical_core_count();
     n_threads = std::clamp(n_threads, 1, 256);
-    return std::unique_ptr<Session>(new Session(model, n_ctx, n_batch, n_threads));
+
+    std::vector<BlockRange> split = opt.split;
+    if (split.empty()) split.push_back({"cpu", 0, hp.n_layer});
+    if (auto s = check_split(split, hp.n_layer); !s) return s.error();
+    std::string head = opt.output_device.empty() ? split.back().device : opt.output_device;
+    if (std::none_of(split.begin(), split.end(), [&](const BlockRange& r) { return r.device == head; }))
+        return Error{"the output head is placed on " + head + ", which runs no blocks"};
+
+    std::unique_ptr<Session> s(new Session(model, n_ctx, n_batch, n_threads));
+    for (size_t i = 0; i < split.size(); ++i) {
+        const BlockRange& r = split[i];
+        // The head goes to the last range on its device (the activations
+        // leave the last block there anyway when it is the last range).
+        const bool holds_head = r.device == head && std::none_of(split.begin() + (long)i + 1, split.end(),
+                                                                 [&](const BlockRange& o) { return o.device == head; });
+        const int dev = parse_device(r.device);
+        if (dev == -1) {
+            s->backends_.push_back(make_cpu_backend(model, r.first, r.last, holds_head, n_ctx, n_batch, s->pool_));
+        } else {
+            auto b = make_cuda_backend(model, dev, r.first, r.last, holds_head, n_ctx, n_batch);
+            if (!b) return b.error();
+            s->backends_.push_back(std::move(b.value()));
+        }
+        if (holds_head) s->head_ = s->backends_.back().get();
+    }
+    const SessionMemory mem = s->memory();
+    std::string where;
+    for (size_t i = 0; i < split.size(); ++i)
+        where += (i ? ", " : "") + split[i].device + " [" + std::to_string(split[i].first) + ", " +
+                 std::to_string(split[i].last) + ")";
+    EG_LOG_INFO("session: ctx {}, batch {}, {} threads, blocks {} (head on {}), KV {:.1f} MiB, scratch {:.1f} MiB",
+                n_ctx, n_batch, n_threads, where, head, mem.kv_bytes / 1048576.0, mem.scratch_bytes / 1048576.0);
+    return s;
 }
 
 Session::Session(const Model& m, int64_t n_ctx, int64_t n_batch, int n_threads)
-    : model_(m), pool_(n_threads), kv_(m.hparams().n_layer, n_ctx, m.hparams().kv_dim()), n_batch_(n_batch) {
-    scratch_.allocate(m.hparams(), n_batch, n_ctx, n_threads);
-    if (m.extension()) ext_state_ = m.extension()->new_state(n_ctx);
+    : model_(m), pool_(n_threads), n_ctx_(n_ctx), n_batch_(n_batch) {
+    x_.assign((size_t)(n_batch * m.hparams().n_embd), 0.0f);
+    logits_.assign((size_t)m.hparams().n_vocab, 0.0f);
     tokens_.reserve(n_ctx);
-    EG_LOG_INFO("session: ctx {}, batch {}, {} threads, KV {:.1f} MiB, scratch {:.1f} MiB", n_ctx, n_batch, n_threads,
-                kv_.bytes() / 1048576.0, scratch_.bytes() / 1048576.0);
+    if (m.extension()) ext_state_ = m.extension()->new_state(n_ctx);
 }
 
 Status Session::check_tokens(const int32_t* tokens, int64_t n) const {
@@ -44,13 +106,21 @@ Status Session::check_tokens(const int32_t* tokens, int64_t n) const {
 Status Session::eval(const int32_t* tokens, int64_t n) {
     if (auto s = check_tokens(tokens, n); !s) return s;
     const int64_t n_before = n_past();
+    const int64_t D = model_.hparams().n_embd;
+    const TensorDumpFn* dump = dump_ ? &dump_ : nullptr;
     // The extension learns every id now, so its rows are fetched while the
     // batches before them run.
     if (ext_state_) model_.extension()->prepare(*ext_state_, tokens, n, n_before);
+    auto step = [&](const int32_t* t, int64_t nb) -> Status {
+        if (auto s = decoder_embed(model_, t, nb, x_.data(), ext_state_.get()); !s) return s;
+        if (dump) (*dump)("inp_embd", -1, x_.data(), nb, D);
+        for (auto& b : backends_)
+            if (auto s = b->forward(x_.data(), nb, n_past(), ext_state_.get(), dump); !s) return s;
+        return head_->output(x_.data() + (nb - 1) * D, logits_.data(), dump);
+    };
     for (int64_t i = 0; i < n; i += n_batch_) {
         const int64_t nb = std::min(n_batch_, n - i);
-        if (auto s = decoder_forward(model_, kv_, scratch_, tokens + i, nb, n_past(), pool_, &dump_, ext_state_.get());
-            !s) {
+        if (auto s = step(tokens + i, nb); !s) {
             truncate(n_before);
             return s;
         }
@@ -72,9 +142,23 @@ int64_t Session::common_prefix(const std::vector<int32_t>& t) const {
 }
 
 SessionMemory Session::memory() const {
-    uint64_t ext = 0;
-    if (ext_state_) ext = ext_state_->bytes() + model_.extension()->resident_bytes();
-    return {model_.weight_bytes(), kv_.bytes(), scratch_.bytes(), ext};
+    SessionMemory m;
+    m.weights_bytes = model_.weight_bytes();
+    for (const auto& b : backends_) {
+        DeviceMemory d = b->memory();
+        m.kv_bytes += d.kv_bytes;
+        m.scratch_bytes += d.scratch_bytes;
+        m.devices.push_back(std::move(d));
+    }
+    m.scratch_bytes += (x_.size() + logits_.size()) * sizeof(float);
+    if (ext_state_) m.extension_bytes = ext_state_->bytes() + model_.extension()->resident_bytes();
+    return m;
+}
+
+std::vector<BlockRange> Session::placement() const {
+    std::vector<BlockRange> r;
+    for (const auto& b : backends_) r.push_back({b->device(), b->first_layer(), b->last_layer()});
+    return r;
 }
 
 }  // namespace eg

@@ -5,20 +5,36 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "model/decoder.h"
+#include "backend/backend.h"
 #include "model/model.h"
-#include "runtime/kv_cache.h"
 
 namespace eg {
 
+// A contiguous range of blocks [first, last) and the device that runs it:
+// "cpu" or "cuda:N".
+struct BlockRange {
+    std::string device = "cpu";
+    int64_t first = 0, last = 0;
+    bool operator==(const BlockRange&) const = default;
+};
+
 struct SessionOptions {
+    SessionOptions() = default;
+    SessionOptions(int64_t ctx, int64_t batch, int threads) : n_ctx(ctx), n_batch(batch), n_threads(threads) {}
+
     int64_t n_ctx = 0;      // 0: the model's training context, capped at 4096
     int64_t n_batch = 512;  // tokens per prefill step
     int n_threads = 0;      // 0: physical cores
+    // Blocks per device, in order, covering every block once; empty: all on
+    // the CPU. The activations cross between ranges once per step.
+    std::vector<BlockRange> split;
+    std::string output_device;  // the output head; "": the last range's device
 };
 
 // Bytes the session holds, by category.
@@ -27,6 +43,7 @@ struct SessionMemory {
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
     uint64_t extension_bytes = 0;  // Engram: resident rows + per-sequence state
+    std::vector<DeviceMemory> devices;  // the same by device (one entry per range)
 };
 
 class Session {
@@ -34,7 +51,7 @@ public:
     static Result<std::unique_ptr<Session>> create(const Model& model, SessionOptions opt);
 
     const Model& model() const { return model_; }
-    int64_t n_ctx() const { return kv_.n_ctx(); }
+    int64_t n_ctx() const { return n_ctx_; }
     int64_t n_past() const { return (int64_t)tokens_.size(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     int n_threads() const { return pool_.size(); }
@@ -45,7 +62,7 @@ public:
     Status eval(const int32_t* tokens, int64_t n);
     Status eval(const std::vector<int32_t>& t) { return eval(t.data(), (int64_t)t.size()); }
 
-    const float* logits() const { return scratch_.logits.data(); }
+    const float* logits() const { return logits_.data(); }
     int64_t n_vocab() const { return model_.hparams().n_vocab; }
 
     // Forgets tokens from position n on (their cache entries are overwritten later).
@@ -54,6 +71,8 @@ public:
     int64_t common_prefix(const std::vector<int32_t>& t) const;
 
     SessionMemory memory() const;
+    // The block ranges as placed (device, first, last).
+    std::vector<BlockRange> placement() const;
     void set_dump(TensorDumpFn fn) { dump_ = std::move(fn); }
 
 private:
@@ -62,8 +81,11 @@ private:
 
     const Model& model_;
     ThreadPool pool_;
-    KvCache kv_;
-    ForwardScratch scratch_;
+    int64_t n_ctx_;
+    std::vector<std::unique_ptr<LayerBackend>> backends_;
+    LayerBackend* head_ = nullptr;
+    std::vector<float> x_;       // [n_batch, n_embd] activations between backends
+    std::vector<float> logits_;  // [n_vocab]
     int64_t n_batch_;
     std::vector<int32_t> tokens_;
     std::unique_ptr<ExtensionState> ext_state_;

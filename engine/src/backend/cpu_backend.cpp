@@ -1,0 +1,69 @@
+// The CPU backend: the shared decoder (model/decoder.h) over a range of
+// blocks, with the F16 KV cache of those blocks and its own scratch.
+#include <algorithm>
+
+#include "backend/backend.h"
+#include "core/thread_pool.h"
+#include "model/decoder.h"
+#include "model/model.h"
+#include "runtime/kv_cache.h"
+
+namespace eg {
+
+namespace {
+
+class CpuBackend final : public LayerBackend {
+public:
+    CpuBackend(const Model& m, int64_t first, int64_t last, bool output_head, int64_t n_ctx, int64_t n_batch,
+               ThreadPool& pool)
+        : m_(m), kv_(last - first, n_ctx, m.hparams().kv_dim()), pool_(pool), head_(output_head) {
+        first_ = first;
+        last_ = last;
+        s_.allocate(m.hparams(), n_batch, n_ctx, pool.size());
+    }
+
+    std::string device() const override { return "cpu"; }
+
+    Status forward(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext, const TensorDumpFn* dump) override {
+        return decoder_layers(m_, kv_, first_, s_, x, n_tok, pos0, first_, last_, pool_, dump, ext);
+    }
+
+    Status output(const float* x_last, float* logits, const TensorDumpFn* dump) override {
+        if (!head_) return Error{"cpu backend of blocks " + std::to_string(first_) + ".." + std::to_string(last_) +
+                                 " does not hold the output head"};
+        decoder_output(m_, s_, x_last, pool_, dump);
+        std::copy(s_.logits.begin(), s_.logits.end(), logits);
+        return {};
+    }
+
+    DeviceMemory memory() const override {
+        DeviceMemory d;
+        d.device = "cpu";
+        const ModelWeights& w = m_.weights();
+        for (int64_t il = first_; il < last_; ++il) {
+            const LayerWeights& L = w.layers[il];
+            for (const WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down})
+                d.weights_bytes += (uint64_t)(v->n * v->row_bytes);
+        }
+        if (head_) d.weights_bytes += (uint64_t)(w.output.n * w.output.row_bytes);
+        d.kv_bytes = kv_.bytes();
+        d.scratch_bytes = s_.bytes();
+        return d;
+    }
+
+private:
+    const Model& m_;
+    KvCache kv_;
+    ForwardScratch s_;
+    ThreadPool& pool_;
+    bool head_;
+};
+
+}  // namespace
+
+std::unique_ptr<LayerBackend> make_cpu_backend(const Model& m, int64_t first, int64_t last, bool output_head,
+                                               int64_t n_ctx, int64_t n_batch, ThreadPool& pool) {
+    return std::make_unique<CpuBackend>(m, first, last, output_head, n_ctx, n_batch, pool);
+}
+
+}  // namespace eg

@@ -1,0 +1,41 @@
+// The CUDA backend as the rest of the engine sees it: plain C++, no CUDA
+// headers. Without CUDA in the build (or without a GPU) every function says
+// why in a sentence; nothing crashes and the session falls back to the CPU
+// only when asked to plan, never silently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/result.h"
+
+namespace eg {
+
+class Model;
+
+struct GpuInfo {
+    int index = 0;
+    std::string name;
+    uint64_t vram_total = 0;
+    uint64_t vram_free = 0;
+    double h2d_GBps = 0;        // pinned host -> device, measured (0: not measured)
+    double vram_read_GBps = 0;  // device -> device copy, measured (0: not measured)
+    int cc_major = 0, cc_minor = 0;
+};
+
+// Whether this build has the CUDA backend.
+bool cuda_compiled();
+
+// The usable GPUs; empty with a sentence in *why_none when CUDA is not built,
+// there is no driver or no device. measure_bandwidth: also time copies.
+std::vector<GpuInfo> cuda_probe(bool measure_bandwidth, std::string* why_none);
+
+// Blocks [first, last) of m on GPU `device` (and the output head when
+// output_head), weights uploaded once in their quantized form, KV in VRAM.
+Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model& m, int device, int64_t first, int64_t last,
+                                                        bool output_head, int64_t n_ctx, int64_t n_batch);
+
+}  // namespace eg

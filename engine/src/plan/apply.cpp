@@ -1,0 +1,111 @@
+#include "plan/apply.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/log.h"
+
+namespace eg {
+
+Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
+    PlannedRun run;
+    auto info = model_info(f);
+    if (!info) return info.error();
+    run.model = std::move(info.value());
+    std::optional<GpuHardware> assumed;
+    if (!r.assume_gpu.empty()) {
+        auto g = parse_assumed_gpu(r.assume_gpu);
+        if (!g) return g.error();
+        assumed = g.value();
+    }
+    ProbeOptions po;
+    po.refresh = r.refresh_hardware;
+    po.ssd_probe_file = r.ssd_probe_file;
+    run.hardware = probe_hardware(po);
+    if (assumed) {
+        run.hardware.gpus = {*assumed};
+        std::erase_if(run.hardware.notes, [](const std::string& n) { return n.rfind("no GPU", 0) == 0; });
+        run.hardware.notes.push_back("--assume-gpu: planning for an assumed GPU instead of this machine's");
+    }
+    Budgets& b = run.budgets;
+    const uint64_t vram_free = run.hardware.gpus.empty() ? 0 : run.hardware.gpus[0].vram_free_bytes;
+    if (r.vram_budget.empty()) {
+        b.vram_bytes = vram_free;
+    } else {
+        auto v = parse_byte_budget(r.vram_budget, "VRAM budget");
+        if (!v) return v.error();
+        b.vram_bytes = v->resolve(vram_free);
+    }
+    auto e = parse_byte_budget(r.engram_dram_budget, "Engram DRAM budget");
+    if (!e) return e.error();
+    b.engram_dram_bytes = e->resolve(run.model.engram_table_bytes());
+    b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
+    b.n_batch = r.n_batch;
+    run.placement = plan(run.model, run.hardware, b);
+    return run;
+}
+
+Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& r, SessionOptions& so) {
+    auto run = make_plan(f, r);
+    if (!run) return run.error();
+    const Placement& p = run->placement;
+    for (const std::string& problem : p.problems) EG_LOG_WARN("plan: {}", problem);
+    EG_LOG_INFO("plan: {} of {} blocks on the GPU, output head on {}, predicted {:.1f} tok/s decode", p.n_gpu_blocks,
+                p.blocks.size(), p.output_device, p.predicted.decode_tokens_per_s);
+    so.split = block_ranges(p);
+    so.output_device = p.output_device;
+    so.n_ctx = run->budgets.n_ctx;
+    return run;
+}
+
+Result<std::unique_ptr<Session>> create_session_or_cpu(const Model& m, SessionOptions so,
+                                                       std::vector<std::string>* notes) {
+    auto s = Session::create(m, so);
+    const bool gpu = std::any_of(so.split.begin(), so.split.end(), [](const BlockRange& b) { return b.device != "cpu"; });
+    if (s || !gpu) return s;
+    const std::string why = s.message() + "; running every block on the CPU instead";
+    if (notes) notes->push_back(why);
+    else EG_LOG_WARN("{}", why);
+    so.split.clear();
+    so.output_device.clear();
+    return Session::create(m, so);
+}
+
+std::vector<BlockRange> block_ranges(const Placement& p) {
+    std::vector<BlockRange> out;
+    for (const BlockPlacement& bp : p.blocks) {
+        if (out.empty() || out.back().device != bp.device) out.push_back({bp.device, bp.index, bp.index});
+        out.back().last = bp.index + 1;
+    }
+    return out;
+}
+
+nlohmann::json compare_with_measured(const Placement& p, const SessionMemory& m) {
+    // Predicted per device: VRAM tier for cuda:0, the CPU's share of the DRAM
+    // tier for cpu (weights, KV and scratch; Engram rows are the store's).
+    std::map<std::string, std::pair<uint64_t, uint64_t>> pred;  // device -> (weights, kv)
+    if (p.n_gpu_blocks > 0 || p.output_device != "cpu") pred["cuda:0"] = {p.vram.weights_bytes, p.vram.kv_bytes};
+    pred["cpu"] = {p.dram.weights_bytes, p.dram.kv_bytes};
+    std::map<std::string, std::pair<uint64_t, uint64_t>> meas;
+    for (const DeviceMemory& d : m.devices) {
+        auto& x = meas[d.device];
+        x.first += d.weights_bytes;
+        x.second += d.kv_bytes;
+    }
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [dev, mv] : meas) {
+        const auto pv = pred.count(dev) ? pred[dev] : std::pair<uint64_t, uint64_t>{0, 0};
+        auto pct = [](uint64_t got, uint64_t want) {
+            return want ? 100.0 * ((double)got - (double)want) / (double)want : 0.0;
+        };
+        EG_LOG_INFO("plan vs measured on {}: weights {} predicted, {} held ({:+.1f}%); KV {} predicted, {} held "
+                    "({:+.1f}%)",
+                    dev, format_bytes(pv.first), format_bytes(mv.first), pct(mv.first, pv.first),
+                    format_bytes(pv.second), format_bytes(mv.second), pct(mv.second, pv.second));
+        j[dev] = {{"predicted", {{"weights_bytes", pv.first}, {"kv_bytes", pv.second}}},
+                  {"measured", {{"weights_bytes", mv.first}, {"kv_bytes", mv.second}}}};
+    }
+    return j;
+}
+
+}  // namespace eg

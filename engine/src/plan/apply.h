@@ -1,0 +1,53 @@
+// From the user's budgets to a running placement: probe (or assume) the
+// hardware, plan, turn the plan into a session's block ranges, and after the
+// load compare the bytes each device really holds with the prediction.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gguf/gguf.h"
+#include "plan/planner.h"
+#include "plan/probe.h"
+#include "runtime/session.h"
+
+namespace eg {
+
+struct PlanRequest {
+    std::string vram_budget;                  // bytes or % of free VRAM; "": all free VRAM
+    std::string engram_dram_budget = "100%";  // bytes or % of the Engram tables
+    int64_t n_ctx = 0;                        // 0: the model's, at most 4096
+    int64_t n_batch = 512;
+    std::string assume_gpu;                   // VRAM[,H2D_GBps[,VRAM_GBps]]
+    bool refresh_hardware = false;
+    std::string ssd_probe_file;               // measure 4 KiB reads on this file ("": default figure)
+};
+
+struct PlannedRun {
+    ModelInfo model;
+    Hardware hardware;
+    Budgets budgets;
+    Placement placement;
+};
+
+Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r);
+
+// Plans, then sets so.split, so.output_device and so.n_ctx from the plan.
+Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& r, SessionOptions& so);
+
+// Session::create; when a GPU range fails to load (out of memory, no
+// driver), the reason goes to *notes and the session is made on the CPU
+// alone — said, never silent.
+Result<std::unique_ptr<Session>> create_session_or_cpu(const Model& m, SessionOptions so,
+                                                       std::vector<std::string>* notes);
+
+// The plan's blocks as contiguous ranges per device, for SessionOptions::split.
+std::vector<BlockRange> block_ranges(const Placement& p);
+
+// Logs, per device, the bytes the plan predicted next to those the session
+// holds, so that estimates can be checked and improved; returns the same as
+// JSON ({"cpu":{"predicted":..,"measured":..}, ...}).
+nlohmann::json compare_with_measured(const Placement& p, const SessionMemory& m);
+
+}  // namespace eg

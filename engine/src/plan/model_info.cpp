@@ -1,0 +1,144 @@
+// ModelInfo from the header and tensor table of a GGUF (see model_info.h).
+// The engine does not depend on the engram library, so the Engram tables are
+// found here by their names and keys (DESIGN.md §4) rather than through
+// eg::engram::read_config; only what the planner needs is checked.
+#include "plan/model_info.h"
+
+#include <charconv>
+
+namespace eg {
+
+namespace {
+
+// "blk.12.ffn_up.weight" -> 12 and the rest after "blk.12."; false otherwise.
+bool block_of(std::string_view name, int64_t* index, std::string_view* rest) {
+    constexpr std::string_view kPrefix = "blk.";
+    if (name.substr(0, kPrefix.size()) != kPrefix) return false;
+    const char* first = name.data() + kPrefix.size();
+    const char* last = name.data() + name.size();
+    int64_t v = -1;
+    auto [p, ec] = std::from_chars(first, last, v);
+    if (ec != std::errc() || p == first || p == last || *p != '.') return false;
+    *index = v;
+    *rest = std::string_view(p + 1, (size_t)(last - p - 1));
+    return true;
+}
+
+}  // namespace
+
+uint64_t ModelInfo::blocks_bytes() const {
+    uint64_t s = 0;
+    for (uint64_t b : block_weight_bytes) s += b;
+    return s;
+}
+
+uint64_t ModelInfo::weights_bytes() const {
+    return blocks_bytes() + token_embd_bytes + (tied_output ? 0 : output_bytes) + output_norm_bytes + other_bytes;
+}
+
+uint64_t ModelInfo::engram_table_bytes() const {
+    uint64_t s = 0;
+    for (const auto& t : engram_tables) s += t.bytes();
+    return s;
+}
+
+Result<ModelInfo> model_info(const GgufFile& f) {
+    ModelInfo mi;
+    mi.path = f.path();
+    mi.file_bytes = f.file_bytes();
+    auto arch = f.get_string("general.architecture");
+    if (!arch) return arch.error();
+    if (!arch.value() || arch.value()->empty()) return f.error("general.architecture", "missing");
+    mi.arch = *arch.value();
+    const std::string a = mi.arch + ".";
+
+    auto get = [&](const std::string& key, bool required, int64_t lo, int64_t hi, int64_t* out) -> Status {
+        auto v = f.get_int(a + key);
+        if (!v) return v.error();
+        if (!v.value()) return required ? Status(f.error(a + key, "missing")) : Status();
+        if (*v.value() < lo || *v.value() > hi)
+            return f.error(a + key, "value " + std::to_string(*v.value()) + " is outside [" + std::to_string(lo) +
+                                        ", " + std::to_string(hi) + "]");
+        *out = *v.value();
+        return {};
+    };
+    if (auto s = get("block_count", true, 1, 4096, &mi.n_layer); !s) return s.error();
+    if (auto s = get("embedding_length", true, 1, 1 << 17, &mi.n_embd); !s) return s.error();
+    if (auto s = get("feed_forward_length", true, 1, 1 << 20, &mi.n_ff); !s) return s.error();
+    if (auto s = get("attention.head_count", true, 1, 1 << 12, &mi.n_head); !s) return s.error();
+    mi.n_head_kv = mi.n_head;
+    if (auto s = get("attention.head_count_kv", false, 1, mi.n_head, &mi.n_head_kv); !s) return s.error();
+    mi.head_dim = mi.n_embd / mi.n_head;
+    if (auto s = get("attention.key_length", false, 1, 1 << 12, &mi.head_dim); !s) return s.error();
+    if (mi.head_dim < 1) return f.error(a + "embedding_length", "is smaller than the head count");
+    if (auto s = get("context_length", true, 1, 1 << 24, &mi.n_ctx_train); !s) return s.error();
+
+    mi.block_weight_bytes.assign((size_t)mi.n_layer, 0);
+    bool have_output = false, have_tok = false;
+    for (const GgufTensorInfo& t : f.tensors()) {
+        int64_t il = -1;
+        std::string_view rest;
+        if (block_of(t.name, &il, &rest)) {
+            if (il < 0 || il >= mi.n_layer)
+                return f.error("tensor " + t.name, "block " + std::to_string(il) + " is past " + a +
+                                                       "block_count (" + std::to_string(mi.n_layer) + ")");
+            if (rest != "engram_embd.weight") mi.block_weight_bytes[(size_t)il] += t.n_bytes;
+        } else if (t.name == "token_embd.weight") {
+            have_tok = true;
+            mi.token_embd_bytes = t.n_bytes;
+            if (t.n_dims != 2 || t.ne[0] != mi.n_embd)
+                return f.error("tensor token_embd.weight", "shape is not [" + std::to_string(mi.n_embd) + ", n_vocab]");
+            mi.n_vocab = t.ne[1];
+            mi.token_row_bytes = t.ne[1] > 0 ? t.n_bytes / (uint64_t)t.ne[1] : 0;
+        } else if (t.name == "output.weight") {
+            have_output = true;
+            mi.output_bytes = t.n_bytes;
+        } else if (t.name == "output_norm.weight") {
+            mi.output_norm_bytes = t.n_bytes;
+        } else {
+            mi.other_bytes += t.n_bytes;
+        }
+    }
+    if (!have_tok) return f.error("tensor token_embd.weight", "missing");
+    mi.tied_output = !have_output;
+    if (mi.tied_output) mi.output_bytes = mi.token_embd_bytes;
+
+    // Engram: ARCH.engram.layer_ids names the blocks; each has a table.
+    auto ids = f.get_int_array(a + "engram.layer_ids");
+    if (!ids) return ids.error();
+    if (!ids.value()) return mi;
+    if (ids.value()->empty()) return f.error(a + "engram.layer_ids", "is empty");
+    if (auto s = get("engram.head_count", true, 1, 1 << 16, &mi.engram_head_count); !s) return s.error();
+    if (auto s = get("engram.max_ngram_size", true, 2, 64, &mi.engram_max_ngram); !s) return s.error();
+    int64_t key_length = 0;
+    if (auto s = get("engram.key_length", false, 1, 1 << 20, &key_length); !s) return s.error();
+    for (int64_t il : *ids.value()) {
+        if (il < 0 || il >= mi.n_layer)
+            return f.error(a + "engram.layer_ids", "block " + std::to_string(il) + " is outside [0, " +
+                                                       std::to_string(mi.n_layer) + ")");
+        for (const auto& t : mi.engram_tables)
+            if (t.layer == il) return f.error(a + "engram.layer_ids", "block " + std::to_string(il) + " is listed twice");
+        const std::string name = "blk." + std::to_string(il) + ".engram_embd.weight";
+        const GgufTensorInfo* t = f.find_tensor(name);
+        if (!t) return f.error("tensor " + name, "missing (block " + std::to_string(il) + " is in " + a +
+                                                     "engram.layer_ids)");
+        if (t->n_dims != 2 || t->ne[0] < 1 || t->ne[1] < 1)
+            return f.error("tensor " + name, "is not a 2-D table [key_length, rows]");
+        if (key_length && t->ne[0] != key_length)
+            return f.error("tensor " + name, "rows have " + std::to_string(t->ne[0]) + " values but " + a +
+                                                 "engram.key_length is " + std::to_string(key_length));
+        const int64_t rb = row_bytes(t->type, t->ne[0]);
+        if (rb <= 0)
+            return f.error("tensor " + name, "a row of " + std::to_string(t->ne[0]) + " values is not a whole number "
+                                             "of " + std::string(type_name((uint32_t)t->type)) + " blocks");
+        EngramTableShape e;
+        e.layer = il;
+        e.tensor = name;
+        e.rows = (uint64_t)t->ne[1];
+        e.row_bytes = (uint64_t)rb;
+        mi.engram_tables.push_back(std::move(e));
+    }
+    return mi;
+}
+
+}  // namespace eg

@@ -1,0 +1,71 @@
+// What the planner needs to know about a model, read from the GGUF header and
+// tensor table only (no weight is touched, so it works on a 100 GB file):
+// shapes, bytes per block, the token table and output head, and the Engram
+// tables (blk.N.engram_embd.weight) found by the ARCH.engram.* keys.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gguf/gguf.h"
+
+namespace eg {
+
+// One Engram layer's table as the planner sees it: rows of row_bytes each.
+struct EngramTableShape {
+    int64_t layer = 0;                   // block index
+    std::string tensor;                  // blk.N.engram_embd.weight
+    uint64_t rows = 0;
+    uint64_t row_bytes = 0;
+    uint64_t bytes() const { return rows * row_bytes; }
+};
+
+struct ModelInfo {
+    std::string path;
+    std::string arch;                    // general.architecture
+    uint64_t file_bytes = 0;
+    int64_t n_layer = 0, n_embd = 0, n_ff = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
+    int64_t n_vocab = 0;                 // rows of token_embd.weight
+    int64_t n_ctx_train = 0;
+    bool tied_output = false;            // no output.weight: the head reuses token_embd
+
+    // [n_layer]: every blk.N.* tensor except the Engram table. Decode reads
+    // all of a block's weights once per token, so this is also its bytes
+    // read per token.
+    std::vector<uint64_t> block_weight_bytes;
+    uint64_t token_embd_bytes = 0;       // token_embd.weight
+    uint64_t output_bytes = 0;           // output.weight, or token_embd's bytes when tied
+    uint64_t output_norm_bytes = 0;      // output_norm.weight
+    uint64_t other_bytes = 0;            // tensors outside blocks (rope_freqs, ...)
+    uint64_t token_row_bytes = 0;        // one token's embedding row (read per token)
+
+    // Engram (empty without ARCH.engram.layer_ids).
+    std::vector<EngramTableShape> engram_tables;  // in layer_ids order
+    int64_t engram_head_count = 0;       // ARCH.engram.head_count
+    int64_t engram_max_ngram = 0;        // ARCH.engram.max_ngram_size
+
+    // Rows each Engram layer gathers per token: (max_ngram - 1) * head_count.
+    int64_t engram_rows_per_token() const {
+        return engram_max_ngram > 1 ? (engram_max_ngram - 1) * engram_head_count : 0;
+    }
+    // Bytes block il reads per decoded token: all its weights, once.
+    uint64_t block_decode_read_bytes(int64_t il) const { return block_weight_bytes[(size_t)il]; }
+    // F16 K and V of one block at n_ctx tokens.
+    uint64_t kv_bytes_per_block(int64_t n_ctx) const {
+        return 2ull * (uint64_t)n_ctx * (uint64_t)n_head_kv * (uint64_t)head_dim * 2ull;
+    }
+    // Weights of the model without the Engram tables, the output head counted
+    // once (a tied head is the token table).
+    uint64_t weights_bytes() const;
+    uint64_t blocks_bytes() const;
+    uint64_t engram_table_bytes() const;
+};
+
+// Reads f's header and tensor table. Errors name the file, the key or tensor
+// and the reason (missing keys, a block index past block_count, an Engram
+// layer without its table, a table whose rows are not whole blocks).
+Result<ModelInfo> model_info(const GgufFile& f);
+
+}  // namespace eg

@@ -1,0 +1,117 @@
+// The planner (DESIGN.md §3): a pure function from a model's shape, the
+// machine and the user's two budgets to a placement — which blocks run on
+// the GPU, where the output head, KV caches and Engram rows live, the bytes
+// per tier by category, a predicted decode speed, and a sentence for every
+// budget that cannot hold what it is asked to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "plan/model_info.h"
+
+namespace eg {
+
+// Defaults used where a figure was not measured (each documented in JSON).
+constexpr double kDefaultDramReadGBps = 20.0;   // dual-channel DDR4 desktop, all cores
+constexpr double kDefaultSsdReadGBps = 0.5;     // 4 KiB random reads, NVMe at moderate queue depth (~120K IOPS)
+constexpr double kDefaultH2dGBps = 25.0;        // PCIe 4.0 x16, pinned
+constexpr double kDefaultVramReadGBps = 900.0;  // a 24 GB desktop card (3090/4090 class)
+constexpr double kPcieLatencyUs = 10.0;         // one synchronised copy across PCIe
+constexpr double kZipfExponent = 1.0;           // n-gram row popularity, see planner.cpp
+
+struct GpuHardware {
+    std::string name;                    // "NVIDIA H200", "assumed"
+    uint64_t vram_total_bytes = 0;
+    uint64_t vram_free_bytes = 0;
+    double h2d_GBps = 0;                 // pinned host -> device (0: not measured)
+    double vram_read_GBps = 0;           // device memory read (0: not measured)
+};
+
+struct Hardware {
+    uint64_t dram_total_bytes = 0;       // MemTotal
+    uint64_t dram_free_bytes = 0;        // MemAvailable (free + reclaimable cache)
+    double dram_read_GBps = 0;           // measured; 0: use the default
+    double ssd_read_GBps = 0;            // 4 KiB random reads; 0: use the default
+    std::vector<GpuHardware> gpus;       // empty: no GPU
+    std::vector<std::string> notes;      // how each figure was obtained
+};
+
+struct Budgets {
+    uint64_t vram_bytes = 0;             // for cuda:0
+    uint64_t engram_dram_bytes = 0;      // resident Engram rows
+    int64_t n_ctx = 4096;
+    int64_t n_batch = 512;               // prefill batch, sizes the scratch
+};
+
+struct TierUsage {
+    uint64_t capacity_bytes = 0;         // what the tier offers the plan
+    uint64_t weights_bytes = 0, kv_bytes = 0, engram_bytes = 0, scratch_bytes = 0;
+    uint64_t bytes() const { return weights_bytes + kv_bytes + engram_bytes + scratch_bytes; }
+};
+
+struct BlockPlacement {
+    int64_t index = 0;
+    std::string device;                  // "cpu" | "cuda:0"
+};
+
+struct DeviceKv {
+    std::string device;
+    int64_t n_blocks = 0;
+    uint64_t kv_bytes = 0;
+};
+
+struct EngramTablePlacement {
+    int64_t layer = 0;
+    std::string tensor;
+    std::string device;                  // where its block runs
+    uint64_t rows = 0, row_bytes = 0, table_bytes = 0;
+    uint64_t dram_rows = 0, dram_bytes = 0;   // resident under the DRAM budget
+    uint64_t ssd_bytes = 0;                   // the rest, read on demand
+    uint64_t vram_cache_rows = 0, vram_cache_bytes = 0;  // hot rows copied to VRAM (GPU blocks only)
+    double vram_hit_rate = 0, dram_hit_rate = 0, ssd_read_rate = 0;  // shares of the rows read per token
+};
+
+struct Prediction {
+    double decode_tokens_per_s = 0;
+    int64_t kv_tokens = 0;               // context read by the predicted step (n_ctx / 2)
+    // Bytes read per decoded token from each tier, and the seconds they take.
+    uint64_t vram_bytes = 0, dram_bytes = 0, ssd_bytes = 0, pcie_bytes = 0;
+    double vram_s = 0, dram_s = 0, ssd_s = 0, pcie_s = 0;
+    int64_t pcie_crossings = 0;
+};
+
+struct Placement {
+    std::vector<BlockPlacement> blocks;  // one per block, in order
+    int64_t n_gpu_blocks = 0;            // the last n_gpu_blocks blocks run on cuda:0
+    std::string output_device = "cpu";
+    bool output_copies_token_table = false;  // tied head uploaded to VRAM: a copy of token_embd
+    std::vector<DeviceKv> kv;
+    std::vector<EngramTablePlacement> engram;
+    TierUsage vram, dram, ssd;
+    Prediction predicted;
+    // Figures the plan used (defaults included), for the JSON.
+    double dram_read_GBps = 0, ssd_read_GBps = 0, h2d_GBps = 0, vram_read_GBps = 0;
+    std::string gpu_name;
+    std::vector<std::string> problems;
+    std::vector<std::string> notes;      // assumptions and defaults in words
+};
+
+// The placement of m on hw under b. Pure: same inputs, same plan.
+Placement plan(const ModelInfo& m, const Hardware& hw, const Budgets& b);
+
+// Share of row reads served by the `cached` most popular of `rows` rows when
+// popularity is Zipf(kZipfExponent): H(cached) / H(rows).
+double zipf_hit_rate(uint64_t cached, uint64_t rows);
+
+nlohmann::json to_json(const Placement& p);
+nlohmann::json to_json(const Hardware& hw);
+nlohmann::json to_json(const ModelInfo& m);
+
+// "1.5 GiB", "312 MiB": sizes in problem sentences.
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace eg

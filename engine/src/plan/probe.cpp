@@ -1,0 +1,370 @@
+// Hardware probe (see probe.h): /proc/meminfo, a DRAM read-bandwidth pass,
+// an optional SSD random-read pass, and cuda_probe() for the GPUs; the
+// measured figures cached as JSON for a day.
+#include "plan/probe.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "cuda/cuda_backend.h"
+
+namespace eg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kCacheMaxAgeS = 24 * 3600;
+constexpr int kCacheVersion = 1;
+
+int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string trim(const std::string& s) {
+    size_t a = 0, b = s.size();
+    while (a < b && std::isspace((unsigned char)s[a])) ++a;
+    while (b > a && std::isspace((unsigned char)s[b - 1])) --b;
+    return s.substr(a, b - a);
+}
+
+// Fields of the cache read defensively: a wrong type reads as "not there".
+double num_or_0(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() && std::isfinite(it->get<double>()) && it->get<double>() > 0
+               ? it->get<double>()
+               : 0.0;
+}
+uint64_t u64_or_0(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+std::vector<GpuHardware> gpus_from_cuda(bool measure, std::string* why) {
+    std::vector<GpuHardware> out;
+    for (const GpuInfo& g : cuda_probe(measure, why)) {
+        GpuHardware h;
+        h.name = g.name;
+        h.vram_total_bytes = g.vram_total;
+        h.vram_free_bytes = g.vram_free;
+        h.h2d_GBps = g.h2d_GBps;
+        h.vram_read_GBps = g.vram_read_GBps;
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
+// The cached figures, or nothing when absent, stale, unreadable or from
+// another format (a bad cache is measured again, never trusted).
+std::optional<nlohmann::json> read_cache(const std::string& path) {
+    if (path.empty()) return std::nullopt;
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        EG_LOG_WARN("{}: not valid JSON; measuring the hardware again", path);
+        return std::nullopt;
+    }
+    if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != kCacheVersion || !j.contains("probed_at") || !j["probed_at"].is_number_integer() ||
+        !j.contains("dram_read_GBps") || !j["dram_read_GBps"].is_number() || !j.contains("gpus") ||
+        !j["gpus"].is_array()) {
+        EG_LOG_WARN("{}: not a hardware cache of this version; measuring again", path);
+        return std::nullopt;
+    }
+    const int64_t age = unix_now() - j["probed_at"].get<int64_t>();
+    if (age < 0 || age > kCacheMaxAgeS) return std::nullopt;
+    return j;
+}
+
+void write_cache(const std::string& path, const nlohmann::json& j) {
+    if (path.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << j.dump(2) << "\n";
+        if (!out) {
+            EG_LOG_WARN("{}: cannot write the hardware cache", tmp);
+            return;
+        }
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) EG_LOG_WARN("{}: cannot write the hardware cache: {}", path, ec.message());
+}
+
+}  // namespace
+
+std::string hardware_cache_path() {
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/engram-desktop/hardware.json";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/engram-desktop/hardware.json";
+    return {};
+}
+
+bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes) {
+    std::ifstream in("/proc/meminfo");
+    if (!in) return false;
+    std::string line;
+    bool have_total = false, have_avail = false;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string key;
+        uint64_t kb = 0;
+        if (!(ls >> key >> kb)) continue;
+        if (key == "MemTotal:") *total_bytes = kb * 1024, have_total = true;
+        else if (key == "MemAvailable:") *available_bytes = kb * 1024, have_avail = true;
+    }
+    return have_total && have_avail;
+}
+
+double measure_dram_read_GBps() {
+    constexpr size_t kBytes = 256ull << 20;
+    const size_t n = kBytes / sizeof(uint64_t);
+    std::unique_ptr<uint64_t[]> buf(new (std::nothrow) uint64_t[n]);
+    if (!buf) return 0;
+    const unsigned n_threads = std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
+    const size_t per = n / n_threads;
+    auto run = [&](auto&& body) {
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < n_threads; ++t)
+            ts.emplace_back([&, t] { body(t * per, t + 1 == n_threads ? n : (t + 1) * per); });
+        for (auto& t : ts) t.join();
+    };
+    // Touch every page first (each thread its own slice, as it will read it).
+    run([&](size_t a, size_t b) {
+        for (size_t i = a; i < b; ++i) buf[i] = i;
+    });
+    std::atomic<uint64_t> sink{0};
+    double best_s = 1e9;
+    for (int pass = 0; pass < 3; ++pass) {
+        const auto t0 = Clock::now();
+        run([&](size_t a, size_t b) {
+            uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            size_t i = a;
+            for (; i + 4 <= b; i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
+            for (; i < b; ++i) s0 += buf[i];
+            sink += s0 + s1 + s2 + s3;
+        });
+        best_s = std::min(best_s, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    if (sink.load() == 42) EG_LOG_DEBUG("dram probe sum {}", sink.load());  // keeps the sums alive
+    return best_s > 0 ? (double)kBytes / best_s / 1e9 : 0;
+}
+
+Result<double> measure_ssd_read_GBps(const std::string& path, double seconds) {
+    constexpr size_t kUnit = 4096;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) return Error{path + ": cannot open for the SSD measurement: " + std::strerror(errno)};
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    if (size < (off_t)(kUnit * 256)) {
+        ::close(fd);
+        return Error{path + ": too small (" + std::to_string((long long)size) + " bytes) to measure random reads"};
+    }
+    const uint64_t n_units = (uint64_t)size / kUnit;
+    constexpr int kThreads = 8;  // the store reads with several I/O threads too
+    std::atomic<uint64_t> reads{0};
+    std::atomic<bool> refused{false};
+    const auto t0 = Clock::now();
+    const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t)
+        ts.emplace_back([&, t] {
+            void* mem = nullptr;
+            if (::posix_memalign(&mem, kUnit, kUnit) != 0) return;
+            std::mt19937_64 rng(0x55D + (uint64_t)t);
+            uint64_t mine = 0;
+            while (Clock::now() < deadline && !refused) {
+                const off_t off = (off_t)((rng() % n_units) * kUnit);
+                const ssize_t r = ::pread(fd, mem, kUnit, off);
+                if (r < 0 && errno == EINVAL) refused = true;
+                if (r == (ssize_t)kUnit) ++mine;
+            }
+            reads += mine;
+            std::free(mem);
+        });
+    for (auto& t : ts) t.join();
+    ::close(fd);
+    if (refused) return Error{path + ": the file system refuses O_DIRECT, so random reads cannot be measured there"};
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (reads == 0 || secs <= 0) return Error{path + ": no read succeeded during the SSD measurement"};
+    return (double)reads.load() * kUnit / secs / 1e9;
+}
+
+Hardware probe_hardware(const ProbeOptions& opt) {
+    Hardware hw;
+    const std::string cache = opt.cache_path.empty() ? hardware_cache_path() : opt.cache_path;
+    if (!read_meminfo(&hw.dram_total_bytes, &hw.dram_free_bytes))
+        hw.notes.push_back("/proc/meminfo unreadable: DRAM size unknown");
+
+    const std::optional<nlohmann::json> fresh = read_cache(cache);
+    const std::optional<nlohmann::json> cached = opt.refresh ? std::nullopt : fresh;
+    std::string why_no_gpu;
+    nlohmann::json j;
+    if (cached) {
+        j = *cached;
+        hw.dram_read_GBps = num_or_0(j, "dram_read_GBps");
+        hw.ssd_read_GBps = num_or_0(j, "ssd_read_GBps");
+        for (const auto& g : j["gpus"]) {
+            if (!g.is_object()) continue;
+            GpuHardware h;
+            h.name = g.contains("name") && g["name"].is_string() ? g["name"].get<std::string>() : "GPU";
+            h.vram_total_bytes = u64_or_0(g, "vram_total_bytes");
+            h.vram_free_bytes = u64_or_0(g, "vram_free_bytes");
+            h.h2d_GBps = num_or_0(g, "h2d_GBps");
+            h.vram_read_GBps = num_or_0(g, "vram_read_GBps");
+            hw.gpus.push_back(std::move(h));
+        }
+        // Free VRAM changes with every other program: ask the driver again
+        // (cheap), keep the cached bandwidths.
+        std::vector<GpuHardware> now = gpus_from_cuda(false, &why_no_gpu);
+        if (now.size() != hw.gpus.size()) {
+            // A GPU came or went since the cache: its bandwidths are unknown
+            // until --refresh-hardware (the planner then uses defaults).
+            hw.gpus = std::move(now);
+        } else {
+            for (size_t i = 0; i < now.size(); ++i)
+                if (now[i].name == hw.gpus[i].name) hw.gpus[i].vram_free_bytes = now[i].vram_free_bytes;
+        }
+        hw.notes.push_back("bandwidths from " + cache + " (measured " +
+                           std::to_string((unix_now() - j["probed_at"].get<int64_t>()) / 60) +
+                           " min ago; --refresh-hardware measures again)");
+    } else {
+        const auto t0 = Clock::now();
+        hw.dram_read_GBps = measure_dram_read_GBps();
+        hw.gpus = gpus_from_cuda(true, &why_no_gpu);
+        EG_LOG_INFO("hardware probe: DRAM {:.1f} GB/s, {} GPU(s), {:.0f} ms", hw.dram_read_GBps, hw.gpus.size(),
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        hw.notes.push_back("DRAM read bandwidth measured now (best of 3 passes over 256 MiB on " +
+                           std::to_string(std::thread::hardware_concurrency()) + " threads)");
+        // An SSD figure measured earlier stays valid for the day.
+        if (fresh) hw.ssd_read_GBps = num_or_0(*fresh, "ssd_read_GBps");
+        j = nlohmann::json::object();
+        j["version"] = kCacheVersion;
+    }
+    if (hw.gpus.empty()) hw.notes.push_back("no GPU: " + (why_no_gpu.empty() ? std::string("none found") : why_no_gpu));
+
+    bool changed = !cached;
+    if (!opt.ssd_probe_file.empty()) {
+        auto r = measure_ssd_read_GBps(opt.ssd_probe_file);
+        if (r) {
+            hw.ssd_read_GBps = r.value();
+            changed = true;
+            hw.notes.push_back("SSD 4 KiB random reads measured now on " + opt.ssd_probe_file);
+        } else {
+            EG_LOG_WARN("{}", r.message());
+            hw.notes.push_back("SSD not measured: " + r.message());
+        }
+    }
+    if (!(hw.ssd_read_GBps > 0))
+    {
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "SSD random-read rate not measured (--measure-ssd measures it): the planner assumes %.1f GB/s",
+                      kDefaultSsdReadGBps);
+        hw.notes.emplace_back(buf);
+    }
+
+    if (changed) {
+        j["version"] = kCacheVersion;
+        j["probed_at"] = cached ? j["probed_at"].get<int64_t>() : unix_now();
+        j["dram_read_GBps"] = hw.dram_read_GBps;
+        j["ssd_read_GBps"] = hw.ssd_read_GBps;
+        j["gpus"] = nlohmann::json::array();
+        for (const auto& g : hw.gpus)
+            j["gpus"].push_back({{"name", g.name},
+                                 {"vram_total_bytes", g.vram_total_bytes},
+                                 {"vram_free_bytes", g.vram_free_bytes},
+                                 {"h2d_GBps", g.h2d_GBps},
+                                 {"vram_read_GBps", g.vram_read_GBps}});
+        write_cache(cache, j);
+    }
+    return hw;
+}
+
+uint64_t ByteBudget::resolve(uint64_t whole) const {
+    if (bytes) return *bytes;
+    const double f = std::clamp(fraction.value_or(1.0), 0.0, 1.0);
+    return (uint64_t)std::llround(f * (double)whole);
+}
+
+Result<ByteBudget> parse_byte_budget(const std::string& text, const std::string& what) {
+    const std::string s = trim(text);
+    auto bad = [&] {
+        return Error{what + " '" + text + "' is neither a byte count (e.g. 8G, 512M, 1000000) nor a percentage (e.g. 25%)"};
+    };
+    if (s.empty()) return bad();
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() || !std::isfinite(v) || v < 0) return bad();
+    std::string unit = trim(std::string(end));
+    if (unit == "%") {
+        if (v > 100) return Error{what + " '" + text + "' is more than 100%"};
+        return ByteBudget{std::nullopt, v / 100.0};
+    }
+    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return (char)std::toupper(c); });
+    if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+    if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+    double mul = 1;
+    if (unit.empty() || unit == "B") mul = 1;
+    else if (unit == "K") mul = 1024.0;
+    else if (unit == "M") mul = 1024.0 * 1024;
+    else if (unit == "G") mul = 1024.0 * 1024 * 1024;
+    else if (unit == "T") mul = 1024.0 * 1024 * 1024 * 1024;
+    else return bad();
+    const double b = v * mul;
+    if (b > 1.8e19) return bad();
+    return ByteBudget{(uint64_t)b, std::nullopt};
+}
+
+Result<GpuHardware> parse_assumed_gpu(const std::string& text) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : text) {
+        if (c == ',') parts.push_back(trim(cur)), cur.clear();
+        else cur += c;
+    }
+    parts.push_back(trim(cur));
+    auto bad = [&](const std::string& why) {
+        return Error{"--assume-gpu '" + text + "': " + why + " (expected VRAM[,H2D_GBps[,VRAM_GBps]], e.g. 24G,25)"};
+    };
+    if (parts.size() > 3) return bad("too many fields");
+    auto vram = parse_byte_budget(parts[0], "assumed VRAM");
+    if (!vram) return bad(vram.message());
+    if (!vram->bytes || *vram->bytes == 0) return bad("the VRAM must be a byte count above 0");
+    GpuHardware g;
+    g.name = "assumed";
+    g.vram_total_bytes = g.vram_free_bytes = *vram->bytes;
+    g.h2d_GBps = kDefaultH2dGBps;
+    g.vram_read_GBps = kDefaultVramReadGBps;
+    auto number = [&](const std::string& s, double* out) -> bool {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0 || v > 1e6) return false;
+        *out = v;
+        return true;
+    };
+    if (parts.size() > 1 && !number(parts[1], &g.h2d_GBps)) return bad("'" + parts[1] + "' is not a bandwidth in GB/s");
+    if (parts.size() > 2 && !number(parts[2], &g.vram_read_GBps))
+        return bad("'" + parts[2] + "' is not a bandwidth in GB/s");
+    return g;
+}
+
+}  // namespace eg

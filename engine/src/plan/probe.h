@@ -1,0 +1,61 @@
+// The hardware the planner plans for: DRAM size and free memory
+// (/proc/meminfo), measured DRAM read bandwidth, the SSD's 4 KiB random-read
+// rate (measured only when asked), and the GPUs the CUDA backend finds.
+// Measured figures are cached in $XDG_CACHE_HOME/engram-desktop/hardware.json
+// (~/.cache/... without it) for a day; free memory is read fresh every time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+#include "plan/planner.h"
+
+namespace eg {
+
+struct ProbeOptions {
+    bool refresh = false;          // measure again even if the cache is fresh
+    std::string ssd_probe_file;    // non-empty: measure 4 KiB random reads on this file (O_DIRECT)
+    std::string cache_path;        // empty: hardware_cache_path()
+};
+
+// The machine, from the cache when it is less than a day old (and
+// !refresh), else measured (about a quarter of a second) and cached.
+Hardware probe_hardware(const ProbeOptions& opt);
+inline Hardware probe_hardware(bool refresh) {
+    ProbeOptions o;
+    o.refresh = refresh;
+    return probe_hardware(o);
+}
+
+// $XDG_CACHE_HOME/engram-desktop/hardware.json, or ~/.cache/...; empty
+// when neither variable is set.
+std::string hardware_cache_path();
+
+// Best of 3 passes summing a 256 MiB buffer on all cores, in GB/s.
+double measure_dram_read_GBps();
+
+// 4 KiB random reads with O_DIRECT over `path` for about `seconds` from 8
+// threads, in GB/s. An error (with the reason) where the file system refuses
+// O_DIRECT or the file is too small.
+Result<double> measure_ssd_read_GBps(const std::string& path, double seconds = 0.3);
+
+// MemTotal and MemAvailable of /proc/meminfo; false when unreadable.
+bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes);
+
+// "24G" or "24G,25" or "24G,25,1000": an assumed GPU named "assumed" with
+// that much free VRAM, host-to-device GB/s (default kDefaultH2dGBps) and
+// VRAM read GB/s (default kDefaultVramReadGBps).
+Result<GpuHardware> parse_assumed_gpu(const std::string& text);
+
+// A budget: bytes ("8G", "512M", "1.5GiB", "1000000") or a share ("25%").
+struct ByteBudget {
+    std::optional<uint64_t> bytes;
+    std::optional<double> fraction;  // 0..1
+    uint64_t resolve(uint64_t whole) const;
+};
+// what: "VRAM budget", ... for the error sentence.
+Result<ByteBudget> parse_byte_budget(const std::string& text, const std::string& what);
+
+}  // namespace eg

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# One run of the CUDA checks on the lent GPU machine (an H200; no network,
+# 64 MiB of uploads, 15 minutes of device time in all). Aims to finish in
+# 8 minutes:
+#   1. configure + build Release with CUDA for sm_90 (-j16)
+#   2. the GPU tests: test_backend_ops, test_cuda_model
+#   3. synthetic 1B- and 8B-shaped Q4_K llama models (engram-cli forge --synthetic)
+#   4. engram-bench on each (prefill 512, decode 128): all blocks on the GPU,
+#      then about half of them on the CPU (--vram-budget in bytes)
+#   5. a table: tokens/s and the fraction of the measured HBM bandwidth
+#      (bytes read per token x tokens/s over the device-copy bandwidth).
+# Each step is timed; a failed step is reported and the script goes on.
+#
+# The machine has no Qt, spdlog, CLI11, ... Run this here first:
+#     scripts/device-check.sh --fetch-deps
+# which downloads the Debian packages the build needs (~22 MiB) into .devdeps/
+# (add `/.devdeps/` to .git/info/exclude), then on the device:
+#     run(command="scripts/device-check.sh", carry=[".devdeps"], timeout_s=560)
+# Logs go to $OUT (they come back with the reply); the table is printed last.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEPS_PKGS=(qt6-base-dev qt6-base-dev-tools libqt6core6 libqt6test6 libqt6gui6 libqt6widgets6 libqt6network6
+           libqt6opengl6 libqt6dbus6 libicu72 libdouble-conversion3 libb2-1 libpcre2-16-0 libpcre2-dev
+           libpcre2-8-0 libpcre2-32-0 libpcre2-posix3 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
+           nlohmann-json3-dev libcli11-dev libutf8proc-dev libutf8proc2 pkgconf pkgconf-bin libpkgconf3)
+
+if [[ "${1:-}" == "--fetch-deps" ]]; then
+    mkdir -p "$ROOT/.devdeps"
+    (cd "$ROOT/.devdeps" && apt-get download "${DEPS_PKGS[@]}")
+    du -sh "$ROOT/.devdeps"
+    exit 0
+fi
+
+OUTDIR=${OUT:-$ROOT/build-device/out}
+BUILD=${DEVICE_BUILD_DIR:-$ROOT/build-device}
+MODELS=${DEVICE_MODELS_DIR:-/tmp/engram-device-models}
+mkdir -p "$OUTDIR" "$MODELS"
+SUMMARY=()
+T_ALL=$(date +%s)
+
+# step NAME TIMEOUT_S CMD...: runs CMD with its output in $OUTDIR/NAME.log,
+# records rc and seconds; never stops the script.
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local t0 rc
+    t0=$(date +%s.%N)
+    echo "== $name: $*" | tee -a "$OUTDIR/steps.log"
+    set +e
+    timeout "$limit" "$@" >"$OUTDIR/$name.log" 2>&1
+    rc=$?
+    set -e
+    local dt
+    dt=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)")
+    SUMMARY+=("$(printf '%-22s %-8s %7ss' "$name" "$([[ $rc == 0 ]] && echo ok || echo "FAIL($rc)")" "$dt")")
+    if [[ $rc != 0 ]]; then
+        echo "   $name failed (rc $rc); last lines:" | tee -a "$OUTDIR/steps.log"
+        tail -n 15 "$OUTDIR/$name.log" | sed 's/^/   | /' | tee -a "$OUTDIR/steps.log"
+    fi
+    return 0
+}
+
+# --- 0. the build's dependencies, unpacked out of / ---------------------------
+CMAKE_EXTRA=()
+if compgen -G "$ROOT/.devdeps/*.deb" >/dev/null; then
+    DEPS=/tmp/devdeps
+    mkdir -p "$DEPS"
+    for f in "$ROOT"/.devdeps/*.deb; do dpkg -x "$f" "$DEPS"; done
+    ML=$DEPS/usr/lib/x86_64-linux-gnu
+    export LD_LIBRARY_PATH=$ML${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export PATH=$DEPS/usr/bin:$PATH
+    # Debian's .pc files say prefix=/usr: a sysroot moves them under $DEPS.
+    export PKG_CONFIG_LIBDIR=$ML/pkgconfig:$DEPS/usr/share/pkgconfig
+    export PKG_CONFIG_SYSROOT_DIR=$DEPS
+    CMAKE_EXTRA+=("-DCMAKE_PREFIX_PATH=$DEPS/usr;$ML/cmake" "-DPKG_CONFIG_EXECUTABLE=$DEPS/usr/bin/pkgconf")
+    # Qt's host tools (moc) live in a libexec folder the config finds itself.
+fi
+
+# --- 1. build ---------------------------------------------------------------
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv || true; } \
+    >"$OUTDIR/gpu.txt" 2>&1
+step configure 120 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGRAM_BUILD_DESKTOP=OFF \
+    -DENGRAM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" \
+    "${CMAKE_EXTRA[@]}"
+step build 300 cmake --build "$BUILD" -j16 --target test_backend_ops test_cuda_model engram-cli engram-bench
+
+# --- 2. GPU tests -------------------------------------------------------------
+find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -n 1; }
+OPS=$(find_bin test_backend_ops)
+CM=$(find_bin test_cuda_model)
+CLI=$(find_bin engram-cli)
+BENCH=$(find_bin engram-bench)
+if [[ -n "$OPS" ]]; then step test_backend_ops 120 "$OPS"; else SUMMARY+=("test_backend_ops       MISSING"); fi
+if [[ -n "$CM" ]]; then step test_cuda_model 180 "$CM"; else SUMMARY+=("test_cuda_model        MISSING"); fi
+COPY_GBPS=$(grep -o 'device copy [0-9.]* GB/s' "$OUTDIR/test_backend_ops.log" 2>/dev/null | head -n 1 |
+            awk '{print $3}' || true)
+
+# --- 3. synthetic models ------------------------------------------------------
+# name layers n_embd n_ff heads kv_heads vocab
+SHAPES=("1b 16 2048 8192 32 8 32000" "8b 32 4096 14336 32 8 128256")
+if [[ -n "$CLI" ]]; then
+    "$CLI" forge --help >"$OUTDIR/forge-help.txt" 2>&1 || true
+    for s in "${SHAPES[@]}"; do
+        read -r name nl ne nf nh nkv nv <<<"$s"
+        step "forge_$name" 150 "$CLI" forge --synthetic llama --out "$MODELS/synthetic-$name-q4_k.gguf" \
+            --n-layer "$nl" --n-embd "$ne" --n-ff "$nf" --n-head "$nh" --n-head-kv "$nkv" --vocab "$nv" \
+            --ctx 2048 --type q4_k --seed 1
+    done
+fi
+
+# --- 4. bench -----------------------------------------------------------------
+if [[ -n "$BENCH" ]]; then
+    for s in "${SHAPES[@]}"; do
+        read -r name _ <<<"$s"
+        f=$MODELS/synthetic-$name-q4_k.gguf
+        [[ -f "$f" ]] || continue
+        bytes=$(stat -c %s "$f")
+        # 90% of the free VRAM: room for every block.
+        step "bench_${name}_gpu" 150 "$BENCH" -m "$f" -p 512 -n 128 -r 1 --vram-budget 90%
+        # Half the weights' bytes: the planner keeps about half the blocks on the GPU.
+        step "bench_${name}_half" 200 "$BENCH" -m "$f" -p 512 -n 128 -r 1 --vram-budget $((bytes / 2))
+    done
+fi
+
+# --- 5. summary -----------------------------------------------------------------
+echo
+echo "steps (logs in \$OUT):"
+printf '  %s\n' "${SUMMARY[@]}"
+echo "total $(($(date +%s) - T_ALL)) s; gpu: $(tail -n 1 "$OUTDIR/gpu.txt" 2>/dev/null || echo '?')"
+python3 - "$OUTDIR" "$MODELS" "${COPY_GBPS:-0}" <<'EOF' || echo "(no bench table: $?)"
+import json, os, sys
+out, models, copy = sys.argv[1], sys.argv[2], float(sys.argv[3] or 0)
+
+def rate(v):
+    if isinstance(v, dict):
+        for k in ("median", "mean", "avg", "value"):
+            if k in v:
+                return float(v[k])
+        return None
+    return float(v) if v is not None else None
+
+rows = []
+for name in ("1b", "8b"):
+    f = os.path.join(models, f"synthetic-{name}-q4_k.gguf")
+    size = os.path.getsize(f) if os.path.exists(f) else 0
+    for place in ("gpu", "half"):
+        log = os.path.join(out, f"bench_{name}_{place}.log")
+        if not os.path.exists(log):
+            continue
+        text = open(log).read()
+        try:
+            j = json.loads(text[text.index("{"):text.rindex("}") + 1])
+        except ValueError:
+            rows.append((name, place, None, None, size, None, "?"))
+            continue
+        pp = rate(j.get("prefill_tokens_per_s"))
+        tg = rate(j.get("decode_tokens_per_s"))
+        # Decode reads every weight once per token (tied head = token_embd):
+        # about the file's size; only meaningful when all of it is in VRAM.
+        frac = (size * tg / (copy * 1e9)) if (place == "gpu" and tg and copy) else None
+        where = " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", []))
+        rows.append((name, place, pp, tg, size, frac, where or "?"))
+
+print(f"\ndevice copy bandwidth: {copy:.0f} GB/s (read + write)" if copy else "\ndevice copy bandwidth: not measured")
+print(f"{'model':6} {'run':9} {'prefill t/s':>12} {'decode t/s':>11} {'GB/token':>9} {'HBM frac':>9}  blocks")
+for name, place, pp, tg, size, frac, where in rows:
+    f = lambda v, spec: format(v, spec) if v is not None else "-".rjust(int(spec.split(".")[0]))
+    print(f"{name:6} {('all GPU' if place == 'gpu' else 'half CPU'):9} {f(pp, '12.1f')} {f(tg, '11.1f')} "
+          f"{size / 1e9:9.2f} {f(frac, '9.2f')}  {where}")
+EOF

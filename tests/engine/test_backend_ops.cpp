@@ -1,0 +1,461 @@
+// Every device operation of the decoder, on each backend (the CPU always; the
+// CUDA kernels when cuda_probe() finds a GPU, else those rows are skipped
+// with the reason), against a reference computed here in double precision on
+// fresh seeded random data (never zeros). Weights are random floats
+// quantized with the engine's own quantizers; the reference multiplies the
+// dequantized weights, so the bounds only cover each backend's arithmetic.
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "cpu/matmul.h"
+#include "cpu/ops.h"
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/quant_blocks.h"
+#include "quant/kernels.h"
+
+using namespace eg;
+
+Q_DECLARE_METATYPE(GgmlType)
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) {
+        x = nd(rng);
+        if (x == 0.0f) x = 1e-3f;
+    }
+    return v;
+}
+
+// A random weight [n, k] quantized to t, row by row, with its dequantized
+// floats (what every backend multiplies, up to its own rounding).
+struct QWeight {
+    std::vector<uint8_t> bytes;
+    std::vector<float> deq;
+    WeightView view;
+};
+
+QWeight make_weight(GgmlType t, int64_t n, int64_t k, uint32_t seed) {
+    QWeight w;
+    const TypeKernels* kk = kernels_for(t);
+    const int64_t rb = row_bytes(t, k);
+    const std::vector<float> src = randn((size_t)(n * k), seed, 0.5f);
+    w.bytes.assign((size_t)(n * rb), 0);
+    w.deq.assign((size_t)(n * k), 0);
+    for (int64_t r = 0; r < n; ++r) {
+        kk->quantize(src.data() + r * k, w.bytes.data() + r * rb, k);
+        kk->dequantize(w.bytes.data() + r * rb, w.deq.data() + r * k, k);
+    }
+    w.view = WeightView{t, k, n, w.bytes.data(), rb};
+    return w;
+}
+
+bool is_cuda(const QString& backend) { return backend.startsWith("cuda"); }
+
+// Skips the calling row when it is a CUDA row and there is no GPU.
+#define SKIP_WITHOUT_GPU(backend)                                                                   \
+    do {                                                                                            \
+        if (is_cuda(backend)) {                                                                     \
+            std::string why;                                                                        \
+            if (cuda_probe(false, &why).empty()) QSKIP(qPrintable("no CUDA device: " + QString::fromStdString(why))); \
+        }                                                                                           \
+    } while (0)
+
+#define VERIFY_OK(st) QVERIFY2((st).ok(), (st).ok() ? "" : (st).message().c_str())
+
+void add_backend_rows(const char* what) {
+    QTest::addColumn<QString>("backend");
+    QTest::newRow(qPrintable(QString("cpu %1").arg(what))) << QString("cpu");
+    QTest::newRow(qPrintable(QString("cuda:0 %1").arg(what))) << QString("cuda:0");
+}
+
+double max_abs(const std::vector<float>& v) {
+    double m = 0;
+    for (float x : v) m = std::max(m, (double)std::fabs(x));
+    return m;
+}
+
+}  // namespace
+
+class TestBackendOps : public QObject {
+    Q_OBJECT
+    ThreadPool pool_{2};
+
+private slots:
+    void probe_says_why() {
+        std::string why;
+        const auto gpus = cuda_probe(false, &why);
+        if (gpus.empty()) {
+            QVERIFY2(!why.empty(), "an empty probe must say why");
+        } else {
+            // With a GPU: the measured copy rates too (scripts/device-check.sh
+            // reads this line for its bandwidth fractions).
+            for (const GpuInfo& g : cuda_probe(true, &why)) {
+                QVERIFY(!g.name.empty());
+                QVERIFY(g.vram_total > 0 && g.vram_free <= g.vram_total);
+                QVERIFY(g.h2d_GBps > 0 && g.vram_read_GBps > 0);
+                qInfo("gpu %d: %s, cc %d.%d, %.1f GiB, device copy %.1f GB/s, host->device %.1f GB/s", g.index,
+                      g.name.c_str(), g.cc_major, g.cc_minor, (double)g.vram_total / (1u << 30), g.vram_read_GBps,
+                      g.h2d_GBps);
+            }
+        }
+        if (!cuda_compiled()) {
+            QVERIFY(gpus.empty());
+            QVERIFY(why.find("no CUDA backend") != std::string::npos);
+        }
+    }
+
+    // The block decoding the CUDA kernels use (cuda/quant_blocks.h, the same
+    // source compiled for the host here): every 32-value chunk of every type
+    // gives exactly dequant.cpp's floats. Runs everywhere, GPU or not, so a
+    // wrong offset in a Q4_K/Q5_K/Q6_K layout fails CI.
+    void device_block_decoding_is_exact_data() {
+        QTest::addColumn<GgmlType>("type");
+        for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+            QTest::newRow(std::string(type_name((uint32_t)t)).c_str()) << t;
+    }
+    void device_block_decoding_is_exact() {
+        QFETCH(GgmlType, type);
+        QVERIFY(cuda::chunk32_supported(type));
+        const int64_t n = 7, k = 1280;
+        const QWeight w = make_weight(type, n, k, 40 + (uint32_t)type);
+        std::vector<float> got((size_t)k);
+        for (int64_t r = 0; r < n; ++r) {
+            cuda::decode_row_by_chunks(type, w.bytes.data() + r * w.view.row_bytes, k, got.data());
+            for (int64_t i = 0; i < k; ++i)
+                QVERIFY2(got[i] == w.deq[r * k + i],
+                         qPrintable(QString("row %1 [%2]: %3 vs %4").arg(r).arg(i).arg(got[i]).arg(w.deq[r * k + i])));
+        }
+        QVERIFY(!cuda::chunk32_supported(GgmlType::Q3_K));
+    }
+
+    // Mean of squares summed in double by both: only the final scaling
+    // differs by rounding, so 1e-5 relative to the row's largest output.
+    void rms_norm_data() { add_backend_rows("rms_norm"); }
+    void rms_norm() {
+        QFETCH(QString, backend);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t rows = 5, n = 576;
+        const auto x = randn(rows * n, 1, 3.0f), w = randn(n, 2);
+        std::vector<float> y(rows * n);
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::rms_norm(0, x.data(), w.data(), y.data(), rows, n, 1e-5f));
+        } else {
+            for (int64_t r = 0; r < rows; ++r) eg::rms_norm(x.data() + r * n, w.data(), y.data() + r * n, n, 1e-5f);
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+            double ss = 0;
+            for (int64_t i = 0; i < n; ++i) ss += (double)x[r * n + i] * x[r * n + i];
+            const double sc = 1.0 / std::sqrt(ss / n + 1e-5);
+            for (int64_t i = 0; i < n; ++i) {
+                const double ref = x[r * n + i] * sc * w[i];
+                QVERIFY2(std::fabs(y[r * n + i] - ref) <= 1e-5 * (1 + std::fabs(ref)),
+                         qPrintable(QString("row %1 [%2]: %3 vs %4").arg(r).arg(i).arg(y[r * n + i]).arg(ref)));
+            }
+        }
+    }
+
+    // Angles from repeated float multiplication (both backends, as ggml):
+    // relative angle error about i ulps, times pos * base^(-2i/n) <= 200:
+    // under 1e-4 rad at these positions, so 2e-4 times the head's largest value.
+    void rope_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<bool>("neox");
+        QTest::addColumn<bool>("factors");
+        QTest::addColumn<bool>("qk_norm");
+        for (const char* b : {"cpu", "cuda:0"}) {
+            QTest::newRow(qPrintable(QString("%1 normal").arg(b))) << QString(b) << false << false << false;
+            QTest::newRow(qPrintable(QString("%1 neox").arg(b))) << QString(b) << true << false << false;
+            QTest::newRow(qPrintable(QString("%1 llama3 factors").arg(b))) << QString(b) << false << true << false;
+            QTest::newRow(qPrintable(QString("%1 neox + qk norm").arg(b))) << QString(b) << true << false << true;
+        }
+    }
+    void rope() {
+        QFETCH(QString, backend);
+        QFETCH(bool, neox);
+        QFETCH(bool, factors);
+        QFETCH(bool, qk_norm);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n_tok = 3, n_heads = 4, hd = 64, pos0 = 197;
+        auto x = randn(n_tok * n_heads * hd, 3);
+        const auto x0 = x;
+        std::vector<float> ff = randn(hd / 2, 4);
+        for (float& f : ff) f = 1.0f + std::fabs(f);
+        const auto nw = randn(hd, 5);
+        RopeTable rt{hd, 10000.0f, 0.5f, factors ? ff.data() : nullptr};
+        const RopeType type = neox ? RopeType::NeoX : RopeType::Normal;
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::rope(0, x.data(), n_tok, n_heads, hd, pos0, rt, type, qk_norm ? nw.data() : nullptr,
+                                     1e-6f));
+        } else {
+            for (int64_t t = 0; t < n_tok; ++t)
+                for (int64_t h = 0; h < n_heads; ++h) {
+                    float* p = x.data() + (t * n_heads + h) * hd;
+                    if (qk_norm) eg::rms_norm(p, nw.data(), p, hd, 1e-6f);
+                    rope_head(p, hd, pos0 + t, rt, type);
+                }
+        }
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t h = 0; h < n_heads; ++h) {
+                std::vector<double> v(hd);
+                const float* s = x0.data() + (t * n_heads + h) * hd;
+                double ss = 0;
+                for (int64_t i = 0; i < hd; ++i) ss += (double)s[i] * s[i];
+                const double sc = 1.0 / std::sqrt(ss / hd + 1e-6);
+                for (int64_t i = 0; i < hd; ++i) v[i] = qk_norm ? s[i] * sc * nw[i] : s[i];
+                double amax = 0;
+                for (double d : v) amax = std::max(amax, std::fabs(d));
+                for (int64_t i = 0; i < hd / 2; ++i) {
+                    const double th = (double)(pos0 + t) * std::pow(10000.0, -2.0 * i / hd) /
+                                      (factors ? ff[i] : 1.0) * 0.5;
+                    const int64_t a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
+                    const double ra = v[a] * std::cos(th) - v[b] * std::sin(th);
+                    const double rb = v[a] * std::sin(th) + v[b] * std::cos(th);
+                    const float* o = x.data() + (t * n_heads + h) * hd;
+                    QVERIFY2(std::fabs(o[a] - ra) <= 2e-4 * amax && std::fabs(o[b] - rb) <= 2e-4 * amax,
+                             qPrintable(QString("t %1 head %2 pair %3: (%4, %5) vs (%6, %7)")
+                                            .arg(t).arg(h).arg(i).arg(o[a]).arg(o[b]).arg(ra).arg(rb)));
+                }
+            }
+    }
+
+    // expf vs exp in double: a few ulps, 1e-5 relative.
+    void silu_mul_data() { add_backend_rows("silu_mul"); }
+    void silu_mul() {
+        QFETCH(QString, backend);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n = 1000;
+        const auto g = randn(n, 6, 4.0f), u = randn(n, 7);
+        std::vector<float> h(n);
+        if (is_cuda(backend)) VERIFY_OK(cuda_ops::silu_mul(0, g.data(), u.data(), h.data(), n));
+        else eg::silu_mul(g.data(), u.data(), h.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+            const double ref = g[i] / (1.0 + std::exp(-(double)g[i])) * u[i];
+            QVERIFY2(std::fabs(h[i] - ref) <= 1e-5 * (1 + std::fabs(ref)),
+                     qPrintable(QString("[%1]: %2 vs %3").arg(i).arg(h[i]).arg(ref)));
+        }
+    }
+
+    // The CPU's softmax lives inside its attention (tested below); this is
+    // the GPU's row softmax against double: 1e-6 absolute on values <= 1.
+    void softmax_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("cuda:0 softmax") << QString("cuda:0");
+    }
+    void softmax() {
+        QFETCH(QString, backend);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t rows = 4, n = 1000;
+        const auto x = randn(rows * n, 8, 3.0f);
+        std::vector<float> y(rows * n);
+        VERIFY_OK(cuda_ops::softmax(0, x.data(), y.data(), rows, n));
+        for (int64_t r = 0; r < rows; ++r) {
+            double mx = -1e30, s = 0;
+            for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (double)x[r * n + i]);
+            for (int64_t i = 0; i < n; ++i) s += std::exp(x[r * n + i] - mx);
+            for (int64_t i = 0; i < n; ++i) {
+                const double ref = std::exp(x[r * n + i] - mx) / s;
+                QVERIFY2(std::fabs(y[r * n + i] - ref) <= 1e-6, qPrintable(QString("row %1 [%2]").arg(r).arg(i)));
+            }
+        }
+    }
+
+    // Reference: softmax(q k / sqrt(d)) v in double over the F16 cache. The
+    // CPU rounds q and the probabilities to F16 as llama.cpp does (relative
+    // 2^-11 each, on outputs that are averages of N(0,1) values): 5e-3
+    // absolute. The GPU keeps q and p in F32: only summation order, 1e-4.
+    void attention_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<int>("n_tok");
+        QTest::addColumn<int>("pos0");
+        QTest::addColumn<int>("head_dim");
+        for (const char* b : {"cpu", "cuda:0"}) {
+            QTest::newRow(qPrintable(QString("%1 decode at 1").arg(b))) << QString(b) << 1 << 0 << 64;
+            QTest::newRow(qPrintable(QString("%1 decode at 300 (2 splits)").arg(b))) << QString(b) << 1 << 299 << 64;
+            QTest::newRow(qPrintable(QString("%1 decode hd 128 at 1000").arg(b))) << QString(b) << 1 << 999 << 128;
+            QTest::newRow(qPrintable(QString("%1 prefill 37").arg(b))) << QString(b) << 37 << 0 << 64;
+            QTest::newRow(qPrintable(QString("%1 prefill 40 after 290").arg(b))) << QString(b) << 40 << 290 << 128;
+        }
+    }
+    void attention() {
+        QFETCH(QString, backend);
+        QFETCH(int, n_tok);
+        QFETCH(int, pos0);
+        QFETCH(int, head_dim);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n_head = 6, n_head_kv = 2, hd = head_dim, n_kv = pos0 + n_tok;
+        const int64_t QD = n_head * hd, KVD = n_head_kv * hd, n_ctx = n_kv + 7;
+        const auto q = randn(n_tok * QD, 9);
+        const auto kf = randn(n_ctx * KVD, 10), vf = randn(n_ctx * KVD, 11);
+        std::vector<uint16_t> k(kf.size()), v(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) k[i] = fp32_to_fp16(kf[i]), v[i] = fp32_to_fp16(vf[i]);
+        std::vector<float> out(n_tok * QD), scores(2 * attention_scores_stride(n_ctx));
+        AttentionArgs a{q.data(), k.data(), v.data(), out.data(), scores.data(), n_tok, pos0,
+                        n_head, n_head_kv, hd, n_ctx, attention_scores_stride(n_ctx)};
+        if (is_cuda(backend)) VERIFY_OK(cuda_ops::attention(0, a));
+        else eg::attention(a, pool_);
+        const double tol = is_cuda(backend) ? 1e-4 : 5e-3;
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t h = 0; h < n_head; ++h) {
+                const int64_t g = h / (n_head / n_head_kv), nv = pos0 + t + 1;
+                std::vector<double> p(nv);
+                double mx = -1e300, s = 0;
+                for (int64_t j = 0; j < nv; ++j) {
+                    double d = 0;
+                    for (int64_t i = 0; i < hd; ++i)
+                        d += (double)q[t * QD + h * hd + i] * fp16_to_fp32(k[j * KVD + g * hd + i]);
+                    p[j] = d / std::sqrt((double)hd);
+                    mx = std::max(mx, p[j]);
+                }
+                for (double& x : p) s += (x = std::exp(x - mx));
+                for (int64_t i = 0; i < hd; ++i) {
+                    double ref = 0;
+                    for (int64_t j = 0; j < nv; ++j) ref += p[j] / s * fp16_to_fp32(v[j * KVD + g * hd + i]);
+                    const float got = out[t * QD + h * hd + i];
+                    QVERIFY2(std::fabs(got - ref) <= tol,
+                             qPrintable(QString("t %1 head %2 [%3]: %4 vs %5").arg(t).arg(h).arg(i).arg(got).arg(ref)));
+                }
+            }
+    }
+
+    // One token times a quantized matrix. Reference: the dequantized weights
+    // times x in double. GPU: F32 products and sums, 1e-5 of sum |w x|. CPU:
+    // x quantized to the type's activation format (Q8_0/Q8_1/Q8_K: error at
+    // most amax(block)/254 per value; F16: 2^-11 relative), so at most
+    // sum |w| * amax(x) / 254, plus the GPU's float slack.
+    void matvec_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<GgmlType>("type");
+        for (const char* b : {"cpu", "cuda:0"})
+            for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0,
+                               GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+                QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
+                                                                                      (int)type_name((uint32_t)t).size()))))
+                    << QString(b) << t;
+    }
+    void matvec() {
+        QFETCH(QString, backend);
+        QFETCH(GgmlType, type);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n = 93, k = 1536;
+        const QWeight w = make_weight(type, n, k, 12 + (uint32_t)type);
+        const auto x = randn(k, 13);
+        std::vector<float> y(n);
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::matvec(0, w.view, x.data(), y.data()));
+        } else {
+            MatmulScratch s;
+            s.reserve(MatmulScratch::bytes_needed(type, k, 1));
+            eg::matmul(w.view, x.data(), 1, y.data(), pool_, s);
+        }
+        const double amax = max_abs(x);
+        for (int64_t r = 0; r < n; ++r) {
+            double ref = 0, mag = 0, wabs = 0;
+            for (int64_t i = 0; i < k; ++i) {
+                ref += (double)w.deq[r * k + i] * x[i];
+                mag += std::fabs((double)w.deq[r * k + i] * x[i]);
+                wabs += std::fabs(w.deq[r * k + i]);
+            }
+            const double tol = 1e-5 * mag + (is_cuda(backend) ? 0.0 : wabs * amax / 254.0);
+            QVERIFY2(std::fabs(y[r] - ref) <= tol,
+                     qPrintable(QString("row %1: %2 vs %3 (bound %4)").arg(r).arg(y[r]).arg(ref).arg(tol)));
+        }
+    }
+
+    // Several tokens: the CPU's tiled matmul, the GPU's prefill path (F16
+    // weights and activations into cublasGemmEx with F32 accumulation):
+    // each factor rounded to F16 once (2^-11 relative each), so 2^-10 of
+    // sum |w x| plus float slack; the CPU bound as in matvec.
+    void gemm_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<GgmlType>("type");
+        for (const char* b : {"cpu", "cuda:0"})
+            for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16})
+                QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
+                                                                                      (int)type_name((uint32_t)t).size()))))
+                    << QString(b) << t;
+    }
+    void gemm() {
+        QFETCH(QString, backend);
+        QFETCH(GgmlType, type);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n = 70, k = 768, n_tok = 9;
+        const QWeight w = make_weight(type, n, k, 20 + (uint32_t)type);
+        const auto x = randn(n_tok * k, 21);
+        std::vector<float> y(n_tok * n);
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::gemm(0, w.view, x.data(), n_tok, y.data()));
+        } else {
+            MatmulScratch s;
+            s.reserve(MatmulScratch::bytes_needed(type, k, n_tok));
+            eg::matmul(w.view, x.data(), n_tok, y.data(), pool_, s);
+        }
+        for (int64_t t = 0; t < n_tok; ++t) {
+            double amax = 0;
+            for (int64_t i = 0; i < k; ++i) amax = std::max(amax, (double)std::fabs(x[t * k + i]));
+            for (int64_t r = 0; r < n; ++r) {
+                double ref = 0, mag = 0, wabs = 0;
+                for (int64_t i = 0; i < k; ++i) {
+                    ref += (double)w.deq[r * k + i] * x[t * k + i];
+                    mag += std::fabs((double)w.deq[r * k + i] * x[t * k + i]);
+                    wabs += std::fabs(w.deq[r * k + i]);
+                }
+                const double tol = is_cuda(backend) ? (std::ldexp(1.0, -10) + 1e-5) * mag
+                                                    : 1e-5 * mag + wabs * amax / 254.0;
+                QVERIFY2(std::fabs(y[t * n + r] - ref) <= tol,
+                         qPrintable(QString("token %1 row %2: %3 vs %4").arg(t).arg(r).arg(y[t * n + r]).arg(ref)));
+            }
+        }
+    }
+
+    // Row lookup: the same dequantization formula, so equal up to the GPU
+    // contracting d*q - m into one FMA: 1e-6 of the row's largest value.
+    void get_rows_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<GgmlType>("type");
+        for (const char* b : {"cpu", "cuda:0"})
+            for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::Q6_K})
+                QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
+                                                                                      (int)type_name((uint32_t)t).size()))))
+                    << QString(b) << t;
+    }
+    void get_rows() {
+        QFETCH(QString, backend);
+        QFETCH(GgmlType, type);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n = 50, k = 512;
+        const QWeight w = make_weight(type, n, k, 30 + (uint32_t)type);
+        const std::vector<int32_t> ids = {7, 0, 49, 7, 23};
+        std::vector<float> out(ids.size() * k);
+        if (is_cuda(backend)) VERIFY_OK(cuda_ops::get_rows(0, w.view, ids.data(), (int64_t)ids.size(), out.data()));
+        else eg::get_rows(w.view, ids.data(), (int64_t)ids.size(), out.data());
+        for (size_t i = 0; i < ids.size(); ++i) {
+            double amax = 0;
+            for (int64_t j = 0; j < k; ++j) amax = std::max(amax, (double)std::fabs(w.deq[ids[i] * k + j]));
+            for (int64_t j = 0; j < k; ++j)
+                QVERIFY2(std::fabs(out[i * k + j] - w.deq[ids[i] * k + j]) <= 1e-6 * amax,
+                         qPrintable(QString("id %1 [%2]").arg(ids[i]).arg(j)));
+        }
+        if (is_cuda(backend)) {
+            const int32_t bad = 50;
+            const Status st = cuda_ops::get_rows(0, w.view, &bad, 1, out.data());
+            QVERIFY(!st.ok());
+            QVERIFY2(st.message().find("50") != std::string::npos, st.message().c_str());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestBackendOps)
+#include "test_backend_ops.moc"
