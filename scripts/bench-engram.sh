@@ -81,14 +81,16 @@ tg = lambda j: j["decode_tokens_per_s"]["median"]
 pp = lambda j: j["prefill_tokens_per_s"]["median"]
 print(f"Engram bench: {full['engram']['describe']}")
 print(f"threads {full['threads']}, text {full['text_file']}, prompt {full['n_prompt']}, decode {full['n_gen']}, reps {full['repetitions']}\n")
-print("| run | prefill tok/s | decode tok/s | decode vs 100% | DRAM hit rate | SSD KiB read | stall ms | mean lead us | module ms |")
+# Time of the timed runs (prefill + decode), to put the module's own compute in proportion.
+total_ms = lambda j: 1000 * j["repetitions"] * (j["n_prompt"] / pp(j) + j["n_gen"] / tg(j))
+print("| run | prefill tok/s | decode tok/s | decode vs 100% | DRAM hit rate | SSD KiB read | stall ms | mean lead us | module ms (share) |")
 print("|---|---|---|---|---|---|---|---|---|")
 print(f"| base model (no Engram) | {pp(base):.1f} | {tg(base):.1f} | {tg(base)/tg(full):.3f}x | - | - | - | - | - |")
 for n in ["b100-prefetch", "b25-prefetch", "b25-noprefetch", "b5-prefetch", "b5-noprefetch", "b0.5-prefetch",
           "b0.5-noprefetch", "b5-cold"]:
     j = load(n); e = j["engram"]; d = e["tiers"]["dram"]; s = e["tiers"]["ssd"]
     print(f"| {n} | {pp(j):.1f} | {tg(j):.1f} | {tg(j)/tg(full):.3f}x | {d['hit_rate']*100:.1f}% | {s['bytes_read']/1024:.0f} | "
-          f"{e['stall_us']/1000:.1f} | {e['mean_lead_us']:.0f} | {e['compute_us']/1000:.1f} |")
+          f"{e['stall_us']/1000:.1f} | {e['mean_lead_us']:.0f} | {e['compute_us']/1000:.1f} ({100*e['compute_us']/1000/total_ms(j):.1f}%) |")
 r = json.load(open(os.path.join(out, "replay.json")))
 print("\nbN: DRAM budget N% of the tables, cache taught the warm text first (engram-warm, hot-row statistics "
       "loaded at start); b5-cold: no statistics. Model file evicted from the page cache before each run.")
