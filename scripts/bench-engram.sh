@@ -40,7 +40,7 @@ WARM="$CACHE/bench/warm.txt"; TEXT="$CACHE/bench/test.txt"
 L=/usr/share/common-licenses
 { cat $L/{LGPL-3,GPL-2,LGPL-2.1,Apache-2.0,GFDL-1.3,MPL-2.0,Artistic,CC0-1.0,GFDL-1.2,LGPL-2}
   # plus English prose of another kind, where Debian ships it (git's release notes)
-  if [ -d /usr/share/doc/git/RelNotes ]; then cat /usr/share/doc/git/RelNotes/*.txt | head -c 600000; fi
+  if [ -d /usr/share/doc/git/RelNotes ]; then (cat /usr/share/doc/git/RelNotes/*.txt || true) | head -c 600000; fi
 } > "$WARM"
 cat $L/GPL-3 > "$TEXT"
 HOT="$CACHE/engram-hot/$(basename "$FORGED").$(stat -c %s "$FORGED").hot"
