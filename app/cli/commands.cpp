@@ -131,7 +131,7 @@ std::unique_ptr<Model> load_or_report(const CommonOptions& c) {
 int cmd_info(const CommonOptions& c0, bool json) {
     // info reads no table rows: an Engram table stays on disk.
     CommonOptions c = c0;
-    c.engram_budget = "0";
+    c.engram_budget = std::string(1, '0');  // (not = "0": GCC 12 -Wrestrict false positive)
     c.engram_no_hot_stats = true;
     auto m = load_or_report(c);
     if (!m) return 1;

@@ -23,7 +23,7 @@ namespace {
 // A model opened only for its configuration and tokenizer: no table row is read.
 std::unique_ptr<Model> load_for_config(const CommonOptions& c0) {
     CommonOptions c = c0;
-    c.engram_budget = "0";
+    c.engram_budget = std::string(1, '0');  // (not = "0": GCC 12 -Wrestrict false positive)
     c.engram_no_hot_stats = true;
     return load_or_report(c);
 }
@@ -33,6 +33,19 @@ Result<engram::Config> config_or_error(const Model& m) {
         return Error{m.file().path() + ": the model has no Engram layers (no " + m.hparams().arch +
                      ".engram.layer_ids)"};
     return engram::read_config(m.file(), m.hparams());
+}
+
+// The tokens of a text file (no BOS), or false after saying why.
+bool read_text_tokens(const Model& m, const std::string& path, std::vector<int32_t>* ids) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+        return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *ids = m.tokenizer().encode(ss.str(), false, false);
+    return true;
 }
 
 Result<std::vector<int64_t>> parse_int_list(const std::string& s, const char* what) {
@@ -163,14 +176,8 @@ int cmd_engram_warm(const CommonOptions& c, const std::string& text_file) {
         std::fprintf(stderr, "error: %s has no Engram layers\n", c.model.c_str());
         return 1;
     }
-    std::ifstream in(text_file, std::ios::binary);
-    if (!in) {
-        std::fprintf(stderr, "error: cannot read %s\n", text_file.c_str());
-        return 1;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::vector<int32_t> ids = m->tokenizer().encode(ss.str(), false, false);
+    std::vector<int32_t> ids;
+    if (!read_text_tokens(*m, text_file, &ids)) return 1;
     if (auto s = x->warm(ids.data(), (int64_t)ids.size()); !s) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return 1;
@@ -189,14 +196,8 @@ int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, cons
         std::fprintf(stderr, "error: %s\n", cfg.message().c_str());
         return 1;
     }
-    std::ifstream in(text_file, std::ios::binary);
-    if (!in) {
-        std::fprintf(stderr, "error: cannot read %s\n", text_file.c_str());
-        return 1;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::vector<int32_t> ids = m->tokenizer().encode(ss.str(), false, false);
+    std::vector<int32_t> ids;
+    if (!read_text_tokens(*m, text_file, &ids)) return 1;
     if (max_tokens > 0 && (int64_t)ids.size() > max_tokens) ids.resize(max_tokens);
     engram::Hasher h(cfg.value());
     std::vector<int32_t> comp(ids.size());

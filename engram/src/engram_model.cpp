@@ -23,12 +23,6 @@ using Clock = std::chrono::steady_clock;
 // batch of a long prompt waits only for its own rows.
 constexpr int64_t kChunk = 256;
 
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t");
-    if (b == std::string::npos) return {};
-    return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 // A chunk of positions whose rows of one table are on their way.
 struct Pending {
     int64_t pos0 = 0, n = 0;
@@ -253,41 +247,7 @@ private:
 
 }  // namespace
 
-uint64_t Budget::resolve(uint64_t table_bytes) const {
-    if (bytes) return *bytes;
-    const double f = std::clamp(fraction.value_or(1.0), 0.0, 1.0);
-    return (uint64_t)std::llround(f * (double)table_bytes);
-}
-
-Result<Budget> parse_budget(const std::string& text) {
-    const std::string s = trim(text);
-    auto bad = [&] {
-        return Error{"DRAM budget '" + text + "' is neither a byte count (e.g. 8G, 512M, 1000000) nor a share "
-                     "of the tables (e.g. 25%)"};
-    };
-    if (s.empty()) return bad();
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (end == s.c_str() || !std::isfinite(v) || v < 0) return bad();
-    std::string unit = trim(std::string(end));
-    if (unit == "%") {
-        if (v > 100) return Error{"DRAM budget '" + text + "' is more than 100%"};
-        return Budget{std::nullopt, v / 100.0};
-    }
-    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return (char)std::toupper(c); });
-    if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
-    if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
-    double mul = 1;
-    if (unit.empty() || unit == "B") mul = 1;
-    else if (unit == "K") mul = 1024.0;
-    else if (unit == "M") mul = 1024.0 * 1024;
-    else if (unit == "G") mul = 1024.0 * 1024 * 1024;
-    else if (unit == "T") mul = 1024.0 * 1024 * 1024 * 1024;
-    else return bad();
-    const double b = v * mul;
-    if (b > 1.8e19) return bad();
-    return Budget{(uint64_t)b, std::nullopt};
-}
+Result<Budget> parse_budget(const std::string& text) { return parse_byte_budget(text, "DRAM budget"); }
 
 std::string default_hot_stats_path(const std::string& model_path) {
     std::string base;

@@ -12,17 +12,14 @@
 #include "config.h"
 #include "model/extension.h"
 #include "model/model.h"
+#include "plan/probe.h"
 #include "store.h"
 
 namespace eg::engram {
 
 // A DRAM budget as the user gives it: bytes ("8G", "512M", "1000000") or a
 // share of the tables ("25%").
-struct Budget {
-    std::optional<uint64_t> bytes;
-    std::optional<double> fraction;  // 0..1
-    uint64_t resolve(uint64_t table_bytes) const;
-};
+using Budget = ByteBudget;  // plan/probe.h: the same parsing as the VRAM budget's
 Result<Budget> parse_budget(const std::string& s);
 
 struct EngramOptions {
