@@ -3,6 +3,8 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QVariantMap>
@@ -56,6 +58,9 @@ LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& d
                 set_state(k, {{QStringLiteral("downloading"), true},
                               {QStringLiteral("paused"), false},
                               {QStringLiteral("error"), QString()},
+                              {QStringLiteral("bytesDone"), done},
+                              {QStringLiteral("bytesTotal"), total},
+                              {QStringLiteral("progress"), total > 0 ? double(done) / double(total) : 0.0},
                               {QStringLiteral("progressText"), CatalogModel::progress_text(done, total, bytes_per_s)}});
             });
     connect(&downloader_, &Downloader::notice, this, [this](qint64 id, const QString& message) {
@@ -66,7 +71,14 @@ LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& d
     });
     connect(&downloader_, &Downloader::paused, this, [this](qint64 id) {
         const QString k = key_of_.value(id);
-        if (!k.isEmpty()) set_state(k, {{QStringLiteral("paused"), true}});
+        if (k.isEmpty()) return;
+        const QVariantMap st = downloads_.value(k).toMap();
+        const qint64 done = st.value(QStringLiteral("bytesDone")).toLongLong();
+        const qint64 total = st.contains(QStringLiteral("bytesTotal")) ? st.value(QStringLiteral("bytesTotal")).toLongLong()
+                                                                       : st.value(QStringLiteral("sizeBytes"), -1).toLongLong();
+        set_state(k, {{QStringLiteral("paused"), true},
+                      {QStringLiteral("progressText"),
+                       QStringLiteral("Paused · %1").arg(CatalogModel::progress_text(done, total, 0))}});
     });
     connect(&downloader_, &Downloader::finished, this, &LibraryWiring::on_finished);
     connect(&downloader_, &Downloader::failed, this, &LibraryWiring::on_failed);
@@ -104,6 +116,48 @@ void LibraryWiring::restore_partial_downloads() {
         catalog_.pause(row);  // no download of this run is behind it: nothing to stop
         EG_LOG_INFO("library: {} has {} bytes from an earlier run; Resume continues", e.id.toStdString(), part.size());
     }
+
+    // Downloads started from the Hugging Face search: the .part's sidecar names
+    // the URL ({endpoint}/{repo}/resolve/{revision}/{file}), the checksum and the size.
+    const QString prefix = downloader_.endpoint() + QLatin1Char('/');
+    const QDir dir(models_dir_);
+    for (const QFileInfo& part : dir.entryInfoList({QStringLiteral("*.part")}, QDir::Files)) {
+        if (part.size() <= 0) continue;
+        QFile side(part.absoluteFilePath() + QStringLiteral(".json"));
+        if (!side.open(QIODevice::ReadOnly)) continue;
+        const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
+        const QString url = o.value(QStringLiteral("url")).toString();
+        if (!url.startsWith(prefix)) continue;  // another endpoint: the downloader would not continue it
+        const QString rest = url.mid(prefix.size());
+        const int at = rest.indexOf(QStringLiteral("/resolve/"));
+        if (at <= 0) continue;
+        const QString repo = rest.left(at);
+        const QString rev_file = rest.mid(at + 9);
+        const int slash = rev_file.indexOf(QLatin1Char('/'));
+        if (slash <= 0 || slash + 1 >= rev_file.size()) continue;
+        const QString revision = rev_file.left(slash);
+        const QString file = rev_file.mid(slash + 1);
+        if (QFileInfo(file).fileName() + QStringLiteral(".part") != part.fileName()) continue;
+        const QString k = key(repo, file);
+        if (catalog_.row_of(k) >= 0 || id_of_.contains(k)) continue;  // a catalog row: handled above
+        const qint64 total = o.value(QStringLiteral("total_bytes")).toInteger(-1);
+        const qint64 done = part.size();
+        set_state(k, {{QStringLiteral("downloading"), true},
+                      {QStringLiteral("paused"), true},
+                      {QStringLiteral("restored"), true},
+                      {QStringLiteral("error"), QString()},
+                      {QStringLiteral("notice"), QString()},
+                      {QStringLiteral("revision"), revision},
+                      {QStringLiteral("sha256"), o.value(QStringLiteral("expected_sha256")).toString()},
+                      {QStringLiteral("sizeBytes"), total},
+                      {QStringLiteral("bytesDone"), done},
+                      {QStringLiteral("bytesTotal"), total},
+                      {QStringLiteral("progress"), total > 0 ? double(done) / double(total) : 0.0},
+                      {QStringLiteral("progressText"),
+                       QStringLiteral("Paused · %1").arg(CatalogModel::progress_text(done, total, 0))}});
+        EG_LOG_INFO("library: {} ({}) has {} bytes from an earlier run; Resume continues", k.toStdString(),
+                    revision.toStdString(), done);
+    }
 }
 
 void LibraryWiring::on_download_requested(const QString& repo, const QString& revision, const QString& file,
@@ -129,8 +183,12 @@ void LibraryWiring::on_download_requested(const QString& repo, const QString& re
     req.expected_size_bytes = size_bytes;
     set_state(k, {{QStringLiteral("downloading"), true},
                   {QStringLiteral("paused"), false},
+                  {QStringLiteral("restored"), false},
                   {QStringLiteral("error"), QString()},
                   {QStringLiteral("notice"), QString()},
+                  {QStringLiteral("revision"), revision.isEmpty() ? QStringLiteral("main") : revision},
+                  {QStringLiteral("sha256"), sha256},
+                  {QStringLiteral("sizeBytes"), size_bytes},
                   {QStringLiteral("progressText"), QStringLiteral("Starting…")}});
     const qint64 id = downloader_.start(req);
     id_of_.insert(k, id);
@@ -249,7 +307,37 @@ bool LibraryWiring::downloadFile(const QString& repo, const QString& revision, c
 }
 
 void LibraryWiring::cancelFile(const QString& repo, const QString& file) {
-    if (const qint64 id = id_of_.value(key(repo, file))) downloader_.cancel(id);
+    const QString k = key(repo, file);
+    if (const qint64 id = id_of_.value(k)) {
+        downloader_.cancel(id);
+        return;
+    }
+    // A .part from an earlier run, not started in this one: nothing to stop, its bytes go.
+    if (!downloads_.value(k).toMap().value(QStringLiteral("restored")).toBool()) return;
+    DownloadRequest req;
+    req.file = file;
+    req.dest_dir = models_dir_;
+    const QString part = Downloader::part_path_for(req);
+    QFile::remove(part);
+    QFile::remove(part + QStringLiteral(".json"));
+    EG_LOG_INFO("library: cancelled {} (bytes of an earlier run deleted)", k.toStdString());
+    downloads_.remove(k);
+    emit downloadsChanged();
+}
+
+bool LibraryWiring::resumeFile(const QString& repo, const QString& file) {
+    const QString k = key(repo, file);
+    if (!downloads_.contains(k)) return false;
+    const QVariantMap st = downloads_.value(k).toMap();
+    if (const qint64 existing = id_of_.value(k); existing && downloader_.is_running(existing)) return false;
+    if (!catalog_.online()) {
+        set_state(k, {{QStringLiteral("error"), CatalogModel::needs_connection_text()}});
+        return false;
+    }
+    on_download_requested(repo, st.value(QStringLiteral("revision")).toString(), file,
+                          st.value(QStringLiteral("sha256")).toString(),
+                          st.value(QStringLiteral("sizeBytes"), -1).toLongLong());
+    return true;
 }
 
 void LibraryWiring::pauseFile(const QString& repo, const QString& file) {
@@ -362,12 +450,14 @@ HubBridge::HubBridge(eg::library::HubClient& client, QObject* parent) : QObject(
                 QVariantList out;
                 for (const auto& f : files)
                     out << QVariantMap{{QStringLiteral("repo"), repo},
+                                       {QStringLiteral("revision"), pending_revision_},
                                        {QStringLiteral("file"), f.path},
                                        {QStringLiteral("sizeBytes"), f.size_bytes},
                                        {QStringLiteral("sizeText"), CatalogModel::size_text(f.size_bytes)},
                                        {QStringLiteral("sha256"), f.sha256}};
                 files_ = out;
                 files_repo_ = repo;
+                files_revision_ = pending_revision_;
                 emit filesChanged();
                 set_busy(false);
             });
@@ -383,15 +473,17 @@ void HubBridge::search(const QString& text) {
     client_.search(text);
 }
 
-void HubBridge::listFiles(const QString& repo) {
+void HubBridge::listFiles(const QString& repo, const QString& revision) {
     set_error(QString());
     set_busy(true);
-    client_.list_files(repo);
+    pending_revision_ = revision.trimmed().isEmpty() ? QStringLiteral("main") : revision.trimmed();
+    client_.list_files(repo, pending_revision_);
 }
 
 void HubBridge::closeFiles() {
     files_.clear();
     files_repo_.clear();
+    files_revision_.clear();
     emit filesChanged();
 }
 

@@ -40,8 +40,10 @@ class LibraryWiring : public QObject {
     Q_PROPERTY(QString importError READ importError NOTIFY importErrorChanged)
     Q_PROPERTY(QString modelsDir READ modelsDir CONSTANT)
     // Per download, keyed by "repo/file": {downloading, paused, progressText,
-    // error, notice, path} — the Hugging Face file rows (and the notices of
-    // catalog rows) read their state here.
+    // error, notice, path, revision, sha256, sizeBytes, bytesDone, bytesTotal,
+    // progress (0..1)} — the Hugging Face file rows (and the notices of catalog
+    // rows) read their state here. A paused one keeps downloading=true. A .part
+    // of a search download left by an earlier run shows here as paused.
     Q_PROPERTY(QVariantMap downloads READ downloads NOTIFY downloadsChanged)
     // The registry (downloads and imports), most recently added first: {id,
     // path, name, source, repo, sizeText, addedText, lastUsedText, inModelsDir}.
@@ -78,6 +80,10 @@ public:
                                   const QString& sha256, qint64 sizeBytes);
     Q_INVOKABLE void cancelFile(const QString& repo, const QString& file);
     Q_INVOKABLE void pauseFile(const QString& repo, const QString& file);
+    // Continues a paused (or failed) search download from its .part, at the
+    // revision, checksum and size it was started with (also one restored from
+    // an earlier run). False when there is nothing to resume or no connection.
+    Q_INVOKABLE bool resumeFile(const QString& repo, const QString& file);
     // Removes a registered model; with deleteFile its .gguf goes too. Returns the error ("" on success).
     Q_INVOKABLE QString removeModel(qint64 id, bool deleteFile);
     // Sets the registry's last-used date of the model at `path` (when registered).
@@ -129,9 +135,12 @@ class HubBridge : public QObject {
     Q_PROPERTY(QVariantList results READ results NOTIFY resultsChanged)
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
     Q_PROPERTY(QString error READ error NOTIFY errorChanged)
-    // The .gguf files of the repository opened with listFiles: {repo, file, sizeBytes, sizeText, sha256}.
+    // The .gguf files of the repository opened with listFiles:
+    // {repo, revision, file, sizeBytes, sizeText, sha256}.
     Q_PROPERTY(QVariantList files READ files NOTIFY filesChanged)
     Q_PROPERTY(QString filesRepo READ filesRepo NOTIFY filesChanged)
+    // The revision (branch, tag or commit) the listed files are from.
+    Q_PROPERTY(QString filesRevision READ filesRevision NOTIFY filesChanged)
 public:
     explicit HubBridge(eg::library::HubClient& client, QObject* parent = nullptr);
     QVariantList results() const { return results_; }
@@ -139,8 +148,10 @@ public:
     QString error() const { return error_; }
     QVariantList files() const { return files_; }
     QString filesRepo() const { return files_repo_; }
+    QString filesRevision() const { return files_revision_; }
     Q_INVOKABLE void search(const QString& text);
-    Q_INVOKABLE void listFiles(const QString& repo);
+    // Lists the repository's .gguf files at `revision` (empty: main).
+    Q_INVOKABLE void listFiles(const QString& repo, const QString& revision = QStringLiteral("main"));
     Q_INVOKABLE void closeFiles();  // back to the search results
 
 signals:
@@ -156,6 +167,8 @@ private:
     QVariantList results_;
     QVariantList files_;
     QString files_repo_;
+    QString files_revision_;
+    QString pending_revision_ = QStringLiteral("main");  // of the listing in flight
     bool busy_ = false;
     QString error_;
 };

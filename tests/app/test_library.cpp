@@ -556,6 +556,230 @@ private slots:
         QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
     }
 
+    // A file found through the search, paused then resumed: the .part is kept,
+    // resume asks for the rest with Range, the result is byte-identical.
+    void hub_file_pause_and_resume() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        const QString sha = QString::fromLatin1(QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex());
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, sha, model_.size()));
+        const QString k = repo + "/" + file;
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.wiring->pauseFile(repo, file);
+        QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(st.value("paused").toBool());
+        QVERIFY(st.value("downloading").toBool());  // still a download: Resume and Cancel show
+        QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
+        QTest::qWait(100);
+        const qint64 kept = QFileInfo(part).size();
+        QVERIFY(kept > 0 && kept < model_.size());
+        QCOMPARE(QFileInfo(part).size(), kept);  // nothing arrives while paused
+        server.set_throttle(0, 0);
+        QVERIFY(lib.wiring->resumeFile(repo, file));
+        QVERIFY(!lib.wiring->downloads().value(k).toMap().value("paused").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(st.value("path").toString(), path);
+        QCOMPARE(read_all(path), model_);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        QVERIFY(!QFileInfo::exists(part));
+    }
+
+    // The app closed mid-way through a search download (at a tag, not main):
+    // the next run shows it paused with its bytes on the file row, and Resume
+    // there continues the .part at that revision.
+    void hub_file_part_from_an_earlier_run_resumes() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(lib.wiring->downloadFile(repo, "v1.0", file, QString(), model_.size()));
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        // "Quit" mid-download.
+        lib.wiring.reset();
+        lib.catalog.reset();
+        lib.downloader.reset();
+        const qint64 kept = QFileInfo(part).size();
+        QVERIFY(kept > 0 && kept < model_.size());
+        server.set_throttle(0, 0);
+
+        // "Start again": same folders, new objects.
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        const QString k = repo + "/" + file;
+        QVERIFY2(lib.wiring->downloads().contains(k), qPrintable(lib.wiring->downloads().keys().join(", ")));
+        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(st.value("paused").toBool());
+        QVERIFY(st.value("downloading").toBool());
+        QCOMPARE(st.value("bytesDone").toLongLong(), kept);
+        QCOMPARE(st.value("revision").toString(), QStringLiteral("v1.0"));
+        QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
+
+        // The user searches again and opens the repository: the row offers Resume.
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/"));
+        QList<QQmlError> warnings;
+        QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+        engine.rootContext()->setContextProperty("library", lib.catalog.get());
+        engine.rootContext()->setContextProperty("libraryActions", lib.wiring.get());
+        engine.rootContext()->setContextProperty("hub", &hub);
+        QQmlComponent component(&engine, QUrl("qrc:/EngramDesktop/LibraryPage.qml"));
+        std::unique_ptr<QObject> object(component.create());
+        QVERIFY2(object, qPrintable(component.errorString()));
+        auto* page = qobject_cast<QQuickItem*>(object.get());
+        QVERIFY(page);
+        QQuickWindow window;
+        window.resize(900, 700);
+        page->setParentItem(window.contentItem());
+        page->setSize(QSizeF(900, 700));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        click(window, find_item(page, "hubTab"));
+        hub.listFiles(repo);
+        QTRY_VERIFY(hub.filesRepo() == repo && !hub.busy());
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* resume = find_item(fileRow, "filePauseButton");
+        QTRY_VERIFY(resume && resume->isVisible() && resume->isEnabled());
+        QCOMPARE(resume->property("text").toString(), QStringLiteral("Resume"));
+        QVERIFY(find_item(fileRow, "fileProgressText")->property("text").toString().startsWith("Paused"));
+        QVERIFY(!find_item(fileRow, "fileDownloadButton")->isVisible());
+        QTest::qWait(50);
+        click(window, resume);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        QVERIFY(find_item(fileRow, "fileError")->property("text").toString().isEmpty());
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(read_all(path), model_);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        bool resolved_at_tag = false;
+        for (const FakeHfServer::Request& r : server.requests)
+            resolved_at_tag |= r.path == ("/" + repo + "/resolve/v1.0/" + file).toUtf8();
+        QVERIFY(resolved_at_tag);
+        const auto m = lib.registry->find_by_path(path);
+        QVERIFY(m.has_value());
+        QCOMPARE(m->revision, QStringLiteral("v1.0"));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
+    // Cancel on a download restored from an earlier run deletes its bytes.
+    void hub_file_part_from_an_earlier_run_cancels() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.wiring.reset();
+        lib.downloader.reset();
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        const QString k = repo + "/" + file;
+        QVERIFY(lib.wiring->downloads().value(k).toMap().value("paused").toBool());
+        lib.wiring->cancelFile(repo, file);
+        QVERIFY(!lib.wiring->downloads().contains(k));
+        QVERIFY(!QFileInfo::exists(part));
+        QVERIFY(!QFileInfo::exists(part + ".json"));
+        QVERIFY(QDir(lib.models_dir).entryList(QDir::Files).isEmpty());
+    }
+
+    // A revision typed in the file list's header: the tree of that revision is
+    // listed and the download resolves the file at it.
+    void hub_revision_is_used_for_listing_and_download() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+
+        hub.listFiles(repo);
+        QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.filesRevision(), QStringLiteral("main"));
+        QCOMPARE(server.requests.last().path, ("/api/models/" + repo + "/tree/main").toUtf8());
+
+        // Through the panel: type the tag in the header and press Enter.
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/"));
+        QList<QQmlError> warnings;
+        QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+        engine.rootContext()->setContextProperty("library", lib.catalog.get());
+        engine.rootContext()->setContextProperty("libraryActions", lib.wiring.get());
+        engine.rootContext()->setContextProperty("hub", &hub);
+        QQmlComponent component(&engine, QUrl("qrc:/EngramDesktop/LibraryPage.qml"));
+        std::unique_ptr<QObject> object(component.create());
+        QVERIFY2(object, qPrintable(component.errorString()));
+        auto* page = qobject_cast<QQuickItem*>(object.get());
+        QVERIFY(page);
+        QQuickWindow window;
+        window.resize(900, 700);
+        page->setParentItem(window.contentItem());
+        page->setSize(QSizeF(900, 700));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        click(window, find_item(page, "hubTab"));
+        QQuickItem* field = nullptr;
+        QTRY_VERIFY((field = find_item(page, "hubRevisionField")) != nullptr && field->isVisible());
+        QCOMPARE(field->property("text").toString(), QStringLiteral("main"));
+        field->setProperty("text", QStringLiteral("v2.0"));
+        QVERIFY(QMetaObject::invokeMethod(field, "accepted"));
+        QTRY_VERIFY(!hub.busy() && hub.filesRevision() == QStringLiteral("v2.0"));
+        QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
+        QCOMPARE(server.requests.last().path, ("/api/models/" + repo + "/tree/v2.0").toUtf8());
+        QCOMPARE(hub.files().size(), 1);
+        QCOMPARE(hub.files()[0].toMap().value("revision").toString(), QStringLiteral("v2.0"));
+
+        // Download on the row: resolved at v2.0, registered with it.
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* download = find_item(fileRow, "fileDownloadButton");
+        QTRY_VERIFY(download && download->isVisible() && download->isEnabled());
+        QTest::qWait(50);
+        click(window, download);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        bool resolved_at_tag = false, resolved_at_main = false;
+        for (const FakeHfServer::Request& r : server.requests) {
+            resolved_at_tag |= r.path == ("/" + repo + "/resolve/v2.0/" + file).toUtf8();
+            resolved_at_main |= r.path == ("/" + repo + "/resolve/main/" + file).toUtf8();
+        }
+        QVERIFY(resolved_at_tag);
+        QVERIFY(!resolved_at_main);
+        const auto m = lib.registry->find_by_path(QDir(lib.models_dir).filePath(file));
+        QVERIFY(m.has_value());
+        QCOMPARE(m->revision, QStringLiteral("v2.0"));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
     // A model used where it is: "only forget" keeps the file, "delete" removes it.
     void delete_referenced_model_forgets_or_deletes() {
         Library lib;

@@ -2,7 +2,9 @@
 // null where the app has no Hugging Face client): hub.search(text) starts a
 // search, hub.results holds the answers (a list model or an array of
 // {repo, downloads, likes}); hub.busy and hub.error are shown when present;
-// where hub.listFiles(repo) exists a result can be opened to list its files.
+// where hub.listFiles(repo, revision) exists a result can be opened to list
+// its files; the revision (branch, tag or commit, default main) is typed in
+// the file list's header and used for the listing and the downloads.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -11,7 +13,7 @@ ColumnLayout {
     id: root
 
     property var hub: null
-    // libraryActions: downloadFile/cancelFile and the per-file state (`downloads`).
+    // libraryActions: downloadFile/pauseFile/resumeFile/cancelFile and the per-file state (`downloads`).
     property var actions: null
     property bool online: true
 
@@ -20,6 +22,7 @@ ColumnLayout {
     readonly property string error: available && hub.error ? String(hub.error) : ""
     // The repository whose files are listed ("" while the search results show).
     readonly property string filesRepo: available && hub.filesRepo ? String(hub.filesRepo) : ""
+    readonly property string filesRevision: available && hub.filesRevision ? String(hub.filesRevision) : "main"
 
     FontMetrics { id: fm }
     spacing: Math.round(fm.height * 0.4)
@@ -80,6 +83,32 @@ ColumnLayout {
             font.bold: true
             elide: Text.ElideMiddle
         }
+        Label {
+            text: qsTr("Revision")
+            opacity: 0.7
+        }
+        TextField {
+            id: revisionField
+            objectName: "hubRevisionField"
+            Layout.preferredWidth: fm.averageCharacterWidth * 18
+            text: root.filesRevision
+            placeholderText: "main"
+            selectByMouse: true
+            enabled: root.online && !root.busy
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("Branch, tag or commit to list and download the files from")
+            function apply() {
+                const rev = text.trim().length > 0 ? text.trim() : "main"
+                if (root.filesRepo.length > 0) root.hub.listFiles(root.filesRepo, rev)
+            }
+            onAccepted: apply()
+        }
+        Button {
+            objectName: "hubRevisionButton"
+            text: qsTr("Show")
+            enabled: revisionField.enabled && revisionField.text.trim() !== root.filesRevision
+            onClicked: revisionField.apply()
+        }
     }
 
     ListView {
@@ -102,6 +131,7 @@ ColumnLayout {
             readonly property var st: root.actions && root.actions.downloads
                                          ? (root.actions.downloads[modelData.repo + "/" + modelData.file] || {}) : {}
             readonly property bool downloading: st.downloading === true
+            readonly property bool paused: st.paused === true
             readonly property bool installed: st.path !== undefined && String(st.path).length > 0
             readonly property string errorText: st.error ? String(st.error) : ""
             readonly property string noticeText: st.notice ? String(st.notice) : ""
@@ -133,9 +163,22 @@ ColumnLayout {
                         text: fileRow.errorText.length > 0 ? qsTr("Retry") : qsTr("Download")
                         ToolTip.visible: hovered && !root.online
                         ToolTip.text: qsTr("Downloading needs a connection")
-                        onClicked: root.actions.downloadFile(fileRow.modelData.repo, "main", fileRow.modelData.file,
+                        onClicked: root.actions.downloadFile(fileRow.modelData.repo,
+                                                             fileRow.modelData.revision || root.filesRevision,
+                                                             fileRow.modelData.file,
                                                              fileRow.modelData.sha256 || "",
                                                              Number(fileRow.modelData.sizeBytes || 0))
+                    }
+                    Button {
+                        objectName: "filePauseButton"
+                        visible: fileRow.downloading
+                        enabled: !fileRow.paused || root.online
+                        text: fileRow.paused ? qsTr("Resume") : qsTr("Pause")
+                        ToolTip.visible: hovered && fileRow.paused && !root.online
+                        ToolTip.text: qsTr("Resuming needs a connection")
+                        onClicked: fileRow.paused
+                                   ? root.actions.resumeFile(fileRow.modelData.repo, fileRow.modelData.file)
+                                   : root.actions.pauseFile(fileRow.modelData.repo, fileRow.modelData.file)
                     }
                     Button {
                         objectName: "fileCancelButton"
@@ -143,6 +186,23 @@ ColumnLayout {
                         text: qsTr("Cancel")
                         onClicked: root.actions.cancelFile(fileRow.modelData.repo, fileRow.modelData.file)
                     }
+                }
+                Label {
+                    objectName: "fileRevision"
+                    Layout.fillWidth: true
+                    visible: fileRow.downloading && fileRow.st.revision !== undefined
+                             && String(fileRow.st.revision) !== fileRow.modelData.revision
+                    text: qsTr("Downloading from revision %1").arg(String(fileRow.st.revision))
+                    opacity: 0.6
+                }
+                ProgressBar {
+                    objectName: "fileProgressBar"
+                    Layout.fillWidth: true
+                    visible: fileRow.downloading
+                    from: 0
+                    to: 1
+                    value: Number(fileRow.st.progress || 0)
+                    indeterminate: !fileRow.paused && !(Number(fileRow.st.progress || 0) > 0)
                 }
                 Label {
                     objectName: "fileProgressText"
