@@ -35,8 +35,7 @@ public:
     std::vector<int32_t> compressed;        // compressed id of every position
     std::vector<ConvHistory> conv;          // per Engram layer (demo form)
     std::vector<std::deque<Pending>> pending;  // per table
-    ModuleScratch scratch;
-    std::vector<float> e;                   // gathered rows of a batch
+    ModuleScratch scratch;                  // scratch.e: the gathered rows of a batch
     int64_t scratch_batch = 0;
 
     void truncate(int64_t n) override {
@@ -44,7 +43,7 @@ public:
         for (auto& q : pending) q.clear();
     }
     uint64_t bytes() const override {
-        uint64_t b = compressed.capacity() * sizeof(int32_t) + e.capacity() * sizeof(float) + scratch.bytes();
+        uint64_t b = compressed.capacity() * sizeof(int32_t) + scratch.bytes();
         for (const auto& c : conv) b += c.xn.capacity() * sizeof(float);
         return b;
     }
@@ -145,14 +144,14 @@ public:
             const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);
             for (; p < end; ++p) {
                 const uint32_t* idx = pc->index.data() + (p - pc->pos0) * H;
-                float* dst = st.e.data() + (p - pos0) * E;
+                float* dst = st.scratch.e.data() + (p - pos0) * E;
                 for (int64_t h = 0; h < H; ++h) k->dequantize(pc->batch->row(idx[h], t.row_bytes), dst + h * K, K);
             }
         }
         drop_consumed(st, li, pos0 + n_tok);
-        if (dump && *dump) (*dump)("engram_rows", il, st.e.data(), n_tok, E);
+        if (dump && *dump) (*dump)("engram_rows", il, st.scratch.e.data(), n_tok, E);
         const auto t0 = Clock::now();
-        forward(cfg_, cfg_.layers[li], model_.hparams().n_embd, x, st.e.data(), n_tok, pos0,
+        forward(cfg_, cfg_.layers[li], model_.hparams().n_embd, x, st.scratch.e.data(), n_tok, pos0,
                 cfg_.form == Form::Demo ? &st.conv[li] : nullptr, st.scratch, pool, dump);
         compute_us_ += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
         return {};
@@ -233,7 +232,6 @@ private:
         if (st.scratch_batch >= n_tok) return;
         const int64_t nb = std::max<int64_t>(n_tok, 1);
         st.scratch.allocate(cfg_, model_.hparams().n_embd, nb);
-        st.e.assign((size_t)(nb * cfg_.gathered_width()), 0.0f);
         st.scratch_batch = nb;
     }
 

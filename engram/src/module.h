@@ -31,7 +31,8 @@ struct ConvHistory {
 // (normalised query, later the conv output) and tmp (normalised key, later the
 // module output) are [n_batch, n_embd]; gate is [n_batch].
 struct ModuleScratch {
-    std::vector<float> e, key, value, q, tmp;  // [n_batch, *]
+    std::vector<float> e;                      // [n_batch, gathered_width()]: the caller gathers rows here
+    std::vector<float> key, value, q, tmp;     // [n_batch, n_embd]
     std::vector<float> kv, gate;
     MatmulScratch mm;
     int64_t n_batch = 0;

@@ -11,7 +11,6 @@ namespace eg {
 
 void ForwardScratch::allocate(const HParams& hp, int64_t nb, int64_t n_ctx, int n_threads) {
     n_batch = nb;
-    x.assign(nb * hp.n_embd, 0);
     xn.assign(nb * std::max(hp.n_embd, hp.n_ff), 0);
     q.assign(nb * hp.q_dim(), 0);
     k.assign(nb * hp.kv_dim(), 0);
@@ -28,7 +27,7 @@ void ForwardScratch::allocate(const HParams& hp, int64_t nb, int64_t n_ctx, int 
 }
 
 uint64_t ForwardScratch::bytes() const {
-    uint64_t n = x.size() + xn.size() + q.size() + k.size() + v.size() + attn.size() + tmp.size() + gate.size() +
+    uint64_t n = xn.size() + q.size() + k.size() + v.size() + attn.size() + tmp.size() + gate.size() +
                  up.size() + scores.size() + logits.size();
     return n * sizeof(float) + mm.bytes();
 }
@@ -132,18 +131,6 @@ void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, 
     rms_norm(x_last, w.output_norm, s.xn.data(), hp.n_embd, hp.rms_eps);
     if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, hp.n_embd);
     matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);
-}
-
-Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext) {
-    const int64_t D = model.hparams().n_embd;
-    if (auto st = decoder_embed(model, tokens, n_tok, s.x.data(), ext); !st) return st;
-    if (dump && *dump) (*dump)("inp_embd", -1, s.x.data(), n_tok, D);
-    if (auto st = decoder_layers(model, kv, 0, s, s.x.data(), n_tok, pos0, 0, model.hparams().n_layer, pool, dump, ext);
-        !st)
-        return st;
-    decoder_output(model, s, s.x.data() + (n_tok - 1) * D, pool, dump);
-    return {};
 }
 
 }  // namespace eg

@@ -19,10 +19,11 @@ class ThreadPool;
 // debug run dump any layer and compare it with a reference. data is
 // [n_tok, n] row-major.
 
-// Buffers of one forward pass, allocated once for the largest batch.
+// Buffers of one backend's forward pass, allocated once for the largest
+// batch (the activations x themselves belong to the session).
 struct ForwardScratch {
     int64_t n_batch = 0;
-    std::vector<float> x, xn, q, k, v, attn, tmp, gate, up;  // [n_batch, *]
+    std::vector<float> xn, q, k, v, attn, tmp, gate, up;     // [n_batch, *]
     std::vector<float> scores;                               // [n_threads, n_ctx]
     std::vector<float> logits;                               // [n_logits, n_vocab]
     MatmulScratch mm;
@@ -43,12 +44,5 @@ Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, Forward
                       ExtensionState* ext);
 void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, ThreadPool& pool,
                     const TensorDumpFn* dump);
-
-// All three on the CPU: tokens[0..n_tok) at positions pos0.., K/V into the
-// cache (all blocks), the last token's logits left in scratch.logits.
-// ext: the sequence's state of the model's extension (Engram), when it has
-// one. Fails only when an extension does (e.g. a table row cannot be read).
-Status decoder_forward(const Model& model, KvCache& kv, ForwardScratch& s, const int32_t* tokens, int64_t n_tok,
-                       int64_t pos0, ThreadPool& pool, const TensorDumpFn* dump, ExtensionState* ext = nullptr);
 
 }  // namespace eg

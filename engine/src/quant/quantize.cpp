@@ -201,55 +201,75 @@ void quant_q8_K(const float* src, void* dst, int64_t n) {
 // ---- k-quants ----
 
 namespace {
+
 inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// The 6-bit scales and minimums of Q4_K and Q5_K: x ~ (d*sc_j)*q - (dmin*m_j)
+// per 32-value sub-block j, q in 0..levels. Minimums and scales are rounded
+// up (never down) to their codes, so each sub-block's range fits the levels:
+// the error per value stays at most half a step (plus f16 rounding of d and
+// dmin).
+struct KScaleMin {
+    float d = 0, dmin = 0;
+    uint8_t sq[8], mq[8];
+    float ml[8];  // dmin * mq: what each sub-block's values are shifted by
+};
+
+KScaleMin fit_k_scale_min(const float* src, float levels) {
+    KScaleMin k;
+    float mins[8], maxs[8];
+    float max_min = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        float mn = src[j * 32], mx = src[j * 32];
+        for (int l = 1; l < 32; ++l) { mn = std::fmin(mn, src[j * 32 + l]); mx = std::fmax(mx, src[j * 32 + l]); }
+        mins[j] = mn < 0.0f ? -mn : 0.0f;  // stored minimum is subtracted, never negative
+        maxs[j] = mx;
+        max_min = std::fmax(max_min, mins[j]);
+    }
+    k.dmin = fp16_to_fp32(fp32_to_fp16(max_min / 63.0f));
+    float range[8], max_range = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        k.mq[j] = (uint8_t)(k.dmin > 0.0f ? clampi((int)std::ceil(mins[j] / k.dmin), 0, 63) : 0);
+        k.ml[j] = k.dmin * (float)k.mq[j];
+        range[j] = std::fmax(maxs[j] + k.ml[j], 0.0f) / levels;
+        max_range = std::fmax(max_range, range[j]);
+    }
+    k.d = fp16_to_fp32(fp32_to_fp16(max_range / 63.0f));
+    for (int j = 0; j < 8; ++j) k.sq[j] = (uint8_t)(k.d > 0.0f ? clampi((int)std::ceil(range[j] / k.d), 0, 63) : 0);
+    return k;
+}
+
+// The 12-byte packing k4_scale_min() reads.
+void pack_k_scale_min(const KScaleMin& k, uint8_t* scales) {
+    std::memset(scales, 0, 12);
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            scales[j] = k.sq[j];
+            scales[j + 4] = k.mq[j];
+        } else {
+            scales[j + 4] = (uint8_t)((k.sq[j] & 0x0f) | ((k.mq[j] & 0x0f) << 4));
+            scales[j - 4] |= (uint8_t)((k.sq[j] >> 4) << 6);
+            scales[j] |= (uint8_t)((k.mq[j] >> 4) << 6);
+        }
+    }
+}
+
 }  // namespace
 
-// Q4_K: x ~ (d*sc_j)*q - (dmin*m_j), q in 0..15, per 32-value sub-block j.
-// Scales and minimums are rounded up (never down) to their 6-bit codes so the
-// sub-block's range always fits the 16 levels: the error per value stays at
-// most half a step (plus f16 rounding of d and dmin).
+// Q4_K: 16 levels per sub-block (fit_k_scale_min above).
 void quant_q4_K(const float* src, void* dst, int64_t n) {
     block_q4_K* b = (block_q4_K*)dst;
     for (int64_t i = 0; i < n / QK_K; ++i, ++b, src += QK_K) {
-        float mins[8], maxs[8];
-        float max_min = 0.0f;
-        for (int j = 0; j < 8; ++j) {
-            float mn = src[j * 32], mx = src[j * 32];
-            for (int l = 1; l < 32; ++l) { mn = std::fmin(mn, src[j * 32 + l]); mx = std::fmax(mx, src[j * 32 + l]); }
-            mins[j] = mn < 0.0f ? -mn : 0.0f;  // stored minimum is subtracted, never negative
-            maxs[j] = mx;
-            max_min = std::fmax(max_min, mins[j]);
-        }
-        const float dmin = fp16_to_fp32(fp32_to_fp16(max_min / 63.0f));
-        uint8_t mq[8], sq[8];
-        float ml[8], range[8], max_range = 0.0f;
-        for (int j = 0; j < 8; ++j) {
-            mq[j] = (uint8_t)(dmin > 0.0f ? clampi((int)std::ceil(mins[j] / dmin), 0, 63) : 0);
-            ml[j] = dmin * (float)mq[j];
-            range[j] = std::fmax(maxs[j] + ml[j], 0.0f) / 15.0f;
-            max_range = std::fmax(max_range, range[j]);
-        }
-        const float d = fp16_to_fp32(fp32_to_fp16(max_range / 63.0f));
-        for (int j = 0; j < 8; ++j) sq[j] = (uint8_t)(d > 0.0f ? clampi((int)std::ceil(range[j] / d), 0, 63) : 0);
-        b->d = fp32_to_fp16(d);
-        b->dmin = fp32_to_fp16(dmin);
-        std::memset(b->scales, 0, sizeof(b->scales));
-        for (int j = 0; j < 8; ++j) {  // the packing k4_scale_min() reads
-            if (j < 4) {
-                b->scales[j] = sq[j];
-                b->scales[j + 4] = mq[j];
-            } else {
-                b->scales[j + 4] = (uint8_t)((sq[j] & 0x0f) | ((mq[j] & 0x0f) << 4));
-                b->scales[j - 4] |= (uint8_t)((sq[j] >> 4) << 6);
-                b->scales[j] |= (uint8_t)((mq[j] >> 4) << 6);
-            }
-        }
+        const KScaleMin k = fit_k_scale_min(src, 15.0f);
+        b->d = fp32_to_fp16(k.d);
+        b->dmin = fp32_to_fp16(k.dmin);
+        pack_k_scale_min(k, b->scales);
         std::memset(b->qs, 0, sizeof(b->qs));
         for (int j = 0; j < 8; ++j) {
-            const float dl = d * (float)sq[j];
+            const float dl = k.d * (float)k.sq[j];
             const float idl = dl > 0.0f ? 1.0f / dl : 0.0f;
             for (int l = 0; l < 32; ++l) {
-                const int q = clampi((int)std::lrint((src[j * 32 + l] + ml[j]) * idl), 0, 15);
+                const int q = clampi((int)std::lrint((src[j * 32 + l] + k.ml[j]) * idl), 0, 15);
                 b->qs[(j / 2) * 32 + l] |= (uint8_t)(q << (4 * (j % 2)));
             }
         }
@@ -286,56 +306,23 @@ void quant_q6_K(const float* src, void* dst, int64_t n) {
     }
 }
 
-// Q5_K: x ~ (d*sc_j)*q - (dmin*m_j), q in 0..31, per 32-value sub-block j;
-// the same scheme as Q4_K above with twice the levels. Minimums and scales are
-// rounded up to their 6-bit codes so every value of a sub-block lies inside
-// the 32 levels: the error per value is at most half a step, d*sc_j/2 (plus
-// the f16 rounding of d and dmin), about half of Q4_K's for the same data.
+// Q5_K: the Q4_K scheme with 32 levels, about half of Q4_K's error.
 // Not byte-identical with ggml's quantize_row_q5_K_ref (which searches the
 // scales iteratively); the blocks are valid for any Q5_K reader.
 void quant_q5_K(const float* src, void* dst, int64_t n) {
     block_q5_K* b = (block_q5_K*)dst;
     for (int64_t i = 0; i < n / QK_K; ++i, ++b, src += QK_K) {
-        float mins[8], maxs[8];
-        float max_min = 0.0f;
-        for (int j = 0; j < 8; ++j) {
-            float mn = src[j * 32], mx = src[j * 32];
-            for (int l = 1; l < 32; ++l) { mn = std::fmin(mn, src[j * 32 + l]); mx = std::fmax(mx, src[j * 32 + l]); }
-            mins[j] = mn < 0.0f ? -mn : 0.0f;
-            maxs[j] = mx;
-            max_min = std::fmax(max_min, mins[j]);
-        }
-        const float dmin = fp16_to_fp32(fp32_to_fp16(max_min / 63.0f));
-        uint8_t mq[8], sq[8];
-        float ml[8], range[8], max_range = 0.0f;
-        for (int j = 0; j < 8; ++j) {
-            mq[j] = (uint8_t)(dmin > 0.0f ? clampi((int)std::ceil(mins[j] / dmin), 0, 63) : 0);
-            ml[j] = dmin * (float)mq[j];
-            range[j] = std::fmax(maxs[j] + ml[j], 0.0f) / 31.0f;
-            max_range = std::fmax(max_range, range[j]);
-        }
-        const float d = fp16_to_fp32(fp32_to_fp16(max_range / 63.0f));
-        for (int j = 0; j < 8; ++j) sq[j] = (uint8_t)(d > 0.0f ? clampi((int)std::ceil(range[j] / d), 0, 63) : 0);
-        b->d = fp32_to_fp16(d);
-        b->dmin = fp32_to_fp16(dmin);
-        std::memset(b->scales, 0, sizeof(b->scales));
-        for (int j = 0; j < 8; ++j) {  // the packing k4_scale_min() reads
-            if (j < 4) {
-                b->scales[j] = sq[j];
-                b->scales[j + 4] = mq[j];
-            } else {
-                b->scales[j + 4] = (uint8_t)((sq[j] & 0x0f) | ((mq[j] & 0x0f) << 4));
-                b->scales[j - 4] |= (uint8_t)((sq[j] >> 4) << 6);
-                b->scales[j] |= (uint8_t)((mq[j] >> 4) << 6);
-            }
-        }
+        const KScaleMin k = fit_k_scale_min(src, 31.0f);
+        b->d = fp32_to_fp16(k.d);
+        b->dmin = fp32_to_fp16(k.dmin);
+        pack_k_scale_min(k, b->scales);
         std::memset(b->qs, 0, sizeof(b->qs));
         std::memset(b->qh, 0, sizeof(b->qh));
         for (int j = 0; j < 8; ++j) {
-            const float dl = d * (float)sq[j];
+            const float dl = k.d * (float)k.sq[j];
             const float idl = dl > 0.0f ? 1.0f / dl : 0.0f;
             for (int l = 0; l < 32; ++l) {
-                const int q = clampi((int)std::lrint((src[j * 32 + l] + ml[j]) * idl), 0, 31);
+                const int q = clampi((int)std::lrint((src[j * 32 + l] + k.ml[j]) * idl), 0, 31);
                 // Element j*32 + l: low nibble in qs[(j/2)*32 + l] at 4*(j%2), fifth bit j of qh[l].
                 b->qs[(j / 2) * 32 + l] |= (uint8_t)((q & 0x0f) << (4 * (j % 2)));
                 b->qh[l] |= (uint8_t)((q >> 4) << j);
