@@ -1,0 +1,386 @@
+// Files found through the Hugging Face search, as the library page offers
+// them: the Hub bridge searches and lists a repository's .gguf files (at a
+// revision the user picks), and LibraryWiring downloads any of them with the
+// catalog's machinery — progress, pause and resume, a .part that survives a
+// restart, install, delete — against the fake Hugging Face server.
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtTest>
+
+#include "library_fixture.h"
+
+Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
+
+class TestHubLibrary : public QObject {
+    Q_OBJECT
+    QByteArray model_;
+
+private slots:
+    void initTestCase() {
+        model_ = read_all(QStringLiteral(EG_TESTS_DIR "/reference/arch/qwen2-tiny.gguf"));
+        QVERIFY(model_.size() > 100000);
+    }
+
+    // `hub` as the app sets it: search results and a repository's files for HubSearchPanel.
+    void hub_bridge_searches_and_lists_files() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        server.add_file(kRepo, kFile, model_, 42);
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        hub.search("qwen2-tiny");
+        QVERIFY(hub.busy());
+        QTRY_VERIFY(!hub.busy());
+        QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
+        QCOMPARE(hub.results().size(), 1);
+        QCOMPARE(hub.results()[0].toMap().value("repo").toString(), kRepo);
+        QCOMPARE(hub.results()[0].toMap().value("downloads").toLongLong(), 42);
+        hub.listFiles(kRepo);
+        QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.filesRepo(), kRepo);
+        QCOMPARE(hub.files().size(), 1);
+        QCOMPARE(hub.files()[0].toMap().value("file").toString(), kFile);
+        QCOMPARE(hub.files()[0].toMap().value("repo").toString(), kRepo);  // the repo, not repo/file
+        // The search results stay: a click on a file no longer lists "repo/file".
+        QCOMPARE(hub.results().size(), 1);
+        QCOMPARE(hub.results()[0].toMap().value("repo").toString(), kRepo);
+        hub.closeFiles();
+        QVERIFY(hub.files().isEmpty() && hub.filesRepo().isEmpty());
+        hub.listFiles("engram-test/nothing-here");
+        QTRY_VERIFY(!hub.busy());
+        QVERIFY(!hub.error().isEmpty());
+    }
+
+    // Search → a repository's files → Download (same machinery as catalog
+    // rows, lfs.oid as the expected hash) → installed, registered, listed in
+    // the picker and the installed section; Delete frees the disk.
+    void hub_file_download_installs_and_delete_frees_the_disk() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        hub.search("other");
+        QTRY_VERIFY(!hub.busy());
+        QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
+        QCOMPARE(hub.results().size(), 1);
+        hub.listFiles(hub.results()[0].toMap().value("repo").toString());
+        QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.files().size(), 1);
+        const QVariantMap f = hub.files()[0].toMap();
+        QCOMPARE(f.value("file").toString(), file);
+        QCOMPARE(f.value("sizeBytes").toLongLong(), qint64(model_.size()));
+        const QByteArray sha = QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex();
+        QCOMPARE(f.value("sha256").toString().toLatin1(), sha);
+
+        QVERIFY(lib.wiring->downloadFile(f.value("repo").toString(), "main", f.value("file").toString(),
+                                         f.value("sha256").toString(), f.value("sizeBytes").toLongLong()));
+        const QString k = repo + "/" + file;
+        QVERIFY(lib.wiring->downloads().value(k).toMap().value("downloading").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(st.value("path").toString(), path);
+        QCOMPARE(read_all(path), model_);
+        const auto registered = lib.registry->find_by_path(path);
+        QVERIFY(registered.has_value());
+        QCOMPARE(registered->repo, repo);
+        QCOMPARE(registered->file, file);
+        QCOMPARE(registered->sha256.toLatin1(), sha);
+        QVERIFY(lib.models->rowOfPath(path) >= 0);
+        QCOMPARE(lib.wiring->installed().size(), 1);
+        const QVariantMap inst = lib.wiring->installed()[0].toMap();
+        QCOMPARE(inst.value("path").toString(), path);
+        QCOMPARE(inst.value("source").toString(), QStringLiteral("huggingface"));
+        QVERIFY(inst.value("inModelsDir").toBool());
+        QVERIFY(!inst.value("addedText").toString().isEmpty());
+        QVERIFY(inst.value("lastUsedText").toString().isEmpty());
+        lib.wiring->markUsed(path);
+        QVERIFY(!lib.wiring->installed()[0].toMap().value("lastUsedText").toString().isEmpty());
+
+        // Delete: the file goes, the registry is empty, the picker no longer lists it.
+        QSignalSpy installed_changed(lib.wiring.get(), &LibraryWiring::installedChanged);
+        QVERIFY(lib.wiring->removeModel(inst.value("id").toLongLong(), true).isEmpty());
+        QVERIFY(!QFileInfo::exists(path));
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(lib.wiring->installed().isEmpty());
+        QVERIFY(installed_changed.count() >= 1);
+        QVERIFY(lib.models->rowOfPath(path) < 0);
+        QCOMPARE(lib.models->count(), 0);
+    }
+
+    // The page as a user sees it: search → open a repository → Download on a
+    // file row → "Installed"; the Installed tab → Delete → confirm.
+    void hub_file_row_and_installed_section_in_the_page() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+
+        LibraryPageUnderTest ui;
+        QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
+        QQuickItem* page = ui.page;
+        QQuickWindow& window = ui.window;
+        const QList<QQmlError>& warnings = ui.warnings;
+
+        QVERIFY(find_item(page, "hubTab"));
+        click(window, find_item(page, "hubTab"));
+        hub.search("other");
+        QTRY_VERIFY(!hub.busy() && hub.results().size() == 1);
+        QQuickItem* results = find_item(page, "hubResults");
+        QVERIFY(results);
+        QTRY_VERIFY(results->property("count").toInt() == 1);
+        QTest::qWait(50);
+        // Click the repository row: its files are listed.
+        QQuickItem* first = nullptr;
+        QTRY_VERIFY((first = [&]() -> QQuickItem* {
+            QQuickItem* content = results->property("contentItem").value<QQuickItem*>();
+            for (QQuickItem* c : content ? content->childItems() : QList<QQuickItem*>())
+                if (c->isVisible() && c->height() > 0) return c;
+            return nullptr;
+        }()) != nullptr);
+        click(window, first);
+        QTRY_VERIFY(hub.filesRepo() == repo && !hub.busy());
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* download = find_item(fileRow, "fileDownloadButton");
+        QTRY_VERIFY(download && download->isVisible() && download->isEnabled());
+        QTest::qWait(50);
+        click(window, download);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        QVERIFY(find_item(fileRow, "fileError")->property("text").toString().isEmpty());
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QVERIFY(lib.registry->find_by_path(path).has_value());
+        QVERIFY(lib.models->rowOfPath(path) >= 0);
+
+        // The installed section lists it; Delete asks, then frees the disk.
+        click(window, find_item(page, "installedTab"));
+        QQuickItem* inst = nullptr;
+        QTRY_VERIFY((inst = find_item(page, "installed_" + file)) != nullptr && inst->isVisible());
+        QTest::qWait(50);
+        click(window, find_item(inst, "deleteButton"));
+        QQuickItem* confirm = nullptr;
+        QTRY_VERIFY((confirm = find_item(window.contentItem(), "confirmDeleteButton")) != nullptr &&
+                    confirm->isVisible());
+        QVERIFY(QFileInfo::exists(path));  // nothing happens before the confirmation
+        QTest::qWait(300);                  // the dialog's enter transition
+        click(window, confirm);
+        QTRY_VERIFY(!QFileInfo::exists(path));
+        QVERIFY(lib.registry->list().isEmpty());
+        QVERIFY(lib.models->rowOfPath(path) < 0);
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
+    // A file found through the search, paused then resumed: the .part is kept,
+    // resume asks for the rest with Range, the result is byte-identical.
+    void hub_file_pause_and_resume() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        const QString sha = QString::fromLatin1(QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex());
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, sha, model_.size()));
+        const QString k = repo + "/" + file;
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.wiring->pauseFile(repo, file);
+        QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(st.value("paused").toBool());
+        QVERIFY(st.value("downloading").toBool());  // still a download: Resume and Cancel show
+        QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
+        QTest::qWait(100);
+        const qint64 kept = QFileInfo(part).size();
+        QVERIFY(kept > 0 && kept < model_.size());
+        QCOMPARE(QFileInfo(part).size(), kept);  // nothing arrives while paused
+        server.set_throttle(0, 0);
+        QVERIFY(lib.wiring->resumeFile(repo, file));
+        QVERIFY(!lib.wiring->downloads().value(k).toMap().value("paused").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(st.value("path").toString(), path);
+        QCOMPARE(read_all(path), model_);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        QVERIFY(!QFileInfo::exists(part));
+    }
+
+    // The app closed mid-way through a search download (at a tag, not main):
+    // the next run shows it paused with its bytes on the file row, and Resume
+    // there continues the .part at that revision.
+    void hub_file_part_from_an_earlier_run_resumes() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(lib.wiring->downloadFile(repo, "v1.0", file, QString(), model_.size()));
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        // "Quit" mid-download.
+        lib.wiring.reset();
+        lib.catalog.reset();
+        lib.downloader.reset();
+        const qint64 kept = QFileInfo(part).size();
+        QVERIFY(kept > 0 && kept < model_.size());
+        server.set_throttle(0, 0);
+
+        // "Start again": same folders, new objects.
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        const QString k = repo + "/" + file;
+        QVERIFY2(lib.wiring->downloads().contains(k), qPrintable(lib.wiring->downloads().keys().join(", ")));
+        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(st.value("paused").toBool());
+        QVERIFY(st.value("downloading").toBool());
+        QCOMPARE(st.value("bytesDone").toLongLong(), kept);
+        QCOMPARE(st.value("revision").toString(), QStringLiteral("v1.0"));
+        QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
+
+        // The user searches again and opens the repository: the row offers Resume.
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        LibraryPageUnderTest ui;
+        QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
+        QQuickItem* page = ui.page;
+        QQuickWindow& window = ui.window;
+        const QList<QQmlError>& warnings = ui.warnings;
+        click(window, find_item(page, "hubTab"));
+        hub.listFiles(repo);
+        QTRY_VERIFY(hub.filesRepo() == repo && !hub.busy());
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* resume = find_item(fileRow, "filePauseButton");
+        QTRY_VERIFY(resume && resume->isVisible() && resume->isEnabled());
+        QCOMPARE(resume->property("text").toString(), QStringLiteral("Resume"));
+        QVERIFY(find_item(fileRow, "fileProgressText")->property("text").toString().startsWith("Paused"));
+        QVERIFY(!find_item(fileRow, "fileDownloadButton")->isVisible());
+        QTest::qWait(50);
+        click(window, resume);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        QVERIFY(find_item(fileRow, "fileError")->property("text").toString().isEmpty());
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QCOMPARE(read_all(path), model_);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        bool resolved_at_tag = false;
+        for (const FakeHfServer::Request& r : server.requests)
+            resolved_at_tag |= r.path == ("/" + repo + "/resolve/v1.0/" + file).toUtf8();
+        QVERIFY(resolved_at_tag);
+        const auto m = lib.registry->find_by_path(path);
+        QVERIFY(m.has_value());
+        QCOMPARE(m->revision, QStringLiteral("v1.0"));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
+    // Cancel on a download restored from an earlier run deletes its bytes.
+    void hub_file_part_from_an_earlier_run_cancels() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.wiring.reset();
+        lib.downloader.reset();
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        const QString k = repo + "/" + file;
+        QVERIFY(lib.wiring->downloads().value(k).toMap().value("paused").toBool());
+        lib.wiring->cancelFile(repo, file);
+        QVERIFY(!lib.wiring->downloads().contains(k));
+        QVERIFY(!QFileInfo::exists(part));
+        QVERIFY(!QFileInfo::exists(part + ".json"));
+        QVERIFY(QDir(lib.models_dir).entryList(QDir::Files).isEmpty());
+    }
+
+    // A revision typed in the file list's header: the tree of that revision is
+    // listed and the download resolves the file at it.
+    void hub_revision_is_used_for_listing_and_download() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+
+        hub.listFiles(repo);
+        QTRY_VERIFY(!hub.busy());
+        QCOMPARE(hub.filesRevision(), QStringLiteral("main"));
+        QCOMPARE(server.requests.last().path, ("/api/models/" + repo + "/tree/main").toUtf8());
+
+        // Through the panel: type the tag in the header and press Enter.
+        LibraryPageUnderTest ui;
+        QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
+        QQuickItem* page = ui.page;
+        QQuickWindow& window = ui.window;
+        const QList<QQmlError>& warnings = ui.warnings;
+        click(window, find_item(page, "hubTab"));
+        QQuickItem* field = nullptr;
+        QTRY_VERIFY((field = find_item(page, "hubRevisionField")) != nullptr && field->isVisible());
+        QCOMPARE(field->property("text").toString(), QStringLiteral("main"));
+        field->setProperty("text", QStringLiteral("v2.0"));
+        QVERIFY(QMetaObject::invokeMethod(field, "accepted"));
+        QTRY_VERIFY(!hub.busy() && hub.filesRevision() == QStringLiteral("v2.0"));
+        QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
+        QCOMPARE(server.requests.last().path, ("/api/models/" + repo + "/tree/v2.0").toUtf8());
+        QCOMPARE(hub.files().size(), 1);
+        QCOMPARE(hub.files()[0].toMap().value("revision").toString(), QStringLiteral("v2.0"));
+
+        // Download on the row: resolved at v2.0, registered with it.
+        QQuickItem* fileRow = nullptr;
+        QTRY_VERIFY((fileRow = find_item(page, "hubFile_" + file)) != nullptr);
+        QQuickItem* download = find_item(fileRow, "fileDownloadButton");
+        QTRY_VERIFY(download && download->isVisible() && download->isEnabled());
+        QTest::qWait(50);
+        click(window, download);
+        QTRY_VERIFY_WITH_TIMEOUT(find_item(fileRow, "installedLabel")->isVisible(), 20000);
+        bool resolved_at_tag = false, resolved_at_main = false;
+        for (const FakeHfServer::Request& r : server.requests) {
+            resolved_at_tag |= r.path == ("/" + repo + "/resolve/v2.0/" + file).toUtf8();
+            resolved_at_main |= r.path == ("/" + repo + "/resolve/main/" + file).toUtf8();
+        }
+        QVERIFY(resolved_at_tag);
+        QVERIFY(!resolved_at_main);
+        const auto m = lib.registry->find_by_path(QDir(lib.models_dir).filePath(file));
+        QVERIFY(m.has_value());
+        QCOMPARE(m->revision, QStringLiteral("v2.0"));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+};
+
+QTEST_MAIN(TestHubLibrary)
+#include "test_hub_library.moc"
