@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "engram_model.h"
+#include "plan/live.h"
 #include "plan/apply.h"
 #include "quant/kernels.h"
 #include "runtime/session.h"
@@ -244,7 +245,7 @@ int main(int argc, char** argv) {
                      {"memory", notes.empty() ? eg::compare_with_measured(*planned, mem) : nlohmann::json()}};
     }
     if (const eg::ModelExtension* x = mdl.extension()) {
-        j["engram"] = eg::engram::stats_json(diff(x->stats(), before));
+        j["engram"] = eg::extension_stats_json(diff(x->stats(), before));
         j["engram"]["describe"] = x->describe();
         j["engram"]["prefetch"] = !no_prefetch;
         j["engram"]["policy"] = policy;

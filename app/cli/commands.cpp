@@ -4,6 +4,7 @@
 #include <csignal>
 #include <optional>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <algorithm>
 #include <map>
@@ -14,6 +15,7 @@
 #include "core/log.h"
 #include "engram_model.h"
 #include "plan/apply.h"
+#include "plan/live.h"
 #include "quant/kernels.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
@@ -31,38 +33,36 @@ void on_sigint(int) {
     if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);  // second Ctrl-C quits
 }
 
-std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& c) {
+// The session the options ask for: placed by the planner when a VRAM budget
+// is given (or `plan` asks for one: --stats-json reports against it), else
+// every block on the CPU. What the plan cannot do is said, not hidden.
+std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& c, PlannedRun* plan = nullptr) {
     SessionOptions so;
     so.n_ctx = c.ctx;
     so.n_threads = c.threads;
-    std::optional<Placement> planned;
-    if (!c.vram_budget.empty()) {
-        // The planner places the blocks; what it cannot do is said, not hidden.
-        PlanRequest r;
-        r.vram_budget = c.vram_budget;
-        r.engram_dram_budget = c.engram_budget;
-        r.n_ctx = c.ctx;
-        r.assume_gpu = c.assume_gpu;
-        auto run = plan_session(m.file(), r, so);
-        if (!run) {
-            std::fprintf(stderr, "error: %s\n", run.message().c_str());
-            return nullptr;
-        }
-        for (const std::string& p : run->placement.problems) std::fprintf(stderr, "plan: %s\n", p.c_str());
-        std::fprintf(stderr, "plan: %lld of %lld blocks on the GPU, output head on %s, predicted %.1f tok/s decode\n",
-                     (long long)run->placement.n_gpu_blocks, (long long)m.hparams().n_layer,
-                     run->placement.output_device.c_str(), run->placement.predicted.decode_tokens_per_s);
-        planned = run->placement;
+    if (c.vram_budget.empty() && !plan) {
+        auto s = Session::create(m, so);
+        if (!s) std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return s ? std::move(s.value()) : nullptr;
     }
-    std::vector<std::string> notes;
-    auto s = create_session_or_cpu(m, so, &notes);
-    for (const std::string& n : notes) std::fprintf(stderr, "plan: %s\n", n.c_str());
-    if (!s) {
-        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    PlanRequest r;
+    r.vram_budget = c.vram_budget;  // "": all free VRAM
+    r.engram_dram_budget = c.engram_budget;
+    r.n_ctx = c.ctx;
+    r.assume_gpu = c.assume_gpu;
+    auto placed = place_session(m, r, so);
+    if (!placed) {
+        std::fprintf(stderr, "error: %s\n", placed.message().c_str());
         return nullptr;
     }
-    if (planned && notes.empty()) compare_with_measured(*planned, s.value()->memory());
-    return std::move(s.value());
+    const Placement& p = placed->run.placement;
+    for (const std::string& problem : p.problems) std::fprintf(stderr, "plan: %s\n", problem.c_str());
+    std::fprintf(stderr, "plan: %lld of %lld blocks on the GPU, output head on %s, predicted %.1f tok/s decode\n",
+                 (long long)p.n_gpu_blocks, (long long)m.hparams().n_layer, p.output_device.c_str(),
+                 p.predicted.decode_tokens_per_s);
+    for (const std::string& n : placed->notes) std::fprintf(stderr, "plan: %s\n", n.c_str());
+    if (plan) *plan = std::move(placed->run);
+    return std::move(placed->session);
 }
 
 GenerateOptions generate_options(const SamplingOptions& s) {
@@ -228,11 +228,14 @@ int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_speci
 }
 
 int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string& prompt, bool chat,
-            const std::string& system) {
+            const std::string& system, const std::string& stats_json) {
     auto m = load_or_report(c);
     if (!m) return 1;
-    auto s = session_or_report(*m, c);
+    PlannedRun plan;
+    auto s = session_or_report(*m, c, stats_json.empty() ? nullptr : &plan);
     if (!s) return 1;
+    ThroughputCounters counters;
+    s->set_counters(&counters);
     std::signal(SIGINT, on_sigint);
     const GenerateOptions opt = generate_options(so);
     Result<GenerationResult> r = Error{""};
@@ -255,6 +258,19 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string
     }
     std::printf("\n");
     print_stats(r.value(), *s);
+    if (!stats_json.empty()) {
+        // The memory panel's live object (plan/live.h), for checking the window against.
+        const ModelExtension* x = m->extension();
+        const ExtensionStats es = x ? x->stats() : ExtensionStats{};
+        const nlohmann::json j = live_json(measure_memory(s->memory(), x ? &es : nullptr, plan), x ? &es : nullptr,
+                                           counters.snapshot(), plan.placement);
+        std::ofstream out(stats_json, std::ios::binary | std::ios::trunc);
+        out << j.dump(2) << "\n";
+        if (!out.flush()) {
+            std::fprintf(stderr, "error: cannot write %s\n", stats_json.c_str());
+            return 1;
+        }
+    }
     return 0;
 }
 

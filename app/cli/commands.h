@@ -48,8 +48,10 @@ struct SamplingOptions {
 
 int cmd_info(const CommonOptions& c, bool json);
 int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_special, bool parse_special);
+// stats_json: a path to write the live memory/Engram/throughput object to
+// (plan/live.h, the memory panel's numbers); "": none.
 int cmd_run(const CommonOptions& c, const SamplingOptions& s, const std::string& prompt, bool chat,
-            const std::string& system);
+            const std::string& system, const std::string& stats_json = {});
 int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std::string& text, int top,
                const std::string& dump_path, const std::string& dump_dir);
 int cmd_chat(const CommonOptions& c, const SamplingOptions& s, const std::string& system);

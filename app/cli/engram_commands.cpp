@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "config.h"
 #include "engram_model.h"
+#include "plan/live.h"
 #include "forge.h"
 #include "hash.h"
 #include "model/synthetic.h"
@@ -182,7 +183,7 @@ int cmd_engram_warm(const CommonOptions& c, const std::string& text_file) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return 1;
     }
-    nlohmann::json j = {{"text", text_file}, {"tokens", ids.size()}, {"stats", engram::stats_json(x->stats())}};
+    nlohmann::json j = {{"text", text_file}, {"tokens", ids.size()}, {"stats", extension_stats_json(x->stats())}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;  // the hot-row statistics are saved when the model closes
 }

@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
     run->add_option("-p,--prompt", prompt, "prompt")->required();
     run->add_flag("--chat", chat, "wrap the prompt in the model's chat template");
     run->add_option("--system", system, "system prompt (with --chat)");
+    std::string stats_json;
+    run->add_option("--stats-json", stats_json, "after the reply, write the memory per tier, Engram and throughput "
+                                                "figures as JSON to this file (the memory panel's numbers)");
 
     auto* chatc = app.add_subcommand("chat", "interactive multi-turn chat (/reset, /system TEXT, /exit)");
     add_common(chatc, common);
@@ -162,7 +165,7 @@ int main(int argc, char** argv) {
     if (*planc) return cmd_plan(pa);
     if (*info) return cmd_info(common, json);
     if (*tokenize) return cmd_tokenize(common, text, !no_special, !no_parse_special);
-    if (*run) return cmd_run(common, sampling, prompt, chat, system);
+    if (*run) return cmd_run(common, sampling, prompt, chat, system, stats_json);
     if (*logits) return cmd_logits(common, tokens_json, text, top, dump_path, dump_dir);
     if (*chatc) return cmd_chat(common, sampling, system);
     if (*rows) return cmd_engram_rows(common, text, rows_special);

@@ -188,6 +188,15 @@ public:
     }
     uint64_t resident_bytes() const override { return store_->resident_bytes(); }
 
+    std::vector<HotRow> hottest(size_t n) const override {
+        std::vector<HotRow> out;
+        for (int t = 0; t < (int)store_->tables().size(); ++t)
+            for (const auto& [row, count] : store_->hottest(t, n)) out.push_back({count, store_->is_resident(t, row)});
+        std::sort(out.begin(), out.end(), [](const HotRow& a, const HotRow& b) { return a.count > b.count; });
+        if (out.size() > n) out.resize(n);
+        return out;
+    }
+
 private:
     uint64_t total_table_bytes() const {
         uint64_t b = 0;
@@ -245,7 +254,7 @@ private:
 
 }  // namespace
 
-Result<Budget> parse_budget(const std::string& text) { return parse_byte_budget(text, "DRAM budget"); }
+Result<Budget> parse_budget(const std::string& text) { return parse_byte_budget(text, "Engram DRAM budget"); }
 
 std::string default_hot_stats_path(const std::string& model_path) {
     std::string base;
@@ -271,26 +280,6 @@ Result<EngramOptions> make_options(const std::string& budget, const std::string&
     o.store.direct_io = direct_io;
     o.persist_hot_stats = persist_hot_stats;
     return o;
-}
-
-nlohmann::json stats_json(const ExtensionStats& s) {
-    nlohmann::json tiers = nlohmann::json::object();
-    for (const auto& t : s.tiers) {
-        const uint64_t n = t.hits + t.misses;
-        tiers[t.tier] = {{"hits", t.hits},
-                         {"misses", t.misses},
-                         {"hit_rate", n ? (double)t.hits / (double)n : 0.0},
-                         {"bytes_read", t.bytes_read},
-                         {"bytes_resident", t.bytes_resident},
-                         {"capacity_bytes", t.capacity_bytes}};
-    }
-    return {{"tiers", tiers},
-            {"lookups", s.lookups},
-            {"rows_fetched", s.rows_fetched},
-            {"stall_us", s.stall_us},
-            {"lead_us", s.lead_us},
-            {"mean_lead_us", s.rows_fetched ? (double)s.lead_us / (double)s.rows_fetched : 0.0},
-            {"compute_us", s.compute_us}};
 }
 
 ExtensionLoader make_loader(EngramOptions opt) {

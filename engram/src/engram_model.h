@@ -39,9 +39,6 @@ std::string default_hot_stats_path(const std::string& model_path);
 Result<EngramOptions> make_options(const std::string& budget, const std::string& policy, bool prefetch,
                                    bool direct_io, bool persist_hot_stats);
 
-// Stats as JSON: {"tiers":{"dram":{...},"ssd":{...}},"stall_us":..,...}
-nlohmann::json stats_json(const ExtensionStats& s);
-
 // The extension loader for Model::load: builds the Engram extension when the
 // file declares ARCH.engram.*, else returns nullptr.
 ExtensionLoader make_loader(EngramOptions opt);

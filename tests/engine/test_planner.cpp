@@ -61,8 +61,30 @@ ModelInfo llama_shape(const std::string& name, int64_t n_layer, int64_t n_embd, 
     return m;
 }
 
+// The real SmolLM2-135M (read in initTestCase) and the same with Engram
+// tables as `scripts/bench-engram.sh` forges them: blocks 1 and 15, F16
+// rows of 64 values, 4 GiB each.
+ModelInfo g_smol;
+
+ModelInfo smol_with_engram() {
+    ModelInfo m = g_smol;
+    m.path = "SmolLM2+engram";
+    m.engram_head_count = 8;
+    m.engram_max_ngram = 3;
+    for (int64_t il : {int64_t(1), int64_t(15)})
+        m.engram_tables.push_back({il, "blk." + std::to_string(il) + ".engram_embd.weight", 32ull << 20, 128});
+    m.file_bytes += m.engram_table_bytes();
+    return m;
+}
+
 std::vector<ModelInfo> shapes() {
-    return {
+    std::vector<ModelInfo> smol;
+    if (g_smol.n_layer > 0) {
+        smol.push_back(g_smol);
+        smol.back().path = "SmolLM2";
+        smol.push_back(smol_with_engram());
+    }
+    std::vector<ModelInfo> all = {
         llama_shape("1B", 16, 2048, 8192, 32, 8, 128256, true, 0),
         llama_shape("1B+engram", 16, 2048, 8192, 32, 8, 128256, true, 2u << 20),      // 2 GiB of tables
         llama_shape("8B", 32, 4096, 14336, 32, 8, 128256, false, 0),
@@ -70,6 +92,14 @@ std::vector<ModelInfo> shapes() {
         llama_shape("70B", 80, 8192, 28672, 64, 8, 128256, false, 0),
         llama_shape("70B+engram", 80, 8192, 28672, 64, 8, 128256, false, 32u << 20),  // 32 GiB
     };
+    all.insert(all.begin(), smol.begin(), smol.end());
+    return all;
+}
+
+ModelInfo shape(const std::string& name) {
+    for (const ModelInfo& m : shapes())
+        if (m.path == name) return m;
+    qFatal("no model shape %s", name.c_str());
 }
 
 // A workstation: 64 GiB of DRAM (56 free) and an assumed 80 GB GPU, so that
@@ -220,6 +250,7 @@ private slots:
         auto mi = model_info(*f.value());
         QVERIFY2(mi.ok(), mi.ok() ? "" : mi.message().c_str());
         smol_ = mi.value();
+        g_smol = smol_;
         QVERIFY(tmp_.isValid());
     }
 
@@ -339,16 +370,17 @@ private slots:
     }
 
     // More VRAM or more Engram DRAM never predicts a slower decode (fine
-    // sweeps, not just the table's points).
+    // sweeps, not just the table's points). Bytes per token are whole bytes:
+    // a byte of rounding moves a prediction by ~1e-9, hence the 1e-7 slack.
     void predictions_monotonic() {
         for (const ModelInfo& m : shapes()) {
             for (double e : kEngramShares) {
                 double last = 0;
                 for (uint64_t v = 0; v <= 80 * GiB; v += GiB / 4) {
                     const double tps = plan(m, workstation(), budgets(m, v, e)).predicted.decode_tokens_per_s;
-                    QVERIFY2(tps >= last * (1 - 1e-12),
+                    QVERIFY2(tps >= last * (1 - 1e-7),
                              qPrintable(QString("%1: %2 tok/s at %3 GiB VRAM after %4 with less")
-                                            .arg(m.path.c_str()).arg(tps).arg(v / (double)GiB).arg(last)));
+                                            .arg(m.path.c_str()).arg(tps, 0, 'g', 17).arg(v / (double)GiB).arg(last, 0, 'g', 17)));
                     last = tps;
                 }
             }
@@ -357,7 +389,7 @@ private slots:
                 double last = 0;
                 for (int pct = 0; pct <= 100; ++pct) {
                     const double tps = plan(m, workstation(), budgets(m, v, pct / 100.0)).predicted.decode_tokens_per_s;
-                    QVERIFY2(tps >= last * (1 - 1e-12),
+                    QVERIFY2(tps >= last * (1 - 1e-7),
                              qPrintable(QString("%1: %2 tok/s at Engram %3% after %4 with less")
                                             .arg(m.path.c_str()).arg(tps).arg(pct).arg(last)));
                     last = tps;
@@ -369,7 +401,7 @@ private slots:
     // The 8B model (4.6 GB at Q4_K) fits a 24 GB card whole, head included,
     // with nothing to complain about, and decodes far faster than on the CPU.
     void eight_b_fits_24g() {
-        const ModelInfo m = shapes()[3];
+        const ModelInfo m = shape("8B+engram");
         const Placement p = plan(m, workstation(), budgets(m, 24 * GiB, 1.0));
         QCOMPARE(p.n_gpu_blocks, m.n_layer);
         QCOMPARE(p.output_device, std::string("cuda:0"));
@@ -386,7 +418,7 @@ private slots:
     }
 
     void partial_offload_explained() {
-        const ModelInfo m = shapes()[2];  // 8B
+        const ModelInfo m = shape("8B");  // 8B
         const Placement p = plan(m, workstation(), budgets(m, 2 * GiB, 1.0));
         QVERIFY(p.n_gpu_blocks > 0 && p.n_gpu_blocks < m.n_layer);
         QVERIFY2(any_problem(p, QString("the VRAM budget of 2.0 GiB holds %1 of 32 blocks").arg(p.n_gpu_blocks)),
@@ -398,7 +430,7 @@ private slots:
 
     void kv_cache_explained() {
         // 131072 tokens of KV: 512 MiB per block; the weights would fit 16 GB, the KV does not.
-        const ModelInfo m = shapes()[2];
+        const ModelInfo m = shape("8B");
         const Placement p = plan(m, workstation(), budgets(m, 16 * GiB, 1.0, 131072));
         QVERIFY(p.n_gpu_blocks < m.n_layer);
         QVERIFY2(any_problem(p, "the KV cache of 131072 tokens needs"), qPrintable(all_problems(p)));
@@ -408,7 +440,7 @@ private slots:
     void no_gpu_all_cpu() {
         Hardware hw = workstation();
         hw.gpus.clear();
-        const ModelInfo m = shapes()[2];
+        const ModelInfo m = shape("8B");
         const Placement p = plan(m, hw, budgets(m, 8 * GiB, 1.0));
         QCOMPARE(p.n_gpu_blocks, 0);
         for (const auto& bp : p.blocks) QCOMPARE(bp.device, std::string("cpu"));
@@ -423,7 +455,7 @@ private slots:
     void unknown_dram_not_checked() {
         Hardware hw = workstation();
         hw.dram_total_bytes = hw.dram_free_bytes = 0;
-        const ModelInfo m = shapes()[5];
+        const ModelInfo m = shape("70B+engram");
         const Placement p = plan(m, hw, budgets(m, 0, 1.0));
         QCOMPARE(p.ssd.weights_bytes, uint64_t(0));
         QCOMPARE(p.dram.engram_bytes, m.engram_table_bytes());
@@ -439,7 +471,7 @@ private slots:
         hw.dram_total_bytes = 16 * GiB;
         hw.dram_free_bytes = 8 * GiB;
         hw.gpus[0].vram_total_bytes = hw.gpus[0].vram_free_bytes = 4 * GiB;
-        const ModelInfo m = shapes()[5];
+        const ModelInfo m = shape("70B+engram");
         const Budgets b = budgets(m, 4 * GiB, 0.25);
         const Placement p = plan(m, hw, b);
         const QString bad = check_invariants(m, b, p);
@@ -455,7 +487,7 @@ private slots:
     // With VRAM to spare, the Engram tables of GPU blocks are served from the
     // VRAM hot-row cache: no SSD reads even with no DRAM budget.
     void engram_hot_rows_in_vram() {
-        const ModelInfo m = shapes()[1];  // 1B + 2 GiB of tables
+        const ModelInfo m = shape("1B+engram");  // 1B + 2 GiB of tables
         const Placement p = plan(m, workstation(), budgets(m, 80 * GiB, 0));
         QCOMPARE(p.n_gpu_blocks, m.n_layer);
         QCOMPARE(p.vram.engram_bytes, m.engram_table_bytes());

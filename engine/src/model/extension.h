@@ -84,6 +84,19 @@ public:
     virtual void wait_idle() const = 0;
 
     virtual ExtensionStats stats() const = 0;
+
+    // The n most-read rows over all tables, hottest first: how often each was
+    // read and whether DRAM holds it now (the memory panel's heat strip).
+    // Empty when the extension keeps no counts. Safe from any thread; it
+    // walks the counts, so call it a few times a second at most.
+    struct HotRow {
+        uint32_t count = 0;
+        bool resident = false;
+    };
+    virtual std::vector<HotRow> hottest(size_t n) const {
+        (void)n;
+        return {};
+    }
     // Resident bytes the extension holds in DRAM (its caches; not the mapping).
     virtual uint64_t resident_bytes() const = 0;
 };

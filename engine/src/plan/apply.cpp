@@ -71,6 +71,18 @@ Result<std::unique_ptr<Session>> create_session_or_cpu(const Model& m, SessionOp
     return Session::create(m, so);
 }
 
+Result<PlacedSession> place_session(const Model& m, const PlanRequest& r, SessionOptions so) {
+    PlacedSession out;
+    auto run = plan_session(m.file(), r, so);
+    if (!run) return run.error();
+    out.run = std::move(run.value());
+    auto s = create_session_or_cpu(m, so, &out.notes);
+    if (!s) return s.error();
+    out.session = std::move(s.value());
+    if (out.notes.empty()) out.measured = compare_with_measured(out.run.placement, out.session->memory());
+    return out;
+}
+
 std::vector<BlockRange> block_ranges(const Placement& p) {
     std::vector<BlockRange> out;
     for (const BlockPlacement& bp : p.blocks) {

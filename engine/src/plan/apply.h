@@ -42,6 +42,16 @@ Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& r, Session
 Result<std::unique_ptr<Session>> create_session_or_cpu(const Model& m, SessionOptions so,
                                                        std::vector<std::string>* notes);
 
+// A session placed by the plan: plan_session, then create_session_or_cpu,
+// then compare_with_measured. What the programs and the desktop app call.
+struct PlacedSession {
+    PlannedRun run;
+    std::unique_ptr<Session> session;
+    std::vector<std::string> notes;  // a GPU range that could not load, in words
+    nlohmann::json measured;         // compare_with_measured; null when the plan could not be followed
+};
+Result<PlacedSession> place_session(const Model& m, const PlanRequest& r, SessionOptions so);
+
 // The plan's blocks as contiguous ranges per device, for SessionOptions::split.
 std::vector<BlockRange> block_ranges(const Placement& p);
 

@@ -52,6 +52,8 @@ Result<GenerationResult> generate(Session& s, const std::vector<int32_t>& prompt
         if (i == 0) {
             t_first = Clock::now();
             res.stats.time_to_first_token_ms = ms_since(t0);
+            if (ThroughputCounters* c = s.counters())
+                c->last_ttft_us.store((int64_t)(res.stats.time_to_first_token_ms * 1000.0), std::memory_order_relaxed);
         }
         if (tok.is_eog(id)) { res.stop_reason = StopReason::EndOfGeneration; break; }
         res.tokens.push_back(id);

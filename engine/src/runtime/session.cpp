@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/log.h"
 #include "cuda/cuda_backend.h"
@@ -120,11 +121,16 @@ Status Session::eval(const int32_t* tokens, int64_t n) {
     };
     for (int64_t i = 0; i < n; i += n_batch_) {
         const int64_t nb = std::min(n_batch_, n - i);
+        const auto t0 = std::chrono::steady_clock::now();
         if (auto s = step(tokens + i, nb); !s) {
             truncate(n_before);
             return s;
         }
         tokens_.insert(tokens_.end(), tokens + i, tokens + i + nb);
+        if (counters_)
+            counters_->add(/*prefill=*/n > 1, nb,
+                           (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - t0).count());
     }
     return {};
 }

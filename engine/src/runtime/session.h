@@ -13,6 +13,7 @@
 #include "model/decoder.h"
 #include "backend/backend.h"
 #include "model/model.h"
+#include "runtime/throughput.h"
 
 namespace eg {
 
@@ -74,6 +75,10 @@ public:
     // The block ranges as placed (device, first, last).
     std::vector<BlockRange> placement() const;
     void set_dump(TensorDumpFn fn) { dump_ = std::move(fn); }
+    // Counters every eval() adds its tokens and time to (nullptr: none); they
+    // must outlive the session or be reset here first.
+    void set_counters(ThroughputCounters* c) { counters_ = c; }
+    ThroughputCounters* counters() const { return counters_; }
 
 private:
     Session(const Model& m, int64_t n_ctx, int64_t n_batch, int n_threads);
@@ -90,6 +95,7 @@ private:
     std::vector<int32_t> tokens_;
     std::unique_ptr<ExtensionState> ext_state_;
     TensorDumpFn dump_;
+    ThroughputCounters* counters_ = nullptr;
 };
 
 }  // namespace eg

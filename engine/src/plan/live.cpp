@@ -1,0 +1,92 @@
+#include "plan/live.h"
+
+#include <algorithm>
+
+namespace eg {
+
+MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ext, const PlannedRun& run) {
+    MeasuredMemory m;
+    uint64_t device_scratch = 0, device_weights = 0;
+    for (const DeviceMemory& d : mem.devices) {
+        TierUsage& t = d.device == "cpu" ? m.dram.usage : m.vram.usage;
+        t.weights_bytes += d.weights_bytes;
+        t.kv_bytes += d.kv_bytes;
+        t.scratch_bytes += d.scratch_bytes;
+        device_scratch += d.scratch_bytes;
+        device_weights += d.weights_bytes;
+    }
+    // Mapped tensors no backend reports as its own (norms, biases, the token
+    // table of an untied model) are read from host memory.
+    m.dram.usage.weights_bytes += mem.weights_bytes - std::min(mem.weights_bytes, device_weights);
+    // The session's own buffers (activations between backends, logits) are host memory.
+    m.dram.usage.scratch_bytes += mem.scratch_bytes - std::min(mem.scratch_bytes, device_scratch);
+    uint64_t resident = 0;
+    if (ext)
+        for (const TierStats& t : ext->tiers) {
+            if (t.tier == "dram") resident += t.bytes_resident;
+            if (t.tier == "vram") m.vram.usage.engram_bytes += t.bytes_resident;
+        }
+    m.dram.usage.engram_bytes = resident;
+    // Per-sequence extension state (conv histories) is scratch.
+    m.dram.usage.scratch_bytes += mem.extension_bytes - std::min(mem.extension_bytes, resident);
+    const uint64_t tables = run.model.engram_table_bytes();
+    m.ssd.usage.engram_bytes = tables - std::min(tables, resident);
+
+    if (!run.hardware.gpus.empty()) m.vram.usage.capacity_bytes = run.hardware.gpus[0].vram_total_bytes;
+    m.dram.usage.capacity_bytes = run.hardware.dram_total_bytes;
+    m.ssd.usage.capacity_bytes = run.model.file_bytes;
+    m.vram.budget_bytes = run.budgets.vram_bytes;
+    m.dram.budget_bytes = run.budgets.engram_dram_bytes;
+    return m;
+}
+
+nlohmann::json extension_stats_json(const ExtensionStats& s) {
+    nlohmann::json tiers = nlohmann::json::object();
+    for (const auto& t : s.tiers) {
+        const uint64_t n = t.hits + t.misses;
+        tiers[t.tier] = {{"hits", t.hits},
+                         {"misses", t.misses},
+                         {"hit_rate", n ? (double)t.hits / (double)n : 0.0},
+                         {"bytes_read", t.bytes_read},
+                         {"bytes_resident", t.bytes_resident},
+                         {"capacity_bytes", t.capacity_bytes}};
+    }
+    return {{"tiers", tiers},
+            {"lookups", s.lookups},
+            {"rows_fetched", s.rows_fetched},
+            {"stall_us", s.stall_us},
+            {"lead_us", s.lead_us},
+            {"mean_lead_us", s.rows_fetched ? (double)s.lead_us / (double)s.rows_fetched : 0.0},
+            {"compute_us", s.compute_us}};
+}
+
+namespace {
+
+nlohmann::json tier_json(const MeasuredTier& t) {
+    const TierUsage& u = t.usage;
+    return {{"bytes", u.bytes()},
+            {"capacity_bytes", u.capacity_bytes},
+            {"budget_bytes", t.budget_bytes},
+            {"by_category",
+             {{"weights", u.weights_bytes}, {"kv", u.kv_bytes}, {"engram", u.engram_bytes}, {"scratch", u.scratch_bytes}}}};
+}
+
+}  // namespace
+
+nlohmann::json live_json(const MeasuredMemory& m, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
+                         const Placement& placement) {
+    nlohmann::json j;
+    j["memory"] = {{"vram", tier_json(m.vram)}, {"dram", tier_json(m.dram)}, {"ssd", tier_json(m.ssd)}};
+    j["engram"] = ext ? extension_stats_json(*ext) : nlohmann::json();
+    j["throughput"] = {{"prefill_tokens", t.prefill_tokens},
+                       {"prefill_ms", t.prefill_ns / 1e6},
+                       {"prefill_tokens_per_s", t.prefill_tokens_per_s()},
+                       {"decode_tokens", t.decode_tokens},
+                       {"decode_ms", t.decode_ns / 1e6},
+                       {"decode_tokens_per_s", t.decode_tokens_per_s()},
+                       {"ttft_ms", t.last_ttft_us >= 0 ? nlohmann::json(t.last_ttft_us / 1000.0) : nlohmann::json()}};
+    j["predicted"] = {{"decode_tokens_per_s", placement.predicted.decode_tokens_per_s}};
+    return j;
+}
+
+}  // namespace eg

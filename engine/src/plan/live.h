@@ -1,0 +1,47 @@
+// What a running model holds and does, measured, in the planner's terms:
+// bytes per tier (VRAM, DRAM, SSD) by the planner's categories, the
+// extension's tier statistics and the throughput counters. One JSON object
+// for the memory panel and for `engram-cli run --stats-json`, so that the
+// window can be checked against the command line.
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "model/extension.h"
+#include "plan/apply.h"
+#include "runtime/session.h"
+#include "runtime/throughput.h"
+
+namespace eg {
+
+// Measured bytes of one tier: the planner's TierUsage with the capacity the
+// tier has and the budget the user gave it.
+struct MeasuredTier {
+    TierUsage usage;          // weights, kv, engram (VRAM: hot-row cache; DRAM: resident rows; SSD: rows on disk), scratch
+    uint64_t budget_bytes = 0;  // VRAM budget; DRAM: the Engram DRAM budget; SSD: none (0)
+};
+
+struct MeasuredMemory {
+    MeasuredTier vram, dram, ssd;
+};
+
+// From what the session holds (Session::memory()), the extension's tier
+// statistics (nullptr: none) and the plan the session was made from.
+MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ext, const PlannedRun& run);
+
+// {"tiers":{"dram":{"hits","misses","hit_rate","bytes_read","bytes_resident",
+// "capacity_bytes"},...},"lookups","rows_fetched","stall_us","lead_us",
+// "mean_lead_us","compute_us"}
+nlohmann::json extension_stats_json(const ExtensionStats& s);
+
+// {"memory":{"vram"|"dram"|"ssd":{"bytes","capacity_bytes","budget_bytes",
+// "by_category":{"weights","kv","engram","scratch"}}},"engram":{...}|null,
+// "throughput":{"prefill_tokens","prefill_ms","prefill_tokens_per_s",
+// "decode_tokens","decode_ms","decode_tokens_per_s","ttft_ms"},
+// "predicted":{"decode_tokens_per_s"}}
+nlohmann::json live_json(const MeasuredMemory& m, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
+                         const Placement& placement);
+
+}  // namespace eg
