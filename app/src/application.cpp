@@ -23,7 +23,9 @@
 #include "library/model_registry.h"
 #include "library/pull_command.h"
 #include "library_wiring.h"
+#include "plan/probe.h"
 #include "logging.h"
+#include "memory_panel.h"
 #include "model_list_model.h"
 #include "paths.h"
 #include "store/chat_store.h"
@@ -37,9 +39,27 @@ Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
 
 namespace eg::app {
 
-void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker) {
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory) {
     using eg::ui::ChatController;
-    QObject::connect(&chat, &ChatController::loadModelRequested, &worker, &EngineWorker::loadModel, Qt::QueuedConnection);
+    using eg::ui::MemoryPanel;
+    if (memory) {
+        // The panel's remembered budgets for this model go with the request.
+        QObject::connect(&chat, &ChatController::loadModelRequested, memory, [&worker, memory](const QString& path) {
+            const QVariantMap placement = memory->settingsFor(path);
+            QMetaObject::invokeMethod(&worker, [&worker, path, placement] { worker.loadModelWith(path, placement); },
+                                      Qt::QueuedConnection);
+        });
+        QObject::connect(memory, &MemoryPanel::applyRequested, &worker, &EngineWorker::applyPlacement,
+                         Qt::QueuedConnection);
+        QObject::connect(&worker, &EngineWorker::placed, memory, &MemoryPanel::onPlaced, Qt::QueuedConnection);
+        QObject::connect(&worker, &EngineWorker::placementFailed, memory, &MemoryPanel::onPlacementFailed,
+                         Qt::QueuedConnection);
+        QObject::connect(&worker, &EngineWorker::loadFailed, memory, &MemoryPanel::onLoadFailed, Qt::QueuedConnection);
+        memory->setSources([&worker] { return worker.live(); }, [&worker](int n) { return worker.hottest(n); });
+    } else {
+        QObject::connect(&chat, &ChatController::loadModelRequested, &worker, &EngineWorker::loadModel,
+                         Qt::QueuedConnection);
+    }
     QObject::connect(&chat, &ChatController::generateRequested, &worker, &EngineWorker::generate, Qt::QueuedConnection);
     QObject::connect(
         &chat, &ChatController::stopRequested, &worker, [&worker](qint64 id) { worker.requestStop(id); },
@@ -84,6 +104,18 @@ int Application::run() {
     const QCommandLineOption model_opt(QStringLiteral("model"), QStringLiteral("Load the GGUF model at <path>."),
                                        QStringLiteral("path"));
     const QCommandLineOption verbose_opt(QStringLiteral("verbose"), QStringLiteral("Log debug messages."));
+    const QCommandLineOption vram_opt(QStringLiteral("vram-budget"),
+                                      QStringLiteral("VRAM for the model, bytes (8G) or a share of free VRAM (50%); "
+                                                     "overrides the memory panel's setting for this run."),
+                                      QStringLiteral("budget"));
+    const QCommandLineOption engram_opt(QStringLiteral("engram-dram-budget"),
+                                        QStringLiteral("DRAM for Engram table rows, bytes (2G) or a share of the "
+                                                       "tables (5%); overrides the memory panel's setting for this run."),
+                                        QStringLiteral("budget"));
+    const QCommandLineOption assume_gpu_opt(QStringLiteral("assume-gpu"),
+                                            QStringLiteral("Plan for a GPU this machine does not have: free VRAM "
+                                                           "[,host-to-device GB/s[,VRAM GB/s]], e.g. 24G,25."),
+                                            QStringLiteral("gpu"));
     const QCommandLineOption pull_opt(
         QStringLiteral("pull"),
         QStringLiteral("Download <repo> <file> from Hugging Face (HF_ENDPOINT), verify and register it, then exit."),
@@ -93,7 +125,8 @@ int Application::run() {
                                           QStringLiteral("rev"), QStringLiteral("main"));
     const QCommandLineOption list_models_opt(QStringLiteral("list-models"),
                                              QStringLiteral("Print the installed models as JSON, then exit."));
-    parser.addOptions({data_dir_opt, model_opt, verbose_opt, pull_opt, revision_opt, list_models_opt});
+    parser.addOptions({data_dir_opt, model_opt, verbose_opt, vram_opt, engram_opt, assume_gpu_opt, pull_opt, revision_opt,
+                       list_models_opt});
     // Qt's platform options (-platform, -style, ...) are left to QApplication.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
     if (!parser.parse(args)) {
@@ -127,6 +160,24 @@ int Application::run() {
     cl.data_dir = parser.value(data_dir_opt);
     cl.model_path = parser.value(model_opt);
     cl.verbose = parser.isSet(verbose_opt);
+    cl.vram_budget = parser.value(vram_opt);
+    cl.engram_dram_budget = parser.value(engram_opt);
+    cl.assume_gpu = parser.value(assume_gpu_opt);
+    // Checked here, so that a typo is an error at start and not a failed load.
+    for (const auto& [value, what] : {std::pair{cl.vram_budget, "VRAM budget"},
+                                      std::pair{cl.engram_dram_budget, "Engram DRAM budget"}}) {
+        if (value.isEmpty()) continue;
+        if (auto b = eg::parse_byte_budget(value.toStdString(), what); !b) {
+            std::fprintf(stderr, "engram-desktop: %s\n", b.message().c_str());
+            return 2;
+        }
+    }
+    if (!cl.assume_gpu.isEmpty()) {
+        if (auto g = eg::parse_assumed_gpu(cl.assume_gpu.toStdString()); !g) {
+            std::fprintf(stderr, "engram-desktop: --assume-gpu: %s\n", g.message().c_str());
+            return 2;
+        }
+    }
     return run_gui(cl);
 }
 
@@ -163,7 +214,11 @@ int Application::run_gui(const CommandLine& cl) {
     eg::ui::ChatController chat(store, prefs.get());
     eg::ui::ConversationListModel conversations(store);
     eg::ui::ModelListModel models(model_cache_dir());
-    connect_worker(chat, *worker);
+    eg::ui::MemoryPanel memory(prefs.get());
+    memory.setOverrides({{QStringLiteral("vram_budget"), cl.vram_budget},
+                         {QStringLiteral("engram_dram_budget"), cl.engram_dram_budget},
+                         {QStringLiteral("assume_gpu"), cl.assume_gpu}});
+    connect_worker(chat, *worker, &memory);
     connect_sidebar(chat, conversations);
 
     // The model library: catalog, downloads, registry, Hugging Face search.
@@ -190,6 +245,7 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("library"), &catalog);
         engine.rootContext()->setContextProperty(QStringLiteral("libraryActions"), &library);
         engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
+        engine.rootContext()->setContextProperty(QStringLiteral("memory"), &memory);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
         if (engine.rootObjects().isEmpty()) {
             EG_LOG_ERROR("the main window (qrc:/EngramDesktop/Main.qml) failed to load");
@@ -206,6 +262,7 @@ int Application::run_gui(const CommandLine& cl) {
         }
         chat.stop();
     }
+    memory.setSources({}, {});  // no more reads of the worker
     worker->requestStop();
     engine_thread.quit();
     engine_thread.wait();

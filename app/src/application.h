@@ -8,15 +8,19 @@
 namespace eg::ui {
 class ChatController;
 class ConversationListModel;
+class MemoryPanel;
 }  // namespace eg::ui
 
 namespace eg::app {
 
 class EngineWorker;
 
-// Connects a ChatController to an EngineWorker living on another thread:
-// requests go queued, results come back queued, Stop goes direct (atomic).
-void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker);
+// Connects a ChatController (and the memory panel, when given) to an
+// EngineWorker living on another thread: requests go queued, results come
+// back queued, Stop goes direct (atomic), and the panel reads the worker's
+// live figures directly (thread-safe). Models load with the panel's
+// remembered budgets.
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory = nullptr);
 // Keeps the sidebar and the chat pane in step.
 void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations);
 
@@ -24,6 +28,7 @@ struct CommandLine {
     QString data_dir;    // empty: QStandardPaths::AppDataLocation
     QString model_path;  // empty: the last used model, else the default one
     bool verbose = false;
+    QString vram_budget, engram_dram_budget, assume_gpu;  // memory panel overrides for this run
 };
 
 class Application {

@@ -13,18 +13,72 @@
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
 #include "runtime/session.h"
+#include "plan/apply.h"
+#include "plan/live.h"
+#include "plan/model_info.h"
+#include "plan/probe.h"
+#include "gguf/gguf.h"
 
 namespace eg::app {
+
+// A model, its session and the plan they follow: what a load or an apply
+// produces and swaps in as one. Members go in reverse: chat, session, model.
+struct EngineWorker::Loaded {
+    QString path, name;
+    QVariantMap settings;  // vram_budget, engram_dram_budget, n_ctx, assume_gpu as applied
+    std::unique_ptr<eg::Model> model;
+    std::unique_ptr<eg::Session> session;
+    std::unique_ptr<eg::ChatSession> chat;  // used only to render the template
+    eg::ui::PlannedRunPtr run;
+    // Sizes at placement and after each reply (read by other threads under
+    // live_mu_; the session itself is only touched on the engine thread).
+    eg::SessionMemory memory;
+    uint64_t state_bytes = 0;  // the extension's per-sequence state
+    QStringList notes;
+    nlohmann::json measured;
+
+    // Sizes as the session holds them now (on the engine thread).
+    void measure() {
+        memory = session->memory();
+        if (const eg::ModelExtension* x = session->model().extension())
+            state_bytes = memory.extension_bytes - std::min(memory.extension_bytes, x->resident_bytes());
+    }
+};
+
+namespace {
+
+uint64_t dram_resident(const eg::ExtensionStats& es) {
+    uint64_t n = 0;
+    for (const auto& t : es.tiers)
+        if (t.tier == "dram") n += t.bytes_resident;
+    return n;
+}
+
+// The Engram DRAM budget when the user has not set one: all of the tables
+// when they take at most half of the available memory, else that half.
+std::string default_engram_budget(const std::string& path) {
+    auto f = eg::GgufFile::open(path);
+    if (!f) return "100%";
+    auto info = eg::model_info(*f.value());
+    uint64_t total = 0, avail = 0;
+    if (!info || !eg::read_meminfo(&total, &avail)) return "100%";
+    const uint64_t tables = info->engram_table_bytes();
+    return tables <= avail / 2 ? std::string("100%") : std::to_string(avail / 2);
+}
+
+}  // namespace
 
 EngineWorker::EngineWorker(QObject* parent) : QObject(parent) {}
 
 EngineWorker::~EngineWorker() { unload(); }
 
 void EngineWorker::unload() {
-    chat_.reset();
-    session_.reset();
-    model_.reset();
-    model_name_.clear();
+    std::unique_ptr<Loaded> old;
+    {
+        std::lock_guard lk(live_mu_);
+        old = std::move(cur_);
+    }
+    // Destroyed outside the lock: the Engram store saves its hot-row counts.
 }
 
 void EngineWorker::requestStop(qint64 request_id) {
@@ -36,42 +90,180 @@ void EngineWorker::requestStop(qint64 request_id) {
     stop_.store(true);
 }
 
-void EngineWorker::loadModel(const QString& path) {
+Result<std::unique_ptr<EngineWorker::Loaded>> EngineWorker::place(const QString& path, const QVariantMap& placement,
+                                                                  const eg::Model* existing) {
+    auto l = std::make_unique<Loaded>();
+    l->path = path;
+    l->name = QFileInfo(path).completeBaseName();
+    const std::string file = path.toStdString();
+    std::string engram = placement.value(QStringLiteral("engram_dram_budget")).toString().trimmed().toStdString();
+    if (engram.empty()) engram = default_engram_budget(file);
+    const eg::Model* m = existing;
+    if (!m) {
+        // Engram models get their modules and the tiered store under the budget.
+        auto opt = eg::engram::make_options(engram, "wtinylfu", true, true, true);
+        if (!opt) return opt.error();
+        auto lm = eg::engram::load_model(file, opt.value());
+        if (!lm) return lm.error();
+        l->model = std::move(lm.value());
+        m = l->model.get();
+        emit loadProgress(0.6);
+    }
+    eg::PlanRequest r;
+    r.vram_budget = placement.value(QStringLiteral("vram_budget")).toString().trimmed().toStdString();
+    r.engram_dram_budget = engram;
+    r.n_ctx = placement.value(QStringLiteral("n_ctx")).toLongLong();
+    r.assume_gpu = placement.value(QStringLiteral("assume_gpu")).toString().trimmed().toStdString();
+    auto placed = eg::place_session(*m, r, eg::SessionOptions{});
+    if (!placed) return placed.error();
+    l->session = std::move(placed->session);
+    l->session->set_counters(&counters_);
+    for (const std::string& n : placed->notes) l->notes << QString::fromStdString(n);
+    l->measured = std::move(placed->measured);
+    auto c = eg::ChatSession::create(*l->session);
+    if (!c) return c.error();
+    l->chat = std::move(c.value());
+    l->measure();
+    const eg::Budgets& b = placed->run.budgets;
+    l->settings = {{QStringLiteral("vram_budget"), QString::fromStdString(r.vram_budget)},
+                   {QStringLiteral("engram_dram_budget"), QString::fromStdString(engram)},
+                   {QStringLiteral("n_ctx"), (qint64)b.n_ctx},
+                   {QStringLiteral("assume_gpu"), QString::fromStdString(r.assume_gpu)}};
+    l->run = std::make_shared<const eg::PlannedRun>(std::move(placed->run));
+    return l;
+}
+
+void EngineWorker::install(std::unique_ptr<Loaded> l) {
+    std::unique_ptr<Loaded> old;
+    {
+        std::lock_guard lk(live_mu_);
+        if (!l->model && cur_) l->model = std::move(cur_->model);  // re-placed on the same model
+        old = std::move(cur_);
+        cur_ = std::move(l);
+    }
+    old.reset();  // its session referred to the model that cur_ now owns
+    placements_.fetch_add(1);
+    const Loaded& c = *cur_;
+    QVariantMap info;
+    info[QStringLiteral("path")] = c.path;
+    info[QStringLiteral("plan")] = eg::ui::json_to_variant(eg::to_json(c.run->placement));
+    info[QStringLiteral("hardware")] = eg::ui::json_to_variant(eg::to_json(c.run->hardware));
+    info[QStringLiteral("measured")] = eg::ui::json_to_variant(c.measured);
+    info[QStringLiteral("notes")] = c.notes;
+    info[QStringLiteral("settings")] = c.settings;
+    EG_LOG_INFO("model {} placed: {} of {} blocks on the GPU, context {}, {} threads, predicted {:.1f} tok/s decode",
+                c.name.toStdString(), c.run->placement.n_gpu_blocks, c.run->placement.blocks.size(),
+                c.session->n_ctx(), c.session->n_threads(), c.run->placement.predicted.decode_tokens_per_s);
+    emit placed(info, c.run);
+}
+
+void EngineWorker::loadModel(const QString& path) { loadModelWith(path, {}); }
+
+void EngineWorker::loadModelWith(const QString& path, const QVariantMap& placement) {
     emit loadProgress(0.0);
     EG_LOG_INFO("loading model {}", path.toStdString());
     QElapsedTimer t;
     t.start();
     unload();
-    // Engram models get their modules and tiered store (default budgets until
-    // the memory panel sets them).
-    auto m = eg::engram::load_model(path.toStdString());
-    if (!m) {
-        EG_LOG_ERROR("cannot load {}: {}", path.toStdString(), m.message());
-        emit loadFailed(QString::fromStdString(m.message()));
+    auto l = place(path, placement, nullptr);
+    if (!l) {
+        EG_LOG_ERROR("cannot load {}: {}", path.toStdString(), l.message());
+        emit loadFailed(QString::fromStdString(l.message()));
         return;
     }
-    emit loadProgress(0.6);
-    std::unique_ptr<eg::Model> model = std::move(m.value());
-    auto s = eg::Session::create(*model, eg::SessionOptions{});
-    if (!s) {
-        emit loadFailed(QString::fromStdString(s.message()));
-        return;
-    }
-    std::unique_ptr<eg::Session> session = std::move(s.value());
     emit loadProgress(0.9);
-    auto c = eg::ChatSession::create(*session);
-    if (!c) {
-        emit loadFailed(QString::fromStdString(c.message()));
+    const QString name = l.value()->name;
+    EG_LOG_INFO("model {} loaded in {} ms", name.toStdString(), t.elapsed());
+    install(std::move(l.value()));
+    emit loadProgress(1.0);
+    emit modelLoaded(name, path);
+}
+
+void EngineWorker::applyPlacement(const QVariantMap& placement) {
+    if (!cur_) {
+        emit placementFailed(tr("No model is loaded."));
         return;
     }
-    model_ = std::move(model);
-    session_ = std::move(session);
-    chat_ = std::move(c.value());
-    model_name_ = QFileInfo(path).completeBaseName();
-    EG_LOG_INFO("model {} loaded in {} ms (context {} tokens, {} threads)", model_name_.toStdString(), t.elapsed(),
-                session_->n_ctx(), session_->n_threads());
-    emit loadProgress(1.0);
-    emit modelLoaded(model_name_, path);
+    const QString path = cur_->path;
+    const QVariantMap previous = cur_->settings;
+    QString engram = placement.value(QStringLiteral("engram_dram_budget")).toString().trimmed();
+    if (engram.isEmpty()) engram = previous.value(QStringLiteral("engram_dram_budget")).toString();
+    const bool reopen = cur_->model->extension() != nullptr &&
+                        engram != previous.value(QStringLiteral("engram_dram_budget")).toString();
+    EG_LOG_INFO("re-placing {}: VRAM budget '{}', Engram DRAM budget '{}', context {}{}", path.toStdString(),
+                placement.value(QStringLiteral("vram_budget")).toString().toStdString(), engram.toStdString(),
+                placement.value(QStringLiteral("n_ctx")).toLongLong(), reopen ? " (the Engram tables reopen)" : "");
+    QVariantMap want = placement;
+    want[QStringLiteral("engram_dram_budget")] = engram;
+    if (!reopen) {
+        // A new session on the same model; the old one stays if this fails.
+        auto l = place(path, want, cur_->model.get());
+        if (!l) {
+            emit placementFailed(QString::fromStdString(l.message()) + tr(" The previous placement stays."));
+            return;
+        }
+        install(std::move(l.value()));
+        return;
+    }
+    // The Engram budget is the store's: the model reopens under it. The old
+    // one goes first (its hot-row counts are saved and its DRAM freed, so a
+    // large table is never held twice).
+    unload();
+    auto l = place(path, want, nullptr);
+    if (l) {
+        install(std::move(l.value()));
+        return;
+    }
+    const QString why = QString::fromStdString(l.message());
+    auto back = place(path, previous, nullptr);
+    if (back) {
+        install(std::move(back.value()));
+        emit placementFailed(why + tr(" The previous placement was restored."));
+    } else {
+        emit placementFailed(why + tr(" The model could not be reloaded either: %1").arg(QString::fromStdString(back.message())));
+        emit loadFailed(QString::fromStdString(back.message()));
+    }
+}
+
+namespace {
+
+// The live object (plan/live.h): sizes `mem`, the extension's stats `es`
+// (nullptr: none), the counters and the plan.
+QVariantMap live_variant(const eg::SessionMemory& mem, const eg::ExtensionStats* es, const eg::PlannedRun& run,
+                         const eg::ThroughputCounters& counters) {
+    return eg::ui::json_to_variant(eg::live_json(eg::measure_memory(mem, es, run), es, counters.snapshot(), run.placement))
+        .toMap();
+}
+
+}  // namespace
+
+QVariantMap EngineWorker::live() const {
+    std::lock_guard lk(live_mu_);
+    if (!cur_) return {};
+    const eg::ModelExtension* x = cur_->model->extension();
+    const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
+    // The sizes cached on the engine thread; the Engram rows resident now.
+    eg::SessionMemory mem = cur_->memory;
+    mem.extension_bytes = cur_->state_bytes + dram_resident(es);
+    return live_variant(mem, x ? &es : nullptr, *cur_->run, counters_);
+}
+
+QVariantMap EngineWorker::engineStats() const {
+    if (!cur_) return {};
+    const eg::ModelExtension* x = cur_->model->extension();
+    const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
+    return live_variant(cur_->session->memory(), x ? &es : nullptr, *cur_->run, counters_);
+}
+
+QVariantList EngineWorker::hottest(int n) const {
+    std::lock_guard lk(live_mu_);
+    QVariantList out;
+    if (!cur_ || n <= 0) return out;
+    const eg::ModelExtension* x = cur_->model->extension();
+    if (!x) return out;
+    for (const auto& h : x->hottest((size_t)n))
+        out.push_back(QVariantMap{{QStringLiteral("count"), (qint64)h.count}, {QStringLiteral("resident"), h.resident}});
+    return out;
 }
 
 namespace {
@@ -93,10 +285,12 @@ eg::GenerateOptions options_from(const QVariantMap& s) {
 }  // namespace
 
 void EngineWorker::generate(qint64 request_id, const QVariantList& messages, const QVariantMap& settings) {
-    if (!session_) {
+    if (!cur_) {
         emit failed(request_id, tr("No model is loaded."));
         return;
     }
+    eg::Session& session = *cur_->session;
+    eg::ChatSession& chat = *cur_->chat;
     QVariantMap stats;
     if (request_id <= stop_through_id_.load()) {
         // Stopped before it started: an empty, stopped reply.
@@ -122,9 +316,9 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
 
     // Room for the reply (max_tokens, at most half the context); the oldest
     // turns after the system prompt are left out when the prompt does not fit.
-    const int64_t n_ctx = session_->n_ctx();
+    const int64_t n_ctx = session.n_ctx();
     const int64_t reserve = std::min<int64_t>(opt.max_tokens > 0 ? opt.max_tokens : n_ctx / 4, n_ctx / 2);
-    auto prompt = chat_->render_tokens(msgs);
+    auto prompt = chat.render_tokens(msgs);
     if (!prompt) {
         emit failed(request_id, QString::fromStdString(prompt.message()));
         return;
@@ -141,7 +335,7 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
         }
         const size_t n = (first + 1 < msgs.size() - 1 && msgs[first + 1].role == "assistant") ? 2 : 1;
         msgs.erase(msgs.begin() + first, msgs.begin() + first + n);
-        prompt = chat_->render_tokens(msgs);
+        prompt = chat.render_tokens(msgs);
         if (!prompt) {
             emit failed(request_id, QString::fromStdString(prompt.message()));
             return;
@@ -161,12 +355,17 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
             emitted_any = true;
         }
     };
-    auto r = eg::generate(*session_, prompt.value(), opt, on_piece);
+    auto r = eg::generate(session, prompt.value(), opt, on_piece);
     if (!pending.empty()) emit pieces(request_id, QString::fromUtf8(pending.data(), (qsizetype)pending.size()));
     if (!r) {
         EG_LOG_ERROR("generation failed: {}", r.message());
         emit failed(request_id, QString::fromStdString(r.message()));
         return;
+    }
+    {
+        // The per-sequence state grew with the reply: the live view's sizes follow.
+        std::lock_guard lk(live_mu_);
+        cur_->measure();
     }
     const eg::GenerationStats& st = r.value().stats;
     stats[QStringLiteral("prompt_tokens")] = (qint64)prompt.value().size();
@@ -176,7 +375,7 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
     stats[QStringLiteral("tokens_per_s")] = st.generate_tokens_per_s();
     stats[QStringLiteral("ttft_ms")] = st.time_to_first_token_ms;
     stats[QStringLiteral("stop_reason")] = QString::fromLatin1(eg::stop_reason_name(r.value().stop_reason));
-    stats[QStringLiteral("model")] = model_name_;
+    stats[QStringLiteral("model")] = cur_->name;
     emit finished(request_id, stats);
 }
 

@@ -3,7 +3,9 @@
 // field with xdotool and sent with Enter, exactly as a person would; the test
 // then waits for the finished reply in the app's SQLite store, saves a
 // screenshot (test-artifacts/e2e-chat.png) and fails unless the reply is drawn
-// in the window's message area.
+// in the window's message area. Then the memory panel (Ctrl+M) is shot during
+// generation: with an Engram model at a 5% DRAM budget and with the plain
+// model on this GPU-less machine (test-artifacts/e2e-memory-*.png).
 //
 // Needs: Xvfb, xdotool and ImageMagick (import, convert) on PATH.
 #include <QDir>
@@ -20,6 +22,7 @@
 #include <QThread>
 #include <QtTest>
 
+#include "forge.h"
 #include "test_env.h"
 
 // tests/CMakeLists.txt defines EG_DESKTOP_PATH="$<TARGET_FILE:engram-desktop>".
@@ -32,8 +35,8 @@
 
 namespace {
 
-constexpr int kScreenWidth = 1280;
-constexpr int kScreenHeight = 800;
+constexpr int kScreenWidth = 1600;
+constexpr int kScreenHeight = 1000;
 const QString kPrompt = QStringLiteral("Say hello in one short sentence.");
 
 struct Geometry {
@@ -70,7 +73,8 @@ class TestE2E : public QObject {
     QString artifacts_;
     QString window_id_;
 
-    QString db_path() const { return data_dir_.path() + QStringLiteral("/engram.sqlite"); }
+    QString app_data_;  // the running app's --data-dir
+    QString db_path() const { return app_data_ + QStringLiteral("/engram.sqlite"); }
 
     // (role, content, finished) of every message in the store, oldest first.
     QList<std::tuple<QString, QString, bool>> stored_messages() {
@@ -147,6 +151,70 @@ class TestE2E : public QObject {
             .toInt();
     }
 
+    // Starts engram-desktop on the private display (log in artifacts/<log>)
+    // and waits for its window.
+    void start_app(const QString& data_dir, const QStringList& args, const QString& log) {
+        app_data_ = data_dir;
+        // Hardware figures and Engram hot-row counts stay in the test's data dir.
+        QProcessEnvironment env = env_;
+        env.insert(QStringLiteral("XDG_CACHE_HOME"), data_dir + QStringLiteral("/cache"));
+        app_.setProcessEnvironment(env);
+        app_.setProcessChannelMode(QProcess::MergedChannels);
+        app_.setStandardOutputFile(artifacts_ + QLatin1Char('/') + log);
+        app_.start(QStringLiteral(EG_DESKTOP_PATH), QStringList{QStringLiteral("--data-dir"), data_dir} + args);
+        QVERIFY2(app_.waitForStarted(10000), "engram-desktop did not start");
+        window_id_.clear();
+        QElapsedTimer t;
+        t.start();
+        while (window_id_.isEmpty() && t.elapsed() < 60000) {
+            QVERIFY2(app_.state() == QProcess::Running,
+                     qPrintable("engram-desktop exited before showing its window; see " + log));
+            window_id_ = xdotool({QStringLiteral("search"), QStringLiteral("--onlyvisible"), QStringLiteral("--name"),
+                                  QStringLiteral("Engram Desktop")})
+                             .section('\n', 0, 0);
+            if (window_id_.isEmpty()) pause_ms(250);
+        }
+        QVERIFY2(!window_id_.isEmpty(), "no visible 'Engram Desktop' window within 60 s");
+        pause_ms(1000);  // first frame
+    }
+
+    void stop_app() {
+        if (app_.state() == QProcess::NotRunning) return;
+        app_.terminate();
+        if (!app_.waitForFinished(10000)) app_.kill();
+        app_.waitForFinished(2000);
+    }
+
+    // Types `text` into the composer (XTEST input, as a person) and presses
+    // Enter until the message reaches the store; the text waits in the field
+    // while the model loads. Returns false when it never arrives.
+    bool send_message(const QString& text) {
+        // No window manager: give the window the keyboard focus directly; the
+        // composer has the initial focus inside it.
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        pause_ms(300);
+        // No --window: Qt ignores synthetic XSendEvent keys.
+        xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"), text});
+        const QString start = text.left(12);
+        auto has_user_message = [&] {
+            for (const auto& [role, content, finished] : stored_messages())
+                if (role == QLatin1String("user") && content.startsWith(start)) return true;
+            return false;
+        };
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 120000) {
+            if (app_.state() != QProcess::Running) return false;
+            xdotool({QStringLiteral("windowfocus"), window_id_});
+            xdotool({QStringLiteral("key"), QStringLiteral("Return")});
+            for (int i = 0; i < 10; ++i) {
+                pause_ms(300);
+                if (has_user_message()) return true;
+            }
+        }
+        return false;
+    }
+
 private slots:
     void initTestCase() {
         for (const char* tool : {"Xvfb", "xdotool", "import", "convert", "identify"})
@@ -204,55 +272,13 @@ private slots:
     // A person types a message, presses Enter and sees the reply in the window.
     void typedMessageGetsAReplyInTheWindow() {
         const QString model = QString::fromStdString(eg_test::default_model_path());
-        app_.setProcessEnvironment(env_);
-        app_.setProcessChannelMode(QProcess::MergedChannels);
-        app_.setStandardOutputFile(artifacts_ + QStringLiteral("/e2e-app.log"));
-        app_.start(QStringLiteral(EG_DESKTOP_PATH), {QStringLiteral("--data-dir"), data_dir_.path(),
-                                                     QStringLiteral("--model"), model});
-        QVERIFY2(app_.waitForStarted(10000), "engram-desktop did not start");
-
-        // The main window appears.
-        QElapsedTimer t;
-        t.start();
-        while (window_id_.isEmpty() && t.elapsed() < 60000) {
-            QVERIFY2(app_.state() == QProcess::Running, "engram-desktop exited before showing its window; see e2e-app.log");
-            window_id_ = xdotool({QStringLiteral("search"), QStringLiteral("--onlyvisible"), QStringLiteral("--name"),
-                                  QStringLiteral("Engram Desktop")})
-                             .section('\n', 0, 0);
-            if (window_id_.isEmpty()) pause_ms(250);
-        }
-        QVERIFY2(!window_id_.isEmpty(), "no visible 'Engram Desktop' window within 60 s");
-        pause_ms(1000);  // first frame
-
-        // No window manager: give the window the keyboard focus directly; the
-        // composer has the initial focus inside it.
-        xdotool({QStringLiteral("windowfocus"), window_id_});
-        pause_ms(300);
-        // XTEST input (no --window: Qt ignores synthetic XSendEvent keys).
-        xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"), kPrompt});
-
-        // Enter sends once the model is loaded; until then the text waits in the field,
-        // so press Enter again until the message reaches the store.
-        auto has_user_message = [&] {
-            for (const auto& [role, content, finished] : stored_messages())
-                if (role == QLatin1String("user") && content.contains(QStringLiteral("hello"))) return true;
-            return false;
-        };
-        t.restart();
-        bool sent = false;
-        while (!sent && t.elapsed() < 120000) {
-            QVERIFY2(app_.state() == QProcess::Running, "engram-desktop exited; see e2e-app.log");
-            xdotool({QStringLiteral("windowfocus"), window_id_});
-            xdotool({QStringLiteral("key"), QStringLiteral("Return")});
-            for (int i = 0; i < 10 && !sent; ++i) {
-                pause_ms(300);
-                sent = has_user_message();
-            }
-        }
-        if (!sent) {
+        start_app(data_dir_.path(), {QStringLiteral("--model"), model}, QStringLiteral("e2e-app.log"));
+        if (QTest::currentTestFailed()) return;
+        if (!send_message(kPrompt)) {
             screenshot(artifacts_ + QStringLiteral("/e2e-chat.png"));
             QFAIL("the typed message never reached the store (did Enter send it?); see e2e-chat.png");
         }
+        QElapsedTimer t;
 
         // The reply streams in and is finished.
         QString reply;
@@ -305,6 +331,92 @@ private slots:
                  qPrintable(QStringLiteral("the reply area looks empty: %1 text lines in the message area; see %2")
                                 .arg(bands)
                                 .arg(shot)));
+    }
+
+    // The memory panel during generation, as a person opens it (Ctrl+M):
+    // with an Engram model at a 5% DRAM budget, and with the plain model on
+    // this machine without a GPU. The screenshots stay in test-artifacts/.
+    void memoryPanelDuringGeneration_data() {
+        QTest::addColumn<bool>("engram");
+        QTest::addColumn<QString>("shot");
+        QTest::newRow("engram-5pct") << true << QStringLiteral("e2e-memory-engram-5pct.png");
+        QTest::newRow("no-gpu") << false << QStringLiteral("e2e-memory-no-gpu.png");
+    }
+    void memoryPanelDuringGeneration() {
+        QFETCH(bool, engram);
+        QFETCH(QString, shot);
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QString base = QString::fromStdString(eg_test::default_model_path());
+        QString model = base;
+        QStringList args;
+        if (engram) {
+            // SmolLM2 with Engram modules at blocks 1 and 15 (about 330 MB of tables).
+            eg::engram::ForgeOptions fo;
+            fo.base_path = base.toStdString();
+            fo.out_path = data.filePath(QStringLiteral("smol-engram.gguf")).toStdString();
+            fo.layers = {1, 15};
+            fo.rows_per_head = 80000;
+            auto forged = eg::engram::forge(fo);
+            QVERIFY2(forged.ok(), forged.ok() ? "" : forged.message().c_str());
+            model = QString::fromStdString(fo.out_path);
+            args << QStringLiteral("--engram-dram-budget") << QStringLiteral("5%");
+        }
+        args << QStringLiteral("--model") << model;
+        start_app(data.path(), args, QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log")));
+        if (QTest::currentTestFailed()) return;
+        xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        pause_ms(300);
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        pause_ms(500);
+        QVERIFY2(send_message(QStringLiteral("Write a long story about a dragon who guards a library.")),
+                 "the message never reached the store");
+        xdotool({QStringLiteral("mousemove"), QString::number(kScreenWidth / 3), QString::number(kScreenHeight - 1)});
+
+        // Shot while the reply streams: some text is there, the reply is not finished.
+        QElapsedTimer t;
+        t.start();
+        bool streaming = false;
+        while (!streaming && t.elapsed() < 180000) {
+            QVERIFY2(app_.state() == QProcess::Running, "engram-desktop exited while replying");
+            for (const auto& [role, content, done] : stored_messages())
+                if (role == QLatin1String("assistant")) streaming = !done && content.size() > 150;
+            if (!streaming) pause_ms(100);
+        }
+        QVERIFY2(streaming, "no reply streamed within 180 s");
+        pause_ms(1200);  // a few samples of the panel (4 Hz) after the reply started
+        const QString path = artifacts_ + QLatin1Char('/') + shot;
+        QVERIFY2(screenshot(path), "ImageMagick import could not capture the screen");
+        bool finished_before_shot = true;
+        for (const auto& [role, content, done] : stored_messages())
+            if (role == QLatin1String("assistant")) finished_before_shot = done;
+        qInfo("screenshot: %s (reply still streaming: %s)", qPrintable(QFileInfo(path).absoluteFilePath()),
+              finished_before_shot ? "no" : "yes");
+
+        // The panel is drawn on the right: many text lines and the colours of
+        // its bars (and for Engram, the heat strip).
+        const Geometry w = window_geometry();
+        Geometry panel;
+        panel.x = w.x + w.width * 68 / 100;
+        panel.y = w.y;
+        panel.width = std::min(w.x + w.width, kScreenWidth) - panel.x;
+        panel.height = std::min(w.y + w.height, kScreenHeight) - panel.y;
+        int first_row = -1;
+        const int lines = text_bands(path, panel, &first_row);
+        qInfo("text lines in the memory panel: %d", lines);
+        QVERIFY2(lines >= 15, qPrintable(QStringLiteral("the memory panel looks empty (%1 lines); see %2").arg(lines).arg(path)));
+        const QString crop = artifacts_ + QStringLiteral("/panel-crop.png");
+        run_tool(QStringLiteral("convert"),
+                 {path, QStringLiteral("-crop"),
+                  QStringLiteral("%1x%2+%3+%4").arg(panel.width).arg(panel.height).arg(panel.x).arg(panel.y),
+                  QStringLiteral("+repage"), crop},
+                 env_);
+        const int colours = distinct_colours(crop);
+        QFile::remove(crop);
+        QVERIFY2(colours > 40, qPrintable(QStringLiteral("the memory panel has %1 colours; see %2").arg(colours).arg(path)));
+        stop_app();
     }
 };
 

@@ -11,6 +11,7 @@ ToolBar {
     property int messageCount: 0
 
     signal settingsRequested()
+    signal memoryRequested()
     signal exportRequested(string format)
 
     FontMetrics { id: fm }
@@ -59,6 +60,14 @@ ToolBar {
                 MenuItem { text: qsTr("As Markdown…"); onTriggered: root.exportRequested("markdown") }
                 MenuItem { text: qsTr("As JSON…"); onTriggered: root.exportRequested("json") }
             }
+        }
+        ToolButton {
+            objectName: "memoryButton"
+            text: qsTr("Memory")
+            onClicked: root.memoryRequested()
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: qsTr("Memory tiers, budgets and throughput (Ctrl+M)")
         }
         ToolButton {
             objectName: "settingsButton"

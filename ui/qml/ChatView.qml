@@ -12,6 +12,7 @@ Page {
     required property var modelList
 
     signal settingsRequested()
+    signal memoryRequested()
     signal exportRequested(string format)
 
     function focusComposer() { composer.focusInput() }
@@ -25,6 +26,7 @@ Page {
         modelList: root.modelList
         messageCount: messageList.count
         onSettingsRequested: root.settingsRequested()
+        onMemoryRequested: root.memoryRequested()
         onExportRequested: format => root.exportRequested(format)
     }
 

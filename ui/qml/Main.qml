@@ -42,6 +42,9 @@ ApplicationWindow {
     readonly property bool hasModels: models.count > 0 || chat.modelLoaded || chat.loadingModel
     // The model library (LibraryPage) instead of the chat or first-start page.
     property bool showLibrary: false
+    // The memory tiers panel beside the chat (Ctrl+M).
+    property bool showMemory: false
+    readonly property var memoryPanel: typeof memory !== "undefined" ? memory : null
     readonly property var libraryTools: typeof libraryActions !== "undefined" ? libraryActions : null
 
     Shortcut {
@@ -64,6 +67,12 @@ ApplicationWindow {
         sequence: "Ctrl+L"
         context: Qt.ApplicationShortcut
         onActivated: window.showLibrary = !window.showLibrary
+    }
+    Shortcut {
+        sequence: "Ctrl+M"
+        context: Qt.ApplicationShortcut
+        enabled: window.memoryPanel !== null
+        onActivated: window.showMemory = !window.showMemory
     }
     Shortcut {
         sequence: "Ctrl+,"
@@ -108,6 +117,7 @@ ApplicationWindow {
                 controller: chat
                 modelList: models
                 onSettingsRequested: settingsDrawer.open()
+                onMemoryRequested: window.showMemory = !window.showMemory
                 onExportRequested: format => {
                     exportDialog.format = format
                     exportDialog.open()
@@ -126,6 +136,18 @@ ApplicationWindow {
                     window.showLibrary = false
                 }
                 onCloseRequested: window.showLibrary = false
+            }
+        }
+
+        Loader {
+            active: window.memoryPanel !== null
+            visible: window.showMemory && active
+            SplitView.preferredWidth: Math.round(fm.height * 28)
+            SplitView.minimumWidth: Math.round(fm.height * 16)
+            sourceComponent: MemoryPanel {
+                panel: window.memoryPanel
+                visible: window.showMemory
+                onCloseRequested: window.showMemory = false
             }
         }
     }

@@ -1,12 +1,19 @@
 // The CUDA entry points of a build without CUDA (no nvcc found, or
-// -DENGRAM_CUDA=OFF): each one says so.
+// -DENGRAM_CUDA=OFF), and of the desktop app, which links this stub even when
+// the project has CUDA (EG_STUB_BY_CHOICE): each one says which.
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_ops.h"
 
 namespace eg {
 
 namespace {
+#ifdef EG_STUB_BY_CHOICE
+const char* kNotBuilt =
+    "the desktop app is built without the CUDA backend, so that its package starts on machines without the CUDA "
+    "libraries (engram-cli and engram-bench have it)";
+#else
 const char* kNotBuilt = "this build has no CUDA backend (nvcc was not found when it was configured)";
+#endif
 }
 
 bool cuda_compiled() { return false; }

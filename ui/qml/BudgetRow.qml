@@ -1,0 +1,69 @@
+// A budget slider with a numeric field ("2G", "512M", "5%") and, when the
+// budget cannot be set, the reason instead of the slider.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+ColumnLayout {
+    id: root
+
+    property string label
+    property string enabledReason     // non-empty: disabled, this is why
+    property real value: 0
+    property real to: 0
+    property real whole: 0            // what "%" refers to
+    property string suffix
+    required property var panel      // MemoryPanel: formatBytes, parseBudget
+
+    signal moved(real value)
+
+    FontMetrics { id: fm }
+    Layout.fillWidth: true
+    spacing: 0
+
+    RowLayout {
+        Layout.fillWidth: true
+        Label { text: root.label; Layout.fillWidth: true }
+        TextField {
+            id: field
+            objectName: root.objectName + "Field"
+            enabled: root.enabledReason.length === 0
+            Layout.preferredWidth: Math.round(fm.height * 6)
+            text: root.panel.formatBytes(root.value)
+            selectByMouse: true
+            onEditingFinished: {
+                const b = root.panel.parseBudget(text, root.whole)
+                if (b >= 0) root.moved(b)
+                text = Qt.binding(() => root.panel.formatBytes(root.value))
+            }
+            ToolTip.visible: activeFocus
+            ToolTip.text: qsTr("Bytes (2G, 512M) or a share (5%)")
+        }
+    }
+    Slider {
+        objectName: root.objectName + "Slider"
+        Layout.fillWidth: true
+        visible: root.enabledReason.length === 0
+        from: 0
+        to: Math.max(1, root.to)
+        value: root.value
+        onMoved: root.moved(value)
+        Accessible.name: root.label
+    }
+    Label {
+        visible: root.enabledReason.length === 0 && root.suffix.length > 0
+        Layout.fillWidth: true
+        text: root.suffix.trim()
+        opacity: 0.7
+        font.pointSize: Math.max(1, fm.font.pointSize * 0.85)
+    }
+    Label {
+        objectName: root.objectName + "Reason"
+        visible: root.enabledReason.length > 0
+        Layout.fillWidth: true
+        wrapMode: Text.Wrap
+        text: root.enabledReason
+        opacity: 0.75
+        font.pointSize: Math.max(1, fm.font.pointSize * 0.85)
+    }
+}
