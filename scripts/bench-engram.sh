@@ -5,7 +5,9 @@
 # and off, the model file evicted from the page cache before each run (rows
 # beyond the budget are read with O_DIRECT, so they come from the disk). Also
 # the base model alone (the cost of the Engram compute) and the hit rates of
-# LRU vs W-TinyLFU on the same text.
+# LRU vs W-TinyLFU on the same text, and the planner's prediction next to
+# what each run measured (decode tokens/s, bytes per tier: the memory panel's
+# numbers).
 #   scripts/bench-engram.sh [-t THREADS] [-r REPS] [-p N_PROMPT] [-n N_GEN] [-g TABLE_GB]
 # (the warm-up reads of the 100% run need the table's size in free RAM)
 set -euo pipefail
@@ -48,8 +50,9 @@ HOT="$CACHE/engram-hot/$(basename "$FORGED").$(stat -c %s "$FORGED").hot"
 OUT="$ROOT/build/bench-engram"; mkdir -p "$OUT"
 run() {  # name, model, extra args...
   local name="$1" model="$2"; shift 2
-  "$BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$NP" -n "$NG" --text-file "$TEXT" --drop-cache "$@" \
-    > "$OUT/$name.json"
+  # --vram-budget 0: placed by the planner (CPU only), so the JSON carries its prediction.
+  "$BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$NP" -n "$NG" --text-file "$TEXT" --drop-cache \
+    --vram-budget 0 "$@" > "$OUT/$name.json"
 }
 run base "$BASE"
 for b in 100% 25% 5% 0.5%; do
@@ -100,4 +103,23 @@ print("| DRAM capacity | LRU hit rate | W-TinyLFU hit rate |")
 print("|---|---|---|")
 for x in r["results"]:
     print(f"| {x['capacity']} | {x['lru']['hit_rate']*100:.1f}% | {x['w-tinylfu']['hit_rate']*100:.1f}% |")
+
+# The planner's prediction next to the measurement, per placement.
+mib = lambda b: f"{b / 2**20:.0f}"
+print("\nPredicted (planner) vs measured, per placement; memory in MiB (DRAM: weights + KV + Engram rows + scratch; "
+      "SSD: Engram rows left on the file):\n")
+print("| placement | decode tok/s predicted | measured | measured/predicted | DRAM predicted | DRAM measured | "
+      "SSD predicted | SSD measured | DRAM hit rate predicted | measured |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for n, label in [("base", "SmolLM2, CPU"), ("b100-prefetch", "+8 GiB Engram, 100% in DRAM"),
+                 ("b25-prefetch", "+8 GiB Engram, 25% in DRAM"), ("b5-prefetch", "+8 GiB Engram, 5% in DRAM")]:
+    j = load(n); p = j["plan"]; t = p["tiers"]
+    pred = p["predicted_decode_tokens_per_s"]
+    hit_p = hit_m = "-"
+    if "engram" in j:
+        hit_m = f"{j['engram']['tiers']['dram']['hit_rate'] * 100:.0f}%"
+        hit_p = f"{p['engram_dram_hit_rate'] * 100:.0f}%"
+    print(f"| {label} | {pred:.1f} | {tg(j):.1f} | {tg(j) / pred:.2f} | {mib(t['predicted']['dram']['bytes'])} | "
+          f"{mib(t['measured']['dram']['bytes'])} | {mib(t['predicted']['ssd']['bytes'])} | "
+          f"{mib(t['measured']['ssd']['bytes'])} | {hit_p} | {hit_m} |")
 EOF

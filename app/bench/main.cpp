@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
     so.n_ctx = n_prompt + n_gen + 1;
     so.n_threads = threads;
     so.n_batch = batch;
-    std::optional<eg::Placement> planned;
+    std::optional<eg::PlannedRun> plan_run;
+    const eg::Placement* planned = nullptr;
     if (!vram_budget.empty()) {
         eg::PlanRequest r;
         r.vram_budget = vram_budget;
@@ -139,7 +140,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", run.message().c_str());
             return 1;
         }
-        planned = run->placement;
+        plan_run = std::move(run.value());
+        planned = &plan_run->placement;
     }
     std::vector<std::string> notes;
     auto s = eg::create_session_or_cpu(mdl, so, &notes);
@@ -243,6 +245,21 @@ int main(int argc, char** argv) {
                      {"problems", planned->problems},
                      {"notes", notes},
                      {"memory", notes.empty() ? eg::compare_with_measured(*planned, mem) : nlohmann::json()}};
+        if (!planned->engram.empty()) {
+            // Share of Engram row reads the plan expects DRAM to serve, weighted by table size.
+            double w = 0, h = 0;
+            for (const auto& e : planned->engram) {
+                w += (double)e.table_bytes;
+                h += (double)e.table_bytes * e.dram_hit_rate;
+            }
+            j["plan"]["engram_dram_hit_rate"] = w > 0 ? h / w : 0.0;
+        }
+        // Bytes per tier as the memory panel shows them: the plan's and the run's.
+        const eg::ModelExtension* x = mdl.extension();
+        const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
+        j["plan"]["tiers"] = {{"predicted", eg::to_json(*planned)["tiers"]},
+                              {"measured", eg::live_json(eg::measure_memory(mem, x ? &es : nullptr, *plan_run),
+                                                         x ? &es : nullptr, {}, *planned)["memory"]}};
     }
     if (const eg::ModelExtension* x = mdl.extension()) {
         j["engram"] = eg::extension_stats_json(diff(x->stats(), before));
