@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QUrl>
 #include <QVariantMap>
 
 #include "catalog_model.h"
@@ -135,7 +136,7 @@ void LibraryWiring::restore_partial_downloads() {
         const QString rev_file = rest.mid(at + 9);
         const int slash = rev_file.indexOf(QLatin1Char('/'));
         if (slash <= 0 || slash + 1 >= rev_file.size()) continue;
-        const QString revision = rev_file.left(slash);
+        const QString revision = QUrl::fromPercentEncoding(rev_file.left(slash).toUtf8());  // refs%2Fpr%2F1
         const QString file = rev_file.mid(slash + 1);
         if (QFileInfo(file).fileName() + QStringLiteral(".part") != part.fileName()) continue;
         const QString k = key(repo, file);

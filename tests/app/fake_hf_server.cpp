@@ -97,7 +97,9 @@ void FakeHfServer::reply(QTcpSocket* s, int status, const QByteArray& reason, co
 
 void FakeHfServer::handle(QTcpSocket* s, const Request& r) {
     const QUrl url(QString::fromLatin1(r.path));
-    const QString path = QUrl::fromPercentEncoding(url.path().toLatin1());
+    // Decoded per segment where a segment may hold an encoded '/' (a revision).
+    const QString raw = url.path(QUrl::FullyEncoded);
+    const QString path = QUrl::fromPercentEncoding(raw.toLatin1());
     const QByteArray json_type = "Content-Type: application/json";
     if (path == QStringLiteral("/api/models")) {
         const QUrlQuery q(url);
@@ -113,8 +115,11 @@ void FakeHfServer::handle(QTcpSocket* s, const Request& r) {
         return reply(s, 200, "OK", {json_type}, QJsonDocument(out).toJson(QJsonDocument::Compact));
     }
     if (path.startsWith(QStringLiteral("/api/models/")) && path.contains(QStringLiteral("/tree/"))) {
-        const QString rest = path.mid(12);
-        const QString repo = rest.left(rest.indexOf(QStringLiteral("/tree/")));
+        const QString rest = raw.mid(12);
+        const QString repo = QUrl::fromPercentEncoding(rest.left(rest.indexOf(QStringLiteral("/tree/"))).toLatin1());
+        // HF answers 404 for a revision spread over several segments.
+        const QString rev = rest.mid(rest.indexOf(QStringLiteral("/tree/")) + 6);
+        if (rev.contains(u'/')) return reply(s, 404, "Not Found", {json_type}, R"({"error":"Invalid rev id"})");
         QJsonArray out;
         out.push_back(QJsonObject{{"type", "file"}, {"path", ".gitattributes"}, {"size", 1519}, {"oid", "abc"}});
         out.push_back(QJsonObject{{"type", "directory"}, {"path", "docs"}, {"size", 0}, {"oid", "def"}});
@@ -133,11 +138,11 @@ void FakeHfServer::handle(QTcpSocket* s, const Request& r) {
         if (!any) return reply(s, 404, "Not Found", {json_type}, R"({"error":"Repository not found"})");
         return reply(s, 200, "OK", {json_type}, QJsonDocument(out).toJson(QJsonDocument::Compact));
     }
-    const int resolve = path.indexOf(QStringLiteral("/resolve/"));
+    const int resolve = raw.indexOf(QStringLiteral("/resolve/"));
     if (resolve > 0) {
-        const QString repo = path.mid(1, resolve - 1);
-        const QString rest = path.mid(resolve + 9);  // rev/file
-        const QString file = rest.mid(rest.indexOf(u'/') + 1);
+        const QString repo = QUrl::fromPercentEncoding(raw.mid(1, resolve - 1).toLatin1());
+        const QString rest = raw.mid(resolve + 9);  // rev/file, the revision one segment
+        const QString file = QUrl::fromPercentEncoding(rest.mid(rest.indexOf(u'/') + 1).toLatin1());
         if (gated_.contains(repo) && r.headers.value("authorization") != "Bearer " + gated_.value(repo))
             return reply(s, 401, "Unauthorized", {"X-Error-Code: GatedRepo"},
                          "Access to model " + repo.toUtf8() + " is restricted.");

@@ -584,6 +584,37 @@ private slots:
                  qPrintable(failed.at(0).at(0).toString()));
     }
 
+    // A revision such as a pull request's ref holds slashes: it is one path
+    // segment of the listing and the download URL, as the Hub wants it.
+    void a_revision_with_slashes_is_one_path_segment() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        server.add_file(kRepo, kFile, model_);
+        HubClient hub;
+        hub.set_endpoint(server.endpoint());
+        QSignalSpy listed(&hub, &HubClient::filesListed);
+        QSignalSpy failed(&hub, &HubClient::failed);
+        hub.list_files(kRepo, QStringLiteral("refs/pr/1"));
+        QTRY_COMPARE_WITH_TIMEOUT(listed.size() + failed.size(), 1, 10000);
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).toString()));
+        QCOMPARE(server.requests.last().path, ("/api/models/" + kRepo + "/tree/refs%2Fpr%2F1").toUtf8());
+
+        QTemporaryDir tmp;
+        Downloader d(tmp.path() + QStringLiteral("/data"));
+        d.set_endpoint(server.endpoint());
+        Recorder rec;
+        rec.watch(d);
+        DownloadRequest r = request(tmp.path() + QStringLiteral("/models"));
+        r.revision = QStringLiteral("refs/pr/1");
+        const auto o = rec.wait(d.start(r));
+        QVERIFY2(o.ok, qPrintable(o.message));
+        QCOMPARE(read_all(o.path), model_);
+        bool resolved = false;
+        for (const FakeHfServer::Request& q : server.requests)
+            resolved |= q.path == ("/" + kRepo + "/resolve/refs%2Fpr%2F1/" + kFile).toUtf8();
+        QVERIFY(resolved);
+    }
+
     // The claims: import validates first; copy vs reference; delete frees the disk.
     void registry_imports_validates_and_deletes() {
         QTemporaryDir tmp;

@@ -134,7 +134,11 @@ qint64 Downloader::start(const DownloadRequest& request) {
     t->id = next_id_++;
     t->req = request;
     if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
-    t->url = QUrl(QStringLiteral("%1/%2/resolve/%3/%4").arg(endpoint_, t->req.repo, t->req.revision, t->req.file));
+    // The revision is one path segment ("refs/pr/1" -> refs%2Fpr%2F1); the
+    // file's own folders stay folders.
+    t->url = QUrl(QStringLiteral("%1/%2/resolve/%3/%4")
+                      .arg(endpoint_, t->req.repo, QString::fromLatin1(QUrl::toPercentEncoding(t->req.revision)),
+                           t->req.file));
     t->final_path = final_path_for(t->req);
     t->part_path = part_path_for(t->req);
     t->sidecar_path = t->part_path + QStringLiteral(".json");

@@ -105,7 +105,9 @@ void HubClient::search(const QString& query) {
 }
 
 void HubClient::list_files(const QString& repo, const QString& revision) {
-    QNetworkReply* r = get(QStringLiteral("/api/models/%1/tree/%2").arg(repo, revision));
+    // A revision is one path segment: "refs/pr/1" goes as refs%2Fpr%2F1.
+    QNetworkReply* r = get(QStringLiteral("/api/models/%1/tree/%2")
+                               .arg(repo, QString::fromLatin1(QUrl::toPercentEncoding(revision))));
     connect(r, &QNetworkReply::finished, this, [this, r, repo, revision] {
         r->deleteLater();
         const QString problem = reply_problem(r, QStringLiteral("%1 at revision %2").arg(repo, revision));
