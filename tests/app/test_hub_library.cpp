@@ -295,6 +295,56 @@ private slots:
         QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
     }
 
+    // Without searching again: the Installed tab lists the unfinished
+    // download from the earlier run, and Resume there finishes it.
+    void unfinished_downloads_show_on_the_installed_tab() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(lib.wiring->downloadFile(repo, "refs/pr/1", file, QString(), model_.size()));
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
+        lib.wiring.reset();
+        lib.downloader.reset();
+        const qint64 kept = QFileInfo(part).size();
+        server.set_throttle(0, 0);
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        QCOMPARE(lib.wiring->downloads().value(repo + "/" + file).toMap().value("revision").toString(),
+                 QStringLiteral("refs/pr/1"));
+
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::app::HubBridge hub(client);
+        LibraryPageUnderTest ui;
+        QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
+        click(ui.window, find_item(ui.page, "installedTab"));
+        QQuickItem* row = nullptr;
+        QTRY_VERIFY((row = find_item(ui.page, "unfinished_" + file)) != nullptr && row->isVisible());
+        const QString progress = find_item(row, "unfinishedProgress")->property("text").toString();
+        QVERIFY2(progress.contains(repo) && progress.contains("refs/pr/1") && progress.contains("Paused"),
+                 qPrintable(progress));
+        QQuickItem* resume = find_item(row, "unfinishedPauseButton");
+        QCOMPARE(resume->property("text").toString(), QStringLiteral("Resume"));
+        QTest::qWait(50);
+        click(ui.window, resume);
+        const QString path = QDir(lib.models_dir).filePath(file);
+        QTRY_VERIFY_WITH_TIMEOUT(lib.registry->find_by_path(path).has_value(), 20000);
+        QCOMPARE(read_all(path), model_);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        QTRY_VERIFY(find_item(ui.page, "unfinished_" + file) == nullptr);  // finished: listed as installed
+        QTRY_VERIFY(find_item(ui.page, "installed_" + QFileInfo(file).completeBaseName()) != nullptr ||
+                    find_item(ui.page, "installed_" + file) != nullptr);
+        QVERIFY2(ui.warnings.isEmpty(), qPrintable(ui.warnings.value(0).toString()));
+    }
+
     // Cancel on a download restored from an earlier run deletes its bytes.
     void hub_file_part_from_an_earlier_run_cancels() {
         FakeHfServer server;

@@ -4,7 +4,9 @@
 // (LibraryWiring): actions.installed lists them, actions.removeModel(id,
 // deleteFile) removes one. A copy in the models folder is deleted with its
 // file; for a file used where it is, the user chooses between deleting the
-// file and only forgetting it.
+// file and only forgetting it. Above them, downloads from the Hugging Face
+// search that are not finished (running, paused, or left by an earlier run)
+// with Pause/Resume and Cancel, so that no .part is forgotten on disk.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -19,6 +21,72 @@ ColumnLayout {
 
     FontMetrics { id: fm }
     spacing: Math.round(fm.height * 0.4)
+
+    // Hugging Face downloads in progress or paused ("repo/file" -> state);
+    // the catalog's own rows show theirs on the catalog tab.
+    readonly property var unfinished: {
+        const out = []
+        const all = actions && actions.downloads ? actions.downloads : {}
+        for (const key in all) {
+            const st = all[key]
+            if (!st.downloading) continue
+            const parts = key.split("/")
+            out.push({ key: key, repo: parts[0] + "/" + parts[1], file: parts.slice(2).join("/"), st: st })
+        }
+        return out
+    }
+
+    Label {
+        visible: root.unfinished.length > 0
+        text: qsTr("Unfinished downloads")
+        font.bold: true
+    }
+    Repeater {
+        model: root.unfinished
+        Frame {
+            id: dl
+            required property var modelData
+            objectName: "unfinished_" + modelData.file
+            Layout.fillWidth: true
+            RowLayout {
+                anchors.left: parent.left
+                anchors.right: parent.right
+                ColumnLayout {
+                    Layout.fillWidth: true
+                    spacing: 0
+                    Label {
+                        Layout.fillWidth: true
+                        text: dl.modelData.file
+                        font.bold: true
+                        elide: Text.ElideMiddle
+                    }
+                    Label {
+                        objectName: "unfinishedProgress"
+                        Layout.fillWidth: true
+                        elide: Text.ElideRight
+                        opacity: 0.7
+                        text: qsTr("%1 at %2 · %3").arg(dl.modelData.repo).arg(dl.modelData.st.revision || "main")
+                                                  .arg(dl.modelData.st.progressText || "")
+                    }
+                    ProgressBar {
+                        Layout.fillWidth: true
+                        value: dl.modelData.st.progress || 0
+                    }
+                }
+                Button {
+                    objectName: "unfinishedPauseButton"
+                    text: dl.modelData.st.paused ? qsTr("Resume") : qsTr("Pause")
+                    onClicked: dl.modelData.st.paused ? root.actions.resumeFile(dl.modelData.repo, dl.modelData.file)
+                                                      : root.actions.pauseFile(dl.modelData.repo, dl.modelData.file)
+                }
+                Button {
+                    objectName: "unfinishedCancelButton"
+                    text: qsTr("Cancel")
+                    onClicked: root.actions.cancelFile(dl.modelData.repo, dl.modelData.file)
+                }
+            }
+        }
+    }
 
     ErrorBanner {
         id: removeError
