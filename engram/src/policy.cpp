@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <vector>
 
 #include "flat_map.h"
@@ -200,21 +201,29 @@ private:
     std::vector<uint64_t> words_;
 };
 
-// W-TinyLFU: a 1% LRU window takes every new key; what falls out of it
+// W-TinyLFU: an LRU window takes every new key; what falls out of it
 // enters the main segmented LRU (probation 20%, protected 80%) only if the
-// sketch says it is seen more often than the main area's victim.
+// sketch says it is seen more often than the main area's victim. The
+// window starts at 1% and is sized by hill climbing (as Caffeine does):
+// after every sample of accesses the hit rate is compared with the last
+// sample's, and the window keeps growing or shrinking while that helps and
+// turns around when it does not. Recency-heavy text (a document's own
+// n-grams) wants a large window, a Zipf head a small one.
 class WTinyLfuPolicy final : public CachePolicy {
 public:
     explicit WTinyLfuPolicy(uint64_t capacity) : cap_(cap_slots(capacity)), sketch_(cap_) {
-        window_cap_ = cap_ == 0 ? 0 : std::max<uint64_t>(1, cap_ / 100);
-        main_cap_ = cap_ - window_cap_;
-        protected_cap_ = main_cap_ * 8 / 10;
+        min_window_ = cap_ == 0 ? 0 : std::max<uint64_t>(1, cap_ / 100);
+        max_window_ = std::max(min_window_, cap_ * 8 / 10);
+        set_window(min_window_);
+        sample_size_ = std::max<uint64_t>(cap_ / 32, 4096);  // ~30 moves while a cache turns over
+        step_ = kStepShare * (double)cap_;  // the first move grows the window
     }
 
     bool touch(uint64_t key) override {
         if (cap_ == 0) return false;
         sketch_.increment(key);
         const uint32_t* p = slots_.find(key);
+        climb(p != nullptr);
         if (!p) return false;
         const uint32_t s = *p;
         switch (slots_.seg(s)) {
@@ -224,7 +233,7 @@ public:
                 slots_.unlink(probation_, s);
                 slots_.set_seg(s, kProtected);
                 slots_.push_front(protected_, s);
-                if (protected_.size > protected_cap_) {
+                while (protected_.size > protected_cap_) {  // the cap may have shrunk
                     const uint32_t d = protected_.tail;
                     slots_.unlink(protected_, d);
                     slots_.set_seg(d, kProbation);
@@ -250,11 +259,20 @@ public:
             }
             return true;
         }
-        // Full: the window's LRU key competes with the main area's victim.
+        // Full. A window over its (climbing) capacity hands its LRU keys to
+        // the main area without a contest; one under it keeps its LRU key and
+        // the main area's victim leaves. Otherwise the window's LRU key
+        // competes with the main area's victim.
+        for (int i = 0; i < 2 && window_.size > window_cap_ && window_.tail != kNil; ++i) {
+            const uint32_t t = window_.tail;
+            slots_.unlink(window_, t);
+            slots_.set_seg(t, kProbation);
+            slots_.push_front(probation_, t);
+        }
         uint32_t victim;
         const uint32_t w = window_.tail;
         const uint32_t m = probation_.size ? probation_.tail : protected_.tail;
-        if (w == kNil) {
+        if (w == kNil || (window_.size < window_cap_ && m != kNil)) {
             victim = m;
         } else if (m == kNil || sketch_.estimate(slots_.key(w)) <= sketch_.estimate(slots_.key(m))) {
             victim = w;
@@ -284,6 +302,36 @@ public:
 
 private:
     enum : uint8_t { kWindow = 0, kProbation = 1, kProtected = 2 };
+    static constexpr double kStepShare = 0.0625;   // first step: 6.25% of the capacity
+    static constexpr double kStepDecay = 0.98;     // each later step a little smaller
+    static constexpr double kRestartChange = 0.05; // a hit rate jump of 5 points: steps as large as at first
+
+    void set_window(uint64_t w) {
+        window_cap_ = std::clamp(w, min_window_, max_window_);
+        main_cap_ = cap_ - window_cap_;
+        protected_cap_ = main_cap_ * 8 / 10;
+    }
+
+    // Counts an access; after each sample moves the window by the step,
+    // in the direction that raised the hit rate.
+    void climb(bool hit) {
+        ++sample_n_;
+        sample_hits_ += hit ? 1 : 0;
+        if (sample_n_ < sample_size_) return;
+        const double rate = (double)sample_hits_ / (double)sample_n_;
+        sample_n_ = sample_hits_ = 0;
+        if (window_.size + probation_.size + protected_.size < cap_) {  // still filling: nothing to learn
+            prev_rate_ = rate;
+            return;
+        }
+        const double change = prev_rate_ < 0 ? 0 : rate - prev_rate_;
+        prev_rate_ = rate;
+        const double amount = change >= 0 ? step_ : -step_;
+        step_ = std::abs(change) >= kRestartChange ? kStepShare * (double)cap_ * (amount >= 0 ? 1 : -1)
+                                                   : kStepDecay * amount;
+        const double next = (double)window_cap_ + amount;
+        set_window(next <= 0 ? 0 : (uint64_t)std::llround(next));
+    }
 
     void unlink_any(uint32_t s) {
         switch (slots_.seg(s)) {
@@ -295,6 +343,9 @@ private:
 
     uint64_t cap_;
     uint64_t window_cap_ = 0, main_cap_ = 0, protected_cap_ = 0;
+    uint64_t min_window_ = 0, max_window_ = 0;
+    uint64_t sample_size_ = 0, sample_n_ = 0, sample_hits_ = 0;
+    double prev_rate_ = -1, step_ = 0;
     FrequencySketch sketch_;
     Slots slots_;
     Slots::List window_, probation_, protected_;

@@ -191,6 +191,30 @@ private slots:
         QCOMPARE(empty.accesses, 0u);
         QCOMPARE(empty.hit_rate, 0.0);
     }
+
+    // Traffic where recency is everything — a working set that moves on
+    // (one document, then the next): frequencies learned on the old set make
+    // a 1% window reject the new one. The window grows by hill climbing
+    // until the hit rate is near LRU's; on Zipf traffic (above) it stays small.
+    void moving_working_set_grows_the_window() {
+        const uint64_t cap = 10000, set = 8000, per_phase = 200000;
+        std::vector<uint64_t> trace;
+        std::mt19937_64 rng(7);
+        for (uint64_t phase = 0; phase < 20; ++phase) {
+            std::uniform_int_distribution<uint64_t> pick(0, set - 1);
+            for (uint64_t i = 0; i < per_phase; ++i) trace.push_back(phase * 1000000 + pick(rng));
+        }
+        const auto lru = replay(PolicyKind::Lru, cap, trace);
+        const auto lfu = replay(PolicyKind::WTinyLfu, cap, trace);
+        qInfo("moving working set (%llu keys of %llu in the cache, %llu accesses per set): LRU %.4f, W-TinyLFU %.4f",
+              (unsigned long long)set, (unsigned long long)cap, (unsigned long long)per_phase, lru.hit_rate,
+              lfu.hit_rate);
+        // Every set is first seen cold: LRU misses exactly its 8000 keys a phase.
+        QVERIFY(lru.hit_rate > 0.95);
+        // Measured: LRU 0.960, W-TinyLFU 0.921 (0.734 with the window fixed at 1%).
+        QVERIFY2(lfu.hit_rate > lru.hit_rate - 0.05,
+                 qPrintable(QString("W-TinyLFU %1 vs LRU %2").arg(lfu.hit_rate).arg(lru.hit_rate)));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEngramPolicy)
