@@ -14,6 +14,34 @@ class TestHubLibrary : public QObject {
     Q_OBJECT
     QByteArray model_;
 
+    // A search download of someone/Other-GGUF's other.Q8_0.gguf at `revision`
+    // that the app "quits" once some of it is on disk; then it "starts again"
+    // (new downloader, catalog and wiring over the same folders). Returns
+    // the bytes the .part kept, or -1.
+    qint64 quit_mid_download(Library& lib, FakeHfServer& server, const QString& revision) {
+        const QString repo = QStringLiteral("someone/Other-GGUF");
+        const QString file = QStringLiteral("other.Q8_0.gguf");
+        server.add_file(repo, file, model_, 7);
+        server.set_throttle(8 * 1024, 20);
+        if (!lib.init(server.endpoint(), model_.size())) return -1;
+        if (!lib.wiring->downloadFile(repo, revision, file, QString(), model_.size())) return -1;
+        const QString part = QDir(lib.models_dir).filePath(file + ".part");
+        QElapsedTimer t;
+        t.start();
+        while (QFileInfo(part).size() <= 64 * 1024 && t.elapsed() < 10000) QTest::qWait(20);
+        lib.wiring.reset();
+        lib.catalog.reset();
+        lib.downloader.reset();
+        const qint64 kept = QFileInfo(part).size();
+        server.set_throttle(0, 0);
+        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
+        lib.downloader->set_endpoint(server.endpoint());
+        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
+        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
+                                                     lib.models_dir);
+        return kept > 64 * 1024 ? kept : -1;
+    }
+
 private slots:
     void initTestCase() {
         model_ = read_all(QStringLiteral(EG_TESTS_DIR "/reference/arch/qwen2-tiny.gguf"));
@@ -229,27 +257,9 @@ private slots:
         QVERIFY(server.listen());
         const QString repo = QStringLiteral("someone/Other-GGUF");
         const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
-        server.set_throttle(8 * 1024, 20);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        QVERIFY(lib.wiring->downloadFile(repo, "v1.0", file, QString(), model_.size()));
-        const QString part = QDir(lib.models_dir).filePath(file + ".part");
-        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
-        // "Quit" mid-download.
-        lib.wiring.reset();
-        lib.catalog.reset();
-        lib.downloader.reset();
-        const qint64 kept = QFileInfo(part).size();
+        const qint64 kept = quit_mid_download(lib, server, QStringLiteral("v1.0"));
         QVERIFY(kept > 0 && kept < model_.size());
-        server.set_throttle(0, 0);
-
-        // "Start again": same folders, new objects.
-        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
-        lib.downloader->set_endpoint(server.endpoint());
-        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
-        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
-                                                     lib.models_dir);
         const QString k = repo + "/" + file;
         QVERIFY2(lib.wiring->downloads().contains(k), qPrintable(lib.wiring->downloads().keys().join(", ")));
         const QVariantMap st = lib.wiring->downloads().value(k).toMap();
@@ -302,21 +312,9 @@ private slots:
         QVERIFY(server.listen());
         const QString repo = QStringLiteral("someone/Other-GGUF");
         const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
-        server.set_throttle(8 * 1024, 20);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        QVERIFY(lib.wiring->downloadFile(repo, "refs/pr/1", file, QString(), model_.size()));
-        const QString part = QDir(lib.models_dir).filePath(file + ".part");
-        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
-        lib.wiring.reset();
-        lib.downloader.reset();
-        const qint64 kept = QFileInfo(part).size();
-        server.set_throttle(0, 0);
-        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
-        lib.downloader->set_endpoint(server.endpoint());
-        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
-                                                     lib.models_dir);
+        const qint64 kept = quit_mid_download(lib, server, QStringLiteral("refs/pr/1"));
+        QVERIFY(kept > 0);
         QCOMPARE(lib.wiring->downloads().value(repo + "/" + file).toMap().value("revision").toString(),
                  QStringLiteral("refs/pr/1"));
 
@@ -351,19 +349,9 @@ private slots:
         QVERIFY(server.listen());
         const QString repo = QStringLiteral("someone/Other-GGUF");
         const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
-        server.set_throttle(8 * 1024, 20);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));
+        QVERIFY(quit_mid_download(lib, server, QStringLiteral("main")) > 0);
         const QString part = QDir(lib.models_dir).filePath(file + ".part");
-        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
-        lib.wiring.reset();
-        lib.downloader.reset();
-        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
-        lib.downloader->set_endpoint(server.endpoint());
-        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
-                                                     lib.models_dir);
         const QString k = repo + "/" + file;
         QVERIFY(lib.wiring->downloads().value(k).toMap().value("paused").toBool());
         lib.wiring->cancelFile(repo, file);
