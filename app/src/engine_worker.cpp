@@ -54,6 +54,13 @@ uint64_t dram_resident(const eg::ExtensionStats& es) {
     return n;
 }
 
+// An engine message as a sentence that another can follow.
+QString sentence(const std::string& message) {
+    QString s = QString::fromStdString(message).trimmed();
+    if (!s.isEmpty() && !s.endsWith(QLatin1Char('.'))) s += QLatin1Char('.');
+    return s;
+}
+
 // The Engram DRAM budget when the user has not set one: all of the tables
 // when they take at most half of the available memory, else that half.
 std::string default_engram_budget(const std::string& path) {
@@ -199,7 +206,7 @@ void EngineWorker::applyPlacement(const QVariantMap& placement) {
         // A new session on the same model; the old one stays if this fails.
         auto l = place(path, want, cur_->model.get());
         if (!l) {
-            emit placementFailed(QString::fromStdString(l.message()) + tr(" The previous placement stays."));
+            emit placementFailed(sentence(l.message()) + tr(" The previous placement stays."));
             return;
         }
         install(std::move(l.value()));
@@ -214,13 +221,13 @@ void EngineWorker::applyPlacement(const QVariantMap& placement) {
         install(std::move(l.value()));
         return;
     }
-    const QString why = QString::fromStdString(l.message());
+    const QString why = sentence(l.message());
     auto back = place(path, previous, nullptr);
     if (back) {
         install(std::move(back.value()));
         emit placementFailed(why + tr(" The previous placement was restored."));
     } else {
-        emit placementFailed(why + tr(" The model could not be reloaded either: %1").arg(QString::fromStdString(back.message())));
+        emit placementFailed(why + tr(" The model could not be reloaded either: %1").arg(sentence(back.message())));
         emit loadFailed(QString::fromStdString(back.message()));
     }
 }

@@ -381,7 +381,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kTimeoutMs);
         const QString why = failed[0][0].toString();
         QVERIFY2(why.contains("Engram DRAM budget") && why.contains("lots"), qPrintable(why));
-        QVERIFY2(why.contains("previous placement"), qPrintable(why));
+        QVERIFY2(why.contains("). The previous placement was restored."), qPrintable(why));  // sentences, in order
         QTRY_COMPARE_WITH_TIMEOUT(panel_->error(), why, 5000);
         QVERIFY(worker_->placements() >= placements);
         chat_->send(QStringLiteral("Still there?"));
