@@ -282,6 +282,29 @@ private slots:
         QCOMPARE(at(cli, {"predicted", "decode_tokens_per_s"}), at(live, {"predicted", "decode_tokens_per_s"}));
     }
 
+    // The preview is `engram-cli plan`'s object for the same budgets (the
+    // hardware figures come from the same cache).
+    void previewIsEngramCliPlan() {
+        panel_->setEngramBudget(0.10 * tables_);
+        panel_->setContextLength(1024);
+        QProcess p;
+        p.start(QStringLiteral(EG_CLI_PATH),
+                {"plan", "-m", engram_, "--vram-budget", "0", "--ctx", "1024", "--engram-dram-budget",
+                 QString::number((qulonglong)panel_->engramBudget())});
+        QVERIFY(p.waitForFinished(kTimeoutMs));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QVariantMap cli = QJsonDocument::fromJson(p.readAllStandardOutput()).object().toVariantMap();
+        const QVariantMap preview = panel_->preview();
+        QCOMPARE(preview.value("blocks"), cli.value("blocks"));
+        QCOMPARE(preview.value("engram").toMap().value("tables"), cli.value("engram").toMap().value("tables"));
+        QCOMPARE(preview.value("problems"), cli.value("problems"));
+        for (const char* tier : {"vram", "dram", "ssd"})
+            QCOMPARE(preview.value("tiers").toMap().value(tier).toMap().value("by_category"),
+                     cli.value("tiers").toMap().value(tier).toMap().value("by_category"));
+        QCOMPARE(at(preview, {"predicted", "decode_tokens_per_s"}), at(cli, {"predicted", "decode_tokens_per_s"}));
+        panel_->revert();
+    }
+
     // While a reply is generated the series gains points at the panel's
     // steady rate; the rates are real and the counters add up.
     void liveSeriesAdvancesDuringGeneration() {
