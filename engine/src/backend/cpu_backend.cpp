@@ -40,12 +40,18 @@ public:
         DeviceMemory d;
         d.device = "cpu";
         const ModelWeights& w = m_.weights();
+        const HParams& hp = m_.hparams();
+        // The F32 vectors a block reads, as the CUDA backend uploads them.
+        const auto floats = [](const float* p, int64_t n) { return p ? (uint64_t)n * sizeof(float) : 0; };
         for (int64_t il = first_; il < last_; ++il) {
             const LayerWeights& L = w.layers[il];
             for (const WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down})
                 d.weights_bytes += (uint64_t)(v->n * v->row_bytes);
+            d.weights_bytes += floats(L.attn_norm, hp.n_embd) + floats(L.ffn_norm, hp.n_embd) +
+                               floats(L.bq, hp.q_dim()) + floats(L.bk, hp.kv_dim()) + floats(L.bv, hp.kv_dim()) +
+                               floats(L.q_norm, hp.head_dim) + floats(L.k_norm, hp.head_dim);
         }
-        if (head_) d.weights_bytes += (uint64_t)(w.output.n * w.output.row_bytes);
+        if (head_) d.weights_bytes += (uint64_t)(w.output.n * w.output.row_bytes) + floats(w.output_norm, hp.n_embd);
         d.kv_bytes = kv_.bytes();
         d.scratch_bytes = s_.bytes();
         return d;

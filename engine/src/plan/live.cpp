@@ -15,8 +15,8 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
         device_scratch += d.scratch_bytes;
         device_weights += d.weights_bytes;
     }
-    // Mapped tensors no backend reports as its own (norms, biases, the token
-    // table of an untied model) are read from host memory.
+    // Mapped tensors no backend holds (the token table of an untied model,
+    // rope factors) are read from host memory.
     m.dram.usage.weights_bytes += mem.weights_bytes - std::min(mem.weights_bytes, device_weights);
     // The session's own buffers (activations between backends, logits) are host memory.
     m.dram.usage.scratch_bytes += mem.scratch_bytes - std::min(mem.scratch_bytes, device_scratch);
