@@ -18,6 +18,8 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtQml/qqmlextensionplugin.h>
+#include <QtCharts/QAbstractSeries>
+#include <QtCharts/QXYSeries>
 #include <QtTest>
 
 #include <cmath>
@@ -454,6 +456,17 @@ private slots:
         auto* chart = item->findChild<QQuickItem*>("throughputChart");
         QVERIFY(chart);
         QTRY_VERIFY(chart->property("count").toInt() == 2);
+        // The chart holds the view-model's series, point for point, as samples come.
+        QAbstractSeries* series = nullptr;
+        QVERIFY(QMetaObject::invokeMethod(chart, "series", Q_RETURN_ARG(QAbstractSeries*, series),
+                                          Q_ARG(QString, QStringLiteral("decode tok/s"))));
+        auto* decode = qobject_cast<QXYSeries*>(series);
+        QVERIFY(decode);
+        QVERIFY(panel_->decodeSeries().size() >= 2);
+        panel_->sample();
+        QTRY_COMPARE(decode->count(), (int)panel_->decodeSeries().size());
+        QCOMPARE(decode->at(decode->count() - 1), panel_->decodeSeries().last().toPointF());
+        QCOMPARE(decode->at(0), panel_->decodeSeries().first().toPointF());
         QVERIFY(window.grabWindow().save(QStringLiteral(EG_ARTIFACTS_DIR "/memory-panel-offscreen.png")));
     }
 };

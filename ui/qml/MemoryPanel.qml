@@ -19,8 +19,6 @@ Pane {
 
     readonly property var live: panel.live
     readonly property var mem: live && live.memory ? live.memory : ({})
-    readonly property var engram: live && live.engram ? live.engram : null
-    readonly property var tput: live && live.throughput ? live.throughput : ({})
     readonly property var previewTiers: panel.preview && panel.preview.tiers ? panel.preview.tiers : ({})
     // The categories of a tier's bar; what "Engram" means depends on the tier.
     function categories(engramLabel) {
@@ -33,7 +31,6 @@ Pane {
     }
     function fmt(b) { return panel.formatBytes(b) }
     function rate(x) { return x === undefined || x === null ? "–" : Number(x).toFixed(1) }
-    function percent(x) { return x === undefined || x === null ? "–" : Math.round(x * 100) + "%" }
 
     ScrollView {
         id: scroll
@@ -196,151 +193,22 @@ Pane {
                 }
             }
 
-            // --- Engram ----------------------------------------------------------
-            ColumnLayout {
+            EngramStats {
                 Layout.topMargin: Math.round(fm.height * 0.3)
-                SectionTitle { text: qsTr("Engram") }
+                Layout.fillWidth: true
                 visible: root.panel.ready && root.panel.hasEngram
-                Layout.fillWidth: true
-                GridLayout {
-                    Layout.fillWidth: true
-                    columns: 2
-                    columnSpacing: fm.height
-                    Label { text: qsTr("DRAM hit rate") }
-                    Label {
-                        objectName: "engramHitRate"
-                        text: root.engram ? qsTr("%1 (last second %2)").arg(root.percent(root.engram.tiers.dram.hit_rate))
-                                                                      .arg(root.percent(root.panel.rates.recent_dram_hit_rate))
-                                          : "–"
-                    }
-                    Label { text: qsTr("Rows from SSD") }
-                    Label { text: root.engram ? qsTr("%1 rows, %2 read").arg(root.engram.tiers.ssd.hits).arg(root.fmt(root.engram.tiers.ssd.bytes_read)) : "–" }
-                    Label { text: qsTr("Read rate") }
-                    Label {
-                        text: qsTr("DRAM %1/s, SSD %2/s").arg(root.fmt(root.panel.rates.dram_bytes_per_s || 0))
-                                                      .arg(root.fmt(root.panel.rates.ssd_bytes_per_s || 0))
-                    }
-                    Label { text: qsTr("Prefetch") }
-                    Label {
-                        text: root.engram ? qsTr("stall %1 ms, mean lead %2 ms").arg((root.engram.stall_us / 1000).toFixed(1))
-                                                                               .arg((root.engram.mean_lead_us / 1000).toFixed(2))
-                                          : "–"
-                    }
-                }
-                // How hot the table is: the most-read rows, hottest left.
-                Item {
-                    objectName: "heatStrip"
-                    Layout.fillWidth: true
-                    implicitHeight: fm.height
-                    Row {
-                        anchors.fill: parent
-                        Repeater {
-                            model: root.panel.heat
-                            Rectangle {
-                                required property var modelData
-                                width: parent.width / Math.max(1, root.panel.heat.length)
-                                height: parent.height
-                                // Red for the most-read rows, fading to pale; a green foot when DRAM holds them.
-                                color: Qt.rgba(0.85, 0.2 + 0.7 * (1 - modelData.level), 0.15 + 0.75 * (1 - modelData.level), 1)
-                                Rectangle {
-                                    anchors.bottom: parent.bottom
-                                    width: parent.width
-                                    height: 3
-                                    color: modelData.resident >= 0.5 ? "#59a14f" : "transparent"
-                                }
-                            }
-                        }
-                    }
-                }
-                Label {
-                    Layout.fillWidth: true
-                    wrapMode: Text.Wrap
-                    opacity: 0.7
-                    font.pointSize: Math.max(1, fm.font.pointSize * 0.8)
-                    text: root.panel.heat.length > 0
-                          ? qsTr("The %1 most-read rows, hottest left; green foot: held in DRAM.").arg(root.panel.heatRows)
-                          : qsTr("No rows read yet.")
-                }
+                panel: root.panel
             }
 
-            // --- throughput ------------------------------------------------------
-            ColumnLayout {
+            ThroughputChart {
                 Layout.topMargin: Math.round(fm.height * 0.3)
-                SectionTitle { text: qsTr("Throughput") }
-                visible: root.panel.ready
                 Layout.fillWidth: true
-                ColumnLayout {
-                    Layout.fillWidth: true
-                    Label {
-                        objectName: "throughputLine"
-                        Layout.fillWidth: true
-                        wrapMode: Text.Wrap
-                        text: qsTr("Decode %1 tok/s measured, %2 predicted · prefill %3 tok/s · first token %4")
-                              .arg(root.rate(root.panel.decodeSeries.length ? root.panel.decodeSeries[root.panel.decodeSeries.length - 1].y : root.tput.decode_tokens_per_s))
-                              .arg(root.rate(root.live.predicted ? root.live.predicted.decode_tokens_per_s : null))
-                              .arg(root.rate(root.panel.prefillSeries.length ? root.panel.prefillSeries[root.panel.prefillSeries.length - 1].y : root.tput.prefill_tokens_per_s))
-                              .arg(root.tput.ttft_ms !== undefined && root.tput.ttft_ms !== null ? Math.round(root.tput.ttft_ms) + " ms" : "–")
-                    }
-                    ChartView {
-                        id: chart
-                        objectName: "throughputChart"
-                        Layout.fillWidth: true
-                        Layout.preferredHeight: Math.round(fm.height * 11)
-                        antialiasing: true
-                        legend.alignment: Qt.AlignBottom
-                        margins { left: 2; right: 2; top: 2; bottom: 2 }
-                        backgroundColor: root.palette.base
-                        legend.labelColor: root.palette.text
-
-                        ValueAxis {
-                            id: axisX
-                            min: Math.max(0, root.panel.now - root.panel.seriesSpan)
-                            max: Math.max(root.panel.seriesSpan, root.panel.now)
-                            labelFormat: "%.0f s"
-                            labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
-                            labelsColor: root.palette.text
-                            tickCount: 4
-                        }
-                        ValueAxis {
-                            id: axisDecode
-                            min: 0
-                            labelFormat: "%.0f"
-                            tickCount: 3
-                            labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
-                            labelsColor: "#4e79a7"
-                        }
-                        ValueAxis {
-                            id: axisPrefill
-                            min: 0
-                            labelFormat: "%.0f"
-                            tickCount: 3
-                            labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
-                            labelsColor: "#f28e2b"
-                        }
-                        LineSeries { id: decodeSeries; name: qsTr("decode tok/s"); axisX: axisX; axisY: axisDecode; color: "#4e79a7"; width: 2; pointsVisible: true }
-                        LineSeries { id: prefillSeries; name: qsTr("prefill tok/s"); axisX: axisX; axisYRight: axisPrefill; color: "#f28e2b"; width: 2; pointsVisible: true }
-                    }
-                }
+                visible: root.panel.ready
+                panel: root.panel
             }
         }
     }
 
-    function fill(series, axis, points) {
-        series.clear()
-        let top = 1
-        for (const p of points) {
-            series.append(p.x, p.y)
-            top = Math.max(top, p.y)
-        }
-        axis.max = Math.ceil(top * 1.15)
-    }
-    Connections {
-        target: root.panel
-        function onSampled() {
-            root.fill(decodeSeries, axisDecode, root.panel.decodeSeries)
-            root.fill(prefillSeries, axisPrefill, root.panel.prefillSeries)
-        }
-    }
     onVisibleChanged: panel.visible = visible
     Component.onCompleted: panel.visible = visible
 }
