@@ -52,7 +52,13 @@ public:
 class EngramExtension final : public ModelExtension {
 public:
     EngramExtension(const Model& m, Config cfg, std::unique_ptr<TieredStore> store, int tok_table)
-        : model_(m), cfg_(std::move(cfg)), hasher_(cfg_), store_(std::move(store)), tok_table_(tok_table) {}
+        : model_(m), cfg_(std::move(cfg)), hasher_(cfg_), store_(std::move(store)), tok_table_(tok_table) {
+        // The modules' own tensors: every blk.N.engram_* but the table.
+        for (const auto& t : m.file().tensors())
+            if (t.name.rfind("blk.", 0) == 0 && t.name.find(".engram_") != std::string::npos &&
+                t.name.find(".engram_embd.") == std::string::npos)
+                weight_bytes_ += t.n_bytes;
+    }
 
     std::string describe() const override {
         std::string s = ::eg::engram::describe(cfg_);
@@ -187,6 +193,7 @@ public:
         return s;
     }
     uint64_t resident_bytes() const override { return store_->resident_bytes(); }
+    uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::vector<HotRow> hottest(size_t n) const override {
         std::vector<HotRow> out;
@@ -250,6 +257,7 @@ private:
     std::unique_ptr<TieredStore> store_;
     int tok_table_ = -1;
     std::atomic<uint64_t> compute_us_{0};
+    uint64_t weight_bytes_ = 0;
 };
 
 }  // namespace

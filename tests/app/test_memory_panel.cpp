@@ -165,6 +165,9 @@ private slots:
         QVERIFY(resident <= budget);
         QCOMPARE(at(live, {"memory", "dram", "budget_bytes"}), budget);
         QCOMPARE(resident + at(live, {"memory", "ssd", "by_category", "engram"}), tables_);
+        // Held as planned, the Engram modules' own weights included.
+        QCOMPARE(at(live, {"memory", "dram", "by_category", "weights"}),
+                 at(panel_->current(), {"plan", "tiers", "dram", "by_category", "weights"}));
         QVERIFY(at(live, {"memory", "dram", "by_category", "weights"}) > 90e6);
         QCOMPARE(at(live, {"memory", "dram", "by_category", "kv"}), 30.0 * 2 * 4096 * 3 * 64 * 2);
     }

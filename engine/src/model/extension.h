@@ -85,6 +85,11 @@ public:
 
     virtual ExtensionStats stats() const = 0;
 
+    // Bytes of the extension's own weights (mapped from the file and read on
+    // the CPU, e.g. the Engram modules' projections and norms); the tables
+    // its tiers serve are not weights.
+    virtual uint64_t weight_bytes() const { return 0; }
+
     // The n most-read rows over all tables, hottest first: how often each was
     // read and whether DRAM holds it now (the memory panel's heat strip).
     // Empty when the extension keeps no counts. Safe from any thread; it

@@ -104,6 +104,7 @@ nlohmann::json compare_with_measured(const Placement& p, const SessionMemory& m)
         x.first += d.weights_bytes;
         x.second += d.kv_bytes;
     }
+    meas["cpu"].first += m.host_only_weights_bytes();  // read on the CPU, as the plan counts them
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [dev, mv] : meas) {
         const auto pv = pred.count(dev) ? pred[dev] : std::pair<uint64_t, uint64_t>{0, 0};

@@ -6,18 +6,15 @@ namespace eg {
 
 MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ext, const PlannedRun& run) {
     MeasuredMemory m;
-    uint64_t device_scratch = 0, device_weights = 0;
+    uint64_t device_scratch = 0;
     for (const DeviceMemory& d : mem.devices) {
         TierUsage& t = d.device == "cpu" ? m.dram.usage : m.vram.usage;
         t.weights_bytes += d.weights_bytes;
         t.kv_bytes += d.kv_bytes;
         t.scratch_bytes += d.scratch_bytes;
         device_scratch += d.scratch_bytes;
-        device_weights += d.weights_bytes;
     }
-    // Mapped tensors no backend holds (the token table of an untied model,
-    // rope factors) are read from host memory.
-    m.dram.usage.weights_bytes += mem.weights_bytes - std::min(mem.weights_bytes, device_weights);
+    m.dram.usage.weights_bytes += mem.host_only_weights_bytes();
     // The session's own buffers (activations between backends, logits) are host memory.
     m.dram.usage.scratch_bytes += mem.scratch_bytes - std::min(mem.scratch_bytes, device_scratch);
     uint64_t resident = 0;

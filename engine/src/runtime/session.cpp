@@ -149,7 +149,7 @@ int64_t Session::common_prefix(const std::vector<int32_t>& t) const {
 
 SessionMemory Session::memory() const {
     SessionMemory m;
-    m.weights_bytes = model_.weight_bytes();
+    m.weights_bytes = model_.weight_bytes() + (model_.extension() ? model_.extension()->weight_bytes() : 0);
     for (const auto& b : backends_) {
         DeviceMemory d = b->memory();
         m.kv_bytes += d.kv_bytes;
