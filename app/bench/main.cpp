@@ -100,9 +100,12 @@ int main(int argc, char** argv) {
     app.add_flag("--no-engram-hot-stats", no_hot, "start with a cold cache (no saved hot-row statistics)");
     app.add_flag("--drop-cache", drop_cache, "evict the model file from the page cache before loading");
     int io_threads = 0;
-    std::string vram_budget, assume_gpu;
+    std::string vram_budget, assume_gpu, engram_vram_budget;
     app.add_option("--vram-budget", vram_budget, "place blocks on the GPU as the planner says for this VRAM budget "
                                                  "(bytes or % of free VRAM; default: CPU only)");
+    app.add_option("--engram-vram-budget", engram_vram_budget,
+                   "Engram tables of GPU blocks: VRAM for hot rows (bytes or % of the tables; default: what the "
+                   "blocks leave)");
     app.add_option("--assume-gpu", assume_gpu, "plan as if this GPU existed: VRAM[,H2D_GBps[,VRAM_GBps]]");
     app.add_option("--engram-io-threads", io_threads, "threads reading Engram rows from the file (default 4)")
         ->check(CLI::Range(0, 64));
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
         eg::PlanRequest r;
         r.vram_budget = vram_budget;
         r.engram_dram_budget = budget;
+        r.engram_vram_budget = engram_vram_budget;
         r.n_ctx = so.n_ctx;
         r.n_batch = batch;
         r.assume_gpu = assume_gpu;
@@ -194,7 +198,7 @@ int main(int argc, char** argv) {
     std::vector<int32_t> history;
     eg::ExtensionStats before;
     for (int r = -1; r < reps; ++r) {  // r == -1: warm-up
-        if (r == 0 && mdl.extension()) before = mdl.extension()->stats();
+        if (r == 0 && mdl.extension()) before = sess.extension_stats();
         sess.truncate(0);
         auto t0 = Clock::now();
         const auto& prompt = prompts[r + 1];
@@ -256,13 +260,13 @@ int main(int argc, char** argv) {
         }
         // Bytes per tier as the memory panel shows them: the plan's and the run's.
         const eg::ModelExtension* x = mdl.extension();
-        const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
+        const eg::ExtensionStats es = sess.extension_stats();
         j["plan"]["tiers"] = {{"predicted", eg::to_json(*planned)["tiers"]},
                               {"measured", eg::live_json(eg::measure_memory(mem, x ? &es : nullptr, *plan_run),
                                                          x ? &es : nullptr, {}, *planned)["memory"]}};
     }
     if (const eg::ModelExtension* x = mdl.extension()) {
-        j["engram"] = eg::extension_stats_json(diff(x->stats(), before));
+        j["engram"] = eg::extension_stats_json(diff(sess.extension_stats(), before));
         j["engram"]["describe"] = x->describe();
         j["engram"]["prefetch"] = !no_prefetch;
         j["engram"]["policy"] = policy;

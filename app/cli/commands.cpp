@@ -48,6 +48,7 @@ std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& 
     PlanRequest r;
     r.vram_budget = c.vram_budget;  // "": all free VRAM
     r.engram_dram_budget = c.engram_budget;
+    r.engram_vram_budget = c.engram_vram_budget;
     r.n_ctx = c.ctx;
     r.assume_gpu = c.assume_gpu;
     auto placed = place_session(m, r, so);
@@ -261,7 +262,7 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string
     if (!stats_json.empty()) {
         // The memory panel's live object (plan/live.h), for checking the window against.
         const ModelExtension* x = m->extension();
-        const ExtensionStats es = x ? x->stats() : ExtensionStats{};
+        const ExtensionStats es = s->extension_stats();
         const nlohmann::json j = live_json(measure_memory(s->memory(), x ? &es : nullptr, plan), x ? &es : nullptr,
                                            counters.snapshot(), plan.placement);
         std::ofstream out(stats_json, std::ios::binary | std::ios::trunc);

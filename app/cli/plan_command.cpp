@@ -28,6 +28,7 @@ int cmd_plan(const PlanArgs& a) {
     PlanRequest r;
     r.vram_budget = a.vram_budget;
     r.engram_dram_budget = a.engram_dram_budget;
+    r.engram_vram_budget = a.engram_vram_budget;
     r.n_ctx = a.ctx;
     r.assume_gpu = a.assume_gpu;
     r.refresh_hardware = a.refresh_hardware;
@@ -40,6 +41,7 @@ int cmd_plan(const PlanArgs& a) {
     const Placement& p = run->placement;
     nlohmann::json j = to_json(p);
     j["budgets"] = {{"vram_bytes", b.vram_bytes}, {"engram_dram_bytes", b.engram_dram_bytes}, {"n_ctx", b.n_ctx}};
+    if (b.engram_vram_bytes != UINT64_MAX) j["budgets"]["engram_vram_bytes"] = b.engram_vram_bytes;
     j["model"] = to_json(mi);
     j["hardware"] = to_json(hw);
     std::cout << j.dump(2) << std::endl;

@@ -11,6 +11,7 @@ struct PlanArgs {
     std::string model;
     std::string vram_budget;                // bytes or % of free VRAM; empty: all free VRAM
     std::string engram_dram_budget = "100%";  // bytes or % of the Engram tables
+    std::string engram_vram_budget;         // bytes or % of the Engram tables; empty: what the blocks leave
     int64_t ctx = 0;                        // 0: the model's, at most 4096
     std::string assume_gpu;                 // VRAM[,H2D_GBps[,VRAM_GBps]]: plan for this GPU instead
     bool refresh_hardware = false;          // measure again instead of using the day-old cache

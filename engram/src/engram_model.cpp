@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <unordered_map>
 
 #include "core/log.h"
 #include "hash.h"
@@ -23,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 // batch of a long prompt waits only for its own rows.
 constexpr int64_t kChunk = 256;
 
+// Index of a row prepare() did not fetch (a GPU held it).
+constexpr uint32_t kNotFetched = UINT32_MAX;
+
 // A chunk of positions whose rows of one table are on their way.
 struct Pending {
     int64_t pos0 = 0, n = 0;
@@ -33,6 +39,8 @@ struct Pending {
 class EngramState final : public ExtensionState {
 public:
     std::vector<int32_t> compressed;        // compressed id of every position
+    // Per Engram layer: rows a GPU backend holds (prepare() does not fetch them).
+    std::vector<std::function<bool(uint64_t)>> device_rows;
     std::vector<ConvHistory> conv;          // per Engram layer (demo form)
     std::vector<std::deque<Pending>> pending;  // per table
     ModuleScratch scratch;                  // scratch.e: the gathered rows of a batch
@@ -58,6 +66,31 @@ public:
             if (t.name.rfind("blk.", 0) == 0 && t.name.find(".engram_") != std::string::npos &&
                 t.name.find(".engram_embd.") == std::string::npos)
                 weight_bytes_ += t.n_bytes;
+        for (const LayerTensors& L : cfg_.layers) {
+            LookupModule mod;
+            mod.layer = L.layer;
+            mod.row_type = L.table.type;
+            mod.row_values = L.table.key_length;
+            mod.row_bytes = L.table.row_bytes;
+            mod.n_rows = L.table.n_rows;
+            mod.rows_per_token = cfg_.heads_per_layer();
+            if (cfg_.form == Form::V41) {
+                mod.wkv = &L.wkv;
+            } else {
+                mod.key = &L.key;
+                mod.value = &L.value;
+                mod.key_bias = L.key_bias;
+                mod.value_bias = L.value_bias;
+                mod.conv = L.conv;
+                mod.conv_norm = L.conv_norm;
+                mod.conv_kernel = cfg_.conv_kernel;
+                mod.conv_dilation = cfg_.max_ngram;
+            }
+            mod.q_norm = L.q_norm;
+            mod.k_norm = L.k_norm;
+            mod.eps = cfg_.norm_eps;
+            modules_.push_back(mod);
+        }
     }
 
     std::string describe() const override {
@@ -73,6 +106,7 @@ public:
         auto st = std::make_unique<EngramState>();
         st->compressed.reserve(n_ctx);
         st->pending.resize(store_->tables().size());
+        st->device_rows.resize(cfg_.layers.size());
         if (cfg_.form == Form::Demo) {
             st->conv.resize(cfg_.layers.size());
             for (auto& c : st->conv) {
@@ -127,33 +161,88 @@ public:
 
     bool has_layer(int64_t il) const override { return cfg_.index_of_layer(il) >= 0; }
 
+    const LookupModule* lookup_module(int64_t il) const override {
+        const int li = cfg_.index_of_layer(il);
+        return li < 0 ? nullptr : &modules_[(size_t)li];
+    }
+
+    Status lookup_rows(ExtensionState& base, int64_t il, int64_t n_tok, int64_t pos0, uint64_t* ids) override {
+        auto& st = static_cast<EngramState&>(base);
+        const int li = cfg_.index_of_layer(il);
+        if (li < 0) return Error{"block " + std::to_string(il) + " has no Engram module"};
+        if (auto s = check_prepared(st, il, n_tok, pos0); !s) return s;
+        hasher_.rows(li, st.compressed.data(), pos0, n_tok, ids);
+        return {};
+    }
+
+    void set_device_rows(ExtensionState& base, int64_t il, std::function<bool(uint64_t)> holds) override {
+        auto& st = static_cast<EngramState&>(base);
+        const int li = cfg_.index_of_layer(il);
+        if (li >= 0) st.device_rows[(size_t)li] = std::move(holds);
+    }
+
+    Status read_rows(ExtensionState& base, int64_t il, int64_t n_tok, int64_t pos0, const uint64_t* want, size_t n,
+                     uint8_t* dst) override {
+        auto& st = static_cast<EngramState&>(base);
+        const int li = cfg_.index_of_layer(il);
+        if (li < 0) return Error{"block " + std::to_string(il) + " has no Engram module"};
+        if (auto s = check_prepared(st, il, n_tok, pos0); !s) return s;
+        const uint64_t rb = store_->tables()[li].row_bytes;
+        const int64_t H = cfg_.heads_per_layer();
+        if (n > 0) {
+            std::unordered_map<uint64_t, const uint8_t*> where;
+            where.reserve((size_t)(n_tok * H));
+            auto got = each_chunk(st, li, pos0, n_tok, true, [&](const Pending& pc, int64_t p, int64_t end) {
+                for (; p < end; ++p)
+                    for (int64_t h = 0; h < H; ++h) {
+                        const uint32_t k = pc.index[(size_t)((p - pc.pos0) * H + h)];
+                        if (k != kNotFetched) where.emplace(pc.batch->rows[k], pc.batch->row(k, rb));
+                    }
+            });
+            if (!got) return got;
+            // Rows not fetched ahead (the GPU held them at prepare()): now.
+            std::vector<uint64_t> late;
+            for (size_t i = 0; i < n; ++i) {
+                if (want[i] >= store_->tables()[li].n_rows)
+                    return Error{"Engram layer " + std::to_string(il) + ": row " + std::to_string(want[i]) +
+                                 " is outside its table of " + std::to_string(store_->tables()[li].n_rows) + " rows"};
+                if (!where.count(want[i])) late.push_back(want[i]);
+            }
+            std::shared_ptr<FetchBatch> extra;
+            if (!late.empty()) {
+                std::sort(late.begin(), late.end());
+                late.erase(std::unique(late.begin(), late.end()), late.end());
+                extra = store_->request(li, late);
+                if (auto s = store_->wait(*extra); !s) return s;
+                for (size_t k = 0; k < extra->rows.size(); ++k) where.emplace(extra->rows[k], extra->row(k, rb));
+            }
+            for (size_t i = 0; i < n; ++i) std::memcpy(dst + i * rb, where.at(want[i]), rb);
+        }
+        drop_consumed(st, li, pos0 + n_tok);
+        return {};
+    }
+
     Status apply(ExtensionState& base, int64_t il, float* x, int64_t n_tok, int64_t pos0, ThreadPool& pool,
                  const TensorDumpFn* dump) override {
         auto& st = static_cast<EngramState&>(base);
         const int li = cfg_.index_of_layer(il);
         if (li < 0) return {};
-        if ((int64_t)st.compressed.size() < pos0 + n_tok)
-            return Error{"Engram layer " + std::to_string(il) + ": positions " + std::to_string(pos0) + ".." +
-                         std::to_string(pos0 + n_tok) + " were not prepared"};
+        if (auto s = check_prepared(st, il, n_tok, pos0); !s) return s;
+        if (st.device_rows[(size_t)li])
+            return Error{"Engram layer " + std::to_string(il) + " is run by a GPU backend for this sequence"};
         ensure_scratch(st, n_tok);
         const TableInfo& t = store_->tables()[li];
         const int64_t H = cfg_.heads_per_layer(), K = cfg_.key_length, E = cfg_.gathered_width();
         const TypeKernels* k = kernels_for(t.type);
         // Gather: every position's rows, from the chunks that hold them.
-        for (int64_t p = pos0; p < pos0 + n_tok;) {
-            Pending* pc = find_chunk(st, li, p);
-            if (!pc) {
-                st.pending[li].push_back(request_layer(st, li, p, pos0 + n_tok - p));
-                pc = &st.pending[li].back();
-            }
-            if (auto s = store_->wait(*pc->batch); !s) return s;
-            const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);
+        auto gathered = each_chunk(st, li, pos0, n_tok, true, [&](const Pending& pc, int64_t p, int64_t end) {
             for (; p < end; ++p) {
-                const uint32_t* idx = pc->index.data() + (p - pc->pos0) * H;
+                const uint32_t* idx = pc.index.data() + (p - pc.pos0) * H;
                 float* dst = st.scratch.e.data() + (p - pos0) * E;
-                for (int64_t h = 0; h < H; ++h) k->dequantize(pc->batch->row(idx[h], t.row_bytes), dst + h * K, K);
+                for (int64_t h = 0; h < H; ++h) k->dequantize(pc.batch->row(idx[h], t.row_bytes), dst + h * K, K);
             }
-        }
+        });
+        if (!gathered) return gathered;
         drop_consumed(st, li, pos0 + n_tok);
         if (dump && *dump) (*dump)("engram_rows", il, st.scratch.e.data(), n_tok, E);
         const auto t0 = Clock::now();
@@ -219,6 +308,19 @@ private:
         p.pos0 = pos0;
         p.n = n;
         auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
+        if (li < (int)st.device_rows.size() && st.device_rows[(size_t)li]) {
+            // Rows the GPU holds are not fetched: their index says so.
+            const auto& holds = st.device_rows[(size_t)li];
+            std::vector<uint32_t> remap(uniq.size(), kNotFetched);
+            std::vector<uint64_t> keep;
+            for (size_t k = 0; k < uniq.size(); ++k)
+                if (!holds(uniq[k])) {
+                    remap[k] = (uint32_t)keep.size();
+                    keep.push_back(uniq[k]);
+                }
+            for (uint32_t& k : p.index) k = remap[k];
+            uniq = std::move(keep);
+        }
         p.batch = store_->request(li, std::move(uniq));
         return p;
     }
@@ -231,6 +333,32 @@ private:
         auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
         p.batch = store_->request(tok_table_, std::move(uniq));
         return p;
+    }
+
+    Status check_prepared(const EngramState& st, int64_t il, int64_t n_tok, int64_t pos0) const {
+        if (pos0 >= 0 && n_tok >= 0 && (int64_t)st.compressed.size() >= pos0 + n_tok) return {};
+        return Error{"Engram layer " + std::to_string(il) + ": positions " + std::to_string(pos0) + ".." +
+                     std::to_string(pos0 + n_tok) + " were not prepared"};
+    }
+
+    // Calls fn(chunk, p, end) for the pending chunks of layer li that cover
+    // positions [pos0, pos0 + n_tok), in order, requesting the rows of any
+    // position no chunk covers; after waiting for each chunk when `wait`.
+    template <class F>
+    Status each_chunk(EngramState& st, int li, int64_t pos0, int64_t n_tok, bool wait, F&& fn) const {
+        for (int64_t p = pos0; p < pos0 + n_tok;) {
+            Pending* pc = find_chunk(st, li, p);
+            if (!pc) {
+                st.pending[li].push_back(request_layer(st, li, p, pos0 + n_tok - p));
+                pc = &st.pending[li].back();
+            }
+            if (wait)
+                if (auto s = store_->wait(*pc->batch); !s) return s;
+            const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);
+            fn(*pc, p, end);
+            p = end;
+        }
+        return {};
     }
 
     static Pending* find_chunk(EngramState& st, int li, int64_t p) {
@@ -253,6 +381,7 @@ private:
 
     const Model& model_;
     Config cfg_;
+    std::vector<LookupModule> modules_;  // per cfg_.layers entry, pointing into cfg_
     Hasher hasher_;
     std::unique_ptr<TieredStore> store_;
     int tok_table_ = -1;

@@ -500,6 +500,30 @@ private slots:
         for (const auto& e : cpu.engram) QCOMPARE(e.ssd_read_rate, 1.0);
     }
 
+    // The Engram VRAM budget caps the hot-row cache; the GPU always holds at
+    // least the rows one prefill batch reads (its cache is where they land),
+    // and a smaller cache predicts more reads over PCIe.
+    void engram_vram_budget_caps_the_hot_rows() {
+        const ModelInfo m = shape("1B+engram");
+        Budgets b = budgets(m, 80 * GiB, 0);
+        const Placement all = plan(m, workstation(), b);
+        b.engram_vram_bytes = m.engram_table_bytes() / 4;
+        const Placement quarter = plan(m, workstation(), b);
+        QCOMPARE(quarter.n_gpu_blocks, all.n_gpu_blocks);
+        QVERIFY(quarter.vram.engram_bytes <= m.engram_table_bytes() / 4);
+        QVERIFY(quarter.vram.engram_bytes > m.engram_table_bytes() / 4 - 2 * 4096);  // whole rows per table
+        QVERIFY(quarter.predicted.pcie_bytes > all.predicted.pcie_bytes);
+        QVERIFY(quarter.predicted.decode_tokens_per_s <= all.predicted.decode_tokens_per_s);
+        b.engram_vram_bytes = 0;
+        const Placement none = plan(m, workstation(), b);
+        const uint64_t batch_rows = (uint64_t)b.n_batch * m.engram_rows_per_token();
+        for (const auto& e : none.engram) {
+            QCOMPARE(e.device, std::string("cuda:0"));
+            QCOMPARE(e.vram_cache_rows, std::min<uint64_t>(e.rows, batch_rows));
+        }
+        QVERIFY(none.predicted.pcie_bytes > quarter.predicted.pcie_bytes);
+    }
+
     void zipf_model() {
         QCOMPARE(zipf_hit_rate(0, 1000), 0.0);
         QCOMPARE(zipf_hit_rate(1000, 1000), 1.0);
@@ -620,6 +644,15 @@ private slots:
         const nlohmann::json part = nlohmann::json::parse(r.out.toStdString());
         QCOMPARE(part["blocks"][0]["device"].get<std::string>(), std::string("cpu"));
         QVERIFY(!part["problems"].empty());
+
+        // The Engram VRAM budget is echoed; a bad one is a sentence.
+        r = run(EG_CLI_PATH, {"plan", "-m", model, "--assume-gpu", "24G", "--engram-vram-budget", "64M"}, env);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(nlohmann::json::parse(r.out.toStdString())["budgets"]["engram_vram_bytes"].get<uint64_t>(),
+                 uint64_t(64) << 20);
+        r = run(EG_CLI_PATH, {"plan", "-m", model, "--engram-vram-budget", "some"}, env);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("Engram VRAM budget 'some'"), qPrintable(r.err));
 
         // A bad budget is a sentence and exit 1, not a plan.
         r = run(EG_CLI_PATH, {"plan", "-m", model, "--vram-budget", "lots"}, env);

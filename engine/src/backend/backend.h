@@ -22,6 +22,12 @@ struct DeviceMemory {
     uint64_t weights_bytes = 0;  // CPU: mapped from the GGUF; CUDA: uploaded
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
+    // Rows of an extension's tables (Engram) cached on the device: the slots
+    // allocated, the rows they hold now, and per distinct row of a batch
+    // whether it was held (hit) or uploaded (miss, engram_bytes_uploaded).
+    uint64_t engram_bytes = 0;
+    uint64_t engram_resident_bytes = 0;
+    uint64_t engram_hits = 0, engram_misses = 0, engram_bytes_uploaded = 0;
 };
 
 class LayerBackend {

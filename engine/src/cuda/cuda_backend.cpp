@@ -12,9 +12,18 @@
 // activations); prefill dequantizes each weight to an F16 scratch and calls
 // cublasGemmEx (F16 inputs, F32 accumulation and output).
 //
-// Engram (or any ModelExtension) modules inside the range run on the CPU:
-// before such a block x is downloaded, the module's apply() adds to it on the
-// host, and x is uploaded again. Such ranges run without the decode graph.
+// Engram modules (an extension's LookupModule) run on the GPU. The
+// extension says which rows each position reads (hashing, on the host) and
+// serves them from its DRAM/SSD tiers; the backend keeps the hot rows in a
+// VRAM row cache (RowSlotCache on the host says which slot holds which row).
+// Before a block's kernels are queued, the rows its batch misses are copied
+// on the side stream into their slots, and the compute stream waits for that
+// copy only when it reaches the module; a gather kernel then reads every row
+// from its slot. Decode stays one captured graph: the slots of the step's
+// rows are in a fixed device array the graph's gather reads.
+// A module the GPU cannot run (a row or weight type the kernels do not read)
+// runs on the CPU as before: x is downloaded, apply() adds to it on the host,
+// x is uploaded again, and the range runs without the decode graph.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,6 +39,7 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_util.h"
 #include "model/model.h"
+#include "runtime/row_cache.h"
 
 namespace eg {
 
@@ -171,12 +181,55 @@ struct DevLayer {
     DevMatrix wq, wk, wv, wo, gate, up, down;
 };
 
+// An Engram module on the GPU: its weights, its VRAM row cache and what a
+// batch's rows need on the way there.
+struct DevLookup {
+    const LookupModule* mod = nullptr;
+    int64_t il = 0;
+    DevMatrix wkv, key, value;
+    const float *key_bias = nullptr, *value_bias = nullptr, *q_norm = nullptr, *k_norm = nullptr;
+    const float *conv = nullptr, *conv_norm = nullptr;
+    DevBuffer slots;        // capacity rows of the table's type
+    DevMatrix table;        // the slots as a matrix (the gather reads it)
+    DevBuffer idx;          // [n_batch * rows_per_token] slot of each row read
+    DevBuffer miss_slots;   // slots of the rows uploaded by this batch
+    DevBuffer stage;        // those rows, as uploaded
+    DevBuffer hist;         // [n_ctx, n_embd] the conv's inputs, like a KV cache
+    int32_t* h_idx = nullptr;   // pinned
+    int32_t* h_miss = nullptr;  // pinned
+    uint8_t* h_stage = nullptr; // pinned
+    cudaEvent_t ready = nullptr;
+    std::unique_ptr<RowSlotCache> cache;
+    std::vector<uint64_t> ids, want;
+    std::vector<RowSlotCache::Miss> misses;
+    uint64_t uploaded_bytes = 0;
+};
+
+// Why the GPU cannot run module `mod`, or "".
+std::string lookup_unsupported(const LookupModule& mod) {
+    auto bad_matrix = [](const WeightView* w) {
+        return !w || !w->data || !cuda::type_supported(w->type) || w->k % 32 != 0;
+    };
+    if (!cuda::type_supported(mod.row_type) || mod.row_values % 32 != 0)
+        return std::string("its table has rows of ") + std::to_string(mod.row_values) + " values of type " +
+               std::string(type_name((uint32_t)mod.row_type)) +
+               " (the gather reads F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K rows of a multiple of 32 values)";
+    if (mod.rows_per_token <= 0 || mod.n_rows == 0) return "its table is empty";
+    if (mod.wkv ? bad_matrix(mod.wkv) : (bad_matrix(mod.key) || bad_matrix(mod.value)))
+        return "its projections are of a type (or width) the matrix kernels do not read";
+    if (!mod.q_norm || !mod.k_norm) return "it has no query or key norm";
+    if (mod.conv && (mod.conv_kernel <= 0 || mod.conv_dilation <= 0 || !mod.conv_norm))
+        return "its convolution has no kernel size, dilation or norm";
+    return {};
+}
+
 constexpr int64_t kMaxPrefillSplit = 8;
 
 class CudaBackend final : public LayerBackend {
 public:
-    CudaBackend(const Model& m, int device, int64_t first, int64_t last, bool head, int64_t n_ctx, int64_t n_batch)
-        : m_(m), dev_(device), head_(head), n_ctx_(n_ctx), n_batch_(n_batch) {
+    CudaBackend(const Model& m, int device, int64_t first, int64_t last, bool head, int64_t n_ctx, int64_t n_batch,
+                uint64_t engram_cache_bytes)
+        : m_(m), dev_(device), head_(head), n_ctx_(n_ctx), n_batch_(n_batch), engram_cache_bytes_(engram_cache_bytes) {
         first_ = first;
         last_ = last;
     }
@@ -193,6 +246,12 @@ public:
         if (h_x_) (void)cudaFreeHost(h_x_);
         if (h_pos_) (void)cudaFreeHost(h_pos_);
         if (h_logits_) (void)cudaFreeHost(h_logits_);
+        for (DevLookup& L : lookups_) {
+            if (L.ready) (void)cudaEventDestroy(L.ready);
+            if (L.h_idx) (void)cudaFreeHost(L.h_idx);
+            if (L.h_miss) (void)cudaFreeHost(L.h_miss);
+            if (L.h_stage) (void)cudaFreeHost(L.h_stage);
+        }
     }
 
     Status init();
@@ -208,6 +267,13 @@ public:
         d.weights_bytes = weights_bytes_;
         d.kv_bytes = k_cache_.bytes() + v_cache_.bytes();
         d.scratch_bytes = scratch_bytes_;
+        for (const DevLookup& L : lookups_) {
+            d.engram_bytes += L.slots.bytes();
+            d.engram_resident_bytes += (uint64_t)L.cache->size() * L.mod->row_bytes;
+            d.engram_hits += L.cache->hits();
+            d.engram_misses += L.cache->misses();
+            d.engram_bytes_uploaded += L.uploaded_bytes;
+        }
         return d;
     }
 
@@ -232,6 +298,19 @@ private:
                   int64_t il, const char* name);
     Status run_layer(int64_t il, int64_t n_tok, bool graph_shape);
 
+    // Engram modules on the GPU (see the top of the file).
+    Status init_lookups(int64_t* max_w, int64_t* max_e);
+    DevLookup* lookup_at(int64_t il) {
+        const int i = lookup_of_.empty() ? -1 : lookup_of_[(size_t)(il - first_)];
+        return i < 0 ? nullptr : &lookups_[(size_t)i];
+    }
+    // Host: the batch's row ids and slots; side stream: the missed rows into
+    // their slots, then L.ready. The compute stream waits for L.ready.
+    Status stage_lookup(DevLookup& L, ExtensionState& ext, int64_t n_tok, int64_t pos0);
+    // Compute stream: gather, projections, gate, residual (and conv).
+    Status run_lookup(DevLookup& L, int64_t n_tok);
+    Status forward_blocks(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext, const TensorDumpFn* dump);
+
     std::string tname(int64_t il, const char* t) const {
         return "blk." + std::to_string(il) + "." + t + ".weight";
     }
@@ -246,6 +325,8 @@ private:
     cublasHandle_t blas_ = nullptr;
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
+    bool graph_has_lookups_ = false;  // the graph runs the Engram modules
+    const ExtensionState* filtered_state_ = nullptr;  // told which rows VRAM holds
 
     std::vector<DevBuffer> owned_;  // every uploaded tensor
     std::vector<DevLayer> layers_;  // [first, last)
@@ -262,7 +343,12 @@ private:
     int64_t dec_split_ = 1;
     int64_t pos_host_ = 0;  // pos0 of the forward in flight (prefill split sizes)
     float theta_scale_ = 1;
-    std::unique_ptr<ThreadPool> ext_pool_;
+    std::unique_ptr<ThreadPool> ext_pool_;  // modules the GPU cannot run
+
+    uint64_t engram_cache_bytes_ = 0;
+    std::vector<DevLookup> lookups_;
+    std::vector<int> lookup_of_;            // per block of the range: index into lookups_, or -1
+    DevBuffer d_e_, d_ekv_, d_eout_;        // gathered rows, key|value, module output
 };
 
 Status CudaBackend::upload(const void* src, uint64_t bytes, const std::string& name, const void** out) {
@@ -367,6 +453,9 @@ Status CudaBackend::init() {
         if (auto st = upload_matrix(w.output, oname, &output_); !st) return st;
     }
 
+    int64_t max_e = 0;
+    if (auto st = init_lookups(&max_w, &max_e); !st) return st;
+
     // KV cache (F16) of the range.
     const uint64_t nl = (uint64_t)(last_ - first_);
     const uint64_t kv_bytes = nl * (uint64_t)n_ctx_ * (uint64_t)KVD * 2;
@@ -396,8 +485,11 @@ Status CudaBackend::init() {
         {&d_logits_, head_ ? (uint64_t)hp.n_vocab * 4 : 0, "logits"},
         {&d_pos_, 16, "position"},
         {&d_part_, (uint64_t)part * 4, "attention partials"},
-        {&d_h16_, nb > 1 ? (uint64_t)(nb * std::max({D, FF, QD})) * 2 : 0, "F16 activations"},
+        {&d_h16_, nb > 1 ? (uint64_t)(nb * std::max({D, FF, QD, max_e})) * 2 : 0, "F16 activations"},
         {&d_w16_, nb > 1 ? (uint64_t)max_w * 2 : 0, "F16 weight tile"},
+        {&d_e_, (uint64_t)(nb * max_e) * 4, "Engram rows"},
+        {&d_ekv_, lookups_.empty() ? 0 : (uint64_t)(nb * 2 * D) * 4, "Engram key and value"},
+        {&d_eout_, lookups_.empty() ? 0 : (uint64_t)(nb * D) * 4, "Engram output"},
     };
     for (const Want& wt : wants) {
         if (auto st = alloc(*wt.b, wt.bytes, std::string("allocating scratch (") + wt.what + ")"); !st) return st;
@@ -413,10 +505,195 @@ Status CudaBackend::init() {
             return st;
     }
     theta_scale_ = std::pow(hp.rope_freq_base, -2.0f / (float)hp.n_rot);
-    if (m_.extension()) ext_pool_ = std::make_unique<ThreadPool>((int)std::max(1u, std::thread::hardware_concurrency()));
+    bool host_modules = false;
+    for (int64_t il = first_; m_.extension() && il < last_; ++il)
+        host_modules = host_modules || (m_.extension()->has_layer(il) && !lookup_at(il));
+    if (host_modules) ext_pool_ = std::make_unique<ThreadPool>((int)std::max(1u, std::thread::hardware_concurrency()));
     EG_LOG_INFO("{}: blocks {}..{} uploaded ({} weights, {} KV, {} scratch)", dn, first_, last_, cuda::mib(weights_bytes_),
                 cuda::mib(kv_bytes * 2), cuda::mib(scratch_bytes_));
     return {};
+}
+
+Status CudaBackend::init_lookups(int64_t* max_w, int64_t* max_e) {
+    ModelExtension* mx = m_.extension();
+    const int64_t D = m_.hparams().n_embd;
+    lookup_of_.assign((size_t)(last_ - first_), -1);
+    if (!mx) return {};
+    const std::string dn = device();
+    std::vector<const LookupModule*> mods;
+    uint64_t tables = 0;
+    for (int64_t il = first_; il < last_; ++il) {
+        if (!mx->has_layer(il)) continue;
+        const LookupModule* mod = mx->lookup_module(il);
+        const std::string why = mod ? lookup_unsupported(*mod) : "the extension offers no GPU form";
+        if (!why.empty()) {
+            EG_LOG_WARN("{}: the Engram module of block {} runs on the CPU: {}", dn, il, why);
+            continue;
+        }
+        mods.push_back(mod);
+        tables += mod->table_bytes();
+    }
+    lookups_.resize(mods.size());  // no reallocation after this: pointers into it stay valid
+    for (size_t i = 0; i < mods.size(); ++i) {
+        const LookupModule& mod = *mods[i];
+        DevLookup& L = lookups_[i];
+        L.mod = &mod;
+        L.il = mod.layer;
+        lookup_of_[(size_t)(mod.layer - first_)] = (int)i;
+        const std::string blk = "blk." + std::to_string(mod.layer);
+        if (mod.wkv) {
+            if (auto st = upload_matrix(*mod.wkv, blk + ".engram_wkv", &L.wkv); !st) return st;
+        } else {
+            if (auto st = upload_matrix(*mod.key, blk + ".engram_key", &L.key); !st) return st;
+            if (auto st = upload_matrix(*mod.value, blk + ".engram_value", &L.value); !st) return st;
+        }
+        for (const WeightView* w : {mod.wkv, mod.key, mod.value})
+            if (w) *max_w = std::max(*max_w, w->n * w->k);
+        *max_e = std::max(*max_e, mod.gathered_width());
+        if (auto st = upload_vec(mod.key_bias, D, blk + ".engram_key.bias", &L.key_bias); !st) return st;
+        if (auto st = upload_vec(mod.value_bias, D, blk + ".engram_value.bias", &L.value_bias); !st) return st;
+        if (auto st = upload_vec(mod.q_norm, D, blk + ".engram_q_norm", &L.q_norm); !st) return st;
+        if (auto st = upload_vec(mod.k_norm, D, blk + ".engram_k_norm", &L.k_norm); !st) return st;
+        if (mod.conv) {
+            if (auto st = upload_vec(mod.conv, D * mod.conv_kernel, blk + ".engram_conv", &L.conv); !st) return st;
+            if (auto st = upload_vec(mod.conv_norm, D, blk + ".engram_conv_norm", &L.conv_norm); !st) return st;
+        }
+
+        // Slots: the table's share of the budget, at least a batch's rows.
+        const uint64_t per_batch = std::min<uint64_t>(mod.n_rows, (uint64_t)(n_batch_ * mod.rows_per_token));
+        const uint64_t share =
+            tables ? (uint64_t)((long double)engram_cache_bytes_ * mod.table_bytes() / tables) : 0;
+        const uint64_t cap = std::min<uint64_t>({mod.n_rows, std::max(per_batch, share / mod.row_bytes),
+                                                 (uint64_t)INT32_MAX});
+        const uint64_t ids = (uint64_t)(n_batch_ * mod.rows_per_token);
+        if (auto st = alloc(L.slots, cap * mod.row_bytes, "allocating the Engram row cache of " + blk); !st) return st;
+        if (auto st = alloc(L.idx, ids * 4, "allocating Engram row slots"); !st) return st;
+        if (auto st = alloc(L.miss_slots, per_batch * 4, "allocating Engram row slots"); !st) return st;
+        if (auto st = alloc(L.stage, per_batch * mod.row_bytes, "allocating Engram row staging"); !st) return st;
+        if (mod.conv)
+            if (auto st = alloc(L.hist, (uint64_t)(n_ctx_ * D) * 4, "allocating the Engram conv history of " + blk);
+                !st)
+                return st;
+        scratch_bytes_ += L.idx.bytes() + L.miss_slots.bytes() + L.stage.bytes() + L.hist.bytes();
+        if (L.hist.get())
+            if (auto st = check(cudaMemsetAsync(L.hist.get(), 0, L.hist.bytes(), stream_), "cudaMemsetAsync",
+                                "Engram conv history");
+                !st)
+                return st;
+        L.table.type = mod.row_type;
+        L.table.k = mod.row_values;
+        L.table.n = (int64_t)cap;
+        L.table.row_bytes = (int64_t)mod.row_bytes;
+        L.table.data = L.slots.get();
+        if (auto st = check(cudaMallocHost((void**)&L.h_idx, ids * 4), "cudaMallocHost", "Engram row slots"); !st)
+            return st;
+        if (auto st = check(cudaMallocHost((void**)&L.h_miss, per_batch * 4), "cudaMallocHost", "Engram row slots");
+            !st)
+            return st;
+        if (auto st = check(cudaMallocHost((void**)&L.h_stage, per_batch * mod.row_bytes), "cudaMallocHost",
+                            "Engram row staging");
+            !st)
+            return st;
+        if (auto st = check(cudaEventCreateWithFlags(&L.ready, cudaEventDisableTiming), "cudaEventCreate",
+                            "Engram rows");
+            !st)
+            return st;
+        L.cache = std::make_unique<RowSlotCache>((uint32_t)cap);
+        L.ids.resize(ids);
+        EG_LOG_INFO("{}: Engram module of {} on the GPU, {} of {} rows cached in VRAM ({})", dn, blk, cap, mod.n_rows,
+                    cuda::mib(L.slots.bytes()));
+    }
+    return {};
+}
+
+Status CudaBackend::stage_lookup(DevLookup& L, ExtensionState& ext, int64_t n_tok, int64_t pos0) {
+    ModelExtension& mx = *m_.extension();
+    const LookupModule& mod = *L.mod;
+    const size_t n = (size_t)(n_tok * mod.rows_per_token);
+    const std::string blk = "Engram rows of blk." + std::to_string(L.il);
+    if (auto st = mx.lookup_rows(ext, L.il, n_tok, pos0, L.ids.data()); !st) return st;
+    if (auto st = L.cache->assign(L.ids.data(), n, L.h_idx, &L.misses); !st)
+        return Error{device() + ": " + blk + ": " + st.message()};
+    L.want.clear();
+    for (size_t i = 0; i < L.misses.size(); ++i) {
+        L.want.push_back(L.misses[i].row);
+        L.h_miss[i] = L.misses[i].slot;
+    }
+    // The slots now name rows not yet written: any failure until they are
+    // must forget them.
+    auto fail = [&](Status st) {
+        L.cache->clear();
+        return st;
+    };
+    if (auto st = mx.read_rows(ext, L.il, n_tok, pos0, L.want.data(), L.want.size(), L.h_stage); !st)
+        return fail(std::move(st));
+    const size_t m = L.misses.size();
+    if (auto st = check(cudaMemcpyAsync(L.idx.get(), L.h_idx, n * 4, cudaMemcpyHostToDevice, copy_),
+                        "cudaMemcpyAsync", blk + " (slots)");
+        !st)
+        return fail(std::move(st));
+    if (m > 0) {
+        const size_t bytes = m * mod.row_bytes;
+        if (auto st = check(cudaMemcpyAsync(L.stage.get(), L.h_stage, bytes, cudaMemcpyHostToDevice, copy_),
+                            "cudaMemcpyAsync", blk);
+            !st)
+            return fail(std::move(st));
+        if (auto st = check(cudaMemcpyAsync(L.miss_slots.get(), L.h_miss, m * 4, cudaMemcpyHostToDevice, copy_),
+                            "cudaMemcpyAsync", blk + " (their slots)");
+            !st)
+            return fail(std::move(st));
+        if (auto st = check(cuda::scatter_rows(L.stage.get(), L.miss_slots.as<int32_t>(), (int64_t)m,
+                                               (int64_t)mod.row_bytes, L.slots.get(), copy_),
+                            "scatter_rows", blk);
+            !st)
+            return fail(std::move(st));
+        L.uploaded_bytes += bytes;
+    }
+    if (auto st = check(cudaEventRecord(L.ready, copy_), "cudaEventRecord", blk); !st) return fail(std::move(st));
+    return {};
+}
+
+Status CudaBackend::run_lookup(DevLookup& L, int64_t n_tok) {
+    const LookupModule& mod = *L.mod;
+    const int64_t D = m_.hparams().n_embd, E = mod.gathered_width();
+    const std::string blk = "blk." + std::to_string(L.il) + " Engram";
+    const int32_t* pos = d_pos_.as<int32_t>();
+    float* e = d_e_.as<float>();
+    if (auto st = check(cuda::get_rows(L.table, L.idx.as<int32_t>(), n_tok * mod.rows_per_token, e, stream_),
+                        "get_rows", blk + " rows");
+        !st)
+        return st;
+    if (n_tok > 1)
+        if (auto st = check(cuda::f32_to_f16(e, d_h16_.get(), n_tok * E, stream_), "f32_to_f16", blk + " rows"); !st)
+            return st;
+    cuda::GateArgs g;
+    float* kv = d_ekv_.as<float>();
+    if (mod.wkv) {
+        if (auto st = linear(L.wkv, e, n_tok, kv, nullptr, false, L.il, "engram_wkv"); !st) return st;
+        g.key = kv;
+        g.value = kv + D;
+        g.kv_stride = 2 * D;
+    } else {
+        if (auto st = linear(L.key, e, n_tok, kv, L.key_bias, false, L.il, "engram_key"); !st) return st;
+        if (auto st = linear(L.value, e, n_tok, kv + n_batch_ * D, L.value_bias, false, L.il, "engram_value"); !st)
+            return st;
+        g.key = kv;
+        g.value = kv + n_batch_ * D;
+        g.kv_stride = D;
+    }
+    g.x = d_x_.as<float>();
+    g.q_norm = L.q_norm;
+    g.k_norm = L.k_norm;
+    g.out = d_eout_.as<float>();
+    g.hist = L.conv ? L.hist.as<float>() : nullptr;
+    g.conv_norm = L.conv_norm;
+    g.n_tok = n_tok;
+    g.n = D;
+    g.eps = mod.eps;
+    if (auto st = check(cuda::lookup_gate(g, pos, stream_), "lookup_gate", blk + " gate"); !st) return st;
+    return check(cuda::lookup_residual(d_x_.as<float>(), g.out, g.hist, L.conv, mod.conv_kernel, mod.conv_dilation,
+                                       n_tok, D, pos, stream_),
+                 "lookup_residual", blk + " output");
 }
 
 Status CudaBackend::linear(const DevMatrix& W, const float* x, int64_t n_tok, float* y, const float* bias,
@@ -535,6 +812,19 @@ Status CudaBackend::run_layer(int64_t il, int64_t n_tok, bool graph_shape) {
 }
 
 Status CudaBackend::forward(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext, const TensorDumpFn* dump) {
+    Status st = forward_blocks(x, n_tok, pos0, ext, dump);
+    if (!st && !lookups_.empty()) {
+        // Rows may have been given slots they never reached: forget them all,
+        // and let copies still in flight finish before their pinned buffers
+        // are written again.
+        (void)cudaStreamSynchronize(copy_);
+        for (DevLookup& L : lookups_) L.cache->clear();
+    }
+    return st;
+}
+
+Status CudaBackend::forward_blocks(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext,
+                                   const TensorDumpFn* dump) {
     const HParams& hp = m_.hparams();
     const int64_t D = hp.n_embd;
     const std::string dn = device();
@@ -563,18 +853,45 @@ Status CudaBackend::forward(float* x, int64_t n_tok, int64_t pos0, ExtensionStat
     if (auto st = check(cudaStreamWaitEvent(stream_, ev_up_, 0), "cudaStreamWaitEvent", "upload"); !st) return st;
 
     ModelExtension* mx = ext ? m_.extension() : nullptr;
-    bool ext_here = false;
-    for (int64_t il = first_; mx && il < last_; ++il) ext_here = ext_here || mx->has_layer(il);
+    bool host_modules = false;  // a module in the range the GPU cannot run
+    for (int64_t il = first_; mx && il < last_; ++il)
+        host_modules = host_modules || (mx->has_layer(il) && !lookup_at(il));
     const bool dumping = dump && *dump;
+    const bool lookups = mx && !lookups_.empty();
+    if (lookups && ext != filtered_state_) {
+        // Rows in VRAM need not be fetched from DRAM or the SSD ahead.
+        for (DevLookup& L : lookups_) {
+            const RowSlotCache* c = L.cache.get();
+            mx->set_device_rows(*ext, L.il, [c](uint64_t row) { return c->holds(row); });
+        }
+        filtered_state_ = ext;
+    }
 
-    if (n_tok == 1 && !ext_here && !dumping) {
+    if (n_tok == 1 && !host_modules && !dumping) {
+        // Every module's rows on their way before the graph, which reads them.
+        for (size_t i = 0; lookups && i < lookups_.size(); ++i) {
+            DevLookup& L = lookups_[i];
+            if (auto st = stage_lookup(L, *ext, n_tok, pos0); !st) return st;
+            if (auto st = check(cudaStreamWaitEvent(stream_, L.ready, 0), "cudaStreamWaitEvent", "Engram rows"); !st)
+                return st;
+        }
+        if (lookups != graph_has_lookups_ && graph_exec_) {
+            // Captured with (or without) the modules: capture again.
+            (void)cudaGraphExecDestroy(graph_exec_);
+            (void)cudaGraphDestroy(graph_);
+            graph_exec_ = nullptr;
+            graph_ = nullptr;
+        }
         if (!graph_exec_) {
             if (auto st = check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
                                 "cudaStreamBeginCapture", "decode graph");
                 !st)
                 return st;
             Status run;
-            for (int64_t il = first_; il < last_ && run.ok(); ++il) run = run_layer(il, 1, true);
+            for (int64_t il = first_; il < last_ && run.ok(); ++il) {
+                if (DevLookup* L = lookups ? lookup_at(il) : nullptr) run = run_lookup(*L, 1);
+                if (run.ok()) run = run_layer(il, 1, true);
+            }
             const cudaError_t ee = cudaStreamEndCapture(stream_, &graph_);
             if (!run) {
                 if (graph_) (void)cudaGraphDestroy(graph_);
@@ -589,11 +906,30 @@ Status CudaBackend::forward(float* x, int64_t n_tok, int64_t pos0, ExtensionStat
                 graph_exec_ = nullptr;
                 return st;
             }
+            graph_has_lookups_ = lookups;
         }
         if (auto st = check(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch", "decode graph"); !st) return st;
     } else {
         for (int64_t il = first_; il < last_; ++il) {
-            if (mx && mx->has_layer(il)) {
+            DevLookup* L = mx ? lookup_at(il) : nullptr;
+            if (L) {
+                // Host work (and maybe the SSD) while the GPU runs the blocks before.
+                if (auto st = stage_lookup(*L, *ext, n_tok, pos0); !st) return st;
+                if (auto st = check(cudaStreamWaitEvent(stream_, L->ready, 0), "cudaStreamWaitEvent", "Engram rows");
+                    !st)
+                    return st;
+                if (auto st = run_lookup(*L, n_tok); !st) return st;
+                if (dumping) {
+                    if (auto st = check(cudaMemcpyAsync(h_x_, d_x_.get(), (size_t)(n_tok * D) * 4,
+                                                        cudaMemcpyDeviceToHost, stream_),
+                                        "cudaMemcpyAsync", "download of engram_l_out");
+                        !st)
+                        return st;
+                    if (auto st = check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", "engram_l_out"); !st)
+                        return st;
+                    (*dump)("engram_l_out", il, h_x_, n_tok, D);
+                }
+            } else if (mx && mx->has_layer(il)) {
                 // The module on the CPU: x down, apply, x up.
                 const size_t bytes = (size_t)(n_tok * D) * 4;
                 if (auto st = check(cudaMemcpyAsync(h_x_, d_x_.get(), bytes, cudaMemcpyDeviceToHost, stream_),
@@ -675,8 +1011,9 @@ Status CudaBackend::output(const float* x_last, float* logits, const TensorDumpF
 }  // namespace
 
 Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model& m, int device, int64_t first, int64_t last,
-                                                        bool output_head, int64_t n_ctx, int64_t n_batch) {
-    auto b = std::make_unique<CudaBackend>(m, device, first, last, output_head, n_ctx, n_batch);
+                                                        bool output_head, int64_t n_ctx, int64_t n_batch,
+                                                        uint64_t engram_cache_bytes) {
+    auto b = std::make_unique<CudaBackend>(m, device, first, last, output_head, n_ctx, n_batch, engram_cache_bytes);
     if (auto st = b->init(); !st) {
         EG_LOG_WARN("{}", st.message());
         return st.error();  // the destructor frees what init() got

@@ -35,7 +35,11 @@ std::vector<GpuInfo> cuda_probe(bool measure_bandwidth, std::string* why_none);
 
 // Blocks [first, last) of m on GPU `device` (and the output head when
 // output_head), weights uploaded once in their quantized form, KV in VRAM.
+// The Engram modules of the range run on the GPU too, their hot rows cached
+// in VRAM: engram_cache_bytes shared by the range's tables by size, each
+// table getting at least the rows one batch reads.
 Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model& m, int device, int64_t first, int64_t last,
-                                                        bool output_head, int64_t n_ctx, int64_t n_batch);
+                                                        bool output_head, int64_t n_ctx, int64_t n_batch,
+                                                        uint64_t engram_cache_bytes = 0);
 
 }  // namespace eg

@@ -127,6 +127,87 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
 }
 
+// Sum over a block of 256 threads (8 warps); every thread gets the total.
+// `part` is the block's 8 doubles of shared memory; callers reuse it only
+// after this returns (the trailing barrier).
+__device__ double block_sum(double v, double* part) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    double tot = 0;
+    for (int i = 0; i < (int)(blockDim.x >> 5); ++i) tot += part[i];
+    __syncthreads();
+    return tot;
+}
+
+__global__ void scatter_rows_kernel(const uint8_t* staged, const int32_t* slots, int64_t row_bytes, uint8_t* table) {
+    const uint8_t* src = staged + (int64_t)blockIdx.x * row_bytes;
+    uint8_t* dst = table + (int64_t)slots[blockIdx.x] * row_bytes;
+    if (row_bytes % 4 == 0) {
+        for (int64_t i = threadIdx.x; i < row_bytes / 4; i += blockDim.x)
+            reinterpret_cast<uint32_t*>(dst)[i] = reinterpret_cast<const uint32_t*>(src)[i];
+    } else {
+        for (int64_t i = threadIdx.x; i < row_bytes; i += blockDim.x) dst[i] = src[i];
+    }
+}
+
+// A block of 256 threads per token.
+__global__ void lookup_gate_kernel(GateArgs a, const int32_t* pos0) {
+    __shared__ double part[8];
+    const int64_t t = blockIdx.x, n = a.n;
+    const float* xr = a.x + t * n;
+    const float* kr = a.key + t * a.kv_stride;
+    const float* vr = a.value + t * a.kv_stride;
+    float* out = a.out + t * n;
+    double ssx = 0, ssk = 0;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+        ssx += (double)(xr[j] * xr[j]);
+        ssk += (double)(kr[j] * kr[j]);
+    }
+    ssx = block_sum(ssx, part);
+    ssk = block_sum(ssk, part);
+    const float sx = 1.0f / sqrtf((float)(ssx / (double)n) + a.eps);
+    const float sk = 1.0f / sqrtf((float)(ssk / (double)n) + a.eps);
+    double dot = 0;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
+        dot += (double)(xr[j] * sx * a.q_norm[j]) * (double)(kr[j] * sk * a.k_norm[j]);
+    dot = block_sum(dot, part);
+    const double sc = dot * (1.0 / sqrt((double)n));
+    const double mag = sqrt(fmax(fabs(sc), 1e-6));
+    const double z = sc > 0 ? mag : (sc < 0 ? -mag : 0.0);
+    const float g = (float)(1.0 / (1.0 + exp(-z)));
+    double ssv = 0;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+        const float v = g * vr[j];
+        out[j] = v;
+        ssv += (double)(v * v);
+    }
+    if (!a.hist) return;
+    ssv = block_sum(ssv, part);
+    const float sv = 1.0f / sqrtf((float)(ssv / (double)n) + a.eps);
+    float* h = a.hist + ((int64_t)*pos0 + t) * n;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) h[j] = out[j] * sv * a.conv_norm[j];
+}
+
+__global__ void lookup_residual_kernel(float* x, const float* out, const float* hist, const float* conv, int64_t K,
+                                       int64_t dil, int64_t n_tok, int64_t n, const int32_t* pos0) {
+    const int64_t total = n_tok * n;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = out[i];
+        if (conv) {
+            const int64_t t = i / n, c = i % n, p = (int64_t)*pos0 + t;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; ++k) {
+                const int64_t q = p - (K - 1 - k) * dil;
+                if (q >= 0) acc += conv[c * K + k] * hist[q * n + c];
+            }
+            v += acc / (1.0f + expf(-acc));
+        }
+        x[i] += v;
+    }
+}
+
 __global__ void add_bias_kernel(float* x, const float* b, int64_t rows, int64_t n) {
     const int64_t total = rows * n;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
@@ -390,6 +471,27 @@ cudaError_t f32_to_f16(const float* in, void* out, int64_t n, cudaStream_t s) {
 cudaError_t rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps, cudaStream_t s) {
     if (rows <= 0) return cudaSuccess;
     rms_norm_kernel<<<(unsigned)rows, 256, 0, s>>>(x, w, y, n, eps);
+    return cudaGetLastError();
+}
+
+cudaError_t scatter_rows(const void* staged, const int32_t* slots, int64_t n, int64_t row_bytes, void* table,
+                         cudaStream_t s) {
+    if (n <= 0) return cudaSuccess;
+    scatter_rows_kernel<<<(unsigned)n, 128, 0, s>>>(static_cast<const uint8_t*>(staged), slots, row_bytes,
+                                                    static_cast<uint8_t*>(table));
+    return cudaGetLastError();
+}
+
+cudaError_t lookup_gate(const GateArgs& a, const int32_t* pos0, cudaStream_t s) {
+    if (a.n_tok <= 0) return cudaSuccess;
+    lookup_gate_kernel<<<(unsigned)a.n_tok, 256, 0, s>>>(a, pos0);
+    return cudaGetLastError();
+}
+
+cudaError_t lookup_residual(float* x, const float* out, const float* hist, const float* conv, int64_t K, int64_t dil,
+                            int64_t n_tok, int64_t n, const int32_t* pos0, cudaStream_t s) {
+    if (n_tok * n <= 0) return cudaSuccess;
+    lookup_residual_kernel<<<grid_for(n_tok * n, 256), 256, 0, s>>>(x, out, hist, conv, K, dil, n_tok, n, pos0);
     return cudaGetLastError();
 }
 

@@ -83,6 +83,37 @@ struct AttnArgs {
 };
 cudaError_t attention(const AttnArgs& a, const int32_t* pos0, cudaStream_t s);
 
+// Engram rows (or any table's): table[slots[i] * row_bytes ..] <- staged row i,
+// for the n rows just uploaded in one piece.
+cudaError_t scatter_rows(const void* staged, const int32_t* slots, int64_t n, int64_t row_bytes, void* table,
+                         cudaStream_t s);
+
+// The gate of a lookup module (model/extension.h, LookupModule), a block per
+// token t: s = <rms(x_t)*q_norm, rms(key_t)*k_norm> / sqrt(n) (squares and
+// the dot in double, as the CPU), g = sigmoid(sign(s) sqrt(max(|s|, 1e-6))),
+// out_t = g * value_t; with a history, hist[*pos0 + t] = rms(out_t)*conv_norm.
+// key and value rows are kv_stride floats apart (the fused projection
+// interleaves them).
+struct GateArgs {
+    const float* x = nullptr;       // [n_tok, n]
+    const float* key = nullptr;     // [n_tok, kv_stride]
+    const float* value = nullptr;
+    int64_t kv_stride = 0;
+    const float *q_norm = nullptr, *k_norm = nullptr;
+    float* out = nullptr;           // [n_tok, n]
+    float* hist = nullptr;          // [n_ctx, n] or null
+    const float* conv_norm = nullptr;
+    int64_t n_tok = 0, n = 0;
+    float eps = 1e-5f;
+};
+cudaError_t lookup_gate(const GateArgs& a, const int32_t* pos0, cudaStream_t s);
+
+// x += out (+ SiLU(causal depthwise conv of hist at positions *pos0 + t:
+// sum_k w[c*K + k] * hist[p - (K-1-k)*dil][c], positions < 0 read 0)).
+// conv null: x += out.
+cudaError_t lookup_residual(float* x, const float* out, const float* hist, const float* conv, int64_t K, int64_t dil,
+                            int64_t n_tok, int64_t n, const int32_t* pos0, cudaStream_t s);
+
 // Number of splits and chunk length for n_kv keys with at most max_split splits.
 void attention_split(int64_t n_kv, int64_t max_split, int64_t* n_split, int64_t* chunk);
 

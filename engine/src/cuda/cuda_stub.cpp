@@ -24,7 +24,7 @@ std::vector<GpuInfo> cuda_probe(bool, std::string* why_none) {
 }
 
 Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model&, int device, int64_t, int64_t, bool, int64_t,
-                                                        int64_t) {
+                                                        int64_t, uint64_t) {
     return Error{"cuda:" + std::to_string(device) + ": " + kNotBuilt};
 }
 

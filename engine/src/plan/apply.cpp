@@ -39,6 +39,11 @@ Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     auto e = parse_byte_budget(r.engram_dram_budget, "Engram DRAM budget");
     if (!e) return e.error();
     b.engram_dram_bytes = e->resolve(run.model.engram_table_bytes());
+    if (!r.engram_vram_budget.empty()) {
+        auto ev = parse_byte_budget(r.engram_vram_budget, "Engram VRAM budget");
+        if (!ev) return ev.error();
+        b.engram_vram_bytes = ev->resolve(run.model.engram_table_bytes());
+    }
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
     run.placement = plan(run.model, run.hardware, b);
@@ -55,6 +60,7 @@ Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& r, Session
     so.split = block_ranges(p);
     so.output_device = p.output_device;
     so.n_ctx = run->budgets.n_ctx;
+    so.engram_vram_bytes = p.vram.engram_bytes;
     return run;
 }
 

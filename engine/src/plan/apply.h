@@ -17,6 +17,9 @@ namespace eg {
 struct PlanRequest {
     std::string vram_budget;                  // bytes or % of free VRAM; "": all free VRAM
     std::string engram_dram_budget = "100%";  // bytes or % of the Engram tables
+    // VRAM for hot Engram rows of GPU blocks, bytes or % of the Engram
+    // tables; "": whatever VRAM the blocks leave.
+    std::string engram_vram_budget;
     int64_t n_ctx = 0;                        // 0: the model's, at most 4096
     int64_t n_batch = 512;
     std::string assume_gpu;                   // VRAM[,H2D_GBps[,VRAM_GBps]]

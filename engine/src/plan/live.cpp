@@ -12,6 +12,7 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
         t.weights_bytes += d.weights_bytes;
         t.kv_bytes += d.kv_bytes;
         t.scratch_bytes += d.scratch_bytes;
+        t.engram_bytes += d.engram_bytes;  // a GPU's hot-row slots
         device_scratch += d.scratch_bytes;
     }
     m.dram.usage.weights_bytes += mem.host_only_weights_bytes();
@@ -21,7 +22,6 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
     if (ext)
         for (const TierStats& t : ext->tiers) {
             if (t.tier == "dram") resident += t.bytes_resident;
-            if (t.tier == "vram") m.vram.usage.engram_bytes += t.bytes_resident;
         }
     m.dram.usage.engram_bytes = resident;
     // Per-sequence extension state (conv histories) is scratch.

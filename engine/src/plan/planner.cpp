@@ -149,7 +149,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     uint64_t gpu_tables_total = 0;
     for (const auto& t : m.engram_tables)
         if (gpu_used && t.layer >= first_gpu) gpu_tables_total += t.bytes();
-    const uint64_t vram_cache = std::min(vram_left, gpu_tables_total);
+    const uint64_t vram_cache = std::min({vram_left, gpu_tables_total, in.b.engram_vram_bytes});
 
     Prediction& pr = p.predicted;
     pr.kv_tokens = std::max<int64_t>(1, in.n_ctx / 2);
@@ -173,7 +173,12 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
         e.dram_bytes = e.dram_rows * t.row_bytes;
         e.ssd_bytes = e.table_bytes - e.dram_bytes;
         if (e.device != "cpu") {
-            e.vram_cache_rows = std::min<uint64_t>(t.rows, share(vram_cache, gpu_tables_total) / t.row_bytes);
+            // The backend holds at least the rows one batch reads (its cache is
+            // also where a batch's rows land).
+            const uint64_t batch_rows =
+                std::min<uint64_t>(t.rows, (uint64_t)std::max<int64_t>(in.b.n_batch, 1) * m.engram_rows_per_token());
+            e.vram_cache_rows =
+                std::min<uint64_t>(t.rows, std::max(batch_rows, share(vram_cache, gpu_tables_total) / t.row_bytes));
             e.vram_cache_bytes = e.vram_cache_rows * t.row_bytes;
         }
         // The hottest rows are cached (W-TinyLFU approximates that); the VRAM

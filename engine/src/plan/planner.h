@@ -43,6 +43,9 @@ struct Hardware {
 struct Budgets {
     uint64_t vram_bytes = 0;             // for cuda:0
     uint64_t engram_dram_bytes = 0;      // resident Engram rows
+    // At most this much of the VRAM left after the blocks caches hot Engram
+    // rows of the GPU blocks' tables (default: all that is left).
+    uint64_t engram_vram_bytes = UINT64_MAX;
     int64_t n_ctx = 4096;
     int64_t n_batch = 512;               // prefill batch, sizes the scratch
 };

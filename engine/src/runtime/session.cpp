@@ -68,7 +68,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
         if (dev == -1) {
             s->backends_.push_back(make_cpu_backend(model, r.first, r.last, holds_head, n_ctx, n_batch, s->pool_));
         } else {
-            auto b = make_cuda_backend(model, dev, r.first, r.last, holds_head, n_ctx, n_batch);
+            auto b = make_cuda_backend(model, dev, r.first, r.last, holds_head, n_ctx, n_batch, opt.engram_vram_bytes);
             if (!b) return b.error();
             s->backends_.push_back(std::move(b.value()));
         }
@@ -159,6 +159,24 @@ SessionMemory Session::memory() const {
     m.scratch_bytes += (x_.size() + logits_.size()) * sizeof(float);
     if (ext_state_) m.extension_bytes = ext_state_->bytes() + model_.extension()->resident_bytes();
     return m;
+}
+
+ExtensionStats Session::extension_stats() const {
+    const ModelExtension* x = model_.extension();
+    if (!x) return {};
+    ExtensionStats s = x->stats();
+    TierStats v;
+    v.tier = "vram";
+    for (const auto& b : backends_) {
+        const DeviceMemory d = b->memory();
+        v.hits += d.engram_hits;
+        v.misses += d.engram_misses;
+        v.bytes_read += d.engram_bytes_uploaded;
+        v.bytes_resident += d.engram_resident_bytes;
+        v.capacity_bytes += d.engram_bytes;
+    }
+    if (v.capacity_bytes > 0) s.tiers.insert(s.tiers.begin(), v);
+    return s;
 }
 
 std::vector<BlockRange> Session::placement() const {

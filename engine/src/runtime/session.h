@@ -36,6 +36,10 @@ struct SessionOptions {
     // the CPU. The activations cross between ranges once per step.
     std::vector<BlockRange> split;
     std::string output_device;  // the output head; "": the last range's device
+    // VRAM for the hot rows of the Engram tables whose modules run on a GPU
+    // (the planner's Engram "vram" bytes); each table gets at least the rows
+    // of one batch whatever this says.
+    uint64_t engram_vram_bytes = 0;
 };
 
 // Bytes the session holds, by category.
@@ -80,6 +84,10 @@ public:
     int64_t common_prefix(const std::vector<int32_t>& t) const;
 
     SessionMemory memory() const;
+    // The model extension's statistics (empty without one), with a "vram"
+    // tier first when GPU backends cache its rows: distinct rows of a batch
+    // found there (hits) or uploaded (misses, bytes_read), bytes held, slots.
+    ExtensionStats extension_stats() const;
     // The block ranges as placed (device, first, last).
     std::vector<BlockRange> placement() const;
     void set_dump(TensorDumpFn fn) { dump_ = std::move(fn); }
