@@ -3,12 +3,16 @@
 # 64 MiB of uploads, 15 minutes of device time in all). Aims to finish in
 # 8 minutes:
 #   1. configure + build Release with CUDA for sm_90 (-j16)
-#   2. the GPU tests: test_backend_ops, test_cuda_model
+#   2. the GPU tests: test_backend_ops, test_cuda_model, test_engram_cuda
 #   3. synthetic 1B- and 8B-shaped Q4_K llama models (engram-cli forge --synthetic)
 #   4. engram-bench on each (prefill 512, decode 128): all blocks on the GPU,
 #      then about half of them on the CPU (--vram-budget in bytes)
-#   5. a table: tokens/s and the fraction of the measured HBM bandwidth
-#      (bytes read per token x tokens/s over the device-copy bandwidth).
+#   5. an Engram model (1 GiB of tables forged onto the 1B shape): all
+#      blocks on the GPU with the tables' hot rows in VRAM, then with them
+#      in DRAM (--engram-vram-budget 0: VRAM holds one batch's rows only)
+#   6. a table: tokens/s and the fraction of the measured HBM bandwidth
+#      (bytes read per token x tokens/s over the device-copy bandwidth),
+#      and Engram in DRAM against Engram in VRAM.
 # Each step is timed; a failed step is reported and the script goes on.
 #
 # The machine has no Qt, spdlog, CLI11, ... Run this here first:
@@ -83,16 +87,19 @@ fi
 step configure 120 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGRAM_BUILD_DESKTOP=OFF \
     -DENGRAM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" \
     "${CMAKE_EXTRA[@]}"
-step build 300 cmake --build "$BUILD" -j16 --target test_backend_ops test_cuda_model engram-cli engram-bench
+step build 300 cmake --build "$BUILD" -j16 --target test_backend_ops test_cuda_model test_engram_cuda engram-cli \
+    engram-bench
 
 # --- 2. GPU tests -------------------------------------------------------------
 find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -n 1; }
 OPS=$(find_bin test_backend_ops)
 CM=$(find_bin test_cuda_model)
+EC=$(find_bin test_engram_cuda)
 CLI=$(find_bin engram-cli)
 BENCH=$(find_bin engram-bench)
 if [[ -n "$OPS" ]]; then step test_backend_ops 120 "$OPS"; else SUMMARY+=("test_backend_ops       MISSING"); fi
 if [[ -n "$CM" ]]; then step test_cuda_model 180 "$CM"; else SUMMARY+=("test_cuda_model        MISSING"); fi
+if [[ -n "$EC" ]]; then step test_engram_cuda 120 "$EC"; else SUMMARY+=("test_engram_cuda       MISSING"); fi
 COPY_GBPS=$(grep -o 'device copy [0-9.]* GB/s' "$OUTDIR/test_backend_ops.log" 2>/dev/null | head -n 1 |
             awk '{print $3}' || true)
 
@@ -123,7 +130,22 @@ if [[ -n "$BENCH" ]]; then
     done
 fi
 
-# --- 5. summary -----------------------------------------------------------------
+# --- 5. Engram: hot rows in VRAM vs in DRAM ----------------------------------
+# 2 layers x 16 rows per token (orders 2, 3 x 8 heads) of 128 F16 values:
+# 16 x 131101 rows x 256 B x 2 layers = 1 GiB of tables.
+ENGRAM_MODEL=$MODELS/synthetic-1b-engram.gguf
+if [[ -n "$CLI" && -n "$BENCH" && -f "$MODELS/synthetic-1b-q4_k.gguf" ]]; then
+    step forge_engram 120 "$CLI" forge --base "$MODELS/synthetic-1b-q4_k.gguf" --out "$ENGRAM_MODEL" --form v41 \
+        --layers 2,9 --max-ngram 3 --heads 8 --key-length 128 --rows-per-head 131101 --type f16 --seed 3
+    if [[ -f "$ENGRAM_MODEL" ]]; then
+        step bench_engram_vram 150 "$BENCH" -m "$ENGRAM_MODEL" -p 512 -n 128 -r 1 --vram-budget 90% \
+            --engram-dram-budget 100% --no-engram-hot-stats
+        step bench_engram_dram 150 "$BENCH" -m "$ENGRAM_MODEL" -p 512 -n 128 -r 1 --vram-budget 90% \
+            --engram-vram-budget 0 --engram-dram-budget 100% --no-engram-hot-stats
+    fi
+fi
+
+# --- 6. summary -----------------------------------------------------------------
 echo
 echo "steps (logs in \$OUT):"
 printf '  %s\n' "${SUMMARY[@]}"
@@ -162,10 +184,30 @@ for name in ("1b", "8b"):
         where = " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", []))
         rows.append((name, place, pp, tg, size, frac, where or "?"))
 
+for place in ("vram", "dram"):
+    log = os.path.join(out, f"bench_engram_{place}.log")
+    if not os.path.exists(log):
+        continue
+    text = open(log).read()
+    try:
+        j = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    except ValueError:
+        continue
+    tiers = (j.get("engram") or {}).get("tiers") or {}
+    v = tiers.get("vram") or {}
+    where = " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", []))
+    where += f"  Engram VRAM hit rate {v.get('hit_rate', 0):.2f}, {v.get('capacity_bytes', 0) / 2**20:.0f} MiB"
+    rows.append(("1b+eng", f"eng {place}", rate(j.get("prefill_tokens_per_s")), rate(j.get("decode_tokens_per_s")),
+                 0, None, where))
+
 print(f"\ndevice copy bandwidth: {copy:.0f} GB/s (read + write)" if copy else "\ndevice copy bandwidth: not measured")
 print(f"{'model':6} {'run':9} {'prefill t/s':>12} {'decode t/s':>11} {'GB/token':>9} {'HBM frac':>9}  blocks")
 for name, place, pp, tg, size, frac, where in rows:
     f = lambda v, spec: format(v, spec) if v is not None else "-".rjust(int(spec.split(".")[0]))
-    print(f"{name:6} {('all GPU' if place == 'gpu' else 'half CPU'):9} {f(pp, '12.1f')} {f(tg, '11.1f')} "
+    label = {"gpu": "all GPU", "half": "half CPU"}.get(place, place)
+    print(f"{name:6} {label:9} {f(pp, '12.1f')} {f(tg, '11.1f')} "
           f"{size / 1e9:9.2f} {f(frac, '9.2f')}  {where}")
+eng = {p: tg for name, p, _, tg, *_ in rows if name == "1b+eng"}
+if eng.get("eng vram") and eng.get("eng dram"):
+    print(f"Engram in DRAM vs in VRAM: decode {eng['eng dram'] / eng['eng vram']:.3f}x (target >= 0.97)")
 EOF
