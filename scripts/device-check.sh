@@ -162,6 +162,19 @@ def rate(v):
         return None
     return float(v) if v is not None else None
 
+def load(log):
+    """The bench's JSON object in its log, or None (missing log, no JSON)."""
+    if not os.path.exists(log):
+        return None
+    text = open(log).read()
+    try:
+        return json.loads(text[text.index("{"):text.rindex("}") + 1])
+    except ValueError:
+        return None
+
+def blocks(j):
+    return " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", [])) or "?"
+
 rows = []
 for name in ("1b", "8b"):
     f = os.path.join(models, f"synthetic-{name}-q4_k.gguf")
@@ -170,10 +183,8 @@ for name in ("1b", "8b"):
         log = os.path.join(out, f"bench_{name}_{place}.log")
         if not os.path.exists(log):
             continue
-        text = open(log).read()
-        try:
-            j = json.loads(text[text.index("{"):text.rindex("}") + 1])
-        except ValueError:
+        j = load(log)
+        if j is None:
             rows.append((name, place, None, None, size, None, "?"))
             continue
         pp = rate(j.get("prefill_tokens_per_s"))
@@ -181,22 +192,14 @@ for name in ("1b", "8b"):
         # Decode reads every weight once per token (tied head = token_embd):
         # about the file's size; only meaningful when all of it is in VRAM.
         frac = (size * tg / (copy * 1e9)) if (place == "gpu" and tg and copy) else None
-        where = " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", []))
-        rows.append((name, place, pp, tg, size, frac, where or "?"))
+        rows.append((name, place, pp, tg, size, frac, blocks(j)))
 
 for place in ("vram", "dram"):
-    log = os.path.join(out, f"bench_engram_{place}.log")
-    if not os.path.exists(log):
+    j = load(os.path.join(out, f"bench_engram_{place}.log"))
+    if j is None:
         continue
-    text = open(log).read()
-    try:
-        j = json.loads(text[text.index("{"):text.rindex("}") + 1])
-    except ValueError:
-        continue
-    tiers = (j.get("engram") or {}).get("tiers") or {}
-    v = tiers.get("vram") or {}
-    where = " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", []))
-    where += f"  Engram VRAM hit rate {v.get('hit_rate', 0):.2f}, {v.get('capacity_bytes', 0) / 2**20:.0f} MiB"
+    v = ((j.get("engram") or {}).get("tiers") or {}).get("vram") or {}
+    where = blocks(j) + f"  Engram VRAM hit rate {v.get('hit_rate', 0):.2f}, {v.get('capacity_bytes', 0) / 2**20:.0f} MiB"
     rows.append(("1b+eng", f"eng {place}", rate(j.get("prefill_tokens_per_s")), rate(j.get("decode_tokens_per_s")),
                  0, None, where))
 

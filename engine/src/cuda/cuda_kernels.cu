@@ -109,24 +109,6 @@ __global__ void f32_to_f16_kernel(const float* in, __half* out, int64_t n) {
         out[i] = __float2half_rn(in[i]);
 }
 
-// Block per row, 256 threads; squares summed in double as the CPU does.
-__global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps) {
-    __shared__ double part[8];
-    const float* xr = x + (int64_t)blockIdx.x * n;
-    float* yr = y + (int64_t)blockIdx.x * n;
-    double ss = 0;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double)(xr[i] * xr[i]);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    double tot = 0;
-    for (int i = 0; i < (int)(blockDim.x >> 5); ++i) tot += part[i];
-    const float mean = (float)(tot / (double)n);
-    const float scale = 1.0f / sqrtf(mean + eps);
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
-}
-
 // Sum over a block of 256 threads (8 warps); every thread gets the total.
 // `part` is the block's 8 doubles of shared memory; callers reuse it only
 // after this returns (the trailing barrier).
@@ -139,6 +121,19 @@ __device__ double block_sum(double v, double* part) {
     for (int i = 0; i < (int)(blockDim.x >> 5); ++i) tot += part[i];
     __syncthreads();
     return tot;
+}
+
+// Block per row, 256 threads; squares summed in double as the CPU does.
+__global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps) {
+    __shared__ double part[8];
+    const float* xr = x + (int64_t)blockIdx.x * n;
+    float* yr = y + (int64_t)blockIdx.x * n;
+    double ss = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double)(xr[i] * xr[i]);
+    const double tot = block_sum(ss, part);
+    const float mean = (float)(tot / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
 }
 
 __global__ void scatter_rows_kernel(const uint8_t* staged, const int32_t* slots, int64_t row_bytes, uint8_t* table) {
