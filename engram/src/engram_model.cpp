@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <unordered_map>
@@ -192,7 +192,7 @@ public:
         if (n > 0) {
             std::unordered_map<uint64_t, const uint8_t*> where;
             where.reserve((size_t)(n_tok * H));
-            auto got = each_chunk(st, li, pos0, n_tok, true, [&](const Pending& pc, int64_t p, int64_t end) {
+            auto got = each_chunk(st, li, pos0, n_tok, [&](const Pending& pc, int64_t p, int64_t end) {
                 for (; p < end; ++p)
                     for (int64_t h = 0; h < H; ++h) {
                         const uint32_t k = pc.index[(size_t)((p - pc.pos0) * H + h)];
@@ -235,7 +235,7 @@ public:
         const int64_t H = cfg_.heads_per_layer(), K = cfg_.key_length, E = cfg_.gathered_width();
         const TypeKernels* k = kernels_for(t.type);
         // Gather: every position's rows, from the chunks that hold them.
-        auto gathered = each_chunk(st, li, pos0, n_tok, true, [&](const Pending& pc, int64_t p, int64_t end) {
+        auto gathered = each_chunk(st, li, pos0, n_tok, [&](const Pending& pc, int64_t p, int64_t end) {
             for (; p < end; ++p) {
                 const uint32_t* idx = pc.index.data() + (p - pc.pos0) * H;
                 float* dst = st.scratch.e.data() + (p - pos0) * E;
@@ -342,18 +342,17 @@ private:
     }
 
     // Calls fn(chunk, p, end) for the pending chunks of layer li that cover
-    // positions [pos0, pos0 + n_tok), in order, requesting the rows of any
-    // position no chunk covers; after waiting for each chunk when `wait`.
+    // positions [pos0, pos0 + n_tok), in order, once each has arrived;
+    // requests the rows of any position no chunk covers.
     template <class F>
-    Status each_chunk(EngramState& st, int li, int64_t pos0, int64_t n_tok, bool wait, F&& fn) const {
+    Status each_chunk(EngramState& st, int li, int64_t pos0, int64_t n_tok, F&& fn) const {
         for (int64_t p = pos0; p < pos0 + n_tok;) {
             Pending* pc = find_chunk(st, li, p);
             if (!pc) {
                 st.pending[li].push_back(request_layer(st, li, p, pos0 + n_tok - p));
                 pc = &st.pending[li].back();
             }
-            if (wait)
-                if (auto s = store_->wait(*pc->batch); !s) return s;
+            if (auto s = store_->wait(*pc->batch); !s) return s;
             const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);
             fn(*pc, p, end);
             p = end;

@@ -30,16 +30,6 @@ void for_positions(ThreadPool& pool, int64_t n_tok, int64_t n_embd, F&& fn) {
     }
 }
 
-// sigmoid(sign(s) * sqrt(max(|s|, 1e-6))), as engram_demo_v1.py's gate; s = 0
-// has sign 0 (torch.sign), so its gate is 1/2.
-float gate_of(double s) {
-    const double mag = std::sqrt(std::max(std::fabs(s), 1e-6));
-    const double z = s > 0 ? mag : (s < 0 ? -mag : 0.0);
-    return (float)(1.0 / (1.0 + std::exp(-z)));
-}
-
-float silu(float y) { return y / (1.0f + std::exp(-y)); }
-
 void grow(std::vector<float>& v, size_t n, const char* what) {
     if (v.size() >= n) return;
     EG_LOG_WARN("engram module: scratch {} grows from {} to {} floats (allocate more at load)", what, v.size(), n);
@@ -146,20 +136,10 @@ void forward(const Config& c, const LayerTensors& L, int64_t n_embd, float* x, c
 
     // 2. per position: gate, gated value, demo: conv input into the history.
     const float eps = c.norm_eps;
-    const double inv_sqrt_n = 1.0 / std::sqrt((double)n);
     for_positions(pool, n_tok, n, [&](int64_t i) {
-        const float* xi = x + i * n;
-        float* qn = s.q.data() + i * n;
-        float* kn = s.tmp.data() + i * n;
-        rms_norm(xi, L.q_norm, qn, n, eps);
-        rms_norm(s.key.data() + i * n, L.k_norm, kn, n, eps);
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += (double)qn[j] * (double)kn[j];
-        const float g = gate_of(dot * inv_sqrt_n);
-        s.gate[i] = g;
-        float* v = kn;  // the normalised key is spent: it becomes the output
-        const float* val = s.value.data() + i * n;
-        for (int64_t j = 0; j < n; ++j) v[j] = g * val[j];
+        float* v = s.tmp.data() + i * n;  // the normalised key, then the output
+        s.gate[i] = lookup_gate(x + i * n, s.key.data() + i * n, s.value.data() + i * n, L.q_norm, L.k_norm, n, eps,
+                                s.q.data() + i * n, v, v);
         if (demo) rms_norm(v, L.conv_norm, hist + (pos0 + i) * n, n, eps);
     });
     dump_if(dump, "engram_gate", L.layer, s.gate.data(), n_tok, 1);
@@ -168,21 +148,11 @@ void forward(const Config& c, const LayerTensors& L, int64_t n_embd, float* x, c
     // max_ngram: y_t[c] = sum_k w[c][k] * u_{t - (K-1-k)*dil}[c], u_{<0} = 0.
     if (demo) {
         dump_if(dump, "engram_conv_in", L.layer, hist + pos0 * n, n_tok, n);
-        const int64_t K = c.conv_kernel, dil = c.max_ngram;
         for_positions(pool, n_tok, n, [&](int64_t i) {
-            const int64_t t = pos0 + i;
             float* y = s.q.data() + i * n;  // the normalised query is spent
             float* v = s.tmp.data() + i * n;
-            for (int64_t j = 0; j < n; ++j) {
-                const float* w = L.conv + j * K;
-                float acc = 0.0f;
-                for (int64_t k = 0; k < K; ++k) {
-                    const int64_t p = t - (K - 1 - k) * dil;
-                    if (p >= 0) acc += w[k] * hist[p * n + j];
-                }
-                y[j] = silu(acc);
-                v[j] += y[j];
-            }
+            lookup_conv(hist, L.conv, c.conv_kernel, c.max_ngram, pos0 + i, n, y);
+            for (int64_t j = 0; j < n; ++j) v[j] += y[j];
         });
         dump_if(dump, "engram_conv", L.layer, s.q.data(), n_tok, n);
     }

@@ -455,6 +455,114 @@ private slots:
             QVERIFY2(st.message().find("50") != std::string::npos, st.message().c_str());
         }
     }
+
+    // The lookup (Engram) module's gate at positions 5..8 of a 12-position
+    // history, key and value interleaved as the fused projection leaves them.
+    // Reference in double; both backends sum squares and the dot in double,
+    // so 2e-5 of each output's scale.
+    void lookup_gate_data() { add_backend_rows("lookup_gate"); }
+    void lookup_gate() {
+        QFETCH(QString, backend);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n_tok = 4, n = 576, n_ctx = 12, pos0 = 5;
+        const auto x = randn(n_tok * n, 51, 2.0f), kv = randn(n_tok * 2 * n, 52), qw = randn(n, 53),
+                   kw = randn(n, 54), cw = randn(n, 55);
+        std::vector<float> out(n_tok * n), hist = randn(n_ctx * n, 56);
+        const std::vector<float> hist0 = hist;
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::lookup_gate(0, x.data(), kv.data(), 2 * n, n, qw.data(), kw.data(), cw.data(),
+                                            hist.data(), n_ctx, n_tok, n, pos0, 1e-5f, out.data()));
+        } else {
+            std::vector<float> qn(n), kn(n);
+            for (int64_t t = 0; t < n_tok; ++t) {
+                eg::lookup_gate(x.data() + t * n, kv.data() + t * 2 * n, kv.data() + t * 2 * n + n, qw.data(),
+                                kw.data(), n, 1e-5f, qn.data(), kn.data(), out.data() + t * n);
+                eg::rms_norm(out.data() + t * n, cw.data(), hist.data() + (pos0 + t) * n, n, 1e-5f);
+            }
+        }
+        auto rms = [&](const float* v, int64_t i, const std::vector<float>& w) {
+            double ss = 0;
+            for (int64_t j = 0; j < n; ++j) ss += (double)v[j] * v[j];
+            return v[i] / std::sqrt(ss / n + 1e-5) * w[i];
+        };
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const float* xt = x.data() + t * n;
+            const float* kt = kv.data() + t * 2 * n;
+            double dot = 0;
+            for (int64_t j = 0; j < n; ++j) dot += rms(xt, j, qw) * rms(kt, j, kw);
+            const double s = dot / std::sqrt((double)n);
+            const double z = (s > 0 ? 1 : -1) * std::sqrt(std::max(std::fabs(s), 1e-6));
+            const double g = 1 / (1 + std::exp(-z));
+            for (int64_t j = 0; j < n; ++j) {
+                const double ref = g * kt[n + j];
+                QVERIFY2(std::fabs(out[t * n + j] - ref) <= 2e-5 * (1 + std::fabs(ref)),
+                         qPrintable(QString("out %1 [%2]: %3 vs %4").arg(t).arg(j).arg(out[t * n + j]).arg(ref)));
+            }
+            for (int64_t j = 0; j < n; ++j) {
+                const double ref = rms(out.data() + t * n, j, cw);
+                QVERIFY2(std::fabs(hist[(pos0 + t) * n + j] - ref) <= 2e-5 * (1 + std::fabs(ref)),
+                         qPrintable(QString("history %1 [%2]").arg(pos0 + t).arg(j)));
+            }
+        }
+        // Positions outside the batch are left alone.
+        for (int64_t p : {int64_t(0), pos0 - 1, pos0 + n_tok, n_ctx - 1})
+            for (int64_t j = 0; j < n; ++j) QCOMPARE(hist[p * n + j], hist0[p * n + j]);
+    }
+
+    // x += out + SiLU(dilated causal conv of the history): positions 1..3
+    // read history rows before 0 (zero) and rows of earlier batches. Sums
+    // of K products in float: 1e-5 of the scale.
+    void lookup_residual_data() { add_backend_rows("lookup_residual"); }
+    void lookup_residual() {
+        QFETCH(QString, backend);
+        SKIP_WITHOUT_GPU(backend);
+        const int64_t n_tok = 3, n = 320, n_ctx = 16, pos0 = 1, K = 4, dil = 3;
+        const auto x0 = randn(n_tok * n, 61), out = randn(n_tok * n, 62), hist = randn(n_ctx * n, 63),
+                   conv = randn(n * K, 64, 0.5f);
+        std::vector<float> x = x0;
+        if (is_cuda(backend)) {
+            VERIFY_OK(cuda_ops::lookup_residual(0, x.data(), out.data(), hist.data(), n_ctx, conv.data(), K, dil,
+                                                n_tok, n, pos0));
+        } else {
+            std::vector<float> y(n);
+            for (int64_t t = 0; t < n_tok; ++t) {
+                eg::lookup_conv(hist.data(), conv.data(), K, dil, pos0 + t, n, y.data());
+                for (int64_t j = 0; j < n; ++j) x[t * n + j] += out[t * n + j] + y[j];
+            }
+        }
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t c = 0; c < n; ++c) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                    const int64_t p = pos0 + t - (K - 1 - k) * dil;
+                    if (p >= 0) acc += (double)conv[c * K + k] * hist[p * n + c];
+                }
+                const double ref = x0[t * n + c] + out[t * n + c] + acc / (1 + std::exp(-acc));
+                QVERIFY2(std::fabs(x[t * n + c] - ref) <= 1e-5 * (1 + std::fabs(ref)),
+                         qPrintable(QString("x %1 [%2]: %3 vs %4").arg(t).arg(c).arg(x[t * n + c]).arg(ref)));
+            }
+    }
+
+    // Staged rows land in their slots, byte for byte, and nothing else moves.
+    void scatter_rows() {
+        std::string why;
+        if (cuda_probe(false, &why).empty()) QSKIP(qPrintable("no CUDA device: " + QString::fromStdString(why)));
+        for (int64_t rb : {int64_t(64), int64_t(34)}) {  // whole words, and not
+            const int64_t n_slots = 40;
+            std::vector<uint8_t> table(n_slots * rb), staged(3 * rb);
+            std::mt19937 rng(7);
+            for (auto& b : table) b = (uint8_t)rng();
+            for (auto& b : staged) b = (uint8_t)rng();
+            std::vector<uint8_t> want = table;
+            const std::vector<int32_t> at = {39, 0, 17};
+            for (size_t i = 0; i < at.size(); ++i)
+                std::copy_n(staged.begin() + i * rb, rb, want.begin() + at[i] * rb);
+            VERIFY_OK(cuda_ops::scatter_rows(0, staged.data(), at.data(), 3, rb, table.data(), n_slots));
+            QVERIFY(table == want);
+            const int32_t bad = 40;
+            QVERIFY(!cuda_ops::scatter_rows(0, staged.data(), &bad, 1, rb, table.data(), n_slots).ok());
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(TestBackendOps)

@@ -1,5 +1,6 @@
 #include "cpu/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/fp16.h"
@@ -7,6 +8,32 @@
 #include "cpu/simd.h"
 
 namespace eg {
+
+float lookup_gate(const float* x, const float* key, const float* value, const float* q_norm, const float* k_norm,
+                  int64_t n, float eps, float* qn, float* kn, float* out) {
+    rms_norm(x, q_norm, qn, n, eps);
+    rms_norm(key, k_norm, kn, n, eps);
+    double dot = 0;
+    for (int64_t j = 0; j < n; ++j) dot += (double)qn[j] * (double)kn[j];
+    const double s = dot * (1.0 / std::sqrt((double)n));
+    const double mag = std::sqrt(std::max(std::fabs(s), 1e-6));
+    const double z = s > 0 ? mag : (s < 0 ? -mag : 0.0);  // torch.sign(0) = 0: g = 1/2
+    const float g = (float)(1.0 / (1.0 + std::exp(-z)));
+    for (int64_t j = 0; j < n; ++j) out[j] = g * value[j];
+    return g;
+}
+
+void lookup_conv(const float* hist, const float* w, int64_t K, int64_t dil, int64_t t, int64_t n, float* y) {
+    for (int64_t c = 0; c < n; ++c) {
+        const float* wc = w + c * K;
+        float acc = 0.0f;
+        for (int64_t k = 0; k < K; ++k) {
+            const int64_t p = t - (K - 1 - k) * dil;
+            if (p >= 0) acc += wc[k] * hist[p * n + c];
+        }
+        y[c] = acc / (1.0f + std::exp(-acc));
+    }
+}
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
     // As ggml: float squares summed in double, the mean rounded to float.

@@ -28,6 +28,19 @@ void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, Rop
 // h = silu(g) * u   ([n])
 void silu_mul(const float* g, const float* u, float* h, int64_t n);
 
+// The gate of a lookup (Engram) module at one position (model/extension.h,
+// LookupModule): s = <rms_norm(x)*q_norm, rms_norm(key)*k_norm> / sqrt(n)
+// (the dot in double), g = sigmoid(sign(s) * sqrt(max(|s|, 1e-6))), and
+// out = g * value. qn and kn are scratch of n floats (kn may be out).
+// Returns g.
+float lookup_gate(const float* x, const float* key, const float* value, const float* q_norm, const float* k_norm,
+                  int64_t n, float eps, float* qn, float* kn, float* out);
+
+// The module's causal depthwise convolution at position t over the history
+// of its inputs hist [>= t+1, n]: y[c] = SiLU(sum_k w[c*K + k] *
+// hist[t - (K-1-k)*dil][c]), positions before 0 reading 0.
+void lookup_conv(const float* hist, const float* w, int64_t K, int64_t dil, int64_t t, int64_t n, float* y);
+
 // Rounds float to F16 in place of the KV store: dst[n] <- src[n].
 void store_f16(const float* src, uint16_t* dst, int64_t n);
 

@@ -227,4 +227,86 @@ Status get_rows(int dev, const WeightView& W, const int32_t* ids, int64_t n_ids,
     return op.get(out, dout, (uint64_t)(n_ids * W.k) * 4);
 }
 
+Status lookup_gate(int dev, const float* x, const float* kv, int64_t kv_stride, int64_t value_offset,
+                   const float* q_norm, const float* k_norm, const float* conv_norm, float* hist, int64_t n_ctx,
+                   int64_t n_tok, int64_t n, int64_t pos0, float eps, float* out) {
+    Op op(dev, "lookup_gate");
+    if (auto st = op.begin(); !st) return st;
+    if (conv_norm && (pos0 < 0 || pos0 + n_tok > n_ctx))
+        return Error{"lookup_gate: positions past the history of " + std::to_string(n_ctx)};
+    const int32_t p0 = (int32_t)pos0;
+    EG_TRY_PUT(dx, op.put(x, (uint64_t)(n_tok * n) * 4));
+    EG_TRY_PUT(dkv, op.put(kv, (uint64_t)(n_tok * kv_stride) * 4));
+    EG_TRY_PUT(dq, op.put(q_norm, (uint64_t)n * 4));
+    EG_TRY_PUT(dk, op.put(k_norm, (uint64_t)n * 4));
+    EG_TRY_PUT(dout, op.put(nullptr, (uint64_t)(n_tok * n) * 4));
+    EG_TRY_PUT(dpos, op.put(&p0, 4));
+    void* dcn = nullptr;
+    void* dh = nullptr;
+    if (conv_norm) {
+        EG_TRY_PUT(c, op.put(conv_norm, (uint64_t)n * 4));
+        EG_TRY_PUT(h, op.put(hist, (uint64_t)(n_ctx * n) * 4));
+        dcn = c;
+        dh = h;
+    }
+    cuda::GateArgs a;
+    a.x = (const float*)dx;
+    a.key = (const float*)dkv;
+    a.value = (const float*)dkv + value_offset;
+    a.kv_stride = kv_stride;
+    a.q_norm = (const float*)dq;
+    a.k_norm = (const float*)dk;
+    a.out = (float*)dout;
+    a.hist = (float*)dh;
+    a.conv_norm = (const float*)dcn;
+    a.n_tok = n_tok;
+    a.n = n;
+    a.eps = eps;
+    if (auto st = op.check(cuda::lookup_gate(a, (const int32_t*)dpos, nullptr), "launch"); !st) return st;
+    if (auto st = op.get(out, dout, (uint64_t)(n_tok * n) * 4); !st) return st;
+    return dh ? op.get(hist, dh, (uint64_t)(n_ctx * n) * 4) : Status{};
+}
+
+Status lookup_residual(int dev, float* x, const float* out, const float* hist, int64_t n_ctx, const float* conv,
+                       int64_t K, int64_t dil, int64_t n_tok, int64_t n, int64_t pos0) {
+    Op op(dev, "lookup_residual");
+    if (auto st = op.begin(); !st) return st;
+    if (conv && (pos0 < 0 || pos0 + n_tok > n_ctx))
+        return Error{"lookup_residual: positions past the history of " + std::to_string(n_ctx)};
+    const int32_t p0 = (int32_t)pos0;
+    EG_TRY_PUT(dx, op.put(x, (uint64_t)(n_tok * n) * 4));
+    EG_TRY_PUT(dout, op.put(out, (uint64_t)(n_tok * n) * 4));
+    EG_TRY_PUT(dpos, op.put(&p0, 4));
+    void* dh = nullptr;
+    void* dw = nullptr;
+    if (conv) {
+        EG_TRY_PUT(h, op.put(hist, (uint64_t)(n_ctx * n) * 4));
+        EG_TRY_PUT(w, op.put(conv, (uint64_t)(n * K) * 4));
+        dh = h;
+        dw = w;
+    }
+    if (auto st = op.check(cuda::lookup_residual((float*)dx, (const float*)dout, (const float*)dh, (const float*)dw, K,
+                                                 dil, n_tok, n, (const int32_t*)dpos, nullptr),
+                           "launch");
+        !st)
+        return st;
+    return op.get(x, dx, (uint64_t)(n_tok * n) * 4);
+}
+
+Status scatter_rows(int dev, const void* staged, const int32_t* slots, int64_t n, int64_t row_bytes, void* table,
+                    int64_t n_slots) {
+    Op op(dev, "scatter_rows");
+    if (auto st = op.begin(); !st) return st;
+    for (int64_t i = 0; i < n; ++i)
+        if (slots[i] < 0 || slots[i] >= n_slots)
+            return Error{"scatter_rows: slot " + std::to_string(slots[i]) + " is outside the table's " +
+                         std::to_string(n_slots) + " slots"};
+    EG_TRY_PUT(ds, op.put(staged, (uint64_t)(n * row_bytes)));
+    EG_TRY_PUT(di, op.put(slots, (uint64_t)n * 4));
+    EG_TRY_PUT(dt, op.put(table, (uint64_t)(n_slots * row_bytes)));
+    if (auto st = op.check(cuda::scatter_rows(ds, (const int32_t*)di, n, row_bytes, dt, nullptr), "launch"); !st)
+        return st;
+    return op.get(table, dt, (uint64_t)(n_slots * row_bytes));
+}
+
 }  // namespace eg::cuda_ops

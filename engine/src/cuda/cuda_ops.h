@@ -40,4 +40,21 @@ Status gemm(int dev, const WeightView& W, const float* X, int64_t n_tok, float* 
 // out[i*W.k ..] = row ids[i] of W.
 Status get_rows(int dev, const WeightView& W, const int32_t* ids, int64_t n_ids, float* out);
 
+// The lookup (Engram) module's gate for positions pos0 .. pos0+n_tok (as
+// eg::lookup_gate per position): key t at kv[t*kv_stride], value t at
+// kv[t*kv_stride + value_offset]; out [n_tok, n]. With conv_norm, also
+// hist[pos0 + t] = rms_norm(out_t) * conv_norm (hist [n_ctx, n], in and out).
+Status lookup_gate(int dev, const float* x, const float* kv, int64_t kv_stride, int64_t value_offset,
+                   const float* q_norm, const float* k_norm, const float* conv_norm, float* hist, int64_t n_ctx,
+                   int64_t n_tok, int64_t n, int64_t pos0, float eps, float* out);
+
+// x [n_tok, n] += out (+ eg::lookup_conv of hist [n_ctx, n] at pos0 + t when
+// conv [n, K] is given).
+Status lookup_residual(int dev, float* x, const float* out, const float* hist, int64_t n_ctx, const float* conv,
+                       int64_t K, int64_t dil, int64_t n_tok, int64_t n, int64_t pos0);
+
+// table [n_slots, row_bytes] (in and out): row slots[i] <- staged row i.
+Status scatter_rows(int dev, const void* staged, const int32_t* slots, int64_t n, int64_t row_bytes, void* table,
+                    int64_t n_slots);
+
 }  // namespace eg::cuda_ops

@@ -48,5 +48,14 @@ Status attention(int dev, const AttentionArgs&) { return not_built(dev); }
 Status matvec(int dev, const WeightView&, const float*, float*) { return not_built(dev); }
 Status gemm(int dev, const WeightView&, const float*, int64_t, float*) { return not_built(dev); }
 Status get_rows(int dev, const WeightView&, const int32_t*, int64_t, float*) { return not_built(dev); }
+Status lookup_gate(int dev, const float*, const float*, int64_t, int64_t, const float*, const float*, const float*,
+                   float*, int64_t, int64_t, int64_t, int64_t, float, float*) {
+    return not_built(dev);
+}
+Status lookup_residual(int dev, float*, const float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t,
+                       int64_t, int64_t) {
+    return not_built(dev);
+}
+Status scatter_rows(int dev, const void*, const int32_t*, int64_t, int64_t, void*, int64_t) { return not_built(dev); }
 
 }  // namespace eg::cuda_ops
