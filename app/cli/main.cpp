@@ -10,6 +10,10 @@
 using namespace eg::cli;
 
 namespace {
+constexpr const char* kEngramVramHelp =
+    "Engram models whose blocks run on the GPU: VRAM for their hot rows, bytes or a share of the tables "
+    "(default: whatever VRAM the blocks leave)";
+
 void add_common(CLI::App* app, CommonOptions& c) {
     app->add_option("-m,--model", c.model, "GGUF model file")->required()->check(CLI::ExistingFile);
     app->add_option("-t,--threads", c.threads, "CPU threads (default: physical cores)")->check(CLI::Range(0, 256));
@@ -22,9 +26,7 @@ void add_common(CLI::App* app, CommonOptions& c) {
     app->add_option("--engram-dram-budget", c.engram_budget,
                     "Engram models: DRAM for table rows, bytes (8G, 512M) or a share of the tables (25%); the rest "
                     "is read from the file on demand (default 100%)");
-    app->add_option("--engram-vram-budget", c.engram_vram_budget,
-                    "Engram models whose blocks run on the GPU: VRAM for their hot rows, bytes or a share of the tables "
-                    "(default: whatever VRAM the blocks leave)");
+    app->add_option("--engram-vram-budget", c.engram_vram_budget, kEngramVramHelp);
     app->add_option("--engram-policy", c.engram_policy, "Engram DRAM cache policy: wtinylfu (default) or lru");
     app->add_flag("--no-engram-prefetch", c.engram_no_prefetch,
                   "read Engram rows when a layer needs them instead of as soon as the tokens are known");
@@ -153,9 +155,7 @@ int main(int argc, char** argv) {
                       "default all free VRAM");
     planc->add_option("--engram-dram-budget", pa.engram_dram_budget,
                       "DRAM for Engram rows: bytes (8G, 512M) or a share of the tables (25%); default 100%");
-    planc->add_option("--engram-vram-budget", pa.engram_vram_budget,
-                      "Engram models whose blocks run on the GPU: VRAM for their hot rows, bytes or a share of the tables "
-                    "(default: whatever VRAM the blocks leave)");
+    planc->add_option("--engram-vram-budget", pa.engram_vram_budget, kEngramVramHelp);
     planc->add_option("-c,--ctx", pa.ctx, "context length (default: the model's, at most 4096)")
         ->check(CLI::Range(0, 1 << 24));
     planc->add_option("--assume-gpu", pa.assume_gpu,

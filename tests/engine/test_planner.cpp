@@ -55,7 +55,8 @@ ModelInfo llama_shape(const std::string& name, int64_t n_layer, int64_t n_embd, 
         m.engram_head_count = 8;
         m.engram_max_ngram = 3;
         for (int64_t il : {int64_t(1), n_layer / 2})
-            m.engram_tables.push_back({il, "blk." + std::to_string(il) + ".engram_embd.weight", engram_rows_per_table, 512});
+            m.engram_tables.push_back(
+                {il, "blk." + std::to_string(il) + ".engram_embd.weight", engram_rows_per_table, 512, 256});
     }
     m.file_bytes = m.weights_bytes() + m.engram_table_bytes();
     return m;
@@ -72,7 +73,7 @@ ModelInfo smol_with_engram() {
     m.engram_head_count = 8;
     m.engram_max_ngram = 3;
     for (int64_t il : {int64_t(1), int64_t(15)})
-        m.engram_tables.push_back({il, "blk." + std::to_string(il) + ".engram_embd.weight", 32ull << 20, 128});
+        m.engram_tables.push_back({il, "blk." + std::to_string(il) + ".engram_embd.weight", 32ull << 20, 128, 64});
     m.file_bytes += m.engram_table_bytes();
     return m;
 }
@@ -296,6 +297,8 @@ private slots:
         QCOMPARE(t.rows, uint64_t(1000));
         QCOMPARE(t.row_bytes, uint64_t(128));
         QCOMPARE(t.bytes(), uint64_t(128000));
+        QCOMPARE(t.row_values, int64_t(64));
+        QVERIFY(!t.has_conv);
         QCOMPARE(mi->engram_rows_per_token(), 8);  // (3 - 1) orders x 4 heads
         // The table is not a block weight: both blocks weigh the same.
         QCOMPARE(mi->block_weight_bytes[0], mi->block_weight_bytes[1]);
@@ -522,6 +525,37 @@ private slots:
             QCOMPARE(e.vram_cache_rows, std::min<uint64_t>(e.rows, batch_rows));
         }
         QVERIFY(none.predicted.pcie_bytes > quarter.predicted.pcie_bytes);
+    }
+
+    // Besides their rows, Engram modules on the GPU need a batch's gathered
+    // rows, key|value and output, one batch of staged rows per module, and
+    // in the demo form a conv history per position (cuda_backend.cpp): the
+    // plan counts them as VRAM scratch, and blocks are fitted with them.
+    void engram_gpu_scratch_counted() {
+        const ModelInfo plain = shape("1B");
+        ModelInfo m = shape("1B+engram");
+        const Budgets b = budgets(m, 80 * GiB, 0, 4096);
+        const Placement p0 = plan(plain, workstation(), b);
+        const Placement p1 = plan(m, workstation(), b);
+        QCOMPARE(p1.n_gpu_blocks, m.n_layer);
+        const uint64_t nb = 512, H = 16, E = H * 256, D = 2048;
+        // At least the gathered rows, key|value, output and each module's staging.
+        QVERIFY(p1.vram.scratch_bytes - p0.vram.scratch_bytes >= nb * (E + 3 * D) * 4 + 2 * nb * H * (512 + 8));
+        // The demo form keeps a history per position: exactly n_ctx x n_embd floats a module.
+        for (auto& t : m.engram_tables) t.has_conv = true;
+        const Placement d4 = plan(m, workstation(), b);
+        const Placement d2 = plan(m, workstation(), budgets(m, 80 * GiB, 0, 2048));
+        QCOMPARE(d4.vram.scratch_bytes - d2.vram.scratch_bytes, uint64_t(2 * 2048 * D * 4));
+        // On the CPU none of it is on a GPU.
+        const Placement cpu = plan(m, workstation(), budgets(m, 0, 0));
+        QCOMPARE(cpu.vram.scratch_bytes, uint64_t(0));
+        // With the budget just short of what every block needs beside the
+        // Engram scratch, one block fewer fits: the scratch is part of the fit.
+        const uint64_t all = p1.vram.weights_bytes + p1.vram.kv_bytes + p1.vram.scratch_bytes;
+        const Placement tight = plan(m, workstation(), budgets(m, all - 1, 0));
+        QVERIFY(tight.n_gpu_blocks < m.n_layer);
+        QVERIFY(tight.vram.bytes() <= all - 1);  // the Engram rows it keeps included
+        QVERIFY(tight.vram.engram_bytes > 0);
     }
 
     void zipf_model() {

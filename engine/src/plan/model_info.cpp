@@ -136,6 +136,8 @@ Result<ModelInfo> model_info(const GgufFile& f) {
         e.tensor = name;
         e.rows = (uint64_t)t->ne[1];
         e.row_bytes = (uint64_t)rb;
+        e.row_values = t->ne[0];
+        e.has_conv = f.find_tensor("blk." + std::to_string(il) + ".engram_conv.weight") != nullptr;
         mi.engram_tables.push_back(std::move(e));
     }
     return mi;

@@ -19,6 +19,8 @@ struct EngramTableShape {
     std::string tensor;                  // blk.N.engram_embd.weight
     uint64_t rows = 0;
     uint64_t row_bytes = 0;
+    int64_t row_values = 0;              // values per row (key_length)
+    bool has_conv = false;               // the demo form: a conv whose history is kept per position
     uint64_t bytes() const { return rows * row_bytes; }
 };
 

@@ -43,6 +43,49 @@ uint64_t scratch_bytes(const ModelInfo& m, int64_t n_batch, bool gpu) {
     return s;
 }
 
+// What a GPU holds for the Engram modules of blocks [first_gpu, n_layer)
+// besides their rows (cuda_backend.cpp): per module the slots of a batch's
+// rows, one batch of staged rows and their slots, the demo form's conv
+// history [n_ctx, n_embd]; shared, a batch's gathered rows (and their F16
+// copy where wider than the blocks'), key|value and output.
+uint64_t engram_gpu_scratch(const ModelInfo& m, int64_t n_batch, int64_t n_ctx, int64_t first_gpu) {
+    const uint64_t nb = (uint64_t)std::max<int64_t>(n_batch, 1), H = (uint64_t)m.engram_rows_per_token(),
+                   D = (uint64_t)m.n_embd;
+    uint64_t s = 0, max_e = 0, max_w = 0;
+    for (const auto& t : m.engram_tables) {
+        if (t.layer < first_gpu) continue;
+        const uint64_t per_batch = std::min<uint64_t>(t.rows, nb * H);
+        s += nb * H * 4 + per_batch * (t.row_bytes + 4);
+        if (t.has_conv) s += (uint64_t)n_ctx * D * 4;
+        const uint64_t e = H * (uint64_t)t.row_values;
+        max_e = std::max(max_e, e);
+        max_w = std::max(max_w, (t.has_conv ? D : 2 * D) * e);  // key, value [E -> D] or wkv [E -> 2D]
+    }
+    if (max_e == 0) return s;
+    // Beyond what the blocks already need: the F16 copies of activations and
+    // of one weight that the prefill GEMM uses (scratch_bytes()).
+    const uint64_t wide = std::max<uint64_t>((uint64_t)m.n_ff, (uint64_t)(m.n_head * m.head_dim));
+    s += nb * (max_e + 3 * D) * 4;
+    if (nb > 1 && max_e > wide) s += nb * (max_e - wide) * 2;
+    if (nb > 1 && max_w > D * wide) s += (max_w - D * wide) * 2;
+    return s;
+}
+
+// The rows one batch reads, which the GPU's row cache of each module holds
+// at least (Engram bytes, not scratch; counted here when fitting blocks).
+uint64_t engram_gpu_floor(const ModelInfo& m, int64_t n_batch, int64_t first_gpu) {
+    const uint64_t rows = (uint64_t)std::max<int64_t>(n_batch, 1) * (uint64_t)m.engram_rows_per_token();
+    uint64_t s = 0;
+    for (const auto& t : m.engram_tables)
+        if (t.layer >= first_gpu) s += std::min<uint64_t>(t.rows, rows) * t.row_bytes;
+    return s;
+}
+
+// Both, for fitting the blocks from first_gpu on.
+uint64_t engram_gpu_need(const ModelInfo& m, int64_t n_batch, int64_t n_ctx, int64_t first_gpu) {
+    return engram_gpu_scratch(m, n_batch, n_ctx, first_gpu) + engram_gpu_floor(m, n_batch, first_gpu);
+}
+
 // Harmonic number H(n, s) = sum_{i=1..n} i^-s, for s = 1 in closed form
 // (Euler–Maclaurin), so tables of billions of rows cost nothing.
 double harmonic(uint64_t n) {
@@ -68,7 +111,8 @@ struct Inputs {
 // The GPU bytes of the output head plus the last k blocks (weights, KV, scratch).
 uint64_t gpu_need(const Inputs& in, int64_t k, bool with_kv) {
     const ModelInfo& m = in.m;
-    uint64_t need = m.output_bytes + m.output_norm_bytes + scratch_bytes(m, in.b.n_batch, true);
+    uint64_t need = m.output_bytes + m.output_norm_bytes + scratch_bytes(m, in.b.n_batch, true) +
+                    engram_gpu_need(m, in.b.n_batch, in.n_ctx, m.n_layer - k);
     for (int64_t i = m.n_layer - k; i < m.n_layer; ++i)
         need += m.block_weight_bytes[(size_t)i] + (with_kv ? m.kv_bytes_per_block(in.n_ctx) : 0);
     return need;
@@ -82,7 +126,9 @@ int64_t max_gpu_blocks(const Inputs& in, bool with_kv) {
     int64_t k = 0;
     for (int64_t i = m.n_layer - 1; i >= 0; --i) {
         need += m.block_weight_bytes[(size_t)i] + (with_kv ? m.kv_bytes_per_block(in.n_ctx) : 0);
-        if (need > in.vram_avail) break;
+        // The Engram scratch and rows of the blocks so far (they grow with them).
+        const uint64_t eng = engram_gpu_need(m, in.b.n_batch, in.n_ctx, i);
+        if (need + eng > in.vram_avail) break;
         ++k;
     }
     return k;
@@ -118,7 +164,8 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     if (gpu_used) {
         p.vram.weights_bytes = gpu_block_bytes + head_bytes;
         p.vram.kv_bytes = (uint64_t)k * kv_block;
-        p.vram.scratch_bytes = scratch_bytes(m, in.b.n_batch, true);
+        p.vram.scratch_bytes = scratch_bytes(m, in.b.n_batch, true) +
+                               engram_gpu_scratch(m, in.b.n_batch, in.n_ctx, first_gpu);
         p.kv.push_back({"cuda:0", k, p.vram.kv_bytes});
     }
     // DRAM: the token table (always: the lookup runs on the host), CPU blocks

@@ -27,9 +27,10 @@ public:
 
     // slot_of[i] = the slot that holds (or is to hold) row ids[i]. Rows not
     // held are given a slot and listed once each in *misses (cleared first):
-    // the caller writes their bytes there before reading the slots. Fails,
-    // changing nothing, when the batch reads more distinct rows than there
-    // are slots.
+    // the caller writes their bytes there before reading the slots. Fails
+    // when the batch reads more distinct rows than there are slots; the
+    // rows it added are dropped again (rows they evicted stay evicted), so
+    // what the cache says it holds stays true.
     Status assign(const uint64_t* ids, size_t n, int32_t* slot_of, std::vector<Miss>* misses);
 
     // Forgets every row (e.g. when the device copy is lost).
