@@ -216,7 +216,13 @@ public:
                 if (auto s = store_->wait(*extra); !s) return s;
                 for (size_t k = 0; k < extra->rows.size(); ++k) where.emplace(extra->rows[k], extra->row(k, rb));
             }
-            for (size_t i = 0; i < n; ++i) std::memcpy(dst + i * rb, where.at(want[i]), rb);
+            for (size_t i = 0; i < n; ++i) {
+                auto it = where.find(want[i]);
+                if (it == where.end())
+                    return Error{"Engram layer " + std::to_string(il) + ": the store did not deliver row " +
+                                 std::to_string(want[i])};
+                std::memcpy(dst + i * rb, it->second, rb);
+            }
         }
         drop_consumed(st, li, pos0 + n_tok);
         return {};

@@ -26,6 +26,7 @@
 #include "forge.h"
 #include "model/synthetic.h"
 #include "quant/kernels.h"
+#include "runtime/lookup_stager.h"
 #include "runtime/session.h"
 
 using namespace eg;
@@ -294,6 +295,90 @@ private slots:
             QVERIFY2(max_err <= 2e-2 * max_delta + 1e-4,
                      qPrintable(QString("layer %1: error %2 of a delta %3").arg(il).arg(max_err).arg(max_delta)));
         }
+    }
+
+    // The host half of the GPU path (LookupStager) against a host "device"
+    // (a byte array of slots): a 100-token prompt in batches of 32, then 40
+    // one-token steps, with the smallest cache (one batch of rows, evicting
+    // all the time) and with one that holds every row. After each batch's
+    // staged rows are written into their slots, every slot the batch reads
+    // holds the file's bytes of the row its position reads; rows the device
+    // holds are not fetched from DRAM or the file ahead.
+    void host_device_staging_data() {
+        QTest::addColumn<QString>("which");
+        QTest::newRow("v41 F16") << "v41";
+        QTest::newRow("demo Q8_0") << "demo";
+    }
+    void host_device_staging() {
+        QFETCH(QString, which);
+        auto m = engram::load_model(which == "v41" ? v41_ : demo_, opts("25%"));
+        QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
+        const Model& model = *m.value();
+        ModelExtension& x = *model.extension();
+        const int64_t nb = 32;
+        std::vector<int32_t> toks = prompt_;
+        std::mt19937 rng(17);
+        for (int i = 0; i < 40; ++i) toks.push_back((int32_t)(rng() % 500));
+        uint64_t fetched[2] = {0, 0}, staged[2] = {0, 0};
+        for (int big = 0; big < 2; ++big) {
+            struct Dev {
+                std::unique_ptr<LookupStager> stager;
+                std::vector<uint8_t> vram;  // the "device" slots
+                const uint8_t* file = nullptr;
+            };
+            std::vector<Dev> devs;
+            auto state = x.new_state(256);
+            for (int64_t il : {1, 2}) {
+                const LookupModule& mod = *x.lookup_module(il);
+                Dev d;
+                d.stager = std::make_unique<LookupStager>(mod, big ? (uint32_t)mod.n_rows : 0, nb);
+                d.stager->attach(x, *state);
+                d.vram.assign(d.stager->cache().capacity() * mod.row_bytes, 0xAB);
+                d.file = model.file().find_tensor("blk." + std::to_string(il) + ".engram_embd.weight")->data;
+                devs.push_back(std::move(d));
+            }
+            const uint64_t lookups0 = x.stats().lookups;
+            auto run = [&](int64_t pos0, int64_t n) {
+                for (Dev& d : devs) {
+                    const LookupModule& mod = d.stager->module();
+                    const size_t ids_n = (size_t)(n * mod.rows_per_token);
+                    std::vector<int32_t> slot_of(ids_n), miss(d.stager->max_misses());
+                    std::vector<uint8_t> rows((size_t)d.stager->max_misses() * mod.row_bytes);
+                    auto k = d.stager->stage(x, *state, n, pos0, slot_of.data(), miss.data(), rows.data());
+                    QVERIFY2(k.ok(), k.ok() ? "" : k.message().c_str());
+                    for (size_t i = 0; i < k.value(); ++i)
+                        std::memcpy(d.vram.data() + (size_t)miss[i] * mod.row_bytes, rows.data() + i * mod.row_bytes,
+                                    mod.row_bytes);
+                    std::vector<uint64_t> ids(ids_n);
+                    QVERIFY(x.lookup_rows(*state, mod.layer, n, pos0, ids.data()).ok());
+                    for (size_t i = 0; i < ids_n; ++i)
+                        QVERIFY2(std::memcmp(d.vram.data() + (size_t)slot_of[i] * mod.row_bytes,
+                                             d.file + ids[i] * mod.row_bytes, mod.row_bytes) == 0,
+                                 qPrintable(QString("layer %1, position %2: slot %3 does not hold row %4")
+                                                .arg(mod.layer)
+                                                .arg(pos0 + (int64_t)i / mod.rows_per_token)
+                                                .arg(slot_of[i])
+                                                .arg(ids[i])));
+                }
+            };
+            x.prepare(*state, toks.data(), 100, 0);
+            for (int64_t p = 0; p < 100; p += nb) {
+                run(p, std::min<int64_t>(nb, 100 - p));
+                if (QTest::currentTestFailed()) return;
+            }
+            for (int64_t p = 100; p < (int64_t)toks.size(); ++p) {
+                x.prepare(*state, toks.data() + p, 1, p);
+                run(p, 1);
+                if (QTest::currentTestFailed()) return;
+            }
+            fetched[big] = x.stats().lookups - lookups0;
+            for (const Dev& d : devs) staged[big] += d.stager->staged_bytes();
+            if (!big)
+                for (const Dev& d : devs) QCOMPARE(d.stager->cache().size(), d.stager->cache().capacity());  // full
+        }
+        // Holding every row, the device re-reads none and fetches less ahead.
+        QVERIFY2(staged[1] < staged[0], qPrintable(QString("%1 vs %2").arg(staged[1]).arg(staged[0])));
+        QVERIFY2(fetched[1] < fetched[0], qPrintable(QString("%1 vs %2").arg(fetched[1]).arg(fetched[0])));
     }
 
     void gpu_matches_cpu_data() {

@@ -15,7 +15,7 @@
 // Engram modules (an extension's LookupModule) run on the GPU. The
 // extension says which rows each position reads (hashing, on the host) and
 // serves them from its DRAM/SSD tiers; the backend keeps the hot rows in a
-// VRAM row cache (RowSlotCache on the host says which slot holds which row).
+// VRAM row cache (LookupStager on the host says which slot holds which row).
 // Before a block's kernels are queued, the rows its batch misses are copied
 // on the side stream into their slots, and the compute stream waits for that
 // copy only when it reaches the module; a gather kernel then reads every row
@@ -39,7 +39,7 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_util.h"
 #include "model/model.h"
-#include "runtime/row_cache.h"
+#include "runtime/lookup_stager.h"
 
 namespace eg {
 
@@ -199,10 +199,7 @@ struct DevLookup {
     int32_t* h_miss = nullptr;  // pinned
     uint8_t* h_stage = nullptr; // pinned
     cudaEvent_t ready = nullptr;
-    std::unique_ptr<RowSlotCache> cache;
-    std::vector<uint64_t> ids, want;
-    std::vector<RowSlotCache::Miss> misses;
-    uint64_t uploaded_bytes = 0;
+    std::unique_ptr<LookupStager> stager;  // the host half: ids, slots, missed rows
 };
 
 // Why the GPU cannot run module `mod`, or "".
@@ -268,11 +265,12 @@ public:
         d.kv_bytes = k_cache_.bytes() + v_cache_.bytes();
         d.scratch_bytes = scratch_bytes_;
         for (const DevLookup& L : lookups_) {
+            const RowSlotCache& c = L.stager->cache();
             d.engram_bytes += L.slots.bytes();
-            d.engram_resident_bytes += (uint64_t)L.cache->size() * L.mod->row_bytes;
-            d.engram_hits += L.cache->hits();
-            d.engram_misses += L.cache->misses();
-            d.engram_bytes_uploaded += L.uploaded_bytes;
+            d.engram_resident_bytes += (uint64_t)c.size() * L.mod->row_bytes;
+            d.engram_hits += c.hits();
+            d.engram_misses += c.misses();
+            d.engram_bytes_uploaded += L.stager->staged_bytes();
         }
         return d;
     }
@@ -559,13 +557,15 @@ Status CudaBackend::init_lookups(int64_t* max_w, int64_t* max_e) {
             if (auto st = upload_vec(mod.conv_norm, D, blk + ".engram_conv_norm", &L.conv_norm); !st) return st;
         }
 
-        // Slots: the table's share of the budget, at least a batch's rows.
-        const uint64_t per_batch = std::min<uint64_t>(mod.n_rows, (uint64_t)(n_batch_ * mod.rows_per_token));
+        // Slots: the table's share of the budget (the stager makes it at
+        // least a batch's rows).
         const uint64_t share =
             tables ? (uint64_t)((long double)engram_cache_bytes_ * mod.table_bytes() / tables) : 0;
-        const uint64_t cap = std::min<uint64_t>({mod.n_rows, std::max(per_batch, share / mod.row_bytes),
-                                                 (uint64_t)INT32_MAX});
-        const uint64_t ids = (uint64_t)(n_batch_ * mod.rows_per_token);
+        L.stager = std::make_unique<LookupStager>(
+            mod, (uint32_t)std::min<uint64_t>({mod.n_rows, share / mod.row_bytes, (uint64_t)INT32_MAX}), n_batch_);
+        const uint64_t cap = L.stager->cache().capacity();
+        const uint64_t per_batch = L.stager->max_misses();
+        const uint64_t ids = L.stager->max_ids();
         if (auto st = alloc(L.slots, cap * mod.row_bytes, "allocating the Engram row cache of " + blk); !st) return st;
         if (auto st = alloc(L.idx, ids * 4, "allocating Engram row slots"); !st) return st;
         if (auto st = alloc(L.miss_slots, per_batch * 4, "allocating Engram row slots"); !st) return st;
@@ -598,8 +598,6 @@ Status CudaBackend::init_lookups(int64_t* max_w, int64_t* max_e) {
                             "Engram rows");
             !st)
             return st;
-        L.cache = std::make_unique<RowSlotCache>((uint32_t)cap);
-        L.ids.resize(ids);
         EG_LOG_INFO("{}: Engram module of {} on the GPU, {} of {} rows cached in VRAM ({})", dn, blk, cap, mod.n_rows,
                     cuda::mib(L.slots.bytes()));
     }
@@ -607,27 +605,18 @@ Status CudaBackend::init_lookups(int64_t* max_w, int64_t* max_e) {
 }
 
 Status CudaBackend::stage_lookup(DevLookup& L, ExtensionState& ext, int64_t n_tok, int64_t pos0) {
-    ModelExtension& mx = *m_.extension();
     const LookupModule& mod = *L.mod;
     const size_t n = (size_t)(n_tok * mod.rows_per_token);
     const std::string blk = "Engram rows of blk." + std::to_string(L.il);
-    if (auto st = mx.lookup_rows(ext, L.il, n_tok, pos0, L.ids.data()); !st) return st;
-    if (auto st = L.cache->assign(L.ids.data(), n, L.h_idx, &L.misses); !st)
-        return Error{device() + ": " + blk + ": " + st.message()};
-    L.want.clear();
-    for (size_t i = 0; i < L.misses.size(); ++i) {
-        L.want.push_back(L.misses[i].row);
-        L.h_miss[i] = L.misses[i].slot;
-    }
+    auto staged = L.stager->stage(*m_.extension(), ext, n_tok, pos0, L.h_idx, L.h_miss, L.h_stage);
+    if (!staged) return staged.error();
     // The slots now name rows not yet written: any failure until they are
     // must forget them.
     auto fail = [&](Status st) {
-        L.cache->clear();
+        L.stager->forget();
         return st;
     };
-    if (auto st = mx.read_rows(ext, L.il, n_tok, pos0, L.want.data(), L.want.size(), L.h_stage); !st)
-        return fail(std::move(st));
-    const size_t m = L.misses.size();
+    const size_t m = staged.value();
     if (auto st = check(cudaMemcpyAsync(L.idx.get(), L.h_idx, n * 4, cudaMemcpyHostToDevice, copy_),
                         "cudaMemcpyAsync", blk + " (slots)");
         !st)
@@ -647,7 +636,6 @@ Status CudaBackend::stage_lookup(DevLookup& L, ExtensionState& ext, int64_t n_to
                             "scatter_rows", blk);
             !st)
             return fail(std::move(st));
-        L.uploaded_bytes += bytes;
     }
     if (auto st = check(cudaEventRecord(L.ready, copy_), "cudaEventRecord", blk); !st) return fail(std::move(st));
     return {};
@@ -818,7 +806,7 @@ Status CudaBackend::forward(float* x, int64_t n_tok, int64_t pos0, ExtensionStat
         // and let copies still in flight finish before their pinned buffers
         // are written again.
         (void)cudaStreamSynchronize(copy_);
-        for (DevLookup& L : lookups_) L.cache->clear();
+        for (DevLookup& L : lookups_) L.stager->forget();
     }
     return st;
 }
@@ -860,10 +848,7 @@ Status CudaBackend::forward_blocks(float* x, int64_t n_tok, int64_t pos0, Extens
     const bool lookups = mx && !lookups_.empty();
     if (lookups && ext != filtered_state_) {
         // Rows in VRAM need not be fetched from DRAM or the SSD ahead.
-        for (DevLookup& L : lookups_) {
-            const RowSlotCache* c = L.cache.get();
-            mx->set_device_rows(*ext, L.il, [c](uint64_t row) { return c->holds(row); });
-        }
+        for (DevLookup& L : lookups_) L.stager->attach(*mx, *ext);
         filtered_state_ = ext;
     }
 
