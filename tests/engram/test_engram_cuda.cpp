@@ -173,6 +173,14 @@ class TestEngramCuda : public QObject {
         return engram::make_options(budget, "wtinylfu", true, false, false).value();
     }
 
+    // Data rows: both module forms.
+    static void add_forms() {
+        QTest::addColumn<QString>("which");
+        QTest::newRow("v41 F16") << "v41";
+        QTest::newRow("demo Q8_0") << "demo";
+    }
+    const std::string& path_of(const QString& which) const { return which == "v41" ? v41_ : demo_; }
+
 private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
@@ -195,14 +203,10 @@ private slots:
         for (int i = 0; i < 100; ++i) prompt_.push_back((int32_t)(rng() % 500));
     }
 
-    void description_reproduces_apply_data() {
-        QTest::addColumn<QString>("which");
-        QTest::newRow("v41 F16") << "v41";
-        QTest::newRow("demo Q8_0") << "demo";
-    }
+    void description_reproduces_apply_data() { add_forms(); }
     void description_reproduces_apply() {
         QFETCH(QString, which);
-        auto m = engram::load_model(which == "v41" ? v41_ : demo_, opts("25%"));
+        auto m = engram::load_model(path_of(which), opts("25%"));
         QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
         const Model& model = *m.value();
         ModelExtension& x = *model.extension();
@@ -304,14 +308,10 @@ private slots:
     // staged rows are written into their slots, every slot the batch reads
     // holds the file's bytes of the row its position reads; rows the device
     // holds are not fetched from DRAM or the file ahead.
-    void host_device_staging_data() {
-        QTest::addColumn<QString>("which");
-        QTest::newRow("v41 F16") << "v41";
-        QTest::newRow("demo Q8_0") << "demo";
-    }
+    void host_device_staging_data() { add_forms(); }
     void host_device_staging() {
         QFETCH(QString, which);
-        auto m = engram::load_model(which == "v41" ? v41_ : demo_, opts("25%"));
+        auto m = engram::load_model(path_of(which), opts("25%"));
         QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
         const Model& model = *m.value();
         ModelExtension& x = *model.extension();
@@ -381,16 +381,12 @@ private slots:
         QVERIFY2(fetched[1] < fetched[0], qPrintable(QString("%1 vs %2").arg(fetched[1]).arg(fetched[0])));
     }
 
-    void gpu_matches_cpu_data() {
-        QTest::addColumn<QString>("which");
-        QTest::newRow("v41 F16") << "v41";
-        QTest::newRow("demo Q8_0") << "demo";
-    }
+    void gpu_matches_cpu_data() { add_forms(); }
     void gpu_matches_cpu() {
         std::string why;
         if (cuda_probe(false, &why).empty()) QSKIP(qPrintable(QString::fromStdString("no CUDA device: " + why)));
         QFETCH(QString, which);
-        const std::string path = which == "v41" ? v41_ : demo_;
+        const std::string path = path_of(which);
         const int n_gen = 48;
         auto run = [&](std::vector<BlockRange> split, uint64_t vram) -> std::pair<Greedy, ExtensionStats> {
             auto m = engram::load_model(path, opts("25%"));
