@@ -27,6 +27,7 @@
 
 #include "catalog_model.h"
 #include "fake_hf_server.h"
+#include "quick_items.h"
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
@@ -118,19 +119,6 @@ struct Library {
         return !role(id, CatalogModel::DownloadingRole).toBool();
     }
 };
-
-QQuickItem* find_item(QQuickItem* root, const QString& name) {
-    if (!root) return nullptr;
-    if (root->objectName() == name) return root;
-    for (QQuickItem* child : root->childItems())
-        if (QQuickItem* found = find_item(child, name)) return found;
-    return nullptr;
-}
-
-void click(QQuickWindow& window, QQuickItem* item) {
-    const QPointF centre = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
-    QTest::mouseClick(&window, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-}
 
 // LibraryPage.qml in a real window, with the app's context objects (hub:
 // the Hugging Face search bridge, when the test uses it); QML warnings kept.

@@ -24,6 +24,7 @@
 #include <functional>
 
 #include "catalog_model.h"
+#include "quick_items.h"
 #include "test_env.h"
 
 using eg::ui::Catalog;
@@ -60,19 +61,6 @@ QByteArray with_first_model_field(const QString& key, const QJsonValue& value) {
         models[0] = m;
         root.insert("models", models);
     });
-}
-
-QQuickItem* find_item(QQuickItem* root, const QString& name) {
-    if (!root) return nullptr;
-    if (root->objectName() == name) return root;
-    for (QQuickItem* child : root->childItems())
-        if (QQuickItem* found = find_item(child, name)) return found;
-    return nullptr;
-}
-
-void click(QQuickWindow& window, QQuickItem* item) {
-    const QPointF centre = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
-    QTest::mouseClick(&window, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
 }
 
 // A stand-in for the Hugging Face client: search() answers at once.

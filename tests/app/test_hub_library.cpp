@@ -10,17 +10,35 @@
 
 Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
 
+// The file most tests find through the search and download.
+const QString kOtherRepo = QStringLiteral("someone/Other-GGUF");
+const QString kOtherFile = QStringLiteral("other.Q8_0.gguf");
+
+// The Hugging Face search bridge as the app sets it up, on a server.
+struct HubOn {
+    eg::library::HubClient client;
+    eg::app::HubBridge bridge{client};
+    explicit HubOn(const QString& endpoint) { client.set_endpoint(endpoint); }
+};
+
 class TestHubLibrary : public QObject {
     Q_OBJECT
     QByteArray model_;
+
+    // The fake Hub listening and serving kOtherRepo's kOtherFile (the test
+    // model), and the library started on it.
+    bool serve_other(FakeHfServer& server, Library& lib) {
+        if (!server.listen()) return false;
+        server.add_file(kOtherRepo, kOtherFile, model_, 7);
+        return lib.init(server.endpoint(), model_.size());
+    }
 
     // A search download of someone/Other-GGUF's other.Q8_0.gguf at `revision`
     // that the app "quits" once some of it is on disk; then it "starts again"
     // (new downloader, catalog and wiring over the same folders). Returns
     // the bytes the .part kept, or -1.
     qint64 quit_mid_download(Library& lib, FakeHfServer& server, const QString& revision) {
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
+        const QString repo = kOtherRepo, file = kOtherFile;
         server.add_file(repo, file, model_, 7);
         server.set_throttle(8 * 1024, 20);
         if (!lib.init(server.endpoint(), model_.size())) return -1;
@@ -53,9 +71,8 @@ private slots:
         FakeHfServer server;
         QVERIFY(server.listen());
         server.add_file(kRepo, kFile, model_, 42);
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
         hub.search("qwen2-tiny");
         QVERIFY(hub.busy());
         QTRY_VERIFY(!hub.busy());
@@ -84,15 +101,11 @@ private slots:
     // the picker and the installed section; Delete frees the disk.
     void hub_file_download_installs_and_delete_frees_the_disk() {
         FakeHfServer server;
-        QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        QVERIFY(serve_other(server, lib));
+        const QString repo = kOtherRepo, file = kOtherFile;
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
         hub.search("other");
         QTRY_VERIFY(!hub.busy());
         QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
@@ -147,15 +160,11 @@ private slots:
     // file row → "Installed"; the Installed tab → Delete → confirm.
     void hub_file_row_and_installed_section_in_the_page() {
         FakeHfServer server;
-        QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        QVERIFY(serve_other(server, lib));
+        const QString repo = kOtherRepo, file = kOtherFile;
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
 
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
@@ -215,13 +224,10 @@ private slots:
     // resume asks for the rest with Range, the result is byte-identical.
     void hub_file_pause_and_resume() {
         FakeHfServer server;
-        QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
-        server.set_throttle(8 * 1024, 20);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        QVERIFY(serve_other(server, lib));
+        server.set_throttle(8 * 1024, 20);
+        const QString repo = kOtherRepo, file = kOtherFile;
         const QString sha = QString::fromLatin1(QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex());
         QVERIFY(lib.wiring->downloadFile(repo, "main", file, sha, model_.size()));
         const QString k = repo + "/" + file;
@@ -255,8 +261,7 @@ private slots:
     void hub_file_part_from_an_earlier_run_resumes() {
         FakeHfServer server;
         QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
+        const QString repo = kOtherRepo, file = kOtherFile;
         Library lib;
         const qint64 kept = quit_mid_download(lib, server, QStringLiteral("v1.0"));
         QVERIFY(kept > 0 && kept < model_.size());
@@ -270,9 +275,8 @@ private slots:
         QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
 
         // The user searches again and opens the repository: the row offers Resume.
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
         QQuickItem* page = ui.page;
@@ -310,17 +314,15 @@ private slots:
     void unfinished_downloads_show_on_the_installed_tab() {
         FakeHfServer server;
         QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
+        const QString repo = kOtherRepo, file = kOtherFile;
         Library lib;
         const qint64 kept = quit_mid_download(lib, server, QStringLiteral("refs/pr/1"));
         QVERIFY(kept > 0);
         QCOMPARE(lib.wiring->downloads().value(repo + "/" + file).toMap().value("revision").toString(),
                  QStringLiteral("refs/pr/1"));
 
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
         click(ui.window, find_item(ui.page, "installedTab"));
@@ -347,8 +349,7 @@ private slots:
     void hub_file_part_from_an_earlier_run_cancels() {
         FakeHfServer server;
         QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
+        const QString repo = kOtherRepo, file = kOtherFile;
         Library lib;
         QVERIFY(quit_mid_download(lib, server, QStringLiteral("main")) > 0);
         const QString part = QDir(lib.models_dir).filePath(file + ".part");
@@ -365,15 +366,11 @@ private slots:
     // listed and the download resolves the file at it.
     void hub_revision_is_used_for_listing_and_download() {
         FakeHfServer server;
-        QVERIFY(server.listen());
-        const QString repo = QStringLiteral("someone/Other-GGUF");
-        const QString file = QStringLiteral("other.Q8_0.gguf");
-        server.add_file(repo, file, model_, 7);
         Library lib;
-        QVERIFY(lib.init(server.endpoint(), model_.size()));
-        eg::library::HubClient client;
-        client.set_endpoint(server.endpoint());
-        eg::app::HubBridge hub(client);
+        QVERIFY(serve_other(server, lib));
+        const QString repo = kOtherRepo, file = kOtherFile;
+        HubOn on(server.endpoint());
+        eg::app::HubBridge& hub = on.bridge;
 
         hub.listFiles(repo);
         QTRY_VERIFY(!hub.busy());
