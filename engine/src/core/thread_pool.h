@@ -1,12 +1,17 @@
 // A persistent pool of worker threads for data-parallel kernels: threads are
 // created once and woken per job, so the decode loop spawns nothing.
+//
+// A job is split into chunks that threads claim one at a time, the caller
+// included, so a worker the OS has not scheduled yet (the machine is busy
+// with other programs, as a desktop always is) delays nothing: the others
+// take its chunks. Idle threads spin only briefly, then sleep in the kernel
+// (futex) until the next job; nobody spins while another process needs the
+// core for long.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,9 +27,13 @@ public:
 
     int size() const { return n_threads_; }
 
-    // Runs fn(ith, nth) on every thread (ith in [0, nth)) and returns when all
-    // are done. The caller is thread 0.
-    void run(const std::function<void(int ith, int nth)>& fn);
+    // Runs fn(i, n) for every chunk i in [0, n) (n = n_chunks, default the
+    // pool's size) on whichever threads claim them, and returns when all are
+    // done. Chunks may run on any thread, several on one, so fn must use i
+    // (not the thread) to pick its work and its scratch. The caller runs
+    // chunks too. n_chunks is at most 65535.
+    void run(const std::function<void(int i, int n)>& fn) { run(fn, n_threads_); }
+    void run(const std::function<void(int i, int n)>& fn, int n_chunks);
 
     // Splits [0, n) into contiguous chunks, at most one per thread.
     template <class F>
@@ -39,17 +48,21 @@ public:
     }
 
 private:
-    void worker(int ith);
+    void worker();
+    // Claims and runs chunks of generation g until none are left.
+    void work(uint32_t g);
 
     int n_threads_;
     std::vector<std::thread> threads_;
-    std::mutex mu_;
-    std::condition_variable cv_;
     const std::function<void(int, int)>* job_ = nullptr;
-    uint64_t generation_ = 0;
-    std::atomic<int> pending_{0};
-    std::atomic<uint64_t> spin_generation_{0};
-    bool stop_ = false;
+    // generation (32 bits) | chunk count (16) | next chunk to claim (16)
+    std::atomic<uint64_t> claim_{0};
+    std::atomic<uint32_t> done_{0};        // chunks finished in this generation
+    std::atomic<uint32_t> generation_{0};  // what sleeping workers wait on
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> caller_sleeping_{false};
+    std::atomic<bool> stop_{false};
+    uint32_t gen_ = 0;  // the caller's count of jobs
 };
 
 // Physical cores of this machine (hyper-threads not counted), at least 1.
