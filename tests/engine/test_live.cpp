@@ -85,11 +85,15 @@ private slots:
         const SessionMemory mem = sess.memory();
         const MeasuredMemory mm = measure_memory(mem, nullptr, placed->run);
         QCOMPARE(mm.dram.usage.weights_bytes, mem.weights_bytes);
-        // Tied SmolLM2: the backends hold every weight (norms included), so
-        // their own count is the model's.
+        // Tied SmolLM2: the backends hold every weight (norms included), and
+        // nothing else is held unless the CPU packs the head: then the token
+        // table stays mapped for the lookups beside the head's packed copy.
         uint64_t devices = 0;
         for (const DeviceMemory& d : mem.devices) devices += d.weights_bytes;
-        QCOMPARE(devices, mem.weights_bytes);
+        const ModelInfo& mi = placed->run.model;
+        QCOMPARE(mem.host_only_weights_bytes(), mi.output_cpu_packed ? mi.token_embd_bytes : 0);
+        QCOMPARE(devices + mem.host_only_weights_bytes(), mem.weights_bytes);
+        QCOMPARE(mem.weights_bytes, mem.file_weights_bytes + placed->run.placement.cpu_packed_extra_bytes);
         QCOMPARE(mm.dram.usage.kv_bytes, mem.kv_bytes);
         QCOMPARE(mm.dram.usage.kv_bytes, 30ull * 2 * 2048 * 3 * 64 * 2);
         QCOMPARE(mm.dram.usage.scratch_bytes, mem.scratch_bytes);

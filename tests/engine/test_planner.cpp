@@ -140,8 +140,8 @@ bool any_problem(const Placement& p, const QString& needle) {
 
 // Every block exactly once, in order; GPU blocks contiguous at the end; every
 // byte of the model (weights, KV, Engram tables) in exactly one tier, apart
-// from the copies the plan names (a tied head uploaded, the VRAM hot-row
-// cache); nothing over a tier's capacity that the plan did not move on.
+// from the copies the plan names (a tied head uploaded, the CPU's packed
+// copies beyond the file's bytes, the VRAM hot-row cache); nothing over a tier's capacity that the plan did not move on.
 QString check_invariants(const ModelInfo& m, const Budgets& b, const Placement& p) {
     if ((int64_t)p.blocks.size() != m.n_layer) return "blocks placed: " + QString::number(p.blocks.size());
     int64_t n_gpu = 0;
@@ -154,7 +154,7 @@ QString check_invariants(const ModelInfo& m, const Budgets& b, const Placement& 
             return QString("block %1 on the CPU after a GPU block").arg(i);
     }
     if (n_gpu != p.n_gpu_blocks) return "n_gpu_blocks disagrees with the blocks";
-    const uint64_t copy = p.output_copies_token_table ? m.output_bytes : 0;
+    const uint64_t copy = (p.output_copies_token_table ? m.output_bytes : 0) + p.cpu_packed_extra_bytes;
     const uint64_t weights = p.vram.weights_bytes + p.dram.weights_bytes + p.ssd.weights_bytes;
     if (weights != m.weights_bytes() + copy)
         return QString("weights over tiers %1, model %2 (+copy %3)").arg(weights).arg(m.weights_bytes()).arg(copy);

@@ -23,6 +23,8 @@
 #include "cpu/matmul.h"
 #include "quant/kernels.h"
 #include "quant/kernels_impl.h"
+#include "quant/packed.h"
+#include "quant/packed_layout.h"
 #include "test_env.h"
 
 using namespace eg;
@@ -202,6 +204,47 @@ std::vector<uint8_t> quantize_acts(GgmlType wt, const std::vector<float>& x) {
 }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
+
+const GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                                 GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+// The activations as the packed kernels see them: x[j] ~ d[j / 32] * q[j].
+struct PackedActs {
+    std::vector<int8_t> q;
+    std::vector<float> d;
+};
+PackedActs packed_acts(GgmlType t, const float* x, int64_t k) {
+    std::vector<uint8_t> buf((size_t)quant::packed_act_row_bytes(k));
+    quant::packed_quantize_act(*quant::packed_layout(t), x, k, buf.data());
+    PackedActs a;
+    a.q.assign((const int8_t*)buf.data(), (const int8_t*)buf.data() + k);
+    const auto* meta = (const quant::PackedActMeta*)(buf.data() + (k + 63) / 64 * 64);
+    for (int64_t g = 0; g < k / 32; ++g) a.d.push_back(meta[g].d);
+    return a;
+}
+
+// |m| of group g (32 elements) of a file row, for the types with a float min
+// (0 for the others, whose offset the kernels apply in integers).
+double group_min_abs(GgmlType t, const uint8_t* row, int64_t g) {
+    switch (t) {
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_1: {
+            uint16_t m;
+            std::memcpy(&m, row + g * row_bytes(t, 32) + 2, 2);
+            return std::fabs(fp16_to_fp32(m));
+        }
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K: {
+            const uint8_t* b = row + (g / 8) * row_bytes(t, QK_K);
+            uint16_t dmin;
+            std::memcpy(&dmin, b + 2, 2);
+            uint8_t sc, mn;
+            quant::k4_scale_min((int)(g % 8), b + 4, &sc, &mn);
+            return std::fabs(fp16_to_fp32(dmin)) * mn;
+        }
+        default: return 0;
+    }
+}
 
 // Every kernel path the dispatcher has; a CPU runs those it supports.
 const char* const kIsas[] = {"scalar", "avx2", "avx512vnni"};
@@ -497,23 +540,117 @@ private slots:
         QVERIFY(scratch.bytes() >= MatmulScratch::bytes_needed(t, k, 7));
     }
 
+    // Packed weights (quant/packed.h) through the matmul, for every packed
+    // type: 37 rows (a partial panel), 1..19 tokens (whole and partial
+    // tiles), 1 and 2 threads. Each output is checked against float64 sums of
+    // the file's dequantized weights times the activations as the kernel
+    // quantized them, within the float rounding of its group-wise sums; and
+    // every token gives the same bits alone as in a batch (decode = prefill).
+    void packedMatmulMatchesFloat64_data() {
+        QTest::addColumn<int>("type");
+        for (GgmlType t : kPackedTypes) QTest::newRow(type_name((uint32_t)t).data()) << (int)t;
+    }
+    void packedMatmulMatchesFloat64() {
+        QFETCH(int, type);
+        const GgmlType t = (GgmlType)type;
+        if (!packed_kernels_available()) QSKIP("this CPU has no packed kernels (AVX-512 VNNI)");
+        std::mt19937 rng(3000 + type);
+        const int64_t k = 512, n = 37;
+        const std::vector<uint8_t> w = random_raw(t, k * n, rng);
+        const int64_t rb = row_bytes(t, k);
+        const WeightView file{t, k, n, w.data(), rb};
+        ThreadPool pack_pool(2);
+        const auto P = pack_weights(file, &pack_pool);
+        QVERIFY(P);
+        QCOMPARE((int64_t)P->bytes(), packed_bytes(t, k, n));
+        WeightView wv = file;
+        wv.packed = P.get();
+        std::vector<double> deq((size_t)(k * n));
+        {
+            std::vector<float> row((size_t)k);
+            for (int64_t j = 0; j < n; ++j) {
+                kernels_for(t)->dequantize(w.data() + j * rb, row.data(), k);
+                std::copy(row.begin(), row.end(), deq.begin() + j * k);
+            }
+        }
+        const double eps = std::ldexp(1.0, -24);
+        MatmulScratch scratch;
+        for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            for (int64_t n_tok : {1, 3, 8, 19}) {
+                std::vector<float> x = random_acts(k * n_tok, rng);
+                x[5] = 40.0f;  // an outlier channel, as real residual streams have
+                std::vector<float> y((size_t)(n * n_tok), -1.0f), alone((size_t)n);
+                matmul(wv, x.data(), n_tok, y.data(), pool, scratch);
+                for (int64_t tok = 0; tok < n_tok; ++tok) {
+                    const PackedActs a = packed_acts(t, x.data() + tok * k, k);
+                    matmul(wv, x.data() + tok * k, 1, alone.data(), pool, scratch);
+                    for (int64_t j = 0; j < n; ++j) {
+                        double ref = 0, mag = 0;
+                        for (int64_t e = 0; e < k; ++e) {
+                            const double xe = (double)a.d[e / 32] * a.q[e];
+                            ref += deq[j * k + e] * xe;
+                            mag += (std::fabs(deq[j * k + e]) + 2 * group_min_abs(t, w.data() + j * rb, e / 32)) *
+                                   std::fabs(xe);
+                        }
+                        const double tol = eps * (double)(k / 32 + 4) * mag;
+                        const float got = y[tok * n + j];
+                        if (!(std::fabs(got - ref) <= tol))
+                            QFAIL(qPrintable(QString("threads %1, n_tok %2, token %3, row %4: got %5, float64 %6, bound %7")
+                                                 .arg(threads).arg(n_tok).arg(tok).arg(j).arg(got, 0, 'g', 9)
+                                                 .arg(ref, 0, 'g', 12).arg(tol, 0, 'g', 3)));
+                        if (!same_bits(got, alone[j]))
+                            QFAIL(qPrintable(QString("n_tok %1, token %2, row %3: %4 in the batch, %5 alone")
+                                                 .arg(n_tok).arg(tok).arg(j).arg(got, 0, 'g', 9).arg(alone[j], 0, 'g', 9)));
+                        // one wrong element moves a row by about mag / k: far above the bound
+                        QVERIFY(tol < 1e-4 * mag);
+                    }
+                }
+            }
+        }
+    }
+
+    // The packed kernels' activation quantizer: each value within half a step
+    // of x, the steps as small as the group's largest value allows.
+    void packedActivationQuantizer() {
+        if (!packed_kernels_available()) QSKIP("this CPU has no packed kernels (AVX-512 VNNI)");
+        std::mt19937 rng(11);
+        std::vector<float> x = random_acts(1024, rng);
+        for (int j = 64; j < 96; ++j) x[j] = 0.0f;  // an all-zero group
+        x[200] = -3000.0f;
+        const PackedActs a = packed_acts(GgmlType::Q4_0, x.data(), 1024);
+        for (int64_t e = 0; e < 1024; ++e) {
+            const float d = a.d[e / 32];
+            QVERIFY(a.q[e] >= -127 && a.q[e] <= 127);
+            QVERIFY2(std::fabs(x[e] - d * a.q[e]) <= 0.5f * d * 1.0001f + 1e-30f, qPrintable(QString::number(e)));
+        }
+        QCOMPARE(a.d[2], 0.0f);
+        QCOMPARE((int)a.q[200], -127);
+    }
+
     // Decode and prefill steps touch no allocator once the scratch is reserved
     // at load (the pool's job handle included).
     void matmulDoesNotAllocate() {
         std::mt19937 rng(5);
-        const int64_t k = 576, n = 99;
+        const int64_t k = 768, n = 99;  // a multiple of every block size (Q6_K: 256)
         for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::F32}) {
             const std::vector<uint8_t> w = random_raw(t, k * n, rng);
             const WeightView wv{t, k, n, w.data(), row_bytes(t, k)};
             const std::vector<float> x = random_acts(k * 9, rng);
             std::vector<float> y((size_t)(n * 9));
-            MatmulScratch scratch;
-            scratch.reserve(MatmulScratch::bytes_needed(t, k, 9));
             ThreadPool pool(2);
-            matmul(wv, x.data(), 9, y.data(), pool, scratch);  // warm-up
-            const long before = g_allocs.load();
-            for (int64_t n_tok : {1, 9, 1, 9}) matmul(wv, x.data(), n_tok, y.data(), pool, scratch);
-            QCOMPARE(g_allocs.load() - before, 0L);
+            const auto P = pack_weights(wv, &pool);  // null where the CPU or type has no packed form
+            for (const PackedMatrix* p : std::initializer_list<const PackedMatrix*>{nullptr, P.get()}) {
+                WeightView v = wv;
+                v.packed = p;
+                MatmulScratch scratch;
+                scratch.reserve(MatmulScratch::bytes_needed(t, k, 9, p != nullptr));
+                matmul(v, x.data(), 9, y.data(), pool, scratch);  // warm-up
+                const long before = g_allocs.load();
+                for (int64_t n_tok : {1, 9, 1, 9}) matmul(v, x.data(), n_tok, y.data(), pool, scratch);
+                QCOMPARE(g_allocs.load() - before, 0L);
+                if (!P) break;
+            }
         }
     }
 };

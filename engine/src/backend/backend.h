@@ -19,7 +19,11 @@ class ThreadPool;
 // Bytes a backend holds on its device, by category.
 struct DeviceMemory {
     std::string device;          // "cpu", "cuda:0"
-    uint64_t weights_bytes = 0;  // CPU: mapped from the GGUF; CUDA: uploaded
+    uint64_t weights_bytes = 0;  // CPU: packed copies and mapped from the GGUF; CUDA: uploaded
+    // The file's bytes of the tensors it runs whose mapping it no longer
+    // needs (uploaded or packed): what of the model's mapped weights it
+    // accounts for, so that the rest is counted as host memory once.
+    uint64_t weights_file_bytes = 0;
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
     // Rows of an extension's tables (Engram) cached on the device: the slots

@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "quant/kernels_impl.h"
+#include "quant/packed.h"
+#include "quant/packed_layout.h"
 
 namespace eg {
 
@@ -49,12 +51,55 @@ void MatmulScratch::reserve(size_t bytes) {
     bytes_ = rounded;
 }
 
-size_t MatmulScratch::bytes_needed(GgmlType t, int64_t k, int64_t n_tok) {
+size_t MatmulScratch::bytes_needed(GgmlType t, int64_t k, int64_t n_tok, bool packed) {
+    if (packed) return (size_t)(quant::packed_act_row_bytes(k) * n_tok);
     const TypeKernels* kt = kernels_for(t);
     if (!kt || kt->vec_dot_type == GgmlType::F32) return 0;  // F32 activations are used in place
     const int64_t rb = row_bytes(kt->vec_dot_type, k);
     return rb < 0 ? 0 : (size_t)(rb * n_tok);
 }
+
+namespace {
+// Packed weights: activations quantized once into the packed kernels' form,
+// then panels of 16 rows split across the threads.
+void matmul_packed(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
+                   MatmulScratch& scratch) {
+    const PackedMatrix& P = *W.packed;
+    const quant::PackedLayout& L = *quant::packed_layout(P.type);
+    const int64_t ab = quant::packed_act_row_bytes(P.k);
+    const size_t need = (size_t)(ab * n_tok);
+    if (need > scratch.bytes()) {
+        EG_LOG_WARN("matmul scratch grows from {} to {} bytes (reserve more at load)", scratch.bytes(), need);
+        scratch.reserve(need);
+    }
+    uint8_t* act = scratch.data();
+    const int64_t k = P.k;
+    if (n_tok == 1 || pool.size() == 1) {
+        for (int64_t t = 0; t < n_tok; ++t) quant::packed_quantize_act(L, X + t * k, k, act + t * ab);
+    } else {
+        pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) quant::packed_quantize_act(L, X + t * k, k, act + t * ab);
+        });
+    }
+    struct Job {
+        const quant::PackedLayout& L;
+        const PackedMatrix& P;
+        const uint8_t* act;
+        int64_t ab, n_tok;
+        float* Y;
+        void run(int ith, int nth) const {
+            const int64_t per = (P.n_panels + nth - 1) / nth;
+            const int64_t p0 = std::min(P.n_panels, ith * per), p1 = std::min(P.n_panels, p0 + per);
+            if (p0 < p1) quant::packed_gemm(L, P.data, P.panel_bytes, P.k, P.n, p0, p1, act, ab, n_tok, Y, P.n);
+        }
+    };
+    const Job job{L, P, act, ab, n_tok, Y};
+    // A few chunks per thread, so that a thread the OS delays leaves its
+    // share to the others.
+    const int chunks = (int)std::min<int64_t>(P.n_panels, 4 * pool.size());
+    pool.run([j = &job](int ith, int nth) { j->run(ith, nth); }, chunks);  // one pointer: no allocation
+}
+}  // namespace
 
 void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
             MatmulScratch& scratch) {
@@ -67,6 +112,7 @@ void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, Thread
         return;
     }
     if (n_tok <= 0 || W.n <= 0) return;
+    if (W.packed) return matmul_packed(W, X, n_tok, Y, pool, scratch);
 
     // 1. activations -> vec_dot_type: xq [x_row bytes, n_tok]
     const uint8_t* xq;

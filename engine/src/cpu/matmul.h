@@ -10,6 +10,7 @@
 namespace eg {
 
 class ThreadPool;
+struct PackedMatrix;
 
 // A 2-D weight tensor as stored in GGUF: n rows (ne1, output features) of k
 // values (ne0, input features), each row row_bytes long.
@@ -19,6 +20,9 @@ struct WeightView {
     int64_t n = 0;  // ne1, out rows
     const uint8_t* data = nullptr;
     int64_t row_bytes = 0;
+    // The same matrix repacked for the CPU's integer kernels (quant/packed.h),
+    // owned elsewhere (the CPU backend); null: computed from data.
+    const PackedMatrix* packed = nullptr;
 };
 
 // Owns the 64-byte aligned buffer that holds the activations quantized to the
@@ -35,8 +39,9 @@ public:
     size_t bytes() const { return bytes_; }
     uint8_t* data() { return data_; }
 
-    // Bytes matmul() needs for n_tok rows of k activations against weights of type t.
-    static size_t bytes_needed(GgmlType t, int64_t k, int64_t n_tok);
+    // Bytes matmul() needs for n_tok rows of k activations against weights of
+    // type t, in the file's form or packed (quant/packed.h).
+    static size_t bytes_needed(GgmlType t, int64_t k, int64_t n_tok, bool packed = false);
 
 private:
     uint8_t* data_ = nullptr;
@@ -46,9 +51,12 @@ private:
 // Y[t*n + j] = dot(W row j, X[t*k .. t*k+k)) for t in [0, n_tok), j in [0, n).
 //   X: [k, n_tok] floats (rows of stride k), Y: [n, n_tok] floats (stride n).
 // The activations are quantized once per call, then output rows are split
-// across the pool's threads; with several tokens a tiled kernel reuses every
-// weight block for up to 4 tokens. W.type must have kernels (kernels_for) and
-// W.k must be a multiple of its block size: the model loader checks both.
+// across the pool's threads. With W.packed the packed kernels run (int8
+// activations with a float scale per 32 values; a token gives the same bits
+// alone or in a batch); otherwise the file-format kernels, where a tiled
+// kernel reuses every weight block for up to 4 tokens. W.type must have
+// kernels (kernels_for) and W.k must be a multiple of its block size: the
+// model loader checks both.
 void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
             MatmulScratch& scratch);
 

@@ -89,6 +89,7 @@ public:
         DeviceMemory d;
         d.device = device();
         d.weights_bytes = weights_bytes_;
+        d.weights_file_bytes = weights_bytes_;  // uploaded as the file stores them
         d.kv_bytes = k_cache_.bytes() + v_cache_.bytes();
         d.scratch_bytes = scratch_bytes_;
         for (const DevLookup& L : lookups_) {

@@ -45,11 +45,10 @@ Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, f
     return {};
 }
 
-Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
+Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
                       int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
                       ExtensionState* ext) {
     const HParams& hp = model.hparams();
-    const ModelWeights& w = model.weights();
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
     auto named = [&](const char* name, int64_t il, const float* data, int64_t n) {
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
@@ -124,10 +123,9 @@ Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, Forward
     return {};
 }
 
-void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, ThreadPool& pool,
-                    const TensorDumpFn* dump) {
+void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s, const float* x_last,
+                    ThreadPool& pool, const TensorDumpFn* dump) {
     const HParams& hp = model.hparams();
-    const ModelWeights& w = model.weights();
     rms_norm(x_last, w.output_norm, s.xn.data(), hp.n_embd, hp.rms_eps);
     if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, hp.n_embd);
     matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);

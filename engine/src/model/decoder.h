@@ -39,10 +39,12 @@ struct ForwardScratch {
 //    kv layer (il - kv_first); the extension's modules run in their blocks;
 //  - output: final norm and logits of one token's x into s.logits.
 Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext);
-Status decoder_layers(const Model& model, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
+// layers/output read their matrices from w (the model's weights, or the
+// backend's copy of them whose views carry packed matrices).
+Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
                       int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
                       ExtensionState* ext);
-void decoder_output(const Model& model, ForwardScratch& s, const float* x_last, ThreadPool& pool,
+void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s, const float* x_last, ThreadPool& pool,
                     const TensorDumpFn* dump);
 
 }  // namespace eg

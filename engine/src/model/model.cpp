@@ -1,9 +1,13 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "core/log.h"
 #include "quant/kernels.h"
+#include "quant/packed.h"
 
 namespace eg {
 
@@ -210,6 +214,24 @@ Status Model::load_weights() {
         if (auto s = matrix(p + "ffn_down.weight", hp.n_ff, hp.n_embd, &L.down); !s) return s;
     }
     return {};
+}
+
+std::shared_ptr<const PackedMatrix> Model::packed(const WeightView& w, ThreadPool* pool) const {
+    if (!w.data) return nullptr;
+    std::lock_guard<std::mutex> lock(packed_mu_);
+    if (auto it = packed_.find(w.data); it != packed_.end())
+        if (auto p = it->second.lock()) return p;
+    std::shared_ptr<const PackedMatrix> p = pack_weights(w, pool);
+    if (!p) return nullptr;
+    packed_[w.data] = p;
+    // The CPU reads the packed copy from now on: let the kernel drop the
+    // file's pages of this matrix from our memory (whole pages inside it
+    // only; a later reader faults them back in from the page cache).
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t b = ((uintptr_t)w.data + page - 1) / page * page;
+    const uintptr_t e = ((uintptr_t)w.data + (uintptr_t)(w.n * w.row_bytes)) / page * page;
+    if (e > b && w.data != w_.tok_embd.data) ::madvise((void*)b, e - b, MADV_DONTNEED);
+    return p;
 }
 
 MemoryEstimate Model::memory_estimate(int64_t n_ctx, int64_t n_batch) const {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +68,13 @@ public:
     // The layer additions (Engram), or nullptr. Not const: they keep stats.
     ModelExtension* extension() const { return ext_.get(); }
 
+    // The packed copy of one of this model's matrices for the CPU kernels
+    // (quant/packed.h), made on first use and shared by every CPU backend
+    // running it, freed with the last; null when the matrix has no packed
+    // form on this CPU. The file's pages of a packed matrix are released
+    // from memory (they stay in the file and the page cache).
+    std::shared_ptr<const PackedMatrix> packed(const WeightView& w, ThreadPool* pool) const;
+
     uint64_t parameter_count() const { return n_params_; }
     uint64_t weight_bytes() const { return weight_bytes_; }
     MemoryEstimate memory_estimate(int64_t n_ctx, int64_t n_batch) const;
@@ -85,6 +94,8 @@ private:
     std::vector<std::vector<float>> owned_;  // small vectors converted to F32 at load
     uint64_t n_params_ = 0;
     uint64_t weight_bytes_ = 0;
+    mutable std::mutex packed_mu_;
+    mutable std::map<const uint8_t*, std::weak_ptr<const PackedMatrix>> packed_;
 };
 
 }  // namespace eg

@@ -6,6 +6,9 @@
 
 #include <charconv>
 
+#include "quant/kernels.h"
+#include "quant/packed.h"
+
 namespace eg {
 
 namespace {
@@ -42,6 +45,23 @@ uint64_t ModelInfo::engram_table_bytes() const {
     return s;
 }
 
+namespace {
+// The matrices of a block the CPU backend packs (backend/cpu_backend.cpp).
+bool packed_by_cpu(std::string_view rest) {
+    for (std::string_view n : {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                               "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"})
+        if (rest == n) return true;
+    return false;
+}
+// Bytes the CPU holds of a matrix it may pack: the packed copy where this CPU
+// has packed kernels and the type a packed form, else the file's bytes.
+uint64_t cpu_bytes(const GgufTensorInfo& t, bool* packed = nullptr) {
+    const int64_t b = t.n_dims == 2 && packed_kernels_available() ? packed_bytes(t.type, t.ne[0], t.ne[1]) : -1;
+    if (packed) *packed = b >= 0;
+    return b >= 0 ? (uint64_t)b : t.n_bytes;
+}
+}  // namespace
+
 Result<ModelInfo> model_info(const GgufFile& f) {
     ModelInfo mi;
     mi.path = f.path();
@@ -74,6 +94,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     if (auto s = get("context_length", true, 1, 1 << 24, &mi.n_ctx_train); !s) return s.error();
 
     mi.block_weight_bytes.assign((size_t)mi.n_layer, 0);
+    mi.block_cpu_bytes.assign((size_t)mi.n_layer, 0);
     bool have_output = false, have_tok = false;
     for (const GgufTensorInfo& t : f.tensors()) {
         int64_t il = -1;
@@ -82,7 +103,10 @@ Result<ModelInfo> model_info(const GgufFile& f) {
             if (il < 0 || il >= mi.n_layer)
                 return f.error("tensor " + t.name, "block " + std::to_string(il) + " is past " + a +
                                                        "block_count (" + std::to_string(mi.n_layer) + ")");
-            if (rest != "engram_embd.weight") mi.block_weight_bytes[(size_t)il] += t.n_bytes;
+            if (rest != "engram_embd.weight") {
+                mi.block_weight_bytes[(size_t)il] += t.n_bytes;
+                mi.block_cpu_bytes[(size_t)il] += packed_by_cpu(rest) ? cpu_bytes(t) : t.n_bytes;
+            }
         } else if (t.name == "token_embd.weight") {
             have_tok = true;
             mi.token_embd_bytes = t.n_bytes;
@@ -90,9 +114,11 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 return f.error("tensor token_embd.weight", "shape is not [" + std::to_string(mi.n_embd) + ", n_vocab]");
             mi.n_vocab = t.ne[1];
             mi.token_row_bytes = t.ne[1] > 0 ? t.n_bytes / (uint64_t)t.ne[1] : 0;
+            if (!have_output) mi.output_cpu_bytes = cpu_bytes(t, &mi.output_cpu_packed);
         } else if (t.name == "output.weight") {
             have_output = true;
             mi.output_bytes = t.n_bytes;
+            mi.output_cpu_bytes = cpu_bytes(t, &mi.output_cpu_packed);
         } else if (t.name == "output_norm.weight") {
             mi.output_norm_bytes = t.n_bytes;
         } else {

@@ -37,6 +37,12 @@ struct ModelInfo {
     // all of a block's weights once per token, so this is also its bytes
     // read per token.
     std::vector<uint64_t> block_weight_bytes;
+    // [n_layer]: the same blocks as the CPU backend of this machine holds and
+    // reads them — its packed copies of the matrices (quant/packed.h) where
+    // the CPU has packed kernels; empty: block_weight_bytes.
+    std::vector<uint64_t> block_cpu_bytes;
+    uint64_t output_cpu_bytes = 0;       // the head as the CPU reads it; 0: output_bytes
+    bool output_cpu_packed = false;      // the CPU holds a packed copy of the head
     uint64_t token_embd_bytes = 0;       // token_embd.weight
     uint64_t output_bytes = 0;           // output.weight, or token_embd's bytes when tied
     uint64_t output_norm_bytes = 0;      // output_norm.weight
@@ -54,6 +60,14 @@ struct ModelInfo {
     }
     // Bytes block il reads per decoded token: all its weights, once.
     uint64_t block_decode_read_bytes(int64_t il) const { return block_weight_bytes[(size_t)il]; }
+    // Block il as the CPU holds it (and reads it per token).
+    uint64_t block_cpu(int64_t il) const {
+        return block_cpu_bytes.empty() ? block_weight_bytes[(size_t)il] : block_cpu_bytes[(size_t)il];
+    }
+    // The head as the CPU reads it per token, and what it holds beyond the
+    // token table for it (a tied head read from the file holds nothing more).
+    uint64_t head_cpu_read() const { return output_cpu_bytes ? output_cpu_bytes : output_bytes; }
+    uint64_t head_cpu_held() const { return output_cpu_packed ? output_cpu_bytes : (tied_output ? 0 : output_bytes); }
     // F16 K and V of one block at n_ctx tokens.
     uint64_t kv_bytes_per_block(int64_t n_ctx) const {
         return 2ull * (uint64_t)n_ctx * (uint64_t)n_head_kv * (uint64_t)head_dim * 2ull;

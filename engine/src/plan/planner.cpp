@@ -155,9 +155,16 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     for (int64_t i = 0; i < m.n_layer; ++i) {
         const bool on_gpu = i >= first_gpu;
         p.blocks.push_back({i, on_gpu ? "cuda:0" : "cpu"});
-        (on_gpu ? gpu_block_bytes : cpu_block_bytes) += m.block_weight_bytes[(size_t)i];
+        if (on_gpu) {
+            gpu_block_bytes += m.block_weight_bytes[(size_t)i];
+        } else {
+            cpu_block_bytes += m.block_cpu(i);
+            p.cpu_packed_extra_bytes += sat_sub(m.block_cpu(i), m.block_weight_bytes[(size_t)i]);
+        }
     }
+    if (!out_gpu) p.cpu_packed_extra_bytes += sat_sub(m.head_cpu_held(), m.tied_output ? 0 : m.output_bytes);
     const uint64_t head_bytes = m.output_bytes + m.output_norm_bytes;
+    const uint64_t cpu_head_read = m.head_cpu_read() + m.output_norm_bytes;
 
     // VRAM: the head, GPU blocks, their KV, scratch.
     p.vram.capacity_bytes = in.vram_avail;
@@ -174,13 +181,13 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     // 0: free DRAM unknown (no /proc/meminfo); then nothing is checked against it.
     const uint64_t dram_cap = in.hw.dram_free_bytes ? in.hw.dram_free_bytes : UINT64_MAX;
     p.dram.weights_bytes = m.token_embd_bytes + m.other_bytes + cpu_block_bytes +
-                           (out_gpu ? 0 : (m.tied_output ? 0 : m.output_bytes) + m.output_norm_bytes);
+                           (out_gpu ? 0 : m.head_cpu_held() + m.output_norm_bytes);
     p.dram.kv_bytes = (uint64_t)(m.n_layer - k) * kv_block;
     p.dram.scratch_bytes = scratch_bytes(m, in.b.n_batch, false);
     p.kv.insert(p.kv.begin(), DeviceKv{"cpu", m.n_layer - k, p.dram.kv_bytes});
     // Mapped weights beyond free DRAM are evicted and read again from the
     // file every token: they move to the SSD tier.
-    const uint64_t mapped_cpu_weights = cpu_block_bytes + (out_gpu ? 0 : head_bytes);
+    const uint64_t mapped_cpu_weights = cpu_block_bytes + (out_gpu ? 0 : cpu_head_read);
     const uint64_t overflow = std::min(sat_sub(p.dram.bytes(), dram_cap), mapped_cpu_weights);
     p.dram.weights_bytes -= overflow;
     p.ssd.weights_bytes = overflow;
@@ -430,6 +437,7 @@ nlohmann::json to_json(const Placement& p) {
     for (const auto& bp : p.blocks) j["blocks"].push_back({{"index", bp.index}, {"device", bp.device}});
     j["n_gpu_blocks"] = p.n_gpu_blocks;
     j["output"] = {{"device", p.output_device}, {"copies_token_table", p.output_copies_token_table}};
+    j["cpu_packed_extra_bytes"] = p.cpu_packed_extra_bytes;
     j["kv"] = nlohmann::json::array();
     for (const auto& kv : p.kv) j["kv"].push_back({{"device", kv.device}, {"blocks", kv.n_blocks}, {"bytes", kv.kv_bytes}});
     j["tiers"] = {{"vram", tier_json(p.vram)}, {"dram", tier_json(p.dram)}, {"ssd", tier_json(p.ssd)}};

@@ -92,6 +92,9 @@ struct Placement {
     int64_t n_gpu_blocks = 0;            // the last n_gpu_blocks blocks run on cuda:0
     std::string output_device = "cpu";
     bool output_copies_token_table = false;  // tied head uploaded to VRAM: a copy of token_embd
+    // What the CPU's packed copies (quant/packed.h) add to the file's bytes
+    // of what it runs: larger packed blocks, a packed copy of a tied head.
+    uint64_t cpu_packed_extra_bytes = 0;
     std::vector<DeviceKv> kv;
     std::vector<EngramTablePlacement> engram;
     TierUsage vram, dram, ssd;

@@ -4,10 +4,12 @@
 // tables declared in kernels.h.
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <iterator>
 #include <string_view>
 
 #include "quant/kernels_impl.h"
+#include "quant/packed.h"
 
 namespace eg {
 
@@ -76,7 +78,17 @@ Isa cpu_isa() {
 #endif
 }
 
-Isa g_isa_cap = kIsaAvx512Vnni;
+// ENGRAM_CPU_ISA=scalar|avx2|avx512vnni caps the kernels for a whole run
+// (to compare paths, or to work around a CPU's trouble with one).
+Isa initial_cap() {
+    const char* e = std::getenv("ENGRAM_CPU_ISA");
+    const std::string_view s = e ? e : "";
+    if (s == "scalar") return kIsaScalar;
+    if (s == "avx2") return kIsaAvx2;
+    return kIsaAvx512Vnni;
+}
+
+Isa g_isa_cap = initial_cap();
 
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
@@ -123,6 +135,8 @@ const char* cpu_kernel_isa() {
         default: return "scalar";
     }
 }
+
+bool packed_kernels_available() { return active_isa() == kIsaAvx512Vnni; }
 
 void force_scalar_kernels(bool on) { g_isa_cap = on ? kIsaScalar : kIsaAvx512Vnni; }
 

@@ -149,13 +149,15 @@ int64_t Session::common_prefix(const std::vector<int32_t>& t) const {
 
 SessionMemory Session::memory() const {
     SessionMemory m;
-    m.weights_bytes = model_.weight_bytes() + (model_.extension() ? model_.extension()->weight_bytes() : 0);
+    m.file_weights_bytes = model_.weight_bytes() + (model_.extension() ? model_.extension()->weight_bytes() : 0);
     for (const auto& b : backends_) {
         DeviceMemory d = b->memory();
+        m.weights_bytes += d.weights_bytes;
         m.kv_bytes += d.kv_bytes;
         m.scratch_bytes += d.scratch_bytes;
         m.devices.push_back(std::move(d));
     }
+    m.weights_bytes += m.host_only_weights_bytes();
     m.scratch_bytes += (x_.size() + logits_.size()) * sizeof(float);
     if (ext_state_) m.extension_bytes = ext_state_->bytes() + model_.extension()->resident_bytes();
     return m;

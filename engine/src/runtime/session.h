@@ -44,18 +44,22 @@ struct SessionOptions {
 
 // Bytes the session holds, by category.
 struct SessionMemory {
-    uint64_t weights_bytes = 0;  // mapped from the GGUF: the model's and its extension's
+    // Weights held: the backends' (packed copies, uploads, mapped tensors)
+    // and the mapped tensors no backend holds (token table, extension).
+    uint64_t weights_bytes = 0;
+    uint64_t file_weights_bytes = 0;  // the model's and its extension's weights as the file stores them
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
     uint64_t extension_bytes = 0;  // Engram: resident rows + per-sequence state
     std::vector<DeviceMemory> devices;  // the same by device (one entry per range)
 
-    // Mapped weights no backend holds — an untied token table, rope factors,
-    // an extension's own weights (the Engram modules) — read from host memory.
+    // Mapped weights no backend holds — the token table (unless it is a head
+    // read from the file), rope factors, an extension's own weights (the
+    // Engram modules) — read from host memory.
     uint64_t host_only_weights_bytes() const {
         uint64_t held = 0;
-        for (const DeviceMemory& d : devices) held += d.weights_bytes;
-        return weights_bytes > held ? weights_bytes - held : 0;
+        for (const DeviceMemory& d : devices) held += d.weights_file_bytes;
+        return file_weights_bytes > held ? file_weights_bytes - held : 0;
     }
 };
 

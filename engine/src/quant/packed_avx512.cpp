@@ -1,0 +1,242 @@
+// The kernels that read packed weights (packed.h): one integer GEMM for every
+// packed type, decode (one token) included. Per group of 32 elements and
+// panel of 16 rows, the type's decoder turns the record into 8 vectors of
+// unsigned bytes (lane r = 4 elements of row r) and the rows' scales; then
+// for each token 8 VNNI instructions (vpdpbusd, the token's 4 int8 values
+// broadcast) give the 16 integer sums, converted and scaled once per group:
+//   y[r] += d_x * s[r] * sum(u * q_x)  (+ m[r] * d_x * sum(q_x))
+// The arithmetic of a (row, token) pair is the same whatever the tile, so a
+// token gives the same bits in a batch of any size or alone.
+//
+// Compiled with AVX-512 F/BW/VL/DQ/VNNI (file name suffix); called only when
+// packed_kernels_available().
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "quant/packed.h"
+#include "quant/packed_layout.h"
+
+#if !defined(__AVX512VNNI__) || !defined(__AVX512BW__)
+#error "packed_avx512.cpp must be built with AVX-512 BW and VNNI (see engine/CMakeLists.txt)"
+#endif
+
+// GCC 12's intrinsic headers pass _mm512_undefined_*() as the unused source of
+// masked builtins, which its own -Wmaybe-uninitialized then reports.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace eg::quant {
+namespace {
+
+constexpr const PackedLayout& layout_of(GgmlType t) {
+    for (const PackedLayout& L : kPackedLayouts)
+        if (L.type == t) return L;
+    return kPackedLayouts[0];
+}
+
+inline __m512 load_f16x16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+inline __m512 load_u8x16(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)p)));
+}
+inline __m512 load_i8x16(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
+}
+
+// One group of a panel, decoded: v[j] lane r = u of elements 4j..4j+3 of
+// row r; s0 (s1: second half) the rows' scales, m0 their mins.
+struct Group {
+    __m512i v[8];
+    __m512 s0, s1, m0;
+};
+
+template <GgmlType T>
+struct Decoder {
+    static constexpr const PackedLayout& L = layout_of(T);
+    static constexpr bool kK = L.hdr_off >= 0;
+    __m512 hd, hm;  // K-quants: the superblock's d and -dmin per row
+
+    void header(const uint8_t* blk) {
+        if constexpr (kK) {
+            hd = load_f16x16(blk + L.hdr_off);
+            if constexpr (L.m_bytes > 0) hm = load_f16x16(blk + L.hdr_off + 32);
+        }
+    }
+
+    void group(const uint8_t* blk, int g, Group& G) const {
+        const uint8_t* q = blk + g * L.q_bytes;
+        if constexpr (L.bits == 8) {
+            for (int j = 0; j < 8; ++j) G.v[j] = _mm512_loadu_si512(q + 64 * j);
+        } else {
+            const __m512i lo = _mm512_set1_epi8(0x0f);
+            for (int j = 0; j < 4; ++j) {
+                const __m512i p = _mm512_loadu_si512(q + 64 * j);
+                G.v[j] = _mm512_and_si512(p, lo);
+                G.v[j + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), lo);
+            }
+        }
+        if constexpr (L.bits == 5) {
+            const uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            for (int j = 0; j < 8; ++j) {
+                uint64_t m;
+                std::memcpy(&m, hb + 8 * j, 8);
+                G.v[j] = _mm512_mask_add_epi8(G.v[j], _cvtu64_mask64(m), G.v[j], b4);
+            }
+        } else if constexpr (L.bits == 6) {
+            const uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
+            const __m512i h0 = _mm512_loadu_si512(hb), h1 = _mm512_loadu_si512(hb + 64);
+            const __m512i b45 = _mm512_set1_epi8(0x30);
+            for (int j = 0; j < 8; ++j) {
+                const __m512i h = j < 4 ? h0 : h1;
+                __m512i sh;
+                switch (j % 4) {
+                    case 0: sh = _mm512_slli_epi16(h, 4); break;
+                    case 1: sh = _mm512_slli_epi16(h, 2); break;
+                    case 2: sh = h; break;
+                    default: sh = _mm512_srli_epi16(h, 2); break;
+                }
+                G.v[j] = _mm512_ternarylogic_epi32(G.v[j], sh, b45, 0xF8);  // v | (sh & 0x30)
+            }
+        }
+        if constexpr (T == GgmlType::Q6_K) {
+            G.s0 = _mm512_mul_ps(load_i8x16(blk + L.s_off + g * 32), hd);
+            G.s1 = _mm512_mul_ps(load_i8x16(blk + L.s_off + g * 32 + 16), hd);
+        } else if constexpr (kK) {
+            G.s0 = _mm512_mul_ps(load_u8x16(blk + L.s_off + g * 16), hd);
+            G.m0 = _mm512_mul_ps(load_u8x16(blk + L.m_off + g * 16), hm);
+        } else {
+            G.s0 = load_f16x16(blk + L.s_off + g * 32);
+            if constexpr (L.m_bytes > 0) G.m0 = load_f16x16(blk + L.m_off + g * 32);
+        }
+    }
+};
+
+inline __m512i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+constexpr int kMaxTile = 8;  // tokens per tile
+
+// C tokens x one panel over all of k.
+template <GgmlType T, int C>
+void tile(const uint8_t* panel, int64_t nblk, const uint8_t* act, int64_t act_stride, int64_t meta_off, float* y,
+          int64_t y_stride, __mmask16 rows) {
+    constexpr const PackedLayout& L = layout_of(T);
+    __m512 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+    Decoder<T> dec;
+    Group G;
+    for (int64_t b = 0; b < nblk; ++b) {
+        const uint8_t* blk = panel + b * L.block_bytes;
+        dec.header(blk);
+        for (int g = 0; g < L.groups; ++g) {
+            dec.group(blk, g, G);
+            const int64_t gi = b * L.groups + g;
+            for (int c = 0; c < C; ++c) {
+                const int8_t* xq = (const int8_t*)(act + c * act_stride) + gi * 32;
+                const PackedActMeta& mt = ((const PackedActMeta*)(act + c * act_stride + meta_off))[gi];
+                if constexpr (L.half) {
+                    __m512i ia = _mm512_set1_epi32(mt.ca), ib = _mm512_set1_epi32(mt.cb);
+                    for (int j = 0; j < 4; ++j) ia = _mm512_dpbusd_epi32(ia, G.v[j], bcast4(xq + 4 * j));
+                    for (int j = 4; j < 8; ++j) ib = _mm512_dpbusd_epi32(ib, G.v[j], bcast4(xq + 4 * j));
+                    __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(ia), G.s0);
+                    t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ib), G.s1, t);
+                    acc[c] = _mm512_fmadd_ps(t, _mm512_set1_ps(mt.d), acc[c]);
+                } else {
+                    __m512i ia = _mm512_set1_epi32(mt.ca), ib = _mm512_setzero_si512();
+                    for (int j = 0; j < 4; ++j) ia = _mm512_dpbusd_epi32(ia, G.v[j], bcast4(xq + 4 * j));
+                    for (int j = 4; j < 8; ++j) ib = _mm512_dpbusd_epi32(ib, G.v[j], bcast4(xq + 4 * j));
+                    const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(ia, ib)), G.s0);
+                    acc[c] = _mm512_fmadd_ps(t, _mm512_set1_ps(mt.d), acc[c]);
+                    if constexpr (L.m_bytes > 0) acc[c] = _mm512_fmadd_ps(G.m0, _mm512_set1_ps(mt.dsum), acc[c]);
+                }
+            }
+        }
+    }
+    for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * y_stride, rows, acc[c]);
+}
+
+using tile_fn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, float*, int64_t, __mmask16);
+
+template <GgmlType T, int C>
+tile_fn pick(int cc) {
+    if constexpr (C > 1) {
+        if (cc < C) return pick<T, C - 1>(cc);
+    }
+    return tile<T, C>;
+}
+
+tile_fn pick_tile(GgmlType t, int cc) {
+    switch (t) {
+        case GgmlType::Q4_0: return pick<GgmlType::Q4_0, kMaxTile>(cc);
+        case GgmlType::Q4_1: return pick<GgmlType::Q4_1, kMaxTile>(cc);
+        case GgmlType::Q5_0: return pick<GgmlType::Q5_0, kMaxTile>(cc);
+        case GgmlType::Q5_1: return pick<GgmlType::Q5_1, kMaxTile>(cc);
+        case GgmlType::Q8_0: return pick<GgmlType::Q8_0, kMaxTile>(cc);
+        case GgmlType::Q4_K: return pick<GgmlType::Q4_K, kMaxTile>(cc);
+        case GgmlType::Q5_K: return pick<GgmlType::Q5_K, kMaxTile>(cc);
+        case GgmlType::Q6_K: return pick<GgmlType::Q6_K, kMaxTile>(cc);
+        default: return nullptr;
+    }
+}
+
+inline int32_t hsum_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
+
+}  // namespace
+
+void packed_quantize_act(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
+    int8_t* q = (int8_t*)dst;
+    PackedActMeta* meta = (PackedActMeta*)(dst + (k + 63) / 64 * 64);
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t g = 0; g < k / 32; ++g) {
+        const __m512 a = _mm512_loadu_ps(x + 32 * g), b = _mm512_loadu_ps(x + 32 * g + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(a, absmask), _mm512_and_ps(b, absmask)));
+        const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        const __m512 vid = _mm512_set1_ps(id);
+        const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, vid));  // round to nearest even
+        const __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, vid));
+        _mm_storeu_si128((__m128i*)(q + 32 * g), _mm512_cvtsepi32_epi8(qa));
+        _mm_storeu_si128((__m128i*)(q + 32 * g + 16), _mm512_cvtsepi32_epi8(qb));
+        const int32_t xa = hsum_epi32(qa), xb = hsum_epi32(qb);
+        PackedActMeta& m = meta[g];
+        m.d = d;
+        m.dsum = d * (float)(xa + xb);
+        if (L.half) {
+            m.ca = -L.offset * xa;
+            m.cb = -L.offset * xb;
+        } else {
+            m.ca = -L.offset * (xa + xb);
+            m.cb = 0;
+        }
+    }
+}
+
+void packed_gemm(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
+                 int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
+                 int64_t y_stride) {
+    const int64_t nblk = k / L.block_elems();
+    const int64_t meta_off = (k + 63) / 64 * 64;
+    // Tokens in blocks whose activations stay in L2 while the panels stream
+    // past them once per block.
+    const int64_t tb = std::clamp<int64_t>((int64_t)(384 * 1024) / act_stride / kMaxTile * kMaxTile, kMaxTile, 256);
+    const tile_fn full = pick_tile(L.type, kMaxTile);
+    for (int64_t t0 = 0; t0 < nc; t0 += tb) {
+        const int64_t t1 = std::min(nc, t0 + tb);
+        for (int64_t p = p0; p < p1; ++p) {
+            const int64_t r0 = p * PackedMatrix::kPanel;
+            const int64_t nr = std::min<int64_t>(PackedMatrix::kPanel, n - r0);
+            const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
+            const uint8_t* panel = panels + p * panel_bytes;
+            for (int64_t c0 = t0; c0 < t1; c0 += kMaxTile) {
+                const int cc = (int)std::min<int64_t>(kMaxTile, t1 - c0);
+                (cc == kMaxTile ? full : pick_tile(L.type, cc))(panel, nblk, act + c0 * act_stride, act_stride,
+                                                                  meta_off, y + c0 * y_stride + r0, y_stride, rows);
+            }
+        }
+    }
+}
+
+}  // namespace eg::quant
