@@ -1,11 +1,14 @@
 // The CPU operations' two implementations (portable reference and
 // AVX2/FMA/F16C) give the same bits on fresh random data: attention in decode
 // and prefill shapes, at lengths around the 16/32/64 boundaries its sums use,
-// and SwiGLU over the whole range where exp under- and overflows.
+// and SwiGLU over the whole range where exp under- and overflows. The
+// AVX-512 flash attention is held to float64 attention instead.
 #include <QtTest>
 
+#include <cmath>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -65,6 +68,80 @@ private slots:
         // And the result is attention: a one-position query returns its value row.
         if (pos0 == 0) {
             for (int d = 0; d < head_dim; ++d) QCOMPARE(out_a[d], fp16_to_fp32(v[d]));
+        }
+    }
+
+    // The AVX-512 flash-style kernel against float64 attention of the same
+    // F32 queries and F16 cache: decode (split across threads by position
+    // past 256) and prefill, GQA groups of 1 to 4, head sizes 64, 80, 128.
+    void flash_attention_matches_float64_data() {
+        QTest::addColumn<int>("n_tok");
+        QTest::addColumn<int>("pos0");
+        QTest::addColumn<int>("head_dim");
+        QTest::addColumn<int>("n_head");
+        QTest::addColumn<int>("n_head_kv");
+        QTest::newRow("decode at 1") << 1 << 0 << 64 << 6 << 2;
+        QTest::newRow("decode at 17") << 1 << 16 << 64 << 9 << 3;
+        QTest::newRow("decode at 300 (split)") << 1 << 299 << 64 << 8 << 8;
+        QTest::newRow("decode at 4000 (split)") << 1 << 3999 << 128 << 32 << 8;
+        QTest::newRow("decode hd 80") << 1 << 700 << 80 << 4 << 1;
+        QTest::newRow("prefill 37") << 37 << 0 << 64 << 9 << 3;
+        QTest::newRow("prefill 40 after 90") << 40 << 90 << 128 << 8 << 2;
+        QTest::newRow("prefill 19 after 1000") << 19 << 1000 << 64 << 6 << 6;
+    }
+    void flash_attention_matches_float64() {
+        QFETCH(int, n_tok);
+        QFETCH(int, pos0);
+        QFETCH(int, head_dim);
+        QFETCH(int, n_head);
+        QFETCH(int, n_head_kv);
+        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+            !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+            QSKIP("this CPU has no AVX-512");
+        const int n_ctx = 4096;
+        std::mt19937 rng(n_tok * 7919 + pos0 + head_dim);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        std::vector<float> q((size_t)n_tok * n_head * head_dim);
+        for (auto& x : q) x = nd(rng) * 3.0f;  // peaked softmaxes as well as flat ones
+        std::vector<uint16_t> k((size_t)n_ctx * n_head_kv * head_dim), v(k.size());
+        for (auto& x : k) x = fp32_to_fp16(nd(rng));
+        for (auto& x : v) x = fp32_to_fp16(nd(rng));
+        std::vector<float> out(q.size(), NAN);
+        AttentionArgs a{q.data(), k.data(), v.data(), out.data(), nullptr, n_tok, pos0,
+                        n_head, n_head_kv, head_dim, n_ctx, attention_scores_stride(n_ctx)};
+        QVERIFY(attention_avx512_supports(a));
+        for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            std::fill(out.begin(), out.end(), NAN);
+            attention_avx512(a, pool);
+            const int G = n_head / n_head_kv, kvs = n_head_kv * head_dim;
+            double worst = 0;
+            for (int t = 0; t < n_tok; ++t)
+                for (int h = 0; h < n_head; ++h) {
+                    const float* qr = q.data() + ((size_t)t * n_head + h) * head_dim;
+                    const int g = h / G, n_valid = pos0 + t + 1;
+                    std::vector<double> s(n_valid);
+                    double mx = -INFINITY;
+                    for (int j = 0; j < n_valid; ++j) {
+                        double d = 0;
+                        for (int e = 0; e < head_dim; ++e) d += (double)qr[e] * fp16_to_fp32(k[(size_t)j * kvs + g * head_dim + e]);
+                        s[j] = d / std::sqrt((double)head_dim);
+                        mx = std::max(mx, s[j]);
+                    }
+                    double sum = 0;
+                    for (double& x : s) sum += (x = std::exp(x - mx));
+                    for (int e = 0; e < head_dim; ++e) {
+                        double ref = 0;
+                        for (int j = 0; j < n_valid; ++j) ref += s[j] / sum * fp16_to_fp32(v[(size_t)j * kvs + g * head_dim + e]);
+                        const float got = out[((size_t)t * n_head + h) * head_dim + e];
+                        worst = std::max(worst, std::fabs(got - ref));
+                        // values are ~N(0, 1): a wrong mask, scale or merge moves outputs by tenths
+                        if (!(std::fabs(got - ref) <= 2e-5))
+                            QFAIL(qPrintable(QString("threads %1, token %2, head %3, dim %4: got %5, float64 %6")
+                                                 .arg(threads).arg(t).arg(h).arg(e).arg(got, 0, 'g', 9).arg(ref, 0, 'g', 12)));
+                    }
+                }
+            qInfo("threads %d: max |flash - float64| = %.3g", threads, worst);
         }
     }
 

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "cpu/ops.h"
+#include "quant/kernels.h"
 
 namespace eg {
 namespace generic {
@@ -38,7 +40,11 @@ void attention_generic(const AttentionArgs& a, ThreadPool& pool) {
 }
 
 void attention(const AttentionArgs& a, ThreadPool& pool) {
-    if (use_avx2()) attention_avx2(a, pool);
+    // The AVX-512 kernels go with the packed matmul (the same CPUs, the same
+    // ENGRAM_CPU_ISA cap).
+    const bool avx512 = std::string_view(cpu_kernel_isa()) == "avx512vnni";
+    if (avx512 && attention_avx512_supports(a)) attention_avx512(a, pool);
+    else if (use_avx2()) attention_avx2(a, pool);
     else attention_generic(a, pool);
 }
 
