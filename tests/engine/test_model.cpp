@@ -4,6 +4,7 @@
 // behaviours a chat relies on (prefix reuse, context overflow, seeds).
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -38,6 +39,20 @@ int32_t argmax(const float* l, int64_t n) {
     for (int64_t i = 1; i < n; ++i)
         if (l[i] > l[b]) b = (int32_t)i;
     return b;
+}
+
+// KL(softmax(p) || softmax(q)) of two logit rows, natural log.
+double kl(const float* p, const float* q, int64_t n) {
+    auto lse = [n](const float* l) {
+        double mx = -INFINITY, s = 0;
+        for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (double)l[i]);
+        for (int64_t i = 0; i < n; ++i) s += std::exp((double)l[i] - mx);
+        return mx + std::log(s);
+    };
+    const double lp = lse(p), lq = lse(q);
+    double k = 0;
+    for (int64_t i = 0; i < n; ++i) k += std::exp(p[i] - lp) * ((p[i] - lp) - (q[i] - lq));
+    return k;
 }
 
 }  // namespace
@@ -158,6 +173,50 @@ private slots:
         auto d = Session::create(*model_, SessionOptions{128, 5, 0});
         QVERIFY(d.value()->eval(std::vector<int32_t>(toks.begin(), toks.end())).ok());  // 5 + 5 + 5
         QCOMPARE(max_diff(before.data(), d.value()->logits()), 0.0f);
+    }
+
+    // eval() with all_logits: row i holds the logits after token i. The last
+    // row is logits() itself; every row is what a session stopped at token i
+    // reports, up to the kernels' noise between batch compositions (KL of
+    // thousandths) — a row of the wrong position is another distribution
+    // altogether (KL above 1, printed). Token by token, each step fills its row.
+    void eval_fills_logits_of_every_position() {
+        const auto toks = ids_of(golden()["prompts"][1]["tokens"]);  // 15
+        const int64_t n = (int64_t)toks.size(), nv = model_->hparams().n_vocab;
+        auto a = Session::create(*model_, SessionOptions{64, 6, 0});  // batches of 6 + 6 + 3
+        QVERIFY(a.ok());
+        std::vector<float> all((size_t)(n * nv), NAN);
+        QVERIFY(a.value()->eval(toks.data(), n, all.data()).ok());
+        QCOMPARE(a.value()->n_past(), n);
+        QVERIFY(std::equal(a.value()->logits(), a.value()->logits() + nv, all.data() + (n - 1) * nv));
+        for (int64_t j = 0; j < n * nv; ++j) QVERIFY2(std::isfinite(all[j]), "a row was not written");
+        // The rows on both sides of each batch boundary, the first and the last.
+        double worst = 0, nearest_other = INFINITY;
+        for (int64_t i : {0, 1, 5, 6, 11, 12, 14}) {
+            auto b = Session::create(*model_, SessionOptions{64, 512, 0});
+            QVERIFY(b.value()->eval(toks.data(), i + 1).ok());
+            const float* row = all.data() + i * nv;
+            worst = std::max(worst, kl(b.value()->logits(), row, nv));
+            if (i > 0) nearest_other = std::min(nearest_other, kl(b.value()->logits(), row - nv, nv));
+        }
+        qInfo("all logits, batches of 6: KL to a session stopped there <= %.5f; to the position before >= %.2f",
+              worst, nearest_other);
+        QVERIFY2(worst < 0.05, qPrintable(QString("a row's KL to its own position is %1").arg(worst)));
+        QVERIFY(nearest_other > 0.5);
+
+        auto c = Session::create(*model_, SessionOptions{64, 512, 0});
+        QVERIFY(c.ok());
+        std::vector<float> rows((size_t)(n * nv), NAN);
+        for (int64_t i = 0; i < n; ++i) {
+            QVERIFY(c.value()->eval(&toks[(size_t)i], 1, rows.data() + i * nv).ok());
+            QVERIFY(std::equal(c.value()->logits(), c.value()->logits() + nv, rows.data() + i * nv));
+        }
+        // A failed eval changes nothing, its rows included.
+        std::vector<float> untouched((size_t)nv, 7.0f);
+        const int32_t bad = (int32_t)nv;
+        QVERIFY(!c.value()->eval(&bad, 1, untouched.data()).ok());
+        QCOMPARE(c.value()->n_past(), n);
+        QVERIFY(std::all_of(untouched.begin(), untouched.end(), [](float v) { return v == 7.0f; }));
     }
 
     void chat_answers_and_reuses_prefix() {
