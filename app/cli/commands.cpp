@@ -1,11 +1,13 @@
 #include "cli/commands.h"
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <optional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <algorithm>
 #include <map>
 
@@ -329,6 +331,66 @@ int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std
         std::fclose(f);
     }
     std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
+
+int cmd_perplexity(const CommonOptions& c, const std::string& path, bool json) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+        return 1;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto m = load_or_report(c);
+    if (!m) return 1;
+    const std::vector<int32_t> ids = m->tokenizer().encode(text, true, false);
+    const int64_t n = (int64_t)ids.size();
+    if (n < 2) {
+        std::fprintf(stderr, "error: %s has %lld token(s); perplexity needs at least 2\n", path.c_str(), (long long)n);
+        return 1;
+    }
+    auto s = session_or_report(*m, c);
+    if (!s) return 1;
+    const int64_t n_ctx = s->n_ctx(), nv = s->n_vocab(), chunk = 256;
+    std::vector<float> rows((size_t)(chunk * nv));
+    double nll = 0;
+    int64_t scored = 0, windows = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t w0 = 0; w0 + 1 < n; w0 += n_ctx) {
+        const int64_t w1 = std::min(n, w0 + n_ctx);
+        s->truncate(0);
+        ++windows;
+        for (int64_t i = w0; i < w1; i += chunk) {
+            const int64_t nb = std::min(chunk, w1 - i);
+            if (auto st = s->eval(ids.data() + i, nb, rows.data()); !st) {
+                std::fprintf(stderr, "error: %s\n", st.message().c_str());
+                return 1;
+            }
+            for (int64_t r = 0; r < nb && i + r + 1 < w1; ++r) {
+                const float* l = rows.data() + r * nv;
+                const double mx = *std::max_element(l, l + nv);
+                double sum = 0;
+                for (int64_t v = 0; v < nv; ++v) sum += std::exp((double)l[v] - mx);
+                nll += mx + std::log(sum) - (double)l[ids[(size_t)(i + r + 1)]];
+                ++scored;
+            }
+        }
+        EG_LOG_INFO("perplexity: window {} done, {} positions, running perplexity {:.4f}", windows, scored,
+                    std::exp(nll / (double)scored));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double ppl = std::exp(nll / (double)scored);
+    if (json) {
+        nlohmann::json j = {{"perplexity", ppl},       {"mean_nll", nll / (double)scored}, {"tokens", n},
+                            {"scored", scored},        {"windows", windows},                {"n_ctx", n_ctx},
+                            {"seconds", secs}};
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("perplexity %.4f (mean NLL %.4f nats) over %lld predicted tokens: %lld tokens in %lld window(s) "
+                    "of up to %lld\n",
+                    ppl, nll / (double)scored, (long long)scored, (long long)n, (long long)windows, (long long)n_ctx);
+    }
+    std::fprintf(stderr, "%.1f s, %.1f tokens/s\n", secs, (double)n / secs);
     return 0;
 }
 

@@ -56,6 +56,10 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& s, const std::string&
 int cmd_logits(const CommonOptions& c, const std::string& tokens_json, const std::string& text, int top,
                const std::string& dump_path, const std::string& dump_dir);
 int cmd_chat(const CommonOptions& c, const SamplingOptions& s, const std::string& system);
+// Perplexity over a text file: the text (BOS as the model says, no special
+// tokens parsed) in windows of the context length, each from an empty cache;
+// every position but a window's last predicts the next token.
+int cmd_perplexity(const CommonOptions& c, const std::string& path, bool json);
 
 // engram_commands.cpp
 int cmd_engram_rows(const CommonOptions& c, const std::string& text, bool add_special);

@@ -1,5 +1,5 @@
 // engram-cli: the engine from a terminal — model info, tokenization, one-shot
-// generation, an interactive chat, and the Engram tools (forge, engram-rows,
+// generation, an interactive chat, perplexity, and the Engram tools (forge, engram-rows,
 // engram-replay). Links the engine and engram only (no Qt).
 #include <CLI/CLI.hpp>
 
@@ -97,6 +97,14 @@ int main(int argc, char** argv) {
     logits->add_option("--dump-tensors", dump_dir, "write every named intermediate (attn_norm-3.bin, ...) as raw "
                                                    "float32 [n_tokens, n] into this existing folder");
 
+    auto* ppl = app.add_subcommand("perplexity", "perplexity of the model on a text file: exp of the mean negative "
+                                                 "log-likelihood of each next token, in windows of the context");
+    add_common(ppl, common);
+    std::string ppl_file;
+    bool ppl_json = false;
+    ppl->add_option("-f,--file", ppl_file, "text file")->required()->check(CLI::ExistingFile);
+    ppl->add_flag("--json", ppl_json, "print JSON");
+
     auto* rows = app.add_subcommand("engram-rows", "print the Engram rows of a text as JSON: token ids, compressed "
                                                    "ids, and every head's row of every Engram layer at every position");
     add_common(rows, common);
@@ -173,6 +181,7 @@ int main(int argc, char** argv) {
     if (*tokenize) return cmd_tokenize(common, text, !no_special, !no_parse_special);
     if (*run) return cmd_run(common, sampling, prompt, chat, system, stats_json);
     if (*logits) return cmd_logits(common, tokens_json, text, top, dump_path, dump_dir);
+    if (*ppl) return cmd_perplexity(common, ppl_file, ppl_json);
     if (*chatc) return cmd_chat(common, sampling, system);
     if (*rows) return cmd_engram_rows(common, text, rows_special);
     if (*forge) return cmd_forge(fa);

@@ -3,6 +3,8 @@
 // a sentence naming the file, not a crash.
 #include <QtTest>
 
+#include <cmath>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -66,6 +68,33 @@ private slots:
         // SmolLM2's tokenizer (llama.cpp agrees): "Hello" "," " world" "!"
         QCOMPARE(ids.size(), 4);
         QCOMPARE(ids[0].toInt(), 19556);
+    }
+
+    // perplexity over the text of the exact-math reference (test_accuracy):
+    // our tokenizer gives its ids, so the result is within test_accuracy's 1%
+    // of the reference's perplexity; a shorter context splits it in windows.
+    void perplexity() {
+        QFile f(QString::fromStdString(eg_test::fixture("reference/model/smollm2_exact.json")));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QJsonObject ref = QJsonDocument::fromJson(f.readAll()).object();
+        const double ref_ppl = ref["stats"].toObject()["text_perplexity"].toDouble();
+        const int n = ref["text"].toObject()["tokens"].toArray().size();
+        const QString text = QString::fromStdString(eg_test::fixture("reference/model/gull_rock.txt"));
+        const Run r = run(cli_, {"perplexity", "-m", model_, "-f", text, "--json"});
+        QCOMPARE(r.code, 0);
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        qInfo("engram-cli perplexity: %.4f, the exact reference's %.4f", j["perplexity"].toDouble(), ref_ppl);
+        QCOMPARE(j["tokens"].toInt(), n);
+        QCOMPARE(j["scored"].toInt(), n - 1);
+        QCOMPARE(j["windows"].toInt(), 1);
+        QVERIFY2(std::fabs(j["perplexity"].toDouble() / ref_ppl - 1) < 0.01, qPrintable(r.out));
+        const Run w = run(cli_, {"perplexity", "-m", model_, "-f", text, "-c", "400"});
+        QCOMPARE(w.code, 0);
+        // 3 windows (400 + 400 + 344), each one position short of its length; a short context predicts worse.
+        QVERIFY2(w.out.contains(QString("over %1 predicted tokens: %2 tokens in 3 window(s) of up to 400").arg(n - 3).arg(n)),
+                 qPrintable(w.out));
+        const Run none = run(cli_, {"perplexity", "-m", model_, "-f", "/nonexistent/text.txt"});
+        QVERIFY(none.code != 0);
     }
 
     void run_chat_answers() {

@@ -104,7 +104,9 @@ Status Session::check_tokens(const int32_t* tokens, int64_t n) const {
     return {};
 }
 
-Status Session::eval(const int32_t* tokens, int64_t n) {
+Status Session::eval(const int32_t* tokens, int64_t n) { return eval(tokens, n, nullptr); }
+
+Status Session::eval(const int32_t* tokens, int64_t n, float* all_logits) {
     if (auto s = check_tokens(tokens, n); !s) return s;
     const int64_t n_before = n_past();
     const int64_t D = model_.hparams().n_embd;
@@ -112,17 +114,24 @@ Status Session::eval(const int32_t* tokens, int64_t n) {
     // The extension learns every id now, so its rows are fetched while the
     // batches before them run.
     if (ext_state_) model_.extension()->prepare(*ext_state_, tokens, n, n_before);
-    auto step = [&](const int32_t* t, int64_t nb) -> Status {
+    const int64_t nv = n_vocab();
+    // rows: where the logits of the batch's positions go (nullptr: only the last, into logits_).
+    auto step = [&](const int32_t* t, int64_t nb, float* rows) -> Status {
         if (auto s = decoder_embed(model_, t, nb, x_.data(), ext_state_.get()); !s) return s;
         if (dump) (*dump)("inp_embd", -1, x_.data(), nb, D);
         for (auto& b : backends_)
             if (auto s = b->forward(x_.data(), nb, n_past(), ext_state_.get(), dump); !s) return s;
-        return head_->output(x_.data() + (nb - 1) * D, logits_.data(), dump);
+        if (rows)
+            for (int64_t r = 0; r + 1 < nb; ++r)
+                if (auto s = head_->output(x_.data() + r * D, rows + r * nv, nullptr); !s) return s;
+        if (auto s = head_->output(x_.data() + (nb - 1) * D, logits_.data(), dump); !s) return s;
+        if (rows) std::copy(logits_.begin(), logits_.end(), rows + (nb - 1) * nv);
+        return {};
     };
     for (int64_t i = 0; i < n; i += n_batch_) {
         const int64_t nb = std::min(n_batch_, n - i);
         const auto t0 = std::chrono::steady_clock::now();
-        if (auto s = step(tokens + i, nb); !s) {
+        if (auto s = step(tokens + i, nb, all_logits ? all_logits + i * nv : nullptr); !s) {
             truncate(n_before);
             return s;
         }

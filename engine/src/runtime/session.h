@@ -78,6 +78,10 @@ public:
     // or the model's extension cannot read its tables.
     Status eval(const int32_t* tokens, int64_t n);
     Status eval(const std::vector<int32_t>& t) { return eval(t.data(), (int64_t)t.size()); }
+    // The same, and all_logits [n, n_vocab] gets the logits after each of the
+    // n tokens (the output head runs once per position): what perplexity and
+    // per-position accuracy need. Row n - 1 is what logits() holds afterwards.
+    Status eval(const int32_t* tokens, int64_t n, float* all_logits);
 
     const float* logits() const { return logits_.data(); }
     int64_t n_vocab() const { return model_.hparams().n_vocab; }
