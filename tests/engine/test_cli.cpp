@@ -97,11 +97,15 @@ private slots:
         QVERIFY(none.code != 0);
     }
 
+    // A question this 135M model answers right with a clear margin. (Not
+    // "the capital of France": there its exact float64 forward puts "The"
+    // and "La" 0.08 apart, so any two correct engines may start either way,
+    // and after "La" it does not say Paris.)
     void run_chat_answers() {
         const Run r = run(cli_, {"run", "-m", model_, "--chat", "--system", "You are a helpful assistant.", "-p",
-                                 "What is the capital of France?", "--temp", "0", "-n", "24"});
+                                 "How many days are there in a week?", "--temp", "0", "-n", "24"});
         QCOMPARE(r.code, 0);
-        QVERIFY2(r.out.contains("Paris"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("7") || r.out.contains("seven"), qPrintable(r.out));
         QVERIFY(r.err.contains("tok/s"));
         QVERIFY(r.err.contains("first token after"));
     }
