@@ -46,11 +46,14 @@ Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     }
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
+    b.n_threads = r.n_threads;
     run.placement = plan(run.model, run.hardware, b);
     return run;
 }
 
-Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& r, SessionOptions& so) {
+Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& req, SessionOptions& so) {
+    PlanRequest r = req;
+    if (r.n_threads == 0) r.n_threads = so.n_threads;  // the session's threads price its kernels
     auto run = make_plan(f, r);
     if (!run) return run.error();
     const Placement& p = run->placement;

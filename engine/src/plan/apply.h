@@ -22,6 +22,7 @@ struct PlanRequest {
     std::string engram_vram_budget;
     int64_t n_ctx = 0;                        // 0: the model's, at most 4096
     int64_t n_batch = 512;
+    int n_threads = 0;                        // CPU threads decoding; 0: physical cores
     std::string assume_gpu;                   // VRAM[,H2D_GBps[,VRAM_GBps]]
     bool refresh_hardware = false;
     std::string ssd_probe_file;               // measure 4 KiB reads on this file ("": default figure)

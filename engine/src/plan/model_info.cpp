@@ -95,6 +95,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
 
     mi.block_weight_bytes.assign((size_t)mi.n_layer, 0);
     mi.block_cpu_bytes.assign((size_t)mi.n_layer, 0);
+    mi.block_cpu_matrices.assign((size_t)mi.n_layer, {});
     bool have_output = false, have_tok = false;
     for (const GgufTensorInfo& t : f.tensors()) {
         int64_t il = -1;
@@ -105,7 +106,9 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                                                        "block_count (" + std::to_string(mi.n_layer) + ")");
             if (rest != "engram_embd.weight") {
                 mi.block_weight_bytes[(size_t)il] += t.n_bytes;
-                mi.block_cpu_bytes[(size_t)il] += packed_by_cpu(rest) ? cpu_bytes(t) : t.n_bytes;
+                const bool mat = packed_by_cpu(rest);
+                mi.block_cpu_bytes[(size_t)il] += mat ? cpu_bytes(t) : t.n_bytes;
+                if (mat) mi.block_cpu_matrices[(size_t)il].push_back({(uint32_t)t.type, cpu_bytes(t)});
             }
         } else if (t.name == "token_embd.weight") {
             have_tok = true;
@@ -114,11 +117,15 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 return f.error("tensor token_embd.weight", "shape is not [" + std::to_string(mi.n_embd) + ", n_vocab]");
             mi.n_vocab = t.ne[1];
             mi.token_row_bytes = t.ne[1] > 0 ? t.n_bytes / (uint64_t)t.ne[1] : 0;
-            if (!have_output) mi.output_cpu_bytes = cpu_bytes(t, &mi.output_cpu_packed);
+            if (!have_output) {
+                mi.output_cpu_bytes = cpu_bytes(t, &mi.output_cpu_packed);
+                mi.head_cpu_matrix = {(uint32_t)t.type, mi.output_cpu_bytes};
+            }
         } else if (t.name == "output.weight") {
             have_output = true;
             mi.output_bytes = t.n_bytes;
             mi.output_cpu_bytes = cpu_bytes(t, &mi.output_cpu_packed);
+            mi.head_cpu_matrix = {(uint32_t)t.type, mi.output_cpu_bytes};
         } else if (t.name == "output_norm.weight") {
             mi.output_norm_bytes = t.n_bytes;
         } else {

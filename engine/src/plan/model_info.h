@@ -41,6 +41,14 @@ struct ModelInfo {
     // reads them — its packed copies of the matrices (quant/packed.h) where
     // the CPU has packed kernels; empty: block_weight_bytes.
     std::vector<uint64_t> block_cpu_bytes;
+    // The matrices of each block and of the head as the CPU runs them (type,
+    // bytes held), for the compute side of the decode prediction.
+    struct CpuMatrix {
+        uint32_t type = 0;
+        uint64_t bytes = 0;
+    };
+    std::vector<std::vector<CpuMatrix>> block_cpu_matrices;
+    CpuMatrix head_cpu_matrix;
     uint64_t output_cpu_bytes = 0;       // the head as the CPU reads it; 0: output_bytes
     bool output_cpu_packed = false;      // the CPU holds a packed copy of the head
     uint64_t token_embd_bytes = 0;       // token_embd.weight

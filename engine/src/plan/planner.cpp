@@ -22,6 +22,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "quant/types.h"
+
 namespace eg {
 
 namespace {
@@ -106,7 +108,28 @@ struct Inputs {
     int64_t n_ctx;
     uint64_t vram_avail;       // min(budget, free VRAM); 0 without a GPU
     double dram_bw, ssd_bw, h2d_bw, vram_bw;
+    int threads;               // CPU threads decoding
 };
+
+// A figure measured on 1 thread and on all cores, at `threads` (linear between).
+double at_threads(double one, double all, int threads, int cores) {
+    if (!(one > 0) || cores <= 1 || threads >= cores) return all;
+    if (threads <= 1) return one;
+    return one + (all - one) * (double)(threads - 1) / (double)(cores - 1);
+}
+
+// Seconds the CPU's kernels take for one matrix-vector product over `bytes`
+// of weights of a type; 0 where the type's rate was not measured.
+double matvec_s(const Inputs& in, const ModelInfo::CpuMatrix& mat) {
+    for (const CpuKernelRate& r : in.hw.cpu_matvec) {
+        if (r.type != mat.type) continue;
+        const double gbps = at_threads(r.GBps_1t, r.GBps_all, in.threads, in.hw.cpu_threads);
+        if (!(gbps > 0)) return 0;
+        const double call = in.threads > 1 ? in.hw.cpu_matvec_call_us * 1e-6 : 0;
+        return call + (double)mat.bytes / (gbps * 1e9);
+    }
+    return 0;
+}
 
 // The GPU bytes of the output head plus the last k blocks (weights, KV, scratch).
 uint64_t gpu_need(const Inputs& in, int64_t k, bool with_kv) {
@@ -152,6 +175,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     if (!in.hw.gpus.empty()) p.gpu_name = in.hw.gpus[0].name;
 
     uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0;
+    double cpu_compute_s = 0;
     for (int64_t i = 0; i < m.n_layer; ++i) {
         const bool on_gpu = i >= first_gpu;
         p.blocks.push_back({i, on_gpu ? "cuda:0" : "cpu"});
@@ -159,10 +183,15 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
             gpu_block_bytes += m.block_weight_bytes[(size_t)i];
         } else {
             cpu_block_bytes += m.block_cpu(i);
+            if ((size_t)i < m.block_cpu_matrices.size())
+                for (const auto& mat : m.block_cpu_matrices[(size_t)i]) cpu_compute_s += matvec_s(in, mat);
             p.cpu_packed_extra_bytes += sat_sub(m.block_cpu(i), m.block_weight_bytes[(size_t)i]);
         }
     }
-    if (!out_gpu) p.cpu_packed_extra_bytes += sat_sub(m.head_cpu_held(), m.tied_output ? 0 : m.output_bytes);
+    if (!out_gpu) {
+        p.cpu_packed_extra_bytes += sat_sub(m.head_cpu_held(), m.tied_output ? 0 : m.output_bytes);
+        cpu_compute_s += matvec_s(in, m.head_cpu_matrix);
+    }
     const uint64_t head_bytes = m.output_bytes + m.output_norm_bytes;
     const uint64_t cpu_head_read = m.head_cpu_read() + m.output_norm_bytes;
 
@@ -264,10 +293,11 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     }
     pr.vram_s = gpu_used ? (double)pr.vram_bytes / (in.vram_bw * 1e9) : 0;
     pr.dram_s = (double)pr.dram_bytes / (in.dram_bw * 1e9);
+    pr.cpu_compute_s = cpu_compute_s;
     pr.ssd_s = (double)pr.ssd_bytes / (in.ssd_bw * 1e9);
     pr.pcie_s = gpu_used ? (double)pr.pcie_bytes / (in.h2d_bw * 1e9) + (double)pr.pcie_crossings * kPcieLatencyUs * 1e-6
                          : 0;
-    const double total_s = pr.vram_s + pr.dram_s + pr.ssd_s + pr.pcie_s;
+    const double total_s = pr.vram_s + std::max(pr.dram_s, pr.cpu_compute_s) + pr.ssd_s + pr.pcie_s;
     pr.decode_tokens_per_s = total_s > 0 ? 1.0 / total_s : 0;
     return p;
 }
@@ -361,7 +391,13 @@ void explain(const Inputs& in, Placement& p) {
                           "of N rows = H(c)/H(N)); the DRAM cache is taken to hold the hottest rows, which W-TinyLFU "
                           "approximates; the VRAM hot-row cache is a copy of the hottest rows of its tables; each "
                           "row missed is a 4 KiB read from the file");
-    const double step_s = p.predicted.vram_s + p.predicted.dram_s + p.predicted.ssd_s + p.predicted.pcie_s;
+    if (in.hw.cpu_matvec.empty())
+        p.notes.push_back("the CPU's kernel rates were not measured: its decode is priced by memory bandwidth alone");
+    else if (p.predicted.cpu_compute_s > p.predicted.dram_s)
+        p.notes.push_back("the CPU's share of a step is bound by its kernels, not by memory (the weights it reads fit "
+                          "its caches or its kernels are slower than its memory)");
+    const double step_s = p.predicted.vram_s + std::max(p.predicted.dram_s, p.predicted.cpu_compute_s) +
+                          p.predicted.ssd_s + p.predicted.pcie_s;
     if (step_s < 2e-3)
         p.notes.push_back("under ~2 ms per token, kernel launches and synchronisation rather than bandwidth bound a "
                           "decode step: expect less than predicted");
@@ -390,8 +426,10 @@ std::string format_bytes(uint64_t bytes) {
 }
 
 Placement plan(const ModelInfo& m, const Hardware& hw, const Budgets& b) {
-    Inputs in{m, hw, b, std::max<int64_t>(1, b.n_ctx), 0, 0, 0, 0, 0};
-    in.dram_bw = hw.dram_read_GBps > 0 ? hw.dram_read_GBps : kDefaultDramReadGBps;
+    Inputs in{m, hw, b, std::max<int64_t>(1, b.n_ctx), 0, 0, 0, 0, 0, 1};
+    in.threads = b.n_threads > 0 ? b.n_threads : std::max(1, hw.cpu_threads);
+    in.dram_bw = hw.dram_read_GBps > 0 ? at_threads(hw.dram_read_1t_GBps, hw.dram_read_GBps, in.threads, hw.cpu_threads)
+                                       : kDefaultDramReadGBps;
     in.ssd_bw = hw.ssd_read_GBps > 0 ? hw.ssd_read_GBps : kDefaultSsdReadGBps;
     in.h2d_bw = kDefaultH2dGBps;
     in.vram_bw = kDefaultVramReadGBps;
@@ -466,7 +504,8 @@ nlohmann::json to_json(const Placement& p) {
         {"decode_tokens_per_s", pr.decode_tokens_per_s},
         {"kv_tokens", pr.kv_tokens},
         {"bytes_per_token", {{"vram", pr.vram_bytes}, {"dram", pr.dram_bytes}, {"ssd", pr.ssd_bytes}, {"pcie", pr.pcie_bytes}}},
-        {"seconds_per_token", {{"vram", pr.vram_s}, {"dram", pr.dram_s}, {"ssd", pr.ssd_s}, {"pcie", pr.pcie_s}}},
+        {"seconds_per_token",
+         {{"vram", pr.vram_s}, {"dram", pr.dram_s}, {"cpu_compute", pr.cpu_compute_s}, {"ssd", pr.ssd_s}, {"pcie", pr.pcie_s}}},
         {"pcie_crossings", pr.pcie_crossings},
         {"bandwidth_GBps",
          {{"vram", p.vram_read_GBps}, {"dram", p.dram_read_GBps}, {"ssd", p.ssd_read_GBps}, {"pcie", p.h2d_GBps}}}};
@@ -483,9 +522,17 @@ nlohmann::json to_json(const Hardware& hw) {
                      {"vram_free_bytes", x.vram_free_bytes},
                      {"h2d_GBps", x.h2d_GBps},
                      {"vram_read_GBps", x.vram_read_GBps}});
+    nlohmann::json k = nlohmann::json::array();
+    for (const auto& r : hw.cpu_matvec)
+        k.push_back({{"type", std::string(type_name(r.type))}, {"GBps_1t", r.GBps_1t}, {"GBps_all", r.GBps_all}});
     return {{"dram_total_bytes", hw.dram_total_bytes},
             {"dram_free_bytes", hw.dram_free_bytes},
             {"dram_read_GBps", hw.dram_read_GBps},
+            {"dram_read_1t_GBps", hw.dram_read_1t_GBps},
+            {"cpu_threads", hw.cpu_threads},
+            {"llc_bytes", hw.llc_bytes},
+            {"cpu_matvec", k},
+            {"cpu_matvec_call_us", hw.cpu_matvec_call_us},
             {"ssd_read_GBps", hw.ssd_read_GBps},
             {"gpus", g},
             {"notes", hw.notes}};

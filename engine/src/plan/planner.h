@@ -31,10 +31,26 @@ struct GpuHardware {
     double vram_read_GBps = 0;           // device memory read (0: not measured)
 };
 
+// How fast this CPU's matrix-vector products run on weights already in its
+// caches, per weight type: GB/s of the weights as the CPU holds them (packed
+// where it packs), with 1 thread and with all cores; and the fixed cost of
+// one product (waking the threads, quantizing x). Decode is priced by the
+// slower of this and the memory bandwidth: on a CPU whose last-level cache
+// holds the model, the kernels are the limit.
+struct CpuKernelRate {
+    uint32_t type = 0;                   // GGUF type number
+    double GBps_1t = 0, GBps_all = 0;
+};
+
 struct Hardware {
     uint64_t dram_total_bytes = 0;       // MemTotal
     uint64_t dram_free_bytes = 0;        // MemAvailable (free + reclaimable cache)
-    double dram_read_GBps = 0;           // measured; 0: use the default
+    double dram_read_GBps = 0;           // measured on all cores; 0: use the default
+    double dram_read_1t_GBps = 0;        // measured on one thread; 0: not measured
+    int cpu_threads = 0;                 // the cores the "all" figures used (physical cores)
+    uint64_t llc_bytes = 0;              // last-level cache; 0: unknown
+    std::vector<CpuKernelRate> cpu_matvec;  // empty: not measured
+    double cpu_matvec_call_us = 0;       // fixed cost of one product on all cores
     double ssd_read_GBps = 0;            // 4 KiB random reads; 0: use the default
     std::vector<GpuHardware> gpus;       // empty: no GPU
     std::vector<std::string> notes;      // how each figure was obtained
@@ -48,6 +64,7 @@ struct Budgets {
     uint64_t engram_vram_bytes = UINT64_MAX;
     int64_t n_ctx = 4096;
     int64_t n_batch = 512;               // prefill batch, sizes the scratch
+    int n_threads = 0;                   // CPU threads decoding; 0: Hardware::cpu_threads
 };
 
 struct TierUsage {
@@ -84,6 +101,10 @@ struct Prediction {
     // Bytes read per decoded token from each tier, and the seconds they take.
     uint64_t vram_bytes = 0, dram_bytes = 0, ssd_bytes = 0, pcie_bytes = 0;
     double vram_s = 0, dram_s = 0, ssd_s = 0, pcie_s = 0;
+    // The CPU's matrix-vector products of one step at its measured kernel
+    // rates (0: not measured); the CPU's share of a step is the longer of
+    // this and dram_s.
+    double cpu_compute_s = 0;
     int64_t pcie_crossings = 0;
 };
 

@@ -25,7 +25,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "core/thread_pool.h"
+#include "cpu/matmul.h"
 #include "cuda/cuda_backend.h"
+#include "quant/kernels.h"
+#include "quant/packed.h"
 
 namespace eg {
 
@@ -33,7 +37,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kCacheMaxAgeS = 24 * 3600;
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2;  // 2: CPU kernel rates, 1-thread DRAM, LLC
 
 int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -135,12 +139,30 @@ bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes) {
     return have_total && have_avail;
 }
 
-double measure_dram_read_GBps() {
-    constexpr size_t kBytes = 256ull << 20;
+uint64_t read_llc_bytes() {
+    uint64_t best = 0;
+    for (int i = 0; i < 8; ++i) {
+        std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
+        std::string v;
+        if (!(in >> v) || v.empty()) continue;
+        uint64_t x = std::strtoull(v.c_str(), nullptr, 10);
+        const char u = v.back();
+        if (u == 'K') x <<= 10;
+        else if (u == 'M') x <<= 20;
+        else if (u == 'G') x <<= 30;
+        best = std::max(best, x);
+    }
+    return best;
+}
+
+double measure_dram_read_GBps(int threads, uint64_t llc_bytes) {
+    // Larger than the last-level cache, or it measures the cache.
+    const size_t kBytes = std::max<size_t>(256ull << 20, std::min<uint64_t>(2 * llc_bytes, 4ull << 30));
     const size_t n = kBytes / sizeof(uint64_t);
     std::unique_ptr<uint64_t[]> buf(new (std::nothrow) uint64_t[n]);
     if (!buf) return 0;
-    const unsigned n_threads = std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
+    const unsigned n_threads =
+        threads > 0 ? (unsigned)threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
     const size_t per = n / n_threads;
     auto run = [&](auto&& body) {
         std::vector<std::thread> ts;
@@ -167,6 +189,68 @@ double measure_dram_read_GBps() {
     }
     if (sink.load() == 42) EG_LOG_DEBUG("dram probe sum {}", sink.load());  // keeps the sums alive
     return best_s > 0 ? (double)kBytes / best_s / 1e9 : 0;
+}
+
+void measure_cpu_matvec(int threads, Hardware& hw) {
+    hw.cpu_matvec.clear();
+    hw.cpu_threads = std::max(1, threads);
+    ThreadPool one(1), all(hw.cpu_threads);
+    const int64_t k = 2048, n = 512;  // 0.6-1.1 MB of weights: in the caches
+    std::vector<float> x((size_t)k), y((size_t)n);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (float& v : x) v = nd(rng);
+    MatmulScratch scratch;
+    scratch.reserve(16 * (size_t)k);
+    // Median seconds per product over ~15 ms.
+    auto time_per_call = [&](const WeightView& w, ThreadPool& pool) {
+        for (int i = 0; i < 3; ++i) matmul(w, x.data(), 1, y.data(), pool, scratch);
+        std::vector<double> ts;
+        const auto end = Clock::now() + std::chrono::milliseconds(15);
+        while (Clock::now() < end || ts.size() < 5) {
+            const auto t0 = Clock::now();
+            matmul(w, x.data(), 1, y.data(), pool, scratch);
+            ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        }
+        std::nth_element(ts.begin(), ts.begin() + (long)ts.size() / 2, ts.end());
+        return ts[ts.size() / 2];
+    };
+    // A matrix of type t whose rows are one quantized random row (the values
+    // do not change the speed), packed where the CPU packs it.
+    struct Mat {
+        std::vector<uint8_t> bytes;
+        WeightView w;
+        std::unique_ptr<PackedMatrix> packed;
+    };
+    auto make = [&](GgmlType t, int64_t kk, int64_t nn, Mat& m) {
+        const TypeKernels* kt = kernels_for(t);
+        const int64_t rb = row_bytes(t, kk);
+        if (!kt || !kt->quantize || rb <= 0) return false;
+        m.bytes.assign((size_t)(rb * nn), 0);
+        std::vector<float> row((size_t)kk);
+        for (float& v : row) v = nd(rng) * 0.02f;
+        kt->quantize(row.data(), m.bytes.data(), kk);
+        for (int64_t r = 1; r < nn; ++r) std::memcpy(m.bytes.data() + r * rb, m.bytes.data(), (size_t)rb);
+        m.w = WeightView{t, kk, nn, m.bytes.data(), rb};
+        m.packed = pack_weights(m.w, &all);
+        m.w.packed = m.packed.get();
+        return true;
+    };
+    Mat tiny;
+    // Next to nothing to compute, but split across the threads like any product.
+    if (make(GgmlType::Q8_0, 64, 4 * 16 * hw.cpu_threads, tiny)) hw.cpu_matvec_call_us = time_per_call(tiny.w, all) * 1e6;
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,
+                       GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16}) {
+        Mat m;
+        if (!make(t, k, n, m)) continue;
+        const double bytes = m.packed ? (double)m.packed->bytes() : (double)(m.w.row_bytes * n);
+        CpuKernelRate r;
+        r.type = (uint32_t)t;
+        r.GBps_1t = bytes / time_per_call(m.w, one) / 1e9;
+        const double t_all = time_per_call(m.w, all) - hw.cpu_matvec_call_us * 1e-6;
+        r.GBps_all = t_all > 0 ? bytes / t_all / 1e9 : r.GBps_1t;
+        hw.cpu_matvec.push_back(r);
+    }
 }
 
 Result<double> measure_ssd_read_GBps(const std::string& path, double seconds) {
@@ -221,7 +305,20 @@ Hardware probe_hardware(const ProbeOptions& opt) {
     if (cached) {
         j = *cached;
         hw.dram_read_GBps = num_or_0(j, "dram_read_GBps");
+        hw.dram_read_1t_GBps = num_or_0(j, "dram_read_1t_GBps");
         hw.ssd_read_GBps = num_or_0(j, "ssd_read_GBps");
+        hw.cpu_threads = (int)num_or_0(j, "cpu_threads");
+        hw.llc_bytes = u64_or_0(j, "llc_bytes");
+        hw.cpu_matvec_call_us = num_or_0(j, "cpu_matvec_call_us");
+        if (j.contains("cpu_matvec") && j["cpu_matvec"].is_array())
+            for (const auto& r : j["cpu_matvec"]) {
+                if (!r.is_object()) continue;
+                CpuKernelRate k;
+                k.type = (uint32_t)num_or_0(r, "type");
+                k.GBps_1t = num_or_0(r, "GBps_1t");
+                k.GBps_all = num_or_0(r, "GBps_all");
+                if (k.GBps_all > 0) hw.cpu_matvec.push_back(k);
+            }
         for (const auto& g : j["gpus"]) {
             if (!g.is_object()) continue;
             GpuHardware h;
@@ -248,12 +345,19 @@ Hardware probe_hardware(const ProbeOptions& opt) {
                            " min ago; --refresh-hardware measures again)");
     } else {
         const auto t0 = Clock::now();
-        hw.dram_read_GBps = measure_dram_read_GBps();
+        const int cores = physical_core_count();
+        hw.llc_bytes = read_llc_bytes();
+        hw.dram_read_GBps = measure_dram_read_GBps(cores, hw.llc_bytes);
+        hw.dram_read_1t_GBps = measure_dram_read_GBps(1, hw.llc_bytes);
+        measure_cpu_matvec(cores, hw);
         hw.gpus = gpus_from_cuda(true, &why_no_gpu);
-        EG_LOG_INFO("hardware probe: DRAM {:.1f} GB/s, {} GPU(s), {:.0f} ms", hw.dram_read_GBps, hw.gpus.size(),
+        EG_LOG_INFO("hardware probe: DRAM {:.1f} GB/s ({:.1f} on one thread), CPU kernels on {} cores, {} GPU(s), "
+                    "{:.0f} ms",
+                    hw.dram_read_GBps, hw.dram_read_1t_GBps, cores, hw.gpus.size(),
                     std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        hw.notes.push_back("DRAM read bandwidth measured now (best of 3 passes over 256 MiB on " +
-                           std::to_string(std::thread::hardware_concurrency()) + " threads)");
+        hw.notes.push_back("DRAM read bandwidth measured now (best of 3 passes over " +
+                           std::to_string(std::max<uint64_t>(256, std::min<uint64_t>(2 * hw.llc_bytes, 4ull << 30) >> 20)) +
+                           " MiB on " + std::to_string(cores) + " threads and on 1); CPU kernel rates measured now");
         // An SSD figure measured earlier stays valid for the day.
         if (fresh) hw.ssd_read_GBps = num_or_0(*fresh, "ssd_read_GBps");
         j = nlohmann::json::object();
@@ -286,7 +390,14 @@ Hardware probe_hardware(const ProbeOptions& opt) {
         j["version"] = kCacheVersion;
         j["probed_at"] = cached ? j["probed_at"].get<int64_t>() : unix_now();
         j["dram_read_GBps"] = hw.dram_read_GBps;
+        j["dram_read_1t_GBps"] = hw.dram_read_1t_GBps;
         j["ssd_read_GBps"] = hw.ssd_read_GBps;
+        j["cpu_threads"] = hw.cpu_threads;
+        j["llc_bytes"] = hw.llc_bytes;
+        j["cpu_matvec_call_us"] = hw.cpu_matvec_call_us;
+        j["cpu_matvec"] = nlohmann::json::array();
+        for (const auto& r : hw.cpu_matvec)
+            j["cpu_matvec"].push_back({{"type", r.type}, {"GBps_1t", r.GBps_1t}, {"GBps_all", r.GBps_all}});
         j["gpus"] = nlohmann::json::array();
         for (const auto& g : hw.gpus)
             j["gpus"].push_back({{"name", g.name},

@@ -1,6 +1,7 @@
 // The hardware the planner plans for: DRAM size and free memory
-// (/proc/meminfo), measured DRAM read bandwidth, the SSD's 4 KiB random-read
-// rate (measured only when asked), and the GPUs the CUDA backend finds.
+// (/proc/meminfo), measured DRAM read bandwidth, the CPU's kernel rates, the
+// SSD's 4 KiB random-read rate (measured only when asked), and the GPUs the
+// CUDA backend finds.
 // Measured figures are cached in $XDG_CACHE_HOME/engram-desktop/hardware.json
 // (~/.cache/... without it) for a day; free memory is read fresh every time.
 #pragma once
@@ -33,8 +34,19 @@ inline Hardware probe_hardware(bool refresh) {
 // when neither variable is set.
 std::string hardware_cache_path();
 
-// Best of 3 passes summing a 256 MiB buffer on all cores, in GB/s.
-double measure_dram_read_GBps();
+// Best of 3 passes summing a buffer of 256 MiB or twice the last-level
+// cache, whichever is larger, on `threads` threads (0: every hardware
+// thread), in GB/s.
+double measure_dram_read_GBps(int threads = 0, uint64_t llc_bytes = 0);
+
+// The last-level cache of CPU 0 (sysfs), 0 when unknown.
+uint64_t read_llc_bytes();
+
+// The CPU's matrix-vector rates per weight type (Hardware::cpu_matvec) on 1
+// and `threads` threads, and the fixed cost of a product on `threads`:
+// each type timed for ~15 ms on a matrix its caches hold, as the decode
+// kernels run it (packed where the CPU packs).
+void measure_cpu_matvec(int threads, Hardware& hw);
 
 // 4 KiB random reads with O_DIRECT over `path` for about `seconds` from 8
 // threads, in GB/s. An error (with the reason) where the file system refuses
