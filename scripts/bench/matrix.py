@@ -62,7 +62,9 @@ MODELS = {
                busy="q4_k"),
 }
 # --quick: about two minutes on 2 cores once the files exist.
-QUICK = dict(models={"smollm2": ["q4_1"], "1b": ["q4_k"]}, reps={"smollm2": 3, "1b": 1},
+# The busy row there is one repetition: llama.cpp's threads wait for each
+# other at every step, so under load it may run several times slower.
+QUICK = dict(models={"smollm2": ["q4_1"], "1b": ["q4_k"]}, reps={"smollm2": 3, "1b": 1}, busy_reps=1,
              depth={"smollm2"}, busy={"smollm2"})
 
 
@@ -294,7 +296,8 @@ def plan(a):
                 if "depth" in a.tests and a.depth > 0 and (not a.quick or m in QUICK["depth"]):
                     cells.append(dict(model=m, type=t, threads=th, kind="depth", reps=depth_reps))
             if "busy" in a.tests and t == busy_type and (not a.quick or m in QUICK["busy"]):
-                cells.append(dict(model=m, type=t, threads=tmax, kind="busy", reps=reps))
+                cells.append(dict(model=m, type=t, threads=tmax, kind="busy",
+                                  reps=a.reps or (QUICK["busy_reps"] if a.quick else spec["reps"])))
     return cells
 
 
