@@ -62,7 +62,8 @@ def main():
 
     out = {"engine": "llama.cpp (llama-cpp-python)", "version": llama_cpp.__version__, "model": a.model,
            "threads": a.threads, "n_prompt": a.n_prompt, "n_gen": a.n_gen, "n_depth": a.depth,
-           "repetitions": a.repetitions, "system_info": llama_cpp.llama_print_system_info().decode().strip()}
+           "repetitions": a.repetitions, "flash_attn": bool(llm.context_params.flash_attn),
+           "system_info": llama_cpp.llama_print_system_info().decode().strip()}
     if pp:
         out["prefill_tokens_per_s"] = spread(pp)
     if tg:

@@ -391,17 +391,19 @@ def git_rev():
 
 def table(a, files, results, elapsed):
     ik = bool(a.ik_llama_bench)
-    isa = sysinfo = version = None
+    isa = sysinfo = version = fa = None
     for r in results:
         e, l = r["engines"]["engram"]["json"], r["engines"]["llama.cpp"]["json"]
         isa = isa or (e or {}).get("isa")
         sysinfo = sysinfo or (l or {}).get("system_info")
         version = version or (l or {}).get("version")
+        fa = fa if fa is not None else (l or {}).get("flash_attn")
     lines = [
         "# engram-bench vs llama.cpp",
         "",
         f"- CPU: {cpu_model()}, {a.nproc} logical CPUs; engram kernels: {isa or '?'} (engram {git_rev()})",
-        f"- llama.cpp: llama-cpp-python {version or '?'}; {sysinfo or '?'}",
+        f"- llama.cpp: llama-cpp-python {version or '?'}, flash attention "
+        f"{'?' if fa is None else ('on' if fa else 'off')}; {sysinfo or '?'}",
     ]
     if ik:
         lines.append(f"- ik: {a.ik_llama_bench} (its llama-bench with its own defaults)")
