@@ -12,8 +12,9 @@
 # (--help lists all.) llama.cpp is llama-cpp-python in a venv under the cache
 # (installed here when missing); models are cached, synthetic ones under
 # CACHE/bench (the 8B F16 intermediate is 16 GB, its five types 30 GB more).
-# Timing: --quick about 2 minutes on 2 cores once the files exist; the whole
-# matrix on 2 cores about half a day (8B depth runs dominate; see --list).
+# Timing (2 cores, estimated for an idle machine): --quick about 3 minutes once
+# the files exist (10-15 with other work on the cores); the whole
+# matrix 9-10 hours, 7 of them 8B (its 4096-token contexts at 1 thread; see --list).
 # Environment: ENGRAM_CACHE_DIR, ENGRAM_BUILD_DIR (default ROOT/build).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -61,7 +61,7 @@ MODELS = {
     "8b": dict(label="llama 8B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0"], reps=1, depth_reps=1,
                busy="q4_k"),
 }
-# --quick: about two minutes on 2 cores once the files exist.
+# --quick: about three minutes on 2 idle cores once the files exist.
 # The busy row there is one repetition: llama.cpp's threads wait for each
 # other at every step, so under load it may run several times slower.
 QUICK = dict(models={"smollm2": ["q4_1"], "1b": ["q4_k"]}, reps={"smollm2": 3, "1b": 1}, busy_reps=1,
@@ -482,7 +482,7 @@ def csv(s, choices=None, conv=str):
 def main():
     nproc = os.cpu_count() or 1
     ap = argparse.ArgumentParser(prog="bench-matrix.sh", description="engram-bench vs llama.cpp, one table")
-    ap.add_argument("--quick", action="store_true", help="a ~2-minute subset: SmolLM2 Q4_1 (with depth and busy) "
+    ap.add_argument("--quick", action="store_true", help="a ~3-minute subset: SmolLM2 Q4_1 (with depth and busy) "
                     "and 1B Q4_K, at the highest thread count")
     ap.add_argument("--threads", type=lambda s: csv(s, conv=int),
                     help=f"thread counts (default 1,{nproc}: 1 and every core; --quick: {nproc})")
