@@ -547,13 +547,19 @@ private slots:
     // quantized them, within the float rounding of its group-wise sums; and
     // every token gives the same bits alone as in a batch (decode = prefill).
     void packedMatmulMatchesFloat64_data() {
+        QTest::addColumn<QString>("isa");
         QTest::addColumn<int>("type");
-        for (GgmlType t : kPackedTypes) QTest::newRow(type_name((uint32_t)t).data()) << (int)t;
+        for (const char* isa : {"avx2", "avx512vnni"})
+            for (GgmlType t : kPackedTypes)
+                QTest::newRow(QString("%1/%2").arg(isa).arg(type_name((uint32_t)t).data()).toUtf8().constData())
+                    << QString(isa) << (int)t;
     }
     void packedMatmulMatchesFloat64() {
+        QFETCH(QString, isa);
         QFETCH(int, type);
         const GgmlType t = (GgmlType)type;
-        if (!packed_kernels_available()) QSKIP("this CPU has no packed kernels (AVX-512 VNNI)");
+        if (!use_isa(isa)) QSKIP("this CPU lacks the instruction set");
+        QVERIFY(packed_kernels_available());
         std::mt19937 rng(3000 + type);
         const int64_t k = 512, n = 37;
         const std::vector<uint8_t> w = random_raw(t, k * n, rng);
@@ -610,10 +616,38 @@ private slots:
         }
     }
 
+    // The AVX2 and AVX-512 packed kernels give the same bits (the same float
+    // operations in the same order; integer sums are exact), so a model
+    // answers the same on both kinds of CPU.
+    void packedIsasAgreeBitwise() {
+        if (!use_isa("avx512vnni")) QSKIP("this CPU has no AVX-512 VNNI: only one packed path runs here");
+        std::mt19937 rng(77);
+        const int64_t k = 768, n = 45;
+        ThreadPool pool(2);
+        for (GgmlType t : kPackedTypes) {
+            const std::vector<uint8_t> w = random_raw(t, k * n, rng);
+            WeightView wv{t, k, n, w.data(), row_bytes(t, k)};
+            const auto P = pack_weights(wv, &pool);
+            QVERIFY(P);
+            wv.packed = P.get();
+            const std::vector<float> x = random_acts(k * 11, rng);
+            MatmulScratch scratch;
+            std::vector<float> a((size_t)(n * 11)), b(a.size());
+            QVERIFY(use_isa("avx512vnni"));
+            matmul(wv, x.data(), 11, a.data(), pool, scratch);
+            QVERIFY(use_isa("avx2"));
+            matmul(wv, x.data(), 11, b.data(), pool, scratch);
+            for (size_t i = 0; i < a.size(); ++i)
+                if (!same_bits(a[i], b[i]))
+                    QFAIL(qPrintable(QString("%1, output %2: AVX-512 %3, AVX2 %4").arg(type_name((uint32_t)t).data())
+                                         .arg(i).arg(a[i], 0, 'g', 9).arg(b[i], 0, 'g', 9)));
+        }
+    }
+
     // The packed kernels' activation quantizer: each value within half a step
     // of x, the steps as small as the group's largest value allows.
     void packedActivationQuantizer() {
-        if (!packed_kernels_available()) QSKIP("this CPU has no packed kernels (AVX-512 VNNI)");
+        if (!packed_kernels_available()) QSKIP("this CPU has no packed kernels (AVX2)");
         std::mt19937 rng(11);
         std::vector<float> x = random_acts(1024, rng);
         for (int j = 64; j < 96; ++j) x[j] = 0.0f;  // an all-zero group
@@ -621,7 +655,7 @@ private slots:
         const PackedActs a = packed_acts(GgmlType::Q4_0, x.data(), 1024);
         for (int64_t e = 0; e < 1024; ++e) {
             const float d = a.d[e / 32];
-            QVERIFY(a.q[e] >= -127 && a.q[e] <= 127);
+            QVERIFY(a.q[e] != -128);  // symmetric: -127..127
             QVERIFY2(std::fabs(x[e] - d * a.q[e]) <= 0.5f * d * 1.0001f + 1e-30f, qPrintable(QString::number(e)));
         }
         QCOMPARE(a.d[2], 0.0f);

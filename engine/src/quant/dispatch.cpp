@@ -10,6 +10,7 @@
 
 #include "quant/kernels_impl.h"
 #include "quant/packed.h"
+#include "quant/packed_layout.h"
 
 namespace eg {
 
@@ -136,7 +137,7 @@ const char* cpu_kernel_isa() {
     }
 }
 
-bool packed_kernels_available() { return active_isa() == kIsaAvx512Vnni; }
+bool packed_kernels_available() { return active_isa() >= kIsaAvx2; }
 
 void force_scalar_kernels(bool on) { g_isa_cap = on ? kIsaScalar : kIsaAvx512Vnni; }
 
@@ -150,6 +151,19 @@ bool cap_kernel_isa(const char* isa) {
 }
 
 namespace quant {
+void packed_quantize_act(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
+    if (active_isa() == kIsaAvx512Vnni) packed_quantize_act_avx512(L, x, k, dst);
+    else packed_quantize_act_avx2(L, x, k, dst);
+}
+
+void packed_gemm(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n, int64_t p0,
+                 int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y, int64_t y_stride) {
+    if (active_isa() == kIsaAvx512Vnni)
+        packed_gemm_avx512(L, panels, panel_bytes, k, n, p0, p1, act, act_stride, nc, y, y_stride);
+    else
+        packed_gemm_avx2(L, panels, panel_bytes, k, n, p0, p1, act, act_stride, nc, y, y_stride);
+}
+
 quantize_fn activation_quantizer(GgmlType vec_dot_type) {
     const bool simd = active_isa() != kIsaScalar;
     if (vec_dot_type == GgmlType::Q8_0) return simd ? act_q8_0_avx2 : act_q8_0;

@@ -1,7 +1,8 @@
 // Weights repacked at load for the CPU's integer kernels: 16 rows of a matrix
 // interleaved, 4 bytes of each row at a time, so that one 512-bit VNNI
-// instruction multiplies 4 elements of 16 rows with 4 activations, and the
-// scales of those 16 rows are one vector load. The file stays untouched; the
+// instruction multiplies 4 elements of 16 rows with 4 activations (AVX2: two
+// 256-bit halves of 8 rows), and the scales of those 16 rows are one vector
+// load. The file stays untouched; the
 // packed copy is what the CPU backend computes from (and counts as its
 // weights).
 //
@@ -54,7 +55,7 @@ struct PackedMatrix {
     const uint8_t* panel(int64_t p) const { return data + p * panel_bytes; }
 };
 
-// True when this CPU has the packed kernels (AVX-512 F/BW/VL/DQ with VNNI)
+// True when this CPU has the packed kernels (AVX-512 VNNI, or AVX2/FMA/F16C)
 // and they are not capped off (cap_kernel_isa); decided at run time.
 bool packed_kernels_available();
 

@@ -9,7 +9,7 @@
 // token gives the same bits in a batch of any size or alone.
 //
 // Compiled with AVX-512 F/BW/VL/DQ/VNNI (file name suffix); called only when
-// packed_kernels_available().
+// the CPU has them (packed_avx2.cpp has the same for AVX2).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,11 +29,6 @@
 namespace eg::quant {
 namespace {
 
-constexpr const PackedLayout& layout_of(GgmlType t) {
-    for (const PackedLayout& L : kPackedLayouts)
-        if (L.type == t) return L;
-    return kPackedLayouts[0];
-}
 
 inline __m512 load_f16x16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
 inline __m512 load_u8x16(const uint8_t* p) {
@@ -52,7 +47,7 @@ struct Group {
 
 template <GgmlType T>
 struct Decoder {
-    static constexpr const PackedLayout& L = layout_of(T);
+    static constexpr const PackedLayout& L = *packed_layout(T);
     static constexpr bool kK = L.hdr_off >= 0;
     __m512 hd, hm;  // K-quants: the superblock's d and -dmin per row
 
@@ -124,13 +119,21 @@ constexpr int kMaxTile = 8;  // tokens per tile
 template <GgmlType T, int C>
 void tile(const uint8_t* panel, int64_t nblk, const uint8_t* act, int64_t act_stride, int64_t meta_off, float* y,
           int64_t y_stride, __mmask16 rows) {
-    constexpr const PackedLayout& L = layout_of(T);
+    constexpr const PackedLayout& L = *packed_layout(T);
     __m512 acc[C];
     for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
     Decoder<T> dec;
     Group G;
     for (int64_t b = 0; b < nblk; ++b) {
         const uint8_t* blk = panel + b * L.block_bytes;
+        if constexpr (C == 1) {
+            // Decode streams the weights from memory once: ask for the lines
+            // ~2 KB ahead, so the loads in flight do not wait on the decoding.
+            // (Past the panel it is the next panel of this thread, or nothing.)
+            constexpr int kAhead = (2048 + L.block_bytes - 1) / L.block_bytes;
+            for (int off = 0; off < L.block_bytes; off += 64)
+                _mm_prefetch((const char*)blk + kAhead * L.block_bytes + off, _MM_HINT_T0);
+        }
         dec.header(blk);
         for (int g = 0; g < L.groups; ++g) {
             dec.group(blk, g, G);
@@ -187,7 +190,7 @@ inline int32_t hsum_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
 
 }  // namespace
 
-void packed_quantize_act(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
+void packed_quantize_act_avx512(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
     int8_t* q = (int8_t*)dst;
     PackedActMeta* meta = (PackedActMeta*)(dst + (k + 63) / 64 * 64);
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
@@ -214,9 +217,9 @@ void packed_quantize_act(const PackedLayout& L, const float* x, int64_t k, uint8
     }
 }
 
-void packed_gemm(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
-                 int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
-                 int64_t y_stride) {
+void packed_gemm_avx512(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
+                        int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
+                        int64_t y_stride) {
     const int64_t nblk = k / L.block_elems();
     const int64_t meta_off = (k + 63) / 64 * 64;
     // Tokens in blocks whose activations stay in L2 while the panels stream

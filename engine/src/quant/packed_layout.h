@@ -41,7 +41,7 @@ inline constexpr PackedLayout kPackedLayouts[] = {
     {GgmlType::Q6_K, 8, 6, 3392, 256, 2048, 128, 3072, 0, 0, 3328, 32, true},
 };
 
-inline const PackedLayout* packed_layout(GgmlType t) {
+constexpr const PackedLayout* packed_layout(GgmlType t) {
     for (const PackedLayout& L : kPackedLayouts)
         if (L.type == t) return &L;
     return nullptr;
@@ -70,5 +70,17 @@ void packed_quantize_act(const PackedLayout& L, const float* x, int64_t k, uint8
 void packed_gemm(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
                  int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
                  int64_t y_stride);
+
+// The two implementations behind them (packed_avx512.cpp: AVX-512 VNNI, 16
+// rows a vector; packed_avx2.cpp: AVX2, 8 rows a vector), which give the same
+// bits: the dispatcher picks one by the CPU (quant/dispatch.cpp).
+void packed_quantize_act_avx512(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst);
+void packed_gemm_avx512(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
+                        int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
+                        int64_t y_stride);
+void packed_quantize_act_avx2(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst);
+void packed_gemm_avx2(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
+                      int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
+                      int64_t y_stride);
 
 }  // namespace eg::quant
