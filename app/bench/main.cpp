@@ -149,9 +149,11 @@ int main(int argc, char** argv) {
     so.n_batch = batch;
     std::optional<eg::PlannedRun> plan_run;
     const eg::Placement* planned = nullptr;
-    if (!vram_budget.empty()) {
+    {
+        // Without --vram-budget everything runs on the CPU, as planned for a
+        // VRAM budget of 0: the plan's prediction is reported either way.
         eg::PlanRequest r;
-        r.vram_budget = vram_budget;
+        r.vram_budget = vram_budget.empty() ? "0" : vram_budget;
         r.engram_dram_budget = budget;
         r.engram_vram_budget = engram_vram_budget;
         r.n_ctx = so.n_ctx;

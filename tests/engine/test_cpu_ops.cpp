@@ -1,8 +1,8 @@
 // The CPU operations' two implementations (portable reference and
 // AVX2/FMA/F16C) give the same bits on fresh random data: attention in decode
 // and prefill shapes, at lengths around the 16/32/64 boundaries its sums use,
-// and SwiGLU over the whole range where exp under- and overflows. The
-// AVX-512 flash attention is held to float64 attention instead.
+// and SwiGLU over the whole range where exp under- and overflows. The flash
+// attention (AVX-512 and AVX2) is held to float64 attention instead.
 #include <QtTest>
 
 #include <cmath>
@@ -71,33 +71,34 @@ private slots:
         }
     }
 
-    // The AVX-512 flash-style kernel against float64 attention of the same
+    // The flash-style kernels against float64 attention of the same
     // F32 queries and F16 cache: decode (split across threads by position
     // past 256) and prefill, GQA groups of 1 to 4, head sizes 64, 80, 128.
     void flash_attention_matches_float64_data() {
+        QTest::addColumn<QString>("isa");
         QTest::addColumn<int>("n_tok");
         QTest::addColumn<int>("pos0");
         QTest::addColumn<int>("head_dim");
         QTest::addColumn<int>("n_head");
         QTest::addColumn<int>("n_head_kv");
-        QTest::newRow("decode at 1") << 1 << 0 << 64 << 6 << 2;
-        QTest::newRow("decode at 17") << 1 << 16 << 64 << 9 << 3;
-        QTest::newRow("decode at 300 (split)") << 1 << 299 << 64 << 8 << 8;
-        QTest::newRow("decode at 4000 (split)") << 1 << 3999 << 128 << 32 << 8;
-        QTest::newRow("decode hd 80") << 1 << 700 << 80 << 4 << 1;
-        QTest::newRow("prefill 37") << 37 << 0 << 64 << 9 << 3;
-        QTest::newRow("prefill 40 after 90") << 40 << 90 << 128 << 8 << 2;
-        QTest::newRow("prefill 19 after 1000") << 19 << 1000 << 64 << 6 << 6;
+        for (const char* isa : {"avx512", "avx2"}) {
+            QTest::addRow("%s: decode at 1", isa) << QString(isa) << 1 << 0 << 64 << 6 << 2;
+            QTest::addRow("%s: decode at 17", isa) << QString(isa) << 1 << 16 << 64 << 9 << 3;
+            QTest::addRow("%s: decode at 300 (split)", isa) << QString(isa) << 1 << 299 << 64 << 8 << 8;
+            QTest::addRow("%s: decode at 4000 (split)", isa) << QString(isa) << 1 << 3999 << 128 << 32 << 8;
+            QTest::addRow("%s: decode hd 80", isa) << QString(isa) << 1 << 700 << 80 << 4 << 1;
+            QTest::addRow("%s: prefill 37", isa) << QString(isa) << 37 << 0 << 64 << 9 << 3;
+            QTest::addRow("%s: prefill 40 after 90", isa) << QString(isa) << 40 << 90 << 128 << 8 << 2;
+            QTest::addRow("%s: prefill 19 after 1000", isa) << QString(isa) << 19 << 1000 << 64 << 6 << 6;
+        }
     }
     void flash_attention_matches_float64() {
+        QFETCH(QString, isa);
         QFETCH(int, n_tok);
         QFETCH(int, pos0);
         QFETCH(int, head_dim);
         QFETCH(int, n_head);
         QFETCH(int, n_head_kv);
-        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-            !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-            QSKIP("this CPU has no AVX-512");
         const int n_ctx = 4096;
         std::mt19937 rng(n_tok * 7919 + pos0 + head_dim);
         std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -109,11 +110,10 @@ private slots:
         std::vector<float> out(q.size(), NAN);
         AttentionArgs a{q.data(), k.data(), v.data(), out.data(), nullptr, n_tok, pos0,
                         n_head, n_head_kv, head_dim, n_ctx, attention_scores_stride(n_ctx)};
-        QVERIFY(attention_avx512_supports(a));
         for (int threads : {1, 2}) {
             ThreadPool pool(threads);
             std::fill(out.begin(), out.end(), NAN);
-            attention_avx512(a, pool);
+            if (!attention_flash(a, pool, isa.toUtf8().constData())) QSKIP("this CPU lacks the instruction set");
             const int G = n_head / n_head_kv, kvs = n_head_kv * head_dim;
             double worst = 0;
             for (int t = 0; t < n_tok; ++t)

@@ -644,6 +644,47 @@ private slots:
         }
     }
 
+    // Several products with one input (Q, K, V) in one job give what one
+    // matmul each gives, bit for bit, packed or not, same types or mixed.
+    void matmulNEqualsMatmuls() {
+        std::mt19937 rng(99);
+        const int64_t k = 512;
+        ThreadPool pool(2);
+        for (bool mixed : {false, true}) {
+            const GgmlType types[3] = {GgmlType::Q4_K, mixed ? GgmlType::Q6_K : GgmlType::Q4_K, GgmlType::Q4_K};
+            const int64_t ns[3] = {96, 37, 200};
+            std::vector<std::vector<uint8_t>> w(3);
+            std::vector<std::unique_ptr<PackedMatrix>> packed(3);
+            WeightView wv[3];
+            for (int i = 0; i < 3; ++i) {
+                w[i] = random_raw(types[i], k * ns[i], rng);
+                wv[i] = WeightView{types[i], k, ns[i], w[i].data(), row_bytes(types[i], k)};
+                packed[i] = pack_weights(wv[i], &pool);
+                wv[i].packed = packed[i].get();
+            }
+            for (int64_t n_tok : {1, 13}) {
+                const std::vector<float> x = random_acts(k * n_tok, rng);
+                MatmulScratch scratch;
+                std::vector<std::vector<float>> a(3), b(3);
+                const WeightView* ws[3];
+                float* ys[3];
+                for (int i = 0; i < 3; ++i) {
+                    a[i].assign((size_t)(ns[i] * n_tok), 0.0f);
+                    b[i].assign(a[i].size(), 1.0f);
+                    matmul(wv[i], x.data(), n_tok, a[i].data(), pool, scratch);
+                    ws[i] = &wv[i];
+                    ys[i] = b[i].data();
+                }
+                matmul_n(ws, ys, 3, x.data(), n_tok, pool, scratch);
+                for (int i = 0; i < 3; ++i)
+                    for (size_t e = 0; e < a[i].size(); ++e)
+                        if (!same_bits(a[i][e], b[i][e]))
+                            QFAIL(qPrintable(QString("mixed %1, n_tok %2, matrix %3, output %4: %5 alone, %6 together")
+                                                 .arg(mixed).arg(n_tok).arg(i).arg(e).arg(a[i][e]).arg(b[i][e])));
+            }
+        }
+    }
+
     // The packed kernels' activation quantizer: each value within half a step
     // of x, the steps as small as the group's largest value allows.
     void packedActivationQuantizer() {

@@ -9,6 +9,7 @@
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
+#include "cpu/attention_flash.h"
 #include "cpu/ops.h"
 #include "quant/kernels.h"
 
@@ -39,12 +40,25 @@ void attention_generic(const AttentionArgs& a, ThreadPool& pool) {
     });
 }
 
+bool attention_flash(const AttentionArgs& a, ThreadPool& pool, const char* isa) {
+    const std::string_view want = isa;
+    const bool can = want == "avx512" ? __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
+                                      : want == "avx2" && use_avx2();
+    if (!can || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0) return false;
+    const flash::Kernel k = want == "avx512" ? flash::kernel_avx512(a.head_dim) : flash::kernel_avx2(a.head_dim);
+    if (!k.attend) return false;
+    flash::run(a, pool, k);
+    return true;
+}
+
 void attention(const AttentionArgs& a, ThreadPool& pool) {
-    // The AVX-512 kernels go with the packed matmul (the same CPUs, the same
+    // The kernels follow the matmul's instruction set (and its
     // ENGRAM_CPU_ISA cap).
-    const bool avx512 = std::string_view(cpu_kernel_isa()) == "avx512vnni";
-    if (avx512 && attention_avx512_supports(a)) attention_avx512(a, pool);
-    else if (use_avx2()) attention_avx2(a, pool);
+    const std::string_view isa = cpu_kernel_isa();
+    if (isa == "avx512vnni" && attention_flash(a, pool, "avx512")) return;
+    if (isa != "scalar" && attention_flash(a, pool, "avx2")) return;
+    if (use_avx2()) attention_avx2(a, pool);
     else attention_generic(a, pool);
 }
 

@@ -1,31 +1,26 @@
-// Causal attention over the F16 KV cache in one pass per query (flash-style,
-// online softmax), for CPUs with AVX-512: per query token and KV head, the
-// positions go by in blocks of 16; each block's K and V rows are converted to
-// F32 once and used by every query head that shares them (GQA), scores are
-// exact F32 dot products, and the running maximum, sum and output of each
-// head are rescaled as blocks arrive. Nothing is rounded to F16 but the cache
-// itself. A single query over a long context (decode) is also split by
-// position across the threads, and the partial results merged.
+// The AVX-512 kernel of the flash-style attention (attention_flash.h): per
+// query token and KV head, the positions go by in blocks of 16; each block's
+// K and V rows are converted to F32 once and used by every query head that
+// shares them (GQA), 16 scores at a time come from 16 dot products reduced
+// together, and each head's running maximum, sum and output are rescaled as
+// blocks arrive.
 //
-// Compiled with AVX-512 F/BW/VL/DQ (file name suffix); attention() calls it
-// only where the CPU has them and head_dim is a multiple of 16 up to 256.
+// Compiled with AVX-512 F/BW/VL/DQ (file name suffix); used only where the
+// CPU has them.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <vector>
 
-#include "core/thread_pool.h"
-#include "cpu/ops.h"
+#include "cpu/attention_flash.h"
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's _mm512_undefined_* in its own headers
 
-namespace eg {
+namespace eg::flash {
 namespace {
 
-constexpr int kBlock = 16;          // positions per block
-constexpr int64_t kMinSplit = 256;  // positions per part when one query is split
+constexpr int kBlock = 16;  // positions per block
 
 // exp(x) for x <= 0 (x = -inf gives 0): 2^n * p(r) with a degree-6
 // polynomial, n = round(x / ln 2); relative error ~2 ulp.
@@ -59,16 +54,6 @@ inline __m512 transpose_sum16(__m512 a[16]) {
                              _mm512_shuffle_f32x4(y[2 * i], y[2 * i + 1], 0xdd));
     return _mm512_add_ps(_mm512_shuffle_f32x4(z[0], z[1], 0x88), _mm512_shuffle_f32x4(z[0], z[1], 0xdd));
 }
-
-// The running state of one query head over the positions seen so far.
-struct HeadState {
-    float m, l;  // maximum score, sum of exp(score - m)
-};
-
-// Buffers of one thread, grown on first use.
-struct Scratch {
-    std::vector<float> kf, vf, q;
-};
 
 // Positions [j0, j1) for query token t and the heads of KV head g: updates
 // st[G] and o[G][hd] (o in units of the running maximum).
@@ -129,10 +114,8 @@ void attend(const AttentionArgs& a, int64_t t, int64_t g, int64_t j0, int64_t j1
     }
 }
 
-using attend_fn = void (*)(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, HeadState*, float*, Scratch&);
-
 template <int NC>
-attend_fn pick(int nc) {
+AttendFn pick(int nc) {
     if constexpr (NC > 1) {
         if (nc < NC) return pick<NC - 1>(nc);
     }
@@ -141,82 +124,9 @@ attend_fn pick(int nc) {
 
 }  // namespace
 
-bool attention_avx512_supports(const AttentionArgs& a) {
-    return a.head_dim % 16 == 0 && a.head_dim <= 256 && a.n_head % a.n_head_kv == 0;
+Kernel kernel_avx512(int64_t head_dim) {
+    if (head_dim % 16 != 0 || head_dim < 16 || head_dim > 256) return {};
+    return {pick<16>((int)(head_dim / 16)), kBlock};
 }
 
-void attention_avx512(const AttentionArgs& a, ThreadPool& pool) {
-    const int64_t hd = a.head_dim, G = a.n_head / a.n_head_kv;
-    const attend_fn fn = pick<16>((int)(hd / 16));
-    // Parts per (token, KV head): one, unless a lone query would leave
-    // threads idle over a long context.
-    const int64_t n_ctx_used = a.pos0 + a.n_tok;
-    int64_t parts = 1;
-    if (a.n_tok == 1 && pool.size() > 1) {
-        const int64_t want = (4 * pool.size() + a.n_head_kv - 1) / a.n_head_kv;
-        parts = std::clamp<int64_t>(n_ctx_used / kMinSplit, 1, want);
-    }
-    const int64_t n_items = a.n_tok * a.n_head_kv * parts;
-    // Partial results of split queries: per item G states and G x hd outputs.
-    thread_local std::vector<float> partial;
-    const int64_t per_item = G * (hd + 2);
-    if (parts > 1 && (int64_t)partial.size() < n_items * per_item) partial.resize((size_t)(n_items * per_item));
-    float* part = partial.data();
-
-    const int n_chunks = (int)std::min<int64_t>(n_items, 4 * pool.size());
-    pool.run(
-        [&](int ci, int nc) {
-            thread_local Scratch s;
-            if ((int64_t)s.kf.size() < kBlock * hd) {
-                s.kf.resize(kBlock * hd);
-                s.vf.resize(kBlock * hd);
-            }
-            if ((int64_t)s.q.size() < G * hd) s.q.resize(G * hd);
-            thread_local std::vector<float> own;
-            if ((int64_t)own.size() < per_item) own.resize(per_item);
-            for (int64_t item = ci; item < n_items; item += nc) {
-                const int64_t t = item / (a.n_head_kv * parts), g = (item / parts) % a.n_head_kv, pi = item % parts;
-                const int64_t n_valid = a.pos0 + t + 1;
-                const int64_t per = (n_valid + parts - 1) / parts;
-                const int64_t j0 = std::min(n_valid, pi * per), j1 = std::min(n_valid, j0 + per);
-                float* buf = parts > 1 ? part + item * per_item : own.data();
-                HeadState* st = (HeadState*)buf;
-                float* o = buf + 2 * G;
-                for (int64_t h = 0; h < G; ++h) st[h] = {-INFINITY, 0.0f};
-                std::fill(o, o + G * hd, 0.0f);
-                if (j0 < j1) fn(a, t, g, j0, j1, st, o, s);
-                if (parts > 1) continue;
-                for (int64_t h = 0; h < G; ++h) {
-                    float* out = a.out + (t * a.n_head + g * G + h) * hd;
-                    const float inv = 1.0f / st[h].l;
-                    for (int64_t d = 0; d < hd; ++d) out[d] = o[h * hd + d] * inv;
-                }
-            }
-        },
-        n_chunks);
-    if (parts == 1) return;
-    // Merge the parts of each (token, KV head): rescale to the largest maximum.
-    for (int64_t tg = 0; tg < a.n_tok * a.n_head_kv; ++tg) {
-        const int64_t t = tg / a.n_head_kv, g = tg % a.n_head_kv;
-        for (int64_t h = 0; h < G; ++h) {
-            float m = -INFINITY;
-            for (int64_t pi = 0; pi < parts; ++pi) m = std::max(m, ((HeadState*)(part + (tg * parts + pi) * per_item))[h].m);
-            float* out = a.out + (t * a.n_head + g * G + h) * hd;
-            std::fill(out, out + hd, 0.0f);
-            float l = 0;
-            for (int64_t pi = 0; pi < parts; ++pi) {
-                const float* buf = part + (tg * parts + pi) * per_item;
-                const HeadState& hs = ((const HeadState*)buf)[h];
-                if (hs.l == 0) continue;  // an empty part
-                const float c = std::exp(hs.m - m);
-                l += hs.l * c;
-                const float* o = buf + 2 * G + h * hd;
-                for (int64_t d = 0; d < hd; ++d) out[d] += o[d] * c;
-            }
-            const float inv = 1.0f / l;
-            for (int64_t d = 0; d < hd; ++d) out[d] *= inv;
-        }
-    }
-}
-
-}  // namespace eg
+}  // namespace eg::flash

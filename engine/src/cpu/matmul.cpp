@@ -60,20 +60,21 @@ size_t MatmulScratch::bytes_needed(GgmlType t, int64_t k, int64_t n_tok, bool pa
 }
 
 namespace {
-// Packed weights: activations quantized once into the packed kernels' form,
-// then panels of 16 rows split across the threads.
-void matmul_packed(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
-                   MatmulScratch& scratch) {
-    const PackedMatrix& P = *W.packed;
-    const quant::PackedLayout& L = *quant::packed_layout(P.type);
-    const int64_t ab = quant::packed_act_row_bytes(P.k);
+// Packed weights of one type and k (one matrix, or several with the same
+// input): activations quantized once into the packed kernels' form, then
+// the panels of 16 rows of all the matrices split across the threads.
+void matmul_packed(const WeightView* const* W, float* const* Y, int count, const float* X, int64_t n_tok,
+                   ThreadPool& pool, MatmulScratch& scratch) {
+    const PackedMatrix& P0 = *W[0]->packed;
+    const quant::PackedLayout& L = *quant::packed_layout(P0.type);
+    const int64_t k = P0.k;
+    const int64_t ab = quant::packed_act_row_bytes(k);
     const size_t need = (size_t)(ab * n_tok);
     if (need > scratch.bytes()) {
         EG_LOG_WARN("matmul scratch grows from {} to {} bytes (reserve more at load)", scratch.bytes(), need);
         scratch.reserve(need);
     }
     uint8_t* act = scratch.data();
-    const int64_t k = P.k;
     if (n_tok == 1 || pool.size() == 1) {
         for (int64_t t = 0; t < n_tok; ++t) quant::packed_quantize_act(L, X + t * k, k, act + t * ab);
     } else {
@@ -81,25 +82,54 @@ void matmul_packed(const WeightView& W, const float* X, int64_t n_tok, float* Y,
             for (int64_t t = b; t < e; ++t) quant::packed_quantize_act(L, X + t * k, k, act + t * ab);
         });
     }
+    constexpr int kMax = 4;
     struct Job {
         const quant::PackedLayout& L;
-        const PackedMatrix& P;
+        const PackedMatrix* P[kMax];
+        float* Y[kMax];
+        int count;
+        int64_t total;  // panels of all the matrices, in order
         const uint8_t* act;
         int64_t ab, n_tok;
-        float* Y;
         void run(int ith, int nth) const {
-            const int64_t per = (P.n_panels + nth - 1) / nth;
-            const int64_t p0 = std::min(P.n_panels, ith * per), p1 = std::min(P.n_panels, p0 + per);
-            if (p0 < p1) quant::packed_gemm(L, P.data, P.panel_bytes, P.k, P.n, p0, p1, act, ab, n_tok, Y, P.n);
+            const int64_t per = (total + nth - 1) / nth;
+            int64_t g0 = std::min(total, ith * per);
+            const int64_t g1 = std::min(total, g0 + per);
+            int64_t base = 0;
+            for (int i = 0; i < count && g0 < g1; base += P[i]->n_panels, ++i) {
+                const int64_t end = base + P[i]->n_panels;
+                if (g0 >= end) continue;
+                const int64_t p0 = g0 - base, p1 = std::min(g1, end) - base;
+                const PackedMatrix& m = *P[i];
+                quant::packed_gemm(L, m.data, m.panel_bytes, m.k, m.n, p0, p1, act, ab, n_tok, Y[i], m.n);
+                g0 = base + p1;
+            }
         }
     };
-    const Job job{L, P, act, ab, n_tok, Y};
+    Job job{L, {}, {}, count, 0, act, ab, n_tok};
+    for (int i = 0; i < count; ++i) {
+        job.P[i] = W[i]->packed;
+        job.Y[i] = Y[i];
+        job.total += W[i]->packed->n_panels;
+    }
     // A few chunks per thread, so that a thread the OS delays leaves its
     // share to the others.
-    const int chunks = (int)std::min<int64_t>(P.n_panels, 4 * pool.size());
+    const int chunks = (int)std::min<int64_t>(job.total, 4 * pool.size());
     pool.run([j = &job](int ith, int nth) { j->run(ith, nth); }, chunks);  // one pointer: no allocation
 }
 }  // namespace
+
+void matmul_n(const WeightView* const* W, float* const* Y, int count, const float* X, int64_t n_tok,
+              ThreadPool& pool, MatmulScratch& scratch) {
+    bool together = count >= 1 && count <= 4 && n_tok > 0;
+    for (int i = 0; together && i < count; ++i)
+        together = W[i]->packed && W[i]->packed->n > 0 && W[i]->type == W[0]->type && W[i]->k == W[0]->k;
+    if (!together) {
+        for (int i = 0; i < count; ++i) matmul(*W[i], X, n_tok, Y[i], pool, scratch);
+        return;
+    }
+    matmul_packed(W, Y, count, X, n_tok, pool, scratch);
+}
 
 void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
             MatmulScratch& scratch) {
@@ -112,7 +142,10 @@ void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, Thread
         return;
     }
     if (n_tok <= 0 || W.n <= 0) return;
-    if (W.packed) return matmul_packed(W, X, n_tok, Y, pool, scratch);
+    if (W.packed) {
+        const WeightView* w = &W;
+        return matmul_packed(&w, &Y, 1, X, n_tok, pool, scratch);
+    }
 
     // 1. activations -> vec_dot_type: xq [x_row bytes, n_tok]
     const uint8_t* xq;

@@ -60,6 +60,14 @@ private:
 void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,
             MatmulScratch& scratch);
 
+// Y[i] = W[i] X for up to 4 matrices with the same input (Q, K and V; gate
+// and up): packed matrices of one type and k run as one job, their rows
+// split across the threads together, the activations quantized once — a
+// decode step waits for its threads fewer times. The same results as one
+// matmul() each, which is what it does otherwise.
+void matmul_n(const WeightView* const* W, float* const* Y, int count, const float* X, int64_t n_tok,
+              ThreadPool& pool, MatmulScratch& scratch);
+
 // out[i*W.k ..] = row ids[i] of W, dequantized (embedding lookup). Ids must be
 // in [0, W.n).
 void get_rows(const WeightView& W, const int32_t* ids, int64_t n_ids, float* out);

@@ -73,15 +73,16 @@ inline int64_t attention_scores_stride(int64_t n_ctx) { return (n_ctx + 31) / 32
 // Causal softmax attention: query t sees cache positions [0, pos0 + t].
 void attention(const AttentionArgs& a, ThreadPool& pool);
 
-// Flash-style attention for CPUs with AVX-512 (exact F32 scores, online
-// softmax, one pass over the cache per query and KV head); what attention()
-// runs where the CPU has AVX-512 and attention_avx512_supports(a).
-bool attention_avx512_supports(const AttentionArgs& a);
-void attention_avx512(const AttentionArgs& a, ThreadPool& pool);
+// Flash-style attention (exact F32 scores, online softmax, one pass over
+// the cache per query and KV head): what attention() runs, with the AVX-512
+// or the AVX2 kernel, where the CPU has them and the head size has a kernel.
+// isa: "avx512" or "avx2" (tests run both); false when it cannot run here.
+bool attention_flash(const AttentionArgs& a, ThreadPool& pool, const char* isa);
 
-// The two implementations behind attention() elsewhere and silu_mul(), for
-// tests that check they give the same bits: the portable reference and
-// AVX2/FMA/F16C (call the latter only where the CPU has those).
+// The llama.cpp-order implementations (portable reference and AVX2/FMA/F16C;
+// call the latter only where the CPU has those) behind attention() on other
+// CPUs and head sizes, and the two behind silu_mul(), for tests that check
+// they give the same bits.
 void attention_generic(const AttentionArgs& a, ThreadPool& pool);
 void attention_avx2(const AttentionArgs& a, ThreadPool& pool);
 void swiglu_generic(const float* g, const float* u, float* h, int64_t n);

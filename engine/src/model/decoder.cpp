@@ -66,9 +66,11 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
         for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
         named("attn_norm", il, s.xn.data(), D);
 
-        matmul(L.wq, s.xn.data(), n_tok, s.q.data(), pool, s.mm);
-        matmul(L.wk, s.xn.data(), n_tok, s.k.data(), pool, s.mm);
-        matmul(L.wv, s.xn.data(), n_tok, s.v.data(), pool, s.mm);
+        {
+            const WeightView* w[] = {&L.wq, &L.wk, &L.wv};
+            float* y[] = {s.q.data(), s.k.data(), s.v.data()};
+            matmul_n(w, y, 3, s.xn.data(), n_tok, pool, s.mm);
+        }
         named("q_proj", il, s.q.data(), QD);
         pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
@@ -107,8 +109,11 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
 
         for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.ffn_norm, s.xn.data() + t * D, D, hp.rms_eps);
         named("ffn_norm", il, s.xn.data(), D);
-        matmul(L.gate, s.xn.data(), n_tok, s.gate.data(), pool, s.mm);
-        matmul(L.up, s.xn.data(), n_tok, s.up.data(), pool, s.mm);
+        {
+            const WeightView* w[] = {&L.gate, &L.up};
+            float* y[] = {s.gate.data(), s.up.data()};
+            matmul_n(w, y, 2, s.xn.data(), n_tok, pool, s.mm);
+        }
         named("ffn_gate", il, s.gate.data(), FF);
         named("ffn_up", il, s.up.data(), FF);
         pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {

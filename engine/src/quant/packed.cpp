@@ -20,138 +20,125 @@ namespace {
 
 using quant::PackedLayout;
 
-// One row's share of a block: the unsigned integers u of its groups and the
-// scale fields as the file stores them (f16 bits, small integers).
-struct RowBlock {
-    uint8_t u[256];
-    uint16_t d[8], m[8];  // 32-element types: per group
-    uint8_t sc[16], mn[8];  // K-quants: per group (Q6_K: per 16 elements, int8 bits)
-    uint16_t hd, hdmin;     // K-quants: per superblock
+inline uint32_t load32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline void store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+// Bit 0 of each byte of x -> bits 0..3 (byte i -> bit i).
+inline uint32_t gather_bits(uint32_t x) { return ((x & 0x01010101u) * 0x01020408u) >> 24 & 15u; }
+
+// One group of 32 elements of one row as the packed panels want it: the
+// nibble words (byte t of word j: element 4j+t's low 4 bits, element
+// 16+4j+t's above them; Q8_0: 8 words of whole bytes), and the bits above
+// the nibbles (5-bit: bit 4 of elements 4j..4j+3 in mask nibble j; 6-bit:
+// bits 4-5 of byte t of word j). Written into row r of a block's group g.
+struct GroupBits {
+    uint32_t w[8];
+    uint32_t high[8];
 };
 
-uint16_t f16_neg(uint16_t h) { return (uint16_t)(h ^ 0x8000u); }
+void put_group(const PackedLayout& L, const GroupBits& gb, int g, int r, uint8_t* blk) {
+    uint8_t* q = blk + g * L.q_bytes + 4 * r;
+    for (int j = 0; j < (L.bits == 8 ? 8 : 4); ++j) store32(q + 64 * j, gb.w[j]);
+    if (L.bits == 5) {
+        uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
+        for (int j = 0; j < 8; ++j) {
+            uint64_t m;
+            std::memcpy(&m, hb + 8 * j, 8);
+            m |= (uint64_t)gb.high[j] << (4 * r);
+            std::memcpy(hb + 8 * j, &m, 8);
+        }
+    } else if (L.bits == 6) {
+        uint8_t* hb = blk + L.hb_off + g * L.hb_bytes + 4 * r;
+        uint32_t h0 = 0, h1 = 0;
+        for (int j = 0; j < 4; ++j) h0 |= gb.high[j] << (2 * j);
+        for (int j = 4; j < 8; ++j) h1 |= gb.high[j] << (2 * (j - 4));
+        store32(hb, h0);
+        store32(hb + 64, h1);
+    }
+}
 
-// Decodes block b (of L.groups groups) of a file row into r.
-void decode_row_block(GgmlType t, const uint8_t* row, int64_t b, RowBlock& r) {
-    switch (t) {
+// Packs block b (L.groups groups) of a file row into row r of a panel block.
+void pack_row_block(const PackedLayout& L, const uint8_t* row, int64_t b, int r, uint8_t* blk) {
+    GroupBits gb{};
+    switch (L.type) {
         case GgmlType::Q4_0:
         case GgmlType::Q4_1:
         case GgmlType::Q5_0:
         case GgmlType::Q5_1:
         case GgmlType::Q8_0: {
-            const int64_t bb = row_bytes(t, 32);
+            const bool has_m = L.m_bytes > 0, five = L.bits == 5;
+            const int64_t bb = row_bytes(L.type, 32);
             for (int g = 0; g < 2; ++g) {
                 const uint8_t* p = row + (b * 2 + g) * bb;
-                uint8_t* u = r.u + g * 32;
-                std::memcpy(&r.d[g], p, 2);
-                if (t == GgmlType::Q8_0) {
-                    const block_q8_0* q = (const block_q8_0*)p;
-                    for (int j = 0; j < 32; ++j) u[j] = (uint8_t)(q->qs[j] ^ 0x80);
-                    continue;
-                }
-                const bool has_m = t == GgmlType::Q4_1 || t == GgmlType::Q5_1;
-                const bool five = t == GgmlType::Q5_0 || t == GgmlType::Q5_1;
-                if (has_m) std::memcpy(&r.m[g], p + 2, 2);
+                std::memcpy(blk + L.s_off + g * 32 + 2 * r, p, 2);  // d (f16)
+                if (has_m) std::memcpy(blk + L.m_off + g * 32 + 2 * r, p + 2, 2);
                 const uint8_t* qs = p + (has_m ? 4 : 2) + (five ? 4 : 0);
-                uint32_t qh = 0;
-                if (five) std::memcpy(&qh, p + (has_m ? 4 : 2), 4);
-                for (int j = 0; j < 16; ++j) {
-                    u[j] = (uint8_t)((qs[j] & 15) | (((qh >> j) & 1u) << 4));
-                    u[j + 16] = (uint8_t)((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
+                if (L.bits == 8) {
+                    for (int j = 0; j < 8; ++j) gb.w[j] = load32(qs + 4 * j) ^ 0x80808080u;  // u = q + 128
+                } else {
+                    // the file's nibbles are already paired as the panels pair them
+                    for (int j = 0; j < 4; ++j) gb.w[j] = load32(qs + 4 * j);
                 }
+                if (five) {
+                    const uint32_t qh = load32(p + (has_m ? 4 : 2));
+                    for (int j = 0; j < 8; ++j) gb.high[j] = (qh >> (4 * j)) & 15u;
+                }
+                put_group(L, gb, g, r, blk);
             }
             return;
         }
         case GgmlType::Q4_K:
         case GgmlType::Q5_K: {
-            const bool five = t == GgmlType::Q5_K;
-            const uint8_t* p = row + b * row_bytes(t, QK_K);
-            const uint8_t* scales;
-            const uint8_t* qs;
-            const uint8_t* qh = nullptr;
-            if (five) {
-                const block_q5_K* q = (const block_q5_K*)p;
-                r.hd = q->d, r.hdmin = q->dmin, scales = q->scales, qs = q->qs, qh = q->qh;
-            } else {
-                const block_q4_K* q = (const block_q4_K*)p;
-                r.hd = q->d, r.hdmin = q->dmin, scales = q->scales, qs = q->qs;
-            }
-            for (int j = 0; j < 8; ++j) {
-                quant::k4_scale_min(j, scales, &r.sc[j], &r.mn[j]);
-                for (int l = 0; l < 32; ++l) {
-                    int v = (qs[(j / 2) * 32 + l] >> (4 * (j % 2))) & 15;
-                    if (qh) v |= ((qh[l] >> j) & 1) << 4;
-                    r.u[j * 32 + l] = (uint8_t)v;
-                }
+            const bool five = L.type == GgmlType::Q5_K;
+            const uint8_t* p = row + b * row_bytes(L.type, QK_K);
+            // both blocks start d, dmin, scales[12]; Q5_K has qh[32] before qs
+            const uint8_t* scales = p + 4;
+            const uint8_t* qh = five ? p + 16 : nullptr;
+            const uint8_t* qs = p + (five ? 48 : 16);
+            std::memcpy(blk + L.hdr_off + 2 * r, p, 2);
+            uint16_t dmin;
+            std::memcpy(&dmin, p + 2, 2);
+            dmin ^= 0x8000;  // -dmin, exactly
+            std::memcpy(blk + L.hdr_off + 32 + 2 * r, &dmin, 2);
+            for (int g = 0; g < 8; ++g) {
+                uint8_t sc, mn;
+                quant::k4_scale_min(g, scales, &sc, &mn);
+                blk[L.s_off + g * 16 + r] = sc;
+                blk[L.m_off + g * 16 + r] = mn;
+                const uint8_t* c = qs + (g / 2) * 32;
+                const int sh = 4 * (g % 2);
+                for (int j = 0; j < 4; ++j)
+                    gb.w[j] = ((load32(c + 4 * j) >> sh) & 0x0F0F0F0Fu) | ((load32(c + 16 + 4 * j) >> sh) & 0x0F0F0F0Fu) << 4;
+                if (five)
+                    for (int j = 0; j < 8; ++j) gb.high[j] = gather_bits(load32(qh + 4 * j) >> g);
+                put_group(L, gb, g, r, blk);
             }
             return;
         }
         case GgmlType::Q6_K: {
-            const block_q6_K* q = (const block_q6_K*)(row + b * row_bytes(t, QK_K));
-            r.hd = q->d;
-            for (int i = 0; i < 16; ++i) r.sc[i] = (uint8_t)q->scales[i];
-            for (int e = 0; e < QK_K; ++e) {
-                const int h = e / 128, s = (e / 32) % 4, l = e % 32;
-                const uint8_t qlb = q->ql[h * 64 + (s & 1) * 32 + l];
-                const int lo = s < 2 ? (qlb & 0x0f) : (qlb >> 4);
-                const int hi = (q->qh[h * 32 + l] >> (2 * s)) & 3;
-                r.u[e] = (uint8_t)(lo | (hi << 4));
+            const block_q6_K* q = (const block_q6_K*)(row + b * row_bytes(L.type, QK_K));
+            std::memcpy(blk + L.hdr_off + 2 * r, &q->d, 2);
+            for (int g = 0; g < 8; ++g) {
+                blk[L.s_off + g * 32 + r] = (uint8_t)q->scales[2 * g];
+                blk[L.s_off + g * 32 + 16 + r] = (uint8_t)q->scales[2 * g + 1];
+                // element e = h*128 + s*32 + l: nibble (s < 2: low, else high)
+                // of ql[h*64 + (s&1)*32 + l]; bits 4-5 at shift 2s of qh[h*32 + l]
+                const int h = g / 4, s = g % 4;
+                const uint8_t* ql = q->ql + h * 64 + (s & 1) * 32;
+                const uint8_t* qh = q->qh + h * 32;
+                const int nsh = s < 2 ? 0 : 4;
+                for (int j = 0; j < 4; ++j)
+                    gb.w[j] = ((load32(ql + 4 * j) >> nsh) & 0x0F0F0F0Fu) |
+                              ((load32(ql + 16 + 4 * j) >> nsh) & 0x0F0F0F0Fu) << 4;
+                for (int j = 0; j < 8; ++j) gb.high[j] = (load32(qh + 4 * j) >> (2 * s)) & 0x03030303u;
+                put_group(L, gb, g, r, blk);
             }
             return;
         }
         default: return;
-    }
-}
-
-// Writes row r (0..15) of a panel block from its decoded form.
-void put_row(const PackedLayout& L, const RowBlock& rb, int r, uint8_t* blk) {
-    for (int g = 0; g < L.groups; ++g) {
-        const uint8_t* u = rb.u + g * 32;
-        uint8_t* q = blk + g * L.q_bytes;
-        if (L.bits == 8) {
-            for (int j = 0; j < 8; ++j)
-                for (int t = 0; t < 4; ++t) q[j * 64 + r * 4 + t] = u[4 * j + t];
-        } else {
-            for (int j = 0; j < 4; ++j)
-                for (int t = 0; t < 4; ++t)
-                    q[j * 64 + r * 4 + t] = (uint8_t)((u[4 * j + t] & 15) | ((u[16 + 4 * j + t] & 15) << 4));
-        }
-        if (L.bits == 5) {
-            uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
-            for (int j = 0; j < 8; ++j)
-                for (int t = 0; t < 4; ++t)
-                    if ((u[4 * j + t] >> 4) & 1) {
-                        const int bit = 4 * r + t;
-                        hb[j * 8 + bit / 8] |= (uint8_t)(1u << (bit % 8));
-                    }
-        } else if (L.bits == 6) {
-            uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
-            for (int j = 0; j < 8; ++j)
-                for (int t = 0; t < 4; ++t)
-                    hb[(j / 4) * 64 + r * 4 + t] |= (uint8_t)(((u[4 * j + t] >> 4) & 3) << (2 * (j % 4)));
-        }
-        switch (L.type) {
-            case GgmlType::Q4_K:
-            case GgmlType::Q5_K:
-                blk[L.s_off + g * 16 + r] = rb.sc[g];
-                blk[L.m_off + g * 16 + r] = rb.mn[g];
-                break;
-            case GgmlType::Q6_K:
-                blk[L.s_off + g * 32 + r] = rb.sc[2 * g];
-                blk[L.s_off + g * 32 + 16 + r] = rb.sc[2 * g + 1];
-                break;
-            default:
-                std::memcpy(blk + L.s_off + g * 32 + 2 * r, &rb.d[g], 2);
-                if (L.m_bytes) std::memcpy(blk + L.m_off + g * 32 + 2 * r, &rb.m[g], 2);
-                break;
-        }
-    }
-    if (L.hdr_off >= 0) {
-        std::memcpy(blk + L.hdr_off + 2 * r, &rb.hd, 2);
-        if (L.type != GgmlType::Q6_K) {
-            const uint16_t nd = f16_neg(rb.hdmin);
-            std::memcpy(blk + L.hdr_off + 32 + 2 * r, &nd, 2);
-        }
     }
 }
 
@@ -178,19 +165,15 @@ std::unique_ptr<PackedMatrix> pack_weights(const WeightView& W, ThreadPool* pool
     if (!P->data) throw std::bad_alloc();
     const int64_t nblk = W.k / L.block_elems();
     auto pack_panels = [&](int64_t p0, int64_t p1) {
-        RowBlock rb;
         for (int64_t p = p0; p < p1; ++p) {
             uint8_t* panel = P->data + p * P->panel_bytes;
             std::memset(panel, 0, (size_t)P->panel_bytes);
-            for (int r = 0; r < PackedMatrix::kPanel; ++r) {
-                const int64_t row = p * PackedMatrix::kPanel + r;
-                if (row >= W.n) break;
-                const uint8_t* src = W.data + row * W.row_bytes;
-                for (int64_t b = 0; b < nblk; ++b) {
-                    decode_row_block(W.type, src, b, rb);
-                    put_row(L, rb, r, panel + b * L.block_bytes);
+            for (int64_t b = 0; b < nblk; ++b)
+                for (int r = 0; r < PackedMatrix::kPanel; ++r) {
+                    const int64_t row = p * PackedMatrix::kPanel + r;
+                    if (row >= W.n) break;
+                    pack_row_block(L, W.data + row * W.row_bytes, b, r, panel + b * L.block_bytes);
                 }
-            }
         }
     };
     if (pool && pool->size() > 1) pool->parallel_for(P->n_panels, pack_panels);
