@@ -4,6 +4,7 @@
 // eg::engram::read_config; only what the planner needs is checked.
 #include "plan/model_info.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "quant/kernels.h"
@@ -96,6 +97,10 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     mi.block_weight_bytes.assign((size_t)mi.n_layer, 0);
     mi.block_cpu_bytes.assign((size_t)mi.n_layer, 0);
     mi.block_cpu_matrices.assign((size_t)mi.n_layer, {});
+    mi.block_cpu_calls.assign((size_t)mi.n_layer, 0);
+    // Per block: the types of its Q, K, V and of its gate, up (the CPU runs
+    // packed matrices of one type and one input as one product).
+    std::vector<std::vector<std::pair<std::string, const GgufTensorInfo*>>> mats((size_t)mi.n_layer);
     bool have_output = false, have_tok = false;
     for (const GgufTensorInfo& t : f.tensors()) {
         int64_t il = -1;
@@ -108,7 +113,10 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 mi.block_weight_bytes[(size_t)il] += t.n_bytes;
                 const bool mat = packed_by_cpu(rest);
                 mi.block_cpu_bytes[(size_t)il] += mat ? cpu_bytes(t) : t.n_bytes;
-                if (mat) mi.block_cpu_matrices[(size_t)il].push_back({(uint32_t)t.type, cpu_bytes(t)});
+                if (mat) {
+                    mi.block_cpu_matrices[(size_t)il].push_back({(uint32_t)t.type, cpu_bytes(t)});
+                    mats[(size_t)il].push_back({std::string(rest), &t});
+                }
             }
         } else if (t.name == "token_embd.weight") {
             have_tok = true;
@@ -133,6 +141,27 @@ Result<ModelInfo> model_info(const GgufFile& f) {
         }
     }
     if (!have_tok) return f.error("tensor token_embd.weight", "missing");
+    for (size_t il = 0; il < mats.size(); ++il) {
+        // Products: one per matrix, less the ones that run together.
+        int64_t calls = (int64_t)mats[il].size();
+        for (const std::vector<std::string_view>& group :
+             {std::vector<std::string_view>{"attn_q.weight", "attn_k.weight", "attn_v.weight"},
+              std::vector<std::string_view>{"ffn_gate.weight", "ffn_up.weight"}}) {
+            const GgufTensorInfo* first = nullptr;
+            int64_t found = 0;
+            bool together = true;
+            for (const auto& [name, t] : mats[il])
+                if (std::find(group.begin(), group.end(), name) != group.end()) {
+                    bool packed = false;
+                    cpu_bytes(*t, &packed);
+                    together = together && packed && (!first || (t->type == first->type && t->ne[0] == first->ne[0]));
+                    if (!first) first = t;
+                    ++found;
+                }
+            if (together && found > 1) calls -= found - 1;
+        }
+        mi.block_cpu_calls[il] = calls;
+    }
     mi.tied_output = !have_output;
     if (mi.tied_output) mi.output_bytes = mi.token_embd_bytes;
 

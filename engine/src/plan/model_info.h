@@ -48,6 +48,7 @@ struct ModelInfo {
         uint64_t bytes = 0;
     };
     std::vector<std::vector<CpuMatrix>> block_cpu_matrices;
+    std::vector<int64_t> block_cpu_calls;  // matrix products the CPU runs per block per token
     CpuMatrix head_cpu_matrix;
     uint64_t output_cpu_bytes = 0;       // the head as the CPU reads it; 0: output_bytes
     bool output_cpu_packed = false;      // the CPU holds a packed copy of the head

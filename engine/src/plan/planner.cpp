@@ -118,20 +118,26 @@ double at_threads(double one, double all, int threads, int cores) {
     return one + (all - one) * (double)(threads - 1) / (double)(cores - 1);
 }
 
-// Seconds the CPU's kernels take for one matrix-vector product over `bytes`
-// of weights of a type; 0 where the type's rate was not measured.
+// Seconds the CPU's kernels take for one matrix-vector product over a
+// matrix; 0 where its type's rate was not measured.
 double matvec_s(const Inputs& in, const ModelInfo::CpuMatrix& mat) {
     for (const CpuKernelRate& r : in.hw.cpu_matvec) {
         if (r.type != mat.type) continue;
         const double gbps = at_threads(r.GBps_1t, r.GBps_all, in.threads, in.hw.cpu_threads);
-        if (!(gbps > 0)) return 0;
-        const double call = in.threads > 1 ? in.hw.cpu_matvec_call_us * 1e-6 : 0;
-        return call + (double)mat.bytes / (gbps * 1e9);
+        return gbps > 0 ? (double)mat.bytes / (gbps * 1e9) : 0;
     }
     return 0;
 }
 
-// The GPU bytes of the output head plus the last k blocks (weights, KV, scratch).
+// The GB/s the CPU reads its share at: its last-level cache's when its
+// weights and KV fit three quarters of it (measured), DRAM's otherwise.
+double cpu_read_GBps(const Inputs& in, uint64_t cpu_bytes) {
+    const Hardware& hw = in.hw;
+    if (hw.llc_read_GBps > 0 && hw.llc_bytes > 0 && cpu_bytes <= hw.llc_bytes / 4 * 3)
+        return at_threads(hw.llc_read_1t_GBps, hw.llc_read_GBps, in.threads, hw.cpu_threads);
+    return in.dram_bw;
+}
+
 uint64_t gpu_need(const Inputs& in, int64_t k, bool with_kv) {
     const ModelInfo& m = in.m;
     uint64_t need = m.output_bytes + m.output_norm_bytes + scratch_bytes(m, in.b.n_batch, true) +
@@ -175,7 +181,8 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     if (!in.hw.gpus.empty()) p.gpu_name = in.hw.gpus[0].name;
 
     uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0;
-    double cpu_compute_s = 0;
+    std::vector<const ModelInfo::CpuMatrix*> cpu_matrices;  // what the CPU multiplies per token
+    int64_t cpu_calls = 0;
     for (int64_t i = 0; i < m.n_layer; ++i) {
         const bool on_gpu = i >= first_gpu;
         p.blocks.push_back({i, on_gpu ? "cuda:0" : "cpu"});
@@ -184,13 +191,15 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
         } else {
             cpu_block_bytes += m.block_cpu(i);
             if ((size_t)i < m.block_cpu_matrices.size())
-                for (const auto& mat : m.block_cpu_matrices[(size_t)i]) cpu_compute_s += matvec_s(in, mat);
+                for (const auto& mat : m.block_cpu_matrices[(size_t)i]) cpu_matrices.push_back(&mat);
+            cpu_calls += (size_t)i < m.block_cpu_calls.size() ? m.block_cpu_calls[(size_t)i] : 0;
             p.cpu_packed_extra_bytes += sat_sub(m.block_cpu(i), m.block_weight_bytes[(size_t)i]);
         }
     }
     if (!out_gpu) {
         p.cpu_packed_extra_bytes += sat_sub(m.head_cpu_held(), m.tied_output ? 0 : m.output_bytes);
-        cpu_compute_s += matvec_s(in, m.head_cpu_matrix);
+        cpu_matrices.push_back(&m.head_cpu_matrix);
+        ++cpu_calls;
     }
     const uint64_t head_bytes = m.output_bytes + m.output_norm_bytes;
     const uint64_t cpu_head_read = m.head_cpu_read() + m.output_norm_bytes;
@@ -292,12 +301,18 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
         pr.pcie_bytes = (uint64_t)m.n_embd * 4 + (uint64_t)m.n_vocab * 4 + (uint64_t)pcie_row_bytes;
     }
     pr.vram_s = gpu_used ? (double)pr.vram_bytes / (in.vram_bw * 1e9) : 0;
-    pr.dram_s = (double)pr.dram_bytes / (in.dram_bw * 1e9);
-    pr.cpu_compute_s = cpu_compute_s;
+    // The CPU reads its share at memory speed, except where a matrix's
+    // kernels are slower than that (a model its caches hold); each product
+    // also pays for waking the threads.
+    const double cpu_bw = cpu_read_GBps(in, mapped_cpu_weights + (uint64_t)(m.n_layer - k) * kv_read_block);
+    pr.dram_s = (double)pr.dram_bytes / (cpu_bw * 1e9);
+    for (const ModelInfo::CpuMatrix* mat : cpu_matrices)
+        pr.cpu_compute_s += std::max(0.0, matvec_s(in, *mat) - (double)mat->bytes / (cpu_bw * 1e9));
+    if (in.threads > 1) pr.cpu_compute_s += (double)cpu_calls * in.hw.cpu_matvec_call_us * 1e-6;
     pr.ssd_s = (double)pr.ssd_bytes / (in.ssd_bw * 1e9);
     pr.pcie_s = gpu_used ? (double)pr.pcie_bytes / (in.h2d_bw * 1e9) + (double)pr.pcie_crossings * kPcieLatencyUs * 1e-6
                          : 0;
-    const double total_s = pr.vram_s + std::max(pr.dram_s, pr.cpu_compute_s) + pr.ssd_s + pr.pcie_s;
+    const double total_s = pr.vram_s + pr.dram_s + pr.cpu_compute_s + pr.ssd_s + pr.pcie_s;
     pr.decode_tokens_per_s = total_s > 0 ? 1.0 / total_s : 0;
     return p;
 }
@@ -394,10 +409,10 @@ void explain(const Inputs& in, Placement& p) {
     if (in.hw.cpu_matvec.empty())
         p.notes.push_back("the CPU's kernel rates were not measured: its decode is priced by memory bandwidth alone");
     else if (p.predicted.cpu_compute_s > p.predicted.dram_s)
-        p.notes.push_back("the CPU's share of a step is bound by its kernels, not by memory (the weights it reads fit "
-                          "its caches or its kernels are slower than its memory)");
-    const double step_s = p.predicted.vram_s + std::max(p.predicted.dram_s, p.predicted.cpu_compute_s) +
-                          p.predicted.ssd_s + p.predicted.pcie_s;
+        p.notes.push_back("the CPU's share of a step is bound by its kernels more than by memory (the weights it "
+                          "reads fit its caches, or its kernels are slower than its memory)");
+    const double step_s =
+        p.predicted.vram_s + p.predicted.dram_s + p.predicted.cpu_compute_s + p.predicted.ssd_s + p.predicted.pcie_s;
     if (step_s < 2e-3)
         p.notes.push_back("under ~2 ms per token, kernel launches and synchronisation rather than bandwidth bound a "
                           "decode step: expect less than predicted");

@@ -34,9 +34,9 @@ struct GpuHardware {
 // How fast this CPU's matrix-vector products run on weights already in its
 // caches, per weight type: GB/s of the weights as the CPU holds them (packed
 // where it packs), with 1 thread and with all cores; and the fixed cost of
-// one product (waking the threads, quantizing x). Decode is priced by the
-// slower of this and the memory bandwidth: on a CPU whose last-level cache
-// holds the model, the kernels are the limit.
+// one product (waking the threads, quantizing x). Each matrix of a decode
+// step is priced by the slower of this and memory: on a CPU whose last-level
+// cache holds the model, the kernels are the limit.
 struct CpuKernelRate {
     uint32_t type = 0;                   // GGUF type number
     double GBps_1t = 0, GBps_all = 0;
@@ -49,6 +49,7 @@ struct Hardware {
     double dram_read_1t_GBps = 0;        // measured on one thread; 0: not measured
     int cpu_threads = 0;                 // the cores the "all" figures used (physical cores)
     uint64_t llc_bytes = 0;              // last-level cache; 0: unknown
+    double llc_read_GBps = 0, llc_read_1t_GBps = 0;  // reads the cache serves; 0: not measured
     std::vector<CpuKernelRate> cpu_matvec;  // empty: not measured
     double cpu_matvec_call_us = 0;       // fixed cost of one product on all cores
     double ssd_read_GBps = 0;            // 4 KiB random reads; 0: use the default
@@ -101,9 +102,9 @@ struct Prediction {
     // Bytes read per decoded token from each tier, and the seconds they take.
     uint64_t vram_bytes = 0, dram_bytes = 0, ssd_bytes = 0, pcie_bytes = 0;
     double vram_s = 0, dram_s = 0, ssd_s = 0, pcie_s = 0;
-    // The CPU's matrix-vector products of one step at its measured kernel
-    // rates (0: not measured); the CPU's share of a step is the longer of
-    // this and dram_s.
+    // What the CPU's kernels add to its memory time (dram_s, at the speed
+    // its caches or DRAM serve its share): matrices they multiply slower
+    // than memory delivers them, and waking the threads for each product.
     double cpu_compute_s = 0;
     int64_t pcie_crossings = 0;
 };

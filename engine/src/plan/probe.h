@@ -39,6 +39,11 @@ std::string hardware_cache_path();
 // thread), in GB/s.
 double measure_dram_read_GBps(int threads = 0, uint64_t llc_bytes = 0);
 
+// The same over half the last-level cache (at most 256 MiB), best of 10:
+// what a model that the cache holds is read at. 0 when the cache is unknown
+// or smaller than 4 MiB.
+double measure_llc_read_GBps(int threads, uint64_t llc_bytes);
+
 // The last-level cache of CPU 0 (sysfs), 0 when unknown.
 uint64_t read_llc_bytes();
 
