@@ -129,13 +129,27 @@ double matvec_s(const Inputs& in, const ModelInfo::CpuMatrix& mat) {
     return 0;
 }
 
-// The GB/s the CPU reads its share at: its last-level cache's when its
-// weights and KV fit three quarters of it (measured), DRAM's otherwise.
+// True when the CPU's weights and KV fit three quarters of its last-level
+// cache (as measured): then its reads come from there, not from DRAM.
+bool fits_llc(const Inputs& in, uint64_t cpu_bytes) {
+    return in.hw.llc_read_GBps > 0 && in.hw.llc_bytes > 0 && cpu_bytes <= in.hw.llc_bytes / 4 * 3;
+}
+
+// The GB/s the CPU reads its share at: its last-level cache's when it fits
+// there, DRAM's otherwise.
 double cpu_read_GBps(const Inputs& in, uint64_t cpu_bytes) {
     const Hardware& hw = in.hw;
-    if (hw.llc_read_GBps > 0 && hw.llc_bytes > 0 && cpu_bytes <= hw.llc_bytes / 4 * 3)
-        return at_threads(hw.llc_read_1t_GBps, hw.llc_read_GBps, in.threads, hw.cpu_threads);
+    if (fits_llc(in, cpu_bytes)) return at_threads(hw.llc_read_1t_GBps, hw.llc_read_GBps, in.threads, hw.cpu_threads);
     return in.dram_bw;
+}
+
+// The GB/s the CPU's kernels stream a matrix of this type from DRAM at
+// (their own work included), or `dram` where that was not measured.
+double stream_GBps(const Inputs& in, uint32_t type, double dram) {
+    for (const CpuKernelRate& r : in.hw.cpu_matvec)
+        if (r.type == type && r.stream_GBps_all > 0)
+            return at_threads(r.stream_GBps_1t, r.stream_GBps_all, in.threads, in.hw.cpu_threads);
+    return dram;
 }
 
 uint64_t gpu_need(const Inputs& in, int64_t k, bool with_kv) {
@@ -304,10 +318,16 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     // The CPU reads its share at memory speed, except where a matrix's
     // kernels are slower than that (a model its caches hold); each product
     // also pays for waking the threads.
-    const double cpu_bw = cpu_read_GBps(in, mapped_cpu_weights + (uint64_t)(m.n_layer - k) * kv_read_block);
+    // From DRAM the matrices come at the rate the kernels stream them.
+    const uint64_t cpu_set = mapped_cpu_weights + (uint64_t)(m.n_layer - k) * kv_read_block;
+    const double cpu_bw = cpu_read_GBps(in, cpu_set);
+    const bool from_dram = !fits_llc(in, cpu_set);
     pr.dram_s = (double)pr.dram_bytes / (cpu_bw * 1e9);
-    for (const ModelInfo::CpuMatrix* mat : cpu_matrices)
-        pr.cpu_compute_s += std::max(0.0, matvec_s(in, *mat) - (double)mat->bytes / (cpu_bw * 1e9));
+    for (const ModelInfo::CpuMatrix* mat : cpu_matrices) {
+        const double mem_s = (double)mat->bytes / (cpu_bw * 1e9);
+        const double stream_s = from_dram ? (double)mat->bytes / (stream_GBps(in, mat->type, cpu_bw) * 1e9) : mem_s;
+        pr.cpu_compute_s += std::max(0.0, std::max(stream_s, matvec_s(in, *mat)) - mem_s);
+    }
     if (in.threads > 1) pr.cpu_compute_s += (double)cpu_calls * in.hw.cpu_matvec_call_us * 1e-6;
     pr.ssd_s = (double)pr.ssd_bytes / (in.ssd_bw * 1e9);
     pr.pcie_s = gpu_used ? (double)pr.pcie_bytes / (in.h2d_bw * 1e9) + (double)pr.pcie_crossings * kPcieLatencyUs * 1e-6
@@ -539,13 +559,19 @@ nlohmann::json to_json(const Hardware& hw) {
                      {"vram_read_GBps", x.vram_read_GBps}});
     nlohmann::json k = nlohmann::json::array();
     for (const auto& r : hw.cpu_matvec)
-        k.push_back({{"type", std::string(type_name(r.type))}, {"GBps_1t", r.GBps_1t}, {"GBps_all", r.GBps_all}});
+        k.push_back({{"type", std::string(type_name(r.type))},
+                     {"GBps_1t", r.GBps_1t},
+                     {"GBps_all", r.GBps_all},
+                     {"stream_GBps_1t", r.stream_GBps_1t},
+                     {"stream_GBps_all", r.stream_GBps_all}});
     return {{"dram_total_bytes", hw.dram_total_bytes},
             {"dram_free_bytes", hw.dram_free_bytes},
             {"dram_read_GBps", hw.dram_read_GBps},
             {"dram_read_1t_GBps", hw.dram_read_1t_GBps},
             {"cpu_threads", hw.cpu_threads},
             {"llc_bytes", hw.llc_bytes},
+            {"llc_read_GBps", hw.llc_read_GBps},
+            {"llc_read_1t_GBps", hw.llc_read_1t_GBps},
             {"cpu_matvec", k},
             {"cpu_matvec_call_us", hw.cpu_matvec_call_us},
             {"ssd_read_GBps", hw.ssd_read_GBps},

@@ -40,6 +40,9 @@ struct GpuHardware {
 struct CpuKernelRate {
     uint32_t type = 0;                   // GGUF type number
     double GBps_1t = 0, GBps_all = 0;
+    // The same kernels streaming a matrix no cache holds (decode of a model
+    // larger than the last-level cache); 0: not measured (DRAM's figure).
+    double stream_GBps_1t = 0, stream_GBps_all = 0;
 };
 
 struct Hardware {

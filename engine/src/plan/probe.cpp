@@ -4,6 +4,7 @@
 #include "plan/probe.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +38,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kCacheMaxAgeS = 24 * 3600;
-constexpr int kCacheVersion = 3;  // 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads
+constexpr int kCacheVersion = 4;  // 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads; 4: streaming kernel rates
 
 int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -161,8 +162,13 @@ namespace {
 // as many loads in flight as the decode kernels do (4 measured 30% less).
 double measure_read_GBps(size_t bytes, unsigned n_threads, int passes) {
     const size_t n = bytes / sizeof(uint64_t);
-    std::unique_ptr<uint64_t[]> buf(new (std::nothrow) uint64_t[n]);
+    // In 2 MiB pages where the kernel gives them on request, as the packed
+    // weights the decode kernels stream are (quant/packed.cpp).
+    constexpr size_t kHuge = 2u << 20;
+    std::unique_ptr<uint64_t, decltype(&std::free)> buf(
+        (uint64_t*)std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge), &std::free);
     if (!buf || n_threads == 0) return 0;
+    ::madvise(buf.get(), (bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
     const size_t per = n / n_threads;
     auto run = [&](auto&& body) {
         std::vector<std::thread> ts;
@@ -172,7 +178,7 @@ double measure_read_GBps(size_t bytes, unsigned n_threads, int passes) {
     };
     // Touch every page first (each thread its own slice, as it will read it).
     run([&](size_t a, size_t b) {
-        for (size_t i = a; i < b; ++i) buf[i] = i;
+        for (size_t i = a; i < b; ++i) buf.get()[i] = i;
     });
     std::atomic<uint64_t> sink{0};
     double best_s = 1e9;
@@ -182,8 +188,8 @@ double measure_read_GBps(size_t bytes, unsigned n_threads, int passes) {
             uint64_t s[8] = {};
             size_t i = a;
             for (; i + 8 <= b; i += 8)
-                for (int k = 0; k < 8; ++k) s[k] += buf[i + k];
-            for (; i < b; ++i) s[0] += buf[i];
+                for (int k = 0; k < 8; ++k) s[k] += buf.get()[i + k];
+            for (; i < b; ++i) s[0] += buf.get()[i];
             uint64_t t = 0;
             for (uint64_t x : s) t += x;
             sink += t;
@@ -255,6 +261,35 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
         m.w.packed = m.packed.get();
         return true;
     };
+    // The same kernels streaming a matrix twice the last-level cache (at
+    // least 256 MiB): what decode gets from DRAM, its own work included.
+    const uint64_t stream_bytes = std::max<uint64_t>(256ull << 20, std::min<uint64_t>(2 * hw.llc_bytes, 2ull << 30));
+    PackedMatrix big;
+    constexpr size_t kHuge = 2u << 20;
+    big.data = (uint8_t*)std::aligned_alloc(kHuge, (stream_bytes + kHuge - 1) / kHuge * kHuge);
+    if (big.data) ::madvise(big.data, (stream_bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+    std::vector<float> ybig;
+    auto measure_stream = [&](const PackedMatrix& small, CpuKernelRate& r) {
+        if (!big.data || small.panel_bytes <= 0) return;
+        big.type = small.type;
+        big.k = small.k;
+        big.panel_bytes = small.panel_bytes;
+        big.n_panels = (int64_t)(stream_bytes / (uint64_t)small.panel_bytes);
+        big.n = big.n_panels * PackedMatrix::kPanel;
+        for (int64_t p = 0; p < big.n_panels; ++p)
+            std::memcpy(big.data + p * big.panel_bytes, small.panel(p % small.n_panels), (size_t)big.panel_bytes);
+        ybig.resize((size_t)big.n);
+        WeightView w{big.type, big.k, big.n, nullptr, row_bytes(big.type, big.k), &big};
+        auto pass = [&](ThreadPool& pool) {
+            const auto t0 = Clock::now();
+            matmul(w, x.data(), 1, ybig.data(), pool, scratch);
+            return std::chrono::duration<double>(Clock::now() - t0).count();
+        };
+        const double bytes = (double)big.bytes();
+        r.stream_GBps_all = bytes / std::min(pass(all), pass(all)) / 1e9;
+        r.stream_GBps_1t = bytes / pass(one) / 1e9;
+    };
+
     Mat tiny;
     // Next to nothing to compute, but split across the threads like any product.
     if (make(GgmlType::Q8_0, 64, 4 * 16 * hw.cpu_threads, tiny)) hw.cpu_matvec_call_us = time_per_call(tiny.w, all) * 1e6;
@@ -268,6 +303,7 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
         r.GBps_1t = bytes / time_per_call(m.w, one) / 1e9;
         const double t_all = time_per_call(m.w, all) - hw.cpu_matvec_call_us * 1e-6;
         r.GBps_all = t_all > 0 ? bytes / t_all / 1e9 : r.GBps_1t;
+        if (m.packed) measure_stream(*m.packed, r);
         hw.cpu_matvec.push_back(r);
     }
 }
@@ -338,6 +374,8 @@ Hardware probe_hardware(const ProbeOptions& opt) {
                 k.type = (uint32_t)num_or_0(r, "type");
                 k.GBps_1t = num_or_0(r, "GBps_1t");
                 k.GBps_all = num_or_0(r, "GBps_all");
+                k.stream_GBps_1t = num_or_0(r, "stream_GBps_1t");
+                k.stream_GBps_all = num_or_0(r, "stream_GBps_all");
                 if (k.GBps_all > 0) hw.cpu_matvec.push_back(k);
             }
         for (const auto& g : j["gpus"]) {
@@ -422,7 +460,11 @@ Hardware probe_hardware(const ProbeOptions& opt) {
         j["cpu_matvec_call_us"] = hw.cpu_matvec_call_us;
         j["cpu_matvec"] = nlohmann::json::array();
         for (const auto& r : hw.cpu_matvec)
-            j["cpu_matvec"].push_back({{"type", r.type}, {"GBps_1t", r.GBps_1t}, {"GBps_all", r.GBps_all}});
+            j["cpu_matvec"].push_back({{"type", r.type},
+                                       {"GBps_1t", r.GBps_1t},
+                                       {"GBps_all", r.GBps_all},
+                                       {"stream_GBps_1t", r.stream_GBps_1t},
+                                       {"stream_GBps_all", r.stream_GBps_all}});
         j["gpus"] = nlohmann::json::array();
         for (const auto& g : hw.gpus)
             j["gpus"].push_back({{"name", g.name},

@@ -22,7 +22,8 @@ struct ProbeOptions {
 };
 
 // The machine, from the cache when it is less than a day old (and
-// !refresh), else measured (about a quarter of a second) and cached.
+// !refresh), else measured (about a second: DRAM, the caches, the CPU
+// kernels in cache and streaming) and cached.
 Hardware probe_hardware(const ProbeOptions& opt);
 inline Hardware probe_hardware(bool refresh) {
     ProbeOptions o;

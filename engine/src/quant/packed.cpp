@@ -3,6 +3,8 @@
 // that read it do).
 #include "quant/packed.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -103,11 +105,8 @@ void pack_row_block(const PackedLayout& L, const uint8_t* row, int64_t b, int r,
             std::memcpy(&dmin, p + 2, 2);
             dmin ^= 0x8000;  // -dmin, exactly
             std::memcpy(blk + L.hdr_off + 32 + 2 * r, &dmin, 2);
+            for (int i = 0; i < 12; ++i) blk[L.s_off + i * 16 + r] = scales[i];
             for (int g = 0; g < 8; ++g) {
-                uint8_t sc, mn;
-                quant::k4_scale_min(g, scales, &sc, &mn);
-                blk[L.s_off + g * 16 + r] = sc;
-                blk[L.m_off + g * 16 + r] = mn;
                 const uint8_t* c = qs + (g / 2) * 32;
                 const int sh = 4 * (g % 2);
                 for (int j = 0; j < 4; ++j)
@@ -163,6 +162,13 @@ std::unique_ptr<PackedMatrix> pack_weights(const WeightView& W, ThreadPool* pool
     P->panel_bytes = (W.k / L.block_elems()) * L.block_bytes;
     P->data = (uint8_t*)std::aligned_alloc(64, (size_t)bytes);
     if (!P->data) throw std::bad_alloc();
+    // Decode streams every byte once per token: 2 MiB pages spare the TLB
+    // (the page walks) where the kernel allows them on request. Only the
+    // whole huge pages inside the buffer; nothing is allocated for it.
+    constexpr uintptr_t kHuge = 2u << 20;
+    const uintptr_t hb = ((uintptr_t)P->data + kHuge - 1) / kHuge * kHuge;
+    const uintptr_t he = ((uintptr_t)P->data + (uintptr_t)bytes) / kHuge * kHuge;
+    if (he > hb) ::madvise((void*)hb, he - hb, MADV_HUGEPAGE);
     const int64_t nblk = W.k / L.block_elems();
     auto pack_panels = [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {

@@ -15,15 +15,17 @@
 // group).
 //
 // Layout, per panel of 16 rows (rows past n are zero), per group of 32
-// elements, in order of k: a record of
+// elements, in order of k:
 //   nibbles [4][16 rows][4]: byte (j, r, t) = u[r][4j+t] & 15 | (u[r][16+4j+t] & 15) << 4
 //   (Q8_0 instead: bytes [8][16][4] = u[r][4j+t], u = q + 128)
 //   5-bit types: 8 little-endian u64 masks, bit 4r+t of mask j = bit 4 of u[r][4j+t]
 //   Q6_K: two [16][4] byte vectors H0, H1, bits 2j'..2j'+1 of H(j/4) (j' = j%4)
 //         byte (r, t) = bits 4..5 of u[r][4j+t]
-//   scales: f16 d [16] (+ f16 m [16] for Q4_1/Q5_1); K-quants: u8 sc [16] and
-//   u8 min [16] (Q4_K/Q5_K) or i8 sc [2][16] (Q6_K), with an f16 header per
-//   256 elements (d [16], -dmin [16]) before each superblock's 8 records.
+//   scales: f16 d [16] (+ f16 m [16] for Q4_1/Q5_1); Q6_K: i8 sc [2][16];
+//   Q4_K/Q5_K: the file's 12 bytes of 6-bit scales and mins, [12][16], once
+//   per superblock; K-quants also f16 d [16] (and -dmin [16]) per superblock.
+// Fields are arrays over a block's groups (packed_layout.h gives where), and
+// a block is exactly the size of the file's blocks of its 16 rows.
 #pragma once
 
 #include <cstddef>

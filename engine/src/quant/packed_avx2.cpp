@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "quant/packed.h"
+#include "quant/packed_k4.h"
 #include "quant/packed_layout.h"
 
 namespace eg::quant {
@@ -50,11 +51,14 @@ struct Decoder {
     int h = 0;      // rows 8h .. 8h + 7
     __m256 hd, hm;  // K-quants: the superblock's d and -dmin per row
 
+    alignas(16) uint8_t sc[8][16], mn[8][16];  // Q4_K/Q5_K: the superblock's 6-bit scales and mins
+
     void header(const uint8_t* blk) {
         if constexpr (kK) {
             hd = load_f16x8(blk + L.hdr_off + 16 * h);
             if constexpr (L.m_bytes > 0) hm = load_f16x8(blk + L.hdr_off + 32 + 16 * h);
         }
+        if constexpr (L.k4_scales) k4_unpack(blk + L.s_off, sc, mn);
     }
 
     void group(const uint8_t* blk, int g, Group& G) const {
@@ -98,9 +102,9 @@ struct Decoder {
         if constexpr (T == GgmlType::Q6_K) {
             G.s0 = _mm256_mul_ps(load_8x8(blk + L.s_off + g * 32 + 8 * h, true), hd);
             G.s1 = _mm256_mul_ps(load_8x8(blk + L.s_off + g * 32 + 16 + 8 * h, true), hd);
-        } else if constexpr (kK) {
-            G.s0 = _mm256_mul_ps(load_8x8(blk + L.s_off + g * 16 + 8 * h, false), hd);
-            G.m0 = _mm256_mul_ps(load_8x8(blk + L.m_off + g * 16 + 8 * h, false), hm);
+        } else if constexpr (L.k4_scales) {
+            G.s0 = _mm256_mul_ps(load_8x8(sc[g] + 8 * h, false), hd);
+            G.m0 = _mm256_mul_ps(load_8x8(mn[g] + 8 * h, false), hm);
         } else {
             G.s0 = load_f16x8(blk + L.s_off + g * 32 + 16 * h);
             if constexpr (L.m_bytes > 0) G.m0 = load_f16x8(blk + L.m_off + g * 32 + 16 * h);

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "quant/packed.h"
+#include "quant/packed_k4.h"
 #include "quant/packed_layout.h"
 
 #if !defined(__AVX512VNNI__) || !defined(__AVX512BW__)
@@ -51,11 +52,14 @@ struct Decoder {
     static constexpr bool kK = L.hdr_off >= 0;
     __m512 hd, hm;  // K-quants: the superblock's d and -dmin per row
 
+    alignas(16) uint8_t sc[8][16], mn[8][16];  // Q4_K/Q5_K: the superblock's 6-bit scales and mins
+
     void header(const uint8_t* blk) {
         if constexpr (kK) {
             hd = load_f16x16(blk + L.hdr_off);
             if constexpr (L.m_bytes > 0) hm = load_f16x16(blk + L.hdr_off + 32);
         }
+        if constexpr (L.k4_scales) k4_unpack(blk + L.s_off, sc, mn);
     }
 
     void group(const uint8_t* blk, int g, Group& G) const {
@@ -97,9 +101,9 @@ struct Decoder {
         if constexpr (T == GgmlType::Q6_K) {
             G.s0 = _mm512_mul_ps(load_i8x16(blk + L.s_off + g * 32), hd);
             G.s1 = _mm512_mul_ps(load_i8x16(blk + L.s_off + g * 32 + 16), hd);
-        } else if constexpr (kK) {
-            G.s0 = _mm512_mul_ps(load_u8x16(blk + L.s_off + g * 16), hd);
-            G.m0 = _mm512_mul_ps(load_u8x16(blk + L.m_off + g * 16), hm);
+        } else if constexpr (L.k4_scales) {
+            G.s0 = _mm512_mul_ps(load_u8x16(sc[g]), hd);
+            G.m0 = _mm512_mul_ps(load_u8x16(mn[g]), hm);
         } else {
             G.s0 = load_f16x16(blk + L.s_off + g * 32);
             if constexpr (L.m_bytes > 0) G.m0 = load_f16x16(blk + L.m_off + g * 32);

@@ -20,25 +20,31 @@ struct PackedLayout {
     int block_bytes;
     int q_bytes;     // per group: 256 (nibbles) or 512 (bytes), at offset 0
     int hb_off, hb_bytes;  // high bits per group (5-bit: 64, 6-bit: 128), at hb_off
-    int s_off;       // per group: f16 d[16] (32 B), u8 sc[16] (16 B) or i8 sc[2][16] (32 B)
-    int m_off, m_bytes;    // per group: f16 m[16] or u8 min[16]; m_bytes 0: none
-    int hdr_off;     // K-quants: f16 d[16], f16 -dmin[16] per block; -1: none
+    int s_off;       // per group: f16 d[16] (32 B) or i8 sc[2][16] (32 B); Q4_K/Q5_K: see k4_scales
+    int m_off, m_bytes;    // per group: f16 m[16]; m_bytes 0: no min (Q4_K/Q5_K: 1, see k4_scales)
+    int hdr_off;     // K-quants: f16 d[16] (and f16 -dmin[16]) per block; -1: none
     int offset;      // o of w = s * (u - o), 0 for types with a float min
     bool half;       // a scale per 16 elements
+    // Q4_K/Q5_K: at s_off the file's 12 bytes of 6-bit scales and mins of
+    // each row, byte b of the 16 rows together ([12][16]): the panels are no
+    // larger than the file.
+    bool k4_scales;
 
     int64_t block_elems() const { return (int64_t)groups * 32; }
 };
 
+// Every block is exactly as large as the file's blocks it holds (16 rows of
+// them), so decode, which streams the weights, reads no more than the file.
 inline constexpr PackedLayout kPackedLayouts[] = {
-    // type           grp bits block  q   hb_off hb  s_off m_off mb  hdr  o    half
-    {GgmlType::Q4_0, 2, 4, 576, 256, 0, 0, 512, 0, 0, -1, 8, false},
-    {GgmlType::Q4_1, 2, 4, 640, 256, 0, 0, 512, 576, 32, -1, 0, false},
-    {GgmlType::Q5_0, 2, 5, 704, 256, 512, 64, 640, 0, 0, -1, 16, false},
-    {GgmlType::Q5_1, 2, 5, 768, 256, 512, 64, 640, 704, 32, -1, 0, false},
-    {GgmlType::Q8_0, 2, 8, 1088, 512, 0, 0, 1024, 0, 0, -1, 128, false},
-    {GgmlType::Q4_K, 8, 4, 2368, 256, 0, 0, 2048, 2176, 16, 2304, 0, false},
-    {GgmlType::Q5_K, 8, 5, 2880, 256, 2048, 64, 2560, 2688, 16, 2816, 0, false},
-    {GgmlType::Q6_K, 8, 6, 3392, 256, 2048, 128, 3072, 0, 0, 3328, 32, true},
+    // type           grp bits block  q   hb_off hb  s_off m_off mb  hdr  o    half   k4
+    {GgmlType::Q4_0, 2, 4, 576, 256, 0, 0, 512, 0, 0, -1, 8, false, false},
+    {GgmlType::Q4_1, 2, 4, 640, 256, 0, 0, 512, 576, 32, -1, 0, false, false},
+    {GgmlType::Q5_0, 2, 5, 704, 256, 512, 64, 640, 0, 0, -1, 16, false, false},
+    {GgmlType::Q5_1, 2, 5, 768, 256, 512, 64, 640, 704, 32, -1, 0, false, false},
+    {GgmlType::Q8_0, 2, 8, 1088, 512, 0, 0, 1024, 0, 0, -1, 128, false, false},
+    {GgmlType::Q4_K, 8, 4, 2304, 256, 0, 0, 2048, 0, 1, 2240, 0, false, true},
+    {GgmlType::Q5_K, 8, 5, 2816, 256, 2048, 64, 2560, 0, 1, 2752, 0, false, true},
+    {GgmlType::Q6_K, 8, 6, 3360, 256, 2048, 128, 3072, 0, 0, 3328, 32, true, false},
 };
 
 constexpr const PackedLayout* packed_layout(GgmlType t) {
