@@ -121,14 +121,26 @@ void matmul_packed(const WeightView* const* W, float* const* Y, int count, const
 
 void matmul_n(const WeightView* const* W, float* const* Y, int count, const float* X, int64_t n_tok,
               ThreadPool& pool, MatmulScratch& scratch) {
-    bool together = count >= 1 && count <= 4 && n_tok > 0;
-    for (int i = 0; together && i < count; ++i)
-        together = W[i]->packed && W[i]->packed->n > 0 && W[i]->type == W[0]->type && W[i]->k == W[0]->k;
-    if (!together) {
-        for (int i = 0; i < count; ++i) matmul(*W[i], X, n_tok, Y[i], pool, scratch);
-        return;
+    // Packed matrices of one type run together (a Q4_K_M block's Q and K
+    // while its V is Q6_K, say); the others one by one.
+    bool done[4] = {};
+    for (int i = 0; i < count; ++i) {
+        if (i < 4 && done[i]) continue;
+        const WeightView* group[4];
+        float* out[4];
+        int n = 0;
+        for (int j = i; j < count && j < 4; ++j) {
+            const bool same = W[j]->packed && W[j]->packed->n > 0 && W[i]->packed && W[j]->type == W[i]->type &&
+                              W[j]->k == W[i]->k;
+            if (j == i || (same && !done[j])) {
+                group[n] = W[j];
+                out[n++] = Y[j];
+                done[j] = true;
+            }
+        }
+        if (n > 1 && n_tok > 0) matmul_packed(group, out, n, X, n_tok, pool, scratch);
+        else matmul(*W[i], X, n_tok, Y[i], pool, scratch);
     }
-    matmul_packed(W, Y, count, X, n_tok, pool, scratch);
 }
 
 void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, ThreadPool& pool,

@@ -64,7 +64,7 @@ void matmul(const WeightView& W, const float* X, int64_t n_tok, float* Y, Thread
 // and up): packed matrices of one type and k run as one job, their rows
 // split across the threads together, the activations quantized once — a
 // decode step waits for its threads fewer times. The same results as one
-// matmul() each, which is what it does otherwise.
+// matmul() each, which is what the others get.
 void matmul_n(const WeightView* const* W, float* const* Y, int count, const float* X, int64_t n_tok,
               ThreadPool& pool, MatmulScratch& scratch);
 

@@ -178,29 +178,6 @@ void tile(const uint8_t* panel, int64_t nblk, const uint8_t* act, int64_t act_st
     }
 }
 
-using tile_fn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, float*, int64_t, int);
-
-template <GgmlType T, int C>
-tile_fn pick(int cc) {
-    if constexpr (C > 1) {
-        if (cc < C) return pick<T, C - 1>(cc);
-    }
-    return tile<T, C>;
-}
-
-tile_fn pick_tile(GgmlType t, int cc) {
-    switch (t) {
-        case GgmlType::Q4_0: return pick<GgmlType::Q4_0, kMaxTile>(cc);
-        case GgmlType::Q4_1: return pick<GgmlType::Q4_1, kMaxTile>(cc);
-        case GgmlType::Q5_0: return pick<GgmlType::Q5_0, kMaxTile>(cc);
-        case GgmlType::Q5_1: return pick<GgmlType::Q5_1, kMaxTile>(cc);
-        case GgmlType::Q8_0: return pick<GgmlType::Q8_0, kMaxTile>(cc);
-        case GgmlType::Q4_K: return pick<GgmlType::Q4_K, kMaxTile>(cc);
-        case GgmlType::Q5_K: return pick<GgmlType::Q5_K, kMaxTile>(cc);
-        case GgmlType::Q6_K: return pick<GgmlType::Q6_K, kMaxTile>(cc);
-        default: return nullptr;
-    }
-}
 
 inline int32_t hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -217,6 +194,11 @@ inline float hmax(__m256 v) {
 }
 
 }  // namespace
+}  // namespace eg::quant
+
+#include "quant/packed_driver.h"
+
+namespace eg::quant {
 
 void packed_quantize_act_avx2(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
     int8_t* q = (int8_t*)dst;
@@ -238,39 +220,14 @@ void packed_quantize_act_avx2(const PackedLayout& L, const float* x, int64_t k, 
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i*)(q + 32 * g), p);
-        PackedActMeta& m = meta[g];
-        m.d = d;
-        m.dsum = d * (float)(xa + xb);
-        if (L.half) {
-            m.ca = -L.offset * xa;
-            m.cb = -L.offset * xb;
-        } else {
-            m.ca = -L.offset * (xa + xb);
-            m.cb = 0;
-        }
+        fill_meta(L, meta[g], d, xa, xb);
     }
 }
 
 void packed_gemm_avx2(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
                       int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
                       int64_t y_stride) {
-    const int64_t nblk = k / L.block_elems();
-    const int64_t meta_off = (k + 63) / 64 * 64;
-    const int64_t tb = std::clamp<int64_t>((int64_t)(384 * 1024) / act_stride / kMaxTile * kMaxTile, kMaxTile, 256);
-    const tile_fn full = pick_tile(L.type, kMaxTile);
-    for (int64_t t0 = 0; t0 < nc; t0 += tb) {
-        const int64_t t1 = std::min(nc, t0 + tb);
-        for (int64_t p = p0; p < p1; ++p) {
-            const int64_t r0 = p * PackedMatrix::kPanel;
-            const int nr = (int)std::min<int64_t>(PackedMatrix::kPanel, n - r0);
-            const uint8_t* panel = panels + p * panel_bytes;
-            for (int64_t c0 = t0; c0 < t1; c0 += kMaxTile) {
-                const int cc = (int)std::min<int64_t>(kMaxTile, t1 - c0);
-                (cc == kMaxTile ? full : pick_tile(L.type, cc))(panel, nblk, act + c0 * act_stride, act_stride, meta_off,
-                                                                  y + c0 * y_stride + r0, y_stride, nr);
-            }
-        }
-    }
+    drive_gemm(L, panels, panel_bytes, k, n, p0, p1, act, act_stride, nc, y, y_stride);
 }
 
 }  // namespace eg::quant

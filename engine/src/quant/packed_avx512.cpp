@@ -122,7 +122,7 @@ constexpr int kMaxTile = 8;  // tokens per tile
 // C tokens x one panel over all of k.
 template <GgmlType T, int C>
 void tile(const uint8_t* panel, int64_t nblk, const uint8_t* act, int64_t act_stride, int64_t meta_off, float* y,
-          int64_t y_stride, __mmask16 rows) {
+          int64_t y_stride, int nr) {
     constexpr const PackedLayout& L = *packed_layout(T);
     __m512 acc[C];
     for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
@@ -163,36 +163,18 @@ void tile(const uint8_t* panel, int64_t nblk, const uint8_t* act, int64_t act_st
             }
         }
     }
+    const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
     for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * y_stride, rows, acc[c]);
-}
-
-using tile_fn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, float*, int64_t, __mmask16);
-
-template <GgmlType T, int C>
-tile_fn pick(int cc) {
-    if constexpr (C > 1) {
-        if (cc < C) return pick<T, C - 1>(cc);
-    }
-    return tile<T, C>;
-}
-
-tile_fn pick_tile(GgmlType t, int cc) {
-    switch (t) {
-        case GgmlType::Q4_0: return pick<GgmlType::Q4_0, kMaxTile>(cc);
-        case GgmlType::Q4_1: return pick<GgmlType::Q4_1, kMaxTile>(cc);
-        case GgmlType::Q5_0: return pick<GgmlType::Q5_0, kMaxTile>(cc);
-        case GgmlType::Q5_1: return pick<GgmlType::Q5_1, kMaxTile>(cc);
-        case GgmlType::Q8_0: return pick<GgmlType::Q8_0, kMaxTile>(cc);
-        case GgmlType::Q4_K: return pick<GgmlType::Q4_K, kMaxTile>(cc);
-        case GgmlType::Q5_K: return pick<GgmlType::Q5_K, kMaxTile>(cc);
-        case GgmlType::Q6_K: return pick<GgmlType::Q6_K, kMaxTile>(cc);
-        default: return nullptr;
-    }
 }
 
 inline int32_t hsum_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
 
 }  // namespace
+}  // namespace eg::quant
+
+#include "quant/packed_driver.h"
+
+namespace eg::quant {
 
 void packed_quantize_act_avx512(const PackedLayout& L, const float* x, int64_t k, uint8_t* dst) {
     int8_t* q = (int8_t*)dst;
@@ -208,42 +190,14 @@ void packed_quantize_act_avx512(const PackedLayout& L, const float* x, int64_t k
         _mm_storeu_si128((__m128i*)(q + 32 * g), _mm512_cvtsepi32_epi8(qa));
         _mm_storeu_si128((__m128i*)(q + 32 * g + 16), _mm512_cvtsepi32_epi8(qb));
         const int32_t xa = hsum_epi32(qa), xb = hsum_epi32(qb);
-        PackedActMeta& m = meta[g];
-        m.d = d;
-        m.dsum = d * (float)(xa + xb);
-        if (L.half) {
-            m.ca = -L.offset * xa;
-            m.cb = -L.offset * xb;
-        } else {
-            m.ca = -L.offset * (xa + xb);
-            m.cb = 0;
-        }
+        fill_meta(L, meta[g], d, xa, xb);
     }
 }
 
 void packed_gemm_avx512(const PackedLayout& L, const uint8_t* panels, int64_t panel_bytes, int64_t k, int64_t n,
                         int64_t p0, int64_t p1, const uint8_t* act, int64_t act_stride, int64_t nc, float* y,
                         int64_t y_stride) {
-    const int64_t nblk = k / L.block_elems();
-    const int64_t meta_off = (k + 63) / 64 * 64;
-    // Tokens in blocks whose activations stay in L2 while the panels stream
-    // past them once per block.
-    const int64_t tb = std::clamp<int64_t>((int64_t)(384 * 1024) / act_stride / kMaxTile * kMaxTile, kMaxTile, 256);
-    const tile_fn full = pick_tile(L.type, kMaxTile);
-    for (int64_t t0 = 0; t0 < nc; t0 += tb) {
-        const int64_t t1 = std::min(nc, t0 + tb);
-        for (int64_t p = p0; p < p1; ++p) {
-            const int64_t r0 = p * PackedMatrix::kPanel;
-            const int64_t nr = std::min<int64_t>(PackedMatrix::kPanel, n - r0);
-            const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-            const uint8_t* panel = panels + p * panel_bytes;
-            for (int64_t c0 = t0; c0 < t1; c0 += kMaxTile) {
-                const int cc = (int)std::min<int64_t>(kMaxTile, t1 - c0);
-                (cc == kMaxTile ? full : pick_tile(L.type, cc))(panel, nblk, act + c0 * act_stride, act_stride,
-                                                                  meta_off, y + c0 * y_stride + r0, y_stride, rows);
-            }
-        }
-    }
+    drive_gemm(L, panels, panel_bytes, k, n, p0, p1, act, act_stride, nc, y, y_stride);
 }
 
 }  // namespace eg::quant
