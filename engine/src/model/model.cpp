@@ -237,6 +237,11 @@ std::shared_ptr<const PackedMatrix> Model::packed(const WeightView& w, ThreadPoo
 MemoryEstimate Model::memory_estimate(int64_t n_ctx, int64_t n_batch) const {
     MemoryEstimate m;
     m.weights_bytes = weight_bytes_;
+    // A tied head that the CPU packs is a copy beside the token table, which
+    // stays mapped for the lookups (packed matrices are the file's size).
+    const WeightView& h = w_.output;
+    if (hp_.tied_output && packed_kernels_available())
+        if (const int64_t b = packed_bytes(h.type, h.k, h.n); b > 0) m.weights_bytes += (uint64_t)b;
     // KV cache in F16: K and V, every layer.
     m.kv_bytes = (uint64_t)hp_.n_layer * (uint64_t)n_ctx * (uint64_t)hp_.kv_dim() * 2 * 2;
     const int64_t per_token = 3 * hp_.n_embd + hp_.q_dim() * 2 + hp_.kv_dim() * 2 + 2 * hp_.n_ff;
