@@ -8,7 +8,7 @@
 # and ratios, headed by the CPU and the kernels each engine used.
 #   scripts/bench-matrix.sh [--quick] [--threads 1,2] [--models smollm2,1b,8b]
 #       [--types q4_0,q4_1,q4_k,q4_k_m,q5_k,q6_k,q8_0] [--tests pp,tg,depth,busy]
-#       [--ik-llama-bench PATH] [--out DIR] [-r REPS] [-p N] [-n N] [--depth N] [--list]
+#       [--ik-llama-bench PATH] [--out DIR] [--resume] [-r REPS] [-p N] [-n N] [--depth N] [--list]
 # (--help lists all.) llama.cpp is llama-cpp-python in a venv under the cache
 # (installed here when missing); models are cached, synthetic ones under
 # CACHE/bench (the 8B F16 intermediate is 16 GB, its five types 30 GB more).

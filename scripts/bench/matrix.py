@@ -247,6 +247,20 @@ def run_json(cmd, out_json, load=None):
         return None, f"no JSON on stdout ({e}; see {err_path})", secs
 
 
+def earlier(out_json, path, c, common):
+    """The JSON of an earlier run of this cell (--resume), when it is whole and
+    was measured with the same file, threads, token counts and repetitions."""
+    try:
+        j = json.load(open(out_json))
+    except (OSError, ValueError):
+        return None
+    want = dict(zip(common[0::2], common[1::2]))
+    same = (j.get("model") == path and j.get("threads") == c["threads"] and
+            j.get("repetitions") == c["reps"] and j.get("n_prompt") == int(want["-p"]) and
+            j.get("n_gen") == int(want["-n"]) and j.get("n_depth", 0) == int(want.get("-d", 0)))
+    return j if same else None
+
+
 def rate(j, key):
     if not j or key not in j:
         return None
@@ -321,6 +335,14 @@ def measure(a, files, cells, pidfile):
         busy = load if c["kind"] == "busy" else None
         row = dict(c, file=path, engines={})
         log(f"[{i}/{len(cells)}] {c['model']} {TYPE_LABEL[c['type']]} t={c['threads']} {c['kind']} r={c['reps']}")
+        if a.resume and not a.ik_llama_bench:
+            kept = {n: earlier(f"{stem}.{n}.json", path, c, common) for n in ("engram", "llama.cpp")}
+            if all(kept.values()):
+                row["engines"] = {n: dict(json=j, error=None, seconds=None) for n, j in kept.items()}
+                row["resumed"] = True
+                results.append(row)
+                log("  kept from an earlier run")
+                continue
         runs = [("engram", [a.bench, "-m", path] + common),
                 ("llama.cpp", [sys.executable, os.path.join(HERE, "llamacpp_bench.py"), "-m", path] + common)]
         for name, cmd in runs:
@@ -418,6 +440,10 @@ def table(a, files, results, elapsed):
         f"{elapsed / 60:.1f} min; JSON in {a.out}",
         "",
     ]
+    resumed = sum(1 for r in results if r.get("resumed"))
+    if resumed:
+        lines[-1:-1] = [f"- --resume: {resumed} of the {len(results)} cells were kept from an earlier run in "
+                        f"{a.out} (its JSON, measured by the engram build of that time)"]
     head = "| model | type | thr | test | r | engram tok/s | llama.cpp tok/s | ratio |"
     sep = "|---|---|--:|---|--:|--:|--:|--:|"
     if ik:
@@ -496,6 +522,8 @@ def main():
     ap.add_argument("-n", "--n-gen", type=int, default=128, help="decode tokens (smoke runs: fewer)")
     ap.add_argument("--depth", type=int, default=4096, help="context before the depth test (0: no depth test)")
     ap.add_argument("--busy-procs", type=int, default=nproc, help="competing processes of the busy rows")
+    ap.add_argument("--resume", action="store_true", help="keep the cells whose JSON in --out (both engines, "
+                    "same file and parameters) an earlier, interrupted run left; run the rest")
     ap.add_argument("--list", action="store_true", help="print the cells and exit")
     ap.add_argument("--min-free-gb", type=float, default=float(os.environ.get("ENGRAM_BENCH_MIN_FREE_GB", 20)),
                     help="remove a synthetic F16 file after quantizing when less is free (GiB)")
