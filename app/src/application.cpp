@@ -67,6 +67,7 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
     QObject::connect(&worker, &EngineWorker::loadProgress, &chat, &ChatController::onLoadProgress, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::modelLoaded, &chat, &ChatController::onModelLoaded, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::loadFailed, &chat, &ChatController::onLoadFailed, Qt::QueuedConnection);
+    QObject::connect(&worker, &EngineWorker::trimmed, &chat, &ChatController::onTrimmed, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::pieces, &chat, &ChatController::onPieces, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::finished, &chat, &ChatController::onFinished, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::failed, &chat, &ChatController::onFailed, Qt::QueuedConnection);

@@ -321,33 +321,15 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
     eg::GenerateOptions opt = options_from(settings);
     opt.stop = &stop_;
 
-    // Room for the reply (max_tokens, at most half the context); the oldest
-    // turns after the system prompt are left out when the prompt does not fit.
-    const int64_t n_ctx = session.n_ctx();
-    const int64_t reserve = std::min<int64_t>(opt.max_tokens > 0 ? opt.max_tokens : n_ctx / 4, n_ctx / 2);
-    auto prompt = chat.render_tokens(msgs);
-    if (!prompt) {
-        emit failed(request_id, QString::fromStdString(prompt.message()));
+    // The engine's one trimming rule: room for the reply, the oldest turns
+    // after the system prompt left out when the prompt does not fit.
+    auto fitted = chat.fit(msgs, opt.max_tokens);
+    if (!fitted) {
+        emit failed(request_id, QString::fromStdString(fitted.message()));
         return;
     }
-    while ((int64_t)prompt.value().size() + reserve > n_ctx) {
-        const size_t first = (!msgs.empty() && msgs.front().role == "system") ? 1 : 0;
-        if (msgs.size() - first <= 1) {
-            emit failed(request_id, tr("The message is too long for the context: %1 tokens plus %2 for the reply "
-                                       "exceed %3.")
-                                        .arg(prompt.value().size())
-                                        .arg(reserve)
-                                        .arg(n_ctx));
-            return;
-        }
-        const size_t n = (first + 1 < msgs.size() - 1 && msgs[first + 1].role == "assistant") ? 2 : 1;
-        msgs.erase(msgs.begin() + first, msgs.begin() + first + n);
-        prompt = chat.render_tokens(msgs);
-        if (!prompt) {
-            emit failed(request_id, QString::fromStdString(prompt.message()));
-            return;
-        }
-    }
+    const std::vector<int32_t>& prompt = fitted.value().tokens;
+    if (fitted.value().dropped_turns > 0) emit trimmed(request_id, (int)fitted.value().dropped_turns, session.n_ctx());
 
     // Pieces are gathered and sent at most once per frame; the first goes at once.
     std::string pending;
@@ -362,7 +344,7 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
             emitted_any = true;
         }
     };
-    auto r = eg::generate(session, prompt.value(), opt, on_piece);
+    auto r = eg::generate(session, prompt, opt, on_piece);
     if (!pending.empty()) emit pieces(request_id, QString::fromUtf8(pending.data(), (qsizetype)pending.size()));
     if (!r) {
         EG_LOG_ERROR("generation failed: {}", r.message());
@@ -375,7 +357,7 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
         cur_->measure();
     }
     const eg::GenerationStats& st = r.value().stats;
-    stats[QStringLiteral("prompt_tokens")] = (qint64)prompt.value().size();
+    stats[QStringLiteral("prompt_tokens")] = (qint64)prompt.size();
     stats[QStringLiteral("prefilled_tokens")] = (qint64)st.prompt_tokens;
     stats[QStringLiteral("reused_tokens")] = (qint64)st.reused_tokens;
     stats[QStringLiteral("completion_tokens")] = (qint64)st.generated_tokens;

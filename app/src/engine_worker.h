@@ -73,6 +73,9 @@ signals:
     // settings:{vram_budget, engram_dram_budget, n_ctx, assume_gpu}} and the plan itself.
     void placed(const QVariantMap& info, eg::ui::PlannedRunPtr run);
     void placementFailed(const QString& error);
+    // Before the reply's first piece, when the oldest turns of the
+    // conversation were left out so that it fits the context.
+    void trimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
     void pieces(qint64 request_id, const QString& text);
     // stats: prompt_tokens, prefilled_tokens, reused_tokens, completion_tokens,
     // tokens_per_s, ttft_ms, stop_reason ("end of generation", "max tokens",

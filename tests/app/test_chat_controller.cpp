@@ -71,6 +71,7 @@ private slots:
     void editAndResendTruncatesAndContinues();
     void exportsAndSidebar();
     void editingFirstMessageRetitles();
+    void trimmedContextSaysSo();
 
 private:
     void wait_idle() { QTRY_VERIFY_WITH_TIMEOUT(!chat_->busy(), kReplyTimeoutMs); }
@@ -340,6 +341,37 @@ void TestChatController::editingFirstMessageRetitles() {
     chat_->editAndResend(0, QStringLiteral("Tell me about seals."));
     wait_idle();
     QCOMPARE(store_->conversation(conv)->title, QStringLiteral("Animals"));
+}
+
+// A conversation longer than the context: the reply still comes, and the
+// window says above it how many of the oldest turns were left out. Last: it
+// shrinks the context.
+void TestChatController::trimmedContextSaysSo() {
+    QSignalSpy placed(worker_, &EngineWorker::placed);
+    QMetaObject::invokeMethod(worker_, "applyPlacement", Qt::QueuedConnection,
+                              Q_ARG(QVariantMap, (QVariantMap{{"n_ctx", 256}})));
+    QTRY_VERIFY_WITH_TIMEOUT(placed.count() >= 1, kReplyTimeoutMs);
+    QCOMPARE(placed.last()[0].toMap()["settings"].toMap()["n_ctx"].toLongLong(), 256);
+
+    chat_->newConversation();  // (it starts from the default settings)
+    use_settings(48, 0.0);
+    int trimmed_reply = -1;
+    for (int i = 0; i < 6 && trimmed_reply < 0; ++i) {
+        chat_->send(QStringLiteral("Fact number %1: tell me one short fact about the moon and the tides.").arg(i));
+        wait_idle();
+        QVERIFY2(chat_->lastError().isEmpty(), qPrintable(chat_->lastError()));
+        const QVariantMap reply = model().get(model().count() - 1);
+        QCOMPARE(reply["role"].toString(), QStringLiteral("assistant"));
+        QVERIFY(!reply["content"].toString().isEmpty());
+        if (!reply["notice"].toString().isEmpty()) trimmed_reply = model().count() - 1;
+    }
+    QVERIFY2(trimmed_reply > 0, "six turns in a 256-token context and no notice that turns were left out");
+    const QString notice = model().get(trimmed_reply)["notice"].toString();
+    QVERIFY2(notice.contains("oldest") && notice.contains("left out") && notice.contains("256"), qPrintable(notice));
+    // Only the reply whose prompt was trimmed says so; the conversation on
+    // screen and in the store keeps every turn.
+    for (int r = 0; r < trimmed_reply; ++r) QVERIFY(model().get(r)["notice"].toString().isEmpty());
+    QCOMPARE(store_->messages(chat_->currentConversationId()).size(), (qsizetype)model().count());
 }
 
 int main(int argc, char** argv) {

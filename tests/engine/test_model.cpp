@@ -204,7 +204,9 @@ private slots:
             QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
         }
         QVERIFY(!notices.empty());
-        QVERIFY(notices.front().find("oldest messages") != std::string::npos);
+        QVERIFY2(notices.front().find("the oldest") != std::string::npos &&
+                     notices.front().find("left out") != std::string::npos,
+                 notices.front().c_str());
         QCOMPARE(cs.value()->messages().front().role, std::string("system"));
         QCOMPARE(cs.value()->messages().front().content, std::string("You are terse."));
         // The newest exchange is still there.
@@ -213,6 +215,66 @@ private slots:
         auto too_long = cs.value()->send(std::string(4000, 'x'), opt, {});
         QVERIFY(!too_long.ok());
         QVERIFY(too_long.message().find("too long") != std::string::npos);
+    }
+
+    // The one trimming rule (ChatSession::fit, used by the CLI and the
+    // window): whole turns go, oldest first, the system prompt and the newest
+    // message stay, and it says how many turns went.
+    void fit_leaves_out_whole_oldest_turns() {
+        auto s = Session::create(*model_, SessionOptions{128, 512, 0});
+        QVERIFY(s.ok());
+        auto cs = ChatSession::create(*s.value());
+        QVERIFY(cs.ok());
+        std::vector<ChatMessage> msgs{{"system", "You are terse."}};
+        for (int i = 0; i < 5; ++i) {
+            msgs.push_back({"user", "Question number " + std::to_string(i) + " about the sea and the sky?"});
+            msgs.push_back({"assistant", "Answer number " + std::to_string(i) + ": the sea is blue, so is the sky."});
+        }
+        msgs.push_back({"user", "The newest question?"});
+        const std::vector<ChatMessage> all = msgs;
+
+        // Room for the reply is part of the rule: more room, more turns go.
+        auto roomy = cs.value()->fit(msgs, 16);
+        QVERIFY2(roomy.ok(), roomy.ok() ? "" : roomy.message().c_str());
+        const FittedPrompt& f = roomy.value();
+        QCOMPARE(f.reply_room, int64_t(16));
+        QVERIFY(f.dropped_turns > 0);
+        QCOMPARE(f.dropped_messages, 2 * f.dropped_turns);  // each left-out turn had its reply
+        QCOMPARE(msgs.size(), all.size() - f.dropped_messages);
+        QVERIFY((int64_t)f.tokens.size() + f.reply_room <= 128);
+        QCOMPARE(msgs.front().content, std::string("You are terse."));
+        QCOMPARE(msgs.back().content, std::string("The newest question?"));
+        // What stays is the newest part, in order.
+        QCOMPARE(msgs[1].content, all[1 + f.dropped_messages].content);
+        // One turn fewer would not have fit.
+        std::vector<ChatMessage> one_more(all.begin(), all.end());
+        one_more.erase(one_more.begin() + 1, one_more.begin() + 1 + (std::ptrdiff_t)(f.dropped_messages - 2));
+        auto t = cs.value()->render_tokens(one_more);
+        QVERIFY(t.ok());
+        QVERIFY((int64_t)t.value().size() + 16 > 128);
+
+        std::vector<ChatMessage> msgs2 = all;
+        auto tight = cs.value()->fit(msgs2, 64);
+        QVERIFY(tight.ok());
+        QCOMPARE(tight.value().reply_room, int64_t(64));
+        QVERIFY(tight.value().dropped_turns > f.dropped_turns);
+
+        // Nothing to leave out: nothing changes, nothing is said.
+        std::vector<ChatMessage> short_msgs{{"user", "Hi"}};
+        auto none = cs.value()->fit(short_msgs, 16);
+        QVERIFY(none.ok());
+        QCOMPARE(none.value().dropped_turns, size_t(0));
+        QCOMPARE(short_msgs.size(), size_t(1));
+        QCOMPARE(trimmed_notice(0, 128), std::string());
+        QCOMPARE(trimmed_notice(1, 128),
+                 std::string("The conversation no longer fits the context (128 tokens): the oldest turn was left out."));
+        QCOMPARE(trimmed_notice(3, 2048), std::string("The conversation no longer fits the context (2048 tokens): "
+                                                      "the oldest 3 turns were left out."));
+        // The reply's room: max_tokens, a quarter of the context for "no
+        // limit", never more than half.
+        QCOMPARE(reply_room(100, 1024), int64_t(100));
+        QCOMPARE(reply_room(0, 1024), int64_t(256));
+        QCOMPARE(reply_room(4000, 1024), int64_t(512));
     }
 
     void same_seed_same_text() {

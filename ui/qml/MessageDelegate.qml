@@ -1,5 +1,6 @@
 // One message: who wrote it, its text (Markdown and code blocks for replies),
-// the stats line of a reply, and its actions: Copy on all, Edit on the user's,
+// the stats line of a reply (and a notice above it when the oldest turns were
+// left out of its context), and its actions: Copy on all, Edit on the user's,
 // Regenerate on the last reply. Edit opens an inline editor; sending from it
 // truncates the conversation there and answers again.
 import QtQuick
@@ -16,6 +17,8 @@ Item {
     required property bool streaming
     required property string statsText
     required property var segments
+    // Said above a reply: e.g. that the oldest turns no longer fit its context.
+    required property string notice
     property bool isLast: false
     property bool busy: false
     property bool editing: false
@@ -58,6 +61,17 @@ Item {
             text: root.isUser ? qsTr("You") : root.isAssistant ? qsTr("Assistant") : qsTr("System")
             font.bold: true
             font.pointSize: Math.max(1, fm.font.pointSize * 0.9)
+            opacity: 0.7
+        }
+
+        Label {
+            objectName: "replyNotice"
+            visible: root.isAssistant && root.notice.length > 0
+            Layout.fillWidth: true
+            text: "\u24d8 " + root.notice
+            wrapMode: Text.Wrap
+            font.italic: true
+            font.pointSize: Math.max(1, fm.font.pointSize * 0.85)
             opacity: 0.7
         }
 

@@ -167,7 +167,7 @@ bool ChatController::add_user_message(const QString& text) {
         set_error(tr("Cannot save the message: %1").arg(store_.last_error()));
         return false;
     }
-    messages_.append({id, row.role, text, false, {}, {}});
+    messages_.append({id, row.role, text, false, {}, {}, {}});
     return true;
 }
 
@@ -200,7 +200,7 @@ void ChatController::start_reply() {
     reply_.conversation_id = conversation_id_;
     reply_.message_id = id;
     reply_.since_save.start();
-    messages_.append({id, row.role, {}, true, {}, {}});
+    messages_.append({id, row.role, {}, true, {}, {}, {}});
     set_busy(true);
     emit conversationsChanged();
 
@@ -212,6 +212,19 @@ void ChatController::start_reply() {
 int ChatController::reply_row() const {
     if (!busy_ || reply_.conversation_id != conversation_id_) return -1;
     return messages_.row_of(reply_.message_id);
+}
+
+void ChatController::onTrimmed(qint64 request_id, int dropped_turns, qint64 n_ctx) {
+    if (!busy_ || request_id != reply_.request_id || dropped_turns <= 0) return;
+    const QString notice =
+        dropped_turns == 1
+            ? tr("The oldest turn no longer fits the context (%1 tokens) and was left out of this reply's prompt.")
+                  .arg(n_ctx)
+            : tr("The oldest %1 turns no longer fit the context (%2 tokens) and were left out of this reply's "
+                 "prompt.")
+                  .arg(dropped_turns)
+                  .arg(n_ctx);
+    messages_.set_notice(reply_row(), notice);
 }
 
 void ChatController::onPieces(qint64 request_id, const QString& text) {

@@ -85,6 +85,7 @@ public slots:
     void onLoadProgress(double fraction);
     void onModelLoaded(const QString& name, const QString& path);
     void onLoadFailed(const QString& error);
+    void onTrimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
     void onPieces(qint64 request_id, const QString& text);
     void onFinished(qint64 request_id, const QVariantMap& stats);
     void onFailed(qint64 request_id, const QString& error);

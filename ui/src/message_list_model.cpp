@@ -18,13 +18,15 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case StreamingRole: return m.streaming;
         case StatsTextRole: return m.stats_text;
         case SegmentsRole: return m.segments;
+        case NoticeRole: return m.notice;
         default: return {};
     }
 }
 
 QHash<int, QByteArray> MessageListModel::roleNames() const {
     return {{RoleRole, "role"},           {ContentRole, "content"},     {MessageIdRole, "messageId"},
-            {StreamingRole, "streaming"}, {StatsTextRole, "statsText"}, {SegmentsRole, "segments"}};
+            {StreamingRole, "streaming"}, {StatsTextRole, "statsText"}, {SegmentsRole, "segments"},
+            {NoticeRole, "notice"}};
 }
 
 QVariantMap MessageListModel::get(int row) const {
@@ -34,7 +36,8 @@ QVariantMap MessageListModel::get(int row) const {
             {QStringLiteral("content"), m.content},
             {QStringLiteral("messageId"), m.message_id},
             {QStringLiteral("streaming"), m.streaming},
-            {QStringLiteral("statsText"), m.stats_text}};
+            {QStringLiteral("statsText"), m.stats_text},
+            {QStringLiteral("notice"), m.notice}};
 }
 
 void MessageListModel::set_items(QList<MessageItem> items) {
@@ -74,6 +77,13 @@ void MessageListModel::finish(int row, const QString& stats) {
     items_[row].stats_text = stats;
     const QModelIndex i = index(row);
     emit dataChanged(i, i, {StreamingRole, StatsTextRole});
+}
+
+void MessageListModel::set_notice(int row, const QString& notice) {
+    if (row < 0 || row >= items_.size() || items_[row].notice == notice) return;
+    items_[row].notice = notice;
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {NoticeRole});
 }
 
 void MessageListModel::remove_from(int row) {

@@ -15,6 +15,7 @@ struct MessageItem {
     bool streaming = false;
     QString stats_text;
     QVariantList segments;  // cached split_markdown_segments(content)
+    QString notice;  // said above a reply, e.g. that the oldest turns were left out of its context
 };
 
 class MessageListModel : public QAbstractListModel {
@@ -28,6 +29,7 @@ public:
         StreamingRole,
         StatsTextRole,
         SegmentsRole,
+        NoticeRole,
     };
     Q_ENUM(Role)
 
@@ -38,7 +40,7 @@ public:
     QHash<int, QByteArray> roleNames() const override;
     int count() const { return (int)items_.size(); }
 
-    // {role, content, messageId, streaming, statsText} of a row; {} if out of range.
+    // {role, content, messageId, streaming, statsText, notice} of a row; {} if out of range.
     Q_INVOKABLE QVariantMap get(int row) const;
 
     const QList<MessageItem>& items() const { return items_; }
@@ -48,6 +50,7 @@ public:
     void append_content(int row, const QString& text);
     void set_content(int row, const QString& text);
     void finish(int row, const QString& stats_text);
+    void set_notice(int row, const QString& notice);
     void remove_from(int row);  // removes row and every later row
     int row_of(qint64 message_id) const;  // -1 when absent
 

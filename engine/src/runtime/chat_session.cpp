@@ -1,5 +1,7 @@
 #include "runtime/chat_session.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace eg {
@@ -45,41 +47,58 @@ Result<std::vector<int32_t>> ChatSession::render_tokens(const std::vector<ChatMe
     return tok.encode(text.value(), tok.add_bos() && !has_bos, true);
 }
 
+int64_t reply_room(int64_t max_tokens, int64_t n_ctx) {
+    return std::min<int64_t>(max_tokens > 0 ? max_tokens : n_ctx / 4, n_ctx / 2);
+}
+
+std::string trimmed_notice(size_t dropped_turns, int64_t n_ctx) {
+    if (dropped_turns == 0) return {};
+    return "The conversation no longer fits the context (" + std::to_string(n_ctx) + " tokens): " +
+           (dropped_turns == 1 ? std::string("the oldest turn was")
+                               : "the oldest " + std::to_string(dropped_turns) + " turns were") +
+           " left out.";
+}
+
+Result<FittedPrompt> ChatSession::fit(std::vector<ChatMessage>& msgs, int64_t max_tokens) const {
+    FittedPrompt f;
+    const int64_t n_ctx = s_.n_ctx();
+    f.reply_room = reply_room(max_tokens, n_ctx);
+    auto prompt = render_tokens(msgs);
+    if (!prompt) return prompt.error();
+    const size_t first = (!msgs.empty() && msgs.front().role == "system") ? 1 : 0;
+    while ((int64_t)prompt.value().size() + f.reply_room > n_ctx) {
+        if (msgs.size() - first <= 1) {
+            return Error{"the message is too long for the context: " + std::to_string(prompt.value().size()) +
+                         " tokens plus " + std::to_string(f.reply_room) + " for the reply exceed " +
+                         std::to_string(n_ctx)};
+        }
+        // The oldest turn: a user message and the assistant reply after it
+        // (never the newest message).
+        size_t n = 1;
+        if (first + 1 < msgs.size() - 1 && msgs[first + 1].role == "assistant") n = 2;
+        msgs.erase(msgs.begin() + (std::ptrdiff_t)first, msgs.begin() + (std::ptrdiff_t)(first + n));
+        ++f.dropped_turns;
+        f.dropped_messages += n;
+        prompt = render_tokens(msgs);
+        if (!prompt) return prompt.error();
+    }
+    if (f.dropped_turns > 0)
+        EG_LOG_INFO("context {} tokens: left out the oldest {} turns ({} messages); prompt {} tokens + {} for the reply",
+                    n_ctx, f.dropped_turns, f.dropped_messages, prompt.value().size(), f.reply_room);
+    f.tokens = std::move(prompt.value());
+    return f;
+}
+
 Result<GenerationResult> ChatSession::send(const std::string& user_text, const GenerateOptions& opt,
                                            const PieceFn& on_piece,
                                            const std::function<void(const std::string&)>& on_notice) {
     std::vector<ChatMessage> msgs = messages_;
     msgs.push_back({"user", user_text});
+    auto fitted = fit(msgs, opt.max_tokens);
+    if (!fitted) return fitted.error();
+    if (fitted.value().dropped_turns > 0 && on_notice) on_notice(trimmed_notice(fitted.value().dropped_turns, s_.n_ctx()));
 
-    // Room for the reply: max_tokens, but at most half the context.
-    const int64_t reserve = std::min<int64_t>(opt.max_tokens > 0 ? opt.max_tokens : s_.n_ctx() / 4, s_.n_ctx() / 2);
-    auto prompt = render_tokens(msgs);
-    if (!prompt) return prompt.error();
-    size_t dropped = 0;
-    while ((int64_t)prompt.value().size() + reserve > s_.n_ctx()) {
-        // Drop the oldest turn after the system prompt; never the new message.
-        const size_t first = (!msgs.empty() && msgs.front().role == "system") ? 1 : 0;
-        if (msgs.size() - first <= 1) {
-            return Error{"the message is too long for the context: " + std::to_string(prompt.value().size()) +
-                         " tokens plus " + std::to_string(reserve) + " for the reply exceed " +
-                         std::to_string(s_.n_ctx())};
-        }
-        // Remove a user message and the assistant reply that follows it.
-        size_t n = 1;
-        if (first + 1 < msgs.size() - 1 && msgs[first + 1].role == "assistant") n = 2;
-        msgs.erase(msgs.begin() + first, msgs.begin() + first + n);
-        dropped += n;
-        prompt = render_tokens(msgs);
-        if (!prompt) return prompt.error();
-    }
-    if (dropped > 0) {
-        const std::string note = "The conversation is longer than the context (" + std::to_string(s_.n_ctx()) +
-                                 " tokens): the " + std::to_string(dropped) + " oldest messages were left out.";
-        EG_LOG_INFO("{}", note);
-        if (on_notice) on_notice(note);
-    }
-
-    auto res = generate(s_, prompt.value(), opt, on_piece);
+    auto res = generate(s_, fitted.value().tokens, opt, on_piece);
     if (!res) return res.error();
     msgs.push_back({"assistant", res.value().text});
     messages_ = std::move(msgs);
