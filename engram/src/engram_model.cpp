@@ -36,15 +36,55 @@ struct Pending {
     std::vector<uint32_t> index;  // [n * rows per position] -> slot in batch
 };
 
+// A table's chunks in flight, oldest first. A dropped chunk keeps its index
+// buffer for the next one, so that a decode step allocates nothing.
+class ChunkQueue {
+public:
+    ChunkQueue() {
+        items_.reserve(8);
+        spare_.reserve(8);
+    }
+    bool empty() const { return items_.empty(); }
+    Pending& front() { return items_.front(); }
+    Pending& back() { return items_.back(); }
+    std::vector<Pending>::iterator begin() { return items_.begin(); }
+    std::vector<Pending>::iterator end() { return items_.end(); }
+    // A new chunk at the back, with a recycled index buffer.
+    Pending& push() {
+        if (spare_.empty()) {
+            items_.emplace_back();
+        } else {
+            items_.push_back(std::move(spare_.back()));
+            spare_.pop_back();
+        }
+        return items_.back();
+    }
+    void pop_front() {
+        Pending p = std::move(items_.front());
+        items_.erase(items_.begin());
+        p.batch.reset();  // back to the store's pool once its reads are done
+        spare_.push_back(std::move(p));
+    }
+    void clear() {
+        while (!empty()) pop_front();
+    }
+
+private:
+    std::vector<Pending> items_, spare_;
+};
+
 class EngramState final : public ExtensionState {
 public:
     std::vector<int32_t> compressed;        // compressed id of every position
     // Per Engram layer: rows a GPU backend holds (prepare() does not fetch them).
     std::vector<std::function<bool(uint64_t)>> device_rows;
     std::vector<ConvHistory> conv;          // per Engram layer (demo form)
-    std::vector<std::deque<Pending>> pending;  // per table
+    std::vector<ChunkQueue> pending;        // per table
     ModuleScratch scratch;                  // scratch.e: the gathered rows of a batch
     int64_t scratch_batch = 0;
+    // request_*()'s buffers, kept between calls.
+    std::vector<uint64_t> rows_buf, uniq_buf, keep_buf;
+    std::vector<uint32_t> remap_buf;
 
     void truncate(int64_t n) override {
         if ((int64_t)compressed.size() > n) compressed.resize(std::max<int64_t>(n, 0));
@@ -123,8 +163,9 @@ public:
         for (int64_t i = 0; i < n; ++i) st.compressed.push_back(hasher_.compress(tokens[i]));
         for (int64_t c = 0; c < n; c += kChunk) {
             const int64_t cn = std::min(kChunk, n - c);
-            for (size_t li = 0; li < cfg_.layers.size(); ++li) st.pending[li].push_back(request_layer(st, (int)li, pos0 + c, cn));
-            if (tok_table_ >= 0) st.pending[tok_table_].push_back(request_tokens(tokens + c, pos0 + c, cn));
+            for (size_t li = 0; li < cfg_.layers.size(); ++li)
+                request_layer(st, st.pending[li].push(), (int)li, pos0 + c, cn);
+            if (tok_table_ >= 0) request_tokens(st, st.pending[tok_table_].push(), tokens + c, pos0 + c, cn);
         }
     }
 
@@ -138,7 +179,7 @@ public:
         const TypeKernels* k = kernels_for(t.type);
         auto& q = st.pending[tok_table_];
         for (int64_t i = 0; i < n;) {
-            if (q.empty()) q.push_back(request_tokens(tokens + i, -1, n - i));
+            if (q.empty()) request_tokens(st, q.push(), tokens + i, -1, n - i);
             Pending& pc = q.front();
             if (auto s = store_->wait(*pc.batch); !s) return s;
             const int64_t take = std::min(pc.n, n - i);
@@ -264,6 +305,7 @@ public:
         for (int64_t i = 0; i < n; ++i) st.compressed.push_back(hasher_.compress(tokens[i]));
         // Keep a few chunks in flight so that the I/O threads stay busy.
         std::deque<std::shared_ptr<FetchBatch>> inflight;
+        Pending chunk;
         auto drain = [&](size_t keep) -> Status {
             while (inflight.size() > keep) {
                 if (auto s = store_->wait(*inflight.front()); !s) return s;
@@ -273,8 +315,14 @@ public:
         };
         for (int64_t c = 0; c < n; c += kChunk) {
             const int64_t cn = std::min(kChunk, n - c);
-            for (size_t li = 0; li < cfg_.layers.size(); ++li) inflight.push_back(request_layer(st, (int)li, c, cn).batch);
-            if (tok_table_ >= 0) inflight.push_back(request_tokens(tokens + c, c, cn).batch);
+            for (size_t li = 0; li < cfg_.layers.size(); ++li) {
+                request_layer(st, chunk, (int)li, c, cn);
+                inflight.push_back(std::move(chunk.batch));
+            }
+            if (tok_table_ >= 0) {
+                request_tokens(st, chunk, tokens + c, c, cn);
+                inflight.push_back(std::move(chunk.batch));
+            }
             if (auto s = drain(16); !s) return s;
         }
         return drain(0);
@@ -306,39 +354,38 @@ private:
         return b;
     }
 
-    Pending request_layer(const EngramState& st, int li, int64_t pos0, int64_t n) const {
+    // Fills p with the request of layer li's rows for positions [pos0, pos0 + n).
+    void request_layer(EngramState& st, Pending& p, int li, int64_t pos0, int64_t n) const {
         const int64_t H = cfg_.heads_per_layer();
-        std::vector<uint64_t> rows((size_t)(n * H));
-        hasher_.rows(li, st.compressed.data(), pos0, n, rows.data());
-        Pending p;
+        st.rows_buf.resize((size_t)(n * H));
+        hasher_.rows(li, st.compressed.data(), pos0, n, st.rows_buf.data());
         p.pos0 = pos0;
         p.n = n;
-        auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
+        std::vector<uint64_t>* uniq = &st.uniq_buf;
+        dedup_rows(st.rows_buf.data(), st.rows_buf.size(), *uniq, &p.index);
         if (li < (int)st.device_rows.size() && st.device_rows[(size_t)li]) {
             // Rows the GPU holds are not fetched: their index says so.
             const auto& holds = st.device_rows[(size_t)li];
-            std::vector<uint32_t> remap(uniq.size(), kNotFetched);
-            std::vector<uint64_t> keep;
-            for (size_t k = 0; k < uniq.size(); ++k)
-                if (!holds(uniq[k])) {
-                    remap[k] = (uint32_t)keep.size();
-                    keep.push_back(uniq[k]);
+            st.remap_buf.assign(uniq->size(), kNotFetched);
+            st.keep_buf.clear();
+            for (size_t k = 0; k < uniq->size(); ++k)
+                if (!holds((*uniq)[k])) {
+                    st.remap_buf[k] = (uint32_t)st.keep_buf.size();
+                    st.keep_buf.push_back((*uniq)[k]);
                 }
-            for (uint32_t& k : p.index) k = remap[k];
-            uniq = std::move(keep);
+            for (uint32_t& k : p.index) k = st.remap_buf[k];
+            uniq = &st.keep_buf;
         }
-        p.batch = store_->request(li, std::move(uniq));
-        return p;
+        p.batch = store_->request(li, uniq->data(), uniq->size());
     }
 
-    Pending request_tokens(const int32_t* tokens, int64_t pos0, int64_t n) const {
-        std::vector<uint64_t> rows(tokens, tokens + n);
-        Pending p;
+    // Fills p with the request of the token table's rows of tokens[0, n).
+    void request_tokens(EngramState& st, Pending& p, const int32_t* tokens, int64_t pos0, int64_t n) const {
+        st.rows_buf.assign(tokens, tokens + n);
         p.pos0 = pos0;
         p.n = n;
-        auto uniq = dedup_rows(rows.data(), rows.size(), &p.index);
-        p.batch = store_->request(tok_table_, std::move(uniq));
-        return p;
+        dedup_rows(st.rows_buf.data(), st.rows_buf.size(), st.uniq_buf, &p.index);
+        p.batch = store_->request(tok_table_, st.uniq_buf.data(), st.uniq_buf.size());
     }
 
     Status check_prepared(const EngramState& st, int64_t il, int64_t n_tok, int64_t pos0) const {
@@ -355,8 +402,8 @@ private:
         for (int64_t p = pos0; p < pos0 + n_tok;) {
             Pending* pc = find_chunk(st, li, p);
             if (!pc) {
-                st.pending[li].push_back(request_layer(st, li, p, pos0 + n_tok - p));
-                pc = &st.pending[li].back();
+                pc = &st.pending[li].push();
+                request_layer(st, *pc, li, p, pos0 + n_tok - p);
             }
             if (auto s = store_->wait(*pc->batch); !s) return s;
             const int64_t end = std::min(pos0 + n_tok, pc->pos0 + pc->n);

@@ -46,8 +46,8 @@ void Hasher::rows(int li, const int32_t* compressed, int64_t pos0, int64_t n, ui
     for (int64_t i = 0; i < n; ++i) rows_at(li, compressed, pos0 + i, out + i * hpl);
 }
 
-std::vector<uint64_t> dedup_rows(const uint64_t* rows, size_t n, std::vector<uint32_t>* index) {
-    std::vector<uint64_t> u(rows, rows + n);
+void dedup_rows(const uint64_t* rows, size_t n, std::vector<uint64_t>& u, std::vector<uint32_t>* index) {
+    u.assign(rows, rows + n);
     std::sort(u.begin(), u.end());
     u.erase(std::unique(u.begin(), u.end()), u.end());
     if (index) {
@@ -55,6 +55,11 @@ std::vector<uint64_t> dedup_rows(const uint64_t* rows, size_t n, std::vector<uin
         for (size_t i = 0; i < n; ++i)
             (*index)[i] = (uint32_t)(std::lower_bound(u.begin(), u.end(), rows[i]) - u.begin());
     }
+}
+
+std::vector<uint64_t> dedup_rows(const uint64_t* rows, size_t n, std::vector<uint32_t>* index) {
+    std::vector<uint64_t> u;
+    dedup_rows(rows, n, u, index);
     return u;
 }
 

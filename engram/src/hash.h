@@ -31,5 +31,7 @@ private:
 // Sorted unique values of rows (a batch's gather list); index[i] gives the
 // position of rows[i] in the returned vector.
 std::vector<uint64_t> dedup_rows(const uint64_t* rows, size_t n, std::vector<uint32_t>* index);
+// The same into uniq (its capacity reused: no allocation once it is big enough).
+void dedup_rows(const uint64_t* rows, size_t n, std::vector<uint64_t>& uniq, std::vector<uint32_t>* index);
 
 }  // namespace eg::engram

@@ -39,6 +39,16 @@ public:
 
     uint64_t used() const { return key_.size(); }
 
+    // Room for n slots at once, so that filling the cache on the decode path
+    // allocates nothing (what a full cache holds anyway).
+    void reserve(uint64_t n) {
+        key_.reserve(n);
+        prev_.reserve(n);
+        next_.reserve(n);
+        seg_.reserve(n);
+        map_.reserve(n);
+    }
+
     // A fresh slot for k (the caller checked that capacity allows it).
     uint32_t alloc(uint64_t k, uint8_t seg) {
         const uint32_t s = (uint32_t)key_.size();
@@ -97,7 +107,7 @@ uint64_t cap_slots(uint64_t capacity) { return std::min<uint64_t>(capacity, kNil
 
 class LruPolicy final : public CachePolicy {
 public:
-    explicit LruPolicy(uint64_t capacity) : cap_(cap_slots(capacity)) {}
+    explicit LruPolicy(uint64_t capacity) : cap_(cap_slots(capacity)) { slots_.reserve(cap_); }
 
     bool touch(uint64_t key) override {
         const uint32_t* s = slots_.find(key);
@@ -212,6 +222,7 @@ private:
 class WTinyLfuPolicy final : public CachePolicy {
 public:
     explicit WTinyLfuPolicy(uint64_t capacity) : cap_(cap_slots(capacity)), sketch_(cap_) {
+        slots_.reserve(cap_);
         min_window_ = cap_ == 0 ? 0 : std::max<uint64_t>(1, cap_ / 100);
         max_window_ = std::max(min_window_, cap_ * 8 / 10);
         set_window(min_window_);

@@ -15,7 +15,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -38,6 +37,8 @@ constexpr uint64_t kWarmReadBytes = 4ULL << 20;
 constexpr uint64_t kSlabChunkBytes = 4ULL << 20;    // the slab grows by chunks of this size
 constexpr uint64_t kMinHotRows = 65536;             // hot-row counts kept per table, at least
 constexpr uint64_t kMaxHotRows = 1ULL << 22;        // and at most
+constexpr size_t kPoolBatches = 16;                  // idle batches a table keeps for reuse
+constexpr size_t kPoolKeepBytes = 256 << 10;         // a reused batch keeps this much of a bigger buffer
 
 using Clock = std::chrono::steady_clock;
 
@@ -82,9 +83,9 @@ struct Group {
 // adjoining (buffered) file bytes, up to max_bytes; rows up to max_gap bytes
 // apart join too (the warm-up reads thousands of hot rows at once: one
 // sequential read across a small gap is cheaper than another random read).
-std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows,
-                               uint64_t max_gap = 0, uint64_t max_bytes = kMaxCoalesceBytes) {
-    std::vector<Group> groups;
+void make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows, std::vector<Group>& groups,
+                 uint64_t max_gap = 0, uint64_t max_bytes = kMaxCoalesceBytes) {
+    groups.clear();
     for (uint32_t i = 0; i < sorted_rows.size(); ++i) {
         if (!groups.empty()) {
             Group& g = groups.back();
@@ -99,7 +100,6 @@ std::vector<Group> make_groups(const TableInfo& t, bool direct, const std::vecto
         }
         groups.push_back({i, 1});
     }
-    return groups;
 }
 
 }  // namespace
@@ -115,6 +115,18 @@ struct FetchBatch::Impl {
     std::string error;                 // the first failure
     bool sync_read = false;            // prefetch off: wait() reads
     bool waited = false;
+
+    // For the next request (a pooled batch): empty, its vectors' capacity kept.
+    void reset() {
+        missing.clear();
+        miss_rows.clear();
+        groups.clear();
+        arrived_ns.clear();
+        pending = 0;
+        error.clear();
+        sync_read = false;
+        waited = false;
+    }
 };
 
 namespace {
@@ -129,16 +141,24 @@ struct TableState {
     std::vector<std::unique_ptr<uint8_t[]>> chunks;  // [capacity_rows / chunk_rows] x [chunk_rows * row_bytes]
     FlatMap<uint32_t> counts;            // row -> accesses (the hottest kept)
     uint64_t keep_counts = 0;
+    std::vector<std::pair<uint64_t, uint32_t>> prune_scratch;  // prune()'s, kept between prunes
+    // Every batch of this table, reused once no caller holds it and no read
+    // of it is pending, so that a decode step's request allocates nothing
+    // (under the store's mu).
+    std::vector<std::shared_ptr<FetchBatch>> pool;
 
-    // Where slot s keeps its row; allocates its chunk on first use.
-    uint8_t* slot_ptr(uint64_t s) {
-        const uint64_t c = s / chunk_rows;
-        if (!chunks[c]) {
+    // The slab's chunks, all at open: left uninitialised, a chunk takes
+    // memory only as rows are written into it, and filling the cache on the
+    // decode path allocates nothing.
+    void allocate_slab() {
+        chunks.resize((capacity_rows + chunk_rows - 1) / chunk_rows);
+        for (uint64_t c = 0; c < chunks.size(); ++c) {
             const uint64_t rows = std::min(chunk_rows, capacity_rows - c * chunk_rows);
-            chunks[c] = std::make_unique<uint8_t[]>(rows * info.row_bytes);
+            chunks[c].reset(new uint8_t[rows * info.row_bytes]);
         }
-        return chunks[c].get() + (s % chunk_rows) * info.row_bytes;
     }
+    // Where slot s keeps its row.
+    uint8_t* slot_ptr(uint64_t s) { return chunks[s / chunk_rows].get() + (s % chunk_rows) * info.row_bytes; }
     const uint8_t* slot_ptr_if(uint64_t s) const {
         const uint64_t c = s / chunk_rows;
         return chunks[c] ? chunks[c].get() + (s % chunk_rows) * info.row_bytes : nullptr;
@@ -150,14 +170,15 @@ struct TableState {
         if (!inserted && *c < UINT32_MAX) ++*c;
         if (counts.size() > 2 * keep_counts) prune();
     }
-    // Keeps the keep_counts hottest rows.
+    // Keeps the keep_counts hottest rows. The map keeps its buckets and the
+    // scratch its capacity: after the first prune, counting allocates nothing.
     void prune() {
-        auto all = top(keep_counts);
+        top_into(keep_counts, prune_scratch);
         counts.clear();
-        for (const auto& [row, n] : all) counts.insert(row, n);
+        for (const auto& [row, n] : prune_scratch) counts.insert(row, n);
     }
-    std::vector<std::pair<uint64_t, uint32_t>> top(size_t n) const {
-        std::vector<std::pair<uint64_t, uint32_t>> all;
+    void top_into(size_t n, std::vector<std::pair<uint64_t, uint32_t>>& all) const {
+        all.clear();
         all.reserve(counts.size());
         counts.for_each([&](uint64_t row, uint32_t c) { all.emplace_back(row, c); });
         auto hotter = [](const auto& a, const auto& b) {
@@ -168,16 +189,51 @@ struct TableState {
             all.resize(n);
         }
         std::sort(all.begin(), all.end(), hotter);
+    }
+    std::vector<std::pair<uint64_t, uint32_t>> top(size_t n) const {
+        std::vector<std::pair<uint64_t, uint32_t>> all;
+        top_into(n, all);
         return all;
     }
 };
 
 // Work for an I/O thread: one read of a batch's misses, or of warm-up rows.
 struct Job {
-    std::shared_ptr<FetchBatch> batch;  // null: warm-up
+    // null: warm-up. The table's pool keeps the batch alive (and does not
+    // reuse it) while reads of it are pending.
+    FetchBatch* batch = nullptr;
     int table = 0;
     Group group;
     std::shared_ptr<std::vector<uint64_t>> warm_rows;
+};
+
+// The I/O threads' queue: a ring that grows only when full (a deque would
+// allocate a block every few hundred pushes, decode steps included).
+class JobRing {
+public:
+    bool empty() const { return n_ == 0; }
+    void push(Job j) {
+        if (n_ == buf_.size()) grow();
+        buf_[(head_ + n_) % buf_.size()] = std::move(j);
+        ++n_;
+    }
+    Job pop() {
+        Job j = std::move(buf_[head_]);
+        buf_[head_] = Job{};
+        head_ = (head_ + 1) % buf_.size();
+        --n_;
+        return j;
+    }
+
+private:
+    void grow() {
+        std::vector<Job> b(std::max<size_t>(64, buf_.size() * 2));
+        for (size_t i = 0; i < n_; ++i) b[i] = std::move(buf_[(head_ + i) % buf_.size()]);
+        buf_.swap(b);
+        head_ = 0;
+    }
+    std::vector<Job> buf_;
+    size_t head_ = 0, n_ = 0;
 };
 
 }  // namespace
@@ -197,7 +253,7 @@ struct TieredStore::Impl {
     std::mutex qmu;
     std::condition_variable qcv;
     mutable std::condition_variable warm_cv;
-    std::deque<Job> queue;
+    JobRing queue;
     uint64_t warm_pending = 0;
     bool stop = false;
     std::vector<std::thread> workers;
@@ -307,8 +363,7 @@ struct TieredStore::Impl {
                 std::unique_lock lk(qmu);
                 qcv.wait(lk, [&] { return stop || !queue.empty(); });
                 if (queue.empty()) return;
-                job = std::move(queue.front());
-                queue.pop_front();
+                job = queue.pop();
             }
             if (job.batch) {
                 fetch_group(*job.batch, job.group, buf);
@@ -330,7 +385,7 @@ struct TieredStore::Impl {
             std::lock_guard lk(qmu);
             for (auto& j : jobs) {
                 if (!j.batch) ++warm_pending;
-                queue.push_back(std::move(j));
+                queue.push(std::move(j));
             }
         }
         qcv.notify_all();
@@ -341,7 +396,6 @@ struct TieredStore::Impl {
     Status preload(TableState& t) {
         const uint64_t total = t.info.n_rows * t.info.row_bytes;
         const uint64_t chunk_bytes = t.chunk_rows * t.info.row_bytes;
-        for (uint64_t c = 0; c < t.chunks.size(); ++c) t.slot_ptr(c * t.chunk_rows);  // all of it, before threads
         const uint64_t n_pieces = (total + kPreloadReadBytes - 1) / kPreloadReadBytes;
         std::atomic<uint64_t> next{0};
         std::mutex err_mu;
@@ -400,13 +454,19 @@ struct TieredStore::Impl {
             for (size_t k = 0; k < rows.size() && warm->size() < t.capacity_rows; ++k) warm->push_back(rows[k].first);
             std::sort(warm->begin(), warm->end());
             n_warm += warm->size();
-            for (const Group& g : make_groups(t.info, direct, *warm, kWarmGapBytes, kWarmReadBytes))
-                jobs.push_back(Job{nullptr, (int)i, g, warm});
+            std::vector<Group> groups;
+            make_groups(t.info, direct, *warm, groups, kWarmGapBytes, kWarmReadBytes);
+            for (const Group& g : groups) jobs.push_back(Job{nullptr, (int)i, g, warm});
         }
         EG_LOG_INFO("{}: hot-row stats from {}: warming {} rows in the background", path, opt.hot_stats_path,
                     n_warm);
         enqueue(std::move(jobs));
     }
+
+    // A batch for a request of n rows of t: an idle pooled one, or a new one
+    // added to the pool. Idle ones past kPoolBatches are dropped, and idle
+    // ones that grew for a long prompt give their buffer back. Under mu.
+    std::shared_ptr<FetchBatch> take_batch(TableState& t, size_t n);
 
     std::vector<HotTable> hot_tables() const {
         std::vector<HotTable> out;
@@ -497,11 +557,16 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
         // Policy slots are 32-bit; a partly resident table of 4G rows is far past any DRAM.
         if (!t->full) t->capacity_rows = std::min<uint64_t>(t->capacity_rows, UINT32_MAX - 1);
         t->chunk_rows = std::max<uint64_t>(1, kSlabChunkBytes / info.row_bytes);
-        t->chunks.resize((t->capacity_rows + t->chunk_rows - 1) / t->chunk_rows);
+        t->allocate_slab();
         // A cache as large as its table never evicts: plain LRU, no sketch.
         if (!t->full)
             t->policy = make_policy(t->capacity_rows == info.n_rows ? PolicyKind::Lru : opt.policy, t->capacity_rows);
         t->keep_counts = std::clamp<uint64_t>(t->capacity_rows, kMinHotRows, kMaxHotRows);
+        // The counts grow to 2 * keep_counts before a prune: room for that at
+        // once (what they reach anyway), so that counting allocates nothing.
+        const uint64_t max_counts = std::min<uint64_t>(info.n_rows, 2 * t->keep_counts + 1);
+        t->counts.reserve(max_counts);
+        if (max_counts > t->keep_counts * 2) t->prune_scratch.reserve(max_counts);
         im.tables.push_back(std::move(t));
     }
     im.infos = std::move(tables);
@@ -527,31 +592,81 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
 const std::vector<TableInfo>& TieredStore::tables() const { return impl_->infos; }
 const StoreOptions& TieredStore::options() const { return impl_->opt; }
 
-std::shared_ptr<FetchBatch> TieredStore::request(int table, std::vector<uint64_t> rows) {
-    Impl& im = *impl_;
-    auto b = std::make_shared<FetchBatch>();
-    b->table = table;
-    b->rows = std::move(rows);
-    b->impl_ = std::make_shared<FetchBatch::Impl>();
-    FetchBatch::Impl& bi = *b->impl_;
-    if (table < 0 || (size_t)table >= im.tables.size()) {
-        bi.error = im.path + ": no table " + std::to_string(table) + " (the store has " +
-                   std::to_string(im.tables.size()) + ")";
-        return b;
+std::shared_ptr<FetchBatch> TieredStore::Impl::take_batch(TableState& t, size_t n) {
+    // Idle: no caller holds it (the pool's is the only reference) and no I/O
+    // thread will write it (its reads are done, or it never queued any:
+    // prefetch off and never waited). Both are read under the batch's mutex,
+    // which its last read released.
+    auto idle = [](const std::shared_ptr<FetchBatch>& b) {
+        if (b.use_count() != 1) return false;
+        std::lock_guard lk(b->impl_->mu);
+        return b->impl_->pending == 0 || b->impl_->sync_read;
+    };
+    const size_t need = n * t.info.row_bytes;
+    std::shared_ptr<FetchBatch> pick;
+    size_t n_idle = 0;
+    for (size_t i = 0; i < t.pool.size();) {
+        std::shared_ptr<FetchBatch>& b = t.pool[i];
+        if (!idle(b)) {
+            ++i;
+            continue;
+        }
+        if (!pick) {
+            pick = b;
+            ++i;
+            continue;
+        }
+        if (++n_idle > kPoolBatches) {
+            t.pool.erase(t.pool.begin() + (std::ptrdiff_t)i);  // a long prompt's batches: freed
+            continue;
+        }
+        if (b->data.capacity() > kPoolKeepBytes) std::vector<uint8_t>().swap(b->data);
+        ++i;
     }
+    if (!pick) {
+        pick = std::make_shared<FetchBatch>();
+        pick->impl_ = std::make_shared<FetchBatch::Impl>();
+        t.pool.push_back(pick);
+    }
+    if (pick->data.capacity() > kPoolKeepBytes && need * 4 < pick->data.capacity())
+        std::vector<uint8_t>().swap(pick->data);
+    pick->impl_->reset();
+    return pick;
+}
+
+std::shared_ptr<FetchBatch> TieredStore::request(int table, std::vector<uint64_t> rows) {
+    return request(table, rows.data(), rows.size());
+}
+
+std::shared_ptr<FetchBatch> TieredStore::request(int table, const uint64_t* rows, size_t n_rows) {
+    Impl& im = *impl_;
+    auto failed = [&](std::string why) {
+        auto b = std::make_shared<FetchBatch>();
+        b->table = table;
+        b->rows.assign(rows, rows + n_rows);
+        b->impl_ = std::make_shared<FetchBatch::Impl>();
+        b->impl_->error = std::move(why);
+        return b;
+    };
+    if (table < 0 || (size_t)table >= im.tables.size())
+        return failed(im.path + ": no table " + std::to_string(table) + " (the store has " +
+                      std::to_string(im.tables.size()) + ")");
     TableState& t = *im.tables[table];
     const uint64_t rb = t.info.row_bytes;
-    for (uint64_t r : b->rows)
-        if (r >= t.info.n_rows) {
-            bi.error = im.path + ": table " + t.info.tensor + ": row " + std::to_string(r) + " out of range (" +
-                       std::to_string(t.info.n_rows) + " rows)";
-            return b;
-        }
-    b->data.resize(b->rows.size() * rb);
+    for (size_t i = 0; i < n_rows; ++i)
+        if (rows[i] >= t.info.n_rows)
+            return failed(im.path + ": table " + t.info.tensor + ": row " + std::to_string(rows[i]) +
+                          " out of range (" + std::to_string(t.info.n_rows) + " rows)");
+    std::shared_ptr<FetchBatch> b;
     {
         std::lock_guard lk(im.mu);
-        for (uint32_t i = 0; i < b->rows.size(); ++i) {
-            const uint64_t r = b->rows[i];
+        b = im.take_batch(t, n_rows);
+        b->table = table;
+        b->rows.assign(rows, rows + n_rows);
+        b->data.resize(n_rows * rb);
+        FetchBatch::Impl& bi = *b->impl_;
+        for (uint32_t i = 0; i < n_rows; ++i) {
+            const uint64_t r = rows[i];
             ++im.lookups;
             t.count(r);
             const uint8_t* src = nullptr;
@@ -570,22 +685,24 @@ std::shared_ptr<FetchBatch> TieredStore::request(int table, std::vector<uint64_t
             }
         }
     }
+    FetchBatch::Impl& bi = *b->impl_;
     if (bi.missing.empty()) return b;
     std::sort(bi.missing.begin(), bi.missing.end(),
               [&](uint32_t x, uint32_t y) { return b->rows[x] < b->rows[y]; });
     bi.miss_rows.resize(bi.missing.size());
     for (size_t k = 0; k < bi.missing.size(); ++k) bi.miss_rows[k] = b->rows[bi.missing[k]];
-    bi.groups = make_groups(t.info, im.direct, bi.miss_rows);
+    make_groups(t.info, im.direct, bi.miss_rows, bi.groups);
     bi.arrived_ns.assign(bi.missing.size(), 0);
     bi.pending = bi.missing.size();
     if (!im.opt.prefetch) {
         bi.sync_read = true;
         return b;
     }
-    std::vector<Job> jobs;
-    jobs.reserve(bi.groups.size());
-    for (const Group& g : bi.groups) jobs.push_back(Job{b, table, g, nullptr});
-    im.enqueue(std::move(jobs));
+    {
+        std::lock_guard lk(im.qmu);
+        for (const Group& g : bi.groups) im.queue.push(Job{b.get(), table, g, nullptr});
+    }
+    im.qcv.notify_all();
     return b;
 }
 
@@ -601,8 +718,9 @@ Status TieredStore::wait(FetchBatch& b) {
         bi.sync_read = false;
     }
     if (sync) {
-        // No prefetch: the forward reads its misses itself, now.
-        AlignedBuffer buf;
+        // No prefetch: the forward reads its misses itself, now (into this
+        // thread's buffer, grown once).
+        thread_local AlignedBuffer buf;
         for (const Group& g : bi.groups) im.fetch_group(b, g, buf);
     }
     std::unique_lock lk(bi.mu);

@@ -60,6 +60,9 @@ public:
 
     // Starts a batch: resident rows are copied at once, the others are read
     // by the I/O threads (prefetch on) or by wait() (prefetch off).
+    // A decode step's request allocates nothing: batches are pooled per
+    // table and reused once nobody holds them (nor a read of theirs).
+    std::shared_ptr<FetchBatch> request(int table, const uint64_t* rows, size_t n);
     std::shared_ptr<FetchBatch> request(int table, std::vector<uint64_t> rows);
 
     // Blocks until every row of the batch is present. A read error (file

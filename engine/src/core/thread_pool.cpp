@@ -54,7 +54,7 @@ ThreadPool::~ThreadPool() {
     for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn, int n_chunks) {
+void ThreadPool::run(ChunkFn fn, int n_chunks) {
     n_chunks = n_chunks < 1 ? 1 : n_chunks > 65535 ? 65535 : n_chunks;
     if (n_threads_ == 1 || n_chunks == 1) {
         for (int i = 0; i < n_chunks; ++i) fn(i, n_chunks);

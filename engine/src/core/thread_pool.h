@@ -11,11 +11,30 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace eg {
+
+// What ThreadPool::run calls: a non-owning reference to a callable
+// void(int i, int n). Unlike std::function it never allocates (a kernel's
+// lambda captures more than std::function keeps inline), so a decode step
+// makes no heap allocation for its parallel jobs. The callable must outlive
+// the call, as a lambda passed to run() does.
+class ChunkFn {
+public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ChunkFn>>>
+    ChunkFn(F&& f)  // NOLINT: converts from any callable, like std::function
+        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, int i, int n) { (*static_cast<std::remove_reference_t<F>*>(o))(i, n); }) {}
+    void operator()(int i, int n) const { call_(obj_, i, n); }
+
+private:
+    void* obj_;
+    void (*call_)(void*, int, int);
+};
 
 class ThreadPool {
 public:
@@ -32,8 +51,8 @@ public:
     // done. Chunks may run on any thread, several on one, so fn must use i
     // (not the thread) to pick its work and its scratch. The caller runs
     // chunks too. n_chunks is at most 65535.
-    void run(const std::function<void(int i, int n)>& fn) { run(fn, n_threads_); }
-    void run(const std::function<void(int i, int n)>& fn, int n_chunks);
+    void run(ChunkFn fn) { run(fn, n_threads_); }
+    void run(ChunkFn fn, int n_chunks);
 
     // Splits [0, n) into contiguous chunks, at most one per thread.
     template <class F>
@@ -54,7 +73,7 @@ private:
 
     int n_threads_;
     std::vector<std::thread> threads_;
-    const std::function<void(int, int)>* job_ = nullptr;
+    const ChunkFn* job_ = nullptr;
     // generation (32 bits) | chunk count (16) | next chunk to claim (16)
     std::atomic<uint64_t> claim_{0};
     std::atomic<uint32_t> done_{0};        // chunks finished in this generation
