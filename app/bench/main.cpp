@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
         r.n_ctx = so.n_ctx;
         r.n_batch = batch;
         r.assume_gpu = assume_gpu;
+        // The prediction is for the decode test: tokens midway through it.
+        r.decode_kv_tokens = (int64_t)depth + n_prompt + n_gen / 2;
         auto run = eg::plan_session(mdl.file(), r, so);
         if (!run) {
             std::fprintf(stderr, "error: %s\n", run.message().c_str());

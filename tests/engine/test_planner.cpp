@@ -454,6 +454,40 @@ private slots:
         QVERIFY(p.predicted.decode_tokens_per_s > 3 && p.predicted.decode_tokens_per_s < 10);
     }
 
+    // Decode attention on the CPU: with the attention rates measured, a
+    // token deep in a long context costs the KV the kernel streams at its
+    // measured rate; without them, the KV bytes at DRAM speed alone. The
+    // context is the one asked for (decode_kv_tokens), else half of n_ctx.
+    void cpu_attention_priced() {
+        Hardware hw = workstation();
+        hw.gpus.clear();
+        hw.cpu_threads = 2;
+        const ModelInfo m = shape("8B");
+        Budgets b = budgets(m, 0, 1.0, 8192);
+        const Placement plain = plan(m, hw, b);
+        QCOMPARE(plain.predicted.kv_tokens, int64_t(4096));
+        b.decode_kv_tokens = 8000;
+        const Placement deep = plan(m, hw, b);
+        QCOMPARE(deep.predicted.kv_tokens, int64_t(8000));
+        const double kv_s = (double)m.kv_bytes_per_block(8000) * (double)m.n_layer / 40e9;
+        // More context, more KV read: exactly its bytes at 40 GB/s.
+        QVERIFY(std::fabs((1 / deep.predicted.decode_tokens_per_s - 1 / plain.predicted.decode_tokens_per_s) -
+                          ((double)m.kv_bytes_per_block(8000 - 4096) * (double)m.n_layer / 40e9)) < 1e-6);
+        // A kernel that streams the KV at 10 GB/s (a quarter of DRAM's):
+        // the attention takes four times the KV's read time.
+        hw.cpu_attention.push_back({128, 1000, 1000, 10, 10});
+        const Placement slow = plan(m, hw, b);
+        QVERIFY(std::fabs((1 / slow.predicted.decode_tokens_per_s - 1 / deep.predicted.decode_tokens_per_s) -
+                          3 * kv_s) < 1e-6);
+        QVERIFY(slow.predicted.cpu_compute_s > deep.predicted.cpu_compute_s);
+        // Arithmetic slower than the stream (10 GMAC/s): priced by its MACs.
+        hw.cpu_attention = {{128, 10, 10, 1000, 1000}};
+        const double macs = 2.0 * (double)m.n_head * 8000 * (double)m.head_dim * (double)m.n_layer;
+        const Placement compute = plan(m, hw, b);
+        QVERIFY(std::fabs((1 / compute.predicted.decode_tokens_per_s - 1 / deep.predicted.decode_tokens_per_s) -
+                          (macs / 10e9 - kv_s)) < 1e-6);
+    }
+
     // Without /proc/meminfo the plan does not invent a shortage; it says so.
     void unknown_dram_not_checked() {
         Hardware hw = workstation();

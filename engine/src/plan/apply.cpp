@@ -47,6 +47,7 @@ Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
     b.n_threads = r.n_threads;
+    b.decode_kv_tokens = r.decode_kv_tokens;
     run.placement = plan(run.model, run.hardware, b);
     return run;
 }

@@ -23,6 +23,7 @@ struct PlanRequest {
     int64_t n_ctx = 0;                        // 0: the model's, at most 4096
     int64_t n_batch = 512;
     int n_threads = 0;                        // CPU threads decoding; 0: physical cores
+    int64_t decode_kv_tokens = 0;             // context of a predicted decode token; 0: n_ctx / 2
     std::string assume_gpu;                   // VRAM[,H2D_GBps[,VRAM_GBps]]
     bool refresh_hardware = false;
     std::string ssd_probe_file;               // measure 4 KiB reads on this file ("": default figure)

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "quant/types.h"
 
@@ -131,6 +132,26 @@ double matvec_s(const Inputs& in, const ModelInfo::CpuMatrix& mat) {
 
 // True when the CPU's weights and KV fit three quarters of its last-level
 // cache (as measured): then its reads come from there, not from DRAM.
+// Seconds of decode attention for one token over kv_tokens positions in
+// n_blocks blocks, at the measured rates of the nearest head size: its
+// arithmetic, and where the KV comes from DRAM (from_dram) the rate the
+// kernel streams it at; 0 where none was measured.
+double attention_s(const Inputs& in, int64_t kv_tokens, int64_t n_blocks, bool from_dram) {
+    const CpuAttentionRate* best = nullptr;
+    for (const CpuAttentionRate& r : in.hw.cpu_attention)
+        if (r.GMACs_all > 0 && (!best || std::llabs(r.head_dim - in.m.head_dim) < std::llabs(best->head_dim - in.m.head_dim)))
+            best = &r;
+    if (!best || n_blocks <= 0) return 0;
+    const double gmacs = at_threads(best->GMACs_1t, best->GMACs_all, in.threads, in.hw.cpu_threads);
+    const double macs = 2.0 * (double)in.m.n_head * (double)kv_tokens * (double)in.m.head_dim * (double)n_blocks;
+    double s = gmacs > 0 ? macs / (gmacs * 1e9) : 0;
+    if (from_dram && best->stream_GBps_all > 0) {
+        const double gbps = at_threads(best->stream_GBps_1t, best->stream_GBps_all, in.threads, in.hw.cpu_threads);
+        s = std::max(s, (double)in.m.kv_bytes_per_block(kv_tokens) * (double)n_blocks / (gbps * 1e9));
+    }
+    return s;
+}
+
 bool fits_llc(const Inputs& in, uint64_t cpu_bytes) {
     return in.hw.llc_read_GBps > 0 && in.hw.llc_bytes > 0 && cpu_bytes <= in.hw.llc_bytes / 4 * 3;
 }
@@ -258,7 +279,8 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     const uint64_t vram_cache = std::min({vram_left, gpu_tables_total, in.b.engram_vram_bytes});
 
     Prediction& pr = p.predicted;
-    pr.kv_tokens = std::max<int64_t>(1, in.n_ctx / 2);
+    pr.kv_tokens = in.b.decode_kv_tokens > 0 ? std::min(in.b.decode_kv_tokens, in.n_ctx)
+                                             : std::max<int64_t>(1, in.n_ctx / 2);
     const uint64_t kv_read_block = m.kv_bytes_per_block(pr.kv_tokens);
     double ssd_row_reads = 0, dram_row_bytes = 0, vram_row_bytes = 0, pcie_row_bytes = 0;
     const double rows_per_token = (double)m.engram_rows_per_token();
@@ -329,6 +351,10 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
         pr.cpu_compute_s += std::max(0.0, std::max(stream_s, matvec_s(in, *mat)) - mem_s);
     }
     if (in.threads > 1) pr.cpu_compute_s += (double)cpu_calls * in.hw.cpu_matvec_call_us * 1e-6;
+    // Attention of the CPU's blocks: the arithmetic beyond reading the KV.
+    const uint64_t cpu_kv_bytes = (uint64_t)(m.n_layer - k) * kv_read_block;
+    pr.cpu_compute_s += std::max(
+        0.0, attention_s(in, pr.kv_tokens, m.n_layer - k, from_dram) - (double)cpu_kv_bytes / (cpu_bw * 1e9));
     pr.ssd_s = (double)pr.ssd_bytes / (in.ssd_bw * 1e9);
     pr.pcie_s = gpu_used ? (double)pr.pcie_bytes / (in.h2d_bw * 1e9) + (double)pr.pcie_crossings * kPcieLatencyUs * 1e-6
                          : 0;

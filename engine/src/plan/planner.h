@@ -45,6 +45,17 @@ struct CpuKernelRate {
     double stream_GBps_1t = 0, stream_GBps_all = 0;
 };
 
+// How fast this CPU's decode attention runs over an F16 KV cache, one query
+// per head against many positions, for one head size, with 1 thread and
+// with all cores: multiply-adds (QK and PV, softmax included) per second
+// when the cache's caches hold the KV, and KV bytes per second when it comes
+// from DRAM (a long context of many layers).
+struct CpuAttentionRate {
+    int64_t head_dim = 0;
+    double GMACs_1t = 0, GMACs_all = 0;
+    double stream_GBps_1t = 0, stream_GBps_all = 0;  // 0: not measured
+};
+
 struct Hardware {
     uint64_t dram_total_bytes = 0;       // MemTotal
     uint64_t dram_free_bytes = 0;        // MemAvailable (free + reclaimable cache)
@@ -55,6 +66,7 @@ struct Hardware {
     double llc_read_GBps = 0, llc_read_1t_GBps = 0;  // reads the cache serves; 0: not measured
     std::vector<CpuKernelRate> cpu_matvec;  // empty: not measured
     double cpu_matvec_call_us = 0;       // fixed cost of one product on all cores
+    std::vector<CpuAttentionRate> cpu_attention;  // empty: not measured (KV bytes alone)
     double ssd_read_GBps = 0;            // 4 KiB random reads; 0: use the default
     std::vector<GpuHardware> gpus;       // empty: no GPU
     std::vector<std::string> notes;      // how each figure was obtained
@@ -69,6 +81,9 @@ struct Budgets {
     int64_t n_ctx = 4096;
     int64_t n_batch = 512;               // prefill batch, sizes the scratch
     int n_threads = 0;                   // CPU threads decoding; 0: Hardware::cpu_threads
+    // Context a predicted decode token attends to; 0: half of n_ctx (a
+    // conversation midway). engram-bench sets where its decode test runs.
+    int64_t decode_kv_tokens = 0;
 };
 
 struct TierUsage {

@@ -25,9 +25,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/fp16.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
+#include "cpu/ops.h"
 #include "cuda/cuda_backend.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
@@ -38,7 +40,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kCacheMaxAgeS = 24 * 3600;
-constexpr int kCacheVersion = 4;  // 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads; 4: streaming kernel rates
+// 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads; 4: streaming kernel rates; 5: attention rates
+constexpr int kCacheVersion = 5;
 
 int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -208,7 +211,7 @@ unsigned probe_threads(int threads) {
 double measure_dram_read_GBps(int threads, uint64_t llc_bytes) {
     // Larger than the last-level cache, or it measures the cache.
     const size_t bytes = std::max<size_t>(256ull << 20, std::min<uint64_t>(2 * llc_bytes, 4ull << 30));
-    return measure_read_GBps(bytes, probe_threads(threads), 3);
+    return measure_read_GBps(bytes, probe_threads(threads), 6);  // best of 6: a shared machine's bandwidth varies
 }
 
 double measure_llc_read_GBps(int threads, uint64_t llc_bytes) {
@@ -308,6 +311,70 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
     }
 }
 
+void measure_cpu_attention(int threads, Hardware& hw) {
+    hw.cpu_attention.clear();
+    const int n_all = std::max(1, threads);
+    ThreadPool one(1), all(n_all);
+    const int64_t n_head = 8, n_head_kv = 2;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int64_t hd : {64, 128}) {
+        // In cache: 1024 positions of one layer, timed call by call.
+        // Streaming: 4096 positions in each of enough layers that their KV is
+        // twice the last-level cache (at least 64 MiB), timed pass by pass.
+        const int64_t n_cache = 1024, n_long = 4096;
+        const uint64_t layer_bytes = (uint64_t)(2 * n_long * n_head_kv * hd) * sizeof(uint16_t);
+        const int64_t n_layers =
+            (int64_t)std::max<uint64_t>(1, (std::max<uint64_t>(64ull << 20, 2 * hw.llc_bytes) + layer_bytes - 1) / layer_bytes);
+        std::vector<float> q((size_t)(n_head * hd)), out(q.size());
+        for (float& v : q) v = nd(rng);
+        // One K or V of every layer, each [n_long, n_head_kv * hd]; random
+        // values (the speed does not depend on them) from a short pattern.
+        const size_t per = (size_t)(n_long * n_head_kv * hd);
+        std::vector<uint16_t> pattern(4096);
+        for (uint16_t& v : pattern) v = fp32_to_fp16(nd(rng));
+        std::vector<uint16_t> kv((size_t)n_layers * 2 * per);
+        for (size_t i = 0; i < kv.size(); ++i) kv[i] = pattern[(i * 7 + i / 4096) % pattern.size()];
+        const int64_t stride = attention_scores_stride(n_long);
+        std::vector<float> scores((size_t)(n_all * stride));
+        auto args = [&](int64_t layer, int64_t n_ctx) {
+            return AttentionArgs{q.data(), kv.data() + (size_t)layer * 2 * per, kv.data() + (size_t)layer * 2 * per + per,
+                                 out.data(), scores.data(), 1, n_ctx - 1, n_head, n_head_kv, hd, n_ctx, stride};
+        };
+        auto per_call = [&](ThreadPool& pool) {
+            const AttentionArgs a = args(0, n_cache);
+            for (int i = 0; i < 3; ++i) attention(a, pool);
+            std::vector<double> ts;
+            const auto end = Clock::now() + std::chrono::milliseconds(15);
+            while (Clock::now() < end || ts.size() < 5) {
+                const auto t0 = Clock::now();
+                attention(a, pool);
+                ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            }
+            std::nth_element(ts.begin(), ts.begin() + (long)ts.size() / 2, ts.end());
+            return ts[ts.size() / 2];
+        };
+        auto per_pass = [&](ThreadPool& pool) {
+            double best = 1e30;
+            for (int rep = 0; rep < 3; ++rep) {
+                const auto t0 = Clock::now();
+                for (int64_t l = 0; l < n_layers; ++l) attention(args(l, n_long), pool);
+                best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+            }
+            return best;
+        };
+        const double macs = 2.0 * (double)(n_head * n_cache * hd);
+        CpuAttentionRate r;
+        r.head_dim = hd;
+        r.GMACs_1t = macs / per_call(one) / 1e9;
+        r.GMACs_all = n_all > 1 ? macs / per_call(all) / 1e9 : r.GMACs_1t;
+        const double bytes = (double)layer_bytes * (double)n_layers;
+        r.stream_GBps_1t = bytes / per_pass(one) / 1e9;
+        r.stream_GBps_all = n_all > 1 ? bytes / per_pass(all) / 1e9 : r.stream_GBps_1t;
+        hw.cpu_attention.push_back(r);
+    }
+}
+
 Result<double> measure_ssd_read_GBps(const std::string& path, double seconds) {
     constexpr size_t kUnit = 4096;
     const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -378,6 +445,17 @@ Hardware probe_hardware(const ProbeOptions& opt) {
                 k.stream_GBps_all = num_or_0(r, "stream_GBps_all");
                 if (k.GBps_all > 0) hw.cpu_matvec.push_back(k);
             }
+        if (j.contains("cpu_attention") && j["cpu_attention"].is_array())
+            for (const auto& r : j["cpu_attention"]) {
+                if (!r.is_object()) continue;
+                CpuAttentionRate a;
+                a.head_dim = (int64_t)num_or_0(r, "head_dim");
+                a.GMACs_1t = num_or_0(r, "GMACs_1t");
+                a.GMACs_all = num_or_0(r, "GMACs_all");
+                a.stream_GBps_1t = num_or_0(r, "stream_GBps_1t");
+                a.stream_GBps_all = num_or_0(r, "stream_GBps_all");
+                if (a.head_dim > 0 && a.GMACs_all > 0) hw.cpu_attention.push_back(a);
+            }
         for (const auto& g : j["gpus"]) {
             if (!g.is_object()) continue;
             GpuHardware h;
@@ -411,12 +489,13 @@ Hardware probe_hardware(const ProbeOptions& opt) {
         hw.llc_read_GBps = measure_llc_read_GBps(cores, hw.llc_bytes);
         hw.llc_read_1t_GBps = measure_llc_read_GBps(1, hw.llc_bytes);
         measure_cpu_matvec(cores, hw);
+        measure_cpu_attention(cores, hw);
         hw.gpus = gpus_from_cuda(true, &why_no_gpu);
         EG_LOG_INFO("hardware probe: DRAM {:.1f} GB/s ({:.1f} on one thread), CPU kernels on {} cores, {} GPU(s), "
                     "{:.0f} ms",
                     hw.dram_read_GBps, hw.dram_read_1t_GBps, cores, hw.gpus.size(),
                     std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        hw.notes.push_back("DRAM read bandwidth measured now (best of 3 passes over " +
+        hw.notes.push_back("DRAM read bandwidth measured now (best of 6 passes over " +
                            std::to_string(std::max<uint64_t>(256, std::min<uint64_t>(2 * hw.llc_bytes, 4ull << 30) >> 20)) +
                            " MiB on " + std::to_string(cores) + " threads and on 1); CPU kernel rates measured now");
         // An SSD figure measured earlier stays valid for the day.
@@ -465,6 +544,13 @@ Hardware probe_hardware(const ProbeOptions& opt) {
                                        {"GBps_all", r.GBps_all},
                                        {"stream_GBps_1t", r.stream_GBps_1t},
                                        {"stream_GBps_all", r.stream_GBps_all}});
+        j["cpu_attention"] = nlohmann::json::array();
+        for (const auto& r : hw.cpu_attention)
+            j["cpu_attention"].push_back({{"head_dim", r.head_dim},
+                                          {"GMACs_1t", r.GMACs_1t},
+                                          {"GMACs_all", r.GMACs_all},
+                                          {"stream_GBps_1t", r.stream_GBps_1t},
+                                          {"stream_GBps_all", r.stream_GBps_all}});
         j["gpus"] = nlohmann::json::array();
         for (const auto& g : hw.gpus)
             j["gpus"].push_back({{"name", g.name},

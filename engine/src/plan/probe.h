@@ -53,6 +53,11 @@ uint64_t read_llc_bytes();
 // each type timed for ~15 ms on a matrix its caches hold, as the decode
 // kernels run it (packed where the CPU packs).
 void measure_cpu_matvec(int threads, Hardware& hw);
+// The CPU's decode attention rates (Hardware::cpu_attention), head sizes 64
+// and 128, 8 query heads on 2 KV heads: in cache (1024 positions) and
+// streaming a KV of twice the last-level cache (4096 positions per layer),
+// on 1 thread and on `threads`.
+void measure_cpu_attention(int threads, Hardware& hw);
 
 // 4 KiB random reads with O_DIRECT over `path` for about `seconds` from 8
 // threads, in GB/s. An error (with the reason) where the file system refuses
