@@ -14,8 +14,8 @@
 #include <random>
 
 #include "core/thread_pool.h"
+#include "engram_fixture.h"
 #include "engram_model.h"
-#include "forge.h"
 #include "test_env.h"
 
 namespace {
@@ -59,20 +59,8 @@ class TestEngramAlloc : public QObject {
     std::string base_;
 
     std::string forge(const std::string& name, engram::Form form) {
-        engram::ForgeOptions o;
-        o.base_path = base_;
-        o.out_path = dir_.filePath(QString::fromStdString(name)).toStdString();
-        o.form = form;
-        o.layers = {1, 15};
-        o.max_ngram = 3;
-        o.heads = 4;
-        o.key_length = 32;
-        o.rows_per_head = 2003;
-        o.type = form == engram::Form::V41 ? GgmlType::F16 : GgmlType::Q8_0;
-        o.seed = 7;
-        auto s = engram::forge(o);
-        if (!s) qFatal("forge %s failed: %s", name.c_str(), s.message().c_str());
-        return o.out_path;
+        return eg_test::forge_engram(base_, dir_.filePath(QString::fromStdString(name)).toStdString(), form, {1, 15},
+                                     form == engram::Form::V41 ? GgmlType::F16 : GgmlType::Q8_0);
     }
 
 private slots:

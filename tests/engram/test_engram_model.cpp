@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.h"
+#include "engram_fixture.h"
 #include "engram_model.h"
 #include "forge.h"
 #include "runtime/generate.h"
@@ -68,21 +69,8 @@ class TestEngramModel : public QObject {
 
     std::string forge(const std::string& name, engram::Form form, std::vector<int64_t> layers, GgmlType type,
                       bool zero) {
-        engram::ForgeOptions o;
-        o.base_path = base_;
-        o.out_path = dir_.filePath(QString::fromStdString(name)).toStdString();
-        o.form = form;
-        o.layers = std::move(layers);
-        o.max_ngram = 3;
-        o.heads = 4;
-        o.key_length = 32;
-        o.rows_per_head = 2003;
-        o.type = type;
-        o.seed = 7;
-        o.zero_value = zero;
-        auto s = engram::forge(o);
-        if (!s) qFatal("forge %s failed: %s", name.c_str(), s.message().c_str());
-        return o.out_path;
+        return eg_test::forge_engram(base_, dir_.filePath(QString::fromStdString(name)).toStdString(), form,
+                                     std::move(layers), type, zero);
     }
 
 private slots:
