@@ -12,9 +12,10 @@
 # (--help lists all.) llama.cpp is llama-cpp-python in a venv under the cache
 # (installed here when missing); models are cached, synthetic ones under
 # CACHE/bench (the 8B F16 intermediate is 16 GB, its five types 30 GB more).
-# Timing (2 cores, estimated for an idle machine): --quick about 3 minutes once
-# the files exist (10-15 with other work on the cores); the whole
-# matrix 9-10 hours, 7 of them 8B (its 4096-token contexts at 1 thread; see --list).
+# Timing (2 cores): --quick about 3 minutes once the files exist (10-15 with
+# other work on the cores); the whole matrix about 3 hours on an AMD EPYC
+# (Zen 5), two of them the 8B cells (llama.cpp's 4096-token contexts at 1
+# thread); --resume finishes an interrupted run.
 # Environment: ENGRAM_CACHE_DIR, ENGRAM_BUILD_DIR (default ROOT/build).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
