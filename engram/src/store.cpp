@@ -157,12 +157,8 @@ struct TableState {
             chunks[c].reset(new uint8_t[rows * info.row_bytes]);
         }
     }
-    // Where slot s keeps its row.
-    uint8_t* slot_ptr(uint64_t s) { return chunks[s / chunk_rows].get() + (s % chunk_rows) * info.row_bytes; }
-    const uint8_t* slot_ptr_if(uint64_t s) const {
-        const uint64_t c = s / chunk_rows;
-        return chunks[c] ? chunks[c].get() + (s % chunk_rows) * info.row_bytes : nullptr;
-    }
+    // Where slot s keeps its row (every chunk exists from open on).
+    uint8_t* slot_ptr(uint64_t s) const { return chunks[s / chunk_rows].get() + (s % chunk_rows) * info.row_bytes; }
     uint64_t resident_rows() const { return full ? info.n_rows : (policy ? policy->size() : 0); }
 
     void count(uint64_t row) {
@@ -671,10 +667,10 @@ std::shared_ptr<FetchBatch> TieredStore::request(int table, const uint64_t* rows
             t.count(r);
             const uint8_t* src = nullptr;
             if (t.full) {
-                src = t.slot_ptr_if(r);
+                src = t.slot_ptr(r);
             } else if (t.policy->touch(r)) {
                 const int64_t s = t.policy->slot_of(r);
-                if (s >= 0) src = t.slot_ptr_if((uint64_t)s);
+                if (s >= 0) src = t.slot_ptr((uint64_t)s);
             }
             if (src) {
                 ++im.dram_hits;
