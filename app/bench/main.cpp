@@ -125,8 +125,16 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // The budget flags, parsed once: the Engram store and the plan read them.
+    eg::PlanRequest r;
+    if (auto s = eg::parse_budget_flags({vram_budget.empty() ? "0" : vram_budget, budget, engram_vram_budget, assume_gpu},
+                                        r);
+        !s) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return 2;
+    }
     if (drop_cache) drop_page_cache(model);
-    auto eo = eg::engram::make_options(budget, policy, !no_prefetch, !buffered, !no_hot);
+    auto eo = eg::engram::make_options(*r.engram_dram_budget, policy, !no_prefetch, !buffered, !no_hot);
     if (!eo) {
         std::fprintf(stderr, "error: %s\n", eo.message().c_str());
         return 2;
@@ -152,13 +160,8 @@ int main(int argc, char** argv) {
     {
         // Without --vram-budget everything runs on the CPU, as planned for a
         // VRAM budget of 0: the plan's prediction is reported either way.
-        eg::PlanRequest r;
-        r.vram_budget = vram_budget.empty() ? "0" : vram_budget;
-        r.engram_dram_budget = budget;
-        r.engram_vram_budget = engram_vram_budget;
         r.n_ctx = so.n_ctx;
         r.n_batch = batch;
-        r.assume_gpu = assume_gpu;
         // The prediction is for the decode test: tokens midway through it.
         r.decode_kv_tokens = (int64_t)depth + n_prompt + n_gen / 2;
         auto run = eg::plan_session(mdl.file(), r, so);
@@ -302,8 +305,7 @@ int main(int argc, char** argv) {
         const eg::ModelExtension* x = mdl.extension();
         const eg::ExtensionStats es = sess.extension_stats();
         j["plan"]["tiers"] = {{"predicted", eg::to_json(*planned)["tiers"]},
-                              {"measured", eg::live_json(eg::measure_memory(mem, x ? &es : nullptr, *plan_run),
-                                                         x ? &es : nullptr, {}, *planned)["memory"]}};
+                              {"measured", eg::to_json(eg::live_figures(mem, x ? &es : nullptr, {}, *plan_run))["memory"]}};
     }
     if (const eg::ModelExtension* x = mdl.extension()) {
         j["engram"] = eg::extension_stats_json(diff(sess.extension_stats(), before));

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
 
     QTemporaryDir dir;
     if (!dir.isValid()) return fail("cannot make a temporary folder");
-    eg::app::ChatStore store(QStringLiteral("engram-bench-ui"));
+    eg::store::ChatStore store(QStringLiteral("engram-bench-ui"));
     QString error;
     if (!store.open(dir.filePath(QStringLiteral("bench.sqlite")), &error)) return fail(error.toStdString());
     QSettings prefs(dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);

@@ -48,11 +48,11 @@ std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& 
         return s ? std::move(s.value()) : nullptr;
     }
     PlanRequest r;
-    r.vram_budget = c.vram_budget;  // "": all free VRAM
-    r.engram_dram_budget = c.engram_budget;
-    r.engram_vram_budget = c.engram_vram_budget;
     r.n_ctx = c.ctx;
-    r.assume_gpu = c.assume_gpu;
+    if (auto s = parse_budget_flags({c.vram_budget, c.engram_budget, c.engram_vram_budget, c.assume_gpu}, r); !s) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return nullptr;
+    }
     auto placed = place_session(m, r, so);
     if (!placed) {
         std::fprintf(stderr, "error: %s\n", placed.message().c_str());
@@ -265,8 +265,7 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string
         // The memory panel's live object (plan/live.h), for checking the window against.
         const ModelExtension* x = m->extension();
         const ExtensionStats es = s->extension_stats();
-        const nlohmann::json j = live_json(measure_memory(s->memory(), x ? &es : nullptr, plan), x ? &es : nullptr,
-                                           counters.snapshot(), plan.placement);
+        const nlohmann::json j = to_json(live_figures(s->memory(), x ? &es : nullptr, counters.snapshot(), plan));
         std::ofstream out(stats_json, std::ios::binary | std::ios::trunc);
         out << j.dump(2) << "\n";
         if (!out.flush()) {

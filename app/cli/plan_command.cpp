@@ -26,11 +26,9 @@ int cmd_plan(const PlanArgs& a) {
     auto file = GgufFile::open(a.model);
     if (!file) return fail(file.message());
     PlanRequest r;
-    r.vram_budget = a.vram_budget;
-    r.engram_dram_budget = a.engram_dram_budget;
-    r.engram_vram_budget = a.engram_vram_budget;
+    if (auto s = parse_budget_flags({a.vram_budget, a.engram_dram_budget, a.engram_vram_budget, a.assume_gpu}, r); !s)
+        return fail(s.message());
     r.n_ctx = a.ctx;
-    r.assume_gpu = a.assume_gpu;
     r.refresh_hardware = a.refresh_hardware;
     if (a.measure_ssd) r.ssd_probe_file = a.model;
     auto run = make_plan(*file.value(), r);

@@ -45,8 +45,8 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
     if (memory) {
         // The panel's remembered budgets for this model go with the request.
         QObject::connect(&chat, &ChatController::loadModelRequested, memory, [&worker, memory](const QString& path) {
-            const QVariantMap placement = memory->settingsFor(path);
-            QMetaObject::invokeMethod(&worker, [&worker, path, placement] { worker.loadModelWith(path, placement); },
+            const eg::PlacementRequest placement = memory->placementFor(path);
+            QMetaObject::invokeMethod(&worker, [&worker, path, placement] { worker.loadModel(path, placement); },
                                       Qt::QueuedConnection);
         });
         QObject::connect(memory, &MemoryPanel::applyRequested, &worker, &EngineWorker::applyPlacement,
@@ -57,8 +57,9 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
         QObject::connect(&worker, &EngineWorker::loadFailed, memory, &MemoryPanel::onLoadFailed, Qt::QueuedConnection);
         memory->setSources([&worker] { return worker.live(); }, [&worker](int n) { return worker.hottest(n); });
     } else {
-        QObject::connect(&chat, &ChatController::loadModelRequested, &worker, &EngineWorker::loadModel,
-                         Qt::QueuedConnection);
+        QObject::connect(
+            &chat, &ChatController::loadModelRequested, &worker, [&worker](const QString& path) { worker.loadModel(path); },
+            Qt::QueuedConnection);
     }
     QObject::connect(&chat, &ChatController::generateRequested, &worker, &EngineWorker::generate, Qt::QueuedConnection);
     QObject::connect(
@@ -161,23 +162,13 @@ int Application::run() {
     cl.data_dir = parser.value(data_dir_opt);
     cl.model_path = parser.value(model_opt);
     cl.verbose = parser.isSet(verbose_opt);
-    cl.vram_budget = parser.value(vram_opt);
-    cl.engram_dram_budget = parser.value(engram_opt);
-    cl.assume_gpu = parser.value(assume_gpu_opt);
-    // Checked here, so that a typo is an error at start and not a failed load.
-    for (const auto& [value, what] : {std::pair{cl.vram_budget, "VRAM budget"},
-                                      std::pair{cl.engram_dram_budget, "Engram DRAM budget"}}) {
-        if (value.isEmpty()) continue;
-        if (auto b = eg::parse_byte_budget(value.toStdString(), what); !b) {
-            std::fprintf(stderr, "engram-desktop: %s\n", b.message().c_str());
-            return 2;
-        }
-    }
-    if (!cl.assume_gpu.isEmpty()) {
-        if (auto g = eg::parse_assumed_gpu(cl.assume_gpu.toStdString()); !g) {
-            std::fprintf(stderr, "engram-desktop: --assume-gpu: %s\n", g.message().c_str());
-            return 2;
-        }
+    // Parsed here, once: a typo is an error at start and not a failed load.
+    const eg::BudgetFlags flags{parser.value(vram_opt).trimmed().toStdString(),
+                                parser.value(engram_opt).trimmed().toStdString(), {},
+                                parser.value(assume_gpu_opt).trimmed().toStdString()};
+    if (auto s = eg::parse_budget_flags(flags, cl.placement); !s) {
+        std::fprintf(stderr, "engram-desktop: %s\n", s.message().c_str());
+        return 2;
     }
     return run_gui(cl);
 }
@@ -197,7 +188,7 @@ int Application::run_gui(const CommandLine& cl) {
         cl.data_dir.isEmpty() ? std::make_unique<QSettings>()
                               : std::make_unique<QSettings>(data + QStringLiteral("/settings.ini"), QSettings::IniFormat);
 
-    ChatStore store(QStringLiteral("engram-main"));
+    eg::store::ChatStore store(QStringLiteral("engram-main"));
     QString error;
     const QString db_path = data + QStringLiteral("/engram.sqlite");
     if (!store.open(db_path, &error)) {
@@ -216,9 +207,7 @@ int Application::run_gui(const CommandLine& cl) {
     eg::ui::ConversationListModel conversations(store);
     eg::ui::ModelListModel models(model_cache_dir());
     eg::ui::MemoryPanel memory(prefs.get());
-    memory.setOverrides({{QStringLiteral("vram_budget"), cl.vram_budget},
-                         {QStringLiteral("engram_dram_budget"), cl.engram_dram_budget},
-                         {QStringLiteral("assume_gpu"), cl.assume_gpu}});
+    memory.setOverrides(cl.placement);
     connect_worker(chat, *worker, &memory);
     connect_sidebar(chat, conversations);
 

@@ -5,6 +5,8 @@
 
 #include <QString>
 
+#include "plan/apply.h"
+
 namespace eg::ui {
 class ChatController;
 class ConversationListModel;
@@ -28,7 +30,7 @@ struct CommandLine {
     QString data_dir;    // empty: QStandardPaths::AppDataLocation
     QString model_path;  // empty: the last used model, else the default one
     bool verbose = false;
-    QString vram_budget, engram_dram_budget, assume_gpu;  // memory panel overrides for this run
+    eg::PlacementRequest placement;  // memory panel overrides for this run, parsed from the flags
 };
 
 class Application {

@@ -25,16 +25,16 @@ namespace eg::app {
 // produces and swaps in as one. Members go in reverse: chat, session, model.
 struct EngineWorker::Loaded {
     QString path, name;
-    QVariantMap settings;  // vram_budget, engram_dram_budget, n_ctx, assume_gpu as applied
+    eg::PlacementRequest applied;  // the request as applied (Engram budget set, n_ctx the plan's)
     std::unique_ptr<eg::Model> model;
     std::unique_ptr<eg::Session> session;
-    std::unique_ptr<eg::ChatSession> chat;  // used only to render the template
-    eg::ui::PlannedRunPtr run;
+    std::unique_ptr<eg::ChatSession> chat;  // renders the template and fits the prompt
+    eg::PlannedRunPtr run;
     // Sizes at placement and after each reply (read by other threads under
     // live_mu_; the session itself is only touched on the engine thread).
     eg::SessionMemory memory;
     uint64_t state_bytes = 0;  // the extension's per-sequence state
-    QStringList notes;
+    std::vector<std::string> notes;
     nlohmann::json measured;
 
     // Sizes as the session holds them now (on the engine thread).
@@ -61,17 +61,15 @@ QString sentence(const std::string& message) {
     return s;
 }
 
-// The Engram DRAM budget when the user has not set one: all of the tables
-// when they take at most half of the available memory, else that half.
-std::string default_engram_budget(const std::string& path) {
+// Reads the file's shape for the default Engram DRAM budget (plan/apply.h)
+// and for comparing budgets in bytes.
+Result<eg::ModelInfo> read_model_info(const std::string& path) {
     auto f = eg::GgufFile::open(path);
-    if (!f) return "100%";
-    auto info = eg::model_info(*f.value());
-    uint64_t total = 0, avail = 0;
-    if (!info || !eg::read_meminfo(&total, &avail)) return "100%";
-    const uint64_t tables = info->engram_table_bytes();
-    return tables <= avail / 2 ? std::string("100%") : std::to_string(avail / 2);
+    if (!f) return f.error();
+    return eg::model_info(*f.value());
 }
+
+std::string budget_text(const std::optional<eg::ByteBudget>& b) { return b ? b->to_string() : std::string("default"); }
 
 }  // namespace
 
@@ -97,18 +95,24 @@ void EngineWorker::requestStop(qint64 request_id) {
     stop_.store(true);
 }
 
-Result<std::unique_ptr<EngineWorker::Loaded>> EngineWorker::place(const QString& path, const QVariantMap& placement,
+Result<std::unique_ptr<EngineWorker::Loaded>> EngineWorker::place(const QString& path,
+                                                                  const eg::PlacementRequest& placement,
                                                                   const eg::Model* existing) {
     auto l = std::make_unique<Loaded>();
     l->path = path;
     l->name = QFileInfo(path).completeBaseName();
     const std::string file = path.toStdString();
-    std::string engram = placement.value(QStringLiteral("engram_dram_budget")).toString().trimmed().toStdString();
-    if (engram.empty()) engram = default_engram_budget(file);
+    eg::PlanRequest r;
+    static_cast<eg::PlacementRequest&>(r) = placement;
+    if (!r.engram_dram_budget) {
+        // The default is settled here, once: the store opens under it and the plan prices it.
+        auto info = read_model_info(file);
+        r.engram_dram_budget = info ? eg::default_engram_dram_budget(info.value()) : eg::ByteBudget::all();
+    }
     const eg::Model* m = existing;
     if (!m) {
         // Engram models get their modules and the tiered store under the budget.
-        auto opt = eg::engram::make_options(engram, "wtinylfu", true, true, true);
+        auto opt = eg::engram::make_options(*r.engram_dram_budget, "wtinylfu", true, true, true);
         if (!opt) return opt.error();
         auto lm = eg::engram::load_model(file, opt.value());
         if (!lm) return lm.error();
@@ -116,26 +120,18 @@ Result<std::unique_ptr<EngineWorker::Loaded>> EngineWorker::place(const QString&
         m = l->model.get();
         emit loadProgress(0.6);
     }
-    eg::PlanRequest r;
-    r.vram_budget = placement.value(QStringLiteral("vram_budget")).toString().trimmed().toStdString();
-    r.engram_dram_budget = engram;
-    r.n_ctx = placement.value(QStringLiteral("n_ctx")).toLongLong();
-    r.assume_gpu = placement.value(QStringLiteral("assume_gpu")).toString().trimmed().toStdString();
     auto placed = eg::place_session(*m, r, eg::SessionOptions{});
     if (!placed) return placed.error();
     l->session = std::move(placed->session);
     l->session->set_counters(&counters_);
-    for (const std::string& n : placed->notes) l->notes << QString::fromStdString(n);
+    l->notes = std::move(placed->notes);
     l->measured = std::move(placed->measured);
     auto c = eg::ChatSession::create(*l->session);
     if (!c) return c.error();
     l->chat = std::move(c.value());
     l->measure();
-    const eg::Budgets& b = placed->run.budgets;
-    l->settings = {{QStringLiteral("vram_budget"), QString::fromStdString(r.vram_budget)},
-                   {QStringLiteral("engram_dram_budget"), QString::fromStdString(engram)},
-                   {QStringLiteral("n_ctx"), (qint64)b.n_ctx},
-                   {QStringLiteral("assume_gpu"), QString::fromStdString(r.assume_gpu)}};
+    l->applied = r;
+    l->applied.n_ctx = placed->run.budgets.n_ctx;
     l->run = std::make_shared<const eg::PlannedRun>(std::move(placed->run));
     return l;
 }
@@ -151,22 +147,14 @@ void EngineWorker::install(std::unique_ptr<Loaded> l) {
     old.reset();  // its session referred to the model that cur_ now owns
     placements_.fetch_add(1);
     const Loaded& c = *cur_;
-    QVariantMap info;
-    info[QStringLiteral("path")] = c.path;
-    info[QStringLiteral("plan")] = eg::ui::json_to_variant(eg::to_json(c.run->placement));
-    info[QStringLiteral("hardware")] = eg::ui::json_to_variant(eg::to_json(c.run->hardware));
-    info[QStringLiteral("measured")] = eg::ui::json_to_variant(c.measured);
-    info[QStringLiteral("notes")] = c.notes;
-    info[QStringLiteral("settings")] = c.settings;
+    eg::PlacementReport report{c.path.toStdString(), c.run, c.applied, c.notes, c.measured};
     EG_LOG_INFO("model {} placed: {} of {} blocks on the GPU, context {}, {} threads, predicted {:.1f} tok/s decode",
                 c.name.toStdString(), c.run->placement.n_gpu_blocks, c.run->placement.blocks.size(),
                 c.session->n_ctx(), c.session->n_threads(), c.run->placement.predicted.decode_tokens_per_s);
-    emit placed(info, c.run);
+    emit placed(report);
 }
 
-void EngineWorker::loadModel(const QString& path) { loadModelWith(path, {}); }
-
-void EngineWorker::loadModelWith(const QString& path, const QVariantMap& placement) {
+void EngineWorker::loadModel(const QString& path, const eg::PlacementRequest& placement) {
     emit loadProgress(0.0);
     EG_LOG_INFO("loading model {}", path.toStdString());
     QElapsedTimer t;
@@ -186,22 +174,23 @@ void EngineWorker::loadModelWith(const QString& path, const QVariantMap& placeme
     emit modelLoaded(name, path);
 }
 
-void EngineWorker::applyPlacement(const QVariantMap& placement) {
+void EngineWorker::applyPlacement(const eg::PlacementRequest& placement) {
     if (!cur_) {
         emit placementFailed(tr("No model is loaded."));
         return;
     }
     const QString path = cur_->path;
-    const QVariantMap previous = cur_->settings;
-    QString engram = placement.value(QStringLiteral("engram_dram_budget")).toString().trimmed();
-    if (engram.isEmpty()) engram = previous.value(QStringLiteral("engram_dram_budget")).toString();
+    const eg::PlacementRequest previous = cur_->applied;
+    eg::PlacementRequest want = placement;
+    if (!want.engram_dram_budget) want.engram_dram_budget = previous.engram_dram_budget;
+    // The tables reopen only when the budget's bytes change: "100%" and the
+    // tables' size in bytes are the same budget.
+    const uint64_t tables = cur_->run->model.engram_table_bytes();
     const bool reopen = cur_->model->extension() != nullptr &&
-                        engram != previous.value(QStringLiteral("engram_dram_budget")).toString();
-    EG_LOG_INFO("re-placing {}: VRAM budget '{}', Engram DRAM budget '{}', context {}{}", path.toStdString(),
-                placement.value(QStringLiteral("vram_budget")).toString().toStdString(), engram.toStdString(),
-                placement.value(QStringLiteral("n_ctx")).toLongLong(), reopen ? " (the Engram tables reopen)" : "");
-    QVariantMap want = placement;
-    want[QStringLiteral("engram_dram_budget")] = engram;
+                        want.engram_dram_budget->resolve(tables) != previous.engram_dram_budget->resolve(tables);
+    EG_LOG_INFO("re-placing {}: VRAM budget {}, Engram DRAM budget {}, context {}{}", path.toStdString(),
+                budget_text(want.vram_budget), budget_text(want.engram_dram_budget), want.n_ctx,
+                reopen ? " (the Engram tables reopen)" : "");
     if (!reopen) {
         // A new session on the same model; the old one stays if this fails.
         auto l = place(path, want, cur_->model.get());
@@ -232,76 +221,42 @@ void EngineWorker::applyPlacement(const QVariantMap& placement) {
     }
 }
 
-namespace {
-
-// The live object (plan/live.h): sizes `mem`, the extension's stats `es`
-// (nullptr: none), the counters and the plan.
-QVariantMap live_variant(const eg::SessionMemory& mem, const eg::ExtensionStats* es, const eg::PlannedRun& run,
-                         const eg::ThroughputCounters& counters) {
-    return eg::ui::json_to_variant(eg::live_json(eg::measure_memory(mem, es, run), es, counters.snapshot(), run.placement))
-        .toMap();
-}
-
-}  // namespace
-
-QVariantMap EngineWorker::live() const {
+std::optional<eg::LiveFigures> EngineWorker::live() const {
     std::lock_guard lk(live_mu_);
-    if (!cur_) return {};
+    if (!cur_) return std::nullopt;
     const eg::ModelExtension* x = cur_->model->extension();
     const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
     // The sizes cached on the engine thread; the Engram rows resident now.
     eg::SessionMemory mem = cur_->memory;
     mem.extension_bytes = cur_->state_bytes + dram_resident(es);
-    return live_variant(mem, x ? &es : nullptr, *cur_->run, counters_);
+    return eg::live_figures(mem, x ? &es : nullptr, counters_.snapshot(), *cur_->run);
 }
 
-QVariantMap EngineWorker::engineStats() const {
-    if (!cur_) return {};
+std::optional<eg::LiveFigures> EngineWorker::engineStats() const {
+    if (!cur_) return std::nullopt;
     const eg::ModelExtension* x = cur_->model->extension();
     const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
-    return live_variant(cur_->session->memory(), x ? &es : nullptr, *cur_->run, counters_);
+    return eg::live_figures(cur_->session->memory(), x ? &es : nullptr, counters_.snapshot(), *cur_->run);
 }
 
-QVariantList EngineWorker::hottest(int n) const {
+std::vector<eg::ModelExtension::HotRow> EngineWorker::hottest(int n) const {
     std::lock_guard lk(live_mu_);
-    QVariantList out;
-    if (!cur_ || n <= 0) return out;
+    if (!cur_ || n <= 0) return {};
     const eg::ModelExtension* x = cur_->model->extension();
-    if (!x) return out;
-    for (const auto& h : x->hottest((size_t)n))
-        out.push_back(QVariantMap{{QStringLiteral("count"), (qint64)h.count}, {QStringLiteral("resident"), h.resident}});
-    return out;
+    return x ? x->hottest((size_t)n) : std::vector<eg::ModelExtension::HotRow>{};
 }
 
-namespace {
-
-eg::GenerateOptions options_from(const QVariantMap& s) {
-    eg::GenerateOptions o;
-    eg::SamplerParams& p = o.sampling;
-    p.temperature = s.value(QStringLiteral("temperature"), p.temperature).toFloat();
-    p.top_p = s.value(QStringLiteral("top_p"), p.top_p).toFloat();
-    p.top_k = s.value(QStringLiteral("top_k"), p.top_k).toInt();
-    p.min_p = s.value(QStringLiteral("min_p"), p.min_p).toFloat();
-    p.repeat_penalty = s.value(QStringLiteral("repeat_penalty"), p.repeat_penalty).toFloat();
-    const qint64 seed = s.value(QStringLiteral("seed"), -1).toLongLong();
-    p.seed = seed >= 0 ? (uint64_t)seed : QRandomGenerator::global()->generate64();
-    o.max_tokens = s.value(QStringLiteral("max_tokens"), 512).toLongLong();
-    return o;
-}
-
-}  // namespace
-
-void EngineWorker::generate(qint64 request_id, const QVariantList& messages, const QVariantMap& settings) {
+void EngineWorker::generate(qint64 request_id, const eg::ReplyRequest& request) {
     if (!cur_) {
         emit failed(request_id, tr("No model is loaded."));
         return;
     }
     eg::Session& session = *cur_->session;
     eg::ChatSession& chat = *cur_->chat;
-    QVariantMap stats;
+    eg::ReplyStats stats;
     if (request_id <= stop_through_id_.load()) {
         // Stopped before it started: an empty, stopped reply.
-        stats[QStringLiteral("stop_reason")] = QString::fromLatin1(eg::stop_reason_name(eg::StopReason::Stopped));
+        stats.stop_reason = eg::StopReason::Stopped;
         emit finished(request_id, stats);
         return;
     }
@@ -309,16 +264,8 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
     // A stop for this request may have landed between the check and the reset.
     if (request_id <= stop_through_id_.load()) stop_.store(true);
 
-    std::vector<eg::ChatMessage> msgs;
-    const QString system = settings.value(QStringLiteral("system_prompt")).toString();
-    if (!system.trimmed().isEmpty()) msgs.push_back({"system", system.toStdString()});
-    for (const QVariant& v : messages) {
-        const QVariantMap m = v.toMap();
-        msgs.push_back({m.value(QStringLiteral("role")).toString().toStdString(),
-                        m.value(QStringLiteral("content")).toString().toStdString()});
-    }
-
-    eg::GenerateOptions opt = options_from(settings);
+    std::vector<eg::ChatMessage> msgs = request.with_system_prompt();
+    eg::GenerateOptions opt = request.settings.options(QRandomGenerator::global()->generate64());
     opt.stop = &stop_;
 
     // The engine's one trimming rule: room for the reply, the oldest turns
@@ -356,15 +303,9 @@ void EngineWorker::generate(qint64 request_id, const QVariantList& messages, con
         std::lock_guard lk(live_mu_);
         cur_->measure();
     }
-    const eg::GenerationStats& st = r.value().stats;
-    stats[QStringLiteral("prompt_tokens")] = (qint64)prompt.size();
-    stats[QStringLiteral("prefilled_tokens")] = (qint64)st.prompt_tokens;
-    stats[QStringLiteral("reused_tokens")] = (qint64)st.reused_tokens;
-    stats[QStringLiteral("completion_tokens")] = (qint64)st.generated_tokens;
-    stats[QStringLiteral("tokens_per_s")] = st.generate_tokens_per_s();
-    stats[QStringLiteral("ttft_ms")] = st.time_to_first_token_ms;
-    stats[QStringLiteral("stop_reason")] = QString::fromLatin1(eg::stop_reason_name(r.value().stop_reason));
-    stats[QStringLiteral("model")] = cur_->name;
+    stats.prompt_tokens = (int64_t)prompt.size();
+    stats.generation = r.value().stats;
+    stats.stop_reason = r.value().stop_reason;
     emit finished(request_id, stats);
 }
 

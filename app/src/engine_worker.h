@@ -1,20 +1,24 @@
 // The engine on its own thread: EngineWorker is moved to a QThread and owns
 // the model and its Session. The GUI thread talks to it through queued
-// signals/slots, except requestStop() (an atomic flag) and the memory
-// panel's readers live() and hottest(), which take a short lock and never
-// wait for a generation.
+// signals/slots carrying the engine's own types (eg::ReplyRequest,
+// eg::PlacementRequest, eg::PlacementReport, eg::ReplyStats), except
+// requestStop() (an atomic flag) and the memory panel's readers live() and
+// hottest(), which take a short lock and never wait for a generation.
 #pragma once
 
 #include <QObject>
 #include <QString>
-#include <QVariantList>
-#include <QVariantMap>
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
-#include "memory_panel.h"  // PlannedRunPtr
+#include "model/extension.h"
+#include "plan/apply.h"
+#include "plan/live.h"
+#include "runtime/generation_settings.h"
 #include "runtime/session.h"
 #include "runtime/throughput.h"
 
@@ -35,12 +39,15 @@ public:
     // one token, even when it has not started yet; -1 stops whatever runs now.
     void requestStop(qint64 request_id = -1);
 
-    // Thread-safe, cheap: the live memory/Engram/throughput object of the
-    // running model (plan/live.h as a QVariantMap); empty without a model.
-    QVariantMap live() const;
-    // Thread-safe: the n most-read Engram rows, hottest first, as
-    // [{count, resident}]; empty without an Engram model.
-    QVariantList hottest(int n) const;
+    // Thread-safe, cheap: the live memory/Engram/throughput figures of the
+    // running model; none without a model.
+    std::optional<eg::LiveFigures> live() const;
+    // Thread-safe: the n most-read Engram rows, hottest first; empty without
+    // an Engram model.
+    std::vector<eg::ModelExtension::HotRow> hottest(int n) const;
+    // On the engine thread: the live figures computed afresh from the
+    // session itself, for checking live() against.
+    std::optional<eg::LiveFigures> engineStats() const;
     // Placements made since start (loads and applies), for tests.
     int placements() const { return placements_.load(); }
 
@@ -48,39 +55,29 @@ public:
     static constexpr int kPieceIntervalMs = 16;
 
 public slots:
-    void loadModel(const QString& path);
-    // placement: vram_budget, engram_dram_budget (bytes or "25%"; "" = the
-    // default), n_ctx (0 = the model's, at most 4096), assume_gpu.
-    void loadModelWith(const QString& path, const QVariantMap& placement);
+    // Loads under the placement (what it leaves unset takes the default).
+    void loadModel(const QString& path, const eg::PlacementRequest& placement = {});
     // Re-places the loaded model under new budgets without a restart: a new
-    // session (and, when the Engram DRAM budget changed, the Engram tables
-    // reopened). The conversation is kept by the caller; its KV state is
-    // rebuilt by the next reply. On failure the previous placement stays.
-    void applyPlacement(const QVariantMap& placement);
-    // messages: [{role, content}], oldest first, ending with the user's turn.
-    // settings: temperature, top_p, top_k, min_p, repeat_penalty, max_tokens,
-    // seed (< 0: random), system_prompt.
-    void generate(qint64 request_id, const QVariantList& messages, const QVariantMap& settings);
-    // The live object computed afresh from the session itself (on this
-    // thread), for checking live() against.
-    QVariantMap engineStats() const;
+    // session (and, when the Engram DRAM budget's bytes changed, the Engram
+    // tables reopened). The conversation is kept by the caller; its KV state
+    // is rebuilt by the next reply. On failure the previous placement stays.
+    void applyPlacement(const eg::PlacementRequest& placement);
+    // One reply: the conversation, trimmed to fit the context by the engine's
+    // rule (ChatSession::fit, said through trimmed()), then generated.
+    void generate(qint64 request_id, const eg::ReplyRequest& request);
 
 signals:
     void loadProgress(double fraction);
     void modelLoaded(const QString& name, const QString& path);
     void loadFailed(const QString& error);
-    // After every load and apply: {path, plan, hardware, measured, notes,
-    // settings:{vram_budget, engram_dram_budget, n_ctx, assume_gpu}} and the plan itself.
-    void placed(const QVariantMap& info, eg::ui::PlannedRunPtr run);
+    // After every load and apply.
+    void placed(const eg::PlacementReport& report);
     void placementFailed(const QString& error);
     // Before the reply's first piece, when the oldest turns of the
     // conversation were left out so that it fits the context.
     void trimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
     void pieces(qint64 request_id, const QString& text);
-    // stats: prompt_tokens, prefilled_tokens, reused_tokens, completion_tokens,
-    // tokens_per_s, ttft_ms, stop_reason ("end of generation", "max tokens",
-    // "context full", "stopped").
-    void finished(qint64 request_id, const QVariantMap& stats);
+    void finished(qint64 request_id, const eg::ReplyStats& stats);
     void failed(qint64 request_id, const QString& error);
 
 private:
@@ -88,7 +85,8 @@ private:
     void unload();
     // Places `existing` (when null: loads path first) under the budgets;
     // the new state, or an error that changed nothing.
-    Result<std::unique_ptr<Loaded>> place(const QString& path, const QVariantMap& placement, const eg::Model* existing);
+    Result<std::unique_ptr<Loaded>> place(const QString& path, const eg::PlacementRequest& placement,
+                                          const eg::Model* existing);
     void install(std::unique_ptr<Loaded> l);  // swaps under live_mu_, emits placed()
 
     std::unique_ptr<Loaded> cur_;

@@ -458,10 +458,15 @@ std::string default_hot_stats_path(const std::string& model_path) {
 
 Result<EngramOptions> make_options(const std::string& budget, const std::string& policy, bool prefetch,
                                    bool direct_io, bool persist_hot_stats) {
-    EngramOptions o;
     auto b = parse_budget(budget);
     if (!b) return b.error();
-    o.dram_budget = b.value();
+    return make_options(b.value(), policy, prefetch, direct_io, persist_hot_stats);
+}
+
+Result<EngramOptions> make_options(const Budget& budget, const std::string& policy, bool prefetch, bool direct_io,
+                                   bool persist_hot_stats) {
+    EngramOptions o;
+    o.dram_budget = budget;
     auto p = parse_policy(policy);
     if (!p) return Error{"Engram cache policy '" + policy + "' is unknown (use wtinylfu or lru)"};
     o.store.policy = *p;

@@ -36,6 +36,9 @@ std::string default_hot_stats_path(const std::string& model_path);
 
 // Options as the programs take them (--engram-dram-budget, --engram-policy,
 // --no-engram-prefetch, --engram-buffered-io, --no-engram-hot-stats).
+Result<EngramOptions> make_options(const Budget& budget, const std::string& policy, bool prefetch, bool direct_io,
+                                   bool persist_hot_stats);
+// The same with the budget as typed ("25%", "8G"): for the command lines and tests.
 Result<EngramOptions> make_options(const std::string& budget, const std::string& policy, bool prefetch,
                                    bool direct_io, bool persist_hot_stats);
 

@@ -14,14 +14,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: store_child <db_path>\n");
         return 2;
     }
-    eg::app::ChatStore store(QStringLiteral("child"));
+    eg::store::ChatStore store(QStringLiteral("child"));
     QString error;
     if (!store.open(QString::fromLocal8Bit(argv[1]), &error)) {
         std::fprintf(stderr, "%s\n", qPrintable(error));
         return 1;
     }
     const qint64 conversation = store.create_conversation(QStringLiteral("crash test"));
-    eg::app::MessageRow reply;
+    eg::store::MessageRow reply;
     reply.conversation_id = conversation;
     reply.role = QStringLiteral("assistant");
     reply.finished = false;

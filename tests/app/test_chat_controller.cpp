@@ -24,7 +24,7 @@
 #include "store/chat_store.h"
 #include "test_env.h"
 
-using eg::app::ChatStore;
+using eg::store::ChatStore;
 using eg::app::EngineWorker;
 using eg::ui::ChatController;
 using eg::ui::MessageListModel;
@@ -313,10 +313,11 @@ void TestChatController::editingFirstMessageRetitles() {
 // shrinks the context.
 void TestChatController::trimmedContextSaysSo() {
     QSignalSpy placed(worker_, &EngineWorker::placed);
-    QMetaObject::invokeMethod(worker_, "applyPlacement", Qt::QueuedConnection,
-                              Q_ARG(QVariantMap, (QVariantMap{{"n_ctx", 256}})));
+    eg::PlacementRequest small;
+    small.n_ctx = 256;
+    QMetaObject::invokeMethod(worker_, [w = worker_, small] { w->applyPlacement(small); }, Qt::QueuedConnection);
     QTRY_VERIFY_WITH_TIMEOUT(placed.count() >= 1, kReplyTimeoutMs);
-    QCOMPARE(placed.last()[0].toMap()["settings"].toMap()["n_ctx"].toLongLong(), 256);
+    QCOMPARE(placed.last()[0].value<eg::PlacementReport>().applied.n_ctx, 256);
 
     chat_->newConversation();  // (it starts from the default settings)
     use_settings(48, 0.0);

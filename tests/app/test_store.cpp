@@ -13,8 +13,8 @@
 #include <csignal>
 #include <sys/types.h>
 
-using eg::app::ChatStore;
-using eg::app::MessageRow;
+using eg::store::ChatStore;
+using eg::store::MessageRow;
 
 namespace {
 
@@ -84,7 +84,7 @@ MessageRow msg(qint64 conversation, const QString& role, const QString& content)
     return m;
 }
 
-QList<qint64> ids_of(const QList<eg::app::ConversationRow>& rows) {
+QList<qint64> ids_of(const QList<eg::store::ConversationRow>& rows) {
     QList<qint64> ids;
     for (const auto& r : rows) ids << r.id;
     return ids;
@@ -297,7 +297,7 @@ private slots:
         QCOMPARE(store.search(QStringLiteral("\"puffin")).size(), 1);
         QCOMPARE(store.search(QStringLiteral("puffin\" OR pasta")).size(), 0);  // OR is a word here, not an operator
         QCOMPARE(store.messages(c).size(), 1);
-        QCOMPARE(eg::app::fts5_query_from_user_text(QStringLiteral("say \"hi\" (now")),
+        QCOMPARE(eg::store::fts5_query_from_user_text(QStringLiteral("say \"hi\" (now")),
                  QStringLiteral("\"say\" \"\"\"hi\"\"\" \"(now\"*"));
         store.close();
         RawDb raw(db_path("search.db"));

@@ -77,7 +77,7 @@ private slots:
 
     void memoryByTierIsWhatTheSessionHolds() {
         PlanRequest req;
-        req.vram_budget = "0";
+        req.vram_budget = ByteBudget::exactly(0);
         req.n_ctx = 2048;
         auto placed = place_session(*model_, req, SessionOptions{});
         QVERIFY2(placed.ok(), placed.ok() ? "" : placed.message().c_str());
@@ -107,7 +107,7 @@ private slots:
         QCOMPARE(mm.dram.usage.kv_bytes, placed->run.placement.dram.kv_bytes);
 
         ThroughputCounters c;
-        const nlohmann::json j = live_json(mm, nullptr, c.snapshot(), placed->run.placement);
+        const nlohmann::json j = to_json(live_figures(mem, nullptr, c.snapshot(), placed->run));
         QCOMPARE(j["memory"]["dram"]["bytes"].get<uint64_t>(), mm.dram.usage.bytes());
         QCOMPARE(j["memory"]["dram"]["by_category"]["kv"].get<uint64_t>(), mm.dram.usage.kv_bytes);
         QVERIFY(j["engram"].is_null());

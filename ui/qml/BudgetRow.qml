@@ -32,7 +32,7 @@ ColumnLayout {
             text: root.panel.formatBytes(root.value)
             selectByMouse: true
             onEditingFinished: {
-                const b = root.panel.parseBudget(text, root.whole)
+                const b = root.panel.parseBudget(text, root.whole, root.label)
                 if (b >= 0) root.moved(b)
                 text = Qt.binding(() => root.panel.formatBytes(root.value))
             }

@@ -10,6 +10,7 @@
 #include <QSettings>
 #include <QUrl>
 
+#include "settings_map.h"
 #include "store/chat_store.h"
 
 namespace eg::ui {
@@ -38,40 +39,41 @@ bool write_file(const QString& path, const QByteArray& data, QString* error) {
 
 }  // namespace
 
-ChatController::ChatController(eg::app::ChatStore& store, QSettings* prefs, QObject* parent)
+ChatController::ChatController(eg::store::ChatStore& store, QSettings* prefs, QObject* parent)
     : QObject(parent), store_(store), prefs_(prefs) {
-    settings_ = defaultSettings();
-    system_prompt_ = defaultSystemPrompt();
+    settings_ = default_generation_settings();
 }
 
 ChatController::~ChatController() {
     if (busy_ && reply_.message_id > 0) store_.update_message(reply_.message_id, reply_.text, true);
 }
 
-QVariantMap ChatController::builtin_settings() {
-    return {{QStringLiteral("temperature"), 0.7},   {QStringLiteral("top_p"), 0.95},
-            {QStringLiteral("top_k"), 40},          {QStringLiteral("min_p"), 0.05},
-            {QStringLiteral("repeat_penalty"), 1.1}, {QStringLiteral("max_tokens"), 1024},
-            {QStringLiteral("seed"), -1}};
-}
-
-QVariantMap ChatController::defaultSettings() const {
-    QVariantMap s = builtin_settings();
-    if (!prefs_) return s;
-    for (auto it = s.begin(); it != s.end(); ++it) {
-        const QString key = kDefaultsGroup + u'/' + it.key();
-        if (prefs_->contains(key)) it.value() = prefs_->value(key);
+eg::GenerationSettings ChatController::default_generation_settings() const {
+    eg::GenerationSettings s;
+    if (prefs_) {
+        QVariantMap saved;
+        for (const QString& key : settings_to_map(s).keys()) {
+            const QString k = kDefaultsGroup + u'/' + key;
+            if (prefs_->contains(k)) saved[key] = prefs_->value(k);
+        }
+        s = settings_merged(s, saved);
     }
+    s.system_prompt = defaultSystemPrompt().toStdString();
     return s;
 }
 
+QVariantMap ChatController::defaultSettings() const { return settings_to_map(default_generation_settings()); }
+
 void ChatController::setDefaultSettings(const QVariantMap& s) {
     if (!prefs_) return;
-    const QVariantMap known = builtin_settings();
-    for (auto it = s.cbegin(); it != s.cend(); ++it)
-        if (known.contains(it.key())) prefs_->setValue(kDefaultsGroup + u'/' + it.key(), it.value());
+    // Through the typed settings: only known keys, as numbers.
+    const QVariantMap known = settings_to_map(settings_merged(default_generation_settings(), s));
+    for (auto it = known.cbegin(); it != known.cend(); ++it)
+        if (s.contains(it.key())) prefs_->setValue(kDefaultsGroup + u'/' + it.key(), it.value());
     emit defaultSettingsChanged();
 }
+
+QVariantMap ChatController::settings() const { return settings_to_map(settings_); }
 
 QString ChatController::defaultSystemPrompt() const {
     return prefs_ ? prefs_->value(kSystemPromptKey).toString() : QString();
@@ -84,15 +86,14 @@ void ChatController::setDefaultSystemPrompt(const QString& text) {
 }
 
 void ChatController::setSystemPrompt(const QString& text) {
-    if (text == system_prompt_) return;
-    system_prompt_ = text;
+    if (text == systemPrompt()) return;
+    settings_.system_prompt = text.toStdString();
     if (conversation_id_ > 0) store_.set_system_prompt(conversation_id_, text);
     emit systemPromptChanged();
 }
 
 void ChatController::setSettings(const QVariantMap& s) {
-    QVariantMap merged = settings_;
-    for (auto it = s.cbegin(); it != s.cend(); ++it) merged[it.key()] = it.value();
+    const eg::GenerationSettings merged = settings_merged(settings_, s);
     if (merged == settings_) return;
     settings_ = merged;
     if (conversation_id_ > 0) store_.set_settings_json(conversation_id_, settings_json());
@@ -100,7 +101,7 @@ void ChatController::setSettings(const QVariantMap& s) {
 }
 
 QString ChatController::settings_json() const {
-    return QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(settings_)).toJson(QJsonDocument::Compact));
+    return QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(settings())).toJson(QJsonDocument::Compact));
 }
 
 QString ChatController::title_from(const QString& first_message) {
@@ -142,7 +143,7 @@ bool ChatController::can_start(const QString& what) {
 bool ChatController::ensure_conversation(const QString& first_text) {
     if (conversation_id_ > 0) return true;
     const QString title = title_from(first_text);
-    const qint64 id = store_.create_conversation(title, system_prompt_, settings_json());
+    const qint64 id = store_.create_conversation(title, systemPrompt(), settings_json());
     if (id <= 0) {
         set_error(tr("Cannot save the conversation: %1").arg(store_.last_error()));
         return false;
@@ -156,7 +157,7 @@ bool ChatController::ensure_conversation(const QString& first_text) {
 }
 
 bool ChatController::add_user_message(const QString& text) {
-    eg::app::MessageRow row;
+    eg::store::MessageRow row;
     row.conversation_id = conversation_id_;
     row.role = QStringLiteral("user");
     row.content = text;
@@ -180,11 +181,11 @@ void ChatController::send(const QString& text) {
 }
 
 void ChatController::start_reply() {
-    QVariantList history;
-    for (const MessageItem& m : messages_.items())
-        history.push_back(QVariantMap{{QStringLiteral("role"), m.role}, {QStringLiteral("content"), m.content}});
+    eg::ReplyRequest request;
+    request.settings = settings_;
+    for (const MessageItem& m : messages_.items()) request.messages.push_back({m.role.toStdString(), m.content.toStdString()});
 
-    eg::app::MessageRow row;
+    eg::store::MessageRow row;
     row.conversation_id = conversation_id_;
     row.role = QStringLiteral("assistant");
     row.model = model_name_;
@@ -204,9 +205,7 @@ void ChatController::start_reply() {
     set_busy(true);
     emit conversationsChanged();
 
-    QVariantMap s = settings_;
-    s[QStringLiteral("system_prompt")] = system_prompt_;
-    emit generateRequested(reply_.request_id, history, s);
+    emit generateRequested(reply_.request_id, request);
 }
 
 int ChatController::reply_row() const {
@@ -239,15 +238,14 @@ void ChatController::onPieces(qint64 request_id, const QString& text) {
     }
 }
 
-void ChatController::onFinished(qint64 request_id, const QVariantMap& stats) {
+void ChatController::onFinished(qint64 request_id, const eg::ReplyStats& stats) {
     if (!busy_ || request_id != reply_.request_id) return;
-    const int completion = stats.value(QStringLiteral("completion_tokens")).toInt();
-    const double tps = stats.value(QStringLiteral("tokens_per_s")).toDouble();
-    const double ttft = stats.value(QStringLiteral("ttft_ms")).toDouble();
-    store_.update_message(reply_.message_id, reply_.text, true, stats.value(QStringLiteral("prompt_tokens")).toInt(),
-                          completion, tps, ttft);
+    const int completion = (int)stats.generation.generated_tokens;
+    const double tps = stats.generation.generate_tokens_per_s();
+    const double ttft = stats.generation.time_to_first_token_ms;
+    store_.update_message(reply_.message_id, reply_.text, true, (int)stats.prompt_tokens, completion, tps, ttft);
     QString line = MessageListModel::stats_text(completion, tps, ttft);
-    if (stats.value(QStringLiteral("stop_reason")).toString() == QLatin1String("stopped"))
+    if (stats.stop_reason == eg::StopReason::Stopped)
         line += (line.isEmpty() ? QString() : QStringLiteral(" · ")) + tr("stopped");
     messages_.finish(reply_row(), line);
     end_reply();
@@ -329,8 +327,7 @@ void ChatController::newConversation() {
     conversation_id_ = 0;
     title_.clear();
     messages_.clear();
-    system_prompt_ = defaultSystemPrompt();
-    settings_ = defaultSettings();
+    settings_ = default_generation_settings();
     emit currentConversationIdChanged();
     emit currentTitleChanged();
     emit systemPromptChanged();
@@ -350,7 +347,7 @@ void ChatController::load_conversation(qint64 id) {
     const auto conv = store_.conversation(id);
     if (!conv) return;
     QList<MessageItem> items;
-    for (const eg::app::MessageRow& r : store_.messages(id)) {
+    for (const eg::store::MessageRow& r : store_.messages(id)) {
         MessageItem m;
         m.message_id = r.id;
         m.role = r.role;
@@ -371,11 +368,10 @@ void ChatController::load_conversation(qint64 id) {
             }
     }
     messages_.set_items(std::move(items));
-    system_prompt_ = conv->system_prompt;
-    QVariantMap s = defaultSettings();
-    const QVariantMap saved = QJsonDocument::fromJson(conv->settings_json.toUtf8()).object().toVariantMap();
-    for (auto it = saved.cbegin(); it != saved.cend(); ++it) s[it.key()] = it.value();
-    settings_ = s;
+    // Saved settings over today's defaults: a key added since falls back to its default.
+    settings_ = settings_merged(default_generation_settings(),
+                                QJsonDocument::fromJson(conv->settings_json.toUtf8()).object().toVariantMap());
+    settings_.system_prompt = conv->system_prompt.toStdString();
     if (changed) emit currentConversationIdChanged();
     emit currentTitleChanged();
     emit systemPromptChanged();
@@ -437,7 +433,7 @@ void ChatController::copyText(const QString& text) {
 
 QString ChatController::conversation_markdown() const {
     QString md = QStringLiteral("# %1\n\n").arg(title_.isEmpty() ? tr("New chat") : title_);
-    if (!system_prompt_.trimmed().isEmpty()) md += QStringLiteral("> **System:** %1\n\n").arg(system_prompt_.trimmed());
+    if (const QString sp = systemPrompt().trimmed(); !sp.isEmpty()) md += QStringLiteral("> **System:** %1\n\n").arg(sp);
     for (const MessageItem& m : messages_.items()) {
         const QString who = m.role == QLatin1String("user")        ? tr("You")
                             : m.role == QLatin1String("assistant") ? tr("Assistant")
@@ -456,7 +452,7 @@ QByteArray ChatController::conversation_json() const {
         o[QStringLiteral("model")] = conv->model;
         o[QStringLiteral("created_at")] = conv->created_at.toString(Qt::ISODateWithMs);
         o[QStringLiteral("updated_at")] = conv->updated_at.toString(Qt::ISODateWithMs);
-        for (const eg::app::MessageRow& r : store_.messages(conversation_id_)) {
+        for (const eg::store::MessageRow& r : store_.messages(conversation_id_)) {
             msgs.push_back(QJsonObject{{QStringLiteral("role"), r.role},
                                        {QStringLiteral("content"), r.content},
                                        {QStringLiteral("model"), r.model},
@@ -470,8 +466,8 @@ QByteArray ChatController::conversation_json() const {
     } else {
         o[QStringLiteral("title")] = title_;
     }
-    o[QStringLiteral("system_prompt")] = system_prompt_;
-    o[QStringLiteral("settings")] = QJsonObject::fromVariantMap(settings_);
+    o[QStringLiteral("system_prompt")] = systemPrompt();
+    o[QStringLiteral("settings")] = QJsonObject::fromVariantMap(settings());
     o[QStringLiteral("messages")] = msgs;
     return QJsonDocument(o).toJson(QJsonDocument::Indented);
 }

@@ -10,10 +10,11 @@
 #include <QVariantMap>
 
 #include "message_list_model.h"
+#include "runtime/generation_settings.h"
 
 class QSettings;
 
-namespace eg::app {
+namespace eg::store {
 class ChatStore;
 }
 
@@ -38,7 +39,7 @@ class ChatController : public QObject {
                    defaultSettingsChanged)
 public:
     // prefs: where defaults live (QSettings); may be null (built-in defaults).
-    ChatController(eg::app::ChatStore& store, QSettings* prefs, QObject* parent = nullptr);
+    ChatController(eg::store::ChatStore& store, QSettings* prefs, QObject* parent = nullptr);
     // A reply still streaming (the app is quitting) is saved as it stands.
     ~ChatController() override;
 
@@ -52,17 +53,21 @@ public:
     QString currentTitle() const { return title_; }
     MessageListModel* messages() { return &messages_; }
     QString lastError() const { return last_error_; }
-    QString systemPrompt() const { return system_prompt_; }
+    QString systemPrompt() const { return QString::fromStdString(settings_.system_prompt); }
     void setSystemPrompt(const QString& text);
-    QVariantMap settings() const { return settings_; }
-    void setSettings(const QVariantMap& s);  // merged over the current ones, saved with the conversation
+    // QML's view of generation_settings() (settings_map.h), without the system prompt.
+    QVariantMap settings() const;
+    void setSettings(const QVariantMap& s);  // known keys merged over the current ones, saved with the conversation
     QVariantMap defaultSettings() const;
     void setDefaultSettings(const QVariantMap& s);
     QString defaultSystemPrompt() const;
     void setDefaultSystemPrompt(const QString& text);
 
-    // temperature, top_p, top_k, min_p, repeat_penalty, max_tokens, seed (-1: random).
-    static QVariantMap builtin_settings();
+    // What the next reply is generated with: the conversation's settings and system prompt.
+    const eg::GenerationSettings& generation_settings() const { return settings_; }
+    // The built-in defaults (eg::GenerationSettings{}) with the user's saved defaults over them.
+    eg::GenerationSettings default_generation_settings() const;
+
     static QString title_from(const QString& first_message);  // ~40 chars
 
     Q_INVOKABLE void send(const QString& text);
@@ -87,7 +92,7 @@ public slots:
     void onLoadFailed(const QString& error);
     void onTrimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
     void onPieces(qint64 request_id, const QString& text);
-    void onFinished(qint64 request_id, const QVariantMap& stats);
+    void onFinished(qint64 request_id, const eg::ReplyStats& stats);
     void onFailed(qint64 request_id, const QString& error);
     // From the sidebar.
     void onConversationRemoved(qint64 id);
@@ -111,7 +116,7 @@ signals:
 
     // To the engine worker.
     void loadModelRequested(const QString& path);
-    void generateRequested(qint64 request_id, const QVariantList& messages, const QVariantMap& settings);
+    void generateRequested(qint64 request_id, const eg::ReplyRequest& request);
     // Connect with Qt::DirectConnection to EngineWorker::requestStop (thread-safe).
     void stopRequested(qint64 request_id);
 
@@ -135,7 +140,7 @@ private:
     void load_conversation(qint64 id);
     QString settings_json() const;
 
-    eg::app::ChatStore& store_;
+    eg::store::ChatStore& store_;
     QSettings* prefs_ = nullptr;
     MessageListModel messages_;
     bool busy_ = false;
@@ -146,8 +151,7 @@ private:
     qint64 conversation_id_ = 0;  // 0: a new chat not yet saved (created on first send)
     QString title_;
     QString last_error_;
-    QString system_prompt_;
-    QVariantMap settings_;
+    eg::GenerationSettings settings_;  // the system prompt included
     qint64 next_request_id_ = 1;
     Reply reply_;  // valid while busy_
 };

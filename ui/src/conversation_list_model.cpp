@@ -12,15 +12,15 @@ namespace {
 // bold (StyledText), with the text itself escaped.
 QString snippet_html(const QString& marked) {
     QString out = marked.toHtmlEscaped();
-    out.replace(QChar(eg::app::ChatStore::kMatchBegin), QStringLiteral("<b>"));
-    out.replace(QChar(eg::app::ChatStore::kMatchEnd), QStringLiteral("</b>"));
+    out.replace(QChar(eg::store::ChatStore::kMatchBegin), QStringLiteral("<b>"));
+    out.replace(QChar(eg::store::ChatStore::kMatchEnd), QStringLiteral("</b>"));
     return out;
 }
 }  // namespace
 
 namespace eg::ui {
 
-ConversationListModel::ConversationListModel(eg::app::ChatStore& store, QObject* parent)
+ConversationListModel::ConversationListModel(eg::store::ChatStore& store, QObject* parent)
     : QAbstractListModel(parent), store_(store) {
     refresh();
 }
@@ -48,14 +48,14 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
 
 void ConversationListModel::refresh() {
     QList<Row> rows;
-    const QList<eg::app::ConversationRow> all = store_.conversations();  // recent first
+    const QList<eg::store::ConversationRow> all = store_.conversations();  // recent first
     if (filter_.trimmed().isEmpty()) {
         for (const auto& c : all) rows.push_back({c.id, c.title, c.updated_at, {}});
     } else {
-        QHash<qint64, const eg::app::ConversationRow*> by_id;
+        QHash<qint64, const eg::store::ConversationRow*> by_id;
         for (const auto& c : all) by_id.insert(c.id, &c);
         QHash<qint64, QString> snippet_of;
-        for (const eg::app::SearchHit& h : store_.search(filter_)) {
+        for (const eg::store::SearchHit& h : store_.search(filter_)) {
             if (!by_id.contains(h.conversation_id)) continue;
             // A title hit has no snippet; the first message hit supplies one.
             QString& s = snippet_of[h.conversation_id];

@@ -5,7 +5,7 @@
 #include <QAbstractListModel>
 #include <QDateTime>
 
-namespace eg::app {
+namespace eg::store {
 class ChatStore;
 }
 
@@ -19,7 +19,7 @@ public:
     enum Role { ConversationIdRole = Qt::UserRole + 1, TitleRole, UpdatedAtRole, SnippetRole };
     Q_ENUM(Role)
 
-    explicit ConversationListModel(eg::app::ChatStore& store, QObject* parent = nullptr);
+    explicit ConversationListModel(eg::store::ChatStore& store, QObject* parent = nullptr);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role) const override;
@@ -49,7 +49,7 @@ private:
         QDateTime updated_at;
         QString snippet;
     };
-    eg::app::ChatStore& store_;
+    eg::store::ChatStore& store_;
     QString filter_;
     QList<Row> rows_;
 };

@@ -1,13 +1,10 @@
 #include "memory_panel.h"
 
 #include <QFileInfo>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QRegularExpression>
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 
 #include "plan/planner.h"
 #include "plan/probe.h"
@@ -15,9 +12,26 @@
 namespace eg::ui {
 
 QVariant json_to_variant(const nlohmann::json& j) {
-    // Through Qt's own JSON reader: one element of an array, so scalars work too.
-    const QJsonDocument d = QJsonDocument::fromJson(QByteArray::fromStdString(nlohmann::json::array({j}).dump()));
-    return d.array().at(0).toVariant();
+    switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+        QVariantMap m;
+        for (auto it = j.begin(); it != j.end(); ++it) m.insert(QString::fromStdString(it.key()), json_to_variant(*it));
+        return m;
+    }
+    case nlohmann::json::value_t::array: {
+        QVariantList l;
+        l.reserve((qsizetype)j.size());
+        for (const auto& e : j) l.push_back(json_to_variant(e));
+        return l;
+    }
+    case nlohmann::json::value_t::string: return QString::fromStdString(j.get<std::string>());
+    case nlohmann::json::value_t::boolean: return j.get<bool>();
+    // Numbers as double, as QML's numbers are (byte counts stay exact up to 2^53).
+    case nlohmann::json::value_t::number_integer: return (double)j.get<int64_t>();
+    case nlohmann::json::value_t::number_unsigned: return (double)j.get<uint64_t>();
+    case nlohmann::json::value_t::number_float: return j.get<double>();
+    default: return QVariant::fromValue(nullptr);
+    }
 }
 
 namespace {
@@ -35,17 +49,16 @@ double memory_hit_rate(const eg::Placement& p) {
 
 QString pct(double x) { return QString::number(std::lround(x * 100)) + QLatin1Char('%'); }
 
-// m["a"]["b"]... as a number (0 when absent).
-double num(const QVariantMap& m, std::initializer_list<const char*> path) {
-    QVariant v = m;
-    for (const char* k : path) v = v.toMap().value(QLatin1String(k));
-    return v.toDouble();
+// A remembered budget, as to_string() wrote it; none when absent or unreadable.
+std::optional<eg::ByteBudget> budget_from(const QVariant& v) {
+    if (!v.isValid()) return std::nullopt;
+    auto b = eg::parse_byte_budget(v.toString().toStdString(), "remembered budget");
+    return b ? std::optional(b.value()) : std::nullopt;
 }
 
 }  // namespace
 
 MemoryPanel::MemoryPanel(QSettings* prefs, QObject* parent) : QObject(parent), prefs_(prefs) {
-    qRegisterMetaType<PlannedRunPtr>();  // crosses from the engine thread in EngineWorker::placed
     clock_.start();
     timer_.setInterval(kSampleIntervalMs);
     timer_.setTimerType(Qt::CoarseTimer);
@@ -65,18 +78,19 @@ QString MemoryPanel::settingsKey(const QString& path) const {
     return QStringLiteral("memory/") + name;
 }
 
-QVariantMap MemoryPanel::settingsFor(const QString& path) const {
-    QVariantMap s;
+eg::PlacementRequest MemoryPanel::placementFor(const QString& path) const {
+    eg::PlacementRequest r;
     if (prefs_) {
-        const QString k = settingsKey(path);
-        for (const char* key : {"vram_budget", "engram_dram_budget", "n_ctx"}) {
-            const QVariant v = prefs_->value(k + QLatin1Char('/') + QLatin1String(key));
-            if (v.isValid()) s[QLatin1String(key)] = v;
-        }
+        const QString k = settingsKey(path) + QLatin1Char('/');
+        r.vram_budget = budget_from(prefs_->value(k + QStringLiteral("vram_budget")));
+        r.engram_dram_budget = budget_from(prefs_->value(k + QStringLiteral("engram_dram_budget")));
+        r.n_ctx = prefs_->value(k + QStringLiteral("n_ctx"), 0).toLongLong();
     }
-    for (auto it = overrides_.cbegin(); it != overrides_.cend(); ++it)
-        if (!it.value().toString().isEmpty()) s[it.key()] = it.value();
-    return s;
+    if (overrides_.vram_budget) r.vram_budget = overrides_.vram_budget;
+    if (overrides_.engram_dram_budget) r.engram_dram_budget = overrides_.engram_dram_budget;
+    if (overrides_.n_ctx > 0) r.n_ctx = overrides_.n_ctx;
+    if (overrides_.assume_gpu) r.assume_gpu = overrides_.assume_gpu;
+    return r;
 }
 
 bool MemoryPanel::hasEngram() const { return run_ && !run_->model.engram_tables.empty(); }
@@ -147,9 +161,14 @@ QString MemoryPanel::formatBytes(double bytes) const {
     return QString::fromStdString(eg::format_bytes(bytes > 0 ? (uint64_t)bytes : 0));
 }
 
-double MemoryPanel::parseBudget(const QString& text, double whole) const {
-    auto b = eg::parse_byte_budget(text.trimmed().toStdString(), "budget");
-    return b ? (double)b->resolve(whole > 0 ? (uint64_t)whole : 0) : -1.0;
+double MemoryPanel::parseBudget(const QString& text, double whole, const QString& what) {
+    auto b = eg::parse_byte_budget(text.trimmed().toStdString(), what.toStdString());
+    if (!b) {
+        setError(QString::fromStdString(b.message()) + QLatin1Char('.'));
+        return -1.0;
+    }
+    setError({});
+    return (double)b->resolve(whole > 0 ? (uint64_t)whole : 0);
 }
 
 void MemoryPanel::updatePreview() {
@@ -196,29 +215,34 @@ void MemoryPanel::updatePreview() {
     emit previewChanged();
 }
 
+eg::PlacementRequest MemoryPanel::request() const {
+    eg::PlacementRequest r;
+    if (vramAvailable()) r.vram_budget = eg::ByteBudget::exactly((uint64_t)vram_budget_);
+    r.engram_dram_budget = hasEngram() ? eg::ByteBudget::exactly((uint64_t)engram_budget_) : applied_.engram_dram_budget;
+    r.n_ctx = n_ctx_;
+    r.assume_gpu = overrides_.assume_gpu;
+    return r;
+}
+
 void MemoryPanel::apply() {
     if (!run_ || applying_) return;
-    QVariantMap s;
-    s[QStringLiteral("vram_budget")] = vramAvailable() ? QString::number((qulonglong)vram_budget_) : QString();
-    s[QStringLiteral("engram_dram_budget")] =
-        hasEngram() ? QString::number((qulonglong)engram_budget_) : applied_settings_.value(QStringLiteral("engram_dram_budget")).toString();
-    s[QStringLiteral("n_ctx")] = n_ctx_;
-    s[QStringLiteral("assume_gpu")] = overrides_.value(QStringLiteral("assume_gpu")).toString();
+    const eg::PlacementRequest r = request();
     // The user's choice wins over the command line from now on, and is remembered.
-    overrides_.remove(QStringLiteral("vram_budget"));
-    overrides_.remove(QStringLiteral("engram_dram_budget"));
+    overrides_.vram_budget.reset();
+    overrides_.engram_dram_budget.reset();
     if (prefs_) {
-        const QString k = settingsKey(path_);
-        if (vramAvailable()) prefs_->setValue(k + QStringLiteral("/vram_budget"), s.value(QStringLiteral("vram_budget")));
+        const QString k = settingsKey(path_) + QLatin1Char('/');
+        if (r.vram_budget) prefs_->setValue(k + QStringLiteral("vram_budget"), QString::fromStdString(r.vram_budget->to_string()));
         if (hasEngram())
-            prefs_->setValue(k + QStringLiteral("/engram_dram_budget"), s.value(QStringLiteral("engram_dram_budget")));
-        prefs_->setValue(k + QStringLiteral("/n_ctx"), n_ctx_);
+            prefs_->setValue(k + QStringLiteral("engram_dram_budget"),
+                             QString::fromStdString(r.engram_dram_budget->to_string()));
+        prefs_->setValue(k + QStringLiteral("n_ctx"), n_ctx_);
         prefs_->sync();
     }
     setError({});
     applying_ = true;
     emit applyingChanged();
-    emit applyRequested(s);
+    emit applyRequested(r);
 }
 
 void MemoryPanel::revert() {
@@ -230,12 +254,26 @@ void MemoryPanel::revert() {
     updatePreview();
 }
 
-void MemoryPanel::onPlaced(const QVariantMap& info, PlannedRunPtr run) {
-    run_ = std::move(run);
-    path_ = info.value(QStringLiteral("path")).toString();
-    current_ = info;
-    applied_settings_ = info.value(QStringLiteral("settings")).toMap();
-    notes_ = info.value(QStringLiteral("notes")).toStringList();
+void MemoryPanel::onPlaced(const eg::PlacementReport& report) {
+    run_ = report.run;
+    path_ = QString::fromStdString(report.path);
+    applied_ = report.applied;
+    notes_.clear();
+    for (const std::string& n : report.notes) notes_ << QString::fromStdString(n);
+    const auto text = [](const std::optional<eg::ByteBudget>& b) {
+        return b ? QString::fromStdString(b->to_string()) : QString();
+    };
+    // What QML and the tests read; the panel itself keeps the typed report.
+    current_ = {{QStringLiteral("path"), path_},
+                {QStringLiteral("plan"), json_to_variant(eg::to_json(run_->placement))},
+                {QStringLiteral("hardware"), json_to_variant(eg::to_json(run_->hardware))},
+                {QStringLiteral("measured"), json_to_variant(report.measured)},
+                {QStringLiteral("notes"), notes_},
+                {QStringLiteral("settings"),
+                 QVariantMap{{QStringLiteral("vram_budget"), text(applied_.vram_budget)},
+                             {QStringLiteral("engram_dram_budget"), text(applied_.engram_dram_budget)},
+                             {QStringLiteral("n_ctx"), (qint64)applied_.n_ctx},
+                             {QStringLiteral("assume_gpu"), applied_.assume_gpu.has_value()}}}};
     if (applying_) {
         applying_ = false;
         emit applyingChanged();
@@ -283,43 +321,44 @@ QVariantList MemoryPanel::points(const QList<QPointF>& s) {
 
 void MemoryPanel::sample() {
     if (!live_source_) return;
-    const QVariantMap l = live_source_();
-    if (l.isEmpty()) return;
+    const std::optional<eg::LiveFigures> l = live_source_();
+    if (!l) return;
     const double t = now();
     const double dt = t - last_t_;
-    // Tokens/s over the time each phase ran since the last sample.
-    const auto rate = [&](const char* tokens, const char* ms) {
-        const double dms = num(l, {"throughput", ms}) - num(last_, {"throughput", ms});
-        const double dtok = num(l, {"throughput", tokens}) - num(last_, {"throughput", tokens});
-        return dms > 0 && dtok > 0 ? dtok * 1000.0 / dms : -1.0;
-    };
-    if (!last_.isEmpty()) {
-        if (const double r = rate("prefill_tokens", "prefill_ms"); r > 0) prefill_.push_back({t, r});
-        if (const double r = rate("decode_tokens", "decode_ms"); r > 0) decode_.push_back({t, r});
+    if (last_) {
+        // Tokens/s over the time each phase ran since the last sample.
+        const auto rate = [](uint64_t tok, uint64_t ns, uint64_t tok0, uint64_t ns0) {
+            return ns > ns0 && tok > tok0 ? (double)(tok - tok0) * 1e9 / (double)(ns - ns0) : -1.0;
+        };
+        const eg::ThroughputCounters::Snapshot &a = last_->throughput, &b = l->throughput;
+        if (const double r = rate(b.prefill_tokens, b.prefill_ns, a.prefill_tokens, a.prefill_ns); r > 0)
+            prefill_.push_back({t, r});
+        if (const double r = rate(b.decode_tokens, b.decode_ns, a.decode_tokens, a.decode_ns); r > 0)
+            decode_.push_back({t, r});
     }
     while (!prefill_.isEmpty() && prefill_.front().x() < t - kSeriesSpanS) prefill_.pop_front();
     while (!decode_.isEmpty() && decode_.front().x() < t - kSeriesSpanS) decode_.pop_front();
 
     // Engram bytes/s per tier; a reopened store starts its counts again.
     QVariantMap r;
-    const QVariant engram = l.value(QStringLiteral("engram"));
-    if (dt > 0 && run_ && engram.isValid() && !engram.isNull()) {
+    if (dt > 0 && run_ && l->engram) {
         double rows = 0;
         for (const auto& e : run_->model.engram_tables) rows += (double)e.rows;
         const double row_bytes = rows > 0 ? (double)run_->model.engram_table_bytes() / rows : 0.0;
-        const auto d = [&](const char* tier, const char* field) {
-            const double now_v = num(l, {"engram", "tiers", tier, field});
-            const double was = num(last_, {"engram", "tiers", tier, field});
+        const auto d = [&](const char* tier, uint64_t eg::TierStats::*field) {
+            const eg::TierStats* now_t = l->engram_tier(tier);
+            const eg::TierStats* was_t = last_ ? last_->engram_tier(tier) : nullptr;
+            const double now_v = now_t ? (double)(now_t->*field) : 0.0, was = was_t ? (double)(was_t->*field) : 0.0;
             return now_v >= was ? now_v - was : now_v;
         };
-        const double hits = d("dram", "hits"), misses = d("dram", "misses");
+        const double hits = d("dram", &eg::TierStats::hits), misses = d("dram", &eg::TierStats::misses);
         r[QStringLiteral("dram_bytes_per_s")] = hits * row_bytes / dt;
-        r[QStringLiteral("ssd_bytes_per_s")] = d("ssd", "bytes_read") / dt;
+        r[QStringLiteral("ssd_bytes_per_s")] = d("ssd", &eg::TierStats::bytes_read) / dt;
         r[QStringLiteral("lookups_per_s")] = (hits + misses) / dt;
         r[QStringLiteral("recent_dram_hit_rate")] = hits + misses > 0 ? QVariant(hits / (hits + misses)) : QVariant();
     }
     rates_ = r;
-    live_ = l;
+    live_ = json_to_variant(eg::to_json(*l)).toMap();
     last_ = l;
     last_t_ = t;
     emit sampled();
@@ -328,17 +367,18 @@ void MemoryPanel::sample() {
 
 void MemoryPanel::refreshHeat() {
     QVariantList out;
-    const QVariantList rows = heat_source_ && hasEngram() ? heat_source_(kHeatRows) : QVariantList();
-    if (!rows.isEmpty()) {
-        const double top = std::max(1.0, rows.front().toMap().value(QStringLiteral("count")).toDouble());
-        const int per = std::max(1, (int)((rows.size() + kHeatBins - 1) / kHeatBins));
-        for (int i = 0; i < rows.size(); i += per) {
+    const std::vector<eg::ModelExtension::HotRow> rows =
+        heat_source_ && hasEngram() ? heat_source_(kHeatRows) : std::vector<eg::ModelExtension::HotRow>{};
+    if (!rows.empty()) {
+        const double top = std::max(1.0, (double)rows.front().count);
+        const int n_rows = (int)rows.size();
+        const int per = std::max(1, (n_rows + kHeatBins - 1) / kHeatBins);
+        for (int i = 0; i < n_rows; i += per) {
             double sum = 0, resident = 0;
-            const int n = std::min(per, (int)rows.size() - i);
+            const int n = std::min(per, n_rows - i);
             for (int k = i; k < i + n; ++k) {
-                const QVariantMap m = rows[k].toMap();
-                sum += m.value(QStringLiteral("count")).toDouble();
-                resident += m.value(QStringLiteral("resident")).toBool() ? 1 : 0;
+                sum += rows[k].count;
+                resident += rows[k].resident ? 1 : 0;
             }
             out.push_back(QVariantMap{{QStringLiteral("level"), sum / n / top},
                                       {QStringLiteral("count"), sum / n},

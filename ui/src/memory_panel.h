@@ -18,16 +18,20 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "model/extension.h"
 #include "plan/apply.h"
+#include "plan/live.h"
 
 namespace eg::ui {
 
-using PlannedRunPtr = std::shared_ptr<const eg::PlannedRun>;
-
-// nlohmann::json as QVariant (objects become QVariantMap, arrays QVariantList).
+// nlohmann::json as QVariant (objects become QVariantMap, arrays
+// QVariantList), walked directly: the planner's and the live figures' one
+// JSON form (plan/live.h, the CLI's --stats-json) is what QML reads.
 QVariant json_to_variant(const nlohmann::json& j);
 
 class MemoryPanel : public QObject {
@@ -68,22 +72,22 @@ public:
     static constexpr int kHeatRows = 512;          // hottest rows in the heat strip
     static constexpr int kHeatBins = 32;
 
-    using LiveSource = std::function<QVariantMap()>;
-    using HeatSource = std::function<QVariantList(int n)>;
+    using LiveSource = std::function<std::optional<eg::LiveFigures>()>;
+    using HeatSource = std::function<std::vector<eg::ModelExtension::HotRow>(int n)>;
 
     // prefs: where budgets are remembered per model (may be null).
     explicit MemoryPanel(QSettings* prefs, QObject* parent = nullptr);
 
     // Where live figures come from (EngineWorker::live / hottest); thread-safe callables.
     void setSources(LiveSource live, HeatSource heat);
-    // Options from the command line, for this run only: assume_gpu
-    // ("24G,25": plan for a GPU this machine does not have) and
-    // engram_dram_budget / vram_budget overriding what is remembered.
-    void setOverrides(const QVariantMap& o) { overrides_ = o; }
+    // Options from the command line, parsed there, for this run only:
+    // assume_gpu (plan for a GPU this machine does not have) and the
+    // budgets, overriding what is remembered.
+    void setOverrides(const eg::PlacementRequest& o) { overrides_ = o; }
 
-    // The placement settings to load `path` with: the remembered ones
-    // (vram_budget, engram_dram_budget, n_ctx) and the overrides.
-    QVariantMap settingsFor(const QString& path) const;
+    // The placement to load `path` with: the remembered budgets and context
+    // for this model, then the overrides.
+    eg::PlacementRequest placementFor(const QString& path) const;
 
     bool ready() const { return run_ != nullptr; }
     QString modelPath() const { return path_; }
@@ -121,8 +125,11 @@ public:
 
     // "1.5 GiB", "312 MiB" (the planner's wording).
     Q_INVOKABLE QString formatBytes(double bytes) const;
-    // "2G", "512M", "1.5GiB", "5%" (of `whole`) in bytes; -1 when it is none of these.
-    Q_INVOKABLE double parseBudget(const QString& text, double whole) const;
+    // The budget the sliders would apply, as the engine thread gets it.
+    eg::PlacementRequest request() const;
+    // "2G", "512M", "1.5GiB", "5%" (of `whole`) in bytes: the budget fields'
+    // edge. -1 when it is none of these, and `error` says so, naming `what`.
+    Q_INVOKABLE double parseBudget(const QString& text, double whole, const QString& what);
     // Asks the engine to re-place the model under the sliders' budgets and
     // remembers them for this model.
     Q_INVOKABLE void apply();
@@ -130,7 +137,7 @@ public:
     Q_INVOKABLE void revert();
 
 public slots:
-    void onPlaced(const QVariantMap& info, eg::ui::PlannedRunPtr run);
+    void onPlaced(const eg::PlacementReport& report);
     void onPlacementFailed(const QString& error);
     void onLoadFailed(const QString& error);
     // One sample of the live figures (the timer calls it every 250 ms).
@@ -138,7 +145,7 @@ public slots:
     void refreshHeat();
 
 signals:
-    void applyRequested(const QVariantMap& placement);
+    void applyRequested(const eg::PlacementRequest& placement);
     void placementChanged();
     void budgetsChanged();
     void previewChanged();
@@ -155,12 +162,12 @@ private:
     static QVariantList points(const QList<QPointF>& s);
 
     QSettings* prefs_;
-    QVariantMap overrides_;
+    eg::PlacementRequest overrides_;
     LiveSource live_source_;
     HeatSource heat_source_;
-    PlannedRunPtr run_;
+    eg::PlannedRunPtr run_;
     QString path_;
-    QVariantMap applied_settings_;
+    eg::PlacementRequest applied_;
     double vram_budget_ = 0, engram_budget_ = 0;
     int n_ctx_ = 0;
     eg::Placement preview_plan_;
@@ -172,7 +179,7 @@ private:
     QTimer timer_;
     QElapsedTimer clock_;
     QList<QPointF> prefill_, decode_;  // (seconds since start, tokens/s)
-    QVariantMap last_;                 // the previous sample
+    std::optional<eg::LiveFigures> last_;  // the previous sample
     double last_t_ = 0;
     int ticks_ = 0;
     QVariantList heat_;
@@ -180,4 +187,3 @@ private:
 
 }  // namespace eg::ui
 
-Q_DECLARE_METATYPE(eg::ui::PlannedRunPtr)

@@ -7,43 +7,61 @@
 
 namespace eg {
 
+Status parse_budget_flags(const BudgetFlags& flags, PlacementRequest& r) {
+    if (!flags.vram.empty()) {
+        auto v = parse_byte_budget(flags.vram, "VRAM budget");
+        if (!v) return v.error();
+        r.vram_budget = v.value();
+    }
+    if (!flags.engram_dram.empty()) {
+        auto e = parse_byte_budget(flags.engram_dram, "Engram DRAM budget");
+        if (!e) return e.error();
+        r.engram_dram_budget = e.value();
+    }
+    if (!flags.assume_gpu.empty()) {
+        auto g = parse_assumed_gpu(flags.assume_gpu);
+        if (!g) return g.error();
+        r.assume_gpu = g.value();
+    }
+    return {};
+}
+
+Status parse_budget_flags(const BudgetFlags& flags, PlanRequest& r) {
+    if (auto s = parse_budget_flags(flags, static_cast<PlacementRequest&>(r)); !s) return s;
+    if (!flags.engram_vram.empty()) {
+        auto e = parse_byte_budget(flags.engram_vram, "Engram VRAM budget");
+        if (!e) return e.error();
+        r.engram_vram_budget = e.value();
+    }
+    return {};
+}
+
+ByteBudget default_engram_dram_budget(const ModelInfo& model) {
+    uint64_t total = 0, avail = 0;
+    if (!read_meminfo(&total, &avail)) return ByteBudget::all();
+    return model.engram_table_bytes() <= avail / 2 ? ByteBudget::all() : ByteBudget::exactly(avail / 2);
+}
+
 Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     PlannedRun run;
     auto info = model_info(f);
     if (!info) return info.error();
     run.model = std::move(info.value());
-    std::optional<GpuHardware> assumed;
-    if (!r.assume_gpu.empty()) {
-        auto g = parse_assumed_gpu(r.assume_gpu);
-        if (!g) return g.error();
-        assumed = g.value();
-    }
     ProbeOptions po;
     po.refresh = r.refresh_hardware;
     po.ssd_probe_file = r.ssd_probe_file;
     run.hardware = probe_hardware(po);
-    if (assumed) {
-        run.hardware.gpus = {*assumed};
+    if (r.assume_gpu) {
+        run.hardware.gpus = {*r.assume_gpu};
         std::erase_if(run.hardware.notes, [](const std::string& n) { return n.rfind("no GPU", 0) == 0; });
         run.hardware.notes.push_back("--assume-gpu: planning for an assumed GPU instead of this machine's");
     }
     Budgets& b = run.budgets;
     const uint64_t vram_free = run.hardware.gpus.empty() ? 0 : run.hardware.gpus[0].vram_free_bytes;
-    if (r.vram_budget.empty()) {
-        b.vram_bytes = vram_free;
-    } else {
-        auto v = parse_byte_budget(r.vram_budget, "VRAM budget");
-        if (!v) return v.error();
-        b.vram_bytes = v->resolve(vram_free);
-    }
-    auto e = parse_byte_budget(r.engram_dram_budget, "Engram DRAM budget");
-    if (!e) return e.error();
-    b.engram_dram_bytes = e->resolve(run.model.engram_table_bytes());
-    if (!r.engram_vram_budget.empty()) {
-        auto ev = parse_byte_budget(r.engram_vram_budget, "Engram VRAM budget");
-        if (!ev) return ev.error();
-        b.engram_vram_bytes = ev->resolve(run.model.engram_table_bytes());
-    }
+    b.vram_bytes = r.vram_budget ? r.vram_budget->resolve(vram_free) : vram_free;
+    const ByteBudget engram = r.engram_dram_budget ? *r.engram_dram_budget : default_engram_dram_budget(run.model);
+    b.engram_dram_bytes = engram.resolve(run.model.engram_table_bytes());
+    if (r.engram_vram_budget) b.engram_vram_bytes = r.engram_vram_budget->resolve(run.model.engram_table_bytes());
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
     b.n_threads = r.n_threads;

@@ -3,6 +3,8 @@
 // load compare the bytes each device really holds with the prediction.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,20 +16,45 @@
 
 namespace eg {
 
-struct PlanRequest {
-    std::string vram_budget;                  // bytes or % of free VRAM; "": all free VRAM
-    std::string engram_dram_budget = "100%";  // bytes or % of the Engram tables
-    // VRAM for hot Engram rows of GPU blocks, bytes or % of the Engram
-    // tables; "": whatever VRAM the blocks leave.
-    std::string engram_vram_budget;
-    int64_t n_ctx = 0;                        // 0: the model's, at most 4096
+// What the user chooses for a placement, parsed where it was typed (a
+// command-line flag: parse_budget_flags; the memory panel's sliders and
+// fields in the window) and carried as is to the engine thread; make_plan
+// resolves the budgets against the hardware and the model. Unset: the default.
+struct PlacementRequest {
+    std::optional<ByteBudget> vram_budget;         // bytes or share of free VRAM; none: all free VRAM
+    std::optional<ByteBudget> engram_dram_budget;  // bytes or share of the Engram tables; none: default_engram_dram_budget
+    int64_t n_ctx = 0;                             // 0: the model's, at most 4096
+    std::optional<GpuHardware> assume_gpu;         // plan for this GPU instead of the machine's
+
+    bool empty() const { return !vram_budget && !engram_dram_budget && n_ctx == 0 && !assume_gpu; }
+};
+
+// A placement request with what the programs tune besides.
+struct PlanRequest : PlacementRequest {
+    // VRAM for hot Engram rows of GPU blocks, bytes or share of the Engram
+    // tables; none: whatever VRAM the blocks leave.
+    std::optional<ByteBudget> engram_vram_budget;
     int64_t n_batch = 512;
     int n_threads = 0;                        // CPU threads decoding; 0: physical cores
     int64_t decode_kv_tokens = 0;             // context of a predicted decode token; 0: n_ctx / 2
-    std::string assume_gpu;                   // VRAM[,H2D_GBps[,VRAM_GBps]]
     bool refresh_hardware = false;
     std::string ssd_probe_file;               // measure 4 KiB reads on this file ("": default figure)
 };
+
+// The Engram DRAM budget when the user has not set one: all of the tables
+// when they take at most half of the available memory, else that half.
+ByteBudget default_engram_dram_budget(const ModelInfo& model);
+
+// The budget flags as typed on a command line ("" where not given).
+struct BudgetFlags {
+    std::string vram, engram_dram, engram_vram;
+    std::string assume_gpu;  // VRAM[,H2D_GBps[,VRAM_GBps]]
+};
+// Parses the flags into r (what is empty keeps r's value); the error names
+// the flag and says what it should look like. The PlacementRequest form
+// ignores engram_vram.
+Status parse_budget_flags(const BudgetFlags& flags, PlacementRequest& r);
+Status parse_budget_flags(const BudgetFlags& flags, PlanRequest& r);
 
 struct PlannedRun {
     ModelInfo model;
@@ -35,6 +62,8 @@ struct PlannedRun {
     Budgets budgets;
     Placement placement;
 };
+// A plan as its readers share it (the engine thread and the memory panel).
+using PlannedRunPtr = std::shared_ptr<const PlannedRun>;
 
 Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r);
 
@@ -56,6 +85,15 @@ struct PlacedSession {
     nlohmann::json measured;         // compare_with_measured; null when the plan could not be followed
 };
 Result<PlacedSession> place_session(const Model& m, const PlanRequest& r, SessionOptions so);
+
+// A placement made, as the engine thread tells the window (the memory panel).
+struct PlacementReport {
+    std::string path;                // the model file
+    PlannedRunPtr run;
+    PlacementRequest applied;        // as applied: the Engram DRAM budget set, n_ctx the plan's
+    std::vector<std::string> notes;  // PlacedSession::notes
+    nlohmann::json measured;         // PlacedSession::measured
+};
 
 // The plan's blocks as contiguous ranges per device, for SessionOptions::split.
 std::vector<BlockRange> block_ranges(const Placement& p);

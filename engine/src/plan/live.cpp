@@ -70,11 +70,28 @@ nlohmann::json tier_json(const MeasuredTier& t) {
 
 }  // namespace
 
-nlohmann::json live_json(const MeasuredMemory& m, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
-                         const Placement& placement) {
+const TierStats* LiveFigures::engram_tier(const std::string& tier) const {
+    if (!engram) return nullptr;
+    for (const TierStats& t : engram->tiers)
+        if (t.tier == tier) return &t;
+    return nullptr;
+}
+
+LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
+                         const PlannedRun& run) {
+    LiveFigures f;
+    f.memory = measure_memory(mem, ext, run);
+    if (ext) f.engram = *ext;
+    f.throughput = t;
+    f.predicted_decode_tokens_per_s = run.placement.predicted.decode_tokens_per_s;
+    return f;
+}
+
+nlohmann::json to_json(const LiveFigures& f) {
     nlohmann::json j;
-    j["memory"] = {{"vram", tier_json(m.vram)}, {"dram", tier_json(m.dram)}, {"ssd", tier_json(m.ssd)}};
-    j["engram"] = ext ? extension_stats_json(*ext) : nlohmann::json();
+    j["memory"] = {{"vram", tier_json(f.memory.vram)}, {"dram", tier_json(f.memory.dram)}, {"ssd", tier_json(f.memory.ssd)}};
+    j["engram"] = f.engram ? extension_stats_json(*f.engram) : nlohmann::json();
+    const ThroughputCounters::Snapshot& t = f.throughput;
     j["throughput"] = {{"prefill_tokens", t.prefill_tokens},
                        {"prefill_ms", t.prefill_ns / 1e6},
                        {"prefill_tokens_per_s", t.prefill_tokens_per_s()},
@@ -82,7 +99,7 @@ nlohmann::json live_json(const MeasuredMemory& m, const ExtensionStats* ext, con
                        {"decode_ms", t.decode_ns / 1e6},
                        {"decode_tokens_per_s", t.decode_tokens_per_s()},
                        {"ttft_ms", t.last_ttft_us >= 0 ? nlohmann::json(t.last_ttft_us / 1000.0) : nlohmann::json()}};
-    j["predicted"] = {{"decode_tokens_per_s", placement.predicted.decode_tokens_per_s}};
+    j["predicted"] = {{"decode_tokens_per_s", f.predicted_decode_tokens_per_s}};
     return j;
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -36,12 +38,28 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
 // "mean_lead_us","compute_us"}
 nlohmann::json extension_stats_json(const ExtensionStats& s);
 
+// What the memory panel shows at one moment, typed: sizes per tier, the
+// extension's statistics (none without Engram), the throughput counters and
+// the plan's predicted decode rate. Built on the engine thread's side, read
+// field by field on the window's; live_json is its JSON form for the CLI.
+struct LiveFigures {
+    MeasuredMemory memory;
+    std::optional<ExtensionStats> engram;
+    ThroughputCounters::Snapshot throughput;
+    double predicted_decode_tokens_per_s = 0;
+
+    // One tier of the extension's statistics by name ("dram", "ssd", "vram"); null when absent.
+    const TierStats* engram_tier(const std::string& tier) const;
+};
+
+LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
+                         const PlannedRun& run);
+
 // {"memory":{"vram"|"dram"|"ssd":{"bytes","capacity_bytes","budget_bytes",
 // "by_category":{"weights","kv","engram","scratch"}}},"engram":{...}|null,
 // "throughput":{"prefill_tokens","prefill_ms","prefill_tokens_per_s",
 // "decode_tokens","decode_ms","decode_tokens_per_s","ttft_ms"},
-// "predicted":{"decode_tokens_per_s"}}
-nlohmann::json live_json(const MeasuredMemory& m, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
-                         const Placement& placement);
+// "predicted":{"decode_tokens_per_s"}}: `engram-cli run --stats-json`.
+nlohmann::json to_json(const LiveFigures& f);
 
 }  // namespace eg

@@ -569,6 +569,13 @@ uint64_t ByteBudget::resolve(uint64_t whole) const {
     return (uint64_t)std::llround(f * (double)whole);
 }
 
+std::string ByteBudget::to_string() const {
+    if (bytes) return std::to_string(*bytes);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g%%", std::clamp(fraction.value_or(1.0), 0.0, 1.0) * 100.0);
+    return buf;
+}
+
 Result<ByteBudget> parse_byte_budget(const std::string& text, const std::string& what) {
     const std::string s = trim(text);
     auto bad = [&] {

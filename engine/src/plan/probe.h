@@ -73,10 +73,19 @@ bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes);
 Result<GpuHardware> parse_assumed_gpu(const std::string& text);
 
 // A budget: bytes ("8G", "512M", "1.5GiB", "1000000") or a share ("25%").
+// Parsed once where the user types it (a command-line flag, a text field);
+// resolved against the whole it is a share of when the planner runs.
 struct ByteBudget {
     std::optional<uint64_t> bytes;
     std::optional<double> fraction;  // 0..1
     uint64_t resolve(uint64_t whole) const;
+    // "25%" or a byte count ("1073741824"): what parse_byte_budget reads back.
+    std::string to_string() const;
+    bool operator==(const ByteBudget&) const = default;
+
+    static ByteBudget exactly(uint64_t n) { return {n, std::nullopt}; }
+    static ByteBudget share(double f) { return {std::nullopt, f}; }
+    static ByteBudget all() { return share(1.0); }
 };
 // what: "VRAM budget", ... for the error sentence.
 Result<ByteBudget> parse_byte_budget(const std::string& text, const std::string& what);
