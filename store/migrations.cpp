@@ -8,7 +8,7 @@
 #include <QSqlQuery>
 #include <QStringList>
 
-namespace eg::app::store_migrations {
+namespace eg::store::migrations {
 namespace {
 
 // Times are INTEGER milliseconds since the Unix epoch (UTC).
@@ -156,4 +156,4 @@ bool migrate(QSqlDatabase& db, int from, int to, QString* error) {
     return true;
 }
 
-}  // namespace eg::app::store_migrations
+}  // namespace eg::store::migrations

@@ -9,7 +9,7 @@
 
 #include <optional>
 
-namespace eg::app {
+namespace eg::store {
 
 struct ConversationRow {
     qint64 id = 0;
@@ -108,4 +108,4 @@ private:
 // prefix. Empty when nothing searchable is left.
 QString fts5_query_from_user_text(const QString& text);
 
-}  // namespace eg::app
+}  // namespace eg::store

@@ -5,7 +5,7 @@
 #include <QSqlDatabase>
 #include <QString>
 
-namespace eg::app::store_migrations {
+namespace eg::store::migrations {
 
 // The version recorded in `schema_version`; 0 for an empty file (a new store).
 // -1 with *error set when the file is not a store or cannot be read.
@@ -15,4 +15,4 @@ int read_version(QSqlDatabase& db, QString* error);
 // also records the new version, so an interrupted migration resumes cleanly.
 bool migrate(QSqlDatabase& db, int from, int to, QString* error);
 
-}  // namespace eg::app::store_migrations
+}  // namespace eg::store::migrations

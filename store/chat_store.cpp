@@ -11,7 +11,7 @@
 #include <QSqlQuery>
 #include <QVariant>
 
-namespace eg::app {
+namespace eg::store {
 namespace {
 
 qint64 to_ms(const QDateTime& t) { return t.isValid() ? t.toMSecsSinceEpoch() : QDateTime::currentMSecsSinceEpoch(); }
@@ -122,7 +122,7 @@ bool ChatStore::open(const QString& db_path, QString* error) {
 
     // Read the version before anything writes: a newer file must stay as it is.
     QString why;
-    const int version = store_migrations::read_version(db_, &why);
+    const int version = migrations::read_version(db_, &why);
     if (version < 0) return failed(why);
     if (version > kSchemaVersion)
         return failed(QStringLiteral("it was written by a newer Engram Desktop (schema version %1, this "
@@ -137,7 +137,7 @@ bool ChatStore::open(const QString& db_path, QString* error) {
     q.finish();
     if (!q.exec(QStringLiteral("PRAGMA synchronous = NORMAL"))) return failed(q.lastError().text());
 
-    if (version < kSchemaVersion && !store_migrations::migrate(db_, version, kSchemaVersion, &why))
+    if (version < kSchemaVersion && !migrations::migrate(db_, version, kSchemaVersion, &why))
         return failed(why);
     last_error_.clear();
     return true;
@@ -337,4 +337,4 @@ QString ChatStore::integrity_check() const {
     return lines.join(QLatin1Char('\n'));
 }
 
-}  // namespace eg::app
+}  // namespace eg::store
