@@ -6,6 +6,8 @@
 
 #include "store/migrations.h"
 
+#include "core/log.h"
+
 #include <QRegularExpression>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -59,6 +61,12 @@ MessageRow message_from(const QSqlQuery& q) {
 const QString kNextActivity = QStringLiteral(
     "MAX(:now, (SELECT COALESCE(MAX(updated_at), 0) + 1 FROM conversations))");
 
+eg::Error fail(const QString& why) { return eg::Error{why.toStdString()}; }
+
+void log_failed_read(const char* what, const QSqlQuery& q) {
+    EG_LOG_ERROR("conversation store: reading {} failed: {}", what, q.lastError().text().toStdString());
+}
+
 }  // namespace
 
 QString fts5_query_from_user_text(const QString& text) {
@@ -94,21 +102,12 @@ bool ChatStore::is_open() const { return db_.isValid() && db_.isOpen(); }
 
 QString ChatStore::path() const { return path_; }
 
-QString ChatStore::last_error() const { return last_error_; }
-
-bool ChatStore::fail(const QString& what) const {
-    last_error_ = what;
-    return false;
-}
-
-bool ChatStore::open(const QString& db_path, QString* error) {
+eg::Status ChatStore::open(const QString& db_path) {
     close();
     path_ = db_path;
     auto failed = [&](const QString& why) {
-        last_error_ = QStringLiteral("cannot open the conversation store %1: %2").arg(db_path, why);
-        if (error) *error = last_error_;
         close();
-        return false;
+        return fail(QStringLiteral("cannot open the conversation store %1: %2").arg(db_path, why));
     };
     db_ = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection_name_);
     if (!db_.isValid()) return failed(QStringLiteral("the Qt SQLite driver (QSQLITE) is not installed"));
@@ -121,9 +120,9 @@ bool ChatStore::open(const QString& db_path, QString* error) {
         return failed(q.lastError().text());
 
     // Read the version before anything writes: a newer file must stay as it is.
-    QString why;
-    const int version = migrations::read_version(db_, &why);
-    if (version < 0) return failed(why);
+    const eg::Result<int> read = migrations::read_version(db_);
+    if (!read) return failed(error_text(read));
+    const int version = read.value();
     if (version > kSchemaVersion)
         return failed(QStringLiteral("it was written by a newer Engram Desktop (schema version %1, this "
                                      "version understands up to %2); the file was left untouched")
@@ -137,13 +136,12 @@ bool ChatStore::open(const QString& db_path, QString* error) {
     q.finish();
     if (!q.exec(QStringLiteral("PRAGMA synchronous = NORMAL"))) return failed(q.lastError().text());
 
-    if (version < kSchemaVersion && !migrations::migrate(db_, version, kSchemaVersion, &why))
-        return failed(why);
-    last_error_.clear();
-    return true;
+    if (version < kSchemaVersion)
+        if (eg::Status m = migrations::migrate(db_, version, kSchemaVersion); !m) return failed(error_text(m));
+    return {};
 }
 
-qint64 ChatStore::create_conversation(const QString& title, const QString& system_prompt,
+eg::Result<qint64> ChatStore::create_conversation(const QString& title, const QString& system_prompt,
                                       const QString& settings_json) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("INSERT INTO conversations (title, system_prompt, settings_json, created_at, "
@@ -155,57 +153,54 @@ qint64 ChatStore::create_conversation(const QString& title, const QString& syste
     q.bindValue(QStringLiteral(":settings"), not_null(settings_json));
     q.bindValue(QStringLiteral(":created"), now);
     q.bindValue(QStringLiteral(":now"), now);
-    if (!q.exec()) return fail(QStringLiteral("cannot create a conversation: %1").arg(q.lastError().text())), 0;
+    if (!q.exec()) return fail(QStringLiteral("cannot create a conversation: %1").arg(q.lastError().text()));
     return q.lastInsertId().toLongLong();
 }
 
 namespace {
-bool set_column(const QSqlDatabase& db, const char* column, qint64 id, const QString& value, QString* error) {
+eg::Status set_column(const QSqlDatabase& db, const char* column, qint64 id, const QString& value) {
     QSqlQuery q(db);
     q.prepare(QStringLiteral("UPDATE conversations SET %1 = ? WHERE id = ?").arg(QLatin1String(column)));
     q.addBindValue(not_null(value));
     q.addBindValue(id);
-    if (!q.exec()) {
-        *error = QStringLiteral("cannot change the %1 of conversation %2: %3")
-                     .arg(QLatin1String(column)).arg(id).arg(q.lastError().text());
-        return false;
-    }
-    if (q.numRowsAffected() != 1) {
-        *error = QStringLiteral("no conversation with id %1").arg(id);
-        return false;
-    }
-    return true;
+    if (!q.exec())
+        return fail(QStringLiteral("cannot change the %1 of conversation %2: %3")
+                        .arg(QLatin1String(column))
+                        .arg(id)
+                        .arg(q.lastError().text()));
+    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no conversation with id %1").arg(id));
+    return {};
 }
 }  // namespace
 
-bool ChatStore::rename_conversation(qint64 id, const QString& title) {
-    return set_column(db_, "title", id, title, &last_error_);
+eg::Status ChatStore::rename_conversation(qint64 id, const QString& title) {
+    return set_column(db_, "title", id, title);
 }
-bool ChatStore::set_system_prompt(qint64 id, const QString& text) {
-    return set_column(db_, "system_prompt", id, text, &last_error_);
+eg::Status ChatStore::set_system_prompt(qint64 id, const QString& text) {
+    return set_column(db_, "system_prompt", id, text);
 }
-bool ChatStore::set_settings_json(qint64 id, const QString& json) {
-    return set_column(db_, "settings_json", id, json, &last_error_);
+eg::Status ChatStore::set_settings_json(qint64 id, const QString& json) {
+    return set_column(db_, "settings_json", id, json);
 }
-bool ChatStore::set_conversation_model(qint64 id, const QString& model) {
-    return set_column(db_, "model", id, model, &last_error_);
+eg::Status ChatStore::set_conversation_model(qint64 id, const QString& model) {
+    return set_column(db_, "model", id, model);
 }
 
-bool ChatStore::delete_conversation(qint64 id) {
+eg::Status ChatStore::delete_conversation(qint64 id) {
     // Messages go by ON DELETE CASCADE (foreign keys are on for this connection).
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("DELETE FROM conversations WHERE id = ?"));
     q.addBindValue(id);
     if (!q.exec()) return fail(QStringLiteral("cannot delete conversation %1: %2").arg(id).arg(q.lastError().text()));
     if (q.numRowsAffected() != 1) return fail(QStringLiteral("no conversation with id %1").arg(id));
-    return true;
+    return {};
 }
 
 std::optional<ConversationRow> ChatStore::conversation(qint64 id) const {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("SELECT %1 FROM conversations WHERE id = ?").arg(kConversationColumns));
     q.addBindValue(id);
-    if (!q.exec()) return fail(q.lastError().text()), std::nullopt;
+    if (!q.exec()) return log_failed_read("conversation", q), std::nullopt;
     if (!q.next()) return std::nullopt;
     return conversation_from(q);
 }
@@ -214,18 +209,17 @@ QList<ConversationRow> ChatStore::conversations() const {
     QList<ConversationRow> rows;
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("SELECT %1 FROM conversations ORDER BY updated_at DESC, id DESC").arg(kConversationColumns));
-    if (!q.exec()) return fail(q.lastError().text()), rows;
+    if (!q.exec()) return log_failed_read("conversations", q), rows;
     while (q.next()) rows << conversation_from(q);
     return rows;
 }
 
-qint64 ChatStore::add_message(const MessageRow& m) {
-    if (!db_.transaction()) return fail(db_.lastError().text()), 0;
-    auto failed = [&](const QSqlQuery& q) {
-        last_error_ = QStringLiteral("cannot add a message to conversation %1: %2")
-                          .arg(m.conversation_id).arg(q.lastError().text());
+eg::Result<qint64> ChatStore::add_message(const MessageRow& m) {
+    const QString what = QStringLiteral("cannot add a message to conversation %1: %2").arg(m.conversation_id);
+    if (!db_.transaction()) return fail(what.arg(db_.lastError().text()));
+    auto failed = [&](const QString& why) -> eg::Error {
         db_.rollback();
-        return qint64(0);
+        return fail(what.arg(why));
     };
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("INSERT INTO messages (conversation_id, role, content, model, created_at, "
@@ -241,7 +235,7 @@ qint64 ChatStore::add_message(const MessageRow& m) {
     q.addBindValue(m.tokens_per_s);
     q.addBindValue(m.ttft_ms);
     q.addBindValue(m.finished ? 1 : 0);
-    if (!q.exec()) return failed(q);
+    if (!q.exec()) return failed(q.lastError().text());
     const qint64 id = q.lastInsertId().toLongLong();
 
     QSqlQuery touch(db_);
@@ -249,13 +243,13 @@ qint64 ChatStore::add_message(const MessageRow& m) {
                   QStringLiteral(" WHERE id = :id"));
     touch.bindValue(QStringLiteral(":now"), QDateTime::currentMSecsSinceEpoch());
     touch.bindValue(QStringLiteral(":id"), m.conversation_id);
-    if (!touch.exec()) return failed(touch);
-    if (!db_.commit()) return fail(db_.lastError().text()), db_.rollback(), 0;
+    if (!touch.exec()) return failed(touch.lastError().text());
+    if (!db_.commit()) return failed(db_.lastError().text());
     return id;
 }
 
-bool ChatStore::update_message(qint64 id, const QString& content, bool finished, int prompt_tokens,
-                               int completion_tokens, double tokens_per_s, double ttft_ms) {
+eg::Status ChatStore::update_message(qint64 id, const QString& content, bool finished, int prompt_tokens,
+                                     int completion_tokens, double tokens_per_s, double ttft_ms) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("UPDATE messages SET content = ?, finished = ?, prompt_tokens = ?, "
                              "completion_tokens = ?, tokens_per_s = ?, ttft_ms = ? WHERE id = ?"));
@@ -268,19 +262,19 @@ bool ChatStore::update_message(qint64 id, const QString& content, bool finished,
     q.addBindValue(id);
     if (!q.exec()) return fail(QStringLiteral("cannot update message %1: %2").arg(id).arg(q.lastError().text()));
     if (q.numRowsAffected() != 1) return fail(QStringLiteral("no message with id %1").arg(id));
-    return true;
+    return {};
 }
 
 std::optional<MessageRow> ChatStore::message(qint64 id) const {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE id = ?").arg(kMessageColumns));
     q.addBindValue(id);
-    if (!q.exec()) return fail(q.lastError().text()), std::nullopt;
+    if (!q.exec()) return log_failed_read("message", q), std::nullopt;
     if (!q.next()) return std::nullopt;
     return message_from(q);
 }
 
-bool ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_message_id) {
+eg::Status ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_message_id) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("DELETE FROM messages WHERE conversation_id = :c AND id >= :first "
                              "AND EXISTS (SELECT 1 FROM messages WHERE id = :first AND conversation_id = :c)"));
@@ -289,7 +283,7 @@ bool ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_messag
     if (!q.exec()) return fail(QStringLiteral("cannot delete messages: %1").arg(q.lastError().text()));
     if (q.numRowsAffected() < 1)
         return fail(QStringLiteral("message %1 is not in conversation %2").arg(first_message_id).arg(conversation_id));
-    return true;
+    return {};
 }
 
 QList<MessageRow> ChatStore::messages(qint64 conversation_id) const {
@@ -297,12 +291,12 @@ QList<MessageRow> ChatStore::messages(qint64 conversation_id) const {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = ? ORDER BY id").arg(kMessageColumns));
     q.addBindValue(conversation_id);
-    if (!q.exec()) return fail(q.lastError().text()), rows;
+    if (!q.exec()) return log_failed_read("messages", q), rows;
     while (q.next()) rows << message_from(q);
     return rows;
 }
 
-QList<SearchHit> ChatStore::search(const QString& text, int limit) const {
+eg::Result<QList<SearchHit>> ChatStore::search(const QString& text, int limit) const {
     QList<SearchHit> hits;
     const QString match = fts5_query_from_user_text(text);
     if (match.isEmpty() || limit <= 0) return hits;
@@ -314,7 +308,7 @@ QList<SearchHit> ChatStore::search(const QString& text, int limit) const {
                              "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?"));
     for (const QVariant& v : {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit)})
         q.addBindValue(v);
-    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text())), hits;
+    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text()));
     while (q.next()) hits << SearchHit{q.value(0).toLongLong(), 0, q.value(1).toString()};
 
     q.prepare(QStringLiteral("SELECT m.conversation_id, m.id, snippet(messages_fts, 0, ?, ?, ?, 16) FROM messages_fts "
@@ -323,15 +317,15 @@ QList<SearchHit> ChatStore::search(const QString& text, int limit) const {
     for (const QVariant& v :
          {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit - int(hits.size()))})
         q.addBindValue(v);
-    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text())), hits;
+    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text()));
     while (q.next()) hits << SearchHit{q.value(0).toLongLong(), q.value(1).toLongLong(), q.value(2).toString()};
     return hits;
 }
 
-QString ChatStore::integrity_check() const {
+eg::Result<QString> ChatStore::integrity_check() const {
     QSqlQuery q(db_);
     if (!q.exec(QStringLiteral("PRAGMA integrity_check")))
-        return fail(q.lastError().text()), QStringLiteral("integrity_check failed: %1").arg(last_error_);
+        return fail(QStringLiteral("integrity_check failed: %1").arg(q.lastError().text()));
     QStringList lines;
     while (q.next()) lines << q.value(0).toString();
     return lines.join(QLatin1Char('\n'));

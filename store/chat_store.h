@@ -9,6 +9,8 @@
 
 #include <optional>
 
+#include "core/result.h"
+
 namespace eg::store {
 
 struct ConversationRow {
@@ -45,6 +47,11 @@ struct SearchHit {
 // Everything runs in the calling thread on the store's own named connection;
 // create and use a ChatStore in one thread only, and give two stores alive at
 // the same time different connection names.
+//
+// Errors follow the convention of the whole codebase (core/result.h): what
+// can fail returns eg::Status or eg::Result<T> whose message is a sentence
+// naming the file or the row; readers return what they find and log a failed
+// query (the store's file is ours: a read fails only when the disk does).
 class ChatStore {
 public:
     static constexpr int kSchemaVersion = 3;
@@ -60,48 +67,51 @@ public:
 
     // Creates the file or migrates it from any older schema; WAL, foreign keys
     // on. A file from a newer version is refused and left untouched.
-    bool open(const QString& db_path, QString* error);
+    eg::Status open(const QString& db_path);
     bool is_open() const;
     void close();
     QString path() const;
 
-    qint64 create_conversation(const QString& title, const QString& system_prompt = {},
-                               const QString& settings_json = {});  // 0 on error
-    bool rename_conversation(qint64 id, const QString& title);      // does not reorder
-    bool delete_conversation(qint64 id);                            // messages go with it
-    bool set_system_prompt(qint64 id, const QString& text);
-    bool set_settings_json(qint64 id, const QString& json);
-    bool set_conversation_model(qint64 id, const QString& model);
+    eg::Result<qint64> create_conversation(const QString& title, const QString& system_prompt = {},
+                                           const QString& settings_json = {});  // the new id
+    eg::Status rename_conversation(qint64 id, const QString& title);            // does not reorder
+    eg::Status delete_conversation(qint64 id);                                  // messages go with it
+    eg::Status set_system_prompt(qint64 id, const QString& text);
+    eg::Status set_settings_json(qint64 id, const QString& json);
+    eg::Status set_conversation_model(qint64 id, const QString& model);
     std::optional<ConversationRow> conversation(qint64 id) const;
     QList<ConversationRow> conversations() const;  // most recent activity first
 
-    qint64 add_message(const MessageRow& m);  // 0 on error; touches the conversation's updated_at
+    eg::Result<qint64> add_message(const MessageRow& m);  // the new id; touches the conversation's updated_at
     // Each call is its own committed transaction, so a streaming reply saved
     // this way survives a crash up to the last call.
-    bool update_message(qint64 id, const QString& content, bool finished, int prompt_tokens = 0,
-                        int completion_tokens = 0, double tokens_per_s = 0, double ttft_ms = 0);
+    eg::Status update_message(qint64 id, const QString& content, bool finished, int prompt_tokens = 0,
+                              int completion_tokens = 0, double tokens_per_s = 0, double ttft_ms = 0);
     std::optional<MessageRow> message(qint64 id) const;
     // Deletes first_message_id and every later message of the conversation
     // (edit-and-resend / regenerate). False if that message is not in it.
-    bool delete_messages_from(qint64 conversation_id, qint64 first_message_id);
+    eg::Status delete_messages_from(qint64 conversation_id, qint64 first_message_id);
     QList<MessageRow> messages(qint64 conversation_id) const;  // oldest first
 
     // FTS5 over message text and conversation titles: every word of `text`
     // must occur (the last one as a prefix, for search-as-you-type). Title
     // hits come first, then messages by relevance. Any input is safe.
-    QList<SearchHit> search(const QString& text, int limit = 50) const;
+    eg::Result<QList<SearchHit>> search(const QString& text, int limit = 50) const;
 
-    QString integrity_check() const;  // PRAGMA integrity_check result ("ok")
-    QString last_error() const;
+    eg::Result<QString> integrity_check() const;  // PRAGMA integrity_check result ("ok")
 
 private:
-    bool fail(const QString& what) const;
-
     QString connection_name_;
     QString path_;
     QSqlDatabase db_;
-    mutable QString last_error_;
 };
+
+// An error's sentence as the window shows it.
+inline QString error_text(const eg::Status& s) { return QString::fromStdString(s.message()); }
+template <class T>
+QString error_text(const eg::Result<T>& r) {
+    return QString::fromStdString(r.message());
+}
 
 // Turns free user text into an FTS5 MATCH expression that cannot be a syntax
 // error: each word becomes a quoted string ("" inside quotes), the last one a

@@ -5,14 +5,16 @@
 #include <QSqlDatabase>
 #include <QString>
 
+#include "core/result.h"
+
 namespace eg::store::migrations {
 
 // The version recorded in `schema_version`; 0 for an empty file (a new store).
-// -1 with *error set when the file is not a store or cannot be read.
-int read_version(QSqlDatabase& db, QString* error);
+// An error when the file is not a store or cannot be read.
+eg::Result<int> read_version(QSqlDatabase& db);
 
 // Runs every step from `from` up to `to`, each in its own transaction that
 // also records the new version, so an interrupted migration resumes cleanly.
-bool migrate(QSqlDatabase& db, int from, int to, QString* error);
+eg::Status migrate(QSqlDatabase& db, int from, int to);
 
 }  // namespace eg::store::migrations

@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
     QTemporaryDir dir;
     if (!dir.isValid()) return fail("cannot make a temporary folder");
     eg::store::ChatStore store(QStringLiteral("engram-bench-ui"));
-    QString error;
-    if (!store.open(dir.filePath(QStringLiteral("bench.sqlite")), &error)) return fail(error.toStdString());
+    if (const eg::Status opened = store.open(dir.filePath(QStringLiteral("bench.sqlite"))); !opened)
+        return fail(opened.message());
     QSettings prefs(dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
 
     QThread thread;

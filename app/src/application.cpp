@@ -189,13 +189,13 @@ int Application::run_gui(const CommandLine& cl) {
                               : std::make_unique<QSettings>(data + QStringLiteral("/settings.ini"), QSettings::IniFormat);
 
     eg::store::ChatStore store(QStringLiteral("engram-main"));
-    QString error;
     const QString db_path = data + QStringLiteral("/engram.sqlite");
-    if (!store.open(db_path, &error)) {
-        EG_LOG_ERROR("cannot open the conversation store {}: {}", db_path.toStdString(), error.toStdString());
-        std::fprintf(stderr, "engram-desktop: cannot open %s: %s\n", qPrintable(db_path), qPrintable(error));
+    if (const eg::Status opened = store.open(db_path); !opened) {
+        EG_LOG_ERROR("{}", opened.message());
+        std::fprintf(stderr, "engram-desktop: %s\n", opened.message().c_str());
         return 1;
     }
+    QString error;
 
     QThread engine_thread;
     engine_thread.setObjectName(QStringLiteral("engine"));

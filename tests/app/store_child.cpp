@@ -15,21 +15,25 @@ int main(int argc, char** argv) {
         return 2;
     }
     eg::store::ChatStore store(QStringLiteral("child"));
-    QString error;
-    if (!store.open(QString::fromLocal8Bit(argv[1]), &error)) {
-        std::fprintf(stderr, "%s\n", qPrintable(error));
+    if (const eg::Status opened = store.open(QString::fromLocal8Bit(argv[1])); !opened) {
+        std::fprintf(stderr, "%s\n", opened.message().c_str());
         return 1;
     }
-    const qint64 conversation = store.create_conversation(QStringLiteral("crash test"));
+    const eg::Result<qint64> conversation = store.create_conversation(QStringLiteral("crash test"));
+    if (!conversation) {
+        std::fprintf(stderr, "%s\n", conversation.message().c_str());
+        return 1;
+    }
     eg::store::MessageRow reply;
-    reply.conversation_id = conversation;
+    reply.conversation_id = conversation.value();
     reply.role = QStringLiteral("assistant");
     reply.finished = false;
-    const qint64 id = store.add_message(reply);
-    if (id == 0) {
-        std::fprintf(stderr, "%s\n", qPrintable(store.last_error()));
+    const eg::Result<qint64> added = store.add_message(reply);
+    if (!added) {
+        std::fprintf(stderr, "%s\n", added.message().c_str());
         return 1;
     }
+    const qint64 id = added.value();
     std::printf("ready %lld\n", static_cast<long long>(id));
     std::fflush(stdout);
 
@@ -39,8 +43,8 @@ int main(int argc, char** argv) {
     alive.start();
     for (int i = 0; alive.elapsed() < 60'000; ++i) {  // never outlive a lost parent for long
         text += QStringLiteral("w%1 ").arg(i);
-        if (!store.update_message(id, text, false, 5, i + 1)) {
-            std::fprintf(stderr, "%s\n", qPrintable(store.last_error()));
+        if (const eg::Status s = store.update_message(id, text, false, 5, i + 1); !s) {
+            std::fprintf(stderr, "%s\n", s.message().c_str());
             return 1;
         }
         std::printf("committed %lld\n", static_cast<long long>(text.size()));

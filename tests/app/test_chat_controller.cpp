@@ -71,8 +71,7 @@ void TestChatController::initTestCase() {
                                                    " (run scripts/fetch-model.sh)"));
     QVERIFY(dir_.isValid());
     store_ = std::make_unique<ChatStore>(QStringLiteral("test-chat-controller"));
-    QString error;
-    QVERIFY2(store_->open(dir_.filePath("engram.sqlite"), &error), qPrintable(error));
+    EG_VERIFY_OK(store_->open(dir_.filePath("engram.sqlite")));
     prefs_ = std::make_unique<QSettings>(dir_.filePath("settings.ini"), QSettings::IniFormat);
 
     worker_ = new EngineWorker;

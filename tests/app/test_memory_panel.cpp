@@ -129,8 +129,7 @@ private slots:
         engram_ = dir_.filePath("smol-engram.gguf");
 
         store_ = std::make_unique<ChatStore>(QStringLiteral("test-memory-panel"));
-        QString error;
-        QVERIFY2(store_->open(dir_.filePath("engram.sqlite"), &error), qPrintable(error));
+            EG_VERIFY_OK(store_->open(dir_.filePath("engram.sqlite")));
         prefs_ = std::make_unique<QSettings>(dir_.filePath("settings.ini"), QSettings::IniFormat);
         worker_ = new EngineWorker;
         worker_->moveToThread(&thread_);

@@ -2,6 +2,7 @@
 // cascade delete, FTS5 search, migrations from every older schema, refusal of
 // a newer one, and a writer killed with SIGKILL mid-reply.
 #include "store/chat_store.h"
+#include "test_env.h"
 
 #include <QFile>
 #include <QProcess>
@@ -84,6 +85,18 @@ MessageRow msg(qint64 conversation, const QString& role, const QString& content)
     return m;
 }
 
+// The store's results (core/result.h) where a test wants the value: a new
+// id (0 when the write failed), search hits (none when the search failed).
+qint64 id_of(const eg::Result<qint64>& r) { return r ? r.value() : 0; }
+QList<eg::store::SearchHit> hits_of(const eg::Result<QList<eg::store::SearchHit>>& r) {
+    return r ? r.value() : QList<eg::store::SearchHit>();
+}
+QString text_of(const eg::Status& s) { return QString::fromStdString(s.message()); }
+template <class T>
+QString text_of(const eg::Result<T>& r) {
+    return r ? QString() : QString::fromStdString(r.message());
+}
+
 QList<qint64> ids_of(const QList<eg::store::ConversationRow>& rows) {
     QList<qint64> ids;
     for (const auto& r : rows) ids << r.id;
@@ -113,12 +126,11 @@ private slots:
         const QString path = db_path("crud.db");
         {
             ChatStore store(QStringLiteral("crud"));
-            QString error;
-            QVERIFY2(store.open(path, &error), qPrintable(error));
+            EG_VERIFY_OK(store.open(path));
             QCOMPARE(store.path(), path);
 
-            const qint64 c = store.create_conversation(QStringLiteral("First chat"), QStringLiteral("Be brief."),
-                                                       QStringLiteral("{\"temperature\":0.7}"));
+            const qint64 c = id_of(store.create_conversation(QStringLiteral("First chat"), QStringLiteral("Be brief."),
+                                                       QStringLiteral("{\"temperature\":0.7}")));
             QVERIFY(c > 0);
             auto row = store.conversation(c);
             QVERIFY(row.has_value());
@@ -138,10 +150,10 @@ private slots:
             QCOMPARE(row->settings_json, QStringLiteral("{\"top_k\":40}"));
             QCOMPARE(row->model, QStringLiteral("smollm2"));
 
-            const qint64 u = store.add_message(msg(c, "user", QStringLiteral("Hello there \u00e9t\u00e9 \U0001F600")));
+            const qint64 u = id_of(store.add_message(msg(c, "user", QStringLiteral("Hello there \u00e9t\u00e9 \U0001F600"))));
             MessageRow a = msg(c, "assistant", QString());
             a.finished = false;
-            const qint64 r = store.add_message(a);
+            const qint64 r = id_of(store.add_message(a));
             QVERIFY(u > 0 && r > u);
             QVERIFY(store.update_message(r, QStringLiteral("General Kenobi."), true, 12, 4, 31.5, 120.25));
 
@@ -160,20 +172,22 @@ private slots:
             QCOMPARE(store.message(r)->content, QStringLiteral("General Kenobi."));
 
             // Wrong ids and bad rows fail with a sentence, and change nothing.
-            QVERIFY(!store.rename_conversation(9999, QStringLiteral("x")));
-            QVERIFY(store.last_error().contains(QStringLiteral("9999")));
+            const eg::Status missing = store.rename_conversation(9999, QStringLiteral("x"));
+            QVERIFY(!missing);
+            QVERIFY(text_of(missing).contains(QStringLiteral("9999")));
             QVERIFY(!store.update_message(9999, QStringLiteral("x"), true));
-            QCOMPARE(store.add_message(msg(9999, "user", QStringLiteral("orphan"))), 0);  // foreign key
-            QVERIFY(!store.last_error().isEmpty());
-            QCOMPARE(store.add_message(msg(c, "robot", QStringLiteral("bad role"))), 0);
+            const eg::Result<qint64> orphan = store.add_message(msg(9999, "user", QStringLiteral("orphan")));
+            QCOMPARE(id_of(orphan), 0);  // foreign key
+            QVERIFY(!text_of(orphan).isEmpty());
+            QCOMPARE(id_of(store.add_message(msg(c, "robot", QStringLiteral("bad role")))), 0);
             QVERIFY(!store.delete_conversation(9999));
             QVERIFY(!store.conversation(9999).has_value());
             QCOMPARE(store.messages(c).size(), 2);
 
             // Edit-and-resend: truncate from the user message; a message of
             // another conversation is refused.
-            const qint64 other = store.create_conversation(QStringLiteral("Other"));
-            const qint64 o1 = store.add_message(msg(other, "user", QStringLiteral("keep me")));
+            const qint64 other = id_of(store.create_conversation(QStringLiteral("Other")));
+            const qint64 o1 = id_of(store.add_message(msg(other, "user", QStringLiteral("keep me"))));
             QVERIFY(!store.delete_messages_from(c, o1));
             QCOMPARE(store.messages(other).size(), 1);
             QVERIFY(store.delete_messages_from(c, r));
@@ -181,12 +195,11 @@ private slots:
             QVERIFY(store.delete_messages_from(c, u));
             QVERIFY(store.messages(c).isEmpty());
             QCOMPARE(store.messages(other).size(), 1);
-            QCOMPARE(store.integrity_check(), QStringLiteral("ok"));
+            QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
         }
         // Reopen: everything is still there; the file is WAL, version 3.
         ChatStore again(QStringLiteral("crud2"));
-        QString error;
-        QVERIFY2(again.open(path, &error), qPrintable(error));
+        EG_VERIFY_OK(again.open(path));
         QCOMPARE(again.conversations().size(), 2);
         RawDb raw(path);
         QCOMPARE(raw.scalar("SELECT version FROM schema_version").toInt(), 3);
@@ -195,21 +208,20 @@ private slots:
 
     void foreign_keys_are_on_and_cascade() {
         ChatStore store(QStringLiteral("cascade"));
-        QString error;
-        QVERIFY2(store.open(db_path("cascade.db"), &error), qPrintable(error));
-        const qint64 a = store.create_conversation(QStringLiteral("A"));
-        const qint64 b = store.create_conversation(QStringLiteral("B"));
+        EG_VERIFY_OK(store.open(db_path("cascade.db")));
+        const qint64 a = id_of(store.create_conversation(QStringLiteral("A")));
+        const qint64 b = id_of(store.create_conversation(QStringLiteral("B")));
         for (int i = 0; i < 3; ++i) {
-            QVERIFY(store.add_message(msg(a, "user", QStringLiteral("pelican %1").arg(i))) > 0);
-            QVERIFY(store.add_message(msg(b, "user", QStringLiteral("heron %1").arg(i))) > 0);
+            QVERIFY(id_of(store.add_message(msg(a, "user", QStringLiteral("pelican %1").arg(i)))) > 0);
+            QVERIFY(id_of(store.add_message(msg(b, "user", QStringLiteral("heron %1").arg(i)))) > 0);
         }
-        QCOMPARE(store.search(QStringLiteral("pelican")).size(), 3);
+        QCOMPARE(hits_of(store.search(QStringLiteral("pelican"))).size(), 3);
         QVERIFY(store.delete_conversation(a));
         QVERIFY(!store.conversation(a).has_value());
         QVERIFY(store.messages(a).isEmpty());
         QCOMPARE(store.messages(b).size(), 3);
-        QVERIFY(store.search(QStringLiteral("pelican")).isEmpty());
-        QCOMPARE(store.search(QStringLiteral("heron")).size(), 3);
+        QVERIFY(hits_of(store.search(QStringLiteral("pelican"))).isEmpty());
+        QCOMPARE(hits_of(store.search(QStringLiteral("heron"))).size(), 3);
         store.close();
         RawDb raw(db_path("cascade.db"));
         QCOMPARE(raw.scalar(QStringLiteral("SELECT COUNT(*) FROM messages WHERE conversation_id = %1").arg(a)).toInt(), 0);
@@ -218,15 +230,14 @@ private slots:
 
     void ordered_by_last_activity() {
         ChatStore store(QStringLiteral("order"));
-        QString error;
-        QVERIFY2(store.open(db_path("order.db"), &error), qPrintable(error));
-        const qint64 a = store.create_conversation(QStringLiteral("A"));
-        const qint64 b = store.create_conversation(QStringLiteral("B"));
-        const qint64 c = store.create_conversation(QStringLiteral("C"));
+        EG_VERIFY_OK(store.open(db_path("order.db")));
+        const qint64 a = id_of(store.create_conversation(QStringLiteral("A")));
+        const qint64 b = id_of(store.create_conversation(QStringLiteral("B")));
+        const qint64 c = id_of(store.create_conversation(QStringLiteral("C")));
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{c, b, a}));
-        QVERIFY(store.add_message(msg(a, "user", QStringLiteral("bump"))) > 0);
+        QVERIFY(id_of(store.add_message(msg(a, "user", QStringLiteral("bump")))) > 0);
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{a, c, b}));
-        QVERIFY(store.add_message(msg(b, "user", QStringLiteral("bump"))) > 0);
+        QVERIFY(id_of(store.add_message(msg(b, "user", QStringLiteral("bump")))) > 0);
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{b, a, c}));
         // Renaming or changing settings is not activity.
         QVERIFY(store.rename_conversation(c, QStringLiteral("C2")));
@@ -239,63 +250,61 @@ private slots:
 
     void search_follows_the_text() {
         ChatStore store(QStringLiteral("search"));
-        QString error;
-        QVERIFY2(store.open(db_path("search.db"), &error), qPrintable(error));
-        const qint64 c = store.create_conversation(QStringLiteral("Birds of Norway"));
-        const qint64 d = store.create_conversation(QStringLiteral("Cooking"));
-        const qint64 m1 = store.add_message(msg(c, "user", QStringLiteral("Tell me about the puffin colonies on the coast.")));
-        const qint64 m2 = store.add_message(msg(d, "assistant", QStringLiteral("Boil the pasta for nine minutes.")));
+        EG_VERIFY_OK(store.open(db_path("search.db")));
+        const qint64 c = id_of(store.create_conversation(QStringLiteral("Birds of Norway")));
+        const qint64 d = id_of(store.create_conversation(QStringLiteral("Cooking")));
+        const qint64 m1 = id_of(store.add_message(msg(c, "user", QStringLiteral("Tell me about the puffin colonies on the coast."))));
+        const qint64 m2 = id_of(store.add_message(msg(d, "assistant", QStringLiteral("Boil the pasta for nine minutes."))));
         QVERIFY(m1 > 0 && m2 > 0);
 
-        auto hits = store.search(QStringLiteral("puffin"));
+        auto hits = hits_of(store.search(QStringLiteral("puffin")));
         QCOMPARE(hits.size(), 1);
         QCOMPARE(hits[0].conversation_id, c);
         QCOMPARE(hits[0].message_id, m1);
         QVERIFY2(hits[0].snippet.contains(QString(QChar(ChatStore::kMatchBegin)) + "puffin" + QChar(ChatStore::kMatchEnd)), qPrintable(hits[0].snippet));
-        QCOMPARE(store.search(QStringLiteral("PUFFIN colonies")).size(), 1);  // all words, any case
-        QCOMPARE(store.search(QStringLiteral("puffin pasta")).size(), 0);
-        QCOMPARE(store.search(QStringLiteral("puf")).size(), 1);  // the last word is a prefix
+        QCOMPARE(hits_of(store.search(QStringLiteral("PUFFIN colonies"))).size(), 1);  // all words, any case
+        QCOMPARE(hits_of(store.search(QStringLiteral("puffin pasta"))).size(), 0);
+        QCOMPARE(hits_of(store.search(QStringLiteral("puf"))).size(), 1);  // the last word is a prefix
 
-        hits = store.search(QStringLiteral("norway"));  // titles too
+        hits = hits_of(store.search(QStringLiteral("norway")));  // titles too
         QCOMPARE(hits.size(), 1);
         QCOMPARE(hits[0].conversation_id, c);
         QCOMPARE(hits[0].message_id, 0);
         QVERIFY(store.rename_conversation(c, QStringLiteral("Seabirds")));
-        QVERIFY(store.search(QStringLiteral("norway")).isEmpty());
-        QCOMPARE(store.search(QStringLiteral("seabirds")).size(), 1);
+        QVERIFY(hits_of(store.search(QStringLiteral("norway"))).isEmpty());
+        QCOMPARE(hits_of(store.search(QStringLiteral("seabirds"))).size(), 1);
 
         // A streamed reply: the index follows every update.
         MessageRow r = msg(c, "assistant", QStringLiteral("Puffins"));
         r.finished = false;
-        const qint64 m3 = store.add_message(r);
+        const qint64 m3 = id_of(store.add_message(r));
         QVERIFY(store.update_message(m3, QStringLiteral("Puffins nest in burrows"), false));
-        QCOMPARE(store.search(QStringLiteral("burrows")).size(), 1);
+        QCOMPARE(hits_of(store.search(QStringLiteral("burrows"))).size(), 1);
         QVERIFY(store.update_message(m3, QStringLiteral("Puffins nest on cliffs"), true));
-        QVERIFY(store.search(QStringLiteral("burrows")).isEmpty());
-        QCOMPARE(store.search(QStringLiteral("cliffs")).value(0).message_id, m3);
+        QVERIFY(hits_of(store.search(QStringLiteral("burrows"))).isEmpty());
+        QCOMPARE(hits_of(store.search(QStringLiteral("cliffs"))).value(0).message_id, m3);
 
         // Deleted messages vanish from the results.
         QVERIFY(store.delete_messages_from(c, m3));
-        QVERIFY(store.search(QStringLiteral("cliffs")).isEmpty());
-        QCOMPARE(store.search(QStringLiteral("puffin")).size(), 1);
+        QVERIFY(hits_of(store.search(QStringLiteral("cliffs"))).isEmpty());
+        QCOMPARE(hits_of(store.search(QStringLiteral("puffin"))).size(), 1);
 
         // The limit holds across titles and messages.
-        for (int i = 0; i < 10; ++i) store.add_message(msg(d, "user", QStringLiteral("pasta again %1").arg(i)));
-        QCOMPARE(store.search(QStringLiteral("pasta"), 5).size(), 5);
-        QCOMPARE(store.search(QStringLiteral("pasta")).size(), 11);
+        for (int i = 0; i < 10; ++i) id_of(store.add_message(msg(d, "user", QStringLiteral("pasta again %1").arg(i))));
+        QCOMPARE(hits_of(store.search(QStringLiteral("pasta"), 5)).size(), 5);
+        QCOMPARE(hits_of(store.search(QStringLiteral("pasta"))).size(), 11);
 
         // Hostile input is searched for, never parsed as FTS5 syntax.
-        QVERIFY(store.last_error().isEmpty());
         const QStringList hostile = {"\"", "AND(", "\"puffin", "puffin\"", "(", ")", "*", "NEAR(a b", "a OR",
                                      "NOT", "content:puffin", "^puffin", "-", "'; DROP TABLE messages; --",
                                      "\"\"\"", "{content}: x", "puffin AND(", "   ", "", "\\", "\u00e9\u0301"};
         for (const QString& h : hostile) {
-            store.search(h);
-            QVERIFY2(store.last_error().isEmpty(), qPrintable(h + QStringLiteral(" -> ") + store.last_error()));
+            const auto r = store.search(h);
+            QVERIFY2(r.ok(), qPrintable(h + QStringLiteral(" -> ") + text_of(r)));
         }
-        QCOMPARE(store.search(QStringLiteral("AND( puffin")).size(), 0);  // "and" is a word, and no message has it
-        QCOMPARE(store.search(QStringLiteral("\"puffin")).size(), 1);
-        QCOMPARE(store.search(QStringLiteral("puffin\" OR pasta")).size(), 0);  // OR is a word here, not an operator
+        QCOMPARE(hits_of(store.search(QStringLiteral("AND( puffin"))).size(), 0);  // "and" is a word, and no message has it
+        QCOMPARE(hits_of(store.search(QStringLiteral("\"puffin"))).size(), 1);
+        QCOMPARE(hits_of(store.search(QStringLiteral("puffin\" OR pasta"))).size(), 0);  // OR is a word here, not an operator
         QCOMPARE(store.messages(c).size(), 1);
         QCOMPARE(eg::store::fts5_query_from_user_text(QStringLiteral("say \"hi\" (now")),
                  QStringLiteral("\"say\" \"\"\"hi\"\"\" \"(now\"*"));
@@ -336,8 +345,7 @@ private slots:
             QCOMPARE(raw.exec(sql), QString());
         }
         ChatStore store(QStringLiteral("migrate"));
-        QString error;
-        QVERIFY2(store.open(path, &error), qPrintable(error));
+        EG_VERIFY_OK(store.open(path));
 
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{2, 1}));
         const auto c1 = store.conversation(1);
@@ -356,16 +364,16 @@ private slots:
         QCOMPARE(ms[1].tokens_per_s, version >= 2 ? 42.5 : 0.0);
 
         // Old rows are searchable, and new ones too.
-        auto hits = store.search(QStringLiteral("keeper"));
+        auto hits = hits_of(store.search(QStringLiteral("keeper")));
         QCOMPARE(hits.size(), 1);
         QCOMPARE(hits[0].message_id, 1);
-        QCOMPARE(store.search(QStringLiteral("walruses")).value(0).conversation_id, 2);
-        QCOMPARE(store.search(QStringLiteral("lighthouse")).size(), 2);  // title + message
-        const qint64 m = store.add_message(msg(1, "user", QStringLiteral("And the foghorn?")));
+        QCOMPARE(hits_of(store.search(QStringLiteral("walruses"))).value(0).conversation_id, 2);
+        QCOMPARE(hits_of(store.search(QStringLiteral("lighthouse"))).size(), 2);  // title + message
+        const qint64 m = id_of(store.add_message(msg(1, "user", QStringLiteral("And the foghorn?"))));
         QVERIFY(m > 3);
-        QCOMPARE(store.search(QStringLiteral("foghorn")).value(0).message_id, m);
+        QCOMPARE(hits_of(store.search(QStringLiteral("foghorn"))).value(0).message_id, m);
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{1, 2}));
-        QCOMPARE(store.integrity_check(), QStringLiteral("ok"));
+        QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
         store.close();
 
         RawDb raw(path);
@@ -390,10 +398,8 @@ private slots:
         f.close();
 
         ChatStore store(QStringLiteral("future"));
-        QString error;
-        QVERIFY(!store.open(path, &error));
+        const QString error = text_of(store.open(path));
         QVERIFY2(error.contains(QStringLiteral("newer")) && error.contains(QStringLiteral("99")), qPrintable(error));
-        QCOMPARE(store.last_error(), error);
         QVERIFY(!store.is_open());
 
         QVERIFY(f.open(QIODevice::ReadOnly));
@@ -406,8 +412,8 @@ private slots:
         QVERIFY(j.open(QIODevice::WriteOnly));
         j.write(QByteArray(4096, 'x'));
         j.close();
-        QVERIFY(!store.open(junk, &error));
-        QVERIFY2(error.contains(junk), qPrintable(error));
+        const QString junk_error = text_of(store.open(junk));
+        QVERIFY2(junk_error.contains(junk), qPrintable(junk_error));
     }
 
     void killed_writer_keeps_the_partial_reply() {
@@ -445,9 +451,8 @@ private slots:
         QCOMPARE(child.exitStatus(), QProcess::CrashExit);
 
         ChatStore store(QStringLiteral("after_kill"));
-        QString error;
-        QVERIFY2(store.open(path, &error), qPrintable(error));
-        QCOMPARE(store.integrity_check(), QStringLiteral("ok"));
+        EG_VERIFY_OK(store.open(path));
+        QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
         const auto m = store.message(message_id);
         QVERIFY(m.has_value());
         QCOMPARE(m->role, QStringLiteral("assistant"));
@@ -459,7 +464,7 @@ private slots:
         const int n = int(m->content.count(QLatin1Char(' ')));
         QCOMPARE(m->content, child_text(n));
         QCOMPARE(m->completion_tokens, n);
-        QCOMPARE(store.search(QStringLiteral("w%1").arg(n - 1)).value(0).message_id, message_id);
+        QCOMPARE(hits_of(store.search(QStringLiteral("w%1").arg(n - 1))).value(0).message_id, message_id);
         store.close();
         RawDb raw(path);
         QCOMPARE(raw.exec({"INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')"}), QString());

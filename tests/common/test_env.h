@@ -5,6 +5,14 @@
 #include <cstdlib>
 #include <string>
 
+// Fails the test with the error's sentence unless an eg::Status or
+// eg::Result (core/result.h) holds a success.
+#define EG_VERIFY_OK(expr)                                               \
+    do {                                                                 \
+        const auto& eg_verify_ok_r = (expr);                             \
+        QVERIFY2(eg_verify_ok_r.ok(), eg_verify_ok_r.ok() ? "" : eg_verify_ok_r.message().c_str()); \
+    } while (0)
+
 namespace eg_test {
 
 inline std::string cache_dir() {

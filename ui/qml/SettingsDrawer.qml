@@ -10,10 +10,9 @@ Drawer {
 
     required property var controller
 
-    function setting(key, fallback) {
-        const s = controller.settings
-        return s && s[key] !== undefined ? s[key] : fallback
-    }
+    // The controller's settings always hold every key (their defaults live in
+    // the engine's GenerationSettings), so nothing here repeats a default.
+    function setting(key) { return controller.settings[key] }
     function setSetting(key, value) {
         const s = Object.assign({}, controller.settings)
         s[key] = value
@@ -62,39 +61,39 @@ Drawer {
             SettingSlider {
                 label: qsTr("Temperature"); from: 0; to: 2; stepSize: 0.05; decimals: 2
                 hint: qsTr("Higher is more varied, 0 always picks the likeliest token.")
-                value: root.setting("temperature", 0.7)
+                value: root.setting("temperature")
                 onMoved: v => root.setSetting("temperature", v)
             }
             SettingSlider {
                 label: qsTr("Top-p"); from: 0; to: 1; stepSize: 0.01; decimals: 2
-                value: root.setting("top_p", 0.95)
+                value: root.setting("top_p")
                 onMoved: v => root.setSetting("top_p", v)
             }
             SettingSlider {
                 label: qsTr("Min-p"); from: 0; to: 1; stepSize: 0.01; decimals: 2
-                value: root.setting("min_p", 0.05)
+                value: root.setting("min_p")
                 onMoved: v => root.setSetting("min_p", v)
             }
             SettingSlider {
                 label: qsTr("Repetition penalty"); from: 1; to: 2; stepSize: 0.01; decimals: 2
-                value: root.setting("repeat_penalty", 1.1)
+                value: root.setting("repeat_penalty")
                 onMoved: v => root.setSetting("repeat_penalty", v)
             }
             SettingSpin {
                 label: qsTr("Top-k"); from: 0; to: 1000
                 hint: qsTr("0 turns it off.")
-                value: root.setting("top_k", 40)
+                value: root.setting("top_k")
                 onModified: v => root.setSetting("top_k", v)
             }
             SettingSpin {
                 label: qsTr("Max tokens"); from: 1; to: 32768
-                value: root.setting("max_tokens", 512)
+                value: root.setting("max_tokens")
                 onModified: v => root.setSetting("max_tokens", v)
             }
             SettingSpin {
                 label: qsTr("Seed"); from: -1; to: 2147483647
                 hint: qsTr("The same seed and settings give the same reply.")
-                value: root.setting("seed", -1)
+                value: root.setting("seed")
                 onModified: v => root.setSetting("seed", v)
             }
             RowLayout {

@@ -10,6 +10,7 @@
 #include <QSettings>
 #include <QUrl>
 
+#include "core/log.h"
 #include "settings_map.h"
 #include "store/chat_store.h"
 
@@ -28,13 +29,11 @@ QString local_path_from(const QString& file_url) {
     return {};
 }
 
-bool write_file(const QString& path, const QByteArray& data, QString* error) {
+eg::Status write_file(const QString& path, const QByteArray& data) {
     QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit()) {
-        *error = QObject::tr("Cannot write %1: %2").arg(path, f.errorString());
-        return false;
-    }
-    return true;
+    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
+        return eg::Error{QObject::tr("Cannot write %1: %2").arg(path, f.errorString()).toStdString()};
+    return {};
 }
 
 }  // namespace
@@ -45,7 +44,7 @@ ChatController::ChatController(eg::store::ChatStore& store, QSettings* prefs, QO
 }
 
 ChatController::~ChatController() {
-    if (busy_ && reply_.message_id > 0) store_.update_message(reply_.message_id, reply_.text, true);
+    if (busy_ && reply_.message_id > 0) check_saved(store_.update_message(reply_.message_id, reply_.text, true), {});
 }
 
 eg::GenerationSettings ChatController::default_generation_settings() const {
@@ -88,7 +87,7 @@ void ChatController::setDefaultSystemPrompt(const QString& text) {
 void ChatController::setSystemPrompt(const QString& text) {
     if (text == systemPrompt()) return;
     settings_.system_prompt = text.toStdString();
-    if (conversation_id_ > 0) store_.set_system_prompt(conversation_id_, text);
+    if (conversation_id_ > 0) check_saved(store_.set_system_prompt(conversation_id_, text), tr("the system prompt"));
     emit systemPromptChanged();
 }
 
@@ -96,7 +95,7 @@ void ChatController::setSettings(const QVariantMap& s) {
     const eg::GenerationSettings merged = settings_merged(settings_, s);
     if (merged == settings_) return;
     settings_ = merged;
-    if (conversation_id_ > 0) store_.set_settings_json(conversation_id_, settings_json());
+    if (conversation_id_ > 0) check_saved(store_.set_settings_json(conversation_id_, settings_json()), tr("the settings"));
     emit settingsChanged();
 }
 
@@ -112,6 +111,13 @@ QString ChatController::title_from(const QString& first_message) {
     int cut = t.lastIndexOf(u' ', kMax);
     if (cut < kMax / 2) cut = kMax;
     return t.left(cut).trimmed() + QStringLiteral("…");
+}
+
+bool ChatController::check_saved(const eg::Status& s, const QString& what) {
+    if (s) return true;
+    EG_LOG_ERROR("conversation store: {}", s.message());
+    if (!what.isEmpty()) set_error(tr("Cannot save %1: %2").arg(what, eg::store::error_text(s)));
+    return false;
 }
 
 void ChatController::set_error(const QString& e) {
@@ -143,12 +149,10 @@ bool ChatController::can_start(const QString& what) {
 bool ChatController::ensure_conversation(const QString& first_text) {
     if (conversation_id_ > 0) return true;
     const QString title = title_from(first_text);
-    const qint64 id = store_.create_conversation(title, systemPrompt(), settings_json());
-    if (id <= 0) {
-        set_error(tr("Cannot save the conversation: %1").arg(store_.last_error()));
-        return false;
-    }
-    if (!model_name_.isEmpty()) store_.set_conversation_model(id, model_name_);
+    const eg::Result<qint64> created = store_.create_conversation(title, systemPrompt(), settings_json());
+    if (!check_saved(created, tr("the conversation"))) return false;
+    const qint64 id = created.value();
+    if (!model_name_.isEmpty()) check_saved(store_.set_conversation_model(id, model_name_), tr("the model's name"));
     conversation_id_ = id;
     title_ = title;
     emit currentConversationIdChanged();
@@ -163,12 +167,9 @@ bool ChatController::add_user_message(const QString& text) {
     row.content = text;
     row.created_at = QDateTime::currentDateTimeUtc();
     row.finished = true;
-    const qint64 id = store_.add_message(row);
-    if (id <= 0) {
-        set_error(tr("Cannot save the message: %1").arg(store_.last_error()));
-        return false;
-    }
-    messages_.append({id, row.role, text, false, {}, {}, {}});
+    const eg::Result<qint64> added = store_.add_message(row);
+    if (!check_saved(added, tr("the message"))) return false;
+    messages_.append({added.value(), row.role, text, false, {}, {}, {}});
     return true;
 }
 
@@ -191,11 +192,9 @@ void ChatController::start_reply() {
     row.model = model_name_;
     row.created_at = QDateTime::currentDateTimeUtc();
     row.finished = false;
-    const qint64 id = store_.add_message(row);
-    if (id <= 0) {
-        set_error(tr("Cannot save the reply: %1").arg(store_.last_error()));
-        return;
-    }
+    const eg::Result<qint64> added = store_.add_message(row);
+    if (!check_saved(added, tr("the reply"))) return;
+    const qint64 id = added.value();
     reply_ = Reply{};
     reply_.request_id = next_request_id_++;
     reply_.conversation_id = conversation_id_;
@@ -232,7 +231,7 @@ void ChatController::onPieces(qint64 request_id, const QString& text) {
     reply_.dirty = true;
     messages_.append_content(reply_row(), text);
     if (reply_.since_save.elapsed() >= kSaveIntervalMs) {
-        store_.update_message(reply_.message_id, reply_.text, false);
+        check_saved(store_.update_message(reply_.message_id, reply_.text, false), tr("the reply"));
         reply_.dirty = false;
         reply_.since_save.start();
     }
@@ -243,7 +242,8 @@ void ChatController::onFinished(qint64 request_id, const eg::ReplyStats& stats) 
     const int completion = (int)stats.generation.generated_tokens;
     const double tps = stats.generation.generate_tokens_per_s();
     const double ttft = stats.generation.time_to_first_token_ms;
-    store_.update_message(reply_.message_id, reply_.text, true, (int)stats.prompt_tokens, completion, tps, ttft);
+    check_saved(store_.update_message(reply_.message_id, reply_.text, true, (int)stats.prompt_tokens, completion, tps, ttft),
+                tr("the reply"));
     QString line = MessageListModel::stats_text(completion, tps, ttft);
     if (stats.stop_reason == eg::StopReason::Stopped)
         line += (line.isEmpty() ? QString() : QStringLiteral(" · ")) + tr("stopped");
@@ -257,10 +257,10 @@ void ChatController::onFailed(qint64 request_id, const QString& error) {
     const int row = reply_row();
     if (reply_.text.isEmpty()) {
         // Nothing to keep: the reply row goes.
-        store_.delete_messages_from(reply_.conversation_id, reply_.message_id);
+        check_saved(store_.delete_messages_from(reply_.conversation_id, reply_.message_id), tr("the reply"));
         if (row >= 0) messages_.remove_from(row);
     } else {
-        store_.update_message(reply_.message_id, reply_.text, true);
+        check_saved(store_.update_message(reply_.message_id, reply_.text, true), tr("the reply"));
         messages_.finish(row, tr("failed"));
     }
     end_reply();
@@ -285,10 +285,7 @@ void ChatController::regenerate() {
     clearError();
     const int last = (int)items.size() - 1;
     if (items[last].role == QLatin1String("assistant")) {
-        if (!store_.delete_messages_from(conversation_id_, items[last].message_id)) {
-            set_error(tr("Cannot delete the reply: %1").arg(store_.last_error()));
-            return;
-        }
+        if (!check_saved(store_.delete_messages_from(conversation_id_, items[last].message_id), tr("the reply"))) return;
         messages_.remove_from(last);
     }
     if (messages_.items().isEmpty() || messages_.items().last().role != QLatin1String("user")) return;
@@ -304,15 +301,12 @@ void ChatController::editAndResend(int row, const QString& text) {
     const QString t = text.trimmed();
     if (t.isEmpty() || !can_start(tr("resending"))) return;
     clearError();
-    if (!store_.delete_messages_from(conversation_id_, items[row].message_id)) {
-        set_error(tr("Cannot delete the old messages: %1").arg(store_.last_error()));
-        return;
-    }
+    if (!check_saved(store_.delete_messages_from(conversation_id_, items[row].message_id), tr("the edit"))) return;
     // Editing the first message re-titles the conversation, unless the user
     // renamed it (its title is no longer the one taken from that message).
     if (row == 0 && title_ == title_from(items[0].content)) {
         const QString title = title_from(t);
-        if (store_.rename_conversation(conversation_id_, title)) {
+        if (check_saved(store_.rename_conversation(conversation_id_, title), tr("the title"))) {
             title_ = title;
             emit currentTitleChanged();
             emit conversationsChanged();
@@ -474,20 +468,18 @@ QByteArray ChatController::conversation_json() const {
 
 bool ChatController::exportMarkdown(const QString& file_url) {
     const QString path = local_path_from(file_url);
-    QString err;
-    if (path.isEmpty()) err = tr("Not a local file: %1").arg(file_url);
-    else if (write_file(path, conversation_markdown().toUtf8(), &err)) return true;
-    set_error(err);
-    return false;
+    if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
+    const eg::Status w = write_file(path, conversation_markdown().toUtf8());
+    if (!w) set_error(eg::store::error_text(w));
+    return w.ok();
 }
 
 bool ChatController::exportJson(const QString& file_url) {
     const QString path = local_path_from(file_url);
-    QString err;
-    if (path.isEmpty()) err = tr("Not a local file: %1").arg(file_url);
-    else if (write_file(path, conversation_json(), &err)) return true;
-    set_error(err);
-    return false;
+    if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
+    const eg::Status w = write_file(path, conversation_json());
+    if (!w) set_error(eg::store::error_text(w));
+    return w.ok();
 }
 
 }  // namespace eg::ui

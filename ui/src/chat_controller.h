@@ -10,6 +10,7 @@
 #include <QVariantMap>
 
 #include "message_list_model.h"
+#include "core/result.h"
 #include "runtime/generation_settings.h"
 
 class QSettings;
@@ -130,6 +131,13 @@ private:
         QElapsedTimer since_save;
     };
     void set_error(const QString& e);
+    // A store write's outcome: true when it worked; else logged and, when
+    // `what` names it ("the reply"), said in lastError.
+    bool check_saved(const eg::Status& s, const QString& what);
+    template <class T>
+    bool check_saved(const eg::Result<T>& r, const QString& what) {
+        return check_saved(r ? eg::Status() : eg::Status(r.error()), what);
+    }
     void set_busy(bool b);
     bool can_start(const QString& what);
     bool ensure_conversation(const QString& first_text);

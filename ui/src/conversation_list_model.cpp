@@ -55,7 +55,9 @@ void ConversationListModel::refresh() {
         QHash<qint64, const eg::store::ConversationRow*> by_id;
         for (const auto& c : all) by_id.insert(c.id, &c);
         QHash<qint64, QString> snippet_of;
-        for (const eg::store::SearchHit& h : store_.search(filter_)) {
+        const eg::Result<QList<eg::store::SearchHit>> hits = store_.search(filter_);
+        set_error(hits ? QString() : eg::store::error_text(hits));
+        for (const eg::store::SearchHit& h : hits ? hits.value() : QList<eg::store::SearchHit>()) {
             if (!by_id.contains(h.conversation_id)) continue;
             // A title hit has no snippet; the first message hit supplies one.
             QString& s = snippet_of[h.conversation_id];
@@ -82,7 +84,9 @@ void ConversationListModel::setFilter(const QString& text) {
 
 bool ConversationListModel::rename(qint64 id, const QString& title) {
     const QString t = title.simplified();
-    if (t.isEmpty() || !store_.rename_conversation(id, t)) return false;
+    if (t.isEmpty()) return false;
+    if (const eg::Status r = store_.rename_conversation(id, t); !r) return set_error(eg::store::error_text(r)), false;
+    set_error({});
     const int row = rowOf(id);
     if (row >= 0) {
         rows_[row].title = t;
@@ -93,7 +97,8 @@ bool ConversationListModel::rename(qint64 id, const QString& title) {
 }
 
 bool ConversationListModel::remove(qint64 id) {
-    if (!store_.delete_conversation(id)) return false;
+    if (const eg::Status r = store_.delete_conversation(id); !r) return set_error(eg::store::error_text(r)), false;
+    set_error({});
     const int row = rowOf(id);
     if (row >= 0) {
         beginRemoveRows({}, row, row);
@@ -120,6 +125,12 @@ QString ConversationListModel::format_updated_at(const QDateTime& utc, const QDa
     if (d == today.addDays(-1)) return QObject::tr("Yesterday");
     if (d > today.addDays(-7)) return loc.dayName(d.dayOfWeek(), QLocale::LongFormat);
     return loc.toString(d, QLocale::ShortFormat);
+}
+
+void ConversationListModel::set_error(const QString& e) {
+    if (e == error_) return;
+    error_ = e;
+    emit errorChanged();
 }
 
 }  // namespace eg::ui

@@ -15,6 +15,8 @@ class ConversationListModel : public QAbstractListModel {
     Q_OBJECT
     Q_PROPERTY(int count READ count NOTIFY countChanged)
     Q_PROPERTY(QString filter READ filter WRITE setFilter NOTIFY filterChanged)
+    // Why the last rename, delete or search failed ("" after one that worked).
+    Q_PROPERTY(QString error READ error NOTIFY errorChanged)
 public:
     enum Role { ConversationIdRole = Qt::UserRole + 1, TitleRole, UpdatedAtRole, SnippetRole };
     Q_ENUM(Role)
@@ -26,6 +28,7 @@ public:
     QHash<int, QByteArray> roleNames() const override;
     int count() const { return (int)rows_.size(); }
     QString filter() const { return filter_; }
+    QString error() const { return error_; }
 
     Q_INVOKABLE void refresh();
     Q_INVOKABLE void setFilter(const QString& text);  // FTS search; empty: all
@@ -39,6 +42,7 @@ public:
 signals:
     void countChanged();
     void filterChanged();
+    void errorChanged();
     void conversationRemoved(qint64 id);
     void conversationRenamed(qint64 id, const QString& title);
 
@@ -49,8 +53,11 @@ private:
         QDateTime updated_at;
         QString snippet;
     };
+    void set_error(const QString& e);
+
     eg::store::ChatStore& store_;
     QString filter_;
+    QString error_;
     QList<Row> rows_;
 };
 
