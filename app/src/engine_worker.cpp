@@ -9,15 +9,11 @@
 
 #include "core/log.h"
 #include "engram_model.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
+#include "plan/model_info.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
-#include "runtime/session.h"
-#include "plan/apply.h"
-#include "plan/live.h"
-#include "plan/model_info.h"
-#include "plan/probe.h"
-#include "gguf/gguf.h"
 
 namespace eg::app {
 
