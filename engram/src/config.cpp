@@ -1,16 +1,18 @@
 // Reads ARCH.engram.* and the blk.N.engram_* tensors (DESIGN.md §4) and
 // checks every count, range and shape against each other before anything is
 // used: a bad file is an error naming the file, the key or tensor, the reason.
+// The layer ids, counts and tables come from the engine's reader
+// (model/engram_shape.h), the one the planner uses too; the rest is read here.
 #include "config.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <set>
 
 #include "core/fp16.h"
 #include "core/log.h"
+#include "model/engram_shape.h"
 #include "quant/kernels.h"
 
 namespace eg::engram {
@@ -53,16 +55,6 @@ Result<std::vector<uint64_t>> read_u64_array(const GgufFile& f, const std::strin
         out[k] = (uint64_t)si;
     }
     return out;
-}
-
-Result<int64_t> read_uint(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi) {
-    auto r = f.get_int(key);
-    if (!r.ok()) return r.error();
-    if (!r.value()) return f.error(key, "missing");
-    const int64_t x = *r.value();
-    if (x < lo || x > hi)
-        return f.error(key, std::to_string(x) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return x;
 }
 
 const GgufTensorInfo* tensor(const GgufFile& f, const std::string& name) { return f.find_tensor(name); }
@@ -152,7 +144,7 @@ int Config::index_of_layer(int64_t il) const {
 bool has_engram(const GgufFile& f) {
     auto arch = f.get_string("general.architecture");
     if (!arch.ok() || !arch.value()) return false;
-    return f.find(*arch.value() + ".engram.layer_ids") != nullptr;
+    return engram_declared(f, *arch.value());
 }
 
 Result<Config> read_config(const GgufFile& f, const HParams& hp) {
@@ -161,34 +153,17 @@ Result<Config> read_config(const GgufFile& f, const HParams& hp) {
     c.norm_eps = hp.rms_eps;
 
     // ---- keys ----
-    {
-        auto ids = f.get_int_array(K + "layer_ids");
-        if (!ids.ok()) return ids.error();
-        if (!ids.value()) return f.error(K + "layer_ids", "missing");
-        c.layer_ids = *ids.value();
-        if (c.layer_ids.empty()) return f.error(K + "layer_ids", "empty");
-        std::set<int64_t> seen;
-        for (size_t i = 0; i < c.layer_ids.size(); ++i) {
-            const int64_t il = c.layer_ids[i];
-            const std::string field = K + "layer_ids[" + std::to_string(i) + "]";
-            if (il < 0 || il >= hp.n_layer)
-                return f.error(field, "block " + std::to_string(il) + " does not exist (block_count " +
-                                          std::to_string(hp.n_layer) + ")");
-            if (!seen.insert(il).second) return f.error(field, "block " + std::to_string(il) + " listed twice");
-        }
-    }
+    // The layer ids, the counts and the tables' shapes: the engine's reader,
+    // shared with the planner (plan/model_info.cpp).
+    auto shape_r = read_engram_shape(f, hp.arch, hp.n_layer);
+    if (!shape_r.ok()) return shape_r.error();
+    if (!shape_r.value()) return f.error(K + "layer_ids", "missing");
+    const EngramShape& shape = *shape_r.value();
+    c.layer_ids = shape.layer_ids;
+    c.head_count = shape.head_count;
+    c.key_length = shape.key_length;
+    c.max_ngram = shape.max_ngram;
     const int64_t n_layers = (int64_t)c.layer_ids.size();
-    {
-        auto r = read_uint(f, K + "head_count", 1, 64);
-        if (!r.ok()) return r.error();
-        c.head_count = r.value();
-        r = read_uint(f, K + "key_length", 1, 65536);
-        if (!r.ok()) return r.error();
-        c.key_length = r.value();
-        r = read_uint(f, K + "max_ngram_size", 2, 8);
-        if (!r.ok()) return r.error();
-        c.max_ngram = r.value();
-    }
     const int64_t hpl = c.heads_per_layer();
 
     // Multipliers: any 64-bit value is accepted (the reference makes them
@@ -252,7 +227,7 @@ Result<Config> read_config(const GgufFile& f, const HParams& hp) {
             mx = std::max<int64_t>(mx, v[i]);
         }
         c.n_compressed = mx + 1;
-        auto pad = read_uint(f, K + "pad_id", 0, std::numeric_limits<int64_t>::max());
+        auto pad = read_int_key(f, K + "pad_id", 0, std::numeric_limits<int64_t>::max());
         if (!pad.ok()) return pad.error();
         if (pad.value() >= c.n_compressed)
             return f.error(K + "pad_id", "compressed id " + std::to_string(pad.value()) + " is out of range [0, " +
@@ -277,7 +252,7 @@ Result<Config> read_config(const GgufFile& f, const HParams& hp) {
     if (any_demo && any_v41) return f.error(K + "layer_ids", "layers mix the DeepSeek-V4.1 and the demo module forms");
     c.form = any_demo ? Form::Demo : Form::V41;
     if (c.form == Form::Demo) {
-        auto r = read_uint(f, K + "conv_kernel_size", 1, 64);
+        auto r = read_int_key(f, K + "conv_kernel_size", 1, 64);
         if (!r.ok()) return r.error();
         c.conv_kernel = r.value();
     }
@@ -293,26 +268,19 @@ Result<Config> read_config(const GgufFile& f, const HParams& hp) {
 
         uint64_t rows = 0;
         for (int64_t h = 0; h < hpl; ++h) rows += c.primes[(size_t)(l * hpl + h)];
-        const std::string tn = b + "engram_embd.weight";
-        const GgufTensorInfo* t = tensor(f, tn);
-        if (!t) return f.error(tn, "missing");
-        if (t->n_dims > 2 || t->ne[0] != c.key_length)
-            return f.error(tn, "shape " + shape_str(*t) + ": rows must be key_length = " + std::to_string(c.key_length) + " wide");
-        if ((uint64_t)t->ne[1] != rows)
-            return f.error(tn, std::to_string(t->ne[1]) + " rows, but the layer's primes sum to " + std::to_string(rows));
-        const TypeTraits* tt = type_traits(t->type);
-        if (!tt || !kernels_for(t->type))
-            return f.error(tn, "type " + std::string(type_name((uint32_t)t->type)) + " cannot be gathered");
-        if (c.key_length % tt->block_size != 0)
-            return f.error(tn, "key_length " + std::to_string(c.key_length) + " is not a multiple of the " +
-                                   std::string(tt->name) + " block size " + std::to_string(tt->block_size));
-        lt.table.tensor = tn;
-        lt.table.type = t->type;
+        // The table's shape and type are checked (read_engram_shape); its
+        // rows are one per bucket of the layer's heads.
+        const EngramTable& tab = shape.tables[(size_t)l];
+        if (tab.rows != rows)
+            return f.error("tensor " + tab.tensor, std::to_string(tab.rows) + " rows, but the layer's primes sum to " +
+                                                       std::to_string(rows));
+        lt.table.tensor = tab.tensor;
+        lt.table.type = tab.type;
         lt.table.key_length = c.key_length;
         lt.table.n_rows = rows;
-        lt.table.row_bytes = (uint64_t)row_bytes(t->type, c.key_length);
-        lt.table.file_offset = f.data_offset() + t->offset;
-        lt.table.mapped = t->data;
+        lt.table.row_bytes = tab.row_bytes;
+        lt.table.file_offset = f.data_offset() + tab.info->offset;
+        lt.table.mapped = tab.info->data;
 
         if (c.form == Form::V41) {
             const std::string wn = b + "engram_wkv.weight";

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "backend/gpu.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
 #include "cpu/ops.h"
-#include "cuda/cuda_backend.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/quant_blocks.h"
 #include "quant/kernels.h"

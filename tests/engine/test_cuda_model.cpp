@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/gpu.h"
 #include "core/thread_pool.h"
-#include "cuda/cuda_backend.h"
 #include "model/decoder.h"
 #include "model/model.h"
 #include "model/synthetic.h"

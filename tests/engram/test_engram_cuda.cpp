@@ -19,9 +19,9 @@
 #include <random>
 #include <set>
 
+#include "backend/gpu.h"
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
-#include "cuda/cuda_backend.h"
 #include "engram_model.h"
 #include "forge.h"
 #include "model/synthetic.h"

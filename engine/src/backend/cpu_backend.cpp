@@ -7,9 +7,9 @@
 #include "backend/backend.h"
 #include "core/thread_pool.h"
 #include "model/decoder.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "quant/packed.h"
-#include "runtime/kv_cache.h"
 
 namespace eg {
 

@@ -6,24 +6,11 @@
 #include <cstdint>
 
 #include "quant/types.h"
+#include "quant/weight_view.h"  // WeightView: the matrices matmul takes
 
 namespace eg {
 
 class ThreadPool;
-struct PackedMatrix;
-
-// A 2-D weight tensor as stored in GGUF: n rows (ne1, output features) of k
-// values (ne0, input features), each row row_bytes long.
-struct WeightView {
-    GgmlType type = GgmlType::F32;
-    int64_t k = 0;  // ne0, in features
-    int64_t n = 0;  // ne1, out rows
-    const uint8_t* data = nullptr;
-    int64_t row_bytes = 0;
-    // The same matrix repacked for the CPU's integer kernels (quant/packed.h),
-    // owned elsewhere (the CPU backend); null: computed from data.
-    const PackedMatrix* packed = nullptr;
-};
 
 // Owns the 64-byte aligned buffer that holds the activations quantized to the
 // weight's vec_dot_type. Reserve it at load for the largest batch: matmul()

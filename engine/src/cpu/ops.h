@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "model/hparams.h"
+#include "cpu/rope.h"
 
 namespace eg {
 
@@ -12,15 +12,6 @@ class ThreadPool;
 
 // y = x / rms(x) * w   (x, y, w: [n]; y may alias x; w may be null)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
-
-// What RoPE needs to compute each pair's angle: rotated width, base, linear
-// scale and the optional llama3 per-frequency factors.
-struct RopeTable {
-    int64_t n_rot = 0;
-    float freq_base = 10000.0f;
-    float freq_scale = 1.0f;
-    const float* freq_factors = nullptr;  // [n_rot/2] or null
-};
 
 // Rotates one head x[head_dim] at position pos.
 void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, RopeType type);

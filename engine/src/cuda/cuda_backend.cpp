@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "backend/gpu.h"
 #include "core/log.h"
-#include "cuda/cuda_backend.h"
 #include "cuda/cuda_backend_impl.h"
 
 namespace eg {

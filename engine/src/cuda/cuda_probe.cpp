@@ -1,11 +1,11 @@
-// GPU probing (cuda_backend.h): the devices, their free VRAM, and the
+// GPU probing (backend/gpu.h): the devices, their free VRAM, and the
 // measured pinned host->device and device-copy bandwidths.
 #include <cstring>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 
-#include "cuda/cuda_backend.h"
+#include "backend/gpu.h"
 
 namespace eg {
 

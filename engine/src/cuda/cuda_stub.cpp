@@ -1,7 +1,7 @@
 // The CUDA entry points of a build without CUDA (no nvcc found, or
 // -DENGRAM_CUDA=OFF), and of the desktop app, which links this stub even when
 // the project has CUDA (EG_STUB_BY_CHOICE): each one says which.
-#include "cuda/cuda_backend.h"
+#include "backend/gpu.h"
 #include "cuda/cuda_ops.h"
 
 namespace eg {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "cpu/matmul.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
-#include "runtime/kv_cache.h"
 
 namespace eg {
 

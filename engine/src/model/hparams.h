@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-namespace eg {
+#include "cpu/rope.h"  // RopeType
 
-enum class RopeType { Normal, NeoX };  // Normal: adjacent pairs; NeoX: halves
+namespace eg {
 
 struct HParams {
     std::string arch;           // general.architecture

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "model/engram_shape.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
 
@@ -44,8 +45,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const Extens
         auto ext = extension(*m);
         if (!ext) return ext.error();
         m->ext_ = std::move(ext.value());
-    } else if (m->file_->find(m->hp_.arch + ".engram.layer_ids")) {
-        return m->file_->error(m->hp_.arch + ".engram.layer_ids",
+    } else if (engram_declared(*m->file_, m->hp_.arch)) {
+        return m->file_->error(engram_key(m->hp_.arch, "layer_ids"),
                                "the model has Engram layers, but this program loaded it without the Engram "
                                "loader (eg::engram::load_model)");
     }

@@ -1,12 +1,13 @@
 // ModelInfo from the header and tensor table of a GGUF (see model_info.h).
-// The engine does not depend on the engram library, so the Engram tables are
-// found here by their names and keys (DESIGN.md §4) rather than through
-// eg::engram::read_config; only what the planner needs is checked.
+// The Engram tables come from model/engram_shape.h, the reader of the
+// ARCH.engram.* keys the engram library's read_config builds on; the planner
+// needs nothing more of the modules.
 #include "plan/model_info.h"
 
 #include <algorithm>
 #include <charconv>
 
+#include "model/engram_shape.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
 
@@ -166,40 +167,20 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     if (mi.tied_output) mi.output_bytes = mi.token_embd_bytes;
 
     // Engram: ARCH.engram.layer_ids names the blocks; each has a table.
-    auto ids = f.get_int_array(a + "engram.layer_ids");
-    if (!ids) return ids.error();
-    if (!ids.value()) return mi;
-    if (ids.value()->empty()) return f.error(a + "engram.layer_ids", "is empty");
-    if (auto s = get("engram.head_count", true, 1, 1 << 16, &mi.engram_head_count); !s) return s.error();
-    if (auto s = get("engram.max_ngram_size", true, 2, 64, &mi.engram_max_ngram); !s) return s.error();
-    int64_t key_length = 0;
-    if (auto s = get("engram.key_length", false, 1, 1 << 20, &key_length); !s) return s.error();
-    for (int64_t il : *ids.value()) {
-        if (il < 0 || il >= mi.n_layer)
-            return f.error(a + "engram.layer_ids", "block " + std::to_string(il) + " is outside [0, " +
-                                                       std::to_string(mi.n_layer) + ")");
-        for (const auto& t : mi.engram_tables)
-            if (t.layer == il) return f.error(a + "engram.layer_ids", "block " + std::to_string(il) + " is listed twice");
-        const std::string name = "blk." + std::to_string(il) + ".engram_embd.weight";
-        const GgufTensorInfo* t = f.find_tensor(name);
-        if (!t) return f.error("tensor " + name, "missing (block " + std::to_string(il) + " is in " + a +
-                                                     "engram.layer_ids)");
-        if (t->n_dims != 2 || t->ne[0] < 1 || t->ne[1] < 1)
-            return f.error("tensor " + name, "is not a 2-D table [key_length, rows]");
-        if (key_length && t->ne[0] != key_length)
-            return f.error("tensor " + name, "rows have " + std::to_string(t->ne[0]) + " values but " + a +
-                                                 "engram.key_length is " + std::to_string(key_length));
-        const int64_t rb = row_bytes(t->type, t->ne[0]);
-        if (rb <= 0)
-            return f.error("tensor " + name, "a row of " + std::to_string(t->ne[0]) + " values is not a whole number "
-                                             "of " + std::string(type_name((uint32_t)t->type)) + " blocks");
+    auto engram = read_engram_shape(f, mi.arch, mi.n_layer);
+    if (!engram) return engram.error();
+    if (!engram.value()) return mi;
+    const EngramShape& es = *engram.value();
+    mi.engram_head_count = es.head_count;
+    mi.engram_max_ngram = es.max_ngram;
+    for (const EngramTable& t : es.tables) {
         EngramTableShape e;
-        e.layer = il;
-        e.tensor = name;
-        e.rows = (uint64_t)t->ne[1];
-        e.row_bytes = (uint64_t)rb;
-        e.row_values = t->ne[0];
-        e.has_conv = f.find_tensor("blk." + std::to_string(il) + ".engram_conv.weight") != nullptr;
+        e.layer = t.layer;
+        e.tensor = t.tensor;
+        e.rows = t.rows;
+        e.row_bytes = t.row_bytes;
+        e.row_values = es.key_length;
+        e.has_conv = f.find_tensor("blk." + std::to_string(t.layer) + ".engram_conv.weight") != nullptr;
         mi.engram_tables.push_back(std::move(e));
     }
     return mi;

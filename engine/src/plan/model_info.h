@@ -89,8 +89,9 @@ struct ModelInfo {
 };
 
 // Reads f's header and tensor table. Errors name the file, the key or tensor
-// and the reason (missing keys, a block index past block_count, an Engram
-// layer without its table, a table whose rows are not whole blocks).
+// and the reason (missing keys, a block index past block_count, and the
+// Engram keys and tables as read_engram_shape (model/engram_shape.h) checks
+// them: a layer without its table, rows of another width than key_length...).
 Result<ModelInfo> model_info(const GgufFile& f);
 
 }  // namespace eg

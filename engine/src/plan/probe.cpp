@@ -25,12 +25,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/gpu.h"
 #include "core/fp16.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
 #include "cpu/ops.h"
-#include "cuda/cuda_backend.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
 

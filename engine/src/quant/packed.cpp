@@ -10,7 +10,6 @@
 #include <new>
 
 #include "core/thread_pool.h"
-#include "cpu/matmul.h"
 #include "quant/kernels_impl.h"
 #include "quant/packed_layout.h"
 

@@ -33,11 +33,11 @@
 #include <memory>
 
 #include "quant/types.h"
+#include "quant/weight_view.h"
 
 namespace eg {
 
 class ThreadPool;
-struct WeightView;
 
 struct PackedMatrix {
     static constexpr int kPanel = 16;  // rows interleaved

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "backend/gpu.h"
 #include "core/log.h"
-#include "cuda/cuda_backend.h"
 
 namespace eg {
 

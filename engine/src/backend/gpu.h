@@ -1,7 +1,11 @@
-// The CUDA backend as the rest of the engine sees it: plain C++, no CUDA
-// headers. Without CUDA in the build (or without a GPU) every function says
-// why in a sentence; nothing crashes and the session falls back to the CPU
-// only when asked to plan, never silently.
+// The GPU backend as the rest of the engine sees it: plain C++, no CUDA
+// headers. These functions are a link-time plugin interface: the engine
+// (runtime/session.cpp, plan/probe.cpp) calls them, and only engine/src/cuda/
+// defines them, in one of two object libraries a program links (see
+// engine/CMakeLists.txt): eg_gpu, the CUDA backend, or eg_gpu_stub, whose
+// functions say why there is none. Without CUDA in the build (or without a
+// GPU) every function says why in a sentence; nothing crashes and the session
+// falls back to the CPU only when asked to plan, never silently.
 #pragma once
 
 #include <cstdint>
