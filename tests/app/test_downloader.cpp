@@ -1,4 +1,4 @@
-// Tests of the model library (app/src/library) against a fake Hugging Face
+// Tests of the model library (library/) against a fake Hugging Face
 // server on 127.0.0.1 with real faults: a full verified download, dropped
 // connections resumed to a byte-identical file, a wrong checksum, no disk
 // space, cancel, an app restart mid-download, a server that ignores Range,
