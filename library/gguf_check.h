@@ -5,18 +5,20 @@
 #include <QCryptographicHash>
 #include <QString>
 
+#include "core/result.h"
+
 namespace eg::library {
 
 // Feeds the first `limit_bytes` of `path` (all of it when negative) into
-// `hash`. False with `error` set when the file cannot be read that far.
-bool hash_file_into(const QString& path, QCryptographicHash& hash, qint64 limit_bytes, QString* error);
+// `hash`; an error when the file cannot be read that far.
+eg::Status hash_file_into(const QString& path, QCryptographicHash& hash, qint64 limit_bytes);
 
-// Lower-case hex SHA-256 of the whole file; empty with `error` on failure.
-QString sha256_of_file(const QString& path, QString* error);
+// Lower-case hex SHA-256 of the whole file.
+eg::Result<QString> sha256_of_file(const QString& path);
 
-// Empty when GgufFile::open accepts the file (header and tensor table);
-// otherwise the engine's reason.
-QString gguf_problem(const QString& path);
+// Succeeds when GgufFile::open accepts the file (header and tensor table);
+// otherwise the error is the engine's reason.
+eg::Status check_gguf(const QString& path);
 
 // True for 64 hex digits (what Hugging Face's LFS etag holds).
 bool looks_like_sha256(const QString& text);

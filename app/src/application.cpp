@@ -149,7 +149,7 @@ int Application::run() {
     if (parser.isSet(pull_opt) || parser.isSet(list_models_opt)) {
         QCoreApplication app(argc_, argv_);
         const QString data = data_dir(parser.value(data_dir_opt));
-        if (parser.isSet(list_models_opt)) return eg::library::run_list_models(data);
+        if (parser.isSet(list_models_opt)) return eg::library::run_list_models(data, model_cache_dir());
         if (parser.positionalArguments().size() != 1) {
             std::fprintf(stderr, "engram-desktop: --pull needs a repo and a file: --pull REPO FILE [--revision R]\n");
             return 2;
@@ -224,8 +224,8 @@ int Application::run_gui(const CommandLine& cl) {
 
     // The model library: catalog, downloads, registry, Hugging Face search.
     eg::library::ModelRegistry registry;
-    if (!registry.open(eg::library::registry_path(data), &error))
-        EG_LOG_ERROR("cannot open the model registry: {}", error.toStdString());
+    if (auto opened = registry.open(eg::library::registry_path(data)); !opened)
+        EG_LOG_ERROR("cannot open the model registry: {}", opened.message());
     eg::library::Downloader downloader(data);
     eg::library::HubClient hub_client;
     hub_client.set_token(downloader.token());

@@ -15,6 +15,7 @@
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
+#include "library/result_qt.h"
 #include "model_list_model.h"
 
 namespace eg::app {
@@ -22,10 +23,6 @@ namespace eg::app {
 using eg::library::DownloadRequest;
 using eg::library::Downloader;
 using eg::ui::CatalogModel;
-
-bool is_offline_error(const QString& message) {
-    return message.startsWith(QStringLiteral("offline:")) || message.startsWith(QStringLiteral("DNS failure:"));
-}
 
 LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& downloader, CatalogModel& catalog,
                              eg::ui::ModelListModel& models, const QString& models_dir, QObject* parent)
@@ -95,6 +92,7 @@ LibraryWiring::LibraryWiring(eg::library::ModelRegistry& registry, Downloader& d
     // While offline, a light probe notices when the endpoint answers again.
     probe_timer_.setInterval(15000);
     connect(&probe_timer_, &QTimer::timeout, this, &LibraryWiring::probe);
+    connect(&downloader_, &Downloader::reachable, this, [this] { catalog_.setOnline(true); });
     connect(&catalog_, &CatalogModel::onlineChanged, this, [this] {
         if (catalog_.online()) probe_timer_.stop();
         else probe_timer_.start();
@@ -118,38 +116,23 @@ void LibraryWiring::restore_partial_downloads() {
         EG_LOG_INFO("library: {} has {} bytes from an earlier run; Resume continues", e.id.toStdString(), part.size());
     }
 
-    // Downloads started from the Hugging Face search: the .part's sidecar names
-    // the URL ({endpoint}/{repo}/resolve/{revision}/{file}), the checksum and the size.
-    const QString prefix = downloader_.endpoint() + QLatin1Char('/');
-    const QDir dir(models_dir_);
-    for (const QFileInfo& part : dir.entryInfoList({QStringLiteral("*.part")}, QDir::Files)) {
-        if (part.size() <= 0) continue;
-        QFile side(part.absoluteFilePath() + QStringLiteral(".json"));
-        if (!side.open(QIODevice::ReadOnly)) continue;
-        const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
-        const QString url = o.value(QStringLiteral("url")).toString();
-        if (!url.startsWith(prefix)) continue;  // another endpoint: the downloader would not continue it
-        const QString rest = url.mid(prefix.size());
-        const int at = rest.indexOf(QStringLiteral("/resolve/"));
-        if (at <= 0) continue;
-        const QString repo = rest.left(at);
-        const QString rev_file = rest.mid(at + 9);
-        const int slash = rev_file.indexOf(QLatin1Char('/'));
-        if (slash <= 0 || slash + 1 >= rev_file.size()) continue;
-        const QString revision = QUrl::fromPercentEncoding(rev_file.left(slash).toUtf8());  // refs%2Fpr%2F1
-        const QString file = rev_file.mid(slash + 1);
-        if (QFileInfo(file).fileName() + QStringLiteral(".part") != part.fileName()) continue;
-        const QString k = key(repo, file);
+    // Downloads started from the Hugging Face search: the downloader reads the .part's sidecar.
+    for (const eg::library::PartialDownload& p : downloader_.partial_downloads(models_dir_)) {
+        const QString k = key(p.request.repo, p.request.file);
         if (catalog_.row_of(k) >= 0 || id_of_.contains(k)) continue;  // a catalog row: handled above
-        const qint64 total = o.value(QStringLiteral("total_bytes")).toInteger(-1);
-        const qint64 done = part.size();
+        const qint64 id = downloader_.adopt(p);
+        id_of_.insert(k, id);
+        key_of_.insert(id, k);
+        revision_of_.insert(id, p.request.revision);
+        const qint64 total = p.bytes_total;
+        const qint64 done = p.bytes_done;
         set_state(k, {{QStringLiteral("downloading"), true},
                       {QStringLiteral("paused"), true},
                       {QStringLiteral("restored"), true},
                       {QStringLiteral("error"), QString()},
                       {QStringLiteral("notice"), QString()},
-                      {QStringLiteral("revision"), revision},
-                      {QStringLiteral("sha256"), o.value(QStringLiteral("expected_sha256")).toString()},
+                      {QStringLiteral("revision"), p.request.revision},
+                      {QStringLiteral("sha256"), p.request.expected_sha256},
                       {QStringLiteral("sizeBytes"), total},
                       {QStringLiteral("bytesDone"), done},
                       {QStringLiteral("bytesTotal"), total},
@@ -157,7 +140,7 @@ void LibraryWiring::restore_partial_downloads() {
                       {QStringLiteral("progressText"),
                        QStringLiteral("Paused · %1").arg(CatalogModel::progress_text(done, total, 0))}});
         EG_LOG_INFO("library: {} ({}) has {} bytes from an earlier run; Resume continues", k.toStdString(),
-                    revision.toStdString(), done);
+                    p.request.revision.toStdString(), done);
     }
 }
 
@@ -219,8 +202,8 @@ void LibraryWiring::on_finished(qint64 id, const QString& path, const QString& s
     m.size_bytes = QFileInfo(path).size();
     m.sha256 = sha256;
     m.added_at = QDateTime::currentDateTimeUtc();
-    if (registry_.add(m) == 0)
-        EG_LOG_ERROR("library: cannot register {}: {}", path.toStdString(), registry_.last_error().toStdString());
+    if (auto added = registry_.add(m); !added)
+        EG_LOG_ERROR("library: cannot register {}: {}", path.toStdString(), added.message());
     else EG_LOG_INFO("library: installed {} as {}", k.toStdString(), path.toStdString());
     catalog_.onFinished(k, m.path);
     set_state(k, {{QStringLiteral("downloading"), false},
@@ -231,7 +214,8 @@ void LibraryWiring::on_finished(qint64 id, const QString& path, const QString& s
     refreshInstalled();
 }
 
-void LibraryWiring::on_failed(qint64 id, const QString& message) {
+void LibraryWiring::on_failed(qint64 id, const eg::library::DownloadError& error) {
+    const QString& message = error.message;
     const QString k = key_of_.value(id);
     if (k.isEmpty()) return;
     EG_LOG_WARN("library: download of {} failed: {}", k.toStdString(), message.toStdString());
@@ -240,7 +224,7 @@ void LibraryWiring::on_failed(qint64 id, const QString& message) {
     set_state(k, {{QStringLiteral("downloading"), false},
                   {QStringLiteral("paused"), false},
                   {QStringLiteral("error"), message}});
-    if (is_offline_error(message)) catalog_.setOnline(false);
+    if (error.is_offline()) catalog_.setOnline(false);
 }
 
 void LibraryWiring::forget(qint64 id) {
@@ -313,17 +297,6 @@ void LibraryWiring::cancelFile(const QString& repo, const QString& file) {
         downloader_.cancel(id);
         return;
     }
-    // A .part from an earlier run, not started in this one: nothing to stop, its bytes go.
-    if (!downloads_.value(k).toMap().value(QStringLiteral("restored")).toBool()) return;
-    DownloadRequest req;
-    req.file = file;
-    req.dest_dir = models_dir_;
-    const QString part = Downloader::part_path_for(req);
-    QFile::remove(part);
-    QFile::remove(part + QStringLiteral(".json"));
-    EG_LOG_INFO("library: cancelled {} (bytes of an earlier run deleted)", k.toStdString());
-    downloads_.remove(k);
-    emit downloadsChanged();
 }
 
 bool LibraryWiring::resumeFile(const QString& repo, const QString& file) {
@@ -348,8 +321,9 @@ void LibraryWiring::pauseFile(const QString& repo, const QString& file) {
 QString LibraryWiring::removeModel(qint64 id, bool deleteFile) {
     const auto m = registry_.find(id);
     if (!m) return QStringLiteral("This model is no longer registered.");
-    if (!registry_.remove(id, deleteFile)) {
-        const QString error = QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(m->path).fileName(), registry_.last_error());
+    if (auto removed = registry_.remove(id, deleteFile); !removed) {
+        const QString error =
+            QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(m->path).fileName(), eg::library::error_text(removed));
         EG_LOG_WARN("library: {}", error.toStdString());
         return error;
     }
@@ -376,9 +350,7 @@ bool LibraryWiring::tokenSet() const { return !downloader_.token().isEmpty(); }
 bool LibraryWiring::tokenFromEnvironment() const { return !qEnvironmentVariable("HF_TOKEN").trimmed().isEmpty(); }
 
 QString LibraryWiring::setToken(const QString& token) {
-    QString error;
-    if (!downloader_.set_token(token.trimmed(), &error))
-        return error.isEmpty() ? QStringLiteral("Cannot store the token") : error;
+    if (auto stored = downloader_.set_token(token.trimmed()); !stored) return eg::library::error_text(stored);
     EG_LOG_INFO("library: Hugging Face token {}", token.trimmed().isEmpty() ? "removed" : "stored");
     emit tokenChanged();
     return {};
@@ -391,18 +363,17 @@ QString LibraryWiring::importModel(const QString& file, bool copy) {
         set_import_error(QStringLiteral("%1 is not a .gguf file").arg(QFileInfo(path).fileName()));
         return import_error_;
     }
-    QString error;
-    const qint64 id = registry_.import_file(path, copy ? eg::library::ImportMode::Copy : eg::library::ImportMode::Reference,
-                                            models_dir_, &error);
-    if (id == 0) {
-        set_import_error(QStringLiteral("Cannot import %1: %2")
-                             .arg(QFileInfo(path).fileName(), error.isEmpty() ? registry_.last_error() : error));
+    const auto imported = registry_.import_file(
+        path, copy ? eg::library::ImportMode::Copy : eg::library::ImportMode::Reference, models_dir_);
+    if (!imported) {
+        set_import_error(
+            QStringLiteral("Cannot import %1: %2").arg(QFileInfo(path).fileName(), eg::library::error_text(imported)));
         EG_LOG_WARN("library: {}", import_error_.toStdString());
         return import_error_;
     }
     set_import_error(QString());
     refreshInstalled();
-    const auto m = registry_.find(id);
+    const auto m = registry_.find(imported.value());
     EG_LOG_INFO("library: imported {}", (m ? m->path : path).toStdString());
     emit modelImported(m ? m->path : path);
     return {};
@@ -420,16 +391,7 @@ void LibraryWiring::set_import_error(const QString& e) {
     emit importErrorChanged();
 }
 
-void LibraryWiring::probe() {
-    QNetworkRequest req(QUrl(downloader_.endpoint() + QLatin1Char('/')));
-    req.setTransferTimeout(10000);
-    QNetworkReply* reply = probe_nam_.head(req);
-    connect(reply, &QNetworkReply::finished, this, [this, reply] {
-        reply->deleteLater();
-        // Any HTTP answer, even an error status, means the endpoint is reachable.
-        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid()) catalog_.setOnline(true);
-    });
-}
+void LibraryWiring::probe() { downloader_.probe(); }
 
 // --- Hugging Face search ------------------------------------------------------
 

@@ -20,6 +20,7 @@ class HubClient;
 class ModelRegistry;
 struct HubModel;
 struct HubFile;
+struct DownloadError;
 }  // namespace eg::library
 
 namespace eg::ui {
@@ -28,10 +29,6 @@ class ModelListModel;
 }  // namespace eg::ui
 
 namespace eg::app {
-
-// True for a failure that means "no network" (offline, DNS), as the
-// downloader words it (library/download_errors.cpp).
-bool is_offline_error(const QString& message);
 
 // QML context property `libraryActions`: the parts of the library that are
 // not catalog rows (import a local file, the last import's error).
@@ -106,7 +103,7 @@ private:
     void on_download_requested(const QString& repo, const QString& revision, const QString& file,
                                const QString& sha256, qint64 size_bytes);
     void on_finished(qint64 id, const QString& path, const QString& sha256);
-    void on_failed(qint64 id, const QString& message);
+    void on_failed(qint64 id, const eg::library::DownloadError& error);
     void forget(qint64 id);
     // A .part left by an earlier run shows as a paused download; Resume continues it.
     void restore_partial_downloads();
@@ -126,7 +123,6 @@ private:
     QVariantMap downloads_;
     QVariantList installed_;
     QTimer probe_timer_;
-    QNetworkAccessManager probe_nam_;
 };
 
 // QML context property `hub`: Hugging Face search for HubSearchPanel.

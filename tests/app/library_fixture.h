@@ -87,8 +87,7 @@ struct Library {
         QDir().mkpath(models_dir);
         static int n = 0;
         registry = std::make_unique<ModelRegistry>(QStringLiteral("test-library-%1").arg(++n));
-        QString error;
-        if (!registry->open(dir.filePath("models.sqlite3"), &error)) return false;
+        if (!registry->open(dir.filePath("models.sqlite3"))) return false;
         downloader = std::make_unique<Downloader>(dir.filePath("data"));
         downloader->set_endpoint(endpoint);
         const QJsonArray rows{
