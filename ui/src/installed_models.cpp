@@ -6,6 +6,8 @@
 #include <QUrl>
 #include <QVariantMap>
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "format.h"
 #include "library/result_qt.h"
@@ -22,10 +24,15 @@ bool same(const InstalledModel& a, const InstalledModel& b) {
            a.added_at == b.added_at && a.last_used_at == b.last_used_at;
 }
 
-bool same(const QList<InstalledModel>& a, const QList<InstalledModel>& b) {
-    return a.size() == b.size() && std::equal(a.cbegin(), a.cend(), b.cbegin(), [](const auto& x, const auto& y) {
-               return same(x, y);
-           });
+// What a row of the picker shows (a new last-used date does not reset it).
+bool same_row(const InstalledModel& a, const InstalledModel& b) {
+    return a.id == b.id && a.path == b.path && a.source == b.source && a.repo == b.repo &&
+           a.size_bytes == b.size_bytes;
+}
+
+template <class Same>
+bool same(const QList<InstalledModel>& a, const QList<InstalledModel>& b, Same same_one) {
+    return a.size() == b.size() && std::equal(a.cbegin(), a.cend(), b.cbegin(), same_one);
 }
 
 QString local_path(const QString& path_or_url) {
@@ -75,13 +82,18 @@ void InstalledModels::refresh() {
     QList<InstalledModel> rows;
     for (const InstalledModel& m : entries)
         if (QFileInfo(m.path).isFile()) rows.push_back(m);
-    if (same(entries, entries_) && same(rows, rows_)) return;
-    const bool count_changed = rows.size() != rows_.size();
+    const auto same_entry = [](const InstalledModel& a, const InstalledModel& b) { return same(a, b); };
+    if (same(entries, entries_, same_entry) && same(rows, rows_, same_entry)) return;
     entries_ = std::move(entries);
-    beginResetModel();
-    rows_ = std::move(rows);
-    endResetModel();
-    if (count_changed) emit countChanged();
+    if (same(rows, rows_, same_row)) {
+        rows_ = std::move(rows);  // nothing the rows show changed: no reset under the picker
+    } else {
+        const bool count_changed = rows.size() != rows_.size();
+        beginResetModel();
+        rows_ = std::move(rows);
+        endResetModel();
+        if (count_changed) emit countChanged();
+    }
     emit changed();
 }
 
