@@ -42,7 +42,8 @@ SCANNED = ["engine/src", "engram/src", "ui/src", "app/src", "app/cli", "app/benc
 # which app/ builds and hands to QML; the rest of ui/src is ui's own.
 PUBLIC = {
     "ui": {"ui/src/" + h for h in ("chat_controller.h", "conversation_list_model.h", "memory_panel.h",
-                                   "message_list_model.h", "catalog_model.h", "model_list_model.h")},
+                                   "message_list_model.h", "catalog_model.h", "download_center.h",
+                                   "hub_search_model.h", "installed_models.h", "library_actions.h")},
 }
 
 # Where a quoted "dir/x.h" or <dir/x.h> may be found, as the targets' include

@@ -18,15 +18,17 @@
 #include "core/log.h"
 #include "engine_worker.h"
 #include "catalog_model.h"
+#include "download_center.h"
+#include "hub_search_model.h"
+#include "installed_models.h"
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
 #include "library/pull_command.h"
-#include "library_wiring.h"
+#include "library_actions.h"
 #include "plan/probe.h"
 #include "logging.h"
 #include "memory_panel.h"
-#include "model_list_model.h"
 #include "paths.h"
 #include "store/chat_store.h"
 
@@ -150,7 +152,7 @@ int Application::run() {
     if (parser.isSet(pull_opt) || parser.isSet(list_models_opt)) {
         QCoreApplication app(argc_, argv_);
         const QString data = data_dir(parser.value(data_dir_opt));
-        if (parser.isSet(list_models_opt)) return eg::library::run_list_models(data);
+        if (parser.isSet(list_models_opt)) return eg::library::run_list_models(data, model_cache_dir());
         if (parser.positionalArguments().size() != 1) {
             std::fprintf(stderr, "engram-desktop: --pull needs a repo and a file: --pull REPO FILE [--revision R]\n");
             return 2;
@@ -205,24 +207,28 @@ int Application::run_gui(const CommandLine& cl) {
 
     eg::ui::ChatController chat(store, prefs.get());
     eg::ui::ConversationListModel conversations(store);
-    eg::ui::ModelListModel models(model_cache_dir());
     eg::ui::MemoryPanel memory(prefs.get());
     memory.setOverrides(cl.placement);
     connect_worker(chat, *worker, &memory);
     connect_sidebar(chat, conversations);
 
-    // The model library: catalog, downloads, registry, Hugging Face search.
+    // The model library (library/) and its view-models (ui/): the installed
+    // list over the registry (QML `models`), one DownloadCenter for every
+    // download, the catalog, the library page's actions, Hugging Face search.
     eg::library::ModelRegistry registry;
-    if (!registry.open(eg::library::registry_path(data), &error))
-        EG_LOG_ERROR("cannot open the model registry: {}", error.toStdString());
+    if (auto opened = registry.open(eg::library::registry_path(data)); !opened)
+        EG_LOG_ERROR("cannot open the model registry: {}", opened.message());
     eg::library::Downloader downloader(data);
     eg::library::HubClient hub_client;
     hub_client.set_token(downloader.token());
-    eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"));
-    LibraryWiring library(registry, downloader, catalog, models, model_cache_dir());
-    HubBridge hub(hub_client);
-    QObject::connect(&chat, &eg::ui::ChatController::loadModelRequested, &library, &LibraryWiring::markUsed);
-    QObject::connect(&library, &LibraryWiring::tokenChanged, &hub,
+    eg::ui::InstalledModels models(registry, model_cache_dir());
+    eg::ui::DownloadCenter downloads;
+    downloads.attach(downloader, model_cache_dir());
+    eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"), downloads, models);
+    eg::ui::LibraryActions library(models, downloads, downloader);
+    eg::ui::HubSearchModel hub(hub_client);
+    QObject::connect(&chat, &eg::ui::ChatController::loadModelRequested, &library, &eg::ui::LibraryActions::markUsed);
+    QObject::connect(&library, &eg::ui::LibraryActions::tokenChanged, &hub,
                      [&hub_client, &downloader] { hub_client.set_token(downloader.token()); });
 
     int rc = 0;

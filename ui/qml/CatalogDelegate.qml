@@ -1,7 +1,8 @@
 // One model of the library's catalog: what it is (size, quantisation,
 // architecture, parameters, licence), whether it fits this machine, and its
-// download (button, progress, pause/resume/cancel, error). Roles come from
-// CatalogModel as required properties; actions go to `catalog`.
+// download (button, progress, pause/resume/cancel, notice, error). Roles come
+// from CatalogModel as required properties (the download's from the one
+// DownloadCenter behind it); actions go to `catalog`.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -33,17 +34,11 @@ Frame {
     required property double progress
     required property string progressText
     required property string error
+    required property string notice
     required property bool canDownload
     required property string downloadHint
 
     property var catalog: null
-    // libraryActions: the downloader's notices for this row ("starting over").
-    property var actions: null
-    readonly property string notice: {
-        if (!actions || !actions.downloads) return ""
-        const st = actions.downloads[repo + "/" + file]
-        return st && st.notice ? String(st.notice) : ""
-    }
 
     signal useRequested(string path)
 
@@ -81,7 +76,7 @@ Frame {
             }
         }
 
-        // "≈ 1.1 GB · Q4_K_M · qwen2 · 1.5B parameters · 32768 tokens · apache-2.0"
+        // "≈ 1.0 GiB · Q4_K_M · qwen2 · 1.5B parameters · 32768 tokens · apache-2.0"
         Label {
             objectName: "modelFacts"
             Layout.fillWidth: true

@@ -1,4 +1,4 @@
-// A download in progress: bar, "1.2 / 4.4 GB · 35 MB/s · 1 min 20 s left",
+// A download in progress: bar, "1.1 GiB / 4.1 GiB · 33 MiB/s · 1 min 20 s left",
 // and pause/resume/cancel buttons. The owner acts on the signals.
 import QtQuick
 import QtQuick.Controls

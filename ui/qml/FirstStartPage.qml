@@ -52,7 +52,7 @@ Page {
             Label {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
-                text: qsTr("The model library downloads SmolLM2-135M-Instruct (about 100 MB), a small, fast model "
+                text: qsTr("The model library downloads SmolLM2-135M-Instruct (about 94 MiB), a small, fast model "
                            + "that is good for trying things out, in one click, and many larger ones:")
             }
             Button {

@@ -13,7 +13,8 @@ ColumnLayout {
     id: root
 
     property var hub: null
-    // libraryActions: downloadFile/pauseFile/resumeFile/cancelFile and the per-file state (`downloads`).
+    // libraryActions: downloadFile/pauseFile/resumeFile/cancelFile, the per-file
+    // state (`downloads`) and whether a file is installed (installedPath).
     property var actions: null
     property bool online: true
 
@@ -132,7 +133,11 @@ ColumnLayout {
                                          ? (root.actions.downloads[modelData.repo + "/" + modelData.file] || {}) : {}
             readonly property bool downloading: st.downloading === true
             readonly property bool paused: st.paused === true
-            readonly property bool installed: st.path !== undefined && String(st.path).length > 0
+            // From the installed list; read again whenever it changes (`installed`).
+            readonly property bool installed: root.actions && typeof root.actions.installedPath === "function"
+                                              ? (root.actions.installed,
+                                                 root.actions.installedPath(modelData.repo, modelData.file).length > 0)
+                                              : false
             readonly property string errorText: st.error ? String(st.error) : ""
             readonly property string noticeText: st.notice ? String(st.notice) : ""
 

@@ -1,8 +1,9 @@
 // The installed models (the registry: catalog downloads, Hugging Face
-// downloads and imports): size, source, added and last-used dates, open the
-// containing folder, use, delete. `actions` is libraryActions
-// (LibraryWiring): actions.installed lists them, actions.removeModel(id,
-// deleteFile) removes one. A copy in the models folder is deleted with its
+// downloads, imports and files found in the models folder): size, source,
+// added and last-used dates, open the containing folder, use, delete.
+// `actions` is libraryActions (LibraryActions): actions.installed lists them,
+// actions.removeModel(id, deleteFile) removes one (actions.removeError says
+// why it could not). A copy in the models folder is deleted with its
 // file; for a file used where it is, the user chooses between deleting the
 // file and only forgetting it. Above them, downloads from the Hugging Face
 // search that are not finished (running, paused, or left by an earlier run)
@@ -92,7 +93,7 @@ ColumnLayout {
         id: removeError
         objectName: "removeError"
         Layout.fillWidth: true
-        message: ""
+        message: root.actions && root.actions.removeError ? root.actions.removeError : ""
     }
 
     ListView {
@@ -149,6 +150,7 @@ ColumnLayout {
                         const m = row.modelData
                         const source = m.source === "huggingface"
                                 ? qsTr("Hugging Face %1").arg(m.repo)
+                                : m.source === "folder" ? qsTr("found in the models folder")
                                 : (m.inModelsDir ? qsTr("imported (copy)") : qsTr("imported (used where it is)"))
                         let t = qsTr("%1 · added %2").arg(source).arg(m.addedText)
                         t += " · " + (m.lastUsedText.length > 0 ? qsTr("last used %1").arg(m.lastUsedText)
@@ -189,8 +191,7 @@ ColumnLayout {
             open()
         }
         function remove(deleteFile) {
-            const error = root.actions.removeModel(target.id, deleteFile)
-            removeError.message = error
+            root.actions.removeModel(target.id, deleteFile)
             close()
         }
 

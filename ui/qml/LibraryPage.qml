@@ -2,8 +2,9 @@
 // size, quantisation, architecture, parameters, licence, memory, whether it
 // fits, download with progress) above a Hugging Face search. Objects come in
 // as context properties set by the Application: `library` (CatalogModel) and,
-// optionally, `hub` (Hugging Face search; the page works without it) and
-// `libraryActions` (import a local .gguf; the import row hides without it).
+// optionally, `hub` (HubSearchModel; the page works without it) and
+// `libraryActions` (LibraryActions: import a local .gguf, the installed
+// models, the token, search downloads; the import row hides without it).
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -131,7 +132,7 @@ Page {
                 text: qsTr("Save")
                 enabled: tokenField.text.trim().length > 0
                 onClicked: {
-                    tokenStatus.error = root.actions.setToken(tokenField.text)
+                    root.actions.setToken(tokenField.text)
                     tokenField.text = ""
                 }
             }
@@ -139,12 +140,12 @@ Page {
                 objectName: "tokenClearButton"
                 text: qsTr("Remove")
                 visible: root.actions && root.actions.tokenSet && !root.actions.tokenFromEnvironment
-                onClicked: tokenStatus.error = root.actions.setToken("")
+                onClicked: root.actions.setToken("")
             }
             Label {
                 id: tokenStatus
                 objectName: "tokenStatus"
-                property string error: ""
+                readonly property string error: root.actions && root.actions.tokenError ? root.actions.tokenError : ""
                 text: error.length > 0 ? error
                       : !root.actions ? ""
                       : root.actions.tokenFromEnvironment ? qsTr("Token set (HF_TOKEN)")
@@ -188,7 +189,6 @@ Page {
                 delegate: CatalogDelegate {
                     width: ListView.view.width - ListView.view.ScrollBar.vertical.width
                     catalog: ListView.view.model
-                    actions: root.actions
                     onUseRequested: path => root.useRequested(path)
                 }
             }

@@ -167,7 +167,7 @@ ApplicationWindow {
             let imported = false
             for (const u of drop.urls) {
                 if (String(u).toLowerCase().endsWith(".gguf"))
-                    imported = window.libraryTools.importModel(String(u), true) === "" || imported
+                    imported = window.libraryTools.importModel(String(u), true) || imported
             }
             // Failures are shown on the library page.
             if (!imported) window.showLibrary = true

@@ -11,7 +11,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model_list_model.h"
+#include "download_center.h"
+#include "format.h"
+#include "installed_models.h"
+#include "library/result_qt.h"
+#include "plan/probe.h"
 
 namespace eg::ui {
 
@@ -112,37 +116,27 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
 
 }  // namespace
 
-bool parse_catalog(const QByteArray& json, Catalog* out, QString* error) {
+eg::Result<Catalog> parse_catalog(const QByteArray& json) {
+    using eg::library::to_error;
     QJsonParseError pe{};
     const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
-    if (pe.error != QJsonParseError::NoError) {
-        *error = QStringLiteral("not valid JSON at byte %1: %2").arg(pe.offset).arg(pe.errorString());
-        return false;
-    }
-    if (!doc.isObject()) {
-        *error = QStringLiteral("the catalog must be a JSON object");
-        return false;
-    }
+    if (pe.error != QJsonParseError::NoError)
+        return to_error(QStringLiteral("not valid JSON at byte %1: %2").arg(pe.offset).arg(pe.errorString()));
+    if (!doc.isObject()) return to_error(QStringLiteral("the catalog must be a JSON object"));
     const QJsonObject root = doc.object();
     const QJsonValue schema = root.value(QLatin1String("schema"));
-    if (!schema.isDouble() || schema.toDouble() != kSchema) {
-        *error = QStringLiteral("unsupported catalog schema (expected \"schema\": %1)").arg(kSchema);
-        return false;
-    }
+    if (!schema.isDouble() || schema.toDouble() != kSchema)
+        return to_error(QStringLiteral("unsupported catalog schema (expected \"schema\": %1)").arg(kSchema));
     Catalog cat;
     const QJsonValue ctx = root.value(QLatin1String("default_context"));
     if (!ctx.isUndefined()) {
-        if (!ctx.isDouble() || ctx.toDouble() < 1 || std::floor(ctx.toDouble()) != ctx.toDouble()) {
-            *error = QStringLiteral("\"default_context\" must be a positive whole number");
-            return false;
-        }
+        if (!ctx.isDouble() || ctx.toDouble() < 1 || std::floor(ctx.toDouble()) != ctx.toDouble())
+            return to_error(QStringLiteral("\"default_context\" must be a positive whole number"));
         cat.default_context = (int)ctx.toDouble();
     }
     const QJsonValue models = root.value(QLatin1String("models"));
-    if (!models.isArray() || models.toArray().isEmpty()) {
-        *error = QStringLiteral("\"models\" must be a non-empty array");
-        return false;
-    }
+    if (!models.isArray() || models.toArray().isEmpty())
+        return to_error(QStringLiteral("\"models\" must be a non-empty array"));
     QSet<QString> ids;
     int defaults = 0;
     const QJsonArray arr = models.toArray();
@@ -150,26 +144,18 @@ bool parse_catalog(const QByteArray& json, Catalog* out, QString* error) {
         const QString id_hint = arr[i].toObject().value(QLatin1String("id")).toString();
         const QString where =
             id_hint.isEmpty() ? QStringLiteral("model %1").arg(i) : QStringLiteral("model %1 (%2)").arg(i).arg(id_hint);
-        if (!arr[i].isObject()) {
-            *error = QStringLiteral("%1: must be an object").arg(where);
-            return false;
-        }
+        if (!arr[i].isObject()) return to_error(QStringLiteral("%1: must be an object").arg(where));
         CatalogEntry e;
-        if (!parse_entry(arr[i].toObject(), where, &e, error)) return false;
-        if (ids.contains(e.id)) {
-            *error = QStringLiteral("%1: the id is used twice").arg(where);
-            return false;
-        }
+        QString error;
+        if (!parse_entry(arr[i].toObject(), where, &e, &error)) return to_error(error);
+        if (ids.contains(e.id)) return to_error(QStringLiteral("%1: the id is used twice").arg(where));
         ids.insert(e.id);
         defaults += e.is_default ? 1 : 0;
         cat.entries.push_back(std::move(e));
     }
-    if (defaults > 1) {
-        *error = QStringLiteral("%1 models are marked \"default\"; at most one may be").arg(defaults);
-        return false;
-    }
-    *out = std::move(cat);
-    return true;
+    if (defaults > 1)
+        return to_error(QStringLiteral("%1 models are marked \"default\"; at most one may be").arg(defaults));
+    return cat;
 }
 
 qint64 kv_cache_bytes(const CatalogEntry& e, int context) {
@@ -177,26 +163,38 @@ qint64 kv_cache_bytes(const CatalogEntry& e, int context) {
     return 2LL * e.n_layer * context * e.n_kv_head * e.head_dim * 2;
 }
 
-CatalogModel::CatalogModel(const QString& catalog_path, QObject* parent) : QAbstractListModel(parent) {
+CatalogModel::CatalogModel(const QString& catalog_path, DownloadCenter& downloads, InstalledModels& installed,
+                           QObject* parent)
+    : QAbstractListModel(parent), downloads_(downloads), installed_(installed) {
     free_ram_bytes_ = read_mem_available_bytes();
-    load(catalog_path);
+    (void)load(catalog_path);  // a failure is kept in error()
+    connect(&downloads_, &DownloadCenter::changed, this, [this](const QString& key) {
+        if (const int row = row_of(key); row >= 0) emit dataChanged(index(row), index(row));
+    });
+    connect(&downloads_, &DownloadCenter::onlineChanged, this, [this] {
+        all_changed({CanDownloadRole, DownloadHintRole});
+        emit onlineChanged();
+    });
+    connect(&installed_, &InstalledModels::changed, this, &CatalogModel::installed_changed);
 }
 
-bool CatalogModel::load(const QString& catalog_path) {
+eg::Status CatalogModel::load(const QString& catalog_path) {
     QString error;
     Catalog cat;
     QFile f(catalog_path);
-    if (!f.open(QIODevice::ReadOnly)) error = QStringLiteral("cannot read %1: %2").arg(catalog_path, f.errorString());
-    else if (!parse_catalog(f.readAll(), &cat, &error))
-        error = QStringLiteral("the model catalog %1 is not usable: %2").arg(catalog_path, error);
+    if (!f.open(QIODevice::ReadOnly)) {
+        error = QStringLiteral("cannot read %1: %2").arg(catalog_path, f.errorString());
+    } else if (auto parsed = parse_catalog(f.readAll()); !parsed) {
+        error = QStringLiteral("the model catalog %1 is not usable: %2")
+                    .arg(catalog_path, eg::library::error_text(parsed));
+    } else {
+        cat = std::move(parsed.value());
+    }
 
     beginResetModel();
     rows_.clear();
-    for (CatalogEntry& e : cat.entries) {
-        Row r;
-        r.entry = std::move(e);
-        rows_.push_back(std::move(r));
-    }
+    for (CatalogEntry& e : cat.entries) rows_.push_back({std::move(e), {}});
+    for (Row& r : rows_) r.path = installed_.path_for(r.entry.repo, r.entry.file);
     default_context_ = cat.default_context;
     endResetModel();
     emit countChanged();
@@ -204,7 +202,8 @@ bool CatalogModel::load(const QString& catalog_path) {
         error_ = error;
         emit errorChanged();
     }
-    return error_.isEmpty();
+    if (!error_.isEmpty()) return eg::library::to_error(error_);
+    return {};
 }
 
 int CatalogModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : (int)rows_.size(); }
@@ -214,6 +213,10 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
     const Row& r = rows_[index.row()];
     const CatalogEntry& e = r.entry;
     const bool installed = !r.path.isEmpty();
+    // The row's download, as the DownloadCenter keeps it for every view.
+    static const DownloadState none;
+    const DownloadState* found = downloads_.state(download_key(index.row()));
+    const DownloadState& d = found ? *found : none;
     switch (role) {
         case IdRole: return e.id;
         case NameRole: return e.name;
@@ -221,29 +224,27 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
         case RevisionRole: return e.revision;
         case FileRole: return e.file;
         case SizeBytesRole: return e.size_bytes;
-        case SizeTextRole: return (e.size_exact ? QString() : QStringLiteral("≈ ")) + size_text(e.size_bytes);
+        case SizeTextRole: return (e.size_exact ? QString() : QStringLiteral("≈ ")) + format_bytes(e.size_bytes);
         case QuantizationRole: return e.quantization;
         case ArchitectureRole: return e.architecture;
         case ParametersTextRole: return parameters_text(e.parameters);
         case ContextLengthRole: return e.context_length;
         case LicenseRole: return e.license;
-        case MemoryTextRole: return size_text(e.memory_bytes);
+        case MemoryTextRole: return format_bytes(e.memory_bytes);
         case FitsRole: return fits(r);
         case FitTextRole: return fit_text(e.memory_bytes, free_ram_bytes_);
         case GatedRole: return e.gated;
         case IsDefaultRole: return e.is_default;
         case InstalledRole: return installed;
         case PathRole: return r.path;
-        case DownloadingRole: return r.downloading;
-        case PausedRole: return r.paused;
-        case ProgressRole: {
-            const qint64 total = r.total_bytes > 0 ? r.total_bytes : e.size_bytes;
-            return r.downloading && total > 0 ? std::clamp((double)r.done_bytes / (double)total, 0.0, 1.0) : 0.0;
-        }
-        case ProgressTextRole: return row_progress_text(r);
-        case ErrorRole: return r.error;
-        case CanDownloadRole: return online_ && !installed && !r.downloading;
-        case DownloadHintRole: return !online_ && !installed ? needs_connection_text() : QString();
+        case DownloadingRole: return d.downloading;
+        case PausedRole: return d.paused;
+        case ProgressRole: return d.progress();
+        case ProgressTextRole: return d.progress_text();
+        case ErrorRole: return d.error;
+        case NoticeRole: return d.notice;
+        case CanDownloadRole: return online() && !installed && !d.downloading;
+        case DownloadHintRole: return !online() && !installed ? DownloadCenter::needs_connection_text() : QString();
         default: return {};
     }
 }
@@ -273,19 +274,17 @@ QHash<int, QByteArray> CatalogModel::roleNames() const {
             {ProgressRole, "progress"},
             {ProgressTextRole, "progressText"},
             {ErrorRole, "error"},
+            {NoticeRole, "notice"},
             {CanDownloadRole, "canDownload"},
             {DownloadHintRole, "downloadHint"}};
 }
 
-void CatalogModel::setOnline(bool online) {
-    if (online == online_) return;
-    online_ = online;
-    if (!rows_.isEmpty()) emit dataChanged(index(0), index((int)rows_.size() - 1), {CanDownloadRole, DownloadHintRole});
-    emit onlineChanged();
-}
+bool CatalogModel::online() const { return downloads_.online(); }
+
+void CatalogModel::setOnline(bool online) { downloads_.setOnline(online); }
 
 QString CatalogModel::freeRamText() const {
-    return free_ram_bytes_ < 0 ? QString() : QStringLiteral("%1 free RAM").arg(size_text(free_ram_bytes_));
+    return free_ram_bytes_ < 0 ? QString() : QStringLiteral("%1 free RAM").arg(format_bytes(free_ram_bytes_));
 }
 
 int CatalogModel::defaultRow() const {
@@ -297,176 +296,70 @@ int CatalogModel::defaultRow() const {
 void CatalogModel::set_free_ram_bytes(qint64 bytes) {
     if (bytes == free_ram_bytes_) return;
     free_ram_bytes_ = bytes;
-    if (!rows_.isEmpty()) emit dataChanged(index(0), index((int)rows_.size() - 1), {FitsRole, FitTextRole});
+    all_changed({FitsRole, FitTextRole});
     emit freeRamChanged();
 }
 
 void CatalogModel::refreshFreeRam() { set_free_ram_bytes(read_mem_available_bytes()); }
 
-void CatalogModel::setInstalledPaths(const QStringList& paths) {
-    for (Row& r : rows_) {
-        r.path.clear();
-        for (const QString& p : paths) {
-            if (QFileInfo(p).fileName() == r.entry.file) {
-                r.path = p;
-                break;
-            }
-        }
-    }
-    if (!rows_.isEmpty()) emit dataChanged(index(0), index((int)rows_.size() - 1));
+void CatalogModel::installed_changed() {
+    for (Row& r : rows_) r.path = installed_.path_for(r.entry.repo, r.entry.file);
+    all_changed();
+}
+
+void CatalogModel::all_changed(const QList<int>& roles) {
+    if (!rows_.isEmpty()) emit dataChanged(index(0), index((int)rows_.size() - 1), roles);
 }
 
 int CatalogModel::row_of(const QString& key) const {
     for (int i = 0; i < rows_.size(); ++i) {
         const CatalogEntry& e = rows_[i].entry;
-        if (e.id == key || key == e.repo + QLatin1Char('/') + e.file) return i;
+        if (e.id == key || key == DownloadCenter::key(e.repo, e.file)) return i;
     }
     return -1;
 }
 
+QString CatalogModel::download_key(int row) const {
+    if (row < 0 || row >= rows_.size()) return {};
+    return DownloadCenter::key(rows_[row].entry.repo, rows_[row].entry.file);
+}
+
 bool CatalogModel::download(int row) {
     if (row < 0 || row >= rows_.size()) return false;
-    Row& r = rows_[row];
-    if (!r.path.isEmpty() || r.downloading) return false;
-    if (!online_) {
-        set_row_error(row, QStringLiteral("Downloading %1 %2.").arg(r.entry.name, needs_connection_text()));
-        return false;
-    }
-    r.downloading = true;
-    r.paused = false;
-    r.done_bytes = 0;
-    r.total_bytes = r.entry.size_bytes;
-    r.bytes_per_s = 0;
-    r.error.clear();
-    changed(row);
+    const Row& r = rows_[row];
+    const DownloadState* d = downloads_.state(download_key(row));
+    if (!r.path.isEmpty() || (d && d->downloading)) return false;
     const CatalogEntry& e = r.entry;
-    emit downloadRequested(e.repo, e.revision, e.file, e.sha256, e.size_bytes);
-    return true;
+    // size_bytes is the catalog's (approximate unless size_exact); an empty
+    // sha256 means Hugging Face's etag is trusted.
+    return downloads_.start(e.repo, e.revision, e.file, e.sha256, e.size_bytes, e.name);
 }
 
 void CatalogModel::cancel(int row) {
-    if (row < 0 || row >= rows_.size() || !rows_[row].downloading) return;
-    const CatalogEntry& e = rows_[row].entry;
-    emit cancelRequested(e.repo, e.revision, e.file);
-    onCancelled(e.id);
+    const DownloadState* d = downloads_.state(download_key(row));
+    if (d && d->downloading) downloads_.cancel(download_key(row));
 }
 
-void CatalogModel::pause(int row) {
-    if (row < 0 || row >= rows_.size()) return;
-    Row& r = rows_[row];
-    if (!r.downloading || r.paused) return;
-    r.paused = true;
-    r.bytes_per_s = 0;
-    changed(row);
-    emit pauseRequested(r.entry.repo, r.entry.revision, r.entry.file);
-}
+void CatalogModel::pause(int row) { downloads_.pause(download_key(row)); }
 
 void CatalogModel::resume(int row) {
-    if (row < 0 || row >= rows_.size()) return;
-    Row& r = rows_[row];
-    if (!r.downloading || !r.paused) return;
-    if (!online_) {
-        set_row_error(row, QStringLiteral("Resuming %1 %2.").arg(r.entry.name, needs_connection_text()));
-        return;
-    }
-    r.paused = false;
-    r.error.clear();
-    changed(row);
-    const CatalogEntry& e = r.entry;
-    emit resumeRequested(e.repo, e.revision, e.file, e.sha256, e.size_bytes);
+    const DownloadState* d = downloads_.state(download_key(row));
+    if (d && d->downloading && d->paused) downloads_.resume(download_key(row), rows_[row].entry.name);
 }
 
-void CatalogModel::clearError(int row) {
-    if (row >= 0 && row < rows_.size() && !rows_[row].error.isEmpty()) set_row_error(row, QString());
-}
+void CatalogModel::clearError(int row) { downloads_.clear_error(download_key(row)); }
 
 QString CatalogModel::pathAt(int row) const { return row >= 0 && row < rows_.size() ? rows_[row].path : QString(); }
-
-void CatalogModel::onProgress(const QString& id, qint64 done_bytes, qint64 total_bytes, double bytes_per_s) {
-    const int row = row_of(id);
-    if (row < 0) return;
-    Row& r = rows_[row];
-    // A download the app did not start here (resumed after a restart) shows too.
-    r.downloading = true;
-    r.done_bytes = done_bytes;
-    if (total_bytes > 0) r.total_bytes = total_bytes;
-    r.bytes_per_s = r.paused ? 0 : bytes_per_s;
-    r.error.clear();
-    changed(row);
-}
-
-void CatalogModel::onFinished(const QString& id, const QString& path) {
-    const int row = row_of(id);
-    if (row < 0) return;
-    clear_download(rows_[row]);
-    rows_[row].path = path;
-    changed(row);
-}
-
-void CatalogModel::onFailed(const QString& id, const QString& error) {
-    const int row = row_of(id);
-    if (row < 0) return;
-    Row& r = rows_[row];
-    r.downloading = false;
-    r.paused = false;
-    r.bytes_per_s = 0;
-    set_row_error(row, error);
-}
-
-void CatalogModel::onCancelled(const QString& id) {
-    const int row = row_of(id);
-    if (row < 0) return;
-    clear_download(rows_[row]);
-    changed(row);
-}
-
-void CatalogModel::clear_download(Row& r) {
-    r.downloading = false;
-    r.paused = false;
-    r.done_bytes = 0;
-    r.total_bytes = 0;
-    r.bytes_per_s = 0;
-    r.error.clear();
-}
 
 bool CatalogModel::fits(const Row& r) const {
     return free_ram_bytes_ >= 0 && r.entry.memory_bytes <= free_ram_bytes_;
 }
 
-QString CatalogModel::row_progress_text(const Row& r) const {
-    if (!r.downloading) return {};
-    const qint64 total = r.total_bytes > 0 ? r.total_bytes : r.entry.size_bytes;
-    if (r.paused) return QStringLiteral("Paused · %1").arg(progress_text(r.done_bytes, total, 0));
-    if (r.done_bytes == 0 && r.bytes_per_s <= 0) return QStringLiteral("Starting…");
-    return progress_text(r.done_bytes, total, r.bytes_per_s);
+qint64 CatalogModel::read_mem_available_bytes() {
+    uint64_t total = 0, available = 0;
+    if (!eg::read_meminfo(&total, &available)) return -1;
+    return (qint64)available;
 }
-
-void CatalogModel::changed(int row) { emit dataChanged(index(row), index(row)); }
-
-void CatalogModel::set_row_error(int row, const QString& error) {
-    rows_[row].error = error;
-    changed(row);
-}
-
-qint64 CatalogModel::read_mem_available_bytes(const QString& meminfo_path) {
-    QFile f(meminfo_path);
-    if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) return -1;
-    // "MemAvailable:   12345678 kB" (the kernel's estimate of what can be
-    // used without swapping, page cache included). readAll, not atEnd():
-    // /proc files report a size of 0.
-    const QList<QByteArray> lines = f.readAll().split('\n');
-    for (const QByteArray& line : lines) {
-        if (!line.startsWith("MemAvailable:")) continue;
-        const QList<QByteArray> parts = line.mid(13).simplified().split(' ');
-        bool ok = false;
-        const qint64 value = parts.value(0).toLongLong(&ok);
-        if (!ok || value < 0) return -1;
-        return parts.value(1) == "kB" ? value * 1024 : value;
-    }
-    return -1;
-}
-
-QString CatalogModel::size_text(qint64 bytes) { return ModelListModel::size_text(bytes); }
 
 QString CatalogModel::parameters_text(qint64 count) {
     if (count >= 1'000'000'000) return QStringLiteral("%1B").arg(count / 1e9, 0, 'f', 1);
@@ -475,52 +368,9 @@ QString CatalogModel::parameters_text(qint64 count) {
 }
 
 QString CatalogModel::fit_text(qint64 memory_bytes, qint64 free_bytes) {
-    if (free_bytes < 0) return QStringLiteral("needs %1 of RAM").arg(size_text(memory_bytes));
-    if (memory_bytes <= free_bytes) return QStringLiteral("fits in %1 free RAM").arg(size_text(free_bytes));
-    return QStringLiteral("needs %1, %2 free").arg(size_text(memory_bytes), size_text(free_bytes));
+    if (free_bytes < 0) return QStringLiteral("needs %1 of RAM").arg(format_bytes(memory_bytes));
+    if (memory_bytes <= free_bytes) return QStringLiteral("fits in %1 free RAM").arg(format_bytes(free_bytes));
+    return QStringLiteral("needs %1, %2 free").arg(format_bytes(memory_bytes), format_bytes(free_bytes));
 }
-
-QString CatalogModel::duration_text(qint64 seconds) {
-    if (seconds < 60) return QStringLiteral("%1 s").arg(std::max<qint64>(seconds, 0));
-    if (seconds < 3600) {
-        const qint64 s = seconds % 60;
-        return s ? QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(s) : QStringLiteral("%1 min").arg(seconds / 60);
-    }
-    const qint64 m = seconds % 3600 / 60;
-    return m ? QStringLiteral("%1 h %2 min").arg(seconds / 3600).arg(m) : QStringLiteral("%1 h").arg(seconds / 3600);
-}
-
-QString CatalogModel::speed_text(double bytes_per_s) {
-    if (bytes_per_s >= 1e9) return QStringLiteral("%1 GB/s").arg(bytes_per_s / 1e9, 0, 'f', 1);
-    if (bytes_per_s >= 1e6)
-        return QStringLiteral("%1 MB/s").arg(bytes_per_s / 1e6, 0, 'f', bytes_per_s >= 1e7 ? 0 : 1);
-    return QStringLiteral("%1 kB/s").arg(std::llround(bytes_per_s / 1e3));
-}
-
-QString CatalogModel::progress_text(qint64 done_bytes, qint64 total_bytes, double bytes_per_s) {
-    QStringList parts;
-    if (total_bytes > 0) {
-        // Both amounts in the total's unit: "1.2 / 4.4 GB", "120 / 491 MB".
-        const bool gb = total_bytes >= 1'000'000'000;
-        const bool mb = !gb && total_bytes >= 1'000'000;
-        const double unit = gb ? 1e9 : mb ? 1e6 : 1e3;
-        const int decimals = gb ? 1 : 0;
-        parts << QStringLiteral("%1 / %2 %3")
-                     .arg(done_bytes / unit, 0, 'f', decimals)
-                     .arg(total_bytes / unit, 0, 'f', decimals)
-                     .arg(gb ? QStringLiteral("GB") : mb ? QStringLiteral("MB") : QStringLiteral("kB"));
-    } else {
-        parts << size_text(done_bytes);
-    }
-    if (bytes_per_s > 0) {
-        parts << speed_text(bytes_per_s);
-        if (total_bytes > done_bytes)
-            parts << QStringLiteral("%1 left").arg(
-                duration_text((qint64)std::ceil((double)(total_bytes - done_bytes) / bytes_per_s)));
-    }
-    return parts.join(QStringLiteral(" · "));
-}
-
-QString CatalogModel::needs_connection_text() { return QStringLiteral("needs a connection"); }
 
 }  // namespace eg::ui

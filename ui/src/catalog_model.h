@@ -1,8 +1,9 @@
 // The model library's list (QML context property `library`): the bundled
 // catalog (resources/models.json) with, per model, whether it fits in this
 // machine's free RAM, whether it is installed, and the state of its download.
-// It never touches the network: requests leave as signals (connected to the
-// downloader by the app) and progress comes back through the on*() slots.
+// It keeps neither of the last two: "installed" is read from the installed
+// list (InstalledModels) and the download from the DownloadCenter, which also
+// holds offline mode; the rows' buttons act through the DownloadCenter.
 #pragma once
 
 #include <QAbstractListModel>
@@ -10,7 +11,12 @@
 #include <QString>
 #include <QStringList>
 
+#include "core/result.h"
+
 namespace eg::ui {
+
+class DownloadCenter;
+class InstalledModels;
 
 // One curated model, as models.json describes it (schema 1).
 struct CatalogEntry {
@@ -39,8 +45,8 @@ struct Catalog {
 };
 
 // Parses and validates a catalog: every field present with the right type and
-// range, ids unique. False with `error` naming the entry and the field.
-bool parse_catalog(const QByteArray& json, Catalog* out, QString* error);
+// range, ids unique. The error names the entry and the field.
+eg::Result<Catalog> parse_catalog(const QByteArray& json);
 
 // F16 K and V for every layer at `context` tokens.
 qint64 kv_cache_bytes(const CatalogEntry& e, int context);
@@ -79,22 +85,24 @@ public:
         ProgressRole,
         ProgressTextRole,
         ErrorRole,
+        NoticeRole,  // the downloader's word on the download ("starting over")
         CanDownloadRole,
         DownloadHintRole,
     };
     Q_ENUM(Role)
 
     // Loads the catalog at catalog_path (a file or a ":/" resource); on
-    // failure the list is empty and error() says why. Free RAM is read from
-    // /proc/meminfo.
-    explicit CatalogModel(const QString& catalog_path, QObject* parent = nullptr);
+    // failure the list is empty and error() says why. Free RAM is the
+    // engine's reading of /proc/meminfo. `downloads` and `installed` outlive it.
+    CatalogModel(const QString& catalog_path, DownloadCenter& downloads, InstalledModels& installed,
+                 QObject* parent = nullptr);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role) const override;
     QHash<int, QByteArray> roleNames() const override;
     int count() const { return (int)rows_.size(); }
     QString error() const { return error_; }
-    bool online() const { return online_; }
+    bool online() const;  // the DownloadCenter's offline mode
     void setOnline(bool online);
     qint64 freeRamBytes() const { return free_ram_bytes_; }
     QString freeRamText() const;
@@ -102,16 +110,17 @@ public:
     const CatalogEntry& entry(int row) const { return rows_[row].entry; }
     int default_context() const { return default_context_; }
 
-    bool load(const QString& catalog_path);
+    // On failure the list is empty and error() says why.
+    eg::Status load(const QString& catalog_path);
     // For tests and for the planner: the RAM the fit is judged against.
     void set_free_ram_bytes(qint64 bytes);
-    // Files installed by the registry; a row is installed when one has its file name.
-    void setInstalledPaths(const QStringList& paths);
     // -1 when absent. `key` is a catalog id or "repo/file".
     int row_of(const QString& key) const;
+    // "repo/file" of a row: its key in the DownloadCenter.
+    QString download_key(int row) const;
 
     Q_INVOKABLE void refreshFreeRam();  // from /proc/meminfo again
-    // False (and the row's error set) when offline, installed or already downloading.
+    // False when installed or already downloading, and when offline (then the row's error says so).
     Q_INVOKABLE bool download(int row);
     Q_INVOKABLE void cancel(int row);
     Q_INVOKABLE void pause(int row);
@@ -119,59 +128,31 @@ public:
     Q_INVOKABLE void clearError(int row);
     Q_INVOKABLE QString pathAt(int row) const;  // the installed file; empty when not installed
 
-    // MemAvailable of a /proc/meminfo-format file in bytes; -1 when unreadable.
-    static qint64 read_mem_available_bytes(const QString& meminfo_path = QStringLiteral("/proc/meminfo"));
-    static QString size_text(qint64 bytes);         // "98.4 MB", "4.7 GB"
+    // MemAvailable as the engine reads it (plan/probe.h); -1 when unreadable.
+    static qint64 read_mem_available_bytes();
     static QString parameters_text(qint64 count);  // "135M", "1.5B"
-    // "fits in 23.1 GB free RAM" / "needs 9.2 GB, 6.1 GB free"; free < 0: unknown.
+    // "fits in 21.5 GiB free RAM" / "needs 8.6 GiB, 5.7 GiB free"; free < 0: unknown.
     static QString fit_text(qint64 memory_bytes, qint64 free_bytes);
-    // "1.2 / 4.4 GB · 35 MB/s · 1 min 20 s left"; parts without data are left out.
-    static QString progress_text(qint64 done_bytes, qint64 total_bytes, double bytes_per_s);
-    static QString duration_text(qint64 seconds);  // "45 s", "1 min 20 s", "2 h 5 min"
-    static QString speed_text(double bytes_per_s);  // "35 MB/s", "850 kB/s"
-    static QString needs_connection_text();         // "needs a connection"
-
-public slots:
-    // From the downloader; `id` is a catalog id or "repo/file". Unknown ids are ignored.
-    void onProgress(const QString& id, qint64 done_bytes, qint64 total_bytes, double bytes_per_s);
-    void onFinished(const QString& id, const QString& path);
-    void onFailed(const QString& id, const QString& error);
-    void onCancelled(const QString& id);
 
 signals:
     void countChanged();
     void errorChanged();
     void onlineChanged();
     void freeRamChanged();
-    // To the downloader. size_bytes is the catalog's (approximate unless
-    // size_exact); sha256 is empty when Hugging Face's etag is to be trusted.
-    void downloadRequested(const QString& repo, const QString& revision, const QString& file, const QString& sha256,
-                           qint64 size_bytes);
-    void cancelRequested(const QString& repo, const QString& revision, const QString& file);
-    void pauseRequested(const QString& repo, const QString& revision, const QString& file);
-    void resumeRequested(const QString& repo, const QString& revision, const QString& file, const QString& sha256,
-                         qint64 size_bytes);
 
 private:
     struct Row {
         CatalogEntry entry;
-        QString path;  // installed file; empty when not installed
-        bool downloading = false;
-        bool paused = false;
-        qint64 done_bytes = 0;
-        qint64 total_bytes = 0;
-        double bytes_per_s = 0;
-        QString error;
+        QString path;  // the installed file (from the installed list); empty when not installed
     };
-    static void clear_download(Row& r);
     bool fits(const Row& r) const;
-    QString row_progress_text(const Row& r) const;
-    void changed(int row);
-    void set_row_error(int row, const QString& error);
+    void installed_changed();
+    void all_changed(const QList<int>& roles = {});
 
+    DownloadCenter& downloads_;
+    InstalledModels& installed_;
     QList<Row> rows_;
     QString error_;
-    bool online_ = true;
     qint64 free_ram_bytes_ = -1;  // -1: unknown
     int default_context_ = 4096;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "format.h"
 #include "plan/planner.h"
 #include "plan/probe.h"
 
@@ -158,7 +159,7 @@ bool MemoryPanel::dirty() const {
 }
 
 QString MemoryPanel::formatBytes(double bytes) const {
-    return QString::fromStdString(eg::format_bytes(bytes > 0 ? (uint64_t)bytes : 0));
+    return format_bytes(bytes > 0 ? (qint64)bytes : 0);
 }
 
 double MemoryPanel::parseBudget(const QString& text, double whole, const QString& what) {

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/log.h"
+#include "core/units.h"
 
 namespace eg {
 
@@ -40,13 +41,8 @@ size_t scalar_size(GgufType t) {
 
 bool valid_type(uint32_t t) { return t <= 12; }
 
-std::string human_bytes(uint64_t n) {
-    char buf[64];
-    if (n >= (1ull << 30)) snprintf(buf, sizeof buf, "%llu (%.2f GiB)", (unsigned long long)n, n / 1073741824.0);
-    else if (n >= (1ull << 20)) snprintf(buf, sizeof buf, "%llu (%.2f MiB)", (unsigned long long)n, n / 1048576.0);
-    else snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
-    return buf;
-}
+// An exact byte count with its size in words: "95420416 (91 MiB)".
+std::string human_bytes(uint64_t n) { return std::to_string(n) + (n >= 1024 ? " (" + format_bytes(n) + ")" : ""); }
 
 }  // namespace
 

@@ -475,17 +475,6 @@ double zipf_hit_rate(uint64_t cached, uint64_t rows) {
     return std::clamp(harmonic(cached) / harmonic(rows), 0.0, 1.0);
 }
 
-std::string format_bytes(uint64_t bytes) {
-    char buf[64];
-    const double b = (double)bytes;
-    if (b >= 1024.0 * 1024 * 1024 * 1024 * 0.95) std::snprintf(buf, sizeof buf, "%.1f TiB", b / (1024.0 * 1024 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024 * 1024 * 0.95) std::snprintf(buf, sizeof buf, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024 * 0.95) std::snprintf(buf, sizeof buf, "%.0f MiB", b / (1024.0 * 1024));
-    else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.0f KiB", b / 1024.0);
-    else std::snprintf(buf, sizeof buf, "%llu bytes", (unsigned long long)bytes);
-    return buf;
-}
-
 Placement plan(const ModelInfo& m, const Hardware& hw, const Budgets& b) {
     Inputs in{m, hw, b, std::max<int64_t>(1, b.n_ctx), 0, 0, 0, 0, 0, 1};
     in.threads = b.n_threads > 0 ? b.n_threads : std::max(1, hw.cpu_threads);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/units.h"  // format_bytes: sizes in problem sentences
 #include "plan/model_info.h"
 
 namespace eg {
@@ -156,8 +157,5 @@ double zipf_hit_rate(uint64_t cached, uint64_t rows);
 nlohmann::json to_json(const Placement& p);
 nlohmann::json to_json(const Hardware& hw);
 nlohmann::json to_json(const ModelInfo& m);
-
-// "1.5 GiB", "312 MiB": sizes in problem sentences.
-std::string format_bytes(uint64_t bytes);
 
 }  // namespace eg

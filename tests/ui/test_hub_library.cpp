@@ -1,8 +1,9 @@
 // Files found through the Hugging Face search, as the library page offers
-// them: the Hub bridge searches and lists a repository's .gguf files (at a
-// revision the user picks), and LibraryWiring downloads any of them with the
-// catalog's machinery — progress, pause and resume, a .part that survives a
-// restart, install, delete — against the fake Hugging Face server.
+// them: HubSearchModel searches and lists a repository's .gguf files (at a
+// revision the user picks), and LibraryActions downloads any of them through
+// the DownloadCenter that the catalog's rows use too — progress, pause and
+// resume, a .part that survives a restart, install, delete — against the fake
+// Hugging Face server. A file listed both ways shows one state.
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 
@@ -14,10 +15,10 @@ Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
 const QString kOtherRepo = QStringLiteral("someone/Other-GGUF");
 const QString kOtherFile = QStringLiteral("other.Q8_0.gguf");
 
-// The Hugging Face search bridge as the app sets it up, on a server.
+// The Hugging Face search as the app sets it up, on a server.
 struct HubOn {
     eg::library::HubClient client;
-    eg::app::HubBridge bridge{client};
+    eg::ui::HubSearchModel bridge{client};
     explicit HubOn(const QString& endpoint) { client.set_endpoint(endpoint); }
 };
 
@@ -35,28 +36,22 @@ class TestHubLibrary : public QObject {
 
     // A search download of someone/Other-GGUF's other.Q8_0.gguf at `revision`
     // that the app "quits" once some of it is on disk; then it "starts again"
-    // (new downloader, catalog and wiring over the same folders). Returns
+    // (new downloader, DownloadCenter, catalog and actions over the same folders). Returns
     // the bytes the .part kept, or -1.
     qint64 quit_mid_download(Library& lib, FakeHfServer& server, const QString& revision) {
         const QString repo = kOtherRepo, file = kOtherFile;
         server.add_file(repo, file, model_, 7);
         server.set_throttle(8 * 1024, 20);
         if (!lib.init(server.endpoint(), model_.size())) return -1;
-        if (!lib.wiring->downloadFile(repo, revision, file, QString(), model_.size())) return -1;
+        if (!lib.actions->downloadFile(repo, revision, file, QString(), model_.size())) return -1;
         const QString part = QDir(lib.models_dir).filePath(file + ".part");
         QElapsedTimer t;
         t.start();
         while (QFileInfo(part).size() <= 64 * 1024 && t.elapsed() < 10000) QTest::qWait(20);
-        lib.wiring.reset();
-        lib.catalog.reset();
-        lib.downloader.reset();
+        lib.quit();
         const qint64 kept = QFileInfo(part).size();
         server.set_throttle(0, 0);
-        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
-        lib.downloader->set_endpoint(server.endpoint());
-        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
-        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
-                                                     lib.models_dir);
+        lib.start(server.endpoint());
         return kept > 64 * 1024 ? kept : -1;
     }
 
@@ -72,7 +67,7 @@ private slots:
         QVERIFY(server.listen());
         server.add_file(kRepo, kFile, model_, 42);
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
         hub.search("qwen2-tiny");
         QVERIFY(hub.busy());
         QTRY_VERIFY(!hub.busy());
@@ -105,7 +100,7 @@ private slots:
         QVERIFY(serve_other(server, lib));
         const QString repo = kOtherRepo, file = kOtherFile;
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
         hub.search("other");
         QTRY_VERIFY(!hub.busy());
         QVERIFY2(hub.error().isEmpty(), qPrintable(hub.error()));
@@ -119,12 +114,12 @@ private slots:
         const QByteArray sha = QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex();
         QCOMPARE(f.value("sha256").toString().toLatin1(), sha);
 
-        QVERIFY(lib.wiring->downloadFile(f.value("repo").toString(), "main", f.value("file").toString(),
+        QVERIFY(lib.actions->downloadFile(f.value("repo").toString(), "main", f.value("file").toString(),
                                          f.value("sha256").toString(), f.value("sizeBytes").toLongLong()));
         const QString k = repo + "/" + file;
-        QVERIFY(lib.wiring->downloads().value(k).toMap().value("downloading").toBool());
-        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
-        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(lib.actions->downloads().value(k).toMap().value("downloading").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.actions->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QVariantMap st = lib.actions->downloads().value(k).toMap();
         QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
         const QString path = QDir(lib.models_dir).filePath(file);
         QCOMPARE(st.value("path").toString(), path);
@@ -135,22 +130,22 @@ private slots:
         QCOMPARE(registered->file, file);
         QCOMPARE(registered->sha256.toLatin1(), sha);
         QVERIFY(lib.models->rowOfPath(path) >= 0);
-        QCOMPARE(lib.wiring->installed().size(), 1);
-        const QVariantMap inst = lib.wiring->installed()[0].toMap();
+        QCOMPARE(lib.actions->installed().size(), 1);
+        const QVariantMap inst = lib.actions->installed()[0].toMap();
         QCOMPARE(inst.value("path").toString(), path);
         QCOMPARE(inst.value("source").toString(), QStringLiteral("huggingface"));
         QVERIFY(inst.value("inModelsDir").toBool());
         QVERIFY(!inst.value("addedText").toString().isEmpty());
         QVERIFY(inst.value("lastUsedText").toString().isEmpty());
-        lib.wiring->markUsed(path);
-        QVERIFY(!lib.wiring->installed()[0].toMap().value("lastUsedText").toString().isEmpty());
+        lib.actions->markUsed(path);
+        QVERIFY(!lib.actions->installed()[0].toMap().value("lastUsedText").toString().isEmpty());
 
         // Delete: the file goes, the registry is empty, the picker no longer lists it.
-        QSignalSpy installed_changed(lib.wiring.get(), &LibraryWiring::installedChanged);
-        QVERIFY(lib.wiring->removeModel(inst.value("id").toLongLong(), true).isEmpty());
+        QSignalSpy installed_changed(lib.actions.get(), &LibraryActions::installedChanged);
+        QVERIFY(lib.actions->removeModel(inst.value("id").toLongLong(), true));
         QVERIFY(!QFileInfo::exists(path));
         QVERIFY(lib.registry->list().isEmpty());
-        QVERIFY(lib.wiring->installed().isEmpty());
+        QVERIFY(lib.actions->installed().isEmpty());
         QVERIFY(installed_changed.count() >= 1);
         QVERIFY(lib.models->rowOfPath(path) < 0);
         QCOMPARE(lib.models->count(), 0);
@@ -164,7 +159,7 @@ private slots:
         QVERIFY(serve_other(server, lib));
         const QString repo = kOtherRepo, file = kOtherFile;
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
 
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
@@ -220,6 +215,63 @@ private slots:
         QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
     }
 
+    // One owner of download state: the catalog's "tiny" row and the search's
+    // row for the same repo/file are one download. Started from the catalog,
+    // the search cannot start a second; started from the search, the catalog
+    // row shows its progress, is paused there, resumed from the search row,
+    // and shows it installed.
+    void a_search_download_and_the_catalog_row_show_one_state() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        server.add_file(kRepo, kFile, model_);
+        server.set_throttle(8 * 1024, 20);
+        Library lib;
+        QVERIFY(lib.init(server.endpoint(), model_.size()));
+        const QString k = kRepo + "/" + kFile;
+        const int row = lib.catalog->row_of("tiny");
+        const QString part = QDir(lib.models_dir).filePath(kFile + ".part");
+
+        QVERIFY(lib.catalog->download(row));
+        QVERIFY(lib.actions->downloads().value(k).toMap().value("downloading").toBool());
+        QVERIFY(!lib.actions->downloadFile(kRepo, "main", kFile, QString(), model_.size()));  // it runs already
+        lib.catalog->cancel(row);
+        QVERIFY(!lib.actions->downloads().contains(k));
+        QVERIFY(!lib.role("tiny", CatalogModel::DownloadingRole).toBool());
+        QTRY_VERIFY(!QFileInfo::exists(part));
+
+        QVERIFY(lib.actions->downloadFile(kRepo, "main", kFile, QString(), model_.size()));
+        QVERIFY(lib.role("tiny", CatalogModel::DownloadingRole).toBool());
+        QVERIFY(!lib.role("tiny", CatalogModel::CanDownloadRole).toBool());
+        QVERIFY(!lib.catalog->download(row));  // no second download from the catalog either
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 32 * 1024, 10000);
+        // The same state, read at the same moment through both views.
+        QTRY_VERIFY(lib.role("tiny", CatalogModel::ProgressTextRole).toString().contains('/'));
+        const QVariantMap st = lib.actions->downloads().value(k).toMap();
+        QCOMPARE(lib.role("tiny", CatalogModel::ProgressTextRole).toString(), st.value("progressText").toString());
+        QCOMPARE(lib.role("tiny", CatalogModel::ProgressRole).toDouble(), st.value("progress").toDouble());
+
+        lib.catalog->pause(row);
+        QVERIFY(lib.actions->downloads().value(k).toMap().value("paused").toBool());
+        QVERIFY(lib.actions->downloads().value(k).toMap().value("progressText").toString().startsWith("Paused"));
+        QTest::qWait(100);
+        const qint64 kept = QFileInfo(part).size();
+        server.set_throttle(0, 0);
+        QVERIFY(lib.actions->resumeFile(kRepo, kFile));
+        QVERIFY(!lib.role("tiny", CatalogModel::PausedRole).toBool());
+        QVERIFY(lib.wait_idle("tiny"));
+        const QString path = QDir(lib.models_dir).filePath(kFile);
+        QVERIFY2(lib.role("tiny", CatalogModel::InstalledRole).toBool(),
+                 qPrintable(lib.role("tiny", CatalogModel::ErrorRole).toString()));
+        QCOMPARE(lib.role("tiny", CatalogModel::PathRole).toString(), path);
+        QCOMPARE(lib.actions->downloads().value(k).toMap().value("path").toString(), path);
+        QCOMPARE(lib.actions->installedPath(kRepo, kFile), path);
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        QCOMPARE(read_all(path), model_);
+        // Installed once: one registry entry, one row in the picker.
+        QCOMPARE(lib.registry->list().size(), 1);
+        QCOMPARE(lib.models->count(), 1);
+    }
+
     // A file found through the search, paused then resumed: the .part is kept,
     // resume asks for the rest with Range, the result is byte-identical.
     void hub_file_pause_and_resume() {
@@ -229,12 +281,12 @@ private slots:
         server.set_throttle(8 * 1024, 20);
         const QString repo = kOtherRepo, file = kOtherFile;
         const QString sha = QString::fromLatin1(QCryptographicHash::hash(model_, QCryptographicHash::Sha256).toHex());
-        QVERIFY(lib.wiring->downloadFile(repo, "main", file, sha, model_.size()));
+        QVERIFY(lib.actions->downloadFile(repo, "main", file, sha, model_.size()));
         const QString k = repo + "/" + file;
         const QString part = QDir(lib.models_dir).filePath(file + ".part");
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
-        lib.wiring->pauseFile(repo, file);
-        QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        lib.actions->pauseFile(repo, file);
+        QVariantMap st = lib.actions->downloads().value(k).toMap();
         QVERIFY(st.value("paused").toBool());
         QVERIFY(st.value("downloading").toBool());  // still a download: Resume and Cancel show
         QVERIFY2(st.value("progressText").toString().startsWith("Paused"), qPrintable(st.value("progressText").toString()));
@@ -243,10 +295,10 @@ private slots:
         QVERIFY(kept > 0 && kept < model_.size());
         QCOMPARE(QFileInfo(part).size(), kept);  // nothing arrives while paused
         server.set_throttle(0, 0);
-        QVERIFY(lib.wiring->resumeFile(repo, file));
-        QVERIFY(!lib.wiring->downloads().value(k).toMap().value("paused").toBool());
-        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
-        st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(lib.actions->resumeFile(repo, file));
+        QVERIFY(!lib.actions->downloads().value(k).toMap().value("paused").toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.actions->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        st = lib.actions->downloads().value(k).toMap();
         QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
         const QString path = QDir(lib.models_dir).filePath(file);
         QCOMPARE(st.value("path").toString(), path);
@@ -266,8 +318,8 @@ private slots:
         const qint64 kept = quit_mid_download(lib, server, QStringLiteral("v1.0"));
         QVERIFY(kept > 0 && kept < model_.size());
         const QString k = repo + "/" + file;
-        QVERIFY2(lib.wiring->downloads().contains(k), qPrintable(lib.wiring->downloads().keys().join(", ")));
-        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY2(lib.actions->downloads().contains(k), qPrintable(lib.actions->downloads().keys().join(", ")));
+        const QVariantMap st = lib.actions->downloads().value(k).toMap();
         QVERIFY(st.value("paused").toBool());
         QVERIFY(st.value("downloading").toBool());
         QCOMPARE(st.value("bytesDone").toLongLong(), kept);
@@ -276,7 +328,7 @@ private slots:
 
         // The user searches again and opens the repository: the row offers Resume.
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
         QQuickItem* page = ui.page;
@@ -318,11 +370,11 @@ private slots:
         Library lib;
         const qint64 kept = quit_mid_download(lib, server, QStringLiteral("refs/pr/1"));
         QVERIFY(kept > 0);
-        QCOMPARE(lib.wiring->downloads().value(repo + "/" + file).toMap().value("revision").toString(),
+        QCOMPARE(lib.actions->downloads().value(repo + "/" + file).toMap().value("revision").toString(),
                  QStringLiteral("refs/pr/1"));
 
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
         LibraryPageUnderTest ui;
         QVERIFY2(ui.open(lib, &hub), qPrintable(ui.error));
         click(ui.window, find_item(ui.page, "installedTab"));
@@ -354,9 +406,9 @@ private slots:
         QVERIFY(quit_mid_download(lib, server, QStringLiteral("main")) > 0);
         const QString part = QDir(lib.models_dir).filePath(file + ".part");
         const QString k = repo + "/" + file;
-        QVERIFY(lib.wiring->downloads().value(k).toMap().value("paused").toBool());
-        lib.wiring->cancelFile(repo, file);
-        QVERIFY(!lib.wiring->downloads().contains(k));
+        QVERIFY(lib.actions->downloads().value(k).toMap().value("paused").toBool());
+        lib.actions->cancelFile(repo, file);
+        QVERIFY(!lib.actions->downloads().contains(k));
         QVERIFY(!QFileInfo::exists(part));
         QVERIFY(!QFileInfo::exists(part + ".json"));
         QVERIFY(QDir(lib.models_dir).entryList(QDir::Files).isEmpty());
@@ -370,7 +422,7 @@ private slots:
         QVERIFY(serve_other(server, lib));
         const QString repo = kOtherRepo, file = kOtherFile;
         HubOn on(server.endpoint());
-        eg::app::HubBridge& hub = on.bridge;
+        eg::ui::HubSearchModel& hub = on.bridge;
 
         hub.listFiles(repo);
         QTRY_VERIFY(!hub.busy());

@@ -1,9 +1,12 @@
 // The model library's catalog and its view-model, as a user meets them: the
 // bundled resources/models.json lists enough real models of every supported
 // architecture, each with a memory need that follows from its shape; rows say
-// whether a model fits, show download progress as text, refuse to download
-// offline; a broken catalog is an error message, not a crash; and
-// LibraryPage.qml loads without a warning and drives downloads.
+// whether a model fits, show download progress as text (in the window's one
+// unit system), refuse to download offline, go offline on a failure of an
+// offline kind; a broken catalog is an error message, not a crash; and
+// LibraryPage.qml loads without a warning and drives downloads. The rows'
+// downloads live in a DownloadCenter without a downloader here: the test
+// reports progress as the downloader would (test_library runs a real one).
 #include <QDir>
 #include <QFile>
 #include <QGuiApplication>
@@ -15,21 +18,40 @@
 #include <QQmlEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 
+#include <cstdlib>
 #include <functional>
 
 #include "catalog_model.h"
+#include "download_center.h"
+#include "format.h"
+#include "installed_models.h"
+#include "library/downloader.h"
+#include "library/model_registry.h"
+#include "library/result_qt.h"
+#include "library_actions.h"
+#include "plan/planner.h"
+#include "plan/probe.h"
 #include "quick_items.h"
 #include "test_env.h"
 
+using eg::library::DownloadError;
 using eg::ui::Catalog;
 using eg::ui::CatalogEntry;
 using eg::ui::CatalogModel;
+using eg::ui::DownloadCenter;
+using eg::ui::DownloadState;
+using eg::ui::format_bytes;
+using eg::ui::format_duration;
+using eg::ui::format_progress;
+using eg::ui::format_rate;
+using Kind = eg::library::DownloadError::Kind;
 
 Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
 
@@ -62,6 +84,31 @@ QByteArray with_first_model_field(const QString& key, const QJsonValue& value) {
         root.insert("models", models);
     });
 }
+
+// The catalog as the window builds it: over the one DownloadCenter (without a
+// downloader: reports come by hand) and the installed list of a registry in a
+// temporary folder, with LibraryActions registering finished downloads.
+struct CatalogUnderTest {
+    QTemporaryDir dir;
+    eg::library::ModelRegistry registry{QStringLiteral("test-catalog-%1").arg(next_id())};
+    DownloadCenter downloads;
+    eg::library::Downloader downloader{dir.filePath("data")};  // holds the token; never started here
+    std::unique_ptr<eg::ui::InstalledModels> installed;
+    std::unique_ptr<CatalogModel> catalog;
+    std::unique_ptr<eg::ui::LibraryActions> actions;
+
+    explicit CatalogUnderTest(const QString& catalog_path) {
+        if (!registry.open(dir.filePath("models.sqlite3"))) qFatal("cannot open the test registry");
+        installed = std::make_unique<eg::ui::InstalledModels>(registry, models_dir());
+        catalog = std::make_unique<CatalogModel>(catalog_path, downloads, *installed);
+        actions = std::make_unique<eg::ui::LibraryActions>(*installed, downloads, downloader);
+    }
+    QString models_dir() const { return dir.filePath("models"); }
+    static int next_id() {
+        static int n = 0;
+        return ++n;
+    }
+};
 
 // A stand-in for the Hugging Face client: search() answers at once.
 class FakeHub : public QObject {
@@ -97,8 +144,10 @@ private slots:
     void fitsAgainstFreeRam();
     void readsMemAvailable();
     void progressText();
+    void oneByteFormatter();
     void downloadLifecycle();
     void offlineRefusesDownload();
+    void offlineModeFollowsTheKindOfTheFailure();
     void installedPaths();
     void malformedCatalogs_data();
     void malformedCatalogs();
@@ -107,7 +156,8 @@ private slots:
 };
 
 void TestCatalog::bundledCatalogIsComplete() {
-    CatalogModel model(bundled_catalog_path());
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
     QVERIFY2(model.error().isEmpty(), qPrintable(model.error()));
     QVERIFY2(model.count() >= 12, qPrintable(QString::number(model.count())));
 
@@ -151,9 +201,9 @@ void TestCatalog::bundledCatalogIsComplete() {
 
     // What a row shows.
     const QModelIndex i = model.index(d);
-    QCOMPARE(model.data(i, CatalogModel::SizeTextRole).toString(), QString("98.4 MB"));
+    QCOMPARE(model.data(i, CatalogModel::SizeTextRole).toString(), format_bytes(98362432));
     QCOMPARE(model.data(i, CatalogModel::ParametersTextRole).toString(), QString("135M"));
-    QCOMPARE(model.data(i, CatalogModel::MemoryTextRole).toString(), QString("192.7 MB"));
+    QCOMPARE(model.data(i, CatalogModel::MemoryTextRole).toString(), format_bytes(192734272));
     QCOMPARE(model.data(i, CatalogModel::ArchitectureRole).toString(), QString("llama"));
     QCOMPARE(model.data(i, CatalogModel::LicenseRole).toString(), QString("apache-2.0"));
 }
@@ -164,15 +214,16 @@ void TestCatalog::bundledInTheApp() {
     QFile res(QStringLiteral(":/EngramDesktop/models.json"));
     QVERIFY2(res.open(QIODevice::ReadOnly), "models.json is not in eg_ui's resources");
     QCOMPARE(res.readAll(), bundled_catalog_json());
-    CatalogModel model(QStringLiteral(":/EngramDesktop/models.json"));
+    CatalogUnderTest t(QStringLiteral(":/EngramDesktop/models.json"));
+    CatalogModel& model = *t.catalog;
     QVERIFY2(model.error().isEmpty(), qPrintable(model.error()));
     QVERIFY(model.count() >= 12);
 }
 
 void TestCatalog::memoryFollowsFromShape() {
-    Catalog cat;
-    QString error;
-    QVERIFY2(eg::ui::parse_catalog(bundled_catalog_json(), &cat, &error), qPrintable(error));
+    const auto parsed = eg::ui::parse_catalog(bundled_catalog_json());
+    QVERIFY2(parsed, parsed ? "" : parsed.message().c_str());
+    const Catalog& cat = parsed.value();
     QCOMPARE(cat.default_context, 4096);
     for (const CatalogEntry& e : cat.entries) {
         // The engine's default context is the model's, at most 4096 tokens.
@@ -186,10 +237,13 @@ void TestCatalog::memoryFollowsFromShape() {
 }
 
 void TestCatalog::fitsAgainstFreeRam() {
-    QCOMPARE(CatalogModel::fit_text(1'000'000'000, 23'100'000'000), QString("fits in 23.1 GB free RAM"));
-    QCOMPARE(CatalogModel::fit_text(9'200'000'000, 6'100'000'000), QString("needs 9.2 GB, 6.1 GB free"));
+    QCOMPARE(CatalogModel::fit_text(1'000'000'000, 23'100'000'000),
+             QString("fits in %1 free RAM").arg(format_bytes(23'100'000'000)));
+    QCOMPARE(CatalogModel::fit_text(9'200'000'000, 6'100'000'000),
+             QString("needs %1, %2 free").arg(format_bytes(9'200'000'000), format_bytes(6'100'000'000)));
 
-    CatalogModel model(bundled_catalog_path());
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
     model.set_free_ram_bytes(2'000'000'000);
     QCOMPARE(changed.count(), 1);
@@ -197,12 +251,13 @@ void TestCatalog::fitsAgainstFreeRam() {
     const int big = model.row_of("qwen2.5-7b-instruct-q4_k_m");
     QVERIFY(small >= 0 && big >= 0);
     QVERIFY(model.data(model.index(small), CatalogModel::FitsRole).toBool());
-    QCOMPARE(model.data(model.index(small), CatalogModel::FitTextRole).toString(), QString("fits in 2.0 GB free RAM"));
+    QCOMPARE(model.data(model.index(small), CatalogModel::FitTextRole).toString(),
+             QString("fits in %1 free RAM").arg(format_bytes(2'000'000'000)));
     QVERIFY(!model.data(model.index(big), CatalogModel::FitsRole).toBool());
-    const QString need = CatalogModel::size_text(model.entry(big).memory_bytes);
+    const QString need = format_bytes(model.entry(big).memory_bytes);
     QCOMPARE(model.data(model.index(big), CatalogModel::FitTextRole).toString(),
-             QString("needs %1, 2.0 GB free").arg(need));
-    QCOMPARE(model.freeRamText(), QString("2.0 GB free RAM"));
+             QString("needs %1, %2 free").arg(need, format_bytes(2'000'000'000)));
+    QCOMPARE(model.freeRamText(), QString("%1 free RAM").arg(format_bytes(2'000'000'000)));
 
     // More memory: the big one fits too.
     model.set_free_ram_bytes(64'000'000'000);
@@ -210,114 +265,152 @@ void TestCatalog::fitsAgainstFreeRam() {
 }
 
 void TestCatalog::readsMemAvailable() {
-    QTemporaryDir dir;
-    const QString path = dir.filePath("meminfo");
-    QFile f(path);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("MemTotal:       32768000 kB\nMemFree:         1000000 kB\nMemAvailable:   22558720 kB\n");
-    f.close();
-    QCOMPARE(CatalogModel::read_mem_available_bytes(path), 22558720LL * 1024);
-    QCOMPARE(CatalogModel::read_mem_available_bytes(dir.filePath("absent")), -1LL);
-    // This machine's own.
-    QVERIFY(CatalogModel::read_mem_available_bytes() > 0);
-    QVERIFY(CatalogModel(bundled_catalog_path()).freeRamBytes() > 0);
+    // The engine's reader (plan/probe.h, tested in test_planner) is the one
+    // the catalog uses: this machine's MemAvailable, in bytes.
+    uint64_t total = 0, available = 0;
+    QVERIFY(eg::read_meminfo(&total, &available));
+    const qint64 read = CatalogModel::read_mem_available_bytes();
+    QVERIFY(read > 0);
+    QVERIFY2(std::llabs(read - (qint64)available) < (256LL << 20),
+             qPrintable(QString("%1 vs the engine's %2").arg(read).arg(available)));
+    CatalogUnderTest t(bundled_catalog_path());
+    QVERIFY(t.catalog->freeRamBytes() > 0);
+    QVERIFY(std::llabs(t.catalog->freeRamBytes() - (qint64)available) < (256LL << 20));
 }
 
 void TestCatalog::progressText() {
-    QCOMPARE(CatalogModel::progress_text(1'200'000'000, 4'400'000'000, 40e6),
-             QString("1.2 / 4.4 GB · 40 MB/s · 1 min 20 s left"));
-    QCOMPARE(CatalogModel::progress_text(120'000'000, 491'000'000, 2.5e6),
-             QString("120 / 491 MB · 2.5 MB/s · 2 min 29 s left"));
-    QCOMPARE(CatalogModel::progress_text(0, 98'362'432, 0), QString("0 / 98 MB"));
-    QCOMPARE(CatalogModel::progress_text(5'000'000, 0, 850e3), QString("5.0 MB · 850 kB/s"));
-    QCOMPARE(CatalogModel::duration_text(45), QString("45 s"));
-    QCOMPARE(CatalogModel::duration_text(120), QString("2 min"));
-    QCOMPARE(CatalogModel::duration_text(3725), QString("1 h 2 min"));
-    QCOMPARE(CatalogModel::speed_text(1.5e9), QString("1.5 GB/s"));
+    QCOMPARE(format_progress(1'200'000'000, 4'400'000'000, 40e6),
+             QString("%1 / %2 · %3 · 1 min 20 s left")
+                 .arg(format_bytes(1'200'000'000), format_bytes(4'400'000'000), format_rate(40e6)));
+    QCOMPARE(format_progress(120'000'000, 491'000'000, 2.5e6),
+             QString("%1 / %2 · %3 · 2 min 29 s left")
+                 .arg(format_bytes(120'000'000), format_bytes(491'000'000), format_rate(2.5e6)));
+    QCOMPARE(format_progress(0, 98'362'432, 0), QString("%1 / %2").arg(format_bytes(0), format_bytes(98'362'432)));
+    QCOMPARE(format_progress(5'000'000, 0, 850e3), QString("%1 · %2").arg(format_bytes(5'000'000), format_rate(850e3)));
+    QCOMPARE(format_duration(45), QString("45 s"));
+    QCOMPARE(format_duration(120), QString("2 min"));
+    QCOMPARE(format_duration(3725), QString("1 h 2 min"));
+    QCOMPARE(format_rate(1.5e9), format_bytes(1'500'000'000) + "/s");
+    QVERIFY2(format_rate(1.5e9).endsWith(" GiB/s"), qPrintable(format_rate(1.5e9)));
     QCOMPARE(CatalogModel::parameters_text(1'543'714'304), QString("1.5B"));
     QCOMPARE(CatalogModel::parameters_text(494'032'768), QString("494M"));
 }
 
+// One byte formatter and one unit system across the window: the engine's
+// (IEC, as the planner and the memory panel word sizes), for sizes and rates.
+void TestCatalog::oneByteFormatter() {
+    for (qint64 b : {0LL, 512LL, 4096LL, 98'362'432LL, 192'734'272LL, 1'500'000'000LL, 4'400'000'000LL, 23'100'000'000LL})
+        QCOMPARE(format_bytes(b), QString::fromStdString(eg::format_bytes((uint64_t)b)));
+    QCOMPARE(format_bytes(98'362'432), QString("94 MiB"));
+    QCOMPARE(format_bytes(4'400'000'000), QString("4.1 GiB"));
+    QCOMPARE(format_rate(10e6), QString("10 MiB/s"));
+    // No decimal units anywhere in what a row shows.
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
+    model.set_free_ram_bytes(8'000'000'000);
+    const QRegularExpression decimal(QStringLiteral("\\b[kMGT]B\\b"));
+    for (int row = 0; row < model.count(); ++row)
+        for (int role : {CatalogModel::SizeTextRole, CatalogModel::MemoryTextRole, CatalogModel::FitTextRole}) {
+            const QString text = model.data(model.index(row), role).toString();
+            QVERIFY2(text.contains("iB") && !decimal.match(text).hasMatch(), qPrintable(text));
+        }
+}
+
 void TestCatalog::downloadLifecycle() {
-    CatalogModel model(bundled_catalog_path());
-    QSignalSpy requested(&model, &CatalogModel::downloadRequested);
-    QSignalSpy paused(&model, &CatalogModel::pauseRequested);
-    QSignalSpy resumed(&model, &CatalogModel::resumeRequested);
-    QSignalSpy cancelled(&model, &CatalogModel::cancelRequested);
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
+    DownloadCenter& downloads = t.downloads;
     const int row = model.row_of(kDefaultId);
     const QModelIndex i = model.index(row);
     const CatalogEntry& e = model.entry(row);
+    const QString key = e.repo + "/" + e.file;
     auto text = [&] { return model.data(i, CatalogModel::ProgressTextRole).toString(); };
 
     QVERIFY(model.data(i, CatalogModel::CanDownloadRole).toBool());
     QVERIFY(model.download(row));
-    QCOMPARE(requested.count(), 1);
-    QCOMPARE(requested[0][0].toString(), e.repo);
-    QCOMPARE(requested[0][1].toString(), e.revision);
-    QCOMPARE(requested[0][2].toString(), e.file);
-    QCOMPARE(requested[0][3].toString(), e.sha256);
-    QCOMPARE(requested[0][4].toLongLong(), 98362432LL);
+    // What the downloader is asked for: the catalog's repo, revision, file, checksum and size.
+    const DownloadState* st = downloads.state(key);
+    QVERIFY(st);
+    QCOMPARE(st->repo, e.repo);
+    QCOMPARE(st->revision, e.revision);
+    QCOMPARE(st->file, e.file);
+    QCOMPARE(st->sha256, e.sha256);
+    QCOMPARE(st->size_bytes, 98362432LL);
     QVERIFY(model.data(i, CatalogModel::DownloadingRole).toBool());
     QVERIFY(!model.data(i, CatalogModel::CanDownloadRole).toBool());
     QCOMPARE(text(), QString("Starting…"));
     QVERIFY(!model.download(row));  // once is enough
-    QCOMPARE(requested.count(), 1);
+    QVERIFY(downloads.state(key)->downloading);
 
-    // Progress by catalog id, then by "repo/file" (what a downloader knows).
-    model.onProgress(e.id, 49'181'216, 98'362'432, 10e6);
+    // Progress as the downloader reports it, by "repo/file" (also the row's key
+    // besides its catalog id).
+    QCOMPARE(model.row_of(e.id), model.row_of(key));
+    downloads.onProgress(key, 49'181'216, 98'362'432, 10e6);
     QCOMPARE(model.data(i, CatalogModel::ProgressRole).toDouble(), 0.5);
-    QCOMPARE(text(), QString("49 / 98 MB · 10 MB/s · 5 s left"));
-    model.onProgress(e.repo + "/" + e.file, 73'771'824, 98'362'432, 5e6);
+    QCOMPARE(text(), QString("%1 / %2 · %3 · 5 s left")
+                         .arg(format_bytes(49'181'216), format_bytes(98'362'432), format_rate(10e6)));
+    downloads.onProgress(key, 73'771'824, 98'362'432, 5e6);
     QCOMPARE(model.data(i, CatalogModel::ProgressRole).toDouble(), 0.75);
 
     model.pause(row);
-    QCOMPARE(paused.count(), 1);
+    QVERIFY(downloads.state(key)->paused);
     QVERIFY(model.data(i, CatalogModel::PausedRole).toBool());
-    QCOMPARE(text(), QString("Paused · 74 / 98 MB"));
+    QCOMPARE(text(), QString("Paused · %1 / %2").arg(format_bytes(73'771'824), format_bytes(98'362'432)));
     model.resume(row);
-    QCOMPARE(resumed.count(), 1);
+    QVERIFY(downloads.state(key)->downloading && !downloads.state(key)->paused);
     QVERIFY(!model.data(i, CatalogModel::PausedRole).toBool());
 
     // A failure names its cause on the row and the button comes back.
-    model.onFailed(e.id, "SHA-256 mismatch: expected b179…, found 0000…");
+    downloads.onFailed(key, DownloadError{Kind::Checksum, "SHA-256 mismatch: expected b179…, found 0000…"});
     QVERIFY(!model.data(i, CatalogModel::DownloadingRole).toBool());
     QCOMPARE(model.data(i, CatalogModel::ErrorRole).toString(), QString("SHA-256 mismatch: expected b179…, found 0000…"));
     QVERIFY(model.data(i, CatalogModel::CanDownloadRole).toBool());
 
-    // Retry clears the error; cancel tells the downloader and resets the row.
+    // Retry clears the error; cancel ends the download and resets the row.
     QVERIFY(model.download(row));
     QVERIFY(model.data(i, CatalogModel::ErrorRole).toString().isEmpty());
     model.cancel(row);
-    QCOMPARE(cancelled.count(), 1);
-    QCOMPARE(cancelled[0][2].toString(), e.file);
+    QVERIFY(!downloads.state(key));
     QVERIFY(!model.data(i, CatalogModel::DownloadingRole).toBool());
     QVERIFY(text().isEmpty());
 
-    // Finished: installed, with its path; no second download.
+    // Finished: registered in the installed list, so the row is installed,
+    // with its path; no second download.
     QVERIFY(model.download(row));
-    model.onFinished(e.id, "/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    QDir().mkpath(t.models_dir());
+    const QString path = QDir(t.models_dir()).filePath("SmolLM2-135M-Instruct.Q4_1.gguf");
+    {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("a verified download");
+    }
+    downloads.onFinished(key, path, e.sha256);
     QVERIFY(model.data(i, CatalogModel::InstalledRole).toBool());
     QVERIFY(!model.data(i, CatalogModel::DownloadingRole).toBool());
-    QCOMPARE(model.pathAt(row), QString("/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    QCOMPARE(model.pathAt(row), path);
     QVERIFY(!model.download(row));
+    QCOMPARE(t.installed->count(), 1);
+    QCOMPARE(t.registry.list().value(0).repo, e.repo);
 
-    // Unknown ids (another client's downloads) are ignored.
-    model.onProgress("nobody/nothing.gguf", 1, 2, 3);
-    model.onFailed("nobody", "x");
+    // Unknown keys (another client's downloads) are ignored.
+    downloads.onProgress("nobody/nothing.gguf", 1, 2, 3);
+    downloads.onFailed("nobody", DownloadError{Kind::Http, "x"});
+    QVERIFY(!downloads.state("nobody/nothing.gguf") && !downloads.state("nobody"));
 }
 
 void TestCatalog::offlineRefusesDownload() {
-    CatalogModel model(bundled_catalog_path());
-    QSignalSpy requested(&model, &CatalogModel::downloadRequested);
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
     QSignalSpy online_changed(&model, &CatalogModel::onlineChanged);
     model.setOnline(false);
     QCOMPARE(online_changed.count(), 1);
     const int row = model.row_of(kDefaultId);
     const QModelIndex i = model.index(row);
+    const QString key = model.download_key(row);
     QVERIFY(!model.data(i, CatalogModel::CanDownloadRole).toBool());
     QCOMPARE(model.data(i, CatalogModel::DownloadHintRole).toString(), QString("needs a connection"));
     QVERIFY(!model.download(row));
-    QCOMPARE(requested.count(), 0);
+    QVERIFY(!t.downloads.state(key)->downloading);  // nothing was started
     QVERIFY(model.data(i, CatalogModel::ErrorRole).toString().contains("needs a connection"));
     // The catalog itself still shows everything offline.
     QVERIFY(model.count() >= 12);
@@ -326,18 +419,58 @@ void TestCatalog::offlineRefusesDownload() {
     model.setOnline(true);
     QVERIFY(model.data(i, CatalogModel::DownloadHintRole).toString().isEmpty());
     QVERIFY(model.download(row));
-    QCOMPARE(requested.count(), 1);
+    QVERIFY(t.downloads.state(key)->downloading);
 }
 
-void TestCatalog::installedPaths() {
-    CatalogModel model(bundled_catalog_path());
+// Offline mode follows the kind of a failure (DownloadError::Kind), never the
+// words of its message.
+void TestCatalog::offlineModeFollowsTheKindOfTheFailure() {
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
     const int row = model.row_of(kDefaultId);
-    model.setInstalledPaths({"/data/models/other.gguf", "/data/models/SmolLM2-135M-Instruct.Q4_1.gguf"});
+    const QModelIndex i = model.index(row);
+    const QString key = model.download_key(row);
+    QVERIFY(model.download(row));
+    t.downloads.onFailed(key, DownloadError{Kind::NotFound, "offline: the words of an offline failure, a 404's kind"});
+    QVERIFY(model.online());
+    QVERIFY(model.data(i, CatalogModel::CanDownloadRole).toBool());
+
+    QVERIFY(model.download(row));
+    t.downloads.onFailed(key, DownloadError{Kind::Dns, "cannot resolve huggingface.co"});
+    QVERIFY(!model.online());
+    QVERIFY(!model.data(i, CatalogModel::CanDownloadRole).toBool());
+    QCOMPARE(model.data(i, CatalogModel::DownloadHintRole).toString(), QString("needs a connection"));
+    QVERIFY(!t.actions->downloadFile("someone/Other-GGUF", "main", "other.gguf", QString(), 0));  // the search too
+
+    model.setOnline(true);
+    QVERIFY(model.download(row));
+    t.downloads.onFailed(key, DownloadError{Kind::Offline, "connection refused"});
+    QVERIFY(!model.online());
+    // Bytes arriving again mean the network works.
+    t.downloads.onProgress(key, 1000, 98'362'432, 1000);
+    QVERIFY(model.online());
+}
+
+// A row is installed when the installed list has its file (here two files put
+// into the models folder, one of them the row's).
+void TestCatalog::installedPaths() {
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
+    const int row = model.row_of(kDefaultId);
+    const QString mine = QDir(t.models_dir()).filePath("SmolLM2-135M-Instruct.Q4_1.gguf");
+    const QString other = QDir(t.models_dir()).filePath("other.gguf");
+    for (const QString& p : {other, mine}) {
+        QFile f(p);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("GGUF");
+    }
+    t.installed->refresh();
     QVERIFY(model.data(model.index(row), CatalogModel::InstalledRole).toBool());
-    QCOMPARE(model.pathAt(row), QString("/data/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    QCOMPARE(model.pathAt(row), mine);
     QVERIFY(!model.data(model.index(row), CatalogModel::CanDownloadRole).toBool());
     QVERIFY(!model.data(model.index(row + 1), CatalogModel::InstalledRole).toBool());
-    model.setInstalledPaths({});
+    QVERIFY(QFile::remove(mine) && QFile::remove(other));
+    t.installed->refresh();
     QVERIFY(!model.data(model.index(row), CatalogModel::InstalledRole).toBool());
 }
 
@@ -372,9 +505,9 @@ void TestCatalog::malformedCatalogs_data() {
 void TestCatalog::malformedCatalogs() {
     QFETCH(QByteArray, json);
     QFETCH(QString, expected);
-    Catalog cat;
-    QString error;
-    QVERIFY(!eg::ui::parse_catalog(json, &cat, &error));
+    const auto parsed = eg::ui::parse_catalog(json);
+    QVERIFY(!parsed);
+    const QString error = eg::library::error_text(parsed);
     QVERIFY2(error.contains(expected), qPrintable(error));
 
     // Through the view-model: an empty list and the reason, no crash.
@@ -384,14 +517,16 @@ void TestCatalog::malformedCatalogs() {
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write(json);
     f.close();
-    CatalogModel model(path);
+    CatalogUnderTest t(path);
+    CatalogModel& model = *t.catalog;
     QCOMPARE(model.count(), 0);
     QVERIFY2(model.error().contains(expected), qPrintable(model.error()));
     QVERIFY(!model.download(0));
 }
 
 void TestCatalog::unreadableCatalog() {
-    CatalogModel model("/nonexistent/models.json");
+    CatalogUnderTest t("/nonexistent/models.json");
+    CatalogModel& model = *t.catalog;
     QCOMPARE(model.count(), 0);
     QVERIFY2(model.error().contains("cannot read"), qPrintable(model.error()));
     // Loading a good one afterwards clears the error.
@@ -402,10 +537,11 @@ void TestCatalog::unreadableCatalog() {
 }
 
 void TestCatalog::libraryPageLoadsAndDownloads() {
-    CatalogModel model(bundled_catalog_path());
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
     model.set_free_ram_bytes(4'000'000'000);
     model.setOnline(false);
-    QSignalSpy requested(&model, &CatalogModel::downloadRequested);
+    const QString key = model.download_key(model.row_of(kDefaultId));
 
     QQmlEngine engine;
     engine.addImportPath(QStringLiteral("qrc:/"));
@@ -434,20 +570,22 @@ void TestCatalog::libraryPageLoadsAndDownloads() {
     QVERIFY(button);
     QCOMPARE(button->property("text").toString(), QString("needs a connection"));
     QVERIFY(!button->isEnabled());
-    QCOMPARE(find_item(row, "fitBadge")->property("text").toString(), QString("fits in 4.0 GB free RAM"));
+    QCOMPARE(find_item(row, "fitBadge")->property("text").toString(),
+             QString("fits in %1 free RAM").arg(format_bytes(4'000'000'000)));
 
     // Online: one click asks for the download and the row shows its progress.
     model.setOnline(true);
     QTRY_COMPARE(button->property("text").toString(), QString("Download"));
     QVERIFY(button->isEnabled());
     click(window, button);
-    QTRY_COMPARE(requested.count(), 1);
-    QCOMPARE(requested[0][2].toString(), QString("SmolLM2-135M-Instruct.Q4_1.gguf"));
-    model.onProgress(kDefaultId, 49'181'216, 98'362'432, 10e6);
+    QTRY_VERIFY(t.downloads.state(key) && t.downloads.state(key)->downloading);
+    QCOMPARE(t.downloads.state(key)->file, QString("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    t.downloads.onProgress(key, 49'181'216, 98'362'432, 10e6);
     QTRY_COMPARE(find_item(row, "progressText")->property("text").toString(),
-                 QString("49 / 98 MB · 10 MB/s · 5 s left"));
+                 QString("%1 / %2 · %3 · 5 s left")
+                     .arg(format_bytes(49'181'216), format_bytes(98'362'432), format_rate(10e6)));
     QVERIFY(find_item(row, "pauseButton")->isVisible());
-    model.onFailed(kDefaultId, "Hugging Face answered 404: not found");
+    t.downloads.onFailed(key, DownloadError{Kind::NotFound, "Hugging Face answered 404: not found"});
     QTRY_COMPARE(find_item(row, "rowError")->property("text").toString(),
                  QString("Hugging Face answered 404: not found"));
 

@@ -17,9 +17,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
-#include "library/download_errors.h"
 #include "library/gguf_check.h"
+#include "library/result_qt.h"
+#include "plan/planner.h"
 
 namespace eg::library {
 
@@ -52,6 +54,52 @@ struct Downloader::Task {
 };
 
 namespace {
+
+using Kind = DownloadError::Kind;
+
+// IEC units, as the planner and every view in the window word sizes.
+QString bytes_text(qint64 bytes) { return QString::fromStdString(eg::format_bytes(bytes > 0 ? quint64(bytes) : 0)); }
+
+// {endpoint}/{repo}/resolve/{revision}/{file}: the revision is one path
+// segment ("refs/pr/1" -> refs%2Fpr%2F1); the file's own folders stay folders.
+QUrl resolve_url(const QString& endpoint, const QString& repo, const QString& revision, const QString& file) {
+    return QUrl(QStringLiteral("%1/%2/resolve/%3/%4")
+                    .arg(endpoint, repo, QString::fromLatin1(QUrl::toPercentEncoding(revision)), file));
+}
+
+// The sidecar <file>.part.json: what the .part was fetched from, so that a
+// later run continues only the same file (and knows which one it is).
+struct Sidecar {
+    QString url;
+    QString etag;             // the server's etag the bytes were fetched under
+    QString expected_sha256;  // the request's, when it had one
+    qint64 total_bytes = -1;
+};
+
+QString sidecar_path_of(const QString& part_path) { return part_path + QStringLiteral(".json"); }
+
+std::optional<Sidecar> read_sidecar(const QString& part_path) {
+    QFile side(sidecar_path_of(part_path));
+    if (!side.open(QIODevice::ReadOnly)) return std::nullopt;
+    const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
+    Sidecar s;
+    s.url = o.value(QStringLiteral("url")).toString();
+    s.etag = o.value(QStringLiteral("etag")).toString();
+    s.expected_sha256 = o.value(QStringLiteral("expected_sha256")).toString();
+    s.total_bytes = o.value(QStringLiteral("total_bytes")).toInteger(-1);
+    return s;
+}
+
+void write_sidecar(const QString& part_path, const Sidecar& s, qint64 bytes) {
+    QJsonObject o;
+    o[QStringLiteral("url")] = s.url;
+    o[QStringLiteral("etag")] = s.etag;
+    o[QStringLiteral("expected_sha256")] = s.expected_sha256;
+    o[QStringLiteral("bytes")] = qMax<qint64>(bytes, 0);
+    o[QStringLiteral("total_bytes")] = s.total_bytes;
+    QFile f(sidecar_path_of(part_path));
+    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
 
 QString strip_etag(QString etag) {
     etag = etag.trimmed();
@@ -99,21 +147,19 @@ QString Downloader::token() const {
     return QString::fromUtf8(f.readAll()).trimmed();
 }
 
-bool Downloader::set_token(const QString& token, QString* error) {
+eg::Status Downloader::set_token(const QString& token) {
     if (token.trimmed().isEmpty()) {
         QFile::remove(token_path());
-        return true;
+        return {};
     }
     QDir().mkpath(data_dir_);
     QFile f(token_path());
     // Created 0600 so the token is never readable by others, even briefly.
     const auto owner_only = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
     if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate, owner_only) || !f.setPermissions(owner_only) ||
-        f.write(token.trimmed().toUtf8()) < 0) {
-        if (error) *error = QStringLiteral("cannot write %1: %2").arg(token_path(), f.errorString());
-        return false;
-    }
-    return true;
+        f.write(token.trimmed().toUtf8()) < 0)
+        return to_error(QStringLiteral("cannot write %1: %2").arg(token_path(), f.errorString()));
+    return {};
 }
 
 QString Downloader::final_path_for(const DownloadRequest& r) {
@@ -129,34 +175,88 @@ bool Downloader::is_running(qint64 id) const {
     return t && t->running;
 }
 
-qint64 Downloader::start(const DownloadRequest& request) {
+Downloader::Task* Downloader::make_task(const DownloadRequest& request) {
     auto* t = new Task;
     t->id = next_id_++;
     t->req = request;
     if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
-    // The revision is one path segment ("refs/pr/1" -> refs%2Fpr%2F1); the
-    // file's own folders stay folders.
-    t->url = QUrl(QStringLiteral("%1/%2/resolve/%3/%4")
-                      .arg(endpoint_, t->req.repo, QString::fromLatin1(QUrl::toPercentEncoding(t->req.revision)),
-                           t->req.file));
+    t->url = resolve_url(endpoint_, t->req.repo, t->req.revision, t->req.file);
     t->final_path = final_path_for(t->req);
     t->part_path = part_path_for(t->req);
-    t->sidecar_path = t->part_path + QStringLiteral(".json");
+    t->sidecar_path = sidecar_path_of(t->part_path);
     t->part.setFileName(t->part_path);
     t->stall.setSingleShot(true);
     connect(&t->stall, &QTimer::timeout, this, [this, t] {
         fail(*t,
-             QStringLiteral("stalled: no data from %1 for %2 s; the bytes fetched so far are kept, resume to continue")
-                 .arg(t->url.host())
-                 .arg(stall_timeout_ms_ / 1000.0),
+             {Kind::Stalled,
+              QStringLiteral("stalled: no data from %1 for %2 s; the bytes fetched so far are kept, resume to continue")
+                  .arg(t->url.host())
+                  .arg(stall_timeout_ms_ / 1000.0)},
              true);
     });
     tasks_.insert(t->id, t);
+    return t;
+}
+
+qint64 Downloader::start(const DownloadRequest& request) {
     // Started from the event loop, so even an immediate failure reaches a
     // caller that connects after start() returns.
-    const qint64 id = t->id;
+    const qint64 id = make_task(request)->id;
     QTimer::singleShot(0, this, [this, id] { resume(id); });
     return id;
+}
+
+QList<PartialDownload> Downloader::partial_downloads(const QString& dir) const {
+    QList<PartialDownload> out;
+    const QString prefix = endpoint_ + QLatin1Char('/');
+    for (const QFileInfo& part : QDir(dir).entryInfoList({QStringLiteral("*.part")}, QDir::Files, QDir::Name)) {
+        if (part.size() <= 0) continue;
+        const std::optional<Sidecar> side = read_sidecar(part.absoluteFilePath());
+        // Another endpoint's (or no sidecar): start() would not continue these bytes.
+        if (!side || !side->url.startsWith(prefix)) continue;
+        const QString rest = side->url.mid(prefix.size());
+        const int at = rest.indexOf(QStringLiteral("/resolve/"));
+        if (at <= 0) continue;
+        const QString rev_file = rest.mid(at + 9);
+        const int slash = rev_file.indexOf(QLatin1Char('/'));
+        if (slash <= 0 || slash + 1 >= rev_file.size()) continue;
+        PartialDownload p;
+        p.request.repo = rest.left(at);
+        p.request.revision = QUrl::fromPercentEncoding(rev_file.left(slash).toUtf8());
+        p.request.file = rev_file.mid(slash + 1);
+        p.request.dest_dir = dir;
+        p.request.expected_sha256 = side->expected_sha256;
+        p.request.expected_size_bytes = side->total_bytes;
+        // Only what start() would resolve to the same URL and .part.
+        if (resolve_url(endpoint_, p.request.repo, p.request.revision, p.request.file).toString() != side->url ||
+            QFileInfo(part_path_for(p.request)).absoluteFilePath() != part.absoluteFilePath())
+            continue;
+        p.part_path = part.absoluteFilePath();
+        p.bytes_done = part.size();
+        p.bytes_total = side->total_bytes;
+        out.push_back(p);
+    }
+    return out;
+}
+
+qint64 Downloader::adopt(const PartialDownload& partial) {
+    const QString part = QFileInfo(part_path_for(partial.request)).absoluteFilePath();
+    for (const Task* t : std::as_const(tasks_))
+        if (QFileInfo(t->part_path).absoluteFilePath() == part) return t->id;
+    Task* t = make_task(partial.request);  // not running: resume() continues it
+    t->total_bytes = partial.bytes_total;   // kept in the sidecar when it is paused again
+    return t->id;
+}
+
+void Downloader::probe() {
+    QNetworkRequest req(QUrl(endpoint_ + QLatin1Char('/')));
+    req.setTransferTimeout(10000);
+    QNetworkReply* reply = probe_nam_.head(req);
+    connect(reply, &QNetworkReply::finished, this, [this, reply] {
+        reply->deleteLater();
+        // Any HTTP answer, even an error status, means the endpoint is reachable.
+        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid()) emit reachable();
+    });
 }
 
 void Downloader::resume(qint64 id) {
@@ -176,17 +276,16 @@ void Downloader::resume(qint64 id) {
         const quint64 generation = t->generation;
         QtConcurrent::run([path, have] {
             auto hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
-            QString error;
-            const bool ok = hash_file_into(path, *hash, have, &error);
-            return std::make_tuple(ok, hash, error);
-        }).then(this, [this, id, have, generation](std::tuple<bool, std::shared_ptr<QCryptographicHash>, QString> r) {
+            eg::Status read = hash_file_into(path, *hash, have);
+            return std::make_pair(read, hash);
+        }).then(this, [this, id, have, generation](std::pair<eg::Status, std::shared_ptr<QCryptographicHash>> r) {
             Task* t = task(id);
             if (!t || !t->running || t->generation != generation) return;  // paused, cancelled or restarted
-            if (!std::get<0>(r)) {
-                fail(*t, std::get<2>(r), true);
+            if (!r.first) {
+                fail(*t, {Kind::Disk, error_text(r.first)}, true);
                 return;
             }
-            t->hash = std::get<1>(r);  // the worker is done with it
+            t->hash = r.second;  // the worker is done with it
             t->hashed_bytes = have;
             t->part.seek(have);
             continue_resume(*t);
@@ -232,21 +331,20 @@ void Downloader::cancel(qint64 id) {
 
 bool Downloader::prepare_part(Task& t) {
     if (!QDir().mkpath(t.req.dest_dir)) {
-        fail(t, QStringLiteral("cannot create the folder %1").arg(t.req.dest_dir), true);
+        fail(t, {Kind::Disk, QStringLiteral("cannot create the folder %1").arg(t.req.dest_dir)}, true);
         return false;
     }
     // Unbuffered: a full disk shows up in write(), not later in a flush.
     if (!t.part.isOpen() && !t.part.open(QIODevice::ReadWrite | QIODevice::Unbuffered)) {
-        fail(t, QStringLiteral("cannot write %1: %2").arg(t.part_path, t.part.errorString()), true);
+        fail(t, {Kind::Disk, QStringLiteral("cannot write %1: %2").arg(t.part_path, t.part.errorString())}, true);
         return false;
     }
     // A .part from another URL or checksum is not ours to continue.
-    QFile side(t.sidecar_path);
-    if (t.part.size() > 0 && side.open(QIODevice::ReadOnly)) {
-        const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
-        const QString expected = o.value(QStringLiteral("expected_sha256")).toString();
-        t.sidecar_etag = o.value(QStringLiteral("etag")).toString();
-        if (o.value(QStringLiteral("url")).toString() != t.url.toString() ||
+    const std::optional<Sidecar> side = t.part.size() > 0 ? read_sidecar(t.part_path) : std::nullopt;
+    if (side) {
+        const QString& expected = side->expected_sha256;
+        t.sidecar_etag = side->etag;
+        if (side->url != t.url.toString() ||
             (!expected.isEmpty() && !t.req.expected_sha256.isEmpty() &&
              expected.compare(t.req.expected_sha256, Qt::CaseInsensitive) != 0)) {
             t.part.resize(0);
@@ -262,9 +360,8 @@ bool Downloader::rehash_part(Task& t) {
     // Resuming: the hash must cover the bytes already on disk.
     const qint64 have = t.part.size();
     t.hash->reset();
-    QString error;
-    if (!hash_file_into(t.part_path, *t.hash, have, &error)) {
-        fail(t, error, true);
+    if (auto read = hash_file_into(t.part_path, *t.hash, have); !read) {
+        fail(t, {Kind::Disk, error_text(read)}, true);
         return false;
     }
     t.hashed_bytes = have;
@@ -318,8 +415,8 @@ bool Downloader::check_disk(Task& t, qint64 needed_bytes) {
     const qint64 free_bytes = storage.bytesAvailable();
     if (free_bytes >= 0 && needed_bytes > free_bytes) {
         fail(t,
-             QStringLiteral("not enough disk space: needs %1, %2 free in %3")
-                 .arg(human_bytes(needed_bytes), human_bytes(free_bytes), t.req.dest_dir),
+             {Kind::Disk, QStringLiteral("not enough disk space: needs %1, %2 free in %3")
+                              .arg(bytes_text(needed_bytes), bytes_text(free_bytes), t.req.dest_dir)},
              true);
         return false;
     }
@@ -354,9 +451,9 @@ bool Downloader::check_response(Task& t) {
             t.part.resize(0);
             t.hashed_bytes = -1;
             fail(t,
-                 QStringLiteral("the server resumed at the wrong offset (%1); the partial file was discarded, "
-                                "retry to start over")
-                     .arg(QString::fromLatin1(r->rawHeader("Content-Range"))),
+                 {Kind::Resume, QStringLiteral("the server resumed at the wrong offset (%1); the partial file was "
+                                               "discarded, retry to start over")
+                                    .arg(QString::fromLatin1(r->rawHeader("Content-Range")))},
                  true);
             return false;
         }
@@ -385,7 +482,8 @@ void Downloader::on_ready_read(Task& t) {
         // Only whole, hashed bytes stay, so a later resume continues cleanly.
         const QString why = t.part.errorString();
         t.part.resize(t.hashed_bytes);
-        fail(t, QStringLiteral("disk full (or not writable) while writing %1: %2").arg(t.part_path, why), true);
+        fail(t, {Kind::Disk, QStringLiteral("disk full (or not writable) while writing %1: %2").arg(t.part_path, why)},
+             true);
         return;
     }
     t.hash->addData(data);
@@ -419,11 +517,12 @@ void Downloader::on_reply_finished(Task& t) {
         t.reply = nullptr;
         r->deleteLater();
         if (next.isEmpty() || ++t.hops > 10) {
-            fail(t, QStringLiteral("too many redirects (or one without a Location) from %1").arg(host), true);
+            fail(t, {Kind::Redirect, QStringLiteral("too many redirects (or one without a Location) from %1").arg(host)},
+                 true);
             return;
         }
         if (r->url().scheme() == QStringLiteral("https") && next.scheme() != QStringLiteral("https")) {
-            fail(t, QStringLiteral("refusing a redirect from https to %1").arg(next.toString()), true);
+            fail(t, {Kind::Redirect, QStringLiteral("refusing a redirect from https to %1").arg(next.toString())}, true);
             return;
         }
         if (t.linked_size_bytes > 0 && !check_disk(t, t.linked_size_bytes - t.hashed_bytes)) return;
@@ -435,8 +534,8 @@ void Downloader::on_reply_finished(Task& t) {
         t.reply = nullptr;
         r->deleteLater();
         fail(t,
-             http_status_message(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(),
-                                 what_of(t.req)),
+             http_status_error(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(),
+                               what_of(t.req)),
              true);
         return;
     }
@@ -449,14 +548,15 @@ void Downloader::on_reply_finished(Task& t) {
         if (!t.tls_errors.isEmpty()) detail = t.tls_errors.join(QStringLiteral("; "));
         QNetworkReply::NetworkError code = r->error();
         if (!t.tls_errors.isEmpty()) code = QNetworkReply::SslHandshakeFailedError;
-        fail(t, network_error_message(code, host, detail), true);
+        fail(t, network_error(code, host, detail), true);
         return;
     }
     if (t.total_bytes >= 0 && t.hashed_bytes < t.total_bytes) {
         fail(t,
-             QStringLiteral("the connection to %1 was lost after %2 of %3; the bytes fetched so far are kept and "
-                            "the download resumes from there")
-                 .arg(host, human_bytes(t.hashed_bytes), human_bytes(t.total_bytes)),
+             {Kind::ConnectionLost,
+              QStringLiteral("the connection to %1 was lost after %2 of %3; the bytes fetched so far are kept and "
+                             "the download resumes from there")
+                  .arg(host, bytes_text(t.hashed_bytes), bytes_text(t.total_bytes))},
              true);
         return;
     }
@@ -472,7 +572,9 @@ void Downloader::complete(Task& t) {
     QString expected = t.req.expected_sha256.trimmed().toLower();
     if (expected.isEmpty() && looks_like_sha256(t.linked_etag)) expected = t.linked_etag;
     if (!expected.isEmpty() && expected != got) {
-        fail(t, QStringLiteral("checksum mismatch: expected %1, got %2; the download was deleted").arg(expected, got),
+        fail(t,
+             {Kind::Checksum,
+              QStringLiteral("checksum mismatch: expected %1, got %2; the download was deleted").arg(expected, got)},
              false);
         return;
     }
@@ -481,28 +583,32 @@ void Downloader::complete(Task& t) {
         t.verifying = true;
         const qint64 id = t.id;
         const quint64 generation = t.generation;
-        QtConcurrent::run([path = t.part_path] { return gguf_problem(path); })
-            .then(this, [this, id, generation, got](const QString& problem) {
+        QtConcurrent::run([path = t.part_path] { return check_gguf(path); })
+            .then(this, [this, id, generation, got](const eg::Status& gguf) {
                 Task* tp = task(id);
                 if (!tp || tp->generation != generation) return;  // cancelled meanwhile
                 tp->verifying = false;
-                install(*tp, got, problem);
+                install(*tp, got, gguf);
             });
         return;
     }
-    install(t, got, gguf_problem(t.part_path));
+    install(t, got, check_gguf(t.part_path));
 }
 
-void Downloader::install(Task& t, const QString& got, const QString& problem) {
-    if (!problem.isEmpty()) {
-        fail(t, QStringLiteral("not a valid GGUF file (%1); the download was deleted").arg(problem), false);
+void Downloader::install(Task& t, const QString& got, const eg::Status& gguf) {
+    if (!gguf) {
+        fail(t,
+             {Kind::InvalidFile,
+              QStringLiteral("not a valid GGUF file (%1); the download was deleted").arg(error_text(gguf))},
+             false);
         return;
     }
     std::error_code ec;
     std::filesystem::rename(t.part_path.toStdString(), t.final_path.toStdString(), ec);  // atomic, same folder
     if (ec) {
         fail(t,
-             QStringLiteral("cannot move %1 into place: %2").arg(t.part_path, QString::fromStdString(ec.message())),
+             {Kind::Disk,
+              QStringLiteral("cannot move %1 into place: %2").arg(t.part_path, QString::fromStdString(ec.message()))},
              true);
         return;
     }
@@ -515,7 +621,7 @@ void Downloader::install(Task& t, const QString& got, const QString& problem) {
     emit finished(id, final_path, got);
 }
 
-void Downloader::fail(Task& t, const QString& message, bool keep_part) {
+void Downloader::fail(Task& t, const DownloadError& error, bool keep_part) {
     detach(t);
     if (t.part.isOpen()) t.part.flush();
     if (keep_part && t.part.size() > 0) {
@@ -530,18 +636,11 @@ void Downloader::fail(Task& t, const QString& message, bool keep_part) {
         t.hash->reset();
     }
     t.running = false;
-    emit failed(t.id, message);
+    emit failed(t.id, error);
 }
 
 void Downloader::save_sidecar(const Task& t) const {
-    QJsonObject o;
-    o[QStringLiteral("url")] = t.url.toString();
-    o[QStringLiteral("etag")] = t.sidecar_etag;
-    o[QStringLiteral("expected_sha256")] = t.req.expected_sha256;
-    o[QStringLiteral("bytes")] = qMax<qint64>(t.hashed_bytes, 0);
-    o[QStringLiteral("total_bytes")] = t.total_bytes;
-    QFile f(t.sidecar_path);
-    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
+    write_sidecar(t.part_path, {t.url.toString(), t.sidecar_etag, t.req.expected_sha256, t.total_bytes}, t.hashed_bytes);
 }
 
 void Downloader::report_progress(Task& t, bool force) {

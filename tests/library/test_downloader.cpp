@@ -1,4 +1,4 @@
-// Tests of the model library (app/src/library) against a fake Hugging Face
+// Tests of the model library (library/) against a fake Hugging Face
 // server on 127.0.0.1 with real faults: a full verified download, dropped
 // connections resumed to a byte-identical file, a wrong checksum, no disk
 // space, cancel, an app restart mid-download, a server that ignores Range,
@@ -24,13 +24,17 @@
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
+#include "library/result_qt.h"
 
+using eg::library::DownloadError;
 using eg::library::DownloadRequest;
 using eg::library::Downloader;
 using eg::library::HubClient;
 using eg::library::ImportMode;
 using eg::library::InstalledModel;
 using eg::library::ModelRegistry;
+using eg::library::PartialDownload;
+using Kind = eg::library::DownloadError::Kind;
 
 namespace {
 
@@ -49,6 +53,8 @@ struct Recorder {
     struct Outcome {
         bool ok = false;
         QString message, path, sha256;
+        Kind kind = Kind::Network;  // of a failure
+        bool offline = false;       // DownloadError::is_offline()
     };
     QHash<qint64, Outcome> outcomes;
     QHash<qint64, qint64> bytes_done;
@@ -60,8 +66,9 @@ struct Recorder {
         QObject::connect(&d, &Downloader::finished, [this](qint64 id, const QString& path, const QString& sha) {
             outcomes[id] = {true, {}, path, sha};
         });
-        QObject::connect(&d, &Downloader::failed,
-                         [this](qint64 id, const QString& message) { outcomes[id] = {false, message, {}, {}}; });
+        QObject::connect(&d, &Downloader::failed, [this](qint64 id, const DownloadError& e) {
+            outcomes[id] = {false, e.message, {}, {}, e.kind, e.is_offline()};
+        });
         QObject::connect(&d, &Downloader::progress, [this](qint64 id, qint64 done, qint64 total, double, double) {
             bytes_done[id] = done;
             bytes_total[id] = total;
@@ -142,8 +149,8 @@ private slots:
         QCOMPARE(files_in(dest).size(), 2);  // no .part or sidecar left
 
         ModelRegistry registry(QStringLiteral("t-full"));
-        QString error;
-        QVERIFY2(registry.open(tmp.path() + QStringLiteral("/data/models.sqlite3"), &error), qPrintable(error));
+        const auto opened = registry.open(tmp.path() + QStringLiteral("/data/models.sqlite3"));
+        QVERIFY2(opened, opened.message().c_str());
         InstalledModel m;
         m.path = oa.path;
         m.source = QStringLiteral("huggingface");
@@ -152,7 +159,9 @@ private slots:
         m.revision = QStringLiteral("main");
         m.size_bytes = model_.size();
         m.sha256 = oa.sha256;
-        const qint64 id = registry.add(m);
+        const auto added = registry.add(m);
+        QVERIFY2(added, added ? "" : added.message().c_str());
+        const qint64 id = added.value();
         QVERIFY(id > 0);
         const auto listed = registry.list();
         QCOMPARE(listed.size(), 1);
@@ -191,6 +200,7 @@ private slots:
             const auto o = rec.wait(id);
             QVERIFY2(!o.ok, "the download should have failed at the drop");
             QVERIFY2(o.message.contains(QStringLiteral("connection")), qPrintable(o.message));
+            QCOMPARE(o.kind, Kind::ConnectionLost);
             QCOMPARE(QFileInfo(part).size(), points[i]);  // every byte before the drop is kept
             if (i > 0) QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(points[i - 1]) + "-");
         }
@@ -218,11 +228,10 @@ private slots:
         Recorder rec;
         rec.watch(d);
         ModelRegistry registry(QStringLiteral("t-sum"));
-        QString error;
-        QVERIFY(registry.open(tmp.path() + QStringLiteral("/models.sqlite3"), &error));
+        QVERIFY(registry.open(tmp.path() + QStringLiteral("/models.sqlite3")));
         QObject::connect(&d, &Downloader::finished, [&](qint64, const QString& path, const QString& sha) {
-            registry.add(InstalledModel{0, path, QStringLiteral("huggingface"), kRepo, kFile, QStringLiteral("main"),
-                                        model_.size(), sha, {}, {}});
+            (void)registry.add(InstalledModel{0, path, QStringLiteral("huggingface"), kRepo, kFile,
+                                              QStringLiteral("main"), model_.size(), sha, {}, {}});
         });
         const QString dest = tmp.path() + QStringLiteral("/models");
         auto o = rec.wait(d.start(request(dest)));
@@ -232,6 +241,7 @@ private slots:
                  qPrintable(o.message));
         QVERIFY2(o.message.contains(QStringLiteral("got ") + QString::fromLatin1(sha_hex(model_))),
                  qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Checksum);
         QVERIFY(files_in(dest).isEmpty());
 
         // A catalog hash wins over the etag, and is checked the same way.
@@ -260,6 +270,7 @@ private slots:
         const auto o = rec.wait(d.start(request(tmp.path() + QStringLiteral("/m"), kRepo, QStringLiteral("broken.gguf"))));
         QVERIFY(!o.ok);
         QVERIFY2(o.message.contains(QStringLiteral("not a valid GGUF")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::InvalidFile);
         QVERIFY(files_in(tmp.path() + QStringLiteral("/m")).isEmpty());
     }
 
@@ -292,6 +303,7 @@ private slots:
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("not enough disk space: needs ")), qPrintable(o.message));
         QVERIFY2(o.message.contains(QStringLiteral("free")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Disk);
         QCOMPARE(server.cdn_requests(), 0);  // the bytes were never requested
         QVERIFY(files_in(small).isEmpty());
         if (mounted) {
@@ -328,6 +340,7 @@ private slots:
         const auto o = rec.wait(d.start(req));
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("disk full")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Disk);
         const QByteArray kept = read_all(Downloader::part_path_for(req));
         QVERIFY(kept.size() > 0 && kept.size() <= 100 * 1024);
         QCOMPARE(kept, model_.left(kept.size()));
@@ -414,6 +427,102 @@ private slots:
         QCOMPARE(o.sha256.toLatin1(), sha_hex(model_));
     }
 
+    // The claim: the next run learns what an earlier one left unfinished from
+    // the downloader (partial_downloads), not from the sidecar's format, and
+    // continues it at the revision it was started with; Cancel deletes it.
+    void a_restarted_app_lists_and_adopts_its_partial_downloads() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        server.add_file(kRepo, kFile, model_);
+        server.set_throttle(8192, 20);
+        QTemporaryDir tmp;
+        const QString dest = tmp.path() + QStringLiteral("/models");
+        DownloadRequest req = request(dest);
+        req.revision = QStringLiteral("v1.0");
+        {
+            Downloader first(tmp.path());
+            first.set_endpoint(server.endpoint());
+            Recorder rec;
+            rec.watch(first);
+            const qint64 id = first.start(req);
+            QTRY_VERIFY_WITH_TIMEOUT(rec.bytes_done.value(id) > 32768, 10000);
+        }  // the app quits
+        const qint64 kept = QFileInfo(Downloader::part_path_for(req)).size();
+        QVERIFY(kept > 32768 && kept < model_.size());
+        server.set_throttle(0, 0);
+
+        // Another endpoint's downloader would not continue these bytes: it lists none.
+        Downloader elsewhere(tmp.path());
+        elsewhere.set_endpoint(QStringLiteral("http://127.0.0.1:9"));
+        QVERIFY(elsewhere.partial_downloads(dest).isEmpty());
+
+        Downloader second(tmp.path());
+        second.set_endpoint(server.endpoint());
+        const QList<PartialDownload> partial = second.partial_downloads(dest);
+        QCOMPARE(partial.size(), 1);
+        QCOMPARE(partial[0].request.repo, kRepo);
+        QCOMPARE(partial[0].request.file, kFile);
+        QCOMPARE(partial[0].request.revision, QStringLiteral("v1.0"));
+        QCOMPARE(partial[0].bytes_done, kept);
+        QCOMPARE(partial[0].bytes_total, qint64(model_.size()));
+        QCOMPARE(partial[0].part_path, QFileInfo(Downloader::part_path_for(req)).absoluteFilePath());
+        Recorder rec;
+        rec.watch(second);
+        const qint64 id = second.adopt(partial[0]);
+        QVERIFY(id > 0);
+        QVERIFY(!second.is_running(id));  // adopted paused: nothing is fetched until resume
+        QCOMPARE(second.adopt(partial[0]), id);
+        QTest::qWait(100);
+        QCOMPARE(QFileInfo(Downloader::part_path_for(req)).size(), kept);
+        second.resume(id);
+        const auto o = rec.wait(id);
+        QVERIFY2(o.ok, qPrintable(o.message));
+        QCOMPARE(server.last_range(), "bytes=" + QByteArray::number(kept) + "-");
+        bool at_tag = false;
+        for (const FakeHfServer::Request& r : server.requests)
+            at_tag |= r.path == ("/" + kRepo + "/resolve/v1.0/" + kFile).toUtf8();
+        QVERIFY(at_tag);
+        QCOMPARE(read_all(o.path), model_);
+        QVERIFY(second.partial_downloads(dest).isEmpty());
+
+        // Cancel on an adopted download deletes the .part and its sidecar.
+        {
+            Downloader first(tmp.path());
+            first.set_endpoint(server.endpoint());
+            server.set_throttle(8192, 20);
+            Recorder r1;
+            r1.watch(first);
+            QFile::remove(o.path);
+            const qint64 again = first.start(req);
+            QTRY_VERIFY_WITH_TIMEOUT(r1.bytes_done.value(again) > 16384, 10000);
+        }
+        Downloader third(tmp.path());
+        third.set_endpoint(server.endpoint());
+        const QList<PartialDownload> left = third.partial_downloads(dest);
+        QCOMPARE(left.size(), 1);
+        third.cancel(third.adopt(left[0]));
+        QVERIFY2(files_in(dest).isEmpty(), qPrintable(files_in(dest).join(u',')));
+    }
+
+    // The claim: while offline, a probe says when the endpoint answers again.
+    void a_probe_notices_the_endpoint_coming_back() {
+        QTcpServer closed;
+        QVERIFY(closed.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = closed.serverPort();
+        closed.close();
+        QTemporaryDir tmp;
+        Downloader d(tmp.path());
+        d.set_endpoint(QStringLiteral("http://127.0.0.1:%1").arg(port));
+        QSignalSpy reachable(&d, &Downloader::reachable);
+        d.probe();
+        QTest::qWait(300);
+        QCOMPARE(reachable.count(), 0);
+        FakeHfServer server;
+        QVERIFY(server.listen(port));
+        d.probe();
+        QTRY_COMPARE_WITH_TIMEOUT(reachable.count(), 1, 5000);  // any HTTP answer counts
+    }
+
     // The claim: a server that ignores Range (200 with the whole body) gives a
     // clean restart, and the user is told.
     void a_server_ignoring_range_restarts_cleanly() {
@@ -456,10 +565,11 @@ private slots:
         QVERIFY2(o.message.contains(QStringLiteral("gated")), qPrintable(o.message));
         QVERIFY2(o.message.contains(QStringLiteral("accept the licence on the model page and set a token")),
                  qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Gated);
         QVERIFY(files_in(tmp.path() + QStringLiteral("/m")).isEmpty());
 
-        QString error;
-        QVERIFY2(d.set_token(QStringLiteral("hf_secret"), &error), qPrintable(error));
+        const auto stored = d.set_token(QStringLiteral("hf_secret"));
+        QVERIFY2(stored, stored ? "" : stored.message().c_str());
         struct stat st {};
         QCOMPARE(::stat(QFile::encodeName(d.token_path()).constData(), &st), 0);
         QCOMPARE(int(st.st_mode & 0777), 0600);
@@ -481,6 +591,8 @@ private slots:
         QVERIFY(!o.ok);
         QVERIFY2(o.message.contains(QStringLiteral("not found: ") + kRepo + QStringLiteral("/missing.gguf at revision main")),
                  qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::NotFound);
+        QVERIFY(!o.offline);
     }
 
     void a_closed_port_says_offline() {
@@ -497,6 +609,8 @@ private slots:
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("offline")), qPrintable(o.message));
         QVERIFY2(o.message.contains(QStringLiteral("connection refused")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Offline);
+        QVERIFY(o.offline);
         QVERIFY(files_in(tmp.path() + QStringLiteral("/m")).isEmpty());
     }
 
@@ -510,6 +624,8 @@ private slots:
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("DNS failure: cannot resolve no-such-host.invalid")),
                  qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Dns);
+        QVERIFY(o.offline);
     }
 
     // The claim: a TLS failure is reported as one (and not ignored): here the
@@ -526,6 +642,7 @@ private slots:
         const auto o = rec.wait(d.start(request(tmp.path() + QStringLiteral("/m"))));
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("TLS failure")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Tls);
         QVERIFY(files_in(tmp.path() + QStringLiteral("/m")).isEmpty());
     }
 
@@ -544,6 +661,7 @@ private slots:
         const auto o = rec.wait(d.start(request(tmp.path())), 10000);
         QVERIFY(!o.ok);
         QVERIFY2(o.message.startsWith(QStringLiteral("stalled")), qPrintable(o.message));
+        QCOMPARE(o.kind, Kind::Stalled);
     }
 
     void hub_search_and_file_listing_are_parsed() {
@@ -619,8 +737,7 @@ private slots:
     void registry_imports_validates_and_deletes() {
         QTemporaryDir tmp;
         ModelRegistry registry(QStringLiteral("t-import"));
-        QString error;
-        QVERIFY(registry.open(tmp.path() + QStringLiteral("/models.sqlite3"), &error));
+        QVERIFY(registry.open(tmp.path() + QStringLiteral("/models.sqlite3")));
         const QString outside = tmp.path() + QStringLiteral("/outside.gguf");
         {
             QFile f(outside);
@@ -633,14 +750,18 @@ private slots:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write("GGUF but not really");
         }
-        QCOMPARE(registry.import_file(junk, ImportMode::Reference, tmp.path() + QStringLiteral("/models"), &error), 0);
+        const auto junk_import = registry.import_file(junk, ImportMode::Reference, tmp.path() + QStringLiteral("/models"));
+        QVERIFY(!junk_import);
+        const QString error = eg::library::error_text(junk_import);
         QVERIFY2(error.startsWith(QStringLiteral("not a valid GGUF file")), qPrintable(error));
         QVERIFY(registry.list().isEmpty());
 
-        const qint64 ref = registry.import_file(outside, ImportMode::Reference, tmp.path() + QStringLiteral("/models"), &error);
-        QVERIFY2(ref > 0, qPrintable(error));
-        const qint64 copy = registry.import_file(outside, ImportMode::Copy, tmp.path() + QStringLiteral("/models"), &error);
-        QVERIFY2(copy > 0, qPrintable(error));
+        const auto ref_import = registry.import_file(outside, ImportMode::Reference, tmp.path() + QStringLiteral("/models"));
+        QVERIFY2(ref_import && ref_import.value() > 0, ref_import ? "" : ref_import.message().c_str());
+        const qint64 ref = ref_import.value();
+        const auto copy_import = registry.import_file(outside, ImportMode::Copy, tmp.path() + QStringLiteral("/models"));
+        QVERIFY2(copy_import && copy_import.value() > 0, copy_import ? "" : copy_import.message().c_str());
+        const qint64 copy = copy_import.value();
         const auto copied = registry.find(copy);
         QCOMPARE(copied->path, tmp.path() + QStringLiteral("/models/outside.gguf"));
         QCOMPARE(copied->sha256.toLatin1(), sha_hex(model_));
@@ -655,6 +776,50 @@ private slots:
         QVERIFY(registry.remove(ref, false));
         QVERIFY(QFile::exists(outside));  // a referenced file is the user's
         QVERIFY(registry.list().isEmpty());
+    }
+
+    // The claim: a .gguf put into the models folder by hand is registered
+    // once (not hashed), a registered one is not listed twice, and a found
+    // file that is deleted leaves the registry.
+    void registry_lists_files_found_in_the_models_folder() {
+        QTemporaryDir tmp;
+        const QString dir = tmp.path() + QStringLiteral("/models");
+        QDir().mkpath(dir);
+        ModelRegistry registry(QStringLiteral("t-scan"));
+        QVERIFY(registry.open(tmp.path() + QStringLiteral("/models.sqlite3")));
+        const QString dropped = dir + QStringLiteral("/dropped.gguf");
+        {
+            QFile f(dropped);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(model_);
+            QFile other(dir + QStringLiteral("/notes.txt"));
+            QVERIFY(other.open(QIODevice::WriteOnly));
+        }
+        auto scanned = registry.scan_folder(dir);
+        QVERIFY2(scanned, scanned ? "" : scanned.message().c_str());
+        QVERIFY(scanned.value());
+        QCOMPARE(registry.list().size(), 1);
+        const InstalledModel found = registry.list()[0];
+        QCOMPARE(found.path, QFileInfo(dropped).absoluteFilePath());
+        QCOMPARE(found.source, QStringLiteral("folder"));
+        QCOMPARE(found.size_bytes, qint64(model_.size()));
+        scanned = registry.scan_folder(dir);
+        QVERIFY(scanned && !scanned.value());
+        QCOMPARE(registry.list().size(), 1);
+
+        // Imported as a copy: the same path, listed once, as an import.
+        const QString outside = tmp.path() + QStringLiteral("/mine.gguf");
+        QVERIFY(QFile::copy(dropped, outside));
+        QVERIFY(registry.import_file(outside, ImportMode::Copy, dir));
+        QVERIFY(registry.scan_folder(dir));
+        QCOMPARE(registry.list().size(), 2);
+        QCOMPARE(registry.find_by_path(dir + QStringLiteral("/mine.gguf"))->source, QStringLiteral("imported"));
+
+        QVERIFY(QFile::remove(dropped));
+        scanned = registry.scan_folder(dir);
+        QVERIFY(scanned && scanned.value());
+        QCOMPARE(registry.list().size(), 1);
+        QVERIFY(!registry.find_by_path(dropped).has_value());
     }
 
     // The claim: `engram-desktop --pull` and `--list-models` work headless.

@@ -1,7 +1,8 @@
 // What the model-library tests share: the fake Hugging Face server's test
-// model, a Library (catalog + LibraryWiring + Downloader + registry) in a
-// temporary folder, helpers to find and click QML items, and LibraryPage.qml
-// in a real window. Included by one test file per executable.
+// model, a Library (registry + Downloader + the view-models: installed list,
+// DownloadCenter, catalog, LibraryActions) in a temporary folder, helpers to
+// find and click QML items, and LibraryPage.qml in a real window. Included by
+// one test file per executable.
 #pragma once
 
 #include <QCryptographicHash>
@@ -26,19 +27,22 @@
 #include <memory>
 
 #include "catalog_model.h"
+#include "download_center.h"
 #include "fake_hf_server.h"
-#include "quick_items.h"
+#include "hub_search_model.h"
+#include "installed_models.h"
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
-#include "library_wiring.h"
-#include "model_list_model.h"
+#include "library_actions.h"
+#include "quick_items.h"
 
-using eg::app::LibraryWiring;
 using eg::library::Downloader;
 using eg::library::ModelRegistry;
 using eg::ui::CatalogModel;
-using eg::ui::ModelListModel;
+using eg::ui::DownloadCenter;
+using eg::ui::InstalledModels;
+using eg::ui::LibraryActions;
 
 namespace library_test {
 
@@ -77,9 +81,10 @@ struct Library {
     QString models_dir;
     std::unique_ptr<ModelRegistry> registry;
     std::unique_ptr<Downloader> downloader;
-    std::unique_ptr<CatalogModel> catalog;
-    std::unique_ptr<ModelListModel> models;
-    std::unique_ptr<LibraryWiring> wiring;
+    std::unique_ptr<InstalledModels> models;  // QML `models`: the picker's list
+    std::unique_ptr<DownloadCenter> downloads;
+    std::unique_ptr<CatalogModel> catalog;    // QML `library`
+    std::unique_ptr<LibraryActions> actions;  // QML `libraryActions`
 
     bool init(const QString& endpoint, qint64 model_size) {
         if (!dir.isValid()) return false;
@@ -87,10 +92,7 @@ struct Library {
         QDir().mkpath(models_dir);
         static int n = 0;
         registry = std::make_unique<ModelRegistry>(QStringLiteral("test-library-%1").arg(++n));
-        QString error;
-        if (!registry->open(dir.filePath("models.sqlite3"), &error)) return false;
-        downloader = std::make_unique<Downloader>(dir.filePath("data"));
-        downloader->set_endpoint(endpoint);
+        if (!registry->open(dir.filePath("models.sqlite3"))) return false;
         const QJsonArray rows{
             entry("tiny", kRepo, kFile, model_size, QJsonValue::Null),
             entry("missing", kRepo, "no-such-file.gguf", model_size, QJsonValue::Null),
@@ -102,11 +104,26 @@ struct Library {
         if (!f.open(QIODevice::WriteOnly)) return false;
         f.write(QJsonDocument(root).toJson());
         f.close();
-        catalog = std::make_unique<CatalogModel>(catalog_path);
-        if (!catalog->error().isEmpty()) return false;
-        models = std::make_unique<ModelListModel>(models_dir);
-        wiring = std::make_unique<LibraryWiring>(*registry, *downloader, *catalog, *models, models_dir);
-        return true;
+        models = std::make_unique<InstalledModels>(*registry, models_dir);
+        start(endpoint);
+        return catalog->error().isEmpty();
+    }
+    // The parts a run of the app has (the registry and the installed list
+    // stay): built on the downloader, which picks up an earlier run's .part files.
+    void start(const QString& endpoint) {
+        downloader = std::make_unique<Downloader>(dir.filePath("data"));
+        downloader->set_endpoint(endpoint);
+        downloads = std::make_unique<DownloadCenter>();
+        downloads->attach(*downloader, models_dir);
+        catalog = std::make_unique<CatalogModel>(dir.filePath("models.json"), *downloads, *models);
+        actions = std::make_unique<LibraryActions>(*models, *downloads, *downloader);
+    }
+    // "Quit": the library goes away (mid-download, the .part stays).
+    void quit() {
+        actions.reset();
+        catalog.reset();
+        downloads.reset();
+        downloader.reset();
     }
     QVariant role(const QString& id, int r) const {
         return catalog->data(catalog->index(catalog->row_of(id)), r);
@@ -130,11 +147,11 @@ struct LibraryPageUnderTest {
     QQuickWindow window;
     QString error;
 
-    bool open(Library& lib, eg::app::HubBridge* hub) {
+    bool open(Library& lib, eg::ui::HubSearchModel* hub) {
         engine.addImportPath(QStringLiteral("qrc:/"));
         QObject::connect(&engine, &QQmlEngine::warnings, [this](const QList<QQmlError>& w) { warnings += w; });
         engine.rootContext()->setContextProperty("library", lib.catalog.get());
-        engine.rootContext()->setContextProperty("libraryActions", lib.wiring.get());
+        engine.rootContext()->setContextProperty("libraryActions", lib.actions.get());
         if (hub) engine.rootContext()->setContextProperty("hub", hub);
         QQmlComponent component(&engine, QUrl("qrc:/EngramDesktop/LibraryPage.qml"));
         object.reset(component.create());

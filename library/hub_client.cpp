@@ -8,17 +8,15 @@
 #include <QUrlQuery>
 
 #include "library/download_errors.h"
+#include "library/result_qt.h"
 
 namespace eg::library {
 
-QList<HubModel> parse_search_json(const QByteArray& json, QString* error) {
+eg::Result<QList<HubModel>> parse_search_json(const QByteArray& json) {
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
     QList<HubModel> out;
-    if (!doc.isArray()) {
-        if (error) *error = QStringLiteral("unexpected search answer: %1").arg(pe.errorString());
-        return out;
-    }
+    if (!doc.isArray()) return to_error(QStringLiteral("unexpected search answer: %1").arg(pe.errorString()));
     for (const QJsonValue& v : doc.array()) {
         const QJsonObject o = v.toObject();
         HubModel m;
@@ -31,14 +29,11 @@ QList<HubModel> parse_search_json(const QByteArray& json, QString* error) {
     return out;
 }
 
-QList<HubFile> parse_tree_json(const QByteArray& json, QString* error) {
+eg::Result<QList<HubFile>> parse_tree_json(const QByteArray& json) {
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
     QList<HubFile> out;
-    if (!doc.isArray()) {
-        if (error) *error = QStringLiteral("unexpected file listing: %1").arg(pe.errorString());
-        return out;
-    }
+    if (!doc.isArray()) return to_error(QStringLiteral("unexpected file listing: %1").arg(pe.errorString()));
     for (const QJsonValue& v : doc.array()) {
         const QJsonObject o = v.toObject();
         if (o.value(QStringLiteral("type")).toString() != QStringLiteral("file")) continue;
@@ -78,9 +73,10 @@ namespace {
 QString reply_problem(QNetworkReply* r, const QString& what) {
     const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     if (status >= 400)
-        return http_status_message(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), what);
+        return http_status_error(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), what)
+            .message;
     if (r->error() != QNetworkReply::NoError)
-        return network_error_message(r->error(), r->url().host(), r->errorString());
+        return network_error(r->error(), r->url().host(), r->errorString()).message;
     return {};
 }
 }  // namespace
@@ -97,10 +93,9 @@ void HubClient::search(const QString& query) {
         r->deleteLater();
         const QString problem = reply_problem(r, QStringLiteral("search \"%1\"").arg(query));
         if (!problem.isEmpty()) return emit failed(problem);
-        QString error;
-        const auto models = parse_search_json(r->readAll(), &error);
-        if (!error.isEmpty()) return emit failed(error);
-        emit searchFinished(query, models);
+        const auto models = parse_search_json(r->readAll());
+        if (!models) return emit failed(error_text(models));
+        emit searchFinished(query, models.value());
     });
 }
 
@@ -112,10 +107,9 @@ void HubClient::list_files(const QString& repo, const QString& revision) {
         r->deleteLater();
         const QString problem = reply_problem(r, QStringLiteral("%1 at revision %2").arg(repo, revision));
         if (!problem.isEmpty()) return emit failed(problem);
-        QString error;
-        const auto files = parse_tree_json(r->readAll(), &error);
-        if (!error.isEmpty()) return emit failed(error);
-        emit filesListed(repo, files);
+        const auto files = parse_tree_json(r->readAll());
+        if (!files) return emit failed(error_text(files));
+        emit filesListed(repo, files.value());
     });
 }
 

@@ -7,6 +7,8 @@
 #include <QObject>
 #include <QString>
 
+#include "core/result.h"
+
 namespace eg::library {
 
 struct HubModel {
@@ -22,8 +24,8 @@ struct HubFile {
 };
 
 // The JSON parsers, public so they can be tested on fixtures.
-QList<HubModel> parse_search_json(const QByteArray& json, QString* error);
-QList<HubFile> parse_tree_json(const QByteArray& json, QString* error);  // .gguf entries only
+eg::Result<QList<HubModel>> parse_search_json(const QByteArray& json);
+eg::Result<QList<HubFile>> parse_tree_json(const QByteArray& json);  // .gguf entries only
 
 class HubClient : public QObject {
     Q_OBJECT
@@ -40,7 +42,7 @@ public:
 signals:
     void searchFinished(const QString& query, const QList<eg::library::HubModel>& models);
     void filesListed(const QString& repo, const QList<eg::library::HubFile>& files);
-    void failed(const QString& message);
+    void failed(const QString& message);  // the sentence to show (download_errors.h)
 
 private:
     class QNetworkReply* get(const QString& path_and_query);

@@ -9,15 +9,19 @@
 #include <cstdio>
 #include <unistd.h>
 
-#include "library/download_errors.h"
 #include "library/downloader.h"
 #include "library/model_registry.h"
+#include "library/result_qt.h"
+#include "plan/planner.h"
 
 namespace eg::library {
 
 QString registry_path(const QString& data_dir) { return data_dir + QStringLiteral("/models.sqlite3"); }
 
 namespace {
+
+// IEC units, as the planner and the window word sizes.
+QString bytes_text(qint64 bytes) { return QString::fromStdString(eg::format_bytes(bytes > 0 ? quint64(bytes) : 0)); }
 
 QString eta_text(double eta_s) {
     if (eta_s < 0) return QStringLiteral("--");
@@ -31,9 +35,8 @@ QString eta_text(double eta_s) {
 int run_pull(const QString& data_dir, const QString& models_dir, const QString& repo, const QString& file,
              const QString& revision) {
     ModelRegistry registry(QStringLiteral("engram-pull"));
-    QString error;
-    if (!registry.open(registry_path(data_dir), &error)) {
-        std::fprintf(stderr, "engram-desktop: cannot open the model registry: %s\n", qPrintable(error));
+    if (auto opened = registry.open(registry_path(data_dir)); !opened) {
+        std::fprintf(stderr, "engram-desktop: cannot open the model registry: %s\n", opened.message().c_str());
         return 1;
     }
     Downloader downloader(data_dir);
@@ -56,32 +59,26 @@ int run_pull(const QString& data_dir, const QString& models_dir, const QString& 
                          last_line_ms = clock.elapsed();
                          const QString line =
                              QStringLiteral("%1 / %2  %3/s  ETA %4")
-                                 .arg(human_bytes(done), total >= 0 ? human_bytes(total) : QStringLiteral("?"),
-                                      human_bytes(qint64(bytes_per_s)), eta_text(eta_s));
+                                 .arg(bytes_text(done), total >= 0 ? bytes_text(total) : QStringLiteral("?"),
+                                      bytes_text(qint64(bytes_per_s)), eta_text(eta_s));
                          std::fprintf(stderr, tty ? "\r%-60s" : "%s\n", qPrintable(line));
                      });
     QObject::connect(&downloader, &Downloader::notice, &loop, [&](qint64, const QString& message) {
         std::fprintf(stderr, "%s%s\n", tty ? "\n" : "", qPrintable(message));
     });
-    QObject::connect(&downloader, &Downloader::failed, &loop, [&](qint64, const QString& message) {
+    QObject::connect(&downloader, &Downloader::failed, &loop, [&](qint64, const DownloadError& error) {
         std::fprintf(stderr, "%sengram-desktop: %s/%s: %s\n", tty ? "\n" : "", qPrintable(repo), qPrintable(file),
-                     qPrintable(message));
+                     qPrintable(error.message));
         rc = 1;
         loop.quit();
     });
     QObject::connect(&downloader, &Downloader::finished, &loop,
                      [&](qint64, const QString& final_path, const QString& sha256) {
-                         InstalledModel m;
-                         m.path = final_path;
-                         m.source = QStringLiteral("huggingface");
-                         m.repo = repo;
-                         m.file = file;
-                         m.revision = req.revision;
-                         m.size_bytes = QFileInfo(final_path).size();
-                         m.sha256 = sha256;
-                         if (!registry.add(m)) {
+                         const auto added =
+                             registry.add(downloaded_model(repo, req.revision, file, final_path, sha256));
+                         if (!added) {
                              std::fprintf(stderr, "%sengram-desktop: downloaded %s but cannot register it: %s\n",
-                                          tty ? "\n" : "", qPrintable(final_path), qPrintable(registry.last_error()));
+                                          tty ? "\n" : "", qPrintable(final_path), added.message().c_str());
                              rc = 1;
                          } else {
                              std::fprintf(stderr, "%sverified sha256 %s\n%s\n", tty ? "\n" : "", qPrintable(sha256),
@@ -93,19 +90,20 @@ int run_pull(const QString& data_dir, const QString& models_dir, const QString& 
     const QString part = Downloader::part_path_for(req);
     if (QFileInfo::exists(part))
         std::fprintf(stderr, "resuming from %s (%s already here)\n", qPrintable(part),
-                     qPrintable(human_bytes(QFileInfo(part).size())));
+                     qPrintable(bytes_text(QFileInfo(part).size())));
     downloader.start(req);
     loop.exec();
     return rc;
 }
 
-int run_list_models(const QString& data_dir) {
+int run_list_models(const QString& data_dir, const QString& models_dir) {
     ModelRegistry registry(QStringLiteral("engram-list"));
-    QString error;
-    if (!registry.open(registry_path(data_dir), &error)) {
-        std::fprintf(stderr, "engram-desktop: cannot open the model registry: %s\n", qPrintable(error));
+    if (auto opened = registry.open(registry_path(data_dir)); !opened) {
+        std::fprintf(stderr, "engram-desktop: cannot open the model registry: %s\n", opened.message().c_str());
         return 1;
     }
+    if (auto scanned = registry.scan_folder(models_dir); !scanned)
+        std::fprintf(stderr, "engram-desktop: cannot list %s: %s\n", qPrintable(models_dir), scanned.message().c_str());
     const QByteArray json = QJsonDocument(ModelRegistry::to_json(registry.list())).toJson(QJsonDocument::Indented);
     std::fwrite(json.constData(), 1, size_t(json.size()), stdout);
     return 0;

@@ -3,39 +3,34 @@
 #include <QFile>
 
 #include "gguf/gguf.h"
+#include "library/result_qt.h"
 
 namespace eg::library {
 
-bool hash_file_into(const QString& path, QCryptographicHash& hash, qint64 limit_bytes, QString* error) {
+eg::Status hash_file_into(const QString& path, QCryptographicHash& hash, qint64 limit_bytes) {
     QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) {
-        if (error) *error = QStringLiteral("cannot read %1: %2").arg(path, f.errorString());
-        return false;
-    }
+    if (!f.open(QIODevice::ReadOnly)) return to_error(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
     qint64 left = limit_bytes < 0 ? f.size() : limit_bytes;
     QByteArray buf(1 << 20, Qt::Uninitialized);
     while (left > 0) {
         const qint64 n = f.read(buf.data(), std::min<qint64>(left, buf.size()));
-        if (n <= 0) {
-            if (error) *error = QStringLiteral("cannot read %1: ended early (%2)").arg(path, f.errorString());
-            return false;
-        }
+        if (n <= 0) return to_error(QStringLiteral("cannot read %1: ended early (%2)").arg(path, f.errorString()));
         hash.addData(QByteArrayView(buf.constData(), n));
         left -= n;
     }
-    return true;
+    return {};
 }
 
-QString sha256_of_file(const QString& path, QString* error) {
+eg::Result<QString> sha256_of_file(const QString& path) {
     QCryptographicHash hash(QCryptographicHash::Sha256);
-    if (!hash_file_into(path, hash, -1, error)) return {};
+    if (auto s = hash_file_into(path, hash, -1); !s) return s.error();
     return QString::fromLatin1(hash.result().toHex());
 }
 
-QString gguf_problem(const QString& path) {
+eg::Status check_gguf(const QString& path) {
     auto file = eg::GgufFile::open(path.toStdString());
     if (file.ok()) return {};
-    return QString::fromStdString(file.message());
+    return file.error();
 }
 
 bool looks_like_sha256(const QString& text) {

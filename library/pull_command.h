@@ -13,8 +13,10 @@ namespace eg::library {
 int run_pull(const QString& data_dir, const QString& models_dir, const QString& repo, const QString& file,
              const QString& revision);
 
-// Prints the registry as a JSON array on stdout. Returns the exit status.
-int run_list_models(const QString& data_dir);
+// Prints the installed models as a JSON array on stdout: the registry, with
+// the .gguf files found in models_dir registered first (as the window does).
+// Returns the exit status.
+int run_list_models(const QString& data_dir, const QString& models_dir);
 
 // Where the registry lives inside the data dir.
 QString registry_path(const QString& data_dir);

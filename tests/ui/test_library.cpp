@@ -1,9 +1,10 @@
-// The model library as the window drives it: the library page's view-model
-// (CatalogModel) wired by the app's own LibraryWiring to a real Downloader,
-// ModelRegistry and ModelListModel, against the fake Hugging Face server on
-// 127.0.0.1. A click on "Download" (CatalogModel::download) shows progress,
-// installs, registers and lists the model; a 404, a wrong checksum and no
-// network each end with an error that names the cause.
+// The model library as the window drives it: the library page's view-models
+// (CatalogModel, LibraryActions) over the DownloadCenter and the installed
+// list (InstalledModels), on a real Downloader and ModelRegistry, against the
+// fake Hugging Face server on 127.0.0.1. A click on "Download"
+// (CatalogModel::download) shows progress, installs, registers and lists the
+// model; a 404, a wrong checksum and no network each end with an error that
+// names the cause; a file put into the models folder is listed once.
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 
@@ -150,19 +151,13 @@ private slots:
         const QString part = QDir(lib.models_dir).filePath(kFile + ".part");
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(part).size() > 64 * 1024, 10000);
         // "Quit": the library goes away mid-download.
-        lib.wiring.reset();
-        lib.catalog.reset();
-        lib.downloader.reset();
+        lib.quit();
         const qint64 kept = QFileInfo(part).size();
         QVERIFY(kept > 0 && kept < model_.size());
         server.set_throttle(0, 0);
 
         // "Start again": same folders, new objects.
-        lib.downloader = std::make_unique<Downloader>(lib.dir.filePath("data"));
-        lib.downloader->set_endpoint(server.endpoint());
-        lib.catalog = std::make_unique<CatalogModel>(lib.dir.filePath("models.json"));
-        lib.wiring = std::make_unique<LibraryWiring>(*lib.registry, *lib.downloader, *lib.catalog, *lib.models,
-                                                     lib.models_dir);
+        lib.start(server.endpoint());
         const int row = lib.catalog->row_of("tiny");
         QVERIFY(lib.role("tiny", CatalogModel::DownloadingRole).toBool());
         QVERIFY(lib.role("tiny", CatalogModel::PausedRole).toBool());
@@ -217,7 +212,7 @@ private slots:
         closed.close();
         Library lib;
         QVERIFY(lib.init(QStringLiteral("http://127.0.0.1:%1").arg(port), model_.size()));
-        lib.wiring->set_probe_interval_ms(50);
+        lib.downloads->set_probe_interval_ms(50);
         const int row = lib.catalog->row_of("tiny");
         QVERIFY(lib.catalog->online());
         QVERIFY(lib.catalog->download(row));
@@ -254,20 +249,22 @@ private slots:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write(model_);
         }
-        QVERIFY(lib.wiring->importModel(good, false).isEmpty());
-        QCOMPARE(lib.wiring->installed().size(), 1);
-        QVERIFY(!lib.wiring->installed()[0].toMap().value("inModelsDir").toBool());
+        QVERIFY(lib.actions->importModel(good, false));
+        QCOMPARE(lib.actions->installed().size(), 1);
+        QVERIFY(!lib.actions->installed()[0].toMap().value("inModelsDir").toBool());
         QVERIFY(lib.models->rowOfPath(good) >= 0);
-        QVERIFY(lib.wiring->removeModel(lib.wiring->installed()[0].toMap().value("id").toLongLong(), false).isEmpty());
+        QVERIFY(lib.actions->removeModel(lib.actions->installed()[0].toMap().value("id").toLongLong(), false));
+        QVERIFY(lib.actions->removeError().isEmpty());
         QVERIFY(QFileInfo::exists(good));  // only forgotten
         QVERIFY(lib.registry->list().isEmpty());
         QVERIFY(lib.models->rowOfPath(good) < 0);
 
-        QVERIFY(lib.wiring->importModel(good, false).isEmpty());
-        QVERIFY(lib.wiring->removeModel(lib.wiring->installed()[0].toMap().value("id").toLongLong(), true).isEmpty());
+        QVERIFY(lib.actions->importModel(good, false));
+        QVERIFY(lib.actions->removeModel(lib.actions->installed()[0].toMap().value("id").toLongLong(), true));
         QVERIFY(!QFileInfo::exists(good));
         QVERIFY(lib.registry->list().isEmpty());
-        QVERIFY(!lib.wiring->removeModel(12345, true).isEmpty());  // unknown id: an error, nothing else
+        QVERIFY(!lib.actions->removeModel(12345, true));  // unknown id: an error, nothing else
+        QVERIFY(!lib.actions->removeError().isEmpty());
     }
 
     // The token field: stored readable by the user only, never echoed; a gated
@@ -282,18 +279,19 @@ private slots:
         server.set_gated(repo, "hf_secret_token");
         Library lib;
         QVERIFY(lib.init(server.endpoint(), model_.size()));
-        QVERIFY(!lib.wiring->tokenSet());
+        QVERIFY(!lib.actions->tokenSet());
         const QString k = repo + "/" + file;
-        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));
-        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
-        const QString error = lib.wiring->downloads().value(k).toMap().value("error").toString();
+        QVERIFY(lib.actions->downloadFile(repo, "main", file, QString(), model_.size()));
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.actions->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QString error = lib.actions->downloads().value(k).toMap().value("error").toString();
         QVERIFY2(error.contains("401") || error.contains("token"), qPrintable(error));
 
-        QSignalSpy token_changed(lib.wiring.get(), &LibraryWiring::tokenChanged);
-        QVERIFY(lib.wiring->setToken("  hf_secret_token \n").isEmpty());
+        QSignalSpy token_changed(lib.actions.get(), &LibraryActions::tokenChanged);
+        QVERIFY(lib.actions->setToken("  hf_secret_token \n"));
+        QVERIFY(lib.actions->tokenError().isEmpty());
         QCOMPARE(token_changed.count(), 1);
-        QVERIFY(lib.wiring->tokenSet());
-        QVERIFY(!lib.wiring->tokenFromEnvironment());
+        QVERIFY(lib.actions->tokenSet());
+        QVERIFY(!lib.actions->tokenFromEnvironment());
         const QFileInfo tf(lib.downloader->token_path());
         QVERIFY(tf.isFile());
         QCOMPARE(tf.permissions() & (QFile::ReadGroup | QFile::WriteGroup | QFile::ReadOther | QFile::WriteOther |
@@ -302,19 +300,19 @@ private slots:
         QVERIFY(tf.permissions() & QFile::ReadOwner);
         QCOMPARE(read_all(tf.filePath()).trimmed(), QByteArray("hf_secret_token"));
         // The view-model exposes only whether a token is set.
-        const QMetaObject* mo = lib.wiring->metaObject();
+        const QMetaObject* mo = lib.actions->metaObject();
         for (int i = 0; i < mo->propertyCount(); ++i)
-            QVERIFY(!mo->property(i).read(lib.wiring.get()).toString().contains("hf_secret"));
+            QVERIFY(!mo->property(i).read(lib.actions.get()).toString().contains("hf_secret"));
 
-        QVERIFY(lib.wiring->downloadFile(repo, "main", file, QString(), model_.size()));  // Retry
-        QTRY_VERIFY_WITH_TIMEOUT(!lib.wiring->downloads().value(k).toMap().value("downloading").toBool(), 20000);
-        const QVariantMap st = lib.wiring->downloads().value(k).toMap();
+        QVERIFY(lib.actions->downloadFile(repo, "main", file, QString(), model_.size()));  // Retry
+        QTRY_VERIFY_WITH_TIMEOUT(!lib.actions->downloads().value(k).toMap().value("downloading").toBool(), 20000);
+        const QVariantMap st = lib.actions->downloads().value(k).toMap();
         QVERIFY2(st.value("error").toString().isEmpty(), qPrintable(st.value("error").toString()));
         QCOMPARE(read_all(QDir(lib.models_dir).filePath(file)), model_);
         QVERIFY(lib.registry->find_by_path(QDir(lib.models_dir).filePath(file)).has_value());
 
-        QVERIFY(lib.wiring->setToken("").isEmpty());
-        QVERIFY(!lib.wiring->tokenSet());
+        QVERIFY(lib.actions->setToken(""));
+        QVERIFY(!lib.actions->tokenSet());
         QVERIFY(!tf.exists() || !QFileInfo::exists(tf.filePath()));
     }
 
@@ -337,8 +335,10 @@ private slots:
         QVERIFY(lib.wait_idle("tiny"));
         QVERIFY2(lib.role("tiny", CatalogModel::InstalledRole).toBool(),
                  qPrintable(lib.role("tiny", CatalogModel::ErrorRole).toString()));
-        const QString notice = lib.wiring->downloads().value(kRepo + "/" + kFile).toMap().value("notice").toString();
+        const QString notice = lib.actions->downloads().value(kRepo + "/" + kFile).toMap().value("notice").toString();
         QVERIFY2(notice.contains("resum") || notice.contains("over"), qPrintable(notice));
+        // The catalog row shows the same notice (one state behind both).
+        QCOMPARE(lib.role("tiny", CatalogModel::NoticeRole).toString(), notice);
     }
 
     void import_validates_and_lists() {
@@ -355,23 +355,66 @@ private slots:
             QVERIFY(b.open(QIODevice::WriteOnly));
             b.write("GGUF not really");
         }
-        QString error = lib.wiring->importModel(QUrl::fromLocalFile(bad).toString(), true);
+        QVERIFY(!lib.actions->importModel(QUrl::fromLocalFile(bad).toString(), true));
+        const QString error = lib.actions->importError();
         QVERIFY2(error.contains("broken.gguf") && error.contains("GGUF"), qPrintable(error));
-        QCOMPARE(lib.wiring->importError(), error);
         QCOMPARE(lib.models->count(), 0);
         QVERIFY(lib.registry->list().isEmpty());
 
         // Referenced in place: listed where it is.
-        QVERIFY2(lib.wiring->importModel(good, false).isEmpty(), qPrintable(lib.wiring->importError()));
-        QVERIFY(lib.wiring->importError().isEmpty());
+        QVERIFY2(lib.actions->importModel(good, false), qPrintable(lib.actions->importError()));
+        QVERIFY(lib.actions->importError().isEmpty());
         QVERIFY(lib.models->rowOfPath(good) >= 0);
         // Copied: into the models folder.
-        QVERIFY(lib.wiring->importModel(QUrl::fromLocalFile(good).toString(), true).isEmpty());
+        QVERIFY(lib.actions->importModel(QUrl::fromLocalFile(good).toString(), true));
         const QString copy = QDir(lib.models_dir).filePath("mine.gguf");
         QCOMPARE(read_all(copy), model_);
         QVERIFY(lib.models->rowOfPath(copy) >= 0);
         QCOMPARE(lib.registry->list().size(), 2);
-        QCOMPARE(lib.wiring->folderUrlOf(copy), QUrl::fromLocalFile(QDir(lib.models_dir).absolutePath()));
+        QCOMPARE(lib.actions->folderUrlOf(copy), QUrl::fromLocalFile(QDir(lib.models_dir).absolutePath()));
+    }
+
+    // A .gguf put into the models folder by hand (or by scripts/fetch-model.sh)
+    // is one installed model: once in the picker, once on the Installed tab,
+    // and the catalog row of that file says installed. Deleted there, it goes.
+    void a_file_put_into_the_models_folder_is_listed_once() {
+        Library lib;
+        QVERIFY(lib.init(QStringLiteral("http://127.0.0.1:9"), model_.size()));
+        QCOMPARE(lib.models->count(), 0);
+        QVERIFY(!lib.role("tiny", CatalogModel::InstalledRole).toBool());
+        const QString dropped = QDir(lib.models_dir).filePath(kFile);  // the catalog's "tiny" file
+        {
+            QFile f(dropped);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(model_);
+        }
+        // The folder is watched: no restart, no button.
+        QTRY_COMPARE_WITH_TIMEOUT(lib.models->count(), 1, 5000);
+        lib.actions->refreshInstalled();  // and looking again lists it no second time
+        QCOMPARE(lib.models->count(), 1);
+        QCOMPARE(lib.models->pathAt(0), dropped);
+        QCOMPARE(lib.models->data(lib.models->index(0), InstalledModels::NameRole).toString(),
+                 QFileInfo(kFile).completeBaseName());
+        QCOMPARE(lib.actions->installed().size(), 1);
+        const QVariantMap inst = lib.actions->installed()[0].toMap();
+        QCOMPARE(inst.value("path").toString(), dropped);
+        QCOMPARE(inst.value("source").toString(), QStringLiteral("folder"));
+        QVERIFY(inst.value("exists").toBool() && inst.value("inModelsDir").toBool());
+        QVERIFY(lib.role("tiny", CatalogModel::InstalledRole).toBool());
+        QCOMPARE(lib.role("tiny", CatalogModel::PathRole).toString(), dropped);
+        QVERIFY(!lib.catalog->download(lib.catalog->row_of("tiny")));  // installed: nothing to download
+
+        // Restarted: still one.
+        lib.quit();
+        lib.start(QStringLiteral("http://127.0.0.1:9"));
+        lib.models->refresh();
+        QCOMPARE(lib.models->count(), 1);
+        QCOMPARE(lib.actions->installed().size(), 1);
+
+        QVERIFY(QFile::remove(dropped));
+        QTRY_COMPARE_WITH_TIMEOUT(lib.models->count(), 0, 5000);
+        QVERIFY(lib.actions->installed().isEmpty());
+        QVERIFY(!lib.role("tiny", CatalogModel::InstalledRole).toBool());
     }
 };
 

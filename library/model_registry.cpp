@@ -7,7 +7,9 @@
 #include <QSqlError>
 #include <QSqlQuery>
 
+#include "core/log.h"
 #include "library/gguf_check.h"
+#include "library/result_qt.h"
 
 namespace eg::library {
 
@@ -15,21 +17,33 @@ namespace {
 // Qt binds a null QString as SQL NULL; the text columns are NOT NULL.
 QString text(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
 constexpr const char* kColumns = "id, path, source, repo, file, revision, size_bytes, sha256, added_at, last_used_at";
+const QString kFolderSource = QStringLiteral("folder");
+}  // namespace
+
+InstalledModel downloaded_model(const QString& repo, const QString& revision, const QString& file,
+                                const QString& path, const QString& sha256) {
+    InstalledModel m;
+    m.path = QFileInfo(path).absoluteFilePath();
+    m.source = QStringLiteral("huggingface");
+    m.repo = repo;
+    m.file = file;
+    m.revision = revision.isEmpty() ? QStringLiteral("main") : revision;
+    m.size_bytes = QFileInfo(path).size();
+    m.sha256 = sha256;
+    m.added_at = QDateTime::currentDateTimeUtc();
+    return m;
 }
 
 ModelRegistry::ModelRegistry(const QString& connection_name) : connection_name_(connection_name) {}
 
 ModelRegistry::~ModelRegistry() { close(); }
 
-bool ModelRegistry::open(const QString& db_path, QString* error) {
+eg::Status ModelRegistry::open(const QString& db_path) {
     close();
     QDir().mkpath(QFileInfo(db_path).absolutePath());
     db_ = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection_name_);
     db_.setDatabaseName(db_path);
-    if (!db_.open()) {
-        if (error) *error = db_.lastError().text();
-        return false;
-    }
+    if (!db_.open()) return to_error(db_.lastError().text());
     QSqlQuery q(db_);
     const QStringList statements = {
         QStringLiteral("PRAGMA journal_mode=WAL"),
@@ -40,11 +54,8 @@ bool ModelRegistry::open(const QString& db_path, QString* error) {
                        " added_at INTEGER NOT NULL, last_used_at INTEGER)"),
     };
     for (const QString& s : statements)
-        if (!q.exec(s)) {
-            if (error) *error = s + QStringLiteral(": ") + q.lastError().text();
-            return false;
-        }
-    return true;
+        if (!q.exec(s)) return to_error(s + QStringLiteral(": ") + q.lastError().text());
+    return {};
 }
 
 void ModelRegistry::close() {
@@ -54,7 +65,7 @@ void ModelRegistry::close() {
     QSqlDatabase::removeDatabase(connection_name_);
 }
 
-qint64 ModelRegistry::add(const InstalledModel& m) {
+eg::Result<qint64> ModelRegistry::add(const InstalledModel& m) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral(
         "INSERT INTO models (path, source, repo, file, revision, size_bytes, sha256, added_at) VALUES (?,?,?,?,?,?,?,?)"
@@ -70,29 +81,22 @@ qint64 ModelRegistry::add(const InstalledModel& m) {
     q.addBindValue(m.size_bytes);
     q.addBindValue(text(m.sha256));
     q.addBindValue(added.toMSecsSinceEpoch());
-    if (!q.exec()) {
-        last_error_ = q.lastError().text();
-        return 0;
-    }
+    if (!q.exec()) return to_error(q.lastError().text());
     const auto found = find_by_path(m.path);
-    return found ? found->id : 0;
+    if (!found) return to_error(QStringLiteral("%1 was not listed").arg(m.path));
+    return found->id;
 }
 
-bool ModelRegistry::remove(qint64 id, bool delete_file) {
+eg::Status ModelRegistry::remove(qint64 id, bool delete_file) {
     const auto m = find(id);
-    if (!m) return false;
-    if (delete_file && QFile::exists(m->path) && !QFile::remove(m->path)) {
-        last_error_ = QStringLiteral("cannot delete %1").arg(m->path);
-        return false;
-    }
+    if (!m) return to_error(QStringLiteral("this model is no longer registered"));
+    if (delete_file && QFile::exists(m->path) && !QFile::remove(m->path))
+        return to_error(QStringLiteral("cannot delete %1").arg(m->path));
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("DELETE FROM models WHERE id = ?"));
     q.addBindValue(id);
-    if (!q.exec()) {
-        last_error_ = q.lastError().text();
-        return false;
-    }
-    return true;
+    if (!q.exec()) return to_error(q.lastError().text());
+    return {};
 }
 
 InstalledModel ModelRegistry::row(const QSqlQuery& q) const {
@@ -114,7 +118,7 @@ QList<InstalledModel> ModelRegistry::list() const {
     QList<InstalledModel> out;
     QSqlQuery q(db_);
     if (!q.exec(QStringLiteral("SELECT %1 FROM models ORDER BY added_at DESC, id DESC").arg(QLatin1String(kColumns)))) {
-        last_error_ = q.lastError().text();
+        EG_LOG_WARN("library: cannot read the model registry: {}", q.lastError().text().toStdString());
         return out;
     }
     while (q.next()) out.push_back(row(q));
@@ -137,20 +141,19 @@ std::optional<InstalledModel> ModelRegistry::find_by_path(const QString& path) c
     return row(q);
 }
 
-bool ModelRegistry::touch_last_used(qint64 id) {
+eg::Status ModelRegistry::touch_last_used(qint64 id) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("UPDATE models SET last_used_at = ? WHERE id = ?"));
     q.addBindValue(QDateTime::currentDateTimeUtc().toMSecsSinceEpoch());
     q.addBindValue(id);
-    return q.exec() && q.numRowsAffected() == 1;
+    if (!q.exec()) return to_error(q.lastError().text());
+    if (q.numRowsAffected() != 1) return to_error(QStringLiteral("model %1 is not registered").arg(id));
+    return {};
 }
 
-qint64 ModelRegistry::import_file(const QString& path, ImportMode mode, const QString& models_dir, QString* error) {
-    const QString problem = gguf_problem(path);
-    if (!problem.isEmpty()) {
-        if (error) *error = QStringLiteral("not a valid GGUF file: %1").arg(problem);
-        return 0;
-    }
+eg::Result<qint64> ModelRegistry::import_file(const QString& path, ImportMode mode, const QString& models_dir) {
+    if (auto gguf = check_gguf(path); !gguf)
+        return to_error(QStringLiteral("not a valid GGUF file: %1").arg(error_text(gguf)));
     QString target = QFileInfo(path).absoluteFilePath();
     if (mode == ImportMode::Copy) {
         QDir().mkpath(models_dir);
@@ -159,32 +162,47 @@ qint64 ModelRegistry::import_file(const QString& path, ImportMode mode, const QS
             // Copied under a temporary name, then renamed: never a half copy under the real name.
             const QString tmp = target + QStringLiteral(".part");
             QFile::remove(tmp);
-            if (!QFile::copy(path, tmp)) {
-                if (error) *error = QStringLiteral("cannot copy %1 to %2").arg(path, models_dir);
-                return 0;
-            }
+            if (!QFile::copy(path, tmp)) return to_error(QStringLiteral("cannot copy %1 to %2").arg(path, models_dir));
             QFile::remove(target);
             if (!QFile::rename(tmp, target)) {
                 QFile::remove(tmp);
-                if (error) *error = QStringLiteral("cannot move the copy to %1").arg(target);
-                return 0;
+                return to_error(QStringLiteral("cannot move the copy to %1").arg(target));
             }
         }
     }
-    QString hash_error;
-    const QString sha = sha256_of_file(target, &hash_error);
-    if (sha.isEmpty()) {
-        if (error) *error = hash_error;
-        return 0;
-    }
+    auto sha = sha256_of_file(target);
+    if (!sha) return sha.error();
     InstalledModel m;
     m.path = target;
     m.source = QStringLiteral("imported");
     m.size_bytes = QFileInfo(target).size();
-    m.sha256 = sha;
-    const qint64 id = add(m);
-    if (!id && error) *error = last_error_;
-    return id;
+    m.sha256 = sha.value();
+    return add(m);
+}
+
+eg::Result<bool> ModelRegistry::scan_folder(const QString& models_dir) {
+    bool changed = false;
+    // Found files whose file is gone were never more than the file.
+    for (const InstalledModel& m : list()) {
+        if (m.source != kFolderSource || QFileInfo::exists(m.path)) continue;
+        if (auto s = remove(m.id, false); !s) return s.error();
+        changed = true;
+    }
+    // Not hashed nor opened here: a folder of large models would hold up the
+    // window; the engine checks a file when it loads it.
+    const QFileInfoList files = QDir(models_dir).entryInfoList({QStringLiteral("*.gguf")}, QDir::Files | QDir::Readable,
+                                                               QDir::Name);
+    for (const QFileInfo& f : files) {
+        if (find_by_path(f.absoluteFilePath())) continue;
+        InstalledModel m;
+        m.path = f.absoluteFilePath();
+        m.source = kFolderSource;
+        m.size_bytes = f.size();
+        m.added_at = QDateTime::currentDateTimeUtc();
+        if (auto id = add(m); !id) return id.error();
+        changed = true;
+    }
+    return changed;
 }
 
 QJsonArray ModelRegistry::to_json(const QList<InstalledModel>& models) {

@@ -2,16 +2,22 @@
 // <dest>/<file>.part (+ a .part.json sidecar), resumes with HTTP Range, also
 // after a restart, checks disk space before the first byte, hashes while
 // streaming, verifies SHA-256 and GGUF, then renames the file into place.
+// The sidecar's format is known here only: partial_downloads() reads it for
+// others. Failures come as a DownloadError (a kind and a sentence).
 #pragma once
 
 #include <QElapsedTimer>
 #include <QHash>
+#include <QList>
 #include <QNetworkAccessManager>
 #include <QObject>
 #include <QString>
 #include <QUrl>
 
 #include <memory>
+
+#include "core/result.h"
+#include "library/download_errors.h"
 
 class QNetworkReply;
 
@@ -24,6 +30,15 @@ struct DownloadRequest {
     QString dest_dir;                  // created if missing
     QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag
     qint64 expected_size_bytes = -1;   // optional; checked against free disk before any request
+};
+
+// A download that stopped before its end (paused, failed, or the app quit)
+// and left its .part with a sidecar: what it takes to continue it.
+struct PartialDownload {
+    DownloadRequest request;  // as it was started; expected_size_bytes is the total when known
+    QString part_path;
+    qint64 bytes_done = 0;    // in the .part
+    qint64 bytes_total = -1;  // -1: the server has not said yet
 };
 
 class Downloader : public QObject {
@@ -47,7 +62,7 @@ public:
     // HF_TOKEN if set, else the token file. Empty when there is none.
     QString token() const;
     // Writes <data>/hf_token readable by the user only (0600). Empty token removes it.
-    bool set_token(const QString& token, QString* error);
+    eg::Status set_token(const QString& token);
     QString token_path() const;
 
     // Returns the download id (> 0). Errors (even immediate ones) arrive as failed().
@@ -56,6 +71,15 @@ public:
     void resume(qint64 id);  // also retries a failed download from its .part
     void cancel(qint64 id);  // stops and deletes the .part and its sidecar
     bool is_running(qint64 id) const;
+    // The .part files in `dir` that this downloader can continue: their
+    // sidecar names a file on this endpoint. Sorted by file name.
+    QList<PartialDownload> partial_downloads(const QString& dir) const;
+    // Takes a partial download (from an earlier run) over as a paused one:
+    // resume() continues it from its .part, cancel() deletes its bytes.
+    // Returns its id; the id it already has when this run knows it.
+    qint64 adopt(const PartialDownload& partial);
+    // Asks the endpoint for any answer (while offline); reachable() when one comes.
+    void probe();
     // <dest>/<file>.part for a request (where the bytes are kept while fetching).
     static QString part_path_for(const DownloadRequest& request);
     static QString final_path_for(const DownloadRequest& request);
@@ -68,7 +92,10 @@ signals:
     void paused(qint64 id);
     void cancelled(qint64 id);
     void finished(qint64 id, const QString& final_path, const QString& sha256);
-    void failed(qint64 id, const QString& message);
+    // The task stays: resume() retries from the .part (when one was kept).
+    void failed(qint64 id, const eg::library::DownloadError& error);
+    // The endpoint answered a probe().
+    void reachable();
 
 private:
     struct Task;
@@ -78,17 +105,19 @@ private:
     bool check_response(Task& t);  // false when the task ended
     bool check_disk(Task& t, qint64 needed_bytes);
     void complete(Task& t);
-    void fail(Task& t, const QString& message, bool keep_part);
+    Task* make_task(const DownloadRequest& request);
+    void fail(Task& t, const DownloadError& error, bool keep_part);
     void detach(Task& t);  // aborts the reply without reporting
     void save_sidecar(const Task& t) const;
     bool prepare_part(Task& t);  // opens .part, drops one that is not ours
     bool rehash_part(Task& t);   // hashes what the .part holds (this thread)
     void continue_resume(Task& t);  // after the .part is hashed: the request
-    void install(Task& t, const QString& sha256, const QString& gguf_problem);  // checked: rename, report
+    void install(Task& t, const QString& sha256, const eg::Status& gguf);  // checked: rename, report
     void report_progress(Task& t, bool force);
     Task* task(qint64 id) const;
 
     QNetworkAccessManager nam_;
+    QNetworkAccessManager probe_nam_;  // probes are never held up by downloads
     QString data_dir_;
     QString endpoint_;
     int stall_timeout_ms_ = 30000;

@@ -1,0 +1,26 @@
+// Checks applied to a model file before it is listed as installed: SHA-256 of
+// the bytes, and a GGUF header + tensor table that the engine can read.
+#pragma once
+
+#include <QCryptographicHash>
+#include <QString>
+
+#include "core/result.h"
+
+namespace eg::library {
+
+// Feeds the first `limit_bytes` of `path` (all of it when negative) into
+// `hash`; an error when the file cannot be read that far.
+eg::Status hash_file_into(const QString& path, QCryptographicHash& hash, qint64 limit_bytes);
+
+// Lower-case hex SHA-256 of the whole file.
+eg::Result<QString> sha256_of_file(const QString& path);
+
+// Succeeds when GgufFile::open accepts the file (header and tensor table);
+// otherwise the error is the engine's reason.
+eg::Status check_gguf(const QString& path);
+
+// True for 64 hex digits (what Hugging Face's LFS etag holds).
+bool looks_like_sha256(const QString& text);
+
+}  // namespace eg::library

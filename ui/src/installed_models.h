@@ -1,0 +1,87 @@
+// The installed models: one list over the registry (library/model_registry.h)
+// of the downloads, the imports and the .gguf files found in the models
+// folder (refresh() registers those). The model picker (QML `models`), the
+// library page's Installed tab (libraryActions.installed) and the catalog's
+// "installed" all read it. Its rows are the models whose file is there (the
+// ones that can be loaded); entries() also holds registered ones whose file
+// is missing, for the Installed tab to show and forget.
+#pragma once
+
+#include <QAbstractListModel>
+#include <QFileSystemWatcher>
+#include <QList>
+#include <QString>
+#include <QTimer>
+#include <QVariantList>
+
+#include "core/result.h"
+#include "library/model_registry.h"
+
+namespace eg::ui {
+
+class InstalledModels : public QAbstractListModel {
+    Q_OBJECT
+    Q_PROPERTY(int count READ count NOTIFY countChanged)
+    Q_PROPERTY(QString cacheDir READ cacheDir CONSTANT)
+public:
+    enum Role {
+        NameRole = Qt::UserRole + 1,  // the file name without .gguf
+        PathRole,
+        SizeTextRole,
+        IdRole,
+        SourceRole,  // "huggingface", "imported" or "folder"
+        RepoRole,
+    };
+    Q_ENUM(Role)
+
+    // `registry` outlives this object; `models_dir` is where downloads and
+    // copied imports go (created if missing, and watched: a file put there
+    // shows up without a restart).
+    InstalledModels(eg::library::ModelRegistry& registry, const QString& models_dir, QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QHash<int, QByteArray> roleNames() const override;
+    int count() const { return (int)rows_.size(); }
+    QString cacheDir() const { return models_dir_; }
+
+    // Registers the models folder's new files, then reads the registry again.
+    Q_INVOKABLE void refresh();
+    Q_INVOKABLE QString pathAt(int row) const;
+    Q_INVOKABLE int rowOfPath(const QString& path) const;  // -1 when absent
+
+    // Every registered model, most recently added first, missing files too.
+    const QList<eg::library::InstalledModel>& entries() const { return entries_; }
+    // entries() as QML reads them: {id, path, name (the file name), source,
+    // repo, sizeBytes, sizeText, addedText, lastUsedText, exists, inModelsDir}.
+    QVariantList to_variant_list() const;
+    // The installed file for repo/file: a download of it, else a file of that
+    // name without a repository (found in the folder or imported). Empty when none.
+    QString path_for(const QString& repo, const QString& file) const;
+
+    // Validates and registers a local .gguf: copied into the models folder, or used where it is.
+    eg::Result<qint64> import_file(const QString& path, bool copy);
+    // Forgets a model; with delete_file its file goes too.
+    eg::Status remove(qint64 id, bool delete_file);
+    // Sets the last-used date of the model at `path` (a path or file:// URL), when registered.
+    void mark_used(const QString& path);
+
+public slots:
+    // A verified download of repo/file@revision at `path`: registered and listed.
+    void add_download(const QString& repo, const QString& revision, const QString& file, const QString& path,
+                      const QString& sha256);
+
+signals:
+    void countChanged();
+    void changed();  // the entries changed (added, removed, used)
+
+private:
+    eg::library::ModelRegistry& registry_;
+    QString models_dir_;
+    QFileSystemWatcher watcher_;
+    QTimer rescan_;  // one refresh for a burst of folder changes
+    QList<eg::library::InstalledModel> entries_;
+    QList<eg::library::InstalledModel> rows_;  // the entries whose file exists
+};
+
+}  // namespace eg::ui

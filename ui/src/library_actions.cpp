@@ -1,0 +1,137 @@
+#include "library_actions.h"
+
+#include <QFileInfo>
+
+#include "core/log.h"
+#include "download_center.h"
+#include "installed_models.h"
+#include "library/downloader.h"
+#include "library/result_qt.h"
+
+namespace eg::ui {
+
+using eg::library::error_text;
+
+LibraryActions::LibraryActions(InstalledModels& installed, DownloadCenter& downloads,
+                               eg::library::Downloader& downloader, QObject* parent)
+    : QObject(parent), installed_models_(installed), downloads_(downloads), downloader_(downloader) {
+    // A verified download is registered before its state says it finished.
+    // (With this object as the context: the connection ends with it.)
+    connect(&downloads_, &DownloadCenter::finished, this,
+            [this](const QString& repo, const QString& revision, const QString& file, const QString& path,
+                   const QString& sha256) { installed_models_.add_download(repo, revision, file, path, sha256); });
+    connect(&downloads_, &DownloadCenter::downloadsChanged, this, &LibraryActions::downloadsChanged);
+    connect(&installed_models_, &InstalledModels::changed, this, [this] {
+        installed_ = installed_models_.to_variant_list();
+        emit installedChanged();
+    });
+    installed_ = installed_models_.to_variant_list();
+}
+
+QString LibraryActions::modelsDir() const { return installed_models_.cacheDir(); }
+
+QVariantMap LibraryActions::downloads() const { return downloads_.downloads(); }
+
+bool LibraryActions::tokenSet() const { return !downloader_.token().isEmpty(); }
+
+bool LibraryActions::tokenFromEnvironment() const { return !qEnvironmentVariable("HF_TOKEN").trimmed().isEmpty(); }
+
+bool LibraryActions::importModel(const QString& file, bool copy) {
+    const QUrl url(file);
+    const QString path = url.isLocalFile() ? url.toLocalFile() : file;
+    if (!path.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive)) {
+        set_import_error(QStringLiteral("%1 is not a .gguf file").arg(QFileInfo(path).fileName()));
+        return false;
+    }
+    const auto id = installed_models_.import_file(path, copy);
+    if (!id) {
+        set_import_error(QStringLiteral("Cannot import %1: %2").arg(QFileInfo(path).fileName(), error_text(id)));
+        EG_LOG_WARN("library: {}", import_error_.toStdString());
+        return false;
+    }
+    set_import_error(QString());
+    QString imported = path;
+    for (const auto& m : installed_models_.entries())
+        if (m.id == id.value()) imported = m.path;
+    EG_LOG_INFO("library: imported {}", imported.toStdString());
+    emit modelImported(imported);
+    return true;
+}
+
+QUrl LibraryActions::folderUrlOf(const QString& path) const {
+    const QUrl url(path);
+    const QString p = url.isLocalFile() ? url.toLocalFile() : path;
+    return QUrl::fromLocalFile(QFileInfo(p).absolutePath());
+}
+
+void LibraryActions::refreshInstalled() { installed_models_.refresh(); }
+
+QString LibraryActions::installedPath(const QString& repo, const QString& file) const {
+    return installed_models_.path_for(repo, file);
+}
+
+bool LibraryActions::downloadFile(const QString& repo, const QString& revision, const QString& file,
+                                  const QString& sha256, qint64 sizeBytes) {
+    return downloads_.start(repo, revision.isEmpty() ? QStringLiteral("main") : revision, file, sha256.toLower(),
+                            sizeBytes > 0 ? sizeBytes : -1);
+}
+
+void LibraryActions::cancelFile(const QString& repo, const QString& file) {
+    downloads_.cancel(DownloadCenter::key(repo, file));
+}
+
+void LibraryActions::pauseFile(const QString& repo, const QString& file) {
+    downloads_.pause(DownloadCenter::key(repo, file));
+}
+
+bool LibraryActions::resumeFile(const QString& repo, const QString& file) {
+    return downloads_.resume(DownloadCenter::key(repo, file));
+}
+
+bool LibraryActions::removeModel(qint64 id, bool deleteFile) {
+    QString path;
+    for (const auto& m : installed_models_.entries())
+        if (m.id == id) path = m.path;
+    if (path.isEmpty()) {
+        set_remove_error(QStringLiteral("This model is no longer registered."));
+        return false;
+    }
+    if (auto removed = installed_models_.remove(id, deleteFile); !removed) {
+        set_remove_error(QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(path).fileName(), error_text(removed)));
+        EG_LOG_WARN("library: {}", remove_error_.toStdString());
+        return false;
+    }
+    set_remove_error(QString());
+    EG_LOG_INFO("library: removed {}{}", path.toStdString(), deleteFile ? " (file deleted)" : " (file kept)");
+    downloads_.forget_path(path);
+    return true;
+}
+
+void LibraryActions::markUsed(const QString& path) { installed_models_.mark_used(path); }
+
+bool LibraryActions::setToken(const QString& token) {
+    if (auto stored = downloader_.set_token(token.trimmed()); !stored) {
+        token_error_ = error_text(stored);
+        EG_LOG_WARN("library: {}", token_error_.toStdString());
+        emit tokenChanged();
+        return false;
+    }
+    token_error_.clear();
+    EG_LOG_INFO("library: Hugging Face token {}", token.trimmed().isEmpty() ? "removed" : "stored");
+    emit tokenChanged();
+    return true;
+}
+
+void LibraryActions::set_import_error(const QString& e) {
+    if (e == import_error_) return;
+    import_error_ = e;
+    emit importErrorChanged();
+}
+
+void LibraryActions::set_remove_error(const QString& e) {
+    if (e == remove_error_) return;
+    remove_error_ = e;
+    emit removeErrorChanged();
+}
+
+}  // namespace eg::ui
