@@ -265,9 +265,21 @@ void TestCatalog::fitsAgainstFreeRam() {
 }
 
 void TestCatalog::readsMemAvailable() {
-    // The engine's reader (plan/probe.h, tested in test_planner) is the one
-    // the catalog uses: this machine's MemAvailable, in bytes.
+    // The engine's reader (plan/probe.h) is the one the catalog uses: kB in
+    // the file, bytes out; a file without the figures is no reading.
+    QTemporaryDir dir;
+    const QString path = dir.filePath("meminfo");
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("MemTotal:       32768000 kB\nMemFree:         1000000 kB\nMemAvailable:   22558720 kB\n");
+    f.close();
     uint64_t total = 0, available = 0;
+    QVERIFY(eg::read_meminfo(&total, &available, path.toStdString()));
+    QCOMPARE(total, 32768000ull * 1024);
+    QCOMPARE(available, 22558720ull * 1024);
+    QVERIFY(!eg::read_meminfo(&total, &available, dir.filePath("absent").toStdString()));
+
+    // This machine's own, as the catalog shows it.
     QVERIFY(eg::read_meminfo(&total, &available));
     const qint64 read = CatalogModel::read_mem_available_bytes();
     QVERIFY(read > 0);

@@ -127,8 +127,8 @@ std::string hardware_cache_path() {
     return {};
 }
 
-bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes) {
-    std::ifstream in("/proc/meminfo");
+bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes, const std::string& path) {
+    std::ifstream in(path);
     if (!in) return false;
     std::string line;
     bool have_total = false, have_avail = false;

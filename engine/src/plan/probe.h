@@ -64,8 +64,9 @@ void measure_cpu_attention(int threads, Hardware& hw);
 // O_DIRECT or the file is too small.
 Result<double> measure_ssd_read_GBps(const std::string& path, double seconds = 0.3);
 
-// MemTotal and MemAvailable of /proc/meminfo; false when unreadable.
-bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes);
+// MemTotal and MemAvailable of /proc/meminfo (or a file in its form), in
+// bytes; false when unreadable or either is missing. The one reader of it.
+bool read_meminfo(uint64_t* total_bytes, uint64_t* available_bytes, const std::string& path = "/proc/meminfo");
 
 // "24G" or "24G,25" or "24G,25,1000": an assumed GPU named "assumed" with
 // that much free VRAM, host-to-device GB/s (default kDefaultH2dGBps) and
