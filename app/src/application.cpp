@@ -26,7 +26,6 @@
 #include "library/model_registry.h"
 #include "library/pull_command.h"
 #include "library_actions.h"
-#include "plan/probe.h"
 #include "logging.h"
 #include "memory_panel.h"
 #include "paths.h"
@@ -197,7 +196,6 @@ int Application::run_gui(const CommandLine& cl) {
         std::fprintf(stderr, "engram-desktop: %s\n", opened.message().c_str());
         return 1;
     }
-    QString error;
 
     QThread engine_thread;
     engine_thread.setObjectName(QStringLiteral("engine"));

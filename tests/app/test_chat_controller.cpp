@@ -263,6 +263,19 @@ void TestChatController::exportsAndSidebar() {
     QVERIFY2(snip.contains(QStringLiteral("<b>capital</b>")), qPrintable(snip));
     sidebar.setFilter(QStringLiteral("zebrafishwords"));
     QCOMPARE(sidebar.count(), 0);
+    QVERIFY(sidebar.error().isEmpty());
+    // What the store refuses is said, naming the row; the list stays.
+    sidebar.setFilter({});
+    QVERIFY(!sidebar.rename(conv + 1000, QStringLiteral("Nope")));
+    QVERIFY2(sidebar.error().contains(QString::number(conv + 1000)), qPrintable(sidebar.error()));
+    QCOMPARE(sidebar.count(), 1);
+    QVERIFY(sidebar.rename(conv, sidebar.data(sidebar.index(0), eg::ui::ConversationListModel::TitleRole).toString()));
+    QVERIFY(sidebar.error().isEmpty());
+    // An export that cannot be written says where and why, and keeps nothing half-written.
+    QVERIFY(!chat_->exportMarkdown(dir_.filePath("no-such-folder/chat.md")));
+    QVERIFY2(chat_->lastError().contains(QStringLiteral("no-such-folder")), qPrintable(chat_->lastError()));
+    QVERIFY(!QFile::exists(dir_.filePath("no-such-folder/chat.md")));
+    chat_->clearError();
 
     const QString md_path = dir_.filePath("chat.md");
     QVERIFY(chat_->exportMarkdown(QUrl::fromLocalFile(md_path).toString()));

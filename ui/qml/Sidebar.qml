@@ -85,6 +85,13 @@ Pane {
             }
         }
 
+        // A rename, delete or search the store refused, in its words.
+        ErrorBanner {
+            objectName: "conversationError"
+            Layout.fillWidth: true
+            message: root.conversationList.error || ""
+        }
+
         ListView {
             id: list
             objectName: "conversationList"
