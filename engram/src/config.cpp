@@ -23,15 +23,6 @@ namespace {
 // real table, small enough that offsets + rows never overflow).
 constexpr uint64_t kMaxRows = 1ull << 40;
 
-std::string shape_str(const GgufTensorInfo& t) {
-    std::string s = "[";
-    for (uint32_t d = 0; d < t.n_dims; ++d) {
-        if (d) s += ", ";
-        s += std::to_string(t.ne[d]);
-    }
-    return s + "]";
-}
-
 // An unsigned array of any integer element type, read raw so that u64 values
 // above INT64_MAX survive (multipliers may use all 64 bits).
 Result<std::vector<uint64_t>> read_u64_array(const GgufFile& f, const std::string& key) {
@@ -76,7 +67,7 @@ Result<WeightView> matrix(const GgufFile& f, const std::string& name, int64_t k,
     const GgufTensorInfo* t = tensor(f, name);
     if (!t) return f.error(name, "missing");
     if (!has_shape(*t, {k, n}))
-        return f.error(name, "shape " + shape_str(*t) + ", expected [" + std::to_string(k) + ", " + std::to_string(n) + "]");
+        return f.error(name, "shape " + t->shape_string() + ", expected [" + std::to_string(k) + ", " + std::to_string(n) + "]");
     const TypeTraits* tt = type_traits(t->type);
     if (!kernels_for(t->type) || !tt)
         return f.error(name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported for a projection");
@@ -110,7 +101,7 @@ Result<const float*> small_vector(const GgufFile& f, const std::string& name,
         }
         expected += "]";
     }
-    if (!ok) return f.error(name, "shape " + shape_str(*t) + ", expected " + expected);
+    if (!ok) return f.error(name, "shape " + t->shape_string() + ", expected " + expected);
     if (t->type != GgmlType::F32 && t->type != GgmlType::F16)
         return f.error(name, "type " + std::string(type_name((uint32_t)t->type)) + ", expected F32 or F16");
     auto v = std::make_shared<std::vector<float>>(t->n_elements);
@@ -287,7 +278,7 @@ Result<Config> read_config(const GgufFile& f, const HParams& hp) {
             const GgufTensorInfo* w = tensor(f, wn);
             if (w->ne[0] == E && D > 0 && w->ne[1] % D == 0 && w->ne[1] / D > 2 && has_shape(*w, {E, w->ne[1]}))
                 return f.error(wn, "hyper-connections (hc=" + std::to_string(w->ne[1] / D - 1) +
-                                       ") are not supported: shape " + shape_str(*w) + ", expected [" +
+                                       ") are not supported: shape " + w->shape_string() + ", expected [" +
                                        std::to_string(E) + ", " + std::to_string(2 * D) + "] (hc=1)");
             auto wv = matrix(f, wn, E, 2 * D);
             if (!wv.ok()) return wv.error();

@@ -46,6 +46,12 @@ std::string human_bytes(uint64_t n) { return std::to_string(n) + (n >= 1024 ? " 
 
 }  // namespace
 
+std::string GgufTensorInfo::shape_string() const {
+    std::string s = "[";
+    for (uint32_t d = 0; d < n_dims; ++d) s += (d ? ", " : "") + std::to_string(ne[d]);
+    return s + "]";
+}
+
 std::string_view gguf_type_name(GgufType t) {
     static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool",
                                   "string", "array", "u64", "i64", "f64"};

@@ -52,6 +52,9 @@ struct GgufTensorInfo {
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
     const uint8_t* data = nullptr; // inside the mapping
+
+    // "[64, 20000]": the shape as error sentences give it, fastest first.
+    std::string shape_string() const;
 };
 
 class GgufFile {

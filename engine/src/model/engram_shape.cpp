@@ -6,19 +6,6 @@
 
 namespace eg {
 
-namespace {
-
-std::string shape_str(const GgufTensorInfo& t) {
-    std::string s = "[";
-    for (uint32_t d = 0; d < t.n_dims; ++d) {
-        if (d) s += ", ";
-        s += std::to_string(t.ne[d]);
-    }
-    return s + "]";
-}
-
-}  // namespace
-
 std::string engram_key(std::string_view arch, std::string_view name) {
     return std::string(arch) + ".engram." + std::string(name);
 }
@@ -75,9 +62,9 @@ Result<std::optional<EngramShape>> read_engram_shape(const GgufFile& f, std::str
         const GgufTensorInfo* t = f.find_tensor(e.tensor);
         if (!t) return f.error(field, "missing (block " + std::to_string(il) + " is in " + ids_key + ")");
         if (t->n_dims > 2 || t->ne[0] < 1 || t->ne[1] < 1)
-            return f.error(field, "shape " + shape_str(*t) + " is not a table [key_length, rows]");
+            return f.error(field, "shape " + t->shape_string() + " is not a table [key_length, rows]");
         if (t->ne[0] != s.key_length)
-            return f.error(field, "shape " + shape_str(*t) + ": rows have " + std::to_string(t->ne[0]) + " values but " +
+            return f.error(field, "shape " + t->shape_string() + ": rows have " + std::to_string(t->ne[0]) + " values but " +
                                       kl_key + " is " + std::to_string(s.key_length));
         const TypeTraits* tt = type_traits(t->type);
         if (!tt || !kernels_for(t->type))

@@ -12,16 +12,6 @@
 
 namespace eg {
 
-namespace {
-
-std::string shape_str(const GgufTensorInfo& t) {
-    std::string s = "[";
-    for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
-    return s + "]";
-}
-
-}  // namespace
-
 Model::~Model() = default;
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ExtensionLoader& extension) {
@@ -148,7 +138,7 @@ Status Model::load_weights() {
         if (auto s = tensor(name, required, &t); !s) return s;
         if (!t) return {};
         if (t->n_dims > 2 || t->ne[0] != k || t->ne[1] != n)
-            return f.error("tensor " + name, "shape is " + shape_str(*t) + ", expected [" + std::to_string(k) + ", " +
+            return f.error("tensor " + name, "shape is " + t->shape_string() + ", expected [" + std::to_string(k) + ", " +
                                                  std::to_string(n) + "]");
         if (!kernels_for(t->type))
             return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
@@ -163,7 +153,7 @@ Status Model::load_weights() {
         if (auto s = tensor(name, required, &t); !s) return s;
         if (!t) return {};
         if (t->n_dims != 1 || t->ne[0] != n)
-            return f.error("tensor " + name, "shape is " + shape_str(*t) + ", expected [" + std::to_string(n) + "]");
+            return f.error("tensor " + name, "shape is " + t->shape_string() + ", expected [" + std::to_string(n) + "]");
         const TypeKernels* kt = kernels_for(t->type);
         if (!kt) return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
         n_params_ += t->n_elements;
@@ -181,7 +171,7 @@ Status Model::load_weights() {
     const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
     if (!embd) return f.error("tensor token_embd.weight", "missing");
     if (embd->n_dims != 2 || embd->ne[0] != hp.n_embd)
-        return f.error("tensor token_embd.weight", "shape is " + shape_str(*embd) + ", expected [" +
+        return f.error("tensor token_embd.weight", "shape is " + embd->shape_string() + ", expected [" +
                                                        std::to_string(hp.n_embd) + ", n_vocab]");
     hp_.n_vocab = embd->ne[1];
     if (auto s = matrix("token_embd.weight", hp.n_embd, hp.n_vocab, &w_.tok_embd); !s) return s;
