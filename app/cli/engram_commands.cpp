@@ -10,8 +10,9 @@
 #include "cli/commands.h"
 #include "config.h"
 #include "engram_model.h"
-#include "plan/live.h"
 #include "forge.h"
+#include "model/engram_shape.h"
+#include "plan/live.h"
 #include "hash.h"
 #include "model/synthetic.h"
 #include "policy.h"
@@ -31,8 +32,8 @@ std::unique_ptr<Model> load_for_config(const CommonOptions& c0) {
 
 Result<engram::Config> config_or_error(const Model& m) {
     if (!engram::has_engram(m.file()))
-        return Error{m.file().path() + ": the model has no Engram layers (no " + m.hparams().arch +
-                     ".engram.layer_ids)"};
+        return Error{m.file().path() + ": the model has no Engram layers (no " +
+                     engram_key(m.hparams().arch, "layer_ids") + ")"};
     return engram::read_config(m.file(), m.hparams());
 }
 
