@@ -1,4 +1,4 @@
-// How a download failed: a kind that code reacts to (offline mode, for one)
+// How a download (or a Hub search or listing) failed: a kind that code reacts to (offline mode, for one)
 // and the sentence the user reads, which names the cause (offline, DNS,
 // gated, not found, TLS, stalled) so they know what to do.
 #pragma once
@@ -28,6 +28,7 @@ struct DownloadError {
         Disk,            // no space, not writable, or cannot move into place
         Checksum,        // the SHA-256 differs from the catalog's or the etag's
         InvalidFile,     // not a GGUF file the engine can open
+        BadResponse,     // the Hub's answer could not be read (search, file listing)
     };
     Kind kind = Kind::Network;
     QString message;

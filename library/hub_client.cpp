@@ -7,6 +7,8 @@
 #include <QNetworkReply>
 #include <QUrlQuery>
 
+#include <optional>
+
 #include "library/download_errors.h"
 #include "library/result_qt.h"
 
@@ -69,16 +71,16 @@ QNetworkReply* HubClient::get(const QString& path_and_query) {
 }
 
 namespace {
-// Empty when the reply is a usable 200; else the sentence to show.
-QString reply_problem(QNetworkReply* r, const QString& what) {
+// None when the reply is a usable 200; else why not.
+std::optional<DownloadError> reply_problem(QNetworkReply* r, const QString& what) {
     const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     if (status >= 400)
-        return http_status_error(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), what)
-            .message;
-    if (r->error() != QNetworkReply::NoError)
-        return network_error(r->error(), r->url().host(), r->errorString()).message;
-    return {};
+        return http_status_error(status, r->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), what);
+    if (r->error() != QNetworkReply::NoError) return network_error(r->error(), r->url().host(), r->errorString());
+    return std::nullopt;
 }
+
+DownloadError bad_response(const QString& why) { return {DownloadError::Kind::BadResponse, why}; }
 }  // namespace
 
 void HubClient::search(const QString& query) {
@@ -91,10 +93,10 @@ void HubClient::search(const QString& query) {
     QNetworkReply* r = get(QStringLiteral("/api/models?") + q.toString(QUrl::FullyEncoded));
     connect(r, &QNetworkReply::finished, this, [this, r, query] {
         r->deleteLater();
-        const QString problem = reply_problem(r, QStringLiteral("search \"%1\"").arg(query));
-        if (!problem.isEmpty()) return emit failed(problem);
+        if (const auto problem = reply_problem(r, QStringLiteral("search \"%1\"").arg(query)))
+            return emit failed(*problem);
         const auto models = parse_search_json(r->readAll());
-        if (!models) return emit failed(error_text(models));
+        if (!models) return emit failed(bad_response(error_text(models)));
         emit searchFinished(query, models.value());
     });
 }
@@ -105,10 +107,10 @@ void HubClient::list_files(const QString& repo, const QString& revision) {
                                .arg(repo, QString::fromLatin1(QUrl::toPercentEncoding(revision))));
     connect(r, &QNetworkReply::finished, this, [this, r, repo, revision] {
         r->deleteLater();
-        const QString problem = reply_problem(r, QStringLiteral("%1 at revision %2").arg(repo, revision));
-        if (!problem.isEmpty()) return emit failed(problem);
+        if (const auto problem = reply_problem(r, QStringLiteral("%1 at revision %2").arg(repo, revision)))
+            return emit failed(*problem);
         const auto files = parse_tree_json(r->readAll());
-        if (!files) return emit failed(error_text(files));
+        if (!files) return emit failed(bad_response(error_text(files)));
         emit filesListed(repo, files.value());
     });
 }

@@ -8,6 +8,7 @@
 #include <QString>
 
 #include "core/result.h"
+#include "library/download_errors.h"
 
 namespace eg::library {
 
@@ -42,7 +43,9 @@ public:
 signals:
     void searchFinished(const QString& query, const QList<eg::library::HubModel>& models);
     void filesListed(const QString& repo, const QList<eg::library::HubFile>& files);
-    void failed(const QString& message);  // the sentence to show (download_errors.h)
+    // Typed as a download's failure is: the kind (offline, DNS, not found...)
+    // for code to react to, the sentence to show.
+    void failed(const eg::library::DownloadError& error);
 
 private:
     class QNetworkReply* get(const QString& path_and_query);

@@ -224,7 +224,7 @@ int Application::run_gui(const CommandLine& cl) {
     downloads.attach(downloader, model_cache_dir());
     eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"), downloads, models);
     eg::ui::LibraryActions library(models, downloads, downloader);
-    eg::ui::HubSearchModel hub(hub_client);
+    eg::ui::HubSearchModel hub(hub_client, &downloads);
     QObject::connect(&chat, &eg::ui::ChatController::loadModelRequested, &library, &eg::ui::LibraryActions::markUsed);
     QObject::connect(&library, &eg::ui::LibraryActions::tokenChanged, &hub,
                      [&hub_client, &downloader] { hub_client.set_token(downloader.token()); });

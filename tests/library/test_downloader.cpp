@@ -698,8 +698,9 @@ private slots:
         QSignalSpy failed(&hub, &HubClient::failed);
         hub.list_files(QStringLiteral("nobody/nothing"));
         QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 10000);
-        QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("not found")),
-                 qPrintable(failed.at(0).at(0).toString()));
+        const auto missing = failed.at(0).at(0).value<eg::library::DownloadError>();
+        QVERIFY2(missing.message.contains(QStringLiteral("not found")), qPrintable(missing.message));
+        QCOMPARE(missing.kind, eg::library::DownloadError::Kind::NotFound);
     }
 
     // A revision such as a pull request's ref holds slashes: it is one path
@@ -714,7 +715,8 @@ private slots:
         QSignalSpy failed(&hub, &HubClient::failed);
         hub.list_files(kRepo, QStringLiteral("refs/pr/1"));
         QTRY_COMPARE_WITH_TIMEOUT(listed.size() + failed.size(), 1, 10000);
-        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).toString()));
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).value<eg::library::DownloadError>().message));
         QCOMPARE(server.requests.last().path, ("/api/models/" + kRepo + "/tree/refs%2Fpr%2F1").toUtf8());
 
         QTemporaryDir tmp;

@@ -5,6 +5,7 @@
 // resume, a .part that survives a restart, install, delete — against the fake
 // Hugging Face server. A file listed both ways shows one state.
 #include <QtQml/qqmlextensionplugin.h>
+#include <QTcpServer>
 #include <QtTest>
 
 #include "library_fixture.h"
@@ -466,6 +467,35 @@ private slots:
         QVERIFY(m.has_value());
         QCOMPARE(m->revision, QStringLiteral("v2.0"));
         QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    }
+
+    // A search that cannot reach the Hub puts the library offline, as a
+    // failed download does (by the failure's kind); one the Hub answers with
+    // "not found" does not.
+    void unreachable_hub_search_goes_offline() {
+        FakeHfServer server;
+        Library lib;
+        QVERIFY(serve_other(server, lib));
+        lib.downloads->set_probe_interval_ms(60'000);  // no probe turns it back during the test
+        eg::library::HubClient client;
+        client.set_endpoint(server.endpoint());
+        eg::ui::HubSearchModel hub(client, lib.downloads.get());
+
+        hub.listFiles(QStringLiteral("nobody/nothing"));
+        QTRY_VERIFY_WITH_TIMEOUT(!hub.busy(), 10000);
+        QVERIFY2(hub.error().contains(QStringLiteral("not found")), qPrintable(hub.error()));
+        QVERIFY(lib.downloads->online());
+
+        // A port nobody listens on.
+        QTcpServer closed;
+        QVERIFY(closed.listen(QHostAddress::LocalHost));
+        client.set_endpoint(QStringLiteral("http://127.0.0.1:%1").arg(closed.serverPort()));
+        closed.close();
+        hub.search(QStringLiteral("llama"));
+        QTRY_VERIFY_WITH_TIMEOUT(!hub.busy(), 10000);
+        QVERIFY(!hub.error().isEmpty());
+        QVERIFY2(!lib.downloads->online(), qPrintable(hub.error()));
+        QVERIFY(!lib.catalog->online());
     }
 };
 

@@ -2,6 +2,7 @@
 
 #include <QVariantMap>
 
+#include "download_center.h"
 #include "format.h"
 #include "library/hub_client.h"
 
@@ -9,7 +10,8 @@ namespace eg::ui {
 
 using eg::library::HubClient;
 
-HubSearchModel::HubSearchModel(HubClient& client, QObject* parent) : QObject(parent), client_(client) {
+HubSearchModel::HubSearchModel(HubClient& client, DownloadCenter* downloads, QObject* parent)
+    : QObject(parent), client_(client), downloads_(downloads) {
     connect(&client_, &HubClient::searchFinished, this,
             [this](const QString&, const QList<eg::library::HubModel>& models) {
                 QVariantList out;
@@ -37,8 +39,10 @@ HubSearchModel::HubSearchModel(HubClient& client, QObject* parent) : QObject(par
                 emit filesChanged();
                 set_busy(false);
             });
-    connect(&client_, &HubClient::failed, this, [this](const QString& message) {
-        set_error(message);
+    connect(&client_, &HubClient::failed, this, [this](const eg::library::DownloadError& e) {
+        // A search that cannot reach the Hub is as offline as a download that cannot.
+        if (downloads_ && e.is_offline()) downloads_->setOnline(false);
+        set_error(e.message);
         set_busy(false);
     });
 }

@@ -14,6 +14,8 @@ class HubClient;
 
 namespace eg::ui {
 
+class DownloadCenter;
+
 class HubSearchModel : public QObject {
     Q_OBJECT
     Q_PROPERTY(QVariantList results READ results NOTIFY resultsChanged)
@@ -26,8 +28,11 @@ class HubSearchModel : public QObject {
     // The revision (branch, tag or commit) the listed files are from.
     Q_PROPERTY(QString filesRevision READ filesRevision NOTIFY filesChanged)
 public:
-    // `client` outlives this object.
-    explicit HubSearchModel(eg::library::HubClient& client, QObject* parent = nullptr);
+    // `client` (and `downloads`, when given) outlive this object. A search
+    // or listing that fails for want of a connection (DownloadError::is_offline)
+    // puts `downloads` in offline mode, as a failed download does.
+    explicit HubSearchModel(eg::library::HubClient& client, DownloadCenter* downloads = nullptr,
+                            QObject* parent = nullptr);
     QVariantList results() const { return results_; }
     bool busy() const { return busy_; }
     QString error() const { return error_; }
@@ -49,6 +54,7 @@ private:
     void set_busy(bool b);
     void set_error(const QString& e);
     eg::library::HubClient& client_;
+    DownloadCenter* downloads_ = nullptr;
     QVariantList results_;
     QVariantList files_;
     QString files_repo_;
