@@ -238,6 +238,15 @@ int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, cons
             r[engram::policy_name(kind)] = {{"accesses", acc}, {"hits", hits},
                                             {"hit_rate", acc ? (double)hits / (double)acc : 0.0}};
         }
+        // The best any cache of that size could do on the same trace (Belady).
+        uint64_t acc = 0, hits = 0;
+        for (size_t li = 0; li < traces.size(); ++li) {
+            const uint64_t cap = (uint64_t)(*b->fraction * (double)cfg->layers[li].table.n_rows);
+            const engram::ReplayResult rr = engram::replay_optimal(cap, traces[li]);
+            acc += rr.accesses;
+            hits += rr.hits;
+        }
+        r["optimal"] = {{"accesses", acc}, {"hits", hits}, {"hit_rate", acc ? (double)hits / (double)acc : 0.0}};
         results.push_back(r);
     }
     uint64_t distinct = 0;
