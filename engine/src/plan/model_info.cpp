@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "model/engram_shape.h"
+#include "model/moe_shape.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
 
@@ -64,6 +65,12 @@ uint64_t cpu_bytes(const GgufTensorInfo& t, bool* packed = nullptr) {
 }
 }  // namespace
 
+uint64_t ModelInfo::expert_bytes() const {
+    uint64_t n = 0;
+    for (uint64_t b : block_expert_bytes) n += b;
+    return n;
+}
+
 Result<ModelInfo> model_info(const GgufFile& f) {
     ModelInfo mi;
     mi.path = f.path();
@@ -94,6 +101,17 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     if (auto s = get("attention.key_length", false, 1, 1 << 12, &mi.head_dim); !s) return s.error();
     if (mi.head_dim < 1) return f.error(a + "embedding_length", "is smaller than the head count");
     if (auto s = get("context_length", true, 1, 1 << 24, &mi.n_ctx_train); !s) return s.error();
+
+    // Experts: the keys and the tensors must agree before anything is planned.
+    auto moe = read_moe_shape(f, mi.arch, mi.n_layer, mi.n_embd);
+    if (!moe) return moe.error();
+    mi.block_expert_bytes.assign((size_t)mi.n_layer, 0);
+    if (moe.value()) {
+        mi.n_expert = moe.value()->n_expert;
+        mi.n_expert_used = moe.value()->n_expert_used;
+        for (const MoeLayer& l : moe.value()->layers)
+            mi.block_expert_bytes[(size_t)l.layer] = l.expert_bytes * (uint64_t)mi.n_expert;
+    }
 
     mi.block_weight_bytes.assign((size_t)mi.n_layer, 0);
     mi.block_cpu_bytes.assign((size_t)mi.n_layer, 0);

@@ -32,6 +32,12 @@ struct ModelInfo {
     int64_t n_vocab = 0;                 // rows of token_embd.weight
     int64_t n_ctx_train = 0;
     bool tied_output = false;            // no output.weight: the head reuses token_embd
+    // Mixture of experts (model/moe_shape.h); 0 in a dense model.
+    int64_t n_expert = 0, n_expert_used = 0;
+    // [n_layer]: all experts of each block as stored (counted in
+    // block_weight_bytes too); 0 for a dense block.
+    std::vector<uint64_t> block_expert_bytes;
+    uint64_t expert_bytes() const;
 
     // [n_layer]: every blk.N.* tensor except the Engram table. Decode reads
     // all of a block's weights once per token, so this is also its bytes

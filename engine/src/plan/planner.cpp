@@ -615,6 +615,10 @@ nlohmann::json to_json(const ModelInfo& m) {
             {"token_embd_bytes", m.token_embd_bytes},
             {"output_bytes", m.output_bytes},
             {"engram_tables", t},
+            {"experts", m.n_expert ? nlohmann::json{{"count", m.n_expert},
+                                                     {"used_per_token", m.n_expert_used},
+                                                     {"bytes", m.expert_bytes()}}
+                                   : nlohmann::json()},
             {"engram_rows_per_token_per_layer", m.engram_rows_per_token()}};
 }
 
