@@ -148,19 +148,25 @@ def write_model(spec, path):
         w.add_tensor(p + "ffn_up.weight", normal((FF, D), 1.0 / np.sqrt(D)))
         w.add_tensor(p + "ffn_down.weight", normal((D, FF), 1.0 / np.sqrt(FF)))
 
+    finish(w)
+    return n_vocab
+
+
+def finish(w):
+    """Writes what the writer holds and closes the file."""
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    return n_vocab
 
 
-def main():
-    for spec in MODELS:
-        path = os.path.join(HERE, spec["name"] + ".gguf")
+def write_all(models, write_model, here):
+    """Each spec of `models` as <here>/<name>.gguf, with what was written."""
+    for spec in models:
+        path = os.path.join(here, spec["name"] + ".gguf")
         n_vocab = write_model(spec, path)
         print(f"{spec['name']}: {os.path.getsize(path)} bytes, {n_vocab} tokens in the vocabulary")
 
 
 if __name__ == "__main__":
-    main()
+    write_all(MODELS, write_model, HERE)

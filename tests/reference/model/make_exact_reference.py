@@ -191,6 +191,22 @@ def rope(x: np.ndarray, pos: np.ndarray, m: Decoder) -> np.ndarray:
     return y
 
 
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: np.ndarray) -> np.ndarray:
+    """Causal softmax attention, GQA: q [T, H, HD], k and v [T, HKV, HD] -> [T, H * HD]."""
+    T, H, HD = q.shape
+    group = H // k.shape[1]
+    out = np.empty((T, H, HD))
+    for hh in range(H):
+        g = hh // group
+        s = (q[:, hh, :] @ k[:, g, :].T) / np.sqrt(HD)
+        s[causal] = -np.inf
+        s -= s.max(axis=1, keepdims=True)
+        p = np.exp(s)
+        p /= p.sum(axis=1, keepdims=True)
+        out[:, hh, :] = p @ v[:, g, :]
+    return out.reshape(T, H * HD)
+
+
 def forward(m: Decoder, ids) -> np.ndarray:
     """The final normed hidden states [T, n_embd] of a sequence from position 0."""
     ids = np.asarray(ids, dtype=np.int64)
@@ -207,17 +223,7 @@ def forward(m: Decoder, ids) -> np.ndarray:
         if m.qk_norm:
             q, k = rms_norm(q, L["attn_q_norm"], m.eps), rms_norm(k, L["attn_k_norm"], m.eps)
         q, k = rope(q, pos, m), rope(k, pos, m)
-        out = np.empty((T, H, HD))
-        group = H // HKV
-        for hh in range(H):
-            g = hh // group
-            s = (q[:, hh, :] @ k[:, g, :].T) / np.sqrt(HD)
-            s[causal] = -np.inf
-            s -= s.max(axis=1, keepdims=True)
-            p = np.exp(s)
-            p /= p.sum(axis=1, keepdims=True)
-            out[:, hh, :] = p @ v[:, g, :]
-        x = x + out.reshape(T, H * HD) @ L["attn_output"].T
+        x = x + attention(q, k, v, causal) @ L["attn_output"].T
         h = rms_norm(x, L["ffn_norm"], m.eps)
         gate, up = h @ L["ffn_gate"].T, h @ L["ffn_up"].T
         x = x + (gate / (1.0 + np.exp(-gate)) * up) @ L["ffn_down"].T

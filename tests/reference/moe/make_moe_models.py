@@ -43,7 +43,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "arch"))
-from make_arch_models import MERGES, vocab  # noqa: E402  the same tiny byte-level BPE vocabulary
+from make_arch_models import MERGES, finish, vocab, write_all  # noqa: E402  the same tiny byte-level BPE vocabulary
 
 SEED = 20261206
 # Each model's weights come from the stream default_rng([SEED, model index, variant]).
@@ -132,19 +132,9 @@ def write_model(spec, path, variant=None):
         w.add_tensor(p + "ffn_up_exps.weight", normal((E, F, D), 1.0 / np.sqrt(D)))
         w.add_tensor(p + "ffn_down_exps.weight", normal((E, D, F), 1.0 / np.sqrt(F)))
 
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
     return n_vocab
 
 
-def main():
-    for spec in MODELS:
-        path = os.path.join(HERE, spec["name"] + ".gguf")
-        n_vocab = write_model(spec, path)
-        print(f"{spec['name']}: {os.path.getsize(path)} bytes, {n_vocab} tokens in the vocabulary")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(MODELS, write_model, HERE)

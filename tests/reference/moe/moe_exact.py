@@ -55,7 +55,6 @@ moe_reference.json, per model:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -65,7 +64,11 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "model"))
 from make_moe_models import MODELS  # noqa: E402
+# The dense reference's pieces: the same float64 math for what is not MoE.
+from make_exact_reference import (attention, log_softmax, rms_norm, rope, sha256,  # noqa: E402
+                                  tensor_f64, top2_gap)
 
 N_GREEDY = 32
 # `search` accepts a weight variant only if, along prompt + float64 greedy path,
@@ -76,11 +79,6 @@ N_GREEDY = 32
 MIN_ROUTER_MARGIN = 0.01
 MIN_GREEDY_GAP = 0.02
 MIN_DISTINCT_GREEDY = 6   # and the continuation is not one token repeated (tied-embedding models loop easily)
-
-
-def tensor_f64(t) -> np.ndarray:
-    shape = tuple(int(d) for d in reversed(t.shape))
-    return np.asarray(t.data, dtype=np.float64).reshape(shape)
 
 
 class MoeDecoder:
@@ -104,6 +102,7 @@ class MoeDecoder:
         self.norm_topk = self.arch == "qwen3moe"
         self.qk_norm_per_head = self.arch == "qwen3moe"
         self.neox = True
+        self.rope_freqs, self.freq_scale = None, 1.0  # plain RoPE (make_exact_reference.rope)
 
         t = {x.name: x for x in r.tensors}
         self.tok_embd = tensor_f64(t["token_embd.weight"])
@@ -119,26 +118,6 @@ class MoeDecoder:
                 L[n] = L[n].reshape(-1)
             self.layers.append(L)
         self.n_ff_exp = self.layers[0]["ffn_gate_exps"].shape[1]
-
-
-def rms_norm(x, w, eps):
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
-
-
-def rope(x, pos, m):
-    half = m.n_rot // 2
-    inv = m.rope_base ** (-2.0 * np.arange(half, dtype=np.float64) / m.n_rot)
-    ang = pos[:, None].astype(np.float64) * inv[None, :]
-    c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
-    y = x.copy()
-    if m.neox:
-        ia, ib = np.arange(half), np.arange(half) + half
-    else:
-        ia, ib = np.arange(0, m.n_rot, 2), np.arange(1, m.n_rot, 2)
-    a, b = x[..., ia], x[..., ib]
-    y[..., ia] = a * c - b * s
-    y[..., ib] = a * s + b * c
-    return y
 
 
 def moe(m, L, h, route_log):
@@ -189,36 +168,9 @@ def forward(m, ids, route_log=None):
             q, k = q.reshape(T, H, HD), k.reshape(T, HKV, HD)
         v = v.reshape(T, HKV, HD)
         q, k = rope(q, pos, m), rope(k, pos, m)
-        out = np.empty((T, H, HD))
-        group = H // HKV
-        for hh in range(H):
-            g = hh // group
-            s = (q[:, hh, :] @ k[:, g, :].T) / np.sqrt(HD)
-            s[causal] = -np.inf
-            s -= s.max(axis=1, keepdims=True)
-            pr = np.exp(s)
-            pr /= pr.sum(axis=1, keepdims=True)
-            out[:, hh, :] = pr @ v[:, g, :]
-        x = x + out.reshape(T, H * HD) @ L["attn_output"].T
+        x = x + attention(q, k, v, causal) @ L["attn_output"].T
         x = x + moe(m, L, rms_norm(x, L["ffn_norm"], m.eps), route_log)
     return rms_norm(x, m.output_norm, m.eps) @ m.output.T
-
-
-def log_softmax(z):
-    mx = z.max(axis=-1, keepdims=True)
-    return z - (mx + np.log(np.exp(z - mx).sum(axis=-1, keepdims=True)))
-
-
-def top2_gap(z):
-    o = np.argsort(-z, kind="stable")[:2]
-    return int(o[0]), float(z[o[0]] - z[o[1]])
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()
 
 
 def llama(path):
