@@ -20,7 +20,7 @@
 #include <optional>
 
 #include "library/gguf_check.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 #include "plan/planner.h"
 
 namespace eg::library {

@@ -3,7 +3,7 @@
 #include <QFile>
 
 #include "gguf/gguf.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 namespace eg::library {
 

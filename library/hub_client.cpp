@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "library/download_errors.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 namespace eg::library {
 

@@ -9,7 +9,7 @@
 
 #include "core/log.h"
 #include "library/gguf_check.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 namespace eg::library {
 

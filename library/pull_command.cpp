@@ -11,7 +11,7 @@
 
 #include "library/downloader.h"
 #include "library/model_registry.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 #include "plan/planner.h"
 
 namespace eg::library {

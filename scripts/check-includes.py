@@ -99,7 +99,7 @@ def main():
         "engine/cuda": engine,  # the GPU plugin sits on top of the engine
         "engram": engine,
         "store": ["engine/core"],  # SQLite and Qt; the engine's Result and log
-        "library": engine,
+        "library": engine + ["store"],  # store/result_qt.h, the Qt layer's error convention
         "ui": engine + ["store", "library"],
         "app": engine + ["engram", "store", "library", "ui"],  # ui through PUBLIC only
     }

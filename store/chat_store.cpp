@@ -61,8 +61,6 @@ MessageRow message_from(const QSqlQuery& q) {
 const QString kNextActivity = QStringLiteral(
     "MAX(:now, (SELECT COALESCE(MAX(updated_at), 0) + 1 FROM conversations))");
 
-eg::Error fail(const QString& why) { return eg::Error{why.toStdString()}; }
-
 void log_failed_read(const char* what, const QSqlQuery& q) {
     EG_LOG_ERROR("conversation store: reading {} failed: {}", what, q.lastError().text().toStdString());
 }
@@ -107,7 +105,7 @@ eg::Status ChatStore::open(const QString& db_path) {
     path_ = db_path;
     auto failed = [&](const QString& why) {
         close();
-        return fail(QStringLiteral("cannot open the conversation store %1: %2").arg(db_path, why));
+        return to_error(QStringLiteral("cannot open the conversation store %1: %2").arg(db_path, why));
     };
     db_ = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection_name_);
     if (!db_.isValid()) return failed(QStringLiteral("the Qt SQLite driver (QSQLITE) is not installed"));
@@ -153,7 +151,7 @@ eg::Result<qint64> ChatStore::create_conversation(const QString& title, const QS
     q.bindValue(QStringLiteral(":settings"), not_null(settings_json));
     q.bindValue(QStringLiteral(":created"), now);
     q.bindValue(QStringLiteral(":now"), now);
-    if (!q.exec()) return fail(QStringLiteral("cannot create a conversation: %1").arg(q.lastError().text()));
+    if (!q.exec()) return to_error(QStringLiteral("cannot create a conversation: %1").arg(q.lastError().text()));
     return q.lastInsertId().toLongLong();
 }
 
@@ -164,11 +162,11 @@ eg::Status set_column(const QSqlDatabase& db, const char* column, qint64 id, con
     q.addBindValue(not_null(value));
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("cannot change the %1 of conversation %2: %3")
+        return to_error(QStringLiteral("cannot change the %1 of conversation %2: %3")
                         .arg(QLatin1String(column))
                         .arg(id)
                         .arg(q.lastError().text()));
-    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no conversation with id %1").arg(id));
+    if (q.numRowsAffected() != 1) return to_error(QStringLiteral("no conversation with id %1").arg(id));
     return {};
 }
 }  // namespace
@@ -191,8 +189,8 @@ eg::Status ChatStore::delete_conversation(qint64 id) {
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("DELETE FROM conversations WHERE id = ?"));
     q.addBindValue(id);
-    if (!q.exec()) return fail(QStringLiteral("cannot delete conversation %1: %2").arg(id).arg(q.lastError().text()));
-    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no conversation with id %1").arg(id));
+    if (!q.exec()) return to_error(QStringLiteral("cannot delete conversation %1: %2").arg(id).arg(q.lastError().text()));
+    if (q.numRowsAffected() != 1) return to_error(QStringLiteral("no conversation with id %1").arg(id));
     return {};
 }
 
@@ -216,10 +214,10 @@ QList<ConversationRow> ChatStore::conversations() const {
 
 eg::Result<qint64> ChatStore::add_message(const MessageRow& m) {
     const QString what = QStringLiteral("cannot add a message to conversation %1: %2").arg(m.conversation_id);
-    if (!db_.transaction()) return fail(what.arg(db_.lastError().text()));
+    if (!db_.transaction()) return to_error(what.arg(db_.lastError().text()));
     auto failed = [&](const QString& why) -> eg::Error {
         db_.rollback();
-        return fail(what.arg(why));
+        return to_error(what.arg(why));
     };
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("INSERT INTO messages (conversation_id, role, content, model, created_at, "
@@ -260,8 +258,8 @@ eg::Status ChatStore::update_message(qint64 id, const QString& content, bool fin
     q.addBindValue(tokens_per_s);
     q.addBindValue(ttft_ms);
     q.addBindValue(id);
-    if (!q.exec()) return fail(QStringLiteral("cannot update message %1: %2").arg(id).arg(q.lastError().text()));
-    if (q.numRowsAffected() != 1) return fail(QStringLiteral("no message with id %1").arg(id));
+    if (!q.exec()) return to_error(QStringLiteral("cannot update message %1: %2").arg(id).arg(q.lastError().text()));
+    if (q.numRowsAffected() != 1) return to_error(QStringLiteral("no message with id %1").arg(id));
     return {};
 }
 
@@ -280,9 +278,9 @@ eg::Status ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_
                              "AND EXISTS (SELECT 1 FROM messages WHERE id = :first AND conversation_id = :c)"));
     q.bindValue(QStringLiteral(":c"), conversation_id);
     q.bindValue(QStringLiteral(":first"), first_message_id);
-    if (!q.exec()) return fail(QStringLiteral("cannot delete messages: %1").arg(q.lastError().text()));
+    if (!q.exec()) return to_error(QStringLiteral("cannot delete messages: %1").arg(q.lastError().text()));
     if (q.numRowsAffected() < 1)
-        return fail(QStringLiteral("message %1 is not in conversation %2").arg(first_message_id).arg(conversation_id));
+        return to_error(QStringLiteral("message %1 is not in conversation %2").arg(first_message_id).arg(conversation_id));
     return {};
 }
 
@@ -308,7 +306,7 @@ eg::Result<QList<SearchHit>> ChatStore::search(const QString& text, int limit) c
                              "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?"));
     for (const QVariant& v : {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit)})
         q.addBindValue(v);
-    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text()));
+    if (!q.exec()) return to_error(QStringLiteral("search failed: %1").arg(q.lastError().text()));
     while (q.next()) hits << SearchHit{q.value(0).toLongLong(), 0, q.value(1).toString()};
 
     q.prepare(QStringLiteral("SELECT m.conversation_id, m.id, snippet(messages_fts, 0, ?, ?, ?, 16) FROM messages_fts "
@@ -317,7 +315,7 @@ eg::Result<QList<SearchHit>> ChatStore::search(const QString& text, int limit) c
     for (const QVariant& v :
          {QVariant(begin), QVariant(end), QVariant(ellipsis), QVariant(match), QVariant(limit - int(hits.size()))})
         q.addBindValue(v);
-    if (!q.exec()) return fail(QStringLiteral("search failed: %1").arg(q.lastError().text()));
+    if (!q.exec()) return to_error(QStringLiteral("search failed: %1").arg(q.lastError().text()));
     while (q.next()) hits << SearchHit{q.value(0).toLongLong(), q.value(1).toLongLong(), q.value(2).toString()};
     return hits;
 }
@@ -325,7 +323,7 @@ eg::Result<QList<SearchHit>> ChatStore::search(const QString& text, int limit) c
 eg::Result<QString> ChatStore::integrity_check() const {
     QSqlQuery q(db_);
     if (!q.exec(QStringLiteral("PRAGMA integrity_check")))
-        return fail(QStringLiteral("integrity_check failed: %1").arg(q.lastError().text()));
+        return to_error(QStringLiteral("integrity_check failed: %1").arg(q.lastError().text()));
     QStringList lines;
     while (q.next()) lines << q.value(0).toString();
     return lines.join(QLatin1Char('\n'));

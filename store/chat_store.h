@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/result.h"
+#include "store/result_qt.h"
 
 namespace eg::store {
 
@@ -105,13 +106,6 @@ private:
     QString path_;
     QSqlDatabase db_;
 };
-
-// An error's sentence as the window shows it.
-inline QString error_text(const eg::Status& s) { return QString::fromStdString(s.message()); }
-template <class T>
-QString error_text(const eg::Result<T>& r) {
-    return QString::fromStdString(r.message());
-}
 
 // Turns free user text into an FTS5 MATCH expression that cannot be a syntax
 // error: each word becomes a quoted string ("" inside quotes), the last one a

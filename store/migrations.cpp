@@ -3,6 +3,7 @@
 // over message text and titles, kept in sync by triggers). A new store runs
 // every step from v1, so fresh and migrated files have the same schema.
 #include "store/migrations.h"
+#include "store/result_qt.h"
 
 #include <QSqlError>
 #include <QSqlQuery>
@@ -94,30 +95,28 @@ bool exec(QSqlDatabase& db, const QString& sql, QString* error) {
     return false;
 }
 
-eg::Error fail(const QString& why) { return eg::Error{why.toStdString()}; }
-
 }  // namespace
 
 eg::Result<int> read_version(QSqlDatabase& db) {
     QSqlQuery q(db);
     if (!q.exec(QStringLiteral("SELECT name FROM sqlite_master WHERE type = 'table'")))
-        return fail(QStringLiteral("cannot read the database: %1").arg(q.lastError().text()));
+        return to_error(QStringLiteral("cannot read the database: %1").arg(q.lastError().text()));
     QStringList tables;
     while (q.next()) tables << q.value(0).toString();
     if (tables.isEmpty()) return 0;
     if (!tables.contains(QStringLiteral("schema_version")))
-        return fail(QStringLiteral("not an Engram Desktop conversation store (it has tables but no schema_version)"));
+        return to_error(QStringLiteral("not an Engram Desktop conversation store (it has tables but no schema_version)"));
     if (!q.exec(QStringLiteral("SELECT version FROM schema_version")) || !q.next())
-        return fail(QStringLiteral("cannot read the schema version: %1").arg(q.lastError().text()));
+        return to_error(QStringLiteral("cannot read the schema version: %1").arg(q.lastError().text()));
     bool ok = false;
     const int version = q.value(0).toInt(&ok);
     if (!ok || version < 0)
-        return fail(QStringLiteral("the schema version is not a valid number: '%1'").arg(q.value(0).toString()));
+        return to_error(QStringLiteral("the schema version is not a valid number: '%1'").arg(q.value(0).toString()));
     return version;
 }
 
 eg::Status migrate(QSqlDatabase& db, int from, int to) {
-    if (to > kLatest) return fail(QStringLiteral("no migration step to schema version %1").arg(to));
+    if (to > kLatest) return to_error(QStringLiteral("no migration step to schema version %1").arg(to));
     for (int v = from; v < to; ++v) {
         const Step& s = kSteps[v];
         QString why;
@@ -137,7 +136,7 @@ eg::Status migrate(QSqlDatabase& db, int from, int to) {
         }
         if (!ok) {
             db.rollback();
-            return fail(QStringLiteral("migration of the conversation store from schema version %1 to %2 (%3) failed: %4")
+            return to_error(QStringLiteral("migration of the conversation store from schema version %1 to %2 (%3) failed: %4")
                             .arg(v)
                             .arg(v + 1)
                             .arg(QString::fromUtf8(s.what), why));

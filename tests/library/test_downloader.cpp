@@ -24,7 +24,7 @@
 #include "library/downloader.h"
 #include "library/hub_client.h"
 #include "library/model_registry.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 using eg::library::DownloadError;
 using eg::library::DownloadRequest;
@@ -754,7 +754,7 @@ private slots:
         }
         const auto junk_import = registry.import_file(junk, ImportMode::Reference, tmp.path() + QStringLiteral("/models"));
         QVERIFY(!junk_import);
-        const QString error = eg::library::error_text(junk_import);
+        const QString error = eg::error_text(junk_import);
         QVERIFY2(error.startsWith(QStringLiteral("not a valid GGUF file")), qPrintable(error));
         QVERIFY(registry.list().isEmpty());
 

@@ -34,7 +34,7 @@
 #include "installed_models.h"
 #include "library/downloader.h"
 #include "library/model_registry.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 #include "library_actions.h"
 #include "plan/planner.h"
 #include "plan/probe.h"
@@ -519,7 +519,7 @@ void TestCatalog::malformedCatalogs() {
     QFETCH(QString, expected);
     const auto parsed = eg::ui::parse_catalog(json);
     QVERIFY(!parsed);
-    const QString error = eg::library::error_text(parsed);
+    const QString error = eg::error_text(parsed);
     QVERIFY2(error.contains(expected), qPrintable(error));
 
     // Through the view-model: an empty list and the reason, no crash.

@@ -14,7 +14,7 @@
 #include "download_center.h"
 #include "format.h"
 #include "installed_models.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 #include "plan/probe.h"
 
 namespace eg::ui {
@@ -117,7 +117,7 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
 }  // namespace
 
 eg::Result<Catalog> parse_catalog(const QByteArray& json) {
-    using eg::library::to_error;
+    using eg::to_error;
     QJsonParseError pe{};
     const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
     if (pe.error != QJsonParseError::NoError)
@@ -186,7 +186,7 @@ eg::Status CatalogModel::load(const QString& catalog_path) {
         error = QStringLiteral("cannot read %1: %2").arg(catalog_path, f.errorString());
     } else if (auto parsed = parse_catalog(f.readAll()); !parsed) {
         error = QStringLiteral("the model catalog %1 is not usable: %2")
-                    .arg(catalog_path, eg::library::error_text(parsed));
+                    .arg(catalog_path, eg::error_text(parsed));
     } else {
         cat = std::move(parsed.value());
     }
@@ -202,7 +202,7 @@ eg::Status CatalogModel::load(const QString& catalog_path) {
         error_ = error;
         emit errorChanged();
     }
-    if (!error_.isEmpty()) return eg::library::to_error(error_);
+    if (!error_.isEmpty()) return eg::to_error(error_);
     return {};
 }
 

@@ -116,7 +116,7 @@ QString ChatController::title_from(const QString& first_message) {
 bool ChatController::check_saved(const eg::Status& s, const QString& what) {
     if (s) return true;
     EG_LOG_ERROR("conversation store: {}", s.message());
-    if (!what.isEmpty()) set_error(tr("Cannot save %1: %2").arg(what, eg::store::error_text(s)));
+    if (!what.isEmpty()) set_error(tr("Cannot save %1: %2").arg(what, eg::error_text(s)));
     return false;
 }
 
@@ -470,7 +470,7 @@ bool ChatController::exportMarkdown(const QString& file_url) {
     const QString path = local_path_from(file_url);
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_markdown().toUtf8());
-    if (!w) set_error(eg::store::error_text(w));
+    if (!w) set_error(eg::error_text(w));
     return w.ok();
 }
 
@@ -478,7 +478,7 @@ bool ChatController::exportJson(const QString& file_url) {
     const QString path = local_path_from(file_url);
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_json());
-    if (!w) set_error(eg::store::error_text(w));
+    if (!w) set_error(eg::error_text(w));
     return w.ok();
 }
 

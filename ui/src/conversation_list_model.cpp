@@ -56,7 +56,7 @@ void ConversationListModel::refresh() {
         for (const auto& c : all) by_id.insert(c.id, &c);
         QHash<qint64, QString> snippet_of;
         const eg::Result<QList<eg::store::SearchHit>> hits = store_.search(filter_);
-        set_error(hits ? QString() : eg::store::error_text(hits));
+        set_error(hits ? QString() : eg::error_text(hits));
         for (const eg::store::SearchHit& h : hits ? hits.value() : QList<eg::store::SearchHit>()) {
             if (!by_id.contains(h.conversation_id)) continue;
             // A title hit has no snippet; the first message hit supplies one.
@@ -85,7 +85,7 @@ void ConversationListModel::setFilter(const QString& text) {
 bool ConversationListModel::rename(qint64 id, const QString& title) {
     const QString t = title.simplified();
     if (t.isEmpty()) return false;
-    if (const eg::Status r = store_.rename_conversation(id, t); !r) return set_error(eg::store::error_text(r)), false;
+    if (const eg::Status r = store_.rename_conversation(id, t); !r) return set_error(eg::error_text(r)), false;
     set_error({});
     const int row = rowOf(id);
     if (row >= 0) {
@@ -97,7 +97,7 @@ bool ConversationListModel::rename(qint64 id, const QString& title) {
 }
 
 bool ConversationListModel::remove(qint64 id) {
-    if (const eg::Status r = store_.delete_conversation(id); !r) return set_error(eg::store::error_text(r)), false;
+    if (const eg::Status r = store_.delete_conversation(id); !r) return set_error(eg::error_text(r)), false;
     set_error({});
     const int row = rowOf(id);
     if (row >= 0) {

@@ -10,7 +10,7 @@
 
 #include "core/log.h"
 #include "format.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 namespace eg::ui {
 

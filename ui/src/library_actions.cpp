@@ -6,11 +6,11 @@
 #include "download_center.h"
 #include "installed_models.h"
 #include "library/downloader.h"
-#include "library/result_qt.h"
+#include "store/result_qt.h"
 
 namespace eg::ui {
 
-using eg::library::error_text;
+using eg::error_text;
 
 LibraryActions::LibraryActions(InstalledModels& installed, DownloadCenter& downloads,
                                eg::library::Downloader& downloader, QObject* parent)
