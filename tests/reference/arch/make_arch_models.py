@@ -103,14 +103,7 @@ def write_model(spec, path):
     w.add_layer_norm_rms_eps(1e-6)
     w.add_rope_freq_base(spec["rope_base"])
 
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(spec["pre"])
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(MERGES)
-    w.add_bos_token_id(sid[spec["bos"]])
-    w.add_eos_token_id(sid[spec["eos"]])
-    w.add_add_bos_token(arch == "llama")
+    add_tokenizer(w, spec, tokens, types, sid, add_bos=arch == "llama")
 
     def normal(shape, std):
         return (rng.standard_normal(shape) * std).astype(np.float32)
@@ -150,6 +143,18 @@ def write_model(spec, path):
 
     finish(w)
     return n_vocab
+
+
+def add_tokenizer(w, spec, tokens, types, sid, add_bos):
+    """The byte-level BPE vocabulary (vocab()) with the spec's pre-tokenizer, BOS and EOS."""
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(spec["pre"])
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(MERGES)
+    w.add_bos_token_id(sid[spec["bos"]])
+    w.add_eos_token_id(sid[spec["eos"]])
+    w.add_add_bos_token(add_bos)
 
 
 def finish(w):

@@ -43,7 +43,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "arch"))
-from make_arch_models import MERGES, finish, vocab, write_all  # noqa: E402  the same tiny byte-level BPE vocabulary
+from make_arch_models import add_tokenizer, finish, vocab, write_all  # noqa: E402  the same tiny byte-level BPE vocabulary
 
 SEED = 20261206
 # Each model's weights come from the stream default_rng([SEED, model index, variant]).
@@ -93,14 +93,7 @@ def write_model(spec, path, variant=None):
     w.add_layer_norm_rms_eps(1e-6)
     w.add_rope_freq_base(spec["rope_base"])
 
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(spec["pre"])
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(MERGES)
-    w.add_bos_token_id(sid[spec["bos"]])
-    w.add_eos_token_id(sid[spec["eos"]])
-    w.add_add_bos_token(False)
+    add_tokenizer(w, spec, tokens, types, sid, add_bos=False)
 
     def normal(shape, std):
         return (rng.standard_normal(shape) * std).astype(np.float32)
