@@ -8,12 +8,6 @@ uint64_t MoeShape::expert_bytes() const {
     return n;
 }
 
-uint64_t MoeShape::used_expert_bytes_per_token() const {
-    uint64_t n = 0;
-    for (const MoeLayer& l : layers) n += l.expert_bytes * (uint64_t)n_expert_used;
-    return n;
-}
-
 namespace {
 
 std::string blk(int64_t il, const char* what) { return "blk." + std::to_string(il) + "." + what; }

@@ -35,8 +35,6 @@ struct MoeShape {
 
     // All experts of all blocks, as stored: what the memory tiers hold.
     uint64_t expert_bytes() const;
-    // What one token reads of them: n_expert_used of each block's experts.
-    uint64_t used_expert_bytes_per_token() const;
 };
 
 // Reads and checks the expert keys (count in [1, 65536], used count in

@@ -85,8 +85,7 @@ struct ByteBudget {
     bool operator==(const ByteBudget&) const = default;
 
     static ByteBudget exactly(uint64_t n) { return {n, std::nullopt}; }
-    static ByteBudget share(double f) { return {std::nullopt, f}; }
-    static ByteBudget all() { return share(1.0); }
+    static ByteBudget all() { return {std::nullopt, 1.0}; }
 };
 // what: "VRAM budget", ... for the error sentence.
 Result<ByteBudget> parse_byte_budget(const std::string& text, const std::string& what);
