@@ -272,7 +272,9 @@ void EngineWorker::generate(qint64 request_id, const eg::ReplyRequest& request) 
         return;
     }
     const std::vector<int32_t>& prompt = fitted.value().tokens;
-    if (fitted.value().dropped_turns > 0) emit trimmed(request_id, (int)fitted.value().dropped_turns, session.n_ctx());
+    if (fitted.value().dropped_turns > 0)
+        emit trimmed(request_id,
+                     QString::fromStdString(eg::trimmed_notice(fitted.value().dropped_turns, session.n_ctx())));
 
     // Pieces are gathered and sent at most once per frame; the first goes at once.
     std::string pending;

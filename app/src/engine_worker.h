@@ -75,7 +75,7 @@ signals:
     void placementFailed(const QString& error);
     // Before the reply's first piece, when the oldest turns of the
     // conversation were left out so that it fits the context.
-    void trimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
+    void trimmed(qint64 request_id, const QString& notice);  // the engine's words (eg::trimmed_notice)
     void pieces(qint64 request_id, const QString& text);
     void finished(qint64 request_id, const eg::ReplyStats& stats);
     void failed(qint64 request_id, const QString& error);

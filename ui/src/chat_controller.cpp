@@ -212,16 +212,8 @@ int ChatController::reply_row() const {
     return messages_.row_of(reply_.message_id);
 }
 
-void ChatController::onTrimmed(qint64 request_id, int dropped_turns, qint64 n_ctx) {
-    if (!busy_ || request_id != reply_.request_id || dropped_turns <= 0) return;
-    const QString notice =
-        dropped_turns == 1
-            ? tr("The oldest turn no longer fits the context (%1 tokens) and was left out of this reply's prompt.")
-                  .arg(n_ctx)
-            : tr("The oldest %1 turns no longer fit the context (%2 tokens) and were left out of this reply's "
-                 "prompt.")
-                  .arg(dropped_turns)
-                  .arg(n_ctx);
+void ChatController::onTrimmed(qint64 request_id, const QString& notice) {
+    if (!busy_ || request_id != reply_.request_id || notice.isEmpty()) return;
     messages_.set_notice(reply_row(), notice);
 }
 

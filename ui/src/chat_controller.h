@@ -91,7 +91,8 @@ public slots:
     void onLoadProgress(double fraction);
     void onModelLoaded(const QString& name, const QString& path);
     void onLoadFailed(const QString& error);
-    void onTrimmed(qint64 request_id, int dropped_turns, qint64 n_ctx);
+    // The oldest turns were left out of this reply's prompt: `notice` says so above the reply.
+    void onTrimmed(qint64 request_id, const QString& notice);
     void onPieces(qint64 request_id, const QString& text);
     void onFinished(qint64 request_id, const eg::ReplyStats& stats);
     void onFailed(qint64 request_id, const QString& error);
