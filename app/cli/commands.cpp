@@ -166,6 +166,11 @@ int cmd_info(const CommonOptions& c0, bool json) {
                     {"scratch_bytes", mem.scratch_bytes},
                     {"total_bytes", mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes}}},
     };
+    if (hp.n_expert > 0)
+        j["experts"] = {{"count", hp.n_expert}, {"used_per_token", hp.n_expert_used}, {"width", hp.n_ff_exp}};
+    // The first block's operations (model/graph.h): what the backends run.
+    const std::string block0 = m->block(0).describe();
+    j["block_graph"] = block0;
     std::optional<engram::Config> ecfg;
     if (engram::has_engram(m->file())) {
         auto cfg = engram::read_config(m->file(), hp);
@@ -205,12 +210,20 @@ int cmd_info(const CommonOptions& c0, bool json) {
     std::printf("shape:         %lld layers, n_embd %lld, n_ff %lld, %lld heads (%lld KV), head size %lld, vocab %lld\n",
                 (long long)hp.n_layer, (long long)hp.n_embd, (long long)hp.n_ff, (long long)hp.n_head,
                 (long long)hp.n_head_kv, (long long)hp.head_dim, (long long)hp.n_vocab);
+    if (hp.n_expert > 0)
+        std::printf("experts:       %lld per block, %lld used per token, width %lld\n", (long long)hp.n_expert,
+                    (long long)hp.n_expert_used, (long long)hp.n_ff_exp);
     std::printf("context:       %lld tokens (trained)\n", (long long)hp.n_ctx_train);
     std::printf("tensor types:  %s\n", tt.c_str());
     std::printf("chat template: %s\n", m->chat_template() ? "yes" : "no (ChatML is used)");
     std::printf("memory:        %.1f MiB weights + %.1f MiB KV (ctx %lld) + %.1f MiB scratch = %.1f MiB\n",
                 mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0, (long long)n_ctx, mem.scratch_bytes / 1048576.0,
                 (mem.weights_bytes + mem.kv_bytes + mem.scratch_bytes) / 1048576.0);
+    std::printf("block 0:\n");
+    for (size_t b = 0, e; b < block0.size(); b = e + 1) {
+        e = block0.find('\n', b);
+        std::printf("  %s\n", block0.substr(b, e - b).c_str());
+    }
     if (ecfg) {
         std::printf("engram:        %s\n", engram::describe(*ecfg).c_str());
         for (const auto& L : ecfg->layers)

@@ -19,6 +19,8 @@
 #include "cpu/ops.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/quant_blocks.h"
+#include "model/decoder.h"
+#include "model/model.h"
 #include "quant/kernels.h"
 
 using namespace eg;
@@ -418,6 +420,106 @@ private slots:
                          qPrintable(QString("token %1 row %2: %3 vs %4").arg(t).arg(r).arg(y[t * n + r]).arg(ref)));
             }
         }
+    }
+
+    // MoE routing (CPU; the CUDA backend keeps MoE blocks on the CPU for
+    // now): the chosen experts are the reference's top k by softmax
+    // probability, in order, and their weights (renormalized or not) within
+    // float rounding of the double-precision ones.
+    void moe_route_data() {
+        QTest::addColumn<bool>("renormalize");
+        QTest::newRow("cpu softmax top-k") << false;
+        QTest::newRow("cpu softmax top-k renormalized") << true;
+    }
+    void moe_route() {
+        QFETCH(bool, renormalize);
+        const int64_t n_tok = 6, E = 16, K = 4;
+        const auto logits = randn(n_tok * E, 40, 2.0f);
+        std::vector<int32_t> ids(n_tok * K);
+        std::vector<float> w(n_tok * K);
+        eg::moe_route(MoeRouting{E, K, renormalize}, logits.data(), n_tok, ids.data(), w.data());
+        for (int64_t t = 0; t < n_tok; ++t) {
+            std::vector<double> p(E);
+            double mx = -1e300, sum = 0;
+            for (int64_t e = 0; e < E; ++e) mx = std::max(mx, (double)logits[t * E + e]);
+            for (int64_t e = 0; e < E; ++e) sum += p[e] = std::exp(logits[t * E + e] - mx);
+            std::vector<int32_t> order(E);
+            for (int64_t e = 0; e < E; ++e) order[e] = (int32_t)e, p[e] /= sum;
+            std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+            double chosen = 0;
+            for (int64_t j = 0; j < K; ++j) chosen += p[order[j]];
+            for (int64_t j = 0; j < K; ++j) {
+                QCOMPARE(ids[t * K + j], order[j]);
+                const double want = renormalize ? p[order[j]] / chosen : p[order[j]];
+                QVERIFY2(std::fabs(w[t * K + j] - want) <= 1e-6 * (1 + want),
+                         qPrintable(QString("token %1 choice %2: %3 vs %4").arg(t).arg(j).arg(w[t * K + j]).arg(want)));
+            }
+        }
+    }
+
+    // The experts of a MoE block over a batch whose tokens chose different
+    // experts (some shared, some unused), against the double-precision sum
+    // of w_j * down(silu(gate x) * up x) over the dequantized weights. F32
+    // experts: float rounding (1e-4 of the output's scale); Q8_0: the CPU
+    // quantizes the activations to 8 bits twice (gate/up input and down
+    // input), 2% of the output's scale; a wrong expert or weight is off by
+    // the whole scale.
+    void moe_experts_data() {
+        QTest::addColumn<GgmlType>("type");
+        QTest::newRow("cpu F32") << GgmlType::F32;
+        QTest::newRow("cpu Q8_0") << GgmlType::Q8_0;
+    }
+    void moe_experts() {
+        QFETCH(GgmlType, type);
+        const int64_t E = 6, D = 64, F = 96, K = 2, n_tok = 7;
+        const QWeight gw = make_weight(type, E * F, D, 41), uw = make_weight(type, E * F, D, 42),
+                      dw = make_weight(type, E * D, F, 43);
+        auto stack = [&](const QWeight& q, int64_t rows) {
+            ExpertMatrices m;
+            m.all = q.view;
+            m.rows = rows;
+            m.n_expert = E;
+            return m;
+        };
+        const ExpertMatrices gate = stack(gw, F), up = stack(uw, F), down = stack(dw, D);
+        const auto x = randn(n_tok * D, 44);
+        MoeScratch ms;
+        ms.allocate(n_tok, D, F, K);
+        const int32_t choice[n_tok][K] = {{0, 3}, {3, 1}, {5, 0}, {3, 5}, {1, 0}, {0, 3}, {5, 1}};  // expert 2, 4 unused
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t j = 0; j < K; ++j) {
+                ms.ids[t * K + j] = choice[t][j];
+                ms.weights[t * K + j] = 0.3f + 0.4f * (float)j + 0.01f * (float)t;
+            }
+        std::vector<float> out(n_tok * D);
+        MatmulScratch mm;
+        mm.reserve(MatmulScratch::bytes_needed(type, F, n_tok));
+        eg::moe_experts(gate, up, down, ms, x.data(), n_tok, out.data(), pool_, mm);
+        double scale = 0, worst = 0;
+        std::vector<double> ref(n_tok * D, 0.0);
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t j = 0; j < K; ++j) {
+                const int64_t e = ms.ids[t * K + j];
+                std::vector<double> h(F);
+                for (int64_t f = 0; f < F; ++f) {
+                    double g = 0, u = 0;
+                    for (int64_t i = 0; i < D; ++i) {
+                        g += (double)gw.deq[(e * F + f) * D + i] * x[t * D + i];
+                        u += (double)uw.deq[(e * F + f) * D + i] * x[t * D + i];
+                    }
+                    h[f] = g / (1 + std::exp(-g)) * u;
+                }
+                for (int64_t o = 0; o < D; ++o) {
+                    double y = 0;
+                    for (int64_t f = 0; f < F; ++f) y += (double)dw.deq[(e * D + o) * F + f] * h[f];
+                    ref[t * D + o] += ms.weights[t * K + j] * y;
+                }
+            }
+        for (double r : ref) scale = std::max(scale, std::fabs(r));
+        for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
+        const double tol = (type == GgmlType::F32 ? 1e-4 : 2e-2) * scale;
+        QVERIFY2(scale > 1.0, "degenerate outputs: the comparison would prove nothing");
+        QVERIFY2(worst <= tol, qPrintable(QString("max error %1 > %2 (scale %3)").arg(worst).arg(tol).arg(scale)));
     }
 
     // Row lookup: the same dequantization formula, so equal up to the GPU

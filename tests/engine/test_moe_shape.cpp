@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "model/moe_shape.h"
 #include "plan/model_info.h"
 #include "test_env.h"
@@ -45,8 +46,9 @@ class TestMoeShape : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
 
-    // The variant's error from the reader and from the planner (model_info):
-    // the same sentence, naming `names` and the file.
+    // The variant's error from the reader, the planner (model_info) and the
+    // model loader (which runs the experts): the same sentence, naming
+    // `names` and the file.
     void refused(const char* what, const KeyEdit& key, const TensorEdit& tensor, const std::string& names) {
         auto src = GgufFile::open(model_path("qwen3moe-tiny.gguf"));
         QVERIFY(src.ok());
@@ -60,6 +62,9 @@ class TestMoeShape : public QObject {
                  qPrintable(QString("%1: %2").arg(what, QString::fromStdString(s.message()))));
         auto mi = model_info(*f.value());
         QVERIFY2(!mi.ok() && mi.message() == s.message(), what);
+        auto m = Model::load(out);
+        QVERIFY2(!m.ok() && m.message() == s.message(),
+                 qPrintable(QString("%1: the loader says: %2").arg(what, QString::fromStdString(m.message()))));
     }
 
     static KeyEdit keep_keys() {

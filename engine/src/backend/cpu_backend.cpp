@@ -1,5 +1,5 @@
-// The CPU backend: the shared decoder (model/decoder.h) over a range of
-// blocks, with the F16 KV cache of those blocks and its own scratch. Its
+// The CPU backend: the decoder (model/decoder.h) runs the blocks' graphs over
+// a range of blocks, with the F16 KV cache of those blocks and its own scratch. Its
 // matrices are the model's packed copies where this CPU has packed kernels
 // (quant/packed.h), shared with any other CPU backend of the model.
 #include <algorithm>
@@ -22,10 +22,21 @@ public:
         : m_(m), w_(m.weights()), kv_(last - first, n_ctx, m.hparams().kv_dim()), pool_(pool), head_(output_head) {
         first_ = first;
         last_ = last;
-        s_.allocate(m.hparams(), n_batch, n_ctx, pool.size());
+        s_.allocate(m, first, last, n_batch, n_ctx, pool.size());
         for (int64_t il = first; il < last; ++il) {
             LayerWeights& L = w_.layers[il];
-            for (WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) use_packed(*v);
+            for (const Node& n : m.block(il).nodes) {
+                if (n.op == Op::Matmul) use_packed(L.*n.w);
+                if (n.op == Op::MoeExperts)
+                    for (ExpertMatrices* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+                        x->packed.assign((size_t)x->n_expert, nullptr);
+                        for (int64_t e = 0; e < x->n_expert; ++e) {
+                            WeightView v = x->expert(e);
+                            use_packed(v);
+                            x->packed[(size_t)e] = v.packed;
+                        }
+                    }
+            }
         }
         if (head_) use_packed(w_.output);
     }
@@ -53,15 +64,24 @@ public:
         const auto floats = [](const float* p, int64_t n) { return p ? (uint64_t)n * sizeof(float) : 0; };
         for (int64_t il = first_; il < last_; ++il) {
             const LayerWeights& L = w.layers[il];
-            for (const WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) {
-                d.weights_bytes += bytes(*v);
-                d.weights_file_bytes += file_bytes(*v);
+            auto add = [&](const WeightView& v) {
+                d.weights_bytes += bytes(v);
+                d.weights_file_bytes += file_bytes(v);
+            };
+            for (const Node& n : m_.block(il).nodes) {
+                uint64_t vec = 0;
+                if (n.op == Op::Matmul) {
+                    add(L.*n.w);
+                    if (n.vec) vec = floats(L.*n.vec, n.width);
+                } else if (n.op == Op::RmsNorm && n.vec) {
+                    vec = floats(L.*n.vec, n.group);
+                } else if (n.op == Op::MoeExperts) {
+                    for (const ExpertMatrices* x : {&L.gate_exps, &L.up_exps, &L.down_exps})
+                        for (int64_t e = 0; e < x->n_expert; ++e) add(x->expert(e));
+                }
+                d.weights_bytes += vec;
+                d.weights_file_bytes += vec;
             }
-            const uint64_t vecs = floats(L.attn_norm, hp.n_embd) + floats(L.ffn_norm, hp.n_embd) +
-                                  floats(L.bq, hp.q_dim()) + floats(L.bk, hp.kv_dim()) + floats(L.bv, hp.kv_dim()) +
-                                  floats(L.q_norm, hp.head_dim) + floats(L.k_norm, hp.head_dim);
-            d.weights_bytes += vecs;
-            d.weights_file_bytes += vecs;
         }
         if (head_) {
             d.weights_bytes += bytes(w.output) + floats(w.output_norm, hp.n_embd);

@@ -103,29 +103,11 @@ Status CudaBackend::init() {
     if (cublasStatus_t bs = cublasSetStream(blas_, stream_); bs != CUBLAS_STATUS_SUCCESS)
         return cuda::cublas_error(dev_, "cublasSetStream", dn, bs);
 
-    // Weights, once, in their GGUF form.
-    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
+    // Weights, once, in their GGUF form: those the blocks' graphs name.
+    const int64_t D = hp.n_embd, KVD = hp.kv_dim();
     int64_t max_w = 0;
-    layers_.resize((size_t)(last_ - first_));
-    for (int64_t il = first_; il < last_; ++il) {
-        const LayerWeights& L = w.layers[il];
-        DevLayer& d = layers_[(size_t)(il - first_)];
-        if (auto st = upload_vec(L.attn_norm, D, tname(il, "attn_norm"), &d.attn_norm); !st) return st;
-        if (auto st = upload_vec(L.ffn_norm, D, tname(il, "ffn_norm"), &d.ffn_norm); !st) return st;
-        if (auto st = upload_vec(L.bq, QD, "blk." + std::to_string(il) + ".attn_q.bias", &d.bq); !st) return st;
-        if (auto st = upload_vec(L.bk, KVD, "blk." + std::to_string(il) + ".attn_k.bias", &d.bk); !st) return st;
-        if (auto st = upload_vec(L.bv, KVD, "blk." + std::to_string(il) + ".attn_v.bias", &d.bv); !st) return st;
-        if (auto st = upload_vec(L.q_norm, HD, tname(il, "attn_q_norm"), &d.q_norm); !st) return st;
-        if (auto st = upload_vec(L.k_norm, HD, tname(il, "attn_k_norm"), &d.k_norm); !st) return st;
-        const std::pair<const WeightView*, std::pair<DevMatrix*, const char*>> mats[] = {
-            {&L.wq, {&d.wq, "attn_q"}},     {&L.wk, {&d.wk, "attn_k"}},   {&L.wv, {&d.wv, "attn_v"}},
-            {&L.wo, {&d.wo, "attn_output"}}, {&L.gate, {&d.gate, "ffn_gate"}}, {&L.up, {&d.up, "ffn_up"}},
-            {&L.down, {&d.down, "ffn_down"}}};
-        for (const auto& [src, dst] : mats) {
-            if (auto st = upload_matrix(*src, tname(il, dst.second), dst.first); !st) return st;
-            max_w = std::max(max_w, src->n * src->k);
-        }
-    }
+    for (int64_t il = first_; il < last_; ++il)
+        if (auto st = load_block(il, &max_w); !st) return st;
     if (auto st = upload_vec(w.rope_freqs, hp.n_rot / 2, "rope_freqs.weight", &rope_freqs_); !st) return st;
     if (head_) {
         if (auto st = upload_vec(w.output_norm, D, "output_norm.weight", &output_norm_); !st) return st;
@@ -147,25 +129,33 @@ Status CudaBackend::init() {
     int64_t pre_split = 1, pre_chunk = 0, dec_chunk = 0;
     cuda::attention_split(n_ctx_, kMaxPrefillSplit, &pre_split, &pre_chunk);
     cuda::attention_split(n_ctx_, (n_ctx_ + 255) / 256, &dec_split_, &dec_chunk);
-    const int64_t part = std::max(hp.n_head * dec_split_, nb * hp.n_head * pre_split) * (HD + 2);
+    const int64_t part = std::max(hp.n_head * dec_split_, nb * hp.n_head * pre_split) * (hp.head_dim + 2);
     struct Want {
         DevBuffer* b;
         uint64_t bytes;
         const char* what;
     };
+    // The graphs' slots, each as wide as its widest use (Norm holds the
+    // output head's normed x too).
+    std::array<int64_t, kSlotCount> width{};
+    width[(int)Slot::Norm] = D;
+    for (int64_t il = first_; il < last_; ++il)
+        for (int i = 0; i < kSlotCount; ++i) width[i] = std::max(width[i], m_.block(il).width[i]);
+    int64_t widest = D;  // F16 activations: the widest matmul input (a slot) or Engram row set
+    for (int i = 1; i < kSlotCount; ++i) {
+        if (auto st = alloc(d_slot_[i], (uint64_t)(nb * width[i]) * 4,
+                            std::string("allocating scratch (") + slot_name((Slot)i) + ")");
+            !st)
+            return st;
+        scratch_bytes_ += d_slot_[i].bytes();
+        widest = std::max(widest, width[i]);
+    }
     const Want wants[] = {
         {&d_x_, (uint64_t)(nb * D) * 4, "x"},
-        {&d_xn_, (uint64_t)(nb * std::max(D, FF)) * 4, "normed x"},
-        {&d_q_, (uint64_t)(nb * QD) * 4, "q"},
-        {&d_k_, (uint64_t)(nb * KVD) * 4, "k"},
-        {&d_v_, (uint64_t)(nb * KVD) * 4, "v"},
-        {&d_attn_, (uint64_t)(nb * QD) * 4, "attention output"},
-        {&d_gate_, (uint64_t)(nb * FF) * 4, "ffn gate"},
-        {&d_up_, (uint64_t)(nb * FF) * 4, "ffn up"},
         {&d_logits_, head_ ? (uint64_t)hp.n_vocab * 4 : 0, "logits"},
         {&d_pos_, 16, "position"},
         {&d_part_, (uint64_t)part * 4, "attention partials"},
-        {&d_h16_, nb > 1 ? (uint64_t)(nb * std::max({D, FF, QD, max_e})) * 2 : 0, "F16 activations"},
+        {&d_h16_, nb > 1 ? (uint64_t)(nb * std::max(widest, max_e)) * 2 : 0, "F16 activations"},
         {&d_w16_, nb > 1 ? (uint64_t)max_w * 2 : 0, "F16 weight tile"},
         {&d_e_, (uint64_t)(nb * max_e) * 4, "Engram rows"},
         {&d_ekv_, lookups_.empty() ? 0 : (uint64_t)(nb * 2 * D) * 4, "Engram key and value"},
@@ -212,32 +202,60 @@ Status CudaBackend::linear(const DevMatrix& W, const float* x, int64_t n_tok, fl
     return {};
 }
 
-Status CudaBackend::run_layer(int64_t il, int64_t n_tok, bool graph_shape) {
-    const HParams& hp = m_.hparams();
-    const DevLayer& L = layers_[(size_t)(il - first_)];
-    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), FF = hp.n_ff;
-    const int64_t kl = il - first_;
+Status CudaBackend::load_block(int64_t il, int64_t* max_w) {
+    const LayerWeights& L = m_.weights().layers[il];
+    const BlockGraph& g = m_.block(il);
     const std::string blk = "blk." + std::to_string(il);
-    float* x = d_x_.as<float>();
-    float* xn = d_xn_.as<float>();
-    const int32_t* pos = d_pos_.as<int32_t>();
-    const bool gemm = n_tok > 1;
-
-    if (auto st = check(cuda::rms_norm(x, L.attn_norm, xn, n_tok, D, hp.rms_eps, stream_), "rms_norm",
-                        tname(il, "attn_norm"));
-        !st)
-        return st;
-    if (gemm) {
-        if (auto st = check(cuda::f32_to_f16(xn, d_h16_.get(), n_tok * D, stream_), "f32_to_f16", blk + " attn input");
-            !st)
-            return st;
+    auto vec = [&](const float* host, int64_t n, const char* name) -> Status {
+        if (!host || vecs_.count(host)) return {};
+        const float* d = nullptr;
+        if (auto st = upload_vec(host, n, blk + " " + name, &d); !st) return st;
+        vecs_[host] = d;
+        return {};
+    };
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        switch (n.op) {
+        case Op::RmsNorm:
+            if (n.vec)
+                if (auto st = vec(L.*n.vec, n.group, n.name); !st) return st;
+            break;
+        case Op::Matmul: {
+            const WeightView& w = L.*n.w;
+            if (!mats_.count(w.data)) {
+                DevMatrix d;
+                if (auto st = upload_matrix(w, blk + " " + n.name, &d); !st) return st;
+                mats_[w.data] = d;
+                *max_w = std::max(*max_w, w.n * w.k);
+            }
+            if (n.vec)
+                if (auto st = vec(L.*n.vec, n.width, n.name); !st) return st;
+            break;
+        }
+        case Op::Add:
+            // Runs as the accumulation of the product before it.
+            if (i == 0 || g.nodes[i - 1].op != Op::Matmul || g.nodes[i - 1].out != n.in)
+                return Error{device() + ": " + blk + " " + n.name +
+                             ": the CUDA backend adds only a matrix product to a slot"};
+            break;
+        case Op::Rope:
+        case Op::StoreKv:
+        case Op::Attention:
+        case Op::SwiGlu:
+            break;
+        case Op::MoeRoute:
+        case Op::MoeExperts:
+            return Error{device() + ": " + blk + " is a mixture-of-experts block (" + n.name +
+                         "), which the CUDA backend does not run yet: keep the block on the CPU"};
+        }
     }
-    if (auto st = linear(L.wq, xn, n_tok, d_q_.as<float>(), L.bq, false, il, "attn_q"); !st) return st;
-    if (auto st = linear(L.wk, xn, n_tok, d_k_.as<float>(), L.bk, false, il, "attn_k"); !st) return st;
-    if (auto st = linear(L.wv, xn, n_tok, d_v_.as<float>(), L.bv, false, il, "attn_v"); !st) return st;
+    return {};
+}
 
+Status CudaBackend::rope(Slot s, int64_t heads, const float* norm_w, int64_t il) {
+    const HParams& hp = m_.hparams();
     cuda::RopeArgs ra;
-    ra.n_tok = n_tok;
+    ra.n_tok = n_tok_;
     ra.head_dim = hp.head_dim;
     ra.n_rot = hp.n_rot;
     ra.theta_scale = theta_scale_;
@@ -245,68 +263,101 @@ Status CudaBackend::run_layer(int64_t il, int64_t n_tok, bool graph_shape) {
     ra.freq_factors = rope_freqs_;
     ra.neox = hp.rope_type == RopeType::NeoX;
     ra.eps = hp.rms_eps;
-    ra.n_heads = hp.n_head;
-    ra.norm_w = L.q_norm;
-    if (auto st = check(cuda::norm_rope(d_q_.as<float>(), ra, pos, stream_), "norm_rope", blk + " q"); !st) return st;
-    ra.n_heads = hp.n_head_kv;
-    ra.norm_w = L.k_norm;
-    if (auto st = check(cuda::norm_rope(d_k_.as<float>(), ra, pos, stream_), "norm_rope", blk + " k"); !st) return st;
+    ra.n_heads = heads;
+    ra.norm_w = norm_w;
+    return check(cuda::norm_rope(slot(s), ra, d_pos_.as<int32_t>(), stream_), "norm_rope",
+                 "blk." + std::to_string(il) + " " + slot_name(s));
+}
 
+Status CudaBackend::run_layer(int64_t il, int64_t n_tok, bool graph_shape) {
+    const HParams& hp = m_.hparams();
+    const LayerWeights& L = m_.weights().layers[il];
+    const BlockGraph& g = m_.block(il);
+    const int64_t KVD = hp.kv_dim();
+    const int64_t kl = il - first_;
+    const std::string blk = "blk." + std::to_string(il);
+    const int32_t* pos = d_pos_.as<int32_t>();
+    const bool gemm = n_tok > 1;
+    n_tok_ = n_tok;
     uint16_t* kc = k_cache_.as<uint16_t>() + kl * n_ctx_ * KVD;
     uint16_t* vc = v_cache_.as<uint16_t>() + kl * n_ctx_ * KVD;
-    if (auto st = check(cuda::store_kv(d_k_.as<float>(), d_v_.as<float>(), kc, vc, n_tok, KVD, pos, stream_),
-                        "store_kv", blk + " KV cache");
-        !st)
-        return st;
+    int h16 = -1;  // the slot d_h16_ holds in F16 (prefill), or none
 
-    cuda::AttnArgs aa;
-    aa.q = d_q_.as<float>();
-    aa.k = kc;
-    aa.v = vc;
-    aa.out = d_attn_.as<float>();
-    aa.partial = d_part_.as<float>();
-    aa.n_tok = n_tok;
-    aa.n_head = hp.n_head;
-    aa.n_head_kv = hp.n_head_kv;
-    aa.head_dim = hp.head_dim;
-    if (graph_shape || n_tok == 1) {
-        // Fixed grid (every split of the whole context): valid for any position.
-        aa.n_split = dec_split_;
-        aa.chunk = 256;
-    } else {
-        cuda::attention_split(pos_host_ + n_tok, kMaxPrefillSplit, &aa.n_split, &aa.chunk);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        const Node* next = i + 1 < g.nodes.size() ? &g.nodes[i + 1] : nullptr;
+        const std::string what = blk + " " + n.name;
+        float* out = slot(n.out);
+        const float* in = slot(n.in);
+        Status st;
+        switch (n.op) {
+        case Op::RmsNorm: {
+            const float* w = dev_vec(n.vec ? L.*n.vec : nullptr);
+            // A per-head norm of the heads RoPE rotates next: one kernel.
+            if (next && next->op == Op::Rope && n.in == n.out && next->out == n.out && n.group == hp.head_dim &&
+                next->width == n.width) {
+                st = rope(n.out, next->heads, w, il);
+                ++i;
+            } else {
+                st = check(cuda::rms_norm(in, w, out, n_tok * (n.width / n.group), n.group, hp.rms_eps, stream_),
+                           "rms_norm", what);
+            }
+            break;
+        }
+        case Op::Matmul: {
+            const DevMatrix& W = dev_matrix(L.*n.w);
+            const float* bias = dev_vec(n.vec ? L.*n.vec : nullptr);
+            // A product followed by the add of its result accumulates in place.
+            const bool acc = next && next->op == Op::Add && next->in == n.out;
+            float* y = acc ? slot(next->out) : out;
+            if (gemm && h16 != (int)n.in) {
+                st = check(cuda::f32_to_f16(in, d_h16_.get(), n_tok * W.k, stream_), "f32_to_f16", what);
+                h16 = (int)n.in;
+            }
+            if (st) st = linear(W, in, n_tok, y, bias, acc, il, n.name);
+            if (acc) ++i;
+            break;
+        }
+        case Op::Rope:
+            st = rope(n.out, n.heads, nullptr, il);
+            break;
+        case Op::StoreKv:
+            st = check(cuda::store_kv(in, slot(n.in2), kc, vc, n_tok, KVD, pos, stream_), "store_kv", what);
+            break;
+        case Op::Attention: {
+            cuda::AttnArgs aa;
+            aa.q = in;
+            aa.k = kc;
+            aa.v = vc;
+            aa.out = out;
+            aa.partial = d_part_.as<float>();
+            aa.n_tok = n_tok;
+            aa.n_head = hp.n_head;
+            aa.n_head_kv = hp.n_head_kv;
+            aa.head_dim = hp.head_dim;
+            if (graph_shape || n_tok == 1) {
+                // Fixed grid (every split of the whole context): valid for any position.
+                aa.n_split = dec_split_;
+                aa.chunk = 256;
+            } else {
+                cuda::attention_split(pos_host_ + n_tok, kMaxPrefillSplit, &aa.n_split, &aa.chunk);
+            }
+            st = check(cuda::attention(aa, pos, stream_), "attention", what);
+            break;
+        }
+        case Op::SwiGlu:
+            st = check(cuda::silu_mul(in, slot(n.in2), out, n_tok * n.width, stream_), "silu_mul", what);
+            break;
+        case Op::Add:
+        case Op::MoeRoute:
+        case Op::MoeExperts:
+            st = Error{device() + ": " + what + " (" + op_name(n.op) + ") does not run here"};  // load_block refuses these
+            break;
+        }
+        if (!st) return st;
+        if (n.op != Op::Matmul) h16 = -1;
     }
-    if (auto st = check(cuda::attention(aa, pos, stream_), "attention", blk); !st) return st;
-
-    if (gemm) {
-        if (auto st = check(cuda::f32_to_f16(d_attn_.as<float>(), d_h16_.get(), n_tok * QD, stream_), "f32_to_f16",
-                            blk + " attention output");
-            !st)
-            return st;
-    }
-    if (auto st = linear(L.wo, d_attn_.as<float>(), n_tok, x, nullptr, true, il, "attn_output"); !st) return st;
-
-    if (auto st = check(cuda::rms_norm(x, L.ffn_norm, xn, n_tok, D, hp.rms_eps, stream_), "rms_norm",
-                        tname(il, "ffn_norm"));
-        !st)
-        return st;
-    if (gemm) {
-        if (auto st = check(cuda::f32_to_f16(xn, d_h16_.get(), n_tok * D, stream_), "f32_to_f16", blk + " ffn input");
-            !st)
-            return st;
-    }
-    if (auto st = linear(L.gate, xn, n_tok, d_gate_.as<float>(), nullptr, false, il, "ffn_gate"); !st) return st;
-    if (auto st = linear(L.up, xn, n_tok, d_up_.as<float>(), nullptr, false, il, "ffn_up"); !st) return st;
-    if (auto st = check(cuda::silu_mul(d_gate_.as<float>(), d_up_.as<float>(), xn, n_tok * FF, stream_), "silu_mul",
-                        blk + " ffn");
-        !st)
-        return st;
-    if (gemm) {
-        if (auto st = check(cuda::f32_to_f16(xn, d_h16_.get(), n_tok * FF, stream_), "f32_to_f16", blk + " ffn act");
-            !st)
-            return st;
-    }
-    return linear(L.down, xn, n_tok, x, nullptr, true, il, "ffn_down");
+    return {};
 }
 
 Status CudaBackend::forward(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext, const TensorDumpFn* dump) {
@@ -477,7 +528,7 @@ Status CudaBackend::output(const float* x_last, float* logits, const TensorDumpF
                         "cudaMemcpyAsync", "upload of the last x");
         !st)
         return st;
-    float* xn = d_xn_.as<float>();
+    float* xn = slot(Slot::Norm);
     if (auto st = check(cuda::rms_norm(d_x_.as<float>(), output_norm_, xn, 1, D, hp.rms_eps, stream_), "rms_norm",
                         "output_norm.weight");
         !st)

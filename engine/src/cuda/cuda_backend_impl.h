@@ -3,9 +3,11 @@
 // cuda_lookup.cpp (Engram modules on the GPU). Internal to src/cuda.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <cublas_v2.h>
@@ -19,12 +21,6 @@
 #include "runtime/lookup_stager.h"
 
 namespace eg::cuda {
-
-struct DevLayer {
-    const float *attn_norm = nullptr, *ffn_norm = nullptr;
-    const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *q_norm = nullptr, *k_norm = nullptr;
-    DevMatrix wq, wk, wv, wo, gate, up, down;
-};
 
 // An Engram module on the GPU: its weights, its VRAM row cache and what a
 // batch's rows need on the way there.
@@ -122,7 +118,16 @@ private:
     // y = W x (+ bias) (+ y): matvec for one token, dequant + GEMM for more.
     Status linear(const DevMatrix& W, const float* x, int64_t n_tok, float* y, const float* bias, bool accumulate,
                   int64_t il, const char* name);
+    // Block il's graph (model/graph.h) on the compute stream.
     Status run_layer(int64_t il, int64_t n_tok, bool graph_shape);
+    // Whether this backend runs every operation of block il's graph; uploads
+    // the weights its operations name.
+    Status load_block(int64_t il, int64_t* max_w);
+    // RoPE (with the per-head norm w before it, or none) on slot s.
+    Status rope(Slot s, int64_t heads, const float* norm_w, int64_t il);
+    float* slot(Slot s) { return s == Slot::X ? d_x_.as<float>() : d_slot_[(int)s].as<float>(); }
+    const DevMatrix& dev_matrix(const WeightView& w) const { return mats_.at(w.data); }
+    const float* dev_vec(const float* host) const { return host ? vecs_.at(host) : nullptr; }
 
     // Engram modules on the GPU (see the top of the file).
     Status init_lookups(int64_t* max_w, int64_t* max_e);
@@ -155,19 +160,23 @@ private:
     const ExtensionState* filtered_state_ = nullptr;  // told which rows VRAM holds
 
     std::vector<DevBuffer> owned_;  // every uploaded tensor
-    std::vector<DevLayer> layers_;  // [first, last)
+    // The uploads of the blocks' weights, by their address in the mapping.
+    std::unordered_map<const uint8_t*, DevMatrix> mats_;
+    std::unordered_map<const float*, const float*> vecs_;
     const float* rope_freqs_ = nullptr;
     const float* output_norm_ = nullptr;
     DevMatrix output_;
     uint64_t weights_bytes_ = 0, scratch_bytes_ = 0;
 
     DevBuffer k_cache_, v_cache_;
-    DevBuffer d_x_, d_xn_, d_q_, d_k_, d_v_, d_attn_, d_gate_, d_up_, d_logits_, d_pos_, d_part_, d_h16_, d_w16_;
+    DevBuffer d_x_, d_logits_, d_pos_, d_part_, d_h16_, d_w16_;
+    std::array<DevBuffer, kSlotCount> d_slot_;  // [n_batch, width] per slot of the graphs (X is d_x_)
     float* h_x_ = nullptr;
     int32_t* h_pos_ = nullptr;
     float* h_logits_ = nullptr;
     int64_t dec_split_ = 1;
     int64_t pos_host_ = 0;  // pos0 of the forward in flight (prefill split sizes)
+    int64_t n_tok_ = 0;     // tokens of the block in flight
     float theta_scale_ = 1;
     std::unique_ptr<ThreadPool> ext_pool_;  // modules the GPU cannot run
 

@@ -1,6 +1,7 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -9,27 +10,51 @@
 
 namespace eg {
 
-void ForwardScratch::allocate(const HParams& hp, int64_t nb, int64_t n_ctx, int n_threads) {
+void ForwardScratch::allocate(const Model& m, int64_t first, int64_t last, int64_t nb, int64_t n_ctx,
+                              int n_threads) {
+    const HParams& hp = m.hparams();
     n_batch = nb;
-    xn.assign(nb * std::max(hp.n_embd, hp.n_ff), 0);
-    q.assign(nb * hp.q_dim(), 0);
-    k.assign(nb * hp.kv_dim(), 0);
-    v.assign(nb * hp.kv_dim(), 0);
-    attn.assign(nb * hp.q_dim(), 0);
-    tmp.assign(nb * hp.n_embd, 0);
-    gate.assign(nb * hp.n_ff, 0);
-    up.assign(nb * hp.n_ff, 0);
+    std::array<int64_t, kSlotCount> width{};
+    width[(int)Slot::Norm] = hp.n_embd;  // the output head normalizes into it
+    int64_t widest_in = hp.n_embd;       // the widest matmul input
+    for (int64_t il = first; il < last; ++il) {
+        const BlockGraph& g = m.block(il);
+        for (int i = 0; i < kSlotCount; ++i) width[i] = std::max(width[i], g.width[i]);
+        for (const Node& n : g.nodes)
+            if (n.op == Op::Matmul) widest_in = std::max(widest_in, (m.weights().layers[il].*n.w).k);
+    }
+    for (int i = 1; i < kSlotCount; ++i) slot[i].assign((size_t)(nb * width[i]), 0);
     scores.assign((size_t)n_threads * attention_scores_stride(n_ctx), 0);
     logits.assign(hp.n_vocab, 0);
-    // Quantized activations: the widest input row is n_ff or q_dim floats;
-    // any vec_dot type takes at most 4 bytes per element (F32).
-    mm.reserve((size_t)nb * std::max(hp.n_ff, std::max(hp.q_dim(), hp.n_embd)) * 4);
+    if (hp.n_expert > 0) {
+        moe.allocate(nb, hp.n_embd, hp.n_ff_exp, hp.n_expert_used);
+        widest_in = std::max(widest_in, hp.n_ff_exp);
+    }
+    // Quantized activations: any vec_dot type takes at most 4 bytes per value (F32).
+    mm.reserve((size_t)nb * widest_in * 4);
 }
 
 uint64_t ForwardScratch::bytes() const {
-    uint64_t n = xn.size() + q.size() + k.size() + v.size() + attn.size() + tmp.size() + gate.size() +
-                 up.size() + scores.size() + logits.size();
-    return n * sizeof(float) + mm.bytes();
+    uint64_t n = scores.size() + logits.size();
+    for (const auto& v : slot) n += v.size();
+    return n * sizeof(float) + moe.bytes() + mm.bytes();
+}
+
+void MoeScratch::allocate(int64_t nb, int64_t D, int64_t F, int64_t K) {
+    n_used = K;
+    ids.assign((size_t)(nb * K), 0);
+    weights.assign((size_t)(nb * K), 0);
+    in.assign((size_t)(nb * D), 0);
+    gate.assign((size_t)(nb * F), 0);
+    up.assign((size_t)(nb * F), 0);
+    act.assign((size_t)(nb * F), 0);
+    out.assign((size_t)(nb * D), 0);
+    y.assign((size_t)(nb * K * D), 0);
+}
+
+uint64_t MoeScratch::bytes() const {
+    return (ids.size() + weights.size() + in.size() + gate.size() + up.size() + act.size() + out.size() + y.size()) *
+           sizeof(float);
 }
 
 Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext) {
@@ -45,85 +70,183 @@ Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, f
     return {};
 }
 
-Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
-                      int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
-                      ExtensionState* ext) {
+namespace {
+
+// Per-token work of n_tok tokens: on the pool, or at once for one token (a
+// decode step would otherwise wake the threads for a few hundred floats).
+template <class F>
+void for_tokens(ThreadPool& pool, int64_t n_tok, F&& fn) {
+    if (n_tok == 1)
+        fn(0, 1);
+    else
+        pool.parallel_for(n_tok, fn);
+}
+
+}  // namespace
+
+void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t* ids, float* weights) {
+    const int64_t E = r.n_expert, K = r.n_used;
+    std::vector<float> p((size_t)E);
+    std::vector<int32_t> order((size_t)E);
+    for (int64_t t = 0; t < n_tok; ++t) {
+        const float* l = logits + t * E;
+        const float mx = *std::max_element(l, l + E);
+        float sum = 0;
+        for (int64_t e = 0; e < E; ++e) sum += p[e] = std::exp(l[e] - mx);
+        for (int64_t e = 0; e < E; ++e) p[e] /= sum;
+        for (int64_t e = 0; e < E; ++e) order[e] = (int32_t)e;
+        std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                          [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+        float chosen = 0;
+        for (int64_t j = 0; j < K; ++j) chosen += p[order[j]];
+        for (int64_t j = 0; j < K; ++j) {
+            ids[t * K + j] = order[j];
+            weights[t * K + j] = r.renormalize ? p[order[j]] / chosen : p[order[j]];
+        }
+    }
+}
+
+void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps, const ExpertMatrices& down_exps,
+                 MoeScratch& s, const float* in, int64_t n_tok, float* out, ThreadPool& pool, MatmulScratch& mm) {
+    const int64_t D = gate_exps.all.k, F = gate_exps.rows, K = s.n_used, E = gate_exps.n_expert;
+    std::vector<int64_t> picks;  // (token * K + choice) of one expert
+    picks.reserve((size_t)n_tok);
+    for (int64_t e = 0; e < E; ++e) {
+        picks.clear();
+        for (int64_t i = 0; i < n_tok * K; ++i)
+            if (s.ids[i] == e) picks.push_back(i);
+        if (picks.empty()) continue;
+        const int64_t c = (int64_t)picks.size();
+        for (int64_t r = 0; r < c; ++r) std::copy_n(in + picks[r] / K * D, D, s.in.data() + r * D);
+        const WeightView gate = gate_exps.expert(e), up = up_exps.expert(e), down = down_exps.expert(e);
+        const WeightView* w[] = {&gate, &up};
+        float* y[] = {s.gate.data(), s.up.data()};
+        matmul_n(w, y, 2, s.in.data(), c, pool, mm);
+        for_tokens(pool, c, [&](int64_t b, int64_t en) {
+            for (int64_t r = b; r < en; ++r)
+                silu_mul(s.gate.data() + r * F, s.up.data() + r * F, s.act.data() + r * F, F);
+        });
+        matmul(down, s.act.data(), c, s.out.data(), pool, mm);
+        for (int64_t r = 0; r < c; ++r) std::copy_n(s.out.data() + r * D, D, s.y.data() + picks[r] * D);
+    }
+    for (int64_t t = 0; t < n_tok; ++t) {
+        float* o = out + t * D;
+        for (int64_t j = 0; j < K; ++j) {
+            const float wj = s.weights[t * K + j];
+            const float* y = s.y.data() + (t * K + j) * D;
+            if (j == 0)
+                for (int64_t i = 0; i < D; ++i) o[i] = wj * y[i];
+            else
+                for (int64_t i = 0; i < D; ++i) o[i] += wj * y[i];
+        }
+    }
+}
+
+Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s,
+                      float* x, int64_t n_tok, int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool,
+                      const TensorDumpFn* dump, ExtensionState* ext) {
     const HParams& hp = model.hparams();
-    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim, FF = hp.n_ff;
+    const int64_t D = hp.n_embd, HD = hp.head_dim, KVD = hp.kv_dim();
     auto named = [&](const char* name, int64_t il, const float* data, int64_t n) {
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
     };
     ModelExtension* mx = ext ? model.extension() : nullptr;
     RopeTable rt{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, w.rope_freqs};
+    auto buf = [&](Slot sl) { return sl == Slot::X ? x : s.slot[(int)sl].data(); };
 
     for (int64_t il = l0; il < l1; ++il) {
         const LayerWeights& L = w.layers[il];
+        const BlockGraph& g = model.block(il);
         const int64_t kl = il - kv_first;
         if (mx && mx->has_layer(il)) {
             if (auto st = mx->apply(*ext, il, x, n_tok, pos0, pool, dump); !st) return st;
             named("engram_l_out", il, x, D);
         }
-        for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.attn_norm, s.xn.data() + t * D, D, hp.rms_eps);
-        named("attn_norm", il, s.xn.data(), D);
-
-        {
-            const WeightView* w[] = {&L.wq, &L.wk, &L.wv};
-            float* y[] = {s.q.data(), s.k.data(), s.v.data()};
-            matmul_n(w, y, 3, s.xn.data(), n_tok, pool, s.mm);
-        }
-        named("q_proj", il, s.q.data(), QD);
-        pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
-            for (int64_t t = b; t < e; ++t) {
-                float* q = s.q.data() + t * QD;
-                float* k = s.k.data() + t * KVD;
-                float* v = s.v.data() + t * KVD;
-                if (L.bq) {
-                    for (int64_t i = 0; i < QD; ++i) q[i] += L.bq[i];
-                    for (int64_t i = 0; i < KVD; ++i) k[i] += L.bk[i];
-                    for (int64_t i = 0; i < KVD; ++i) v[i] += L.bv[i];
-                }
-                for (int64_t h = 0; h < hp.n_head; ++h) {
-                    if (L.q_norm) rms_norm(q + h * HD, L.q_norm, q + h * HD, HD, hp.rms_eps);
-                    rope_head(q + h * HD, HD, pos0 + t, rt, hp.rope_type);
-                }
-                for (int64_t h = 0; h < hp.n_head_kv; ++h) {
-                    if (L.k_norm) rms_norm(k + h * HD, L.k_norm, k + h * HD, HD, hp.rms_eps);
-                    rope_head(k + h * HD, HD, pos0 + t, rt, hp.rope_type);
-                }
-                store_f16(k, kv.k(kl) + (pos0 + t) * KVD, KVD);
-                store_f16(v, kv.v(kl) + (pos0 + t) * KVD, KVD);
+        for (size_t i = 0; i < g.nodes.size();) {
+            const Node& n = g.nodes[i];
+            float* out = buf(n.out);
+            const float* in = buf(n.in);
+            switch (n.op) {
+            case Op::RmsNorm: {
+                const float* wv = n.vec ? L.*n.vec : nullptr;
+                const int64_t groups = n.width / n.group;
+                for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t)
+                        for (int64_t q = 0; q < groups; ++q)
+                            rms_norm(in + t * n.width + q * n.group, wv, out + t * n.width + q * n.group, n.group,
+                                     hp.rms_eps);
+                });
+                break;
             }
-        });
-        named("q", il, s.q.data(), QD);
-        named("k", il, s.k.data(), KVD);
-        named("v", il, s.v.data(), KVD);
-
-        AttentionArgs aa{s.q.data(), kv.k(kl), kv.v(kl), s.attn.data(), s.scores.data(), n_tok, pos0,
-                         hp.n_head, hp.n_head_kv, HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
-        attention(aa, pool);
-        named("kqv_out", il, s.attn.data(), QD);
-
-        matmul(L.wo, s.attn.data(), n_tok, s.tmp.data(), pool, s.mm);
-        named("attn_out", il, s.tmp.data(), D);
-        for (int64_t i = 0; i < n_tok * D; ++i) x[i] += s.tmp[i];
-
-        for (int64_t t = 0; t < n_tok; ++t) rms_norm(x + t * D, L.ffn_norm, s.xn.data() + t * D, D, hp.rms_eps);
-        named("ffn_norm", il, s.xn.data(), D);
-        {
-            const WeightView* w[] = {&L.gate, &L.up};
-            float* y[] = {s.gate.data(), s.up.data()};
-            matmul_n(w, y, 2, s.xn.data(), n_tok, pool, s.mm);
+            case Op::Matmul: {
+                // Up to 4 products of the same input in a row run as one job (Q, K, V; gate, up).
+                size_t j = i;
+                const WeightView* mats[4];
+                float* ys[4];
+                int count = 0;
+                while (j < g.nodes.size() && count < 4 && g.nodes[j].op == Op::Matmul && g.nodes[j].in == n.in) {
+                    mats[count] = &(L.*g.nodes[j].w);
+                    ys[count] = buf(g.nodes[j].out);
+                    ++count, ++j;
+                }
+                matmul_n(mats, ys, count, in, n_tok, pool, s.mm);
+                for (size_t m = i; m < j; ++m) {
+                    const Node& nm = g.nodes[m];
+                    if (nm.vec) {
+                        const float* b = L.*nm.vec;
+                        float* y = buf(nm.out);
+                        for (int64_t t = 0; t < n_tok; ++t)
+                            for (int64_t c = 0; c < nm.width; ++c) y[t * nm.width + c] += b[c];
+                    }
+                    named(nm.name, il, buf(nm.out), nm.width);
+                }
+                i = j;
+                continue;
+            }
+            case Op::Add:
+                for (int64_t v = 0; v < n_tok * n.width; ++v) out[v] += in[v];
+                break;
+            case Op::Rope:
+                for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t)
+                        for (int64_t h = 0; h < n.heads; ++h) rope_head(out + t * n.width + h * HD, HD, pos0 + t, rt, hp.rope_type);
+                });
+                break;
+            case Op::StoreKv: {
+                const float* v = buf(n.in2);
+                for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t) {
+                        store_f16(in + t * KVD, kv.k(kl) + (pos0 + t) * KVD, KVD);
+                        store_f16(v + t * KVD, kv.v(kl) + (pos0 + t) * KVD, KVD);
+                    }
+                });
+                ++i;
+                continue;  // nothing new to show
+            }
+            case Op::Attention: {
+                AttentionArgs aa{in, kv.k(kl), kv.v(kl), out, s.scores.data(), n_tok, pos0, hp.n_head, hp.n_head_kv,
+                                 HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
+                attention(aa, pool);
+                break;
+            }
+            case Op::SwiGlu: {
+                const float* up = buf(n.in2);
+                for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t)
+                        silu_mul(in + t * n.width, up + t * n.width, out + t * n.width, n.width);
+                });
+                break;
+            }
+            case Op::MoeRoute:
+                moe_route(n.routing, in, n_tok, s.moe.ids.data(), s.moe.weights.data());
+                break;
+            case Op::MoeExperts:
+                moe_experts(L.gate_exps, L.up_exps, L.down_exps, s.moe, in, n_tok, out, pool, s.mm);
+                break;
+            }
+            named(n.name, il, out, n.width);
+            ++i;
         }
-        named("ffn_gate", il, s.gate.data(), FF);
-        named("ffn_up", il, s.up.data(), FF);
-        pool.parallel_for(n_tok, [&](int64_t b, int64_t e) {
-            for (int64_t t = b; t < e; ++t) silu_mul(s.gate.data() + t * FF, s.up.data() + t * FF, s.xn.data() + t * FF, FF);
-        });
-        named("ffn_act", il, s.xn.data(), FF);
-        matmul(L.down, s.xn.data(), n_tok, s.tmp.data(), pool, s.mm);
-        named("ffn_out", il, s.tmp.data(), D);
-        for (int64_t i = 0; i < n_tok * D; ++i) x[i] += s.tmp[i];
-        named("l_out", il, x, D);
     }
     return {};
 }
@@ -131,9 +254,10 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
 void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s, const float* x_last,
                     ThreadPool& pool, const TensorDumpFn* dump) {
     const HParams& hp = model.hparams();
-    rms_norm(x_last, w.output_norm, s.xn.data(), hp.n_embd, hp.rms_eps);
-    if (dump && *dump) (*dump)("result_norm", -1, s.xn.data(), 1, hp.n_embd);
-    matmul(w.output, s.xn.data(), 1, s.logits.data(), pool, s.mm);
+    float* xn = s.slot[(int)Slot::Norm].data();
+    rms_norm(x_last, w.output_norm, xn, hp.n_embd, hp.rms_eps);
+    if (dump && *dump) (*dump)("result_norm", -1, xn, 1, hp.n_embd);
+    matmul(w.output, xn, 1, s.logits.data(), pool, s.mm);
 }
 
 }  // namespace eg

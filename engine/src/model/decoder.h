@@ -1,12 +1,14 @@
-// The forward pass shared by the llama, qwen2 and qwen3 families: embeddings,
-// N x (RMSNorm, attention with RoPE/GQA, RMSNorm, SwiGLU FFN), norm, logits.
+// The forward pass on the CPU: embeddings, each block's graph (model/graph.h,
+// built by its architecture) run operation by operation, norm, logits.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "cpu/matmul.h"
+#include "model/graph.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
@@ -19,24 +21,52 @@ class ThreadPool;
 // debug run dump any layer and compare it with a reference. data is
 // [n_tok, n] row-major.
 
+// A MoE block's work: each token's experts and weights [n_batch, n_used],
+// the rows gathered per expert and their outputs per (token, choice).
+struct MoeScratch {
+    int64_t n_used = 0;
+    std::vector<int32_t> ids;
+    std::vector<float> weights;
+    std::vector<float> in, gate, up, act, out;  // [n_batch, n_embd or n_ff_exp]
+    std::vector<float> y;                       // [n_batch * n_used, n_embd]
+
+    void allocate(int64_t n_batch, int64_t n_embd, int64_t n_ff_exp, int64_t n_used);
+    uint64_t bytes() const;
+};
+
+// Each token's r.n_used experts from the router's logits [n_tok, n_expert]:
+// p = softmax(logits) over all experts, the top n_used by p (the lower index
+// first on a tie), their p as weights, renormalized to sum 1 when asked.
+void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t* ids, float* weights);
+
+// out[t] = sum_j w[t, j] * down_e(silu(gate_e in[t]) * up_e in[t]), e = ids[t, j]
+// (s.ids and s.weights, from moe_route). Each chosen expert runs once over
+// the rows of the tokens that chose it; the sum over j runs in the order of
+// the choices, so a token gets the same result alone or in a batch.
+void moe_experts(const ExpertMatrices& gate, const ExpertMatrices& up, const ExpertMatrices& down, MoeScratch& s,
+                 const float* in, int64_t n_tok, float* out, ThreadPool& pool, MatmulScratch& mm);
+
 // Buffers of one backend's forward pass, allocated once for the largest
 // batch (the activations x themselves belong to the session).
 struct ForwardScratch {
     int64_t n_batch = 0;
-    std::vector<float> xn, q, k, v, attn, tmp, gate, up;     // [n_batch, *]
-    std::vector<float> scores;                               // [n_threads, n_ctx]
-    std::vector<float> logits;                               // [n_logits, n_vocab]
+    std::array<std::vector<float>, kSlotCount> slot;  // [n_batch, the slot's width] (X unused: x is the caller's)
+    std::vector<float> scores;                        // [n_threads, n_ctx]
+    std::vector<float> logits;                        // [n_vocab]
+    MoeScratch moe;
     MatmulScratch mm;
 
-    void allocate(const HParams& hp, int64_t n_batch, int64_t n_ctx, int n_threads);
+    // For blocks [first, last) of m (their graphs give the widths).
+    void allocate(const Model& m, int64_t first, int64_t last, int64_t n_batch, int64_t n_ctx, int n_threads);
     uint64_t bytes() const;
 };
 
 // The three parts of a forward pass, so that blocks can run on several
 // backends (backend/backend.h):
 //  - embed: token rows into x [n_tok, n_embd] (the extension may serve them);
-//  - layers: blocks [l0, l1) on x in place, K/V of block il written to
-//    kv layer (il - kv_first); the extension's modules run in their blocks;
+//  - layers: blocks [l0, l1) on x in place, each block's graph in order, K/V
+//    of block il written to kv layer (il - kv_first); the extension's
+//    modules run at the start of their blocks;
 //  - output: final norm and logits of one token's x into s.logits.
 Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext);
 // layers/output read their matrices from w (the model's weights, or the

@@ -24,7 +24,11 @@ struct HParams {
     float rope_freq_scale = 1.0f;  // linear scaling: 1 / ARCH.rope.scaling.factor
     RopeType rope_type = RopeType::Normal;
     bool has_qkv_bias = false;  // qwen2
-    bool has_qk_norm = false;   // qwen3
+    bool has_qk_norm = false;   // qwen3, qwen3moe (per head), olmoe (whole projection)
+    // Mixture of experts (model/moe_shape.h): 0 in a dense model.
+    int64_t n_expert = 0;       // ARCH.expert_count
+    int64_t n_expert_used = 0;  // ARCH.expert_used_count
+    int64_t n_ff_exp = 0;       // one expert's width
     bool tied_output = false;   // output.weight absent: reuse token_embd
 
     int64_t q_dim() const { return n_head * head_dim; }

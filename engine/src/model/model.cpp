@@ -54,10 +54,8 @@ Status Model::load_hparams() {
     hp_.arch = *arch.value();
     arch_ = find_arch(hp_.arch);
     if (!arch_)
-        return f.error("general.architecture", "'" + hp_.arch + "' is not supported (supported: llama, qwen2, qwen3)");
-    hp_.rope_type = arch_->rope_type;
-    hp_.has_qkv_bias = arch_->qkv_bias;
-    hp_.has_qk_norm = arch_->qk_norm;
+        return f.error("general.architecture",
+                       "'" + hp_.arch + "' is not supported (supported: " + supported_archs() + ")");
 
     const std::string a = hp_.arch + ".";
     auto need_int = [&](const std::string& key, int64_t lo, int64_t hi, int64_t* out) -> Status {
@@ -121,52 +119,95 @@ Status Model::load_hparams() {
         // attention math and are not implemented: refuse rather than run wrong.
         return f.error(a + "rope.scaling.type", "'" + stype + "' rope scaling is not supported yet");
     }
-    return {};
+    return arch_->hparams(f, hp_);
 }
 
-Status Model::load_weights() {
-    const GgufFile& f = *file_;
-    const HParams& hp = hp_;
+namespace {
 
-    auto tensor = [&](const std::string& name, bool required, const GgufTensorInfo** out) -> Status {
-        *out = f.find_tensor(name);
-        if (!*out && required) return f.error("tensor " + name, "missing");
-        return {};
-    };
-    auto matrix = [&](const std::string& name, int64_t k, int64_t n, WeightView* out, bool required = true) -> Status {
+// The model loader's TensorLoader: a block's tensors by suffix, checked
+// against the shapes the architecture asks for; counts what it maps.
+class BlockTensors final : public TensorLoader {
+public:
+    BlockTensors(const GgufFile& f, uint64_t& n_params, uint64_t& bytes, std::vector<std::vector<float>>& owned)
+        : f_(f), n_params_(n_params), bytes_(bytes), owned_(owned) {}
+
+    // "" for the model's own tensors, "blk.N." inside block N.
+    std::string prefix;
+
+    Status matrix(const std::string& suffix, int64_t k, int64_t n, WeightView* out, bool required = true) override {
         const GgufTensorInfo* t = nullptr;
-        if (auto s = tensor(name, required, &t); !s) return s;
-        if (!t) return {};
+        if (auto s = find(suffix, required, &t); !s || !t) return s;
         if (t->n_dims > 2 || t->ne[0] != k || t->ne[1] != n)
-            return f.error("tensor " + name, "shape is " + t->shape_string() + ", expected [" + std::to_string(k) + ", " +
-                                                 std::to_string(n) + "]");
-        if (!kernels_for(t->type))
-            return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
+            return shape_error(*t, {k, n});
+        if (auto s = kernels(*t); !s) return s;
         *out = WeightView{t->type, k, n, t->data, row_bytes(t->type, k)};
-        n_params_ += t->n_elements;
-        weight_bytes_ += t->n_bytes;
+        count(*t);
         return {};
-    };
+    }
+
     // 1-D tensors (norms, biases) are used as F32; other types are converted once.
-    auto vec = [&](const std::string& name, int64_t n, const float** out, bool required = true) -> Status {
+    Status vec(const std::string& suffix, int64_t n, const float** out, bool required = true) override {
         const GgufTensorInfo* t = nullptr;
-        if (auto s = tensor(name, required, &t); !s) return s;
-        if (!t) return {};
-        if (t->n_dims != 1 || t->ne[0] != n)
-            return f.error("tensor " + name, "shape is " + t->shape_string() + ", expected [" + std::to_string(n) + "]");
-        const TypeKernels* kt = kernels_for(t->type);
-        if (!kt) return f.error("tensor " + name, "type " + std::string(type_name((uint32_t)t->type)) + " is not supported");
-        n_params_ += t->n_elements;
-        weight_bytes_ += t->n_bytes;
+        if (auto s = find(suffix, required, &t); !s || !t) return s;
+        if (t->n_dims != 1 || t->ne[0] != n) return shape_error(*t, {n});
+        if (auto s = kernels(*t); !s) return s;
+        count(*t);
         if (t->type == GgmlType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
             *out = reinterpret_cast<const float*>(t->data);
             return {};
         }
         owned_.emplace_back(n);
-        kt->dequantize(t->data, owned_.back().data(), n);
+        kernels_for(t->type)->dequantize(t->data, owned_.back().data(), n);
         *out = owned_.back().data();
         return {};
-    };
+    }
+
+    Status experts(const std::string& suffix, int64_t k, int64_t rows, int64_t n_expert,
+                   ExpertMatrices* out) override {
+        const GgufTensorInfo* t = nullptr;
+        if (auto s = find(suffix, true, &t); !s) return s;
+        if (t->n_dims != 3 || t->ne[0] != k || t->ne[1] != rows || t->ne[2] != n_expert)
+            return shape_error(*t, {k, rows, n_expert});
+        if (auto s = kernels(*t); !s) return s;
+        out->all = WeightView{t->type, k, rows * n_expert, t->data, row_bytes(t->type, k)};
+        out->rows = rows;
+        out->n_expert = n_expert;
+        count(*t);
+        return {};
+    }
+
+private:
+    Status find(const std::string& suffix, bool required, const GgufTensorInfo** out) const {
+        *out = f_.find_tensor(prefix + suffix);
+        if (!*out && required) return f_.error("tensor " + prefix + suffix, "missing");
+        return {};
+    }
+    Status shape_error(const GgufTensorInfo& t, std::initializer_list<int64_t> want) const {
+        std::string s = "[";
+        for (int64_t d : want) s += (s.size() > 1 ? ", " : "") + std::to_string(d);
+        return f_.error("tensor " + t.name, "shape is " + t.shape_string() + ", expected " + s + "]");
+    }
+    Status kernels(const GgufTensorInfo& t) const {
+        if (kernels_for(t.type)) return {};
+        return f_.error("tensor " + t.name, "type " + std::string(type_name((uint32_t)t.type)) + " is not supported");
+    }
+    void count(const GgufTensorInfo& t) {
+        n_params_ += t.n_elements;
+        bytes_ += t.n_bytes;
+    }
+
+    const GgufFile& f_;
+    uint64_t& n_params_;
+    uint64_t& bytes_;
+    std::vector<std::vector<float>>& owned_;
+};
+
+}  // namespace
+
+Status Model::load_weights() {
+    const GgufFile& f = *file_;
+    const HParams& hp = hp_;
+    BlockTensors t(f, n_params_, weight_bytes_, owned_);
 
     const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
     if (!embd) return f.error("tensor token_embd.weight", "missing");
@@ -174,35 +215,20 @@ Status Model::load_weights() {
         return f.error("tensor token_embd.weight", "shape is " + embd->shape_string() + ", expected [" +
                                                        std::to_string(hp.n_embd) + ", n_vocab]");
     hp_.n_vocab = embd->ne[1];
-    if (auto s = matrix("token_embd.weight", hp.n_embd, hp.n_vocab, &w_.tok_embd); !s) return s;
-    if (auto s = vec("output_norm.weight", hp.n_embd, &w_.output_norm); !s) return s;
-    if (auto s = matrix("output.weight", hp.n_embd, hp.n_vocab, &w_.output, false); !s) return s;
+    if (auto s = t.matrix("token_embd.weight", hp.n_embd, hp.n_vocab, &w_.tok_embd); !s) return s;
+    if (auto s = t.vec("output_norm.weight", hp.n_embd, &w_.output_norm); !s) return s;
+    if (auto s = t.matrix("output.weight", hp.n_embd, hp.n_vocab, &w_.output, false); !s) return s;
     hp_.tied_output = w_.output.data == nullptr;
     if (hp_.tied_output) w_.output = w_.tok_embd;
-    if (auto s = vec("rope_freqs.weight", hp.n_rot / 2, &w_.rope_freqs, false); !s) return s;
+    if (auto s = t.vec("rope_freqs.weight", hp.n_rot / 2, &w_.rope_freqs, false); !s) return s;
 
     w_.layers.resize(hp.n_layer);
+    graphs_.resize(hp.n_layer);
     for (int64_t il = 0; il < hp.n_layer; ++il) {
-        LayerWeights& L = w_.layers[il];
-        const std::string p = "blk." + std::to_string(il) + ".";
-        if (auto s = vec(p + "attn_norm.weight", hp.n_embd, &L.attn_norm); !s) return s;
-        if (auto s = matrix(p + "attn_q.weight", hp.n_embd, hp.q_dim(), &L.wq); !s) return s;
-        if (auto s = matrix(p + "attn_k.weight", hp.n_embd, hp.kv_dim(), &L.wk); !s) return s;
-        if (auto s = matrix(p + "attn_v.weight", hp.n_embd, hp.kv_dim(), &L.wv); !s) return s;
-        if (auto s = matrix(p + "attn_output.weight", hp.q_dim(), hp.n_embd, &L.wo); !s) return s;
-        if (hp.has_qkv_bias) {
-            if (auto s = vec(p + "attn_q.bias", hp.q_dim(), &L.bq); !s) return s;
-            if (auto s = vec(p + "attn_k.bias", hp.kv_dim(), &L.bk); !s) return s;
-            if (auto s = vec(p + "attn_v.bias", hp.kv_dim(), &L.bv); !s) return s;
-        }
-        if (hp.has_qk_norm) {
-            if (auto s = vec(p + "attn_q_norm.weight", hp.head_dim, &L.q_norm); !s) return s;
-            if (auto s = vec(p + "attn_k_norm.weight", hp.head_dim, &L.k_norm); !s) return s;
-        }
-        if (auto s = vec(p + "ffn_norm.weight", hp.n_embd, &L.ffn_norm); !s) return s;
-        if (auto s = matrix(p + "ffn_gate.weight", hp.n_embd, hp.n_ff, &L.gate); !s) return s;
-        if (auto s = matrix(p + "ffn_up.weight", hp.n_embd, hp.n_ff, &L.up); !s) return s;
-        if (auto s = matrix(p + "ffn_down.weight", hp.n_ff, hp.n_embd, &L.down); !s) return s;
+        t.prefix = "blk." + std::to_string(il) + ".";
+        if (auto s = arch_->load_block(t, hp, il, w_.layers[il]); !s) return s;
+        BlockBuilder g(hp, w_.layers[il], il, graphs_[il]);
+        arch_->build_block(g);
     }
     return {};
 }

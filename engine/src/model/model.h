@@ -20,18 +20,42 @@
 
 namespace eg {
 
+// n_expert matrices of one shape stacked in one tensor (ffn_{gate,up,down}_exps,
+// GGUF ne [k, rows, n_expert]): expert e is rows [e*rows, (e+1)*rows) of all.
+struct ExpertMatrices {
+    WeightView all;       // k values per row, n_expert * rows rows
+    int64_t rows = 0;     // rows per expert
+    int64_t n_expert = 0;
+    // Per expert, the CPU's packed copy (quant/packed.h) or null; empty: none.
+    std::vector<const PackedMatrix*> packed;
+
+    WeightView expert(int64_t e) const {
+        WeightView v = all;
+        v.n = rows;
+        v.data = all.data + e * rows * all.row_bytes;
+        v.packed = packed.empty() ? nullptr : packed[(size_t)e];
+        return v;
+    }
+    uint64_t expert_bytes() const { return (uint64_t)(rows * all.row_bytes); }
+};
+
+// A block's weights; which of them a block has depends on its architecture
+// (model/arch/*.cpp), whose graph names the ones it reads.
 struct LayerWeights {
     const float* attn_norm = nullptr;  // [n_embd]
     WeightView wq, wk, wv;             // [n_embd, q_dim], [n_embd, kv_dim] x2
     const float* bq = nullptr;         // [q_dim]   qwen2
     const float* bk = nullptr;         // [kv_dim]  qwen2
     const float* bv = nullptr;         // [kv_dim]  qwen2
-    const float* q_norm = nullptr;     // [head_dim] qwen3
-    const float* k_norm = nullptr;     // [head_dim] qwen3
+    const float* q_norm = nullptr;     // [head_dim] qwen3; [q_dim] olmoe
+    const float* k_norm = nullptr;     // [head_dim] qwen3; [kv_dim] olmoe
     WeightView wo;                     // [q_dim, n_embd]
     const float* ffn_norm = nullptr;   // [n_embd]
-    WeightView gate, up;               // [n_embd, n_ff]
+    WeightView gate, up;               // [n_embd, n_ff]        dense FFN
     WeightView down;                   // [n_ff, n_embd]
+    WeightView router;                 // [n_embd, n_expert]    MoE FFN
+    ExpertMatrices gate_exps, up_exps; // n_expert x [n_embd, n_ff_exp]
+    ExpertMatrices down_exps;          // n_expert x [n_ff_exp, n_embd]
 };
 
 struct ModelWeights {
@@ -61,6 +85,8 @@ public:
     const HParams& hparams() const { return hp_; }
     const ArchSpec& arch() const { return *arch_; }
     const ModelWeights& weights() const { return w_; }
+    // Block il's operations (model/graph.h), built at load.
+    const BlockGraph& block(int64_t il) const { return graphs_[(size_t)il]; }
     const Tokenizer& tokenizer() const { return *tok_; }
     // The model's own tokenizer.chat_template, if it carries one.
     const std::optional<std::string>& chat_template() const { return chat_template_; }
@@ -89,6 +115,7 @@ private:
     const ArchSpec* arch_ = nullptr;
     HParams hp_;
     ModelWeights w_;
+    std::vector<BlockGraph> graphs_;
     std::optional<std::string> chat_template_;
     std::unique_ptr<ModelExtension> ext_;
     std::vector<std::vector<float>> owned_;  // small vectors converted to F32 at load

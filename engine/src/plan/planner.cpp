@@ -182,6 +182,10 @@ uint64_t gpu_need(const Inputs& in, int64_t k, bool with_kv) {
     return need;
 }
 
+bool moe_block(const ModelInfo& m, int64_t i) {
+    return (size_t)i < m.block_expert_bytes.size() && m.block_expert_bytes[(size_t)i] > 0;
+}
+
 // Most blocks that fit beside the output head, with or without their KV.
 int64_t max_gpu_blocks(const Inputs& in, bool with_kv) {
     const ModelInfo& m = in.m;
@@ -189,6 +193,7 @@ int64_t max_gpu_blocks(const Inputs& in, bool with_kv) {
     if (need > in.vram_avail) return -1;  // not even the head
     int64_t k = 0;
     for (int64_t i = m.n_layer - 1; i >= 0; --i) {
+        if (moe_block(m, i)) break;  // the CUDA backend runs dense blocks only (for now)
         need += m.block_weight_bytes[(size_t)i] + (with_kv ? m.kv_bytes_per_block(in.n_ctx) : 0);
         // The Engram scratch and rows of the blocks so far (they grow with them).
         const uint64_t eng = engram_gpu_need(m, in.b.n_batch, in.n_ctx, i);
@@ -389,7 +394,10 @@ void explain(const Inputs& in, Placement& p) {
         } else if (in.vram_avail > 0) {
             const int64_t fit = max_gpu_blocks(in, true);
             const int64_t fit_no_kv = max_gpu_blocks(in, false);
-            if (fit < m.n_layer) {
+            if (m.n_expert > 0) {
+                p.notes.push_back("the mixture-of-experts blocks run on the CPU: the CUDA backend does not run "
+                                  "experts yet");
+            } else if (fit < m.n_layer) {
                 const uint64_t avg_w = m.blocks_bytes() / (uint64_t)m.n_layer;
                 p.problems.push_back("the VRAM budget of " + gib(in.vram_avail) + " holds " + std::to_string(fit) +
                                      " of " + n_blocks + " blocks (each about " + gib(avg_w) + " of weights and " +

@@ -1,0 +1,102 @@
+#include "model/arch/blocks.h"
+
+#include "model/model.h"
+#include "model/moe_shape.h"
+
+namespace eg::blocks {
+
+Status load_attention(TensorLoader& t, const HParams& hp, LayerWeights& L, const AttentionSpec& a) {
+    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim();
+    if (auto s = t.vec("attn_norm.weight", D, &L.attn_norm); !s) return s;
+    if (auto s = t.matrix("attn_q.weight", D, QD, &L.wq); !s) return s;
+    if (auto s = t.matrix("attn_k.weight", D, KVD, &L.wk); !s) return s;
+    if (auto s = t.matrix("attn_v.weight", D, KVD, &L.wv); !s) return s;
+    if (auto s = t.matrix("attn_output.weight", QD, D, &L.wo); !s) return s;
+    if (a.qkv_bias) {
+        if (auto s = t.vec("attn_q.bias", QD, &L.bq); !s) return s;
+        if (auto s = t.vec("attn_k.bias", KVD, &L.bk); !s) return s;
+        if (auto s = t.vec("attn_v.bias", KVD, &L.bv); !s) return s;
+    }
+    if (a.qk_norm != QkNorm::None) {
+        const bool whole = a.qk_norm == QkNorm::Whole;
+        if (auto s = t.vec("attn_q_norm.weight", whole ? QD : hp.head_dim, &L.q_norm); !s) return s;
+        if (auto s = t.vec("attn_k_norm.weight", whole ? KVD : hp.head_dim, &L.k_norm); !s) return s;
+    }
+    return {};
+}
+
+Status load_dense_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L) {
+    const int64_t D = hp.n_embd, FF = hp.n_ff;
+    if (auto s = t.vec("ffn_norm.weight", D, &L.ffn_norm); !s) return s;
+    if (auto s = t.matrix("ffn_gate.weight", D, FF, &L.gate); !s) return s;
+    if (auto s = t.matrix("ffn_up.weight", D, FF, &L.up); !s) return s;
+    return t.matrix("ffn_down.weight", FF, D, &L.down);
+}
+
+Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L) {
+    const int64_t D = hp.n_embd, F = hp.n_ff_exp, E = hp.n_expert;
+    if (auto s = t.vec("ffn_norm.weight", D, &L.ffn_norm); !s) return s;
+    if (auto s = t.matrix("ffn_gate_inp.weight", D, E, &L.router); !s) return s;
+    if (auto s = t.experts("ffn_gate_exps.weight", D, F, E, &L.gate_exps); !s) return s;
+    if (auto s = t.experts("ffn_up_exps.weight", D, F, E, &L.up_exps); !s) return s;
+    return t.experts("ffn_down_exps.weight", F, D, E, &L.down_exps);
+}
+
+void attention(BlockBuilder& g, const AttentionSpec& a) {
+    const HParams& hp = g.hp;
+    const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim;
+    g.rms_norm("attn_norm", Slot::X, Slot::Norm, D, &LayerWeights::attn_norm);     // [n_tok, n_embd]
+    const VectorRef bq = a.qkv_bias ? &LayerWeights::bq : nullptr;
+    const VectorRef bk = a.qkv_bias ? &LayerWeights::bk : nullptr;
+    const VectorRef bv = a.qkv_bias ? &LayerWeights::bv : nullptr;
+    g.matmul("q_proj", &LayerWeights::wq, Slot::Norm, Slot::Q, bq);                 // [n_tok, n_head*head_dim]
+    g.matmul("k_proj", &LayerWeights::wk, Slot::Norm, Slot::K, bk);                 // [n_tok, n_head_kv*head_dim]
+    g.matmul("v", &LayerWeights::wv, Slot::Norm, Slot::V, bv);                      // [n_tok, n_head_kv*head_dim]
+    if (a.qk_norm != QkNorm::None) {
+        const bool whole = a.qk_norm == QkNorm::Whole;
+        g.rms_norm("q_norm", Slot::Q, Slot::Q, QD, &LayerWeights::q_norm, whole ? QD : HD);
+        g.rms_norm("k_norm", Slot::K, Slot::K, KVD, &LayerWeights::k_norm, whole ? KVD : HD);
+    }
+    g.rope("q", Slot::Q, hp.n_head);
+    g.rope("k", Slot::K, hp.n_head_kv);
+    g.store_kv(Slot::K, Slot::V);
+    g.attention("kqv_out", Slot::Q, Slot::Attn);                                    // [n_tok, n_head*head_dim]
+    g.matmul("attn_out", &LayerWeights::wo, Slot::Attn, Slot::Tmp);                 // [n_tok, n_embd]
+    g.add("attn_residual", Slot::Tmp, Slot::X);
+}
+
+void dense_ffn(BlockBuilder& g) {
+    const int64_t D = g.hp.n_embd;
+    g.rms_norm("ffn_norm", Slot::X, Slot::Norm, D, &LayerWeights::ffn_norm);        // [n_tok, n_embd]
+    g.matmul("ffn_gate", &LayerWeights::gate, Slot::Norm, Slot::Gate);              // [n_tok, n_ff]
+    g.matmul("ffn_up", &LayerWeights::up, Slot::Norm, Slot::Up);                    // [n_tok, n_ff]
+    g.swiglu("ffn_act", Slot::Gate, Slot::Up, Slot::Act);                           // [n_tok, n_ff]
+    g.matmul("ffn_out", &LayerWeights::down, Slot::Act, Slot::Tmp);                 // [n_tok, n_embd]
+    g.add("l_out", Slot::Tmp, Slot::X);
+}
+
+void moe_ffn(BlockBuilder& g, bool renormalize) {
+    const HParams& hp = g.hp;
+    g.rms_norm("ffn_norm", Slot::X, Slot::Norm, hp.n_embd, &LayerWeights::ffn_norm);  // [n_tok, n_embd]
+    g.matmul("ffn_moe_logits", &LayerWeights::router, Slot::Norm, Slot::Router);       // [n_tok, n_expert]
+    g.moe_route("ffn_moe_route", Slot::Router, MoeRouting{hp.n_expert, hp.n_expert_used, renormalize});
+    g.moe_experts("ffn_moe_out", Slot::Norm, Slot::Tmp);                               // [n_tok, n_embd]
+    g.add("l_out", Slot::Tmp, Slot::X);
+}
+
+Status read_moe_hparams(const GgufFile& f, HParams& hp) {
+    auto shape = read_moe_shape(f, hp.arch, hp.n_layer, hp.n_embd);
+    if (!shape) return shape.error();
+    if (!shape.value()) return f.error(hp.arch + ".expert_count", "missing (a " + hp.arch + " model has experts)");
+    const MoeShape& s = *shape.value();
+    for (int64_t il = 0; il < hp.n_layer; ++il)
+        if (il >= (int64_t)s.layers.size() || s.layers[(size_t)il].layer != il)
+            return f.error("tensor blk." + std::to_string(il) + ".ffn_gate_exps.weight",
+                           "missing: every block of a " + hp.arch + " model has experts");
+    hp.n_expert = s.n_expert;
+    hp.n_expert_used = s.n_expert_used;
+    hp.n_ff_exp = s.n_ff_exp;
+    return {};
+}
+
+}  // namespace eg::blocks

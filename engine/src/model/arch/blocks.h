@@ -1,0 +1,42 @@
+// The parts most decoder blocks share, as graph fragments and tensor lists:
+// the architectures (model/arch/*.cpp) compose their blocks from these and
+// from single operations of their own.
+#pragma once
+
+#include "model/arch.h"
+
+namespace eg::blocks {
+
+// How a block normalizes Q and K before RoPE.
+enum class QkNorm {
+    None,
+    PerHead,  // attn_{q,k}_norm [head_dim], each head on its own (qwen3)
+    Whole,    // attn_{q,k}_norm [q_dim] / [kv_dim], the whole projection (olmoe)
+};
+
+struct AttentionSpec {
+    bool qkv_bias = false;  // attn_{q,k,v}.bias (qwen2)
+    QkNorm qk_norm = QkNorm::None;
+};
+
+// attn_norm, attn_{q,k,v,output} and what `a` adds.
+Status load_attention(TensorLoader& t, const HParams& hp, LayerWeights& L, const AttentionSpec& a);
+// ffn_norm, ffn_{gate,up,down}: the dense SwiGLU feed-forward.
+Status load_dense_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L);
+// ffn_norm, the router ffn_gate_inp and ffn_{gate,up,down}_exps.
+Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L);
+
+// x += W_o attention(rope(qk_norm(W_q h + b_q)), rope(qk_norm(W_k h + b_k)), W_v h + b_v),
+// h = rms_norm(x) * attn_norm.
+void attention(BlockBuilder& g, const AttentionSpec& a);
+// x += W_down (silu(W_gate h) * W_up h),  h = rms_norm(x) * ffn_norm.
+void dense_ffn(BlockBuilder& g);
+// x += sum over the token's top-k experts e of p_e * down_e(silu(gate_e h) * up_e h),
+// p = softmax(W_router h) (renormalized over the chosen k when asked).
+void moe_ffn(BlockBuilder& g, bool renormalize);
+
+// Reads the expert keys and tensors (model/moe_shape.h) into hp: a MoE
+// architecture's hparams() calls it.
+Status read_moe_hparams(const GgufFile& f, HParams& hp);
+
+}  // namespace eg::blocks
