@@ -29,6 +29,7 @@ struct ForgeArgs {
     std::string base, out, form = "v41", layers = "1", type = "f16";
     std::string synthetic;  // "": attach Engram to --base; else a random model of this arch
     int64_t n_layer = 2, n_embd = 256, n_head = 4, n_head_kv = 0, n_ff = 512, n_vocab = 512, n_ctx = 4096;
+    int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;  // synthetic qwen3moe
     bool untied = false;
     int64_t max_ngram = 3, heads = 8, key_length = 64, conv_kernel = 4;
     uint64_t rows_per_head = 0, seed = 0;

@@ -107,6 +107,9 @@ int forge_synthetic(const ForgeArgs& a) {
     o.n_head = a.n_head;
     o.n_head_kv = a.n_head_kv;
     o.n_ff = a.n_ff;
+    o.n_expert = a.n_expert;
+    o.n_expert_used = a.n_expert_used;
+    o.n_ff_exp = a.n_ff_exp;
     o.n_vocab = a.n_vocab;
     o.n_ctx = a.n_ctx;
     o.seed = a.seed ? a.seed : 1;

@@ -116,12 +116,15 @@ int main(int argc, char** argv) {
     ForgeArgs fa;
     forge->add_option("--base", fa.base, "base GGUF model (Engram forge)")->check(CLI::ExistingFile);
     forge->add_option("--synthetic", fa.synthetic, "write a random-weight model of this architecture instead "
-                                                   "(llama, qwen2, qwen3) with the shape below");
+                                                   "(llama, qwen2, qwen3, qwen3moe) with the shape below");
     forge->add_option("--n-layer", fa.n_layer, "synthetic: blocks");
     forge->add_option("--n-embd", fa.n_embd, "synthetic: embedding width");
     forge->add_option("--n-head", fa.n_head, "synthetic: attention heads");
     forge->add_option("--n-head-kv", fa.n_head_kv, "synthetic: KV heads (default = heads)");
     forge->add_option("--n-ff", fa.n_ff, "synthetic: feed-forward width");
+    forge->add_option("--n-expert", fa.n_expert, "synthetic qwen3moe: experts per block");
+    forge->add_option("--n-expert-used", fa.n_expert_used, "synthetic qwen3moe: experts each token runs");
+    forge->add_option("--n-ff-exp", fa.n_ff_exp, "synthetic qwen3moe: width of one expert");
     forge->add_option("--vocab", fa.n_vocab, "synthetic: vocabulary size (>= 260)");
     forge->add_option("--ctx", fa.n_ctx, "synthetic: context length");
     forge->add_flag("--untied", fa.untied, "synthetic: an output head of its own");

@@ -205,24 +205,33 @@ private slots:
         QVERIFY(correlation(r.logits, ref.logits) > min_corr);
     }
 
-    // qwen2 (QKV biases, NeoX RoPE) and qwen3 (QK-norm) shapes load and run too.
+    // qwen2 (QKV biases, NeoX RoPE), qwen3 (QK-norm) and qwen3moe (experts)
+    // shapes load and run too.
     void otherArchs_data() {
         QTest::addColumn<QString>("arch");
         QTest::newRow("qwen2") << "qwen2";
         QTest::newRow("qwen3") << "qwen3";
+        QTest::newRow("qwen3moe") << "qwen3moe";
     }
     void otherArchs() {
         QFETCH(QString, arch);
         const std::string p = path((arch + ".gguf").toUtf8().constData());
         SyntheticOptions o = tiny(p, GgmlType::Q8_0);
         o.arch = arch.toStdString();
+        if (arch == "qwen3moe") {
+            o.n_expert = 8;
+            o.n_expert_used = 2;
+            o.n_ff_exp = 128;
+        }
         Status s = write_synthetic_model(o);
         QVERIFY2(s.ok(), s.message().c_str());
         auto m = Model::load(p);
         QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
         QCOMPARE(QString::fromStdString(m.value()->hparams().arch), arch);
         QCOMPARE(m.value()->hparams().has_qkv_bias, arch == "qwen2");
-        QCOMPARE(m.value()->hparams().has_qk_norm, arch == "qwen3");
+        QCOMPARE(m.value()->hparams().has_qk_norm, arch.startsWith("qwen3"));
+        QCOMPARE(m.value()->hparams().n_expert, o.n_expert);
+        QCOMPARE(m.value()->hparams().n_ff_exp, o.n_ff_exp);
         RunResult r;
         QVERIFY(run_model(p, &r));
     }

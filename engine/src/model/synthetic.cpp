@@ -161,6 +161,7 @@ std::string allowed_type_names() {
 }
 
 int64_t n_head_kv_of(const SyntheticOptions& o) { return o.n_head_kv > 0 ? o.n_head_kv : o.n_head; }
+bool moe(const SyntheticOptions& o) { return o.arch == "qwen3moe"; }
 
 Status fail(const SyntheticOptions& o, const std::string& field, const std::string& reason) {
     return make_error((o.out_path.empty() ? std::string("synthetic model") : o.out_path) + ": " + field + ": " + reason);
@@ -168,8 +169,8 @@ Status fail(const SyntheticOptions& o, const std::string& field, const std::stri
 
 Status validate(const SyntheticOptions& o) {
     if (o.out_path.empty()) return fail(o, "out", "no output path given");
-    if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3")
-        return fail(o, "arch", "'" + o.arch + "' is not one of llama, qwen2, qwen3");
+    if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3" && o.arch != "qwen3moe")
+        return fail(o, "arch", "'" + o.arch + "' is not one of llama, qwen2, qwen3, qwen3moe");
     auto range = [&](const char* field, int64_t v, int64_t lo, int64_t hi) -> Status {
         if (v < lo || v > hi)
             return fail(o, field, std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
@@ -182,6 +183,13 @@ Status validate(const SyntheticOptions& o) {
     if (Status s = range("n_head_kv", n_head_kv_of(o), 1, o.n_head); !s) return s;
     if (Status s = range("n_vocab", o.n_vocab, kFirstFiller + 1, 1 << 24); !s) return s;
     if (Status s = range("n_ctx", o.n_ctx, 1, 1 << 24); !s) return s;
+    if (moe(o)) {
+        if (Status s = range("n_expert", o.n_expert, 1, 1 << 16); !s) return s;
+        if (Status s = range("n_expert_used", o.n_expert_used, 1, o.n_expert); !s) return s;
+        if (Status s = range("n_ff_exp", o.n_ff_exp, 1, 1 << 20); !s) return s;
+    } else if (o.n_expert != 0 || o.n_expert_used != 0 || o.n_ff_exp != 0) {
+        return fail(o, "n_expert", "experts are for the qwen3moe architecture, not " + o.arch);
+    }
     if (o.n_embd % o.n_head != 0)
         return fail(o, "n_embd", std::to_string(o.n_embd) + " is not divisible by n_head " + std::to_string(o.n_head));
     if (o.n_head % n_head_kv_of(o) != 0)
@@ -197,7 +205,7 @@ Status validate(const SyntheticOptions& o) {
         return fail(o, "type", std::string(type_name((uint32_t)o.type)) + " cannot be written (use one of " +
                                    allowed_type_names() + ")");
     const int64_t block = type_traits(o.type)->block_size;
-    for (auto [field, v] : {std::pair<const char*, int64_t>{"n_embd", o.n_embd}, {"n_ff", o.n_ff}}) {
+    for (auto [field, v] : {std::pair<const char*, int64_t>{"n_embd", o.n_embd}, {"n_ff", moe(o) ? o.n_ff_exp : o.n_ff}}) {
         if (v % block != 0)
             return fail(o, field, std::to_string(v) + " is not a multiple of " + std::to_string(block) + ", the block size of " +
                                       std::string(type_name((uint32_t)o.type)));
@@ -232,12 +240,22 @@ std::vector<TensorPlan> plan_tensors(const SyntheticOptions& o) {
             t.push_back(vec(p + "attn_k.bias", kv, Fill::Random, 0.1f));
             t.push_back(vec(p + "attn_v.bias", kv, Fill::Random, 0.1f));
         }
-        if (o.arch == "qwen3") {
+        if (o.arch == "qwen3" || o.arch == "qwen3moe") {
             t.push_back(vec(p + "attn_q_norm.weight", head_dim, Fill::Ones));
             t.push_back(vec(p + "attn_k_norm.weight", head_dim, Fill::Ones));
         }
         t.push_back(mat(p + "attn_output.weight", d, d));  // [n_head * head_dim, n_embd]
         t.push_back(vec(p + "ffn_norm.weight", d, Fill::Ones));
+        if (moe(o)) {
+            const int64_t f = o.n_ff_exp, e = o.n_expert;
+            TensorPlan router = mat(p + "ffn_gate_inp.weight", d, e);  // [n_embd, n_expert], F32 as in real files
+            router.type = GgmlType::F32;
+            t.push_back(router);
+            t.push_back(TensorPlan{p + "ffn_gate_exps.weight", {d, f, e}, o.type, Fill::Random, 1.0f / std::sqrt((float)d)});
+            t.push_back(TensorPlan{p + "ffn_up_exps.weight", {d, f, e}, o.type, Fill::Random, 1.0f / std::sqrt((float)d)});
+            t.push_back(TensorPlan{p + "ffn_down_exps.weight", {f, d, e}, o.type, Fill::Random, 1.0f / std::sqrt((float)f)});
+            continue;
+        }
         t.push_back(mat(p + "ffn_gate.weight", d, o.n_ff));  // [n_embd, n_ff]
         t.push_back(mat(p + "ffn_up.weight", d, o.n_ff));
         t.push_back(mat(p + "ffn_down.weight", o.n_ff, d));  // [n_ff, n_embd]
@@ -291,6 +309,11 @@ void set_metadata(GgufWriter& w, const SyntheticOptions& o) {
     w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
     w.set_f32(a + "rope.freq_base", o.arch == "llama" ? 10000.0f : 1000000.0f);
     w.set_u32(a + "vocab_size", (uint32_t)o.n_vocab);
+    if (moe(o)) {
+        w.set_u32(a + "expert_count", (uint32_t)o.n_expert);
+        w.set_u32(a + "expert_used_count", (uint32_t)o.n_expert_used);
+        w.set_u32(a + "expert_feed_forward_length", (uint32_t)o.n_ff_exp);
+    }
 
     Vocabulary v = make_vocabulary(o.n_vocab);
     w.set_string("tokenizer.ggml.model", "gpt2");
@@ -326,7 +349,6 @@ Result<uint64_t> synthetic_tensor_bytes(const SyntheticOptions& opt) {
 Status write_synthetic_model(const SyntheticOptions& opt) {
     if (Status s = validate(opt); !s) return s;
     const auto t0 = std::chrono::steady_clock::now();
-    const quantize_fn quantize = kernels_for(opt.type)->quantize;
     ThreadPool pool(opt.n_threads > 0 ? opt.n_threads : physical_core_count());
 
     GgufWriter w;
@@ -346,6 +368,7 @@ Status write_synthetic_model(const SyntheticOptions& opt) {
         }
         // Matrices: rows of n elements, generated and quantized in chunks of
         // whole rows, the rows of a chunk spread over the pool.
+        const quantize_fn quantize = kernels_for(t.type)->quantize;
         const uint64_t rb = (uint64_t)row_bytes(t.type, n);
         const uint64_t rows_per_chunk = std::max<uint64_t>(1, (32ull << 20) / rb);
         const uint64_t key = name_key(opt.seed, t.name);

@@ -14,12 +14,17 @@
 namespace eg {
 
 struct SyntheticOptions {
-    std::string arch = "llama";  // llama | qwen2 (QKV biases) | qwen3 (QK-norm)
+    std::string arch = "llama";  // llama | qwen2 (QKV biases) | qwen3 (QK-norm) | qwen3moe (experts)
     int64_t n_layer = 2;         // ARCH.block_count
     int64_t n_embd = 256;        // ARCH.embedding_length
     int64_t n_head = 4;          // ARCH.attention.head_count
     int64_t n_head_kv = 0;       // ARCH.attention.head_count_kv; 0: n_head
     int64_t n_ff = 512;          // ARCH.feed_forward_length
+    // qwen3moe: every block's FFN is n_expert experts of width n_ff_exp, of
+    // which n_expert_used run per token (ARCH.expert_*); the router is F32.
+    int64_t n_expert = 0;
+    int64_t n_expert_used = 0;
+    int64_t n_ff_exp = 0;
     int64_t n_vocab = 512;       // at least 260: 256 byte tokens, 3 special, 1 more
     int64_t n_ctx = 4096;        // ARCH.context_length
     // Type of every matrix (token_embd and output included): F32, F16, BF16,
