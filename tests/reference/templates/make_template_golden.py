@@ -99,6 +99,30 @@ MESSAGE_SETS = {
     ],
 }
 
+# The harmony format's own inputs (openai/gpt-oss): a developer message, an
+# assistant's `thinking` (rendered as the analysis channel only where the
+# template keeps it), and the template's kwargs. Rendered for HARMONY_TEMPLATES
+# only, through ChatTemplate::render_context on the C++ side.
+HARMONY_SETS = {
+    "harmony_developer_thinking": [
+        {"role": "developer", "content": "Answer in one word."},
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "thinking": "Any colour will do.", "content": "Blue."},
+        {"role": "user", "content": "Another one?"},
+        {"role": "assistant", "thinking": "Not blue again.", "content": "Green."},
+    ],
+    "harmony_builtin_tools": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Look up the weather in Zürich."},
+    ],
+}
+HARMONY_EXTRA = {
+    "harmony_developer_thinking": {},
+    "harmony_builtin_tools": {"reasoning_effort": "low", "model_identity": "You are a tiny test model.",
+                              "builtin_tools": ["browser", "python"]},
+}
+HARMONY_TEMPLATES = ["openai-gpt-oss-120b"]
+
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Get the weather <now> & \"here\"",
     "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"},
@@ -206,12 +230,16 @@ def main():
         with open(os.path.join(HERE, name + ".jinja"), encoding="utf-8") as f:
             source = f.read()
         bos, eos = TOKENS.get(name, ("<s>", "</s>"))
-        for set_name, messages in MESSAGE_SETS.items():
+        for set_name, messages in {**MESSAGE_SETS, **HARMONY_SETS}.items():
             runs = [None]
             if set_name == "tool_call":
                 if name not in TOOL_TEMPLATES:
                     continue
                 runs = [{"tools": TOOLS}]
+            if set_name in HARMONY_SETS:
+                if name not in HARMONY_TEMPLATES:
+                    continue
+                runs = [HARMONY_EXTRA[set_name] or None]
             for extra in runs:
                 for add_gen in (False, True):
                     context = {
@@ -235,7 +263,7 @@ def main():
     out = {
         "generator": "make_template_golden.py, jinja2 " + jinja2.__version__,
         "fixed_now": FIXED_NOW.strftime("%Y-%m-%dT%H:%M:%S"),
-        "message_sets": MESSAGE_SETS,
+        "message_sets": {**MESSAGE_SETS, **HARMONY_SETS},
         "cases": cases,
         "features": features,
     }
