@@ -332,6 +332,69 @@ private slots:
             }
     }
 
+    // A sliding window and attention sinks (gpt-oss), on the CPU (the CUDA
+    // backend does not run them yet): the flash kernels of each instruction
+    // set and the plain path, against the double-precision softmax over the
+    // window's positions with exp(sink) in the denominator. Bound as above.
+    void attention_window_sinks_data() {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<int>("n_tok");
+        QTest::addColumn<int>("pos0");
+        QTest::addColumn<int>("window");
+        QTest::addColumn<bool>("sinks");
+        for (const char* path : {"avx512", "avx2", "plain"}) {
+            QTest::newRow(qPrintable(QString("%1 decode at 600, window 128, sinks").arg(path)))
+                << QString(path) << 1 << 599 << 128 << true;
+            QTest::newRow(qPrintable(QString("%1 prefill 40 after 20, window 16").arg(path)))
+                << QString(path) << 40 << 20 << 16 << false;
+            QTest::newRow(qPrintable(QString("%1 prefill 37, sinks").arg(path))) << QString(path) << 37 << 0 << 0 << true;
+        }
+    }
+    void attention_window_sinks() {
+        QFETCH(QString, path);
+        QFETCH(int, n_tok);
+        QFETCH(int, pos0);
+        QFETCH(int, window);
+        QFETCH(bool, sinks);
+        const int64_t n_head = 6, n_head_kv = 2, hd = 64, n_kv = pos0 + n_tok;
+        const int64_t QD = n_head * hd, KVD = n_head_kv * hd, n_ctx = n_kv + 7;
+        const auto q = randn(n_tok * QD, 29);
+        const auto kf = randn(n_ctx * KVD, 30), vf = randn(n_ctx * KVD, 31);
+        const auto sink = randn(n_head, 32, 2.0f);
+        std::vector<uint16_t> k(kf.size()), v(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) k[i] = fp32_to_fp16(kf[i]), v[i] = fp32_to_fp16(vf[i]);
+        std::vector<float> out(n_tok * QD), scores(2 * attention_scores_stride(n_ctx));
+        AttentionArgs a{q.data(), k.data(), v.data(), out.data(), scores.data(), n_tok, pos0,
+                        n_head, n_head_kv, hd, n_ctx, attention_scores_stride(n_ctx)};
+        a.window = window;
+        a.sinks = sinks ? sink.data() : nullptr;
+        if (path == "plain") eg::attention_windowed(a, pool_);
+        else if (!attention_flash(a, pool_, qPrintable(path))) QSKIP("this CPU has no such kernel");
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t h = 0; h < n_head; ++h) {
+                const int64_t g = h / (n_head / n_head_kv), last = pos0 + t;
+                const int64_t first = window > 0 ? std::max<int64_t>(0, last + 1 - window) : 0;
+                std::vector<double> p(last + 1 - first);
+                double mx = sinks ? sink[h] : -1e300, s = 0;
+                for (int64_t j = first; j <= last; ++j) {
+                    double d = 0;
+                    for (int64_t i = 0; i < hd; ++i)
+                        d += (double)q[t * QD + h * hd + i] * fp16_to_fp32(k[j * KVD + g * hd + i]);
+                    p[j - first] = d / std::sqrt((double)hd);
+                    mx = std::max(mx, p[j - first]);
+                }
+                for (double& x : p) s += (x = std::exp(x - mx));
+                if (sinks) s += std::exp(sink[h] - mx);
+                for (int64_t i = 0; i < hd; ++i) {
+                    double ref = 0;
+                    for (int64_t j = first; j <= last; ++j) ref += p[j - first] / s * fp16_to_fp32(v[j * KVD + g * hd + i]);
+                    const float got = out[t * QD + h * hd + i];
+                    QVERIFY2(std::fabs(got - ref) <= 5e-3,
+                             qPrintable(QString("t %1 head %2 [%3]: %4 vs %5").arg(t).arg(h).arg(i).arg(got).arg(ref)));
+                }
+            }
+    }
+
     // One token times a quantized matrix. Reference: the dequantized weights
     // times x in double. GPU: F32 products and sums, 1e-5 of sum |w x|. CPU:
     // x quantized to the type's activation format (Q8_0/Q8_1/Q8_K: error at
@@ -494,7 +557,7 @@ private slots:
         std::vector<float> out(n_tok * D);
         MatmulScratch mm;
         mm.reserve(MatmulScratch::bytes_needed(type, F, n_tok));
-        eg::moe_experts(gate, up, down, ms, x.data(), n_tok, out.data(), pool_, mm);
+        eg::moe_experts(gate, up, down, ExpertActivation{}, ms, x.data(), n_tok, out.data(), pool_, mm);
         double scale = 0, worst = 0;
         std::vector<double> ref(n_tok * D, 0.0);
         for (int64_t t = 0; t < n_tok; ++t)

@@ -52,12 +52,46 @@ bool attention_flash(const AttentionArgs& a, ThreadPool& pool, const char* isa) 
     return true;
 }
 
+void attention_windowed(const AttentionArgs& a, ThreadPool& pool) {
+    const int64_t hd = a.head_dim, G = a.n_head / a.n_head_kv, kvd = a.n_head_kv * hd;
+    const float scale = 1.0f / std::sqrt((float)hd);
+    pool.parallel_for(a.n_tok * a.n_head, [&](int64_t b, int64_t e) {
+        std::vector<float> sc, acc((size_t)hd);
+        for (int64_t item = b; item < e; ++item) {
+            const int64_t t = item / a.n_head, h = item % a.n_head, g = h / G;
+            const int64_t last = a.pos0 + t, first = a.window > 0 ? std::max<int64_t>(0, last + 1 - a.window) : 0;
+            const float* q = a.q + (t * a.n_head + h) * hd;
+            sc.assign((size_t)(last + 1 - first), 0.0f);
+            float m = a.sinks ? a.sinks[h] : -INFINITY;
+            for (int64_t j = first; j <= last; ++j) {
+                const uint16_t* k = a.k + j * kvd + g * hd;
+                float s = 0;
+                for (int64_t d = 0; d < hd; ++d) s += q[d] * fp16_to_fp32(k[d]);
+                sc[(size_t)(j - first)] = s * scale;
+                m = std::max(m, s * scale);
+            }
+            float l = a.sinks ? std::exp(a.sinks[h] - m) : 0.0f;
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int64_t j = first; j <= last; ++j) {
+                const float p = std::exp(sc[(size_t)(j - first)] - m);
+                l += p;
+                const uint16_t* v = a.v + j * kvd + g * hd;
+                for (int64_t d = 0; d < hd; ++d) acc[d] += p * fp16_to_fp32(v[d]);
+            }
+            float* out = a.out + (t * a.n_head + h) * hd;
+            for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] / l;
+        }
+    });
+}
+
 void attention(const AttentionArgs& a, ThreadPool& pool) {
     // The kernels follow the matmul's instruction set (and its
     // ENGRAM_CPU_ISA cap).
     const std::string_view isa = cpu_kernel_isa();
     if (isa == "avx512vnni" && attention_flash(a, pool, "avx512")) return;
     if (isa != "scalar" && attention_flash(a, pool, "avx2")) return;
+    // The llama.cpp-order kernels know neither windows nor sinks.
+    if (a.window > 0 || a.sinks) return attention_windowed(a, pool);
     if (use_avx2()) attention_avx2(a, pool);
     else attention_generic(a, pool);
 }

@@ -14,6 +14,9 @@ namespace eg::flash {
 
 namespace {
 constexpr int64_t kMinSplit = 256;  // positions per part when one query is split
+
+// Head h's sink in units of the running maximum m: exp(sink - m), or 0.
+float sink_weight(const AttentionArgs& a, int64_t h, float m) { return a.sinks ? std::exp(a.sinks[h] - m) : 0.0f; }
 }  // namespace
 
 void run(const AttentionArgs& a, ThreadPool& pool, const Kernel& k) {
@@ -48,8 +51,9 @@ void run(const AttentionArgs& a, ThreadPool& pool, const Kernel& k) {
             for (int64_t item = ci; item < n_items; item += nc) {
                 const int64_t t = item / (a.n_head_kv * parts), g = (item / parts) % a.n_head_kv, pi = item % parts;
                 const int64_t n_valid = a.pos0 + t + 1;
-                const int64_t per = (n_valid + parts - 1) / parts;
-                const int64_t j0 = std::min(n_valid, pi * per), j1 = std::min(n_valid, j0 + per);
+                const int64_t first = a.window > 0 ? std::max<int64_t>(0, n_valid - a.window) : 0;
+                const int64_t per = (n_valid - first + parts - 1) / parts;
+                const int64_t j0 = std::min(n_valid, first + pi * per), j1 = std::min(n_valid, j0 + per);
                 float* buf = parts > 1 ? part + item * per_item : own.data();
                 HeadState* st = (HeadState*)buf;
                 float* o = buf + 2 * G;
@@ -59,7 +63,7 @@ void run(const AttentionArgs& a, ThreadPool& pool, const Kernel& k) {
                 if (parts > 1) continue;
                 for (int64_t h = 0; h < G; ++h) {
                     float* out = a.out + (t * a.n_head + g * G + h) * hd;
-                    const float inv = 1.0f / st[h].l;
+                    const float inv = 1.0f / (st[h].l + sink_weight(a, g * G + h, st[h].m));
                     for (int64_t d = 0; d < hd; ++d) out[d] = o[h * hd + d] * inv;
                 }
             }
@@ -84,7 +88,7 @@ void run(const AttentionArgs& a, ThreadPool& pool, const Kernel& k) {
                 const float* o = buf + 2 * G + h * hd;
                 for (int64_t d = 0; d < hd; ++d) out[d] += o[d] * c;
             }
-            const float inv = 1.0f / l;
+            const float inv = 1.0f / (l + sink_weight(a, g * G + h, m));
             for (int64_t d = 0; d < hd; ++d) out[d] *= inv;
         }
     }

@@ -55,11 +55,21 @@ void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, Rop
     // advanced by repeated multiplication, divided by the llama3 factor, then
     // scaled linearly.
     const float theta_scale = std::pow(rt.freq_base, -2.0f / (float)rt.n_rot);
+    const float yarn_mscale = rt.attn_factor * (1.0f + 0.1f * std::log(1.0f / rt.freq_scale));
     float theta = (float)pos;
     for (int64_t i = 0; i < half; ++i) {
         const float ff = rt.freq_factors ? rt.freq_factors[i] : 1.0f;
-        const float angle = rt.freq_scale * (theta / ff);
-        const float c = std::cos(angle), s = std::sin(angle);
+        float angle = rt.freq_scale * (theta / ff), c, s;
+        if (rt.ext_factor != 0.0f) {
+            const float y = ((float)i - rt.yarn_low) / std::max(0.001f, rt.yarn_high - rt.yarn_low);
+            const float mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * rt.ext_factor;
+            angle = angle * (1.0f - mix) + (theta / ff) * mix;
+            c = std::cos(angle) * yarn_mscale;
+            s = std::sin(angle) * yarn_mscale;
+        } else {
+            c = std::cos(angle) * rt.attn_factor;
+            s = std::sin(angle) * rt.attn_factor;
+        }
         float *a, *b;
         if (type == RopeType::Normal) {
             a = x + 2 * i;
@@ -75,6 +85,24 @@ void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, Rop
         *a = std::fma(x0, c, -x1s);
         *b = std::fma(x0, s, x1c);
         theta *= theta_scale;
+    }
+}
+
+void yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float base, float beta_fast, float beta_slow, float* low,
+                    float* high) {
+    // The pair whose wavelength fits n_rotations times in the original context.
+    const auto dim = [&](float n_rotations) {
+        return (float)n_rot * std::log((float)n_ctx_orig / (n_rotations * 2.0f * 3.14159265358979323846f)) /
+               (2.0f * std::log(base));
+    };
+    *low = std::max(0.0f, std::floor(dim(beta_fast)));
+    *high = std::min((float)(n_rot - 1), std::ceil(dim(beta_slow)));
+}
+
+void swiglu_clamped(const float* g, const float* u, float* h, int64_t n, float alpha, float limit) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = std::min(g[i], limit), y = std::clamp(u[i], -limit, limit);
+        h[i] = x / (1.0f + std::exp(-alpha * x)) * (y + 1.0f);
     }
 }
 

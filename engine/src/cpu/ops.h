@@ -19,6 +19,10 @@ void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, Rop
 // h = silu(g) * u   ([n])
 void silu_mul(const float* g, const float* u, float* h, int64_t n);
 
+// gpt-oss's clamped SwiGLU: x = min(g, limit), h = x * sigmoid(alpha * x) *
+// (clamp(u, -limit, limit) + 1)   ([n])
+void swiglu_clamped(const float* g, const float* u, float* h, int64_t n, float alpha, float limit);
+
 // The gate of a lookup (Engram) module at one position (model/extension.h,
 // LookupModule): s = <rms_norm(x)*q_norm, rms_norm(key)*k_norm> / sqrt(n)
 // (the dot in double), g = sigmoid(sign(s) * sqrt(max(|s|, 1e-6))), and
@@ -46,6 +50,11 @@ struct AttentionArgs {
     int64_t n_head, n_head_kv, head_dim;
     int64_t n_ctx;         // cache length (llama.cpp's KV view is padded to 32 within it)
     int64_t scores_stride; // >= attention_scores_stride(n_ctx)
+    // Sliding window: query at position p sees (p - window, p] only; 0: all.
+    int64_t window = 0;
+    // Attention sinks [n_head] (gpt-oss): one more logit per head in the
+    // softmax's denominator, with no value; null: none.
+    const float* sinks = nullptr;
 };
 
 // The KV length llama.cpp's attention works on: the positions in use after
@@ -61,8 +70,13 @@ inline int64_t llama_kv_view_length(const AttentionArgs& a) {
 // Scores per thread: softmax works on whole 16-lane chunks past the context.
 inline int64_t attention_scores_stride(int64_t n_ctx) { return (n_ctx + 31) / 32 * 32 + 16; }
 
-// Causal softmax attention: query t sees cache positions [0, pos0 + t].
+// Causal softmax attention: query t sees cache positions [0, pos0 + t]
+// (the last `window` of them with a window; sinks in the denominator).
 void attention(const AttentionArgs& a, ThreadPool& pool);
+
+// The same with a window or sinks, plainly (exact F32 scores, one query
+// head at a time): where the flash kernels cannot run, and for tests.
+void attention_windowed(const AttentionArgs& a, ThreadPool& pool);
 
 // Flash-style attention (exact F32 scores, online softmax, one pass over
 // the cache per query and KV head): what attention() runs, with the AVX-512

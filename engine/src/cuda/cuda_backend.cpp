@@ -82,6 +82,8 @@ Status CudaBackend::init() {
                      " is not supported by the CUDA attention (a multiple of 32, at most 256)"};
     if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0 || hp.n_rot > hp.head_dim || hp.n_rot % 2)
         return Error{dn + ": unsupported head layout (heads, KV heads, rotary width)"};
+    if (hp.yarn_ext_factor > 0)
+        return Error{dn + ": the model uses YaRN rope scaling, which the CUDA kernels do not compute yet"};
 
     int n_dev = 0;
     if (cudaError_t e = cudaGetDeviceCount(&n_dev); e != cudaSuccess) {
@@ -238,9 +240,13 @@ Status CudaBackend::load_block(int64_t il, int64_t* max_w) {
                 return Error{device() + ": " + blk + " " + n.name +
                              ": the CUDA backend adds only a matrix product to a slot"};
             break;
+        case Op::Attention:
+            if (n.window > 0 || n.sinks)
+                return Error{device() + ": " + blk + " attends through a sliding window or with sinks, which the "
+                                                     "CUDA backend does not run yet: keep the block on the CPU"};
+            break;
         case Op::Rope:
         case Op::StoreKv:
-        case Op::Attention:
         case Op::SwiGlu:
             break;
         case Op::MoeRoute:

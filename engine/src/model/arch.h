@@ -30,6 +30,8 @@ public:
     // n_expert matrices [k -> rows] stacked in one tensor ne [k, rows, n_expert].
     virtual Status experts(const std::string& suffix, int64_t k, int64_t rows, int64_t n_expert,
                            ExpertMatrices* out) = 0;
+    // Their biases, one row per expert: an F32 tensor ne [rows, n_expert].
+    virtual Status expert_bias(const std::string& suffix, int64_t rows, int64_t n_expert, ExpertMatrices* out) = 0;
 };
 
 struct ArchSpec {
@@ -47,6 +49,7 @@ const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_qwen3moe();
 const ArchSpec& arch_olmoe();
+const ArchSpec& arch_gptoss();
 
 // nullptr when the architecture is not supported.
 const ArchSpec* find_arch(std::string_view name);

@@ -72,6 +72,10 @@ Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, f
 
 namespace {
 
+void add_row(float* y, const float* b, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += b[i];
+}
+
 // Per-token work of n_tok tokens: on the pool, or at once for one token (a
 // decode step would otherwise wake the threads for a few hundred floats).
 template <class F>
@@ -90,24 +94,29 @@ void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t*
     std::vector<int32_t> order((size_t)E);
     for (int64_t t = 0; t < n_tok; ++t) {
         const float* l = logits + t * E;
-        const float mx = *std::max_element(l, l + E);
-        float sum = 0;
-        for (int64_t e = 0; e < E; ++e) sum += p[e] = std::exp(l[e] - mx);
-        for (int64_t e = 0; e < E; ++e) p[e] /= sum;
+        // The softmax is monotonic: the top k by logit are the top k by p.
         for (int64_t e = 0; e < E; ++e) order[e] = (int32_t)e;
         std::partial_sort(order.begin(), order.begin() + K, order.end(),
-                          [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+                          [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+        const int64_t over = r.softmax_chosen ? K : E;  // the softmax's experts
+        const float mx = l[order[0]];
+        float sum = 0;
+        for (int64_t e = 0; e < over; ++e) {
+            const int32_t x = r.softmax_chosen ? order[e] : (int32_t)e;
+            sum += p[x] = std::exp(l[x] - mx);
+        }
         float chosen = 0;
         for (int64_t j = 0; j < K; ++j) chosen += p[order[j]];
         for (int64_t j = 0; j < K; ++j) {
             ids[t * K + j] = order[j];
-            weights[t * K + j] = r.renormalize ? p[order[j]] / chosen : p[order[j]];
+            weights[t * K + j] = p[order[j]] / (r.renormalize ? chosen : sum);
         }
     }
 }
 
 void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps, const ExpertMatrices& down_exps,
-                 MoeScratch& s, const float* in, int64_t n_tok, float* out, ThreadPool& pool, MatmulScratch& mm) {
+                 const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
+                 ThreadPool& pool, MatmulScratch& mm) {
     const int64_t D = gate_exps.all.k, F = gate_exps.rows, K = s.n_used, E = gate_exps.n_expert;
     std::vector<int64_t> picks;  // (token * K + choice) of one expert
     picks.reserve((size_t)n_tok);
@@ -123,10 +132,19 @@ void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps,
         float* y[] = {s.gate.data(), s.up.data()};
         matmul_n(w, y, 2, s.in.data(), c, pool, mm);
         for_tokens(pool, c, [&](int64_t b, int64_t en) {
-            for (int64_t r = b; r < en; ++r)
-                silu_mul(s.gate.data() + r * F, s.up.data() + r * F, s.act.data() + r * F, F);
+            for (int64_t r = b; r < en; ++r) {
+                float *g = s.gate.data() + r * F, *u = s.up.data() + r * F, *a = s.act.data() + r * F;
+                if (gate_exps.bias) add_row(g, gate_exps.bias + e * F, F);
+                if (up_exps.bias) add_row(u, up_exps.bias + e * F, F);
+                if (act.clamped)
+                    swiglu_clamped(g, u, a, F, act.alpha, act.limit);
+                else
+                    silu_mul(g, u, a, F);
+            }
         });
         matmul(down, s.act.data(), c, s.out.data(), pool, mm);
+        if (down_exps.bias)
+            for (int64_t r = 0; r < c; ++r) add_row(s.out.data() + r * D, down_exps.bias + e * D, D);
         for (int64_t r = 0; r < c; ++r) std::copy_n(s.out.data() + r * D, D, s.y.data() + picks[r] * D);
     }
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -151,7 +169,7 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
     };
     ModelExtension* mx = ext ? model.extension() : nullptr;
-    RopeTable rt{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, w.rope_freqs};
+    const RopeTable rt = hp.rope_table(w.rope_freqs);
     auto buf = [&](Slot sl) { return sl == Slot::X ? x : s.slot[(int)sl].data(); };
 
     for (int64_t il = l0; il < l1; ++il) {
@@ -226,6 +244,8 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
             case Op::Attention: {
                 AttentionArgs aa{in, kv.k(kl), kv.v(kl), out, s.scores.data(), n_tok, pos0, hp.n_head, hp.n_head_kv,
                                  HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
+                aa.window = n.window;
+                aa.sinks = n.sinks ? L.*n.sinks : nullptr;
                 attention(aa, pool);
                 break;
             }
@@ -241,7 +261,7 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                 moe_route(n.routing, in, n_tok, s.moe.ids.data(), s.moe.weights.data());
                 break;
             case Op::MoeExperts:
-                moe_experts(L.gate_exps, L.up_exps, L.down_exps, s.moe, in, n_tok, out, pool, s.mm);
+                moe_experts(L.gate_exps, L.up_exps, L.down_exps, n.act, s.moe, in, n_tok, out, pool, s.mm);
                 break;
             }
             named(n.name, il, out, n.width);

@@ -35,16 +35,19 @@ struct MoeScratch {
 };
 
 // Each token's r.n_used experts from the router's logits [n_tok, n_expert]:
-// p = softmax(logits) over all experts, the top n_used by p (the lower index
-// first on a tie), their p as weights, renormalized to sum 1 when asked.
+// the top n_used by logit (the lower index first on a tie), weighed by the
+// softmax over all experts (renormalized over the chosen when asked) or over
+// the chosen alone (r.softmax_chosen).
 void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t* ids, float* weights);
 
-// out[t] = sum_j w[t, j] * down_e(silu(gate_e in[t]) * up_e in[t]), e = ids[t, j]
-// (s.ids and s.weights, from moe_route). Each chosen expert runs once over
-// the rows of the tokens that chose it; the sum over j runs in the order of
-// the choices, so a token gets the same result alone or in a batch.
-void moe_experts(const ExpertMatrices& gate, const ExpertMatrices& up, const ExpertMatrices& down, MoeScratch& s,
-                 const float* in, int64_t n_tok, float* out, ThreadPool& pool, MatmulScratch& mm);
+// out[t] = sum_j w[t, j] * down_e(act(gate_e in[t], up_e in[t])), e = ids[t, j]
+// (s.ids and s.weights, from moe_route), with the experts' biases where they
+// have them. Each chosen expert runs once over the rows of the tokens that
+// chose it; the sum over j runs in the order of the choices, so a token gets
+// the same result alone or in a batch.
+void moe_experts(const ExpertMatrices& gate, const ExpertMatrices& up, const ExpertMatrices& down,
+                 const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
+                 ThreadPool& pool, MatmulScratch& mm);
 
 // Buffers of one backend's forward pass, allocated once for the largest
 // batch (the activations x themselves belong to the session).

@@ -35,11 +35,15 @@ std::string BlockGraph::describe() const {
         s.append(" -> ").append(slot_name(n.out)).append(" [").append(std::to_string(n.width)).append("]");
         if (n.op == Op::RmsNorm && n.group != n.width) s.append(" groups of ").append(std::to_string(n.group));
         if (n.op == Op::Matmul && n.vec) s.append(" +bias");
+        if (n.op == Op::Attention && n.window > 0) s.append(" window ").append(std::to_string(n.window));
+        if (n.op == Op::Attention && n.sinks) s.append(" +sinks");
         if (n.op == Op::MoeRoute) {
             s.append(" top ").append(std::to_string(n.routing.n_used));
             s.append(" of ").append(std::to_string(n.routing.n_expert));
+            if (n.routing.softmax_chosen) s.append(", softmax over the chosen");
             if (n.routing.renormalize) s.append(", renormalized");
         }
+        if (n.op == Op::MoeExperts && n.act.clamped) s.append(" clamped swiglu");
         s.append("\n");
     }
     return s;
@@ -102,8 +106,11 @@ void BlockBuilder::store_kv(Slot k, Slot v) {
     push(n, n.width);
 }
 
-void BlockBuilder::attention(const char* name, Slot q, Slot out) {
-    push(node(Op::Attention, name, q, out, hp.q_dim()), hp.q_dim());
+void BlockBuilder::attention(const char* name, Slot q, Slot out, int64_t window, VectorRef sinks) {
+    Node n = node(Op::Attention, name, q, out, hp.q_dim());
+    n.window = window;
+    n.sinks = sinks;
+    push(n, n.width);
 }
 
 void BlockBuilder::swiglu(const char* name, Slot gate, Slot up, Slot out) {
@@ -118,15 +125,17 @@ void BlockBuilder::moe_route(const char* name, Slot logits, const MoeRouting& r)
     push(n, n.width);
 }
 
-void BlockBuilder::moe_experts(const char* name, Slot in, Slot out) {
-    push(node(Op::MoeExperts, name, in, out, hp.n_embd), hp.n_embd);
+void BlockBuilder::moe_experts(const char* name, Slot in, Slot out, const ExpertActivation& act) {
+    Node n = node(Op::MoeExperts, name, in, out, hp.n_embd);
+    n.act = act;
+    push(n, n.width);
 }
 
 namespace {
 
-const std::array<const ArchSpec*, 5>& all_archs() {
-    static const std::array<const ArchSpec*, 5> all{&arch_llama(), &arch_qwen2(), &arch_qwen3(), &arch_qwen3moe(),
-                                                    &arch_olmoe()};
+const std::array<const ArchSpec*, 6>& all_archs() {
+    static const std::array<const ArchSpec*, 6> all{&arch_llama(), &arch_qwen2(), &arch_qwen3(),
+                                                    &arch_qwen3moe(), &arch_olmoe(), &arch_gptoss()};
     return all;
 }
 

@@ -33,10 +33,11 @@ enum class Op : uint8_t {
     Add,         // out[t, :] += in[t, :]
     Rope,        // in place: RoPE of `heads` heads of head_dim at positions pos0 + t
     StoreKv,     // in (K) and in2 (V) [n_tok, kv_dim] into the block's cache at pos0..
-    Attention,   // out = causal softmax(q k^T / sqrt(head_dim)) v over the block's cache, GQA
+    Attention,   // out = causal softmax(q k^T / sqrt(head_dim) [, sink]) v over the block's cache, GQA;
+                 // window > 0: the query at p sees (p - window, p] only
     SwiGlu,      // out = silu(in) * in2
     MoeRoute,    // router logits in [n_tok, n_expert] -> each token's experts and weights
-    MoeExperts,  // out = sum over the token's experts j of w_j * down_j(silu(gate_j in) * up_j in)
+    MoeExperts,  // out = sum over the token's experts j of w_j * down_j(act(gate_j in, up_j in))
 };
 const char* op_name(Op op);
 
@@ -46,8 +47,20 @@ using VectorRef = const float* LayerWeights::*;
 // How a MoE block picks its experts from the router's logits.
 struct MoeRouting {
     int64_t n_expert = 0;
-    int64_t n_used = 0;     // experts per token
+    int64_t n_used = 0;        // experts per token
     bool renormalize = false;  // divide the chosen probabilities by their sum (qwen3moe)
+    // true: the top n_used logits, weighted by the softmax over those alone
+    // (gpt-oss); false: the softmax over all experts, then its top n_used.
+    bool softmax_chosen = false;
+};
+
+// An expert's gated activation between its gate/up and down projections.
+struct ExpertActivation {
+    // false: silu(g) * u. true: gpt-oss's clamped form,
+    // min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1).
+    bool clamped = false;
+    float alpha = 1.702f;
+    float limit = 7.0f;
 };
 
 struct Node {
@@ -59,7 +72,10 @@ struct Node {
     VectorRef vec = nullptr;   // RmsNorm: weight [group]; Matmul: bias [W.n]
     int64_t group = 0;         // RmsNorm: values per normalized group
     int64_t heads = 0;         // Rope: heads in the slot
+    int64_t window = 0;        // Attention: sliding window (0: the whole context)
+    VectorRef sinks = nullptr; // Attention: a sink logit per head [n_head], or none
     MoeRouting routing;        // MoeRoute
+    ExpertActivation act;      // MoeExperts
 };
 
 struct BlockGraph {
@@ -90,11 +106,11 @@ public:
     // RoPE in place on the heads of s
     void rope(const char* name, Slot s, int64_t heads);
     void store_kv(Slot k, Slot v);
-    void attention(const char* name, Slot q, Slot out);
+    void attention(const char* name, Slot q, Slot out, int64_t window = 0, VectorRef sinks = nullptr);
     // out = silu(gate) * up
     void swiglu(const char* name, Slot gate, Slot up, Slot out);
     void moe_route(const char* name, Slot logits, const MoeRouting& r);
-    void moe_experts(const char* name, Slot in, Slot out);
+    void moe_experts(const char* name, Slot in, Slot out, const ExpertActivation& act = {});
 
 private:
     void push(Node n, int64_t out_width);

@@ -21,7 +21,12 @@ struct HParams {
     int64_t n_rot = 0;          // ARCH.rope.dimension_count
     float rms_eps = 1e-5f;      // ARCH.attention.layer_norm_rms_epsilon
     float rope_freq_base = 10000.0f;
-    float rope_freq_scale = 1.0f;  // linear scaling: 1 / ARCH.rope.scaling.factor
+    float rope_freq_scale = 1.0f;  // linear and YaRN scaling: 1 / ARCH.rope.scaling.factor
+    // YaRN (ARCH.rope.scaling.type "yarn"): cpu/rope.h's RopeTable.
+    float yarn_ext_factor = 0.0f;  // 0: no YaRN
+    float yarn_attn_factor = 1.0f;
+    float yarn_beta_fast = 32.0f, yarn_beta_slow = 1.0f;
+    int64_t yarn_n_ctx_orig = 0;   // ARCH.rope.scaling.original_context_length
     RopeType rope_type = RopeType::Normal;
     bool has_qkv_bias = false;  // qwen2
     bool has_qk_norm = false;   // qwen3, qwen3moe (per head), olmoe (whole projection)
@@ -29,9 +34,12 @@ struct HParams {
     int64_t n_expert = 0;       // ARCH.expert_count
     int64_t n_expert_used = 0;  // ARCH.expert_used_count
     int64_t n_ff_exp = 0;       // one expert's width
+    int64_t n_swa = 0;          // ARCH.attention.sliding_window (gpt-oss), 0: none
     bool tied_output = false;   // output.weight absent: reuse token_embd
 
     int64_t q_dim() const { return n_head * head_dim; }
+    // RoPE's parameters as the kernels take them (freq_factors: rope_freqs.weight or null).
+    RopeTable rope_table(const float* freq_factors) const;
     int64_t kv_dim() const { return n_head_kv * head_dim; }
 };
 

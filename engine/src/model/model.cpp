@@ -3,9 +3,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/log.h"
+#include "cpu/ops.h"
 #include "model/engram_shape.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
@@ -13,6 +15,17 @@
 namespace eg {
 
 Model::~Model() = default;
+
+RopeTable HParams::rope_table(const float* freq_factors) const {
+    RopeTable rt{n_rot, rope_freq_base, rope_freq_scale, freq_factors};
+    if (yarn_ext_factor > 0) {
+        rt.ext_factor = yarn_ext_factor;
+        rt.attn_factor = yarn_attn_factor;
+        yarn_corr_dims(n_rot, yarn_n_ctx_orig, rope_freq_base, yarn_beta_fast, yarn_beta_slow, &rt.yarn_low,
+                       &rt.yarn_high);
+    }
+    return rt;
+}
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ExtensionLoader& extension) {
     auto file = GgufFile::open(path);
@@ -112,10 +125,24 @@ Status Model::load_hparams() {
     auto factor = f.get_float(a + "rope.scaling.factor");
     if (!factor) return factor.error();
     const std::string stype = scaling.value().value_or(factor.value() ? "linear" : "none");
-    if (stype == "linear" && factor.value() && *factor.value() > 0) {
+    if ((stype == "linear" || stype == "yarn") && factor.value() && *factor.value() > 0) {
         hp_.rope_freq_scale = 1.0f / (float)*factor.value();
+    }
+    if (stype == "yarn") {
+        hp_.yarn_ext_factor = 1.0f;
+        hp_.yarn_n_ctx_orig = hp_.n_ctx_train;
+        if (auto s = opt_int("rope.scaling.original_context_length", 1, 1 << 24, &hp_.yarn_n_ctx_orig); !s) return s;
+        for (auto [key, out] : {std::pair{"rope.scaling.yarn_ext_factor", &hp_.yarn_ext_factor},
+                                {"rope.scaling.yarn_attn_factor", &hp_.yarn_attn_factor},
+                                {"rope.scaling.yarn_beta_fast", &hp_.yarn_beta_fast},
+                                {"rope.scaling.yarn_beta_slow", &hp_.yarn_beta_slow}}) {
+            auto v = f.get_float(a + key);
+            if (!v) return v.error();
+            if (v.value()) *out = (float)*v.value();
+            if (!std::isfinite(*out) || *out < 0 || *out > 1e4) return f.error(a + key, "must be in [0, 10000]");
+        }
     } else if (stype != "none" && stype != "linear" && stype != "llama3") {
-        // llama3 scaling comes as rope_freqs.weight; yarn and others change the
+        // llama3 scaling comes as rope_freqs.weight; others change the
         // attention math and are not implemented: refuse rather than run wrong.
         return f.error(a + "rope.scaling.type", "'" + stype + "' rope scaling is not supported yet");
     }
@@ -173,6 +200,23 @@ public:
         out->rows = rows;
         out->n_expert = n_expert;
         count(*t);
+        return {};
+    }
+
+    Status expert_bias(const std::string& suffix, int64_t rows, int64_t n_expert, ExpertMatrices* out) override {
+        const GgufTensorInfo* t = nullptr;
+        if (auto s = find(suffix, true, &t); !s) return s;
+        if (t->n_dims != 2 || t->ne[0] != rows || t->ne[1] != n_expert) return shape_error(*t, {rows, n_expert});
+        if (auto s = kernels(*t); !s) return s;
+        count(*t);
+        const int64_t n = rows * n_expert;
+        if (t->type == GgmlType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
+            out->bias = reinterpret_cast<const float*>(t->data);
+            return {};
+        }
+        owned_.emplace_back(n);
+        kernels_for(t->type)->dequantize(t->data, owned_.back().data(), n);
+        out->bias = owned_.back().data();
         return {};
     }
 

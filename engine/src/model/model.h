@@ -28,6 +28,8 @@ struct ExpertMatrices {
     int64_t n_expert = 0;
     // Per expert, the CPU's packed copy (quant/packed.h) or null; empty: none.
     std::vector<const PackedMatrix*> packed;
+    const float* bias = nullptr;  // [n_expert, rows] (gpt-oss), or none
+
 
     WeightView expert(int64_t e) const {
         WeightView v = all;
@@ -50,10 +52,13 @@ struct LayerWeights {
     const float* q_norm = nullptr;     // [head_dim] qwen3; [q_dim] olmoe
     const float* k_norm = nullptr;     // [head_dim] qwen3; [kv_dim] olmoe
     WeightView wo;                     // [q_dim, n_embd]
+    const float* bo = nullptr;         // [n_embd]  gpt-oss
+    const float* attn_sinks = nullptr; // [n_head]  gpt-oss
     const float* ffn_norm = nullptr;   // [n_embd]
     WeightView gate, up;               // [n_embd, n_ff]        dense FFN
     WeightView down;                   // [n_ff, n_embd]
     WeightView router;                 // [n_embd, n_expert]    MoE FFN
+    const float* router_bias = nullptr;// [n_expert] gpt-oss
     ExpertMatrices gate_exps, up_exps; // n_expert x [n_embd, n_ff_exp]
     ExpertMatrices down_exps;          // n_expert x [n_ff_exp, n_embd]
 };

@@ -22,6 +22,10 @@ Status load_attention(TensorLoader& t, const HParams& hp, LayerWeights& L, const
         if (auto s = t.vec("attn_q_norm.weight", whole ? QD : hp.head_dim, &L.q_norm); !s) return s;
         if (auto s = t.vec("attn_k_norm.weight", whole ? KVD : hp.head_dim, &L.k_norm); !s) return s;
     }
+    if (a.output_bias)
+        if (auto s = t.vec("attn_output.bias", D, &L.bo); !s) return s;
+    if (a.sinks)
+        if (auto s = t.vec("attn_sinks.weight", hp.n_head, &L.attn_sinks); !s) return s;
     return {};
 }
 
@@ -33,16 +37,21 @@ Status load_dense_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L) {
     return t.matrix("ffn_down.weight", FF, D, &L.down);
 }
 
-Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L) {
+Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L, const MoeSpec& m) {
     const int64_t D = hp.n_embd, F = hp.n_ff_exp, E = hp.n_expert;
-    if (auto s = t.vec("ffn_norm.weight", D, &L.ffn_norm); !s) return s;
+    if (auto s = t.vec(std::string(m.norm) + ".weight", D, &L.ffn_norm); !s) return s;
     if (auto s = t.matrix("ffn_gate_inp.weight", D, E, &L.router); !s) return s;
     if (auto s = t.experts("ffn_gate_exps.weight", D, F, E, &L.gate_exps); !s) return s;
     if (auto s = t.experts("ffn_up_exps.weight", D, F, E, &L.up_exps); !s) return s;
-    return t.experts("ffn_down_exps.weight", F, D, E, &L.down_exps);
+    if (auto s = t.experts("ffn_down_exps.weight", F, D, E, &L.down_exps); !s) return s;
+    if (!m.biases) return {};
+    if (auto s = t.vec("ffn_gate_inp.bias", E, &L.router_bias); !s) return s;
+    if (auto s = t.expert_bias("ffn_gate_exps.bias", F, E, &L.gate_exps); !s) return s;
+    if (auto s = t.expert_bias("ffn_up_exps.bias", F, E, &L.up_exps); !s) return s;
+    return t.expert_bias("ffn_down_exps.bias", D, E, &L.down_exps);
 }
 
-void attention(BlockBuilder& g, const AttentionSpec& a) {
+void attention(BlockBuilder& g, const AttentionSpec& a, int64_t window) {
     const HParams& hp = g.hp;
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim;
     g.rms_norm("attn_norm", Slot::X, Slot::Norm, D, &LayerWeights::attn_norm);     // [n_tok, n_embd]
@@ -60,8 +69,10 @@ void attention(BlockBuilder& g, const AttentionSpec& a) {
     g.rope("q", Slot::Q, hp.n_head);
     g.rope("k", Slot::K, hp.n_head_kv);
     g.store_kv(Slot::K, Slot::V);
-    g.attention("kqv_out", Slot::Q, Slot::Attn);                                    // [n_tok, n_head*head_dim]
-    g.matmul("attn_out", &LayerWeights::wo, Slot::Attn, Slot::Tmp);                 // [n_tok, n_embd]
+    g.attention("kqv_out", Slot::Q, Slot::Attn, window,                             // [n_tok, n_head*head_dim]
+                a.sinks ? &LayerWeights::attn_sinks : nullptr);
+    g.matmul("attn_out", &LayerWeights::wo, Slot::Attn, Slot::Tmp,                  // [n_tok, n_embd]
+             a.output_bias ? &LayerWeights::bo : nullptr);
     g.add("attn_residual", Slot::Tmp, Slot::X);
 }
 
@@ -75,12 +86,14 @@ void dense_ffn(BlockBuilder& g) {
     g.add("l_out", Slot::Tmp, Slot::X);
 }
 
-void moe_ffn(BlockBuilder& g, bool renormalize) {
+void moe_ffn(BlockBuilder& g, const MoeSpec& m) {
     const HParams& hp = g.hp;
     g.rms_norm("ffn_norm", Slot::X, Slot::Norm, hp.n_embd, &LayerWeights::ffn_norm);  // [n_tok, n_embd]
-    g.matmul("ffn_moe_logits", &LayerWeights::router, Slot::Norm, Slot::Router);       // [n_tok, n_expert]
-    g.moe_route("ffn_moe_route", Slot::Router, MoeRouting{hp.n_expert, hp.n_expert_used, renormalize});
-    g.moe_experts("ffn_moe_out", Slot::Norm, Slot::Tmp);                               // [n_tok, n_embd]
+    g.matmul("ffn_moe_logits", &LayerWeights::router, Slot::Norm, Slot::Router,        // [n_tok, n_expert]
+             m.biases ? &LayerWeights::router_bias : nullptr);
+    g.moe_route("ffn_moe_route", Slot::Router,
+                MoeRouting{hp.n_expert, hp.n_expert_used, m.renormalize, m.softmax_chosen});
+    g.moe_experts("ffn_moe_out", Slot::Norm, Slot::Tmp, m.act);                        // [n_tok, n_embd]
     g.add("l_out", Slot::Tmp, Slot::X);
 }
 

@@ -15,25 +15,35 @@ enum class QkNorm {
 };
 
 struct AttentionSpec {
-    bool qkv_bias = false;  // attn_{q,k,v}.bias (qwen2)
+    bool qkv_bias = false;     // attn_{q,k,v}.bias (qwen2, gpt-oss)
     QkNorm qk_norm = QkNorm::None;
+    bool output_bias = false;  // attn_output.bias (gpt-oss)
+    bool sinks = false;        // attn_sinks.weight [n_head] (gpt-oss)
+};
+
+struct MoeSpec {
+    const char* norm = "ffn_norm";  // the pre-FFN norm's tensor (gpt-oss: post_attention_norm)
+    bool renormalize = false;       // MoeRouting
+    bool softmax_chosen = false;    // MoeRouting
+    bool biases = false;            // ffn_gate_inp.bias and ffn_{gate,up,down}_exps.bias (gpt-oss)
+    ExpertActivation act = {};
 };
 
 // attn_norm, attn_{q,k,v,output} and what `a` adds.
 Status load_attention(TensorLoader& t, const HParams& hp, LayerWeights& L, const AttentionSpec& a);
 // ffn_norm, ffn_{gate,up,down}: the dense SwiGLU feed-forward.
 Status load_dense_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L);
-// ffn_norm, the router ffn_gate_inp and ffn_{gate,up,down}_exps.
-Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L);
+// The pre-FFN norm, the router ffn_gate_inp and ffn_{gate,up,down}_exps.
+Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L, const MoeSpec& m);
 
-// x += W_o attention(rope(qk_norm(W_q h + b_q)), rope(qk_norm(W_k h + b_k)), W_v h + b_v),
-// h = rms_norm(x) * attn_norm.
-void attention(BlockBuilder& g, const AttentionSpec& a);
+// x += W_o attention(rope(qk_norm(W_q h + b_q)), rope(qk_norm(W_k h + b_k)), W_v h + b_v) (+ b_o),
+// h = rms_norm(x) * attn_norm; a sliding window of `window` positions (0: none).
+void attention(BlockBuilder& g, const AttentionSpec& a, int64_t window = 0);
 // x += W_down (silu(W_gate h) * W_up h),  h = rms_norm(x) * ffn_norm.
 void dense_ffn(BlockBuilder& g);
-// x += sum over the token's top-k experts e of p_e * down_e(silu(gate_e h) * up_e h),
-// p = softmax(W_router h) (renormalized over the chosen k when asked).
-void moe_ffn(BlockBuilder& g, bool renormalize);
+// x += sum over the token's top-k experts e of p_e * down_e(act(gate_e h, up_e h)),
+// p from the router's logits W_router h (+ b) as m says, h = rms_norm(x) * norm.
+void moe_ffn(BlockBuilder& g, const MoeSpec& m);
 
 // Reads the expert keys and tensors (model/moe_shape.h) into hp: a MoE
 // architecture's hparams() calls it.

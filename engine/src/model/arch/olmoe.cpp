@@ -11,6 +11,7 @@ namespace eg {
 
 namespace {
 
+constexpr blocks::MoeSpec kMoe{.renormalize = false};
 constexpr blocks::AttentionSpec kAttention{.qk_norm = blocks::QkNorm::Whole};
 
 Status hparams(const GgufFile& f, HParams& hp) {
@@ -21,12 +22,12 @@ Status hparams(const GgufFile& f, HParams& hp) {
 
 Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
     if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_moe_ffn(t, hp, L);
+    return blocks::load_moe_ffn(t, hp, L, kMoe);
 }
 
 void build(BlockBuilder& g) {
     blocks::attention(g, kAttention);
-    blocks::moe_ffn(g, /*renormalize=*/false);
+    blocks::moe_ffn(g, kMoe);
 }
 
 }  // namespace
