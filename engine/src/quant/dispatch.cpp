@@ -37,6 +37,7 @@ constexpr TypeKernels kScalar[] = {
     {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_scalar},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_scalar},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
+    {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_scalar},
 };
 
 constexpr TypeKernels kAvx2[] = {
@@ -57,6 +58,7 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_avx2},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
+    {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_scalar},
 };
 
 // Instruction-set levels, each including the one below.
