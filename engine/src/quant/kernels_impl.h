@@ -96,6 +96,7 @@ float dot_q3_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q4_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q5_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q6_K_avx2(int64_t n, const void* w, const void* x);
+float dot_mxfp4_avx2(int64_t n, const void* w, const void* x);
 void quant_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quant_q8_1_avx2(const float* src, void* dst, int64_t n);
 
@@ -116,6 +117,8 @@ void gemm_q5_0_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q5_1_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_mxfp4_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
 // llama.cpp-CPU-style activation quantizers (quantize.cpp, dot_avx2.cpp).
 void act_q8_0(const float* src, void* dst, int64_t n);
@@ -134,6 +137,7 @@ float dot_q4_1_avx512(int64_t n, const void* w, const void* x);
 float dot_q5_0_avx512(int64_t n, const void* w, const void* x);
 float dot_q5_1_avx512(int64_t n, const void* w, const void* x);
 float dot_q8_0_avx512(int64_t n, const void* w, const void* x);
+float dot_mxfp4_avx512(int64_t n, const void* w, const void* x);
 void gemm_q4_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q4_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
@@ -144,6 +148,8 @@ void gemm_q5_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_mxfp4_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
 // The tile kernel for a weight type, or nullptr (then the matmul calls vec_dot
 // per row and token). Follows the dispatcher's instruction set.
