@@ -7,7 +7,7 @@
 # one `sha256sum /dev/zero` per core competes). One Markdown table of tok/s
 # and ratios, headed by the CPU and the kernels each engine used.
 #   scripts/bench-matrix.sh [--quick] [--threads 1,2] [--models smollm2,1b,8b]
-#       [--types q4_0,q4_1,q4_k,q4_k_m,q5_k,q6_k,q8_0] [--tests pp,tg,depth,busy]
+#       [--types q4_0,q4_1,q4_k,q4_k_m,q5_k,q6_k,q8_0,mxfp4] [--tests pp,tg,depth,busy]
 #       [--ik-llama-bench PATH] [--out DIR] [--resume] [-r REPS] [-p N] [-n N] [--depth N] [--list]
 # (--help lists all.) llama.cpp is llama-cpp-python in a venv under the cache
 # (installed here when missing); models are cached, synthetic ones under

@@ -12,7 +12,8 @@ table of tokens/s and ratios. Cells:
            models forged once in F16 by engram-cli, each type then made by
            llama.cpp's own quantizer with --pure (every 2-D weight that type),
            so both engines read the same bytes
-  types    q4_0 q4_k q5_k q6_k q8_0 (synthetic), q4_1 q8_0 q4_k_m (smollm2)
+  types    q4_0 q4_k q5_k q6_k q8_0 (synthetic), mxfp4 (1b: gpt-oss's expert
+           type, here in every matrix), q4_1 q8_0 q4_k_m (smollm2)
   tests    pp: prefill 512; tg: decode 128; depth: decode 128 after a context
            of 4096 tokens; busy: pp and tg while one `sha256sum /dev/zero` per
            core competes for every core (at the highest thread count, on one
@@ -39,9 +40,10 @@ import requantize  # noqa: E402  (describe(): the types a file holds)
 
 GIB = 1 << 30
 # Bits per weight of each type (blocks with their scales), for disk estimates.
-BPW = {"f16": 16.0, "q4_0": 4.5, "q4_1": 5.0, "q4_k": 4.5, "q4_k_m": 4.9, "q5_k": 5.5, "q6_k": 6.5625, "q8_0": 8.5}
+BPW = {"f16": 16.0, "q4_0": 4.5, "q4_1": 5.0, "q4_k": 4.5, "q4_k_m": 4.9, "q5_k": 5.5, "q6_k": 6.5625, "q8_0": 8.5,
+       "mxfp4": 4.25}
 TYPE_LABEL = {"q4_0": "Q4_0", "q4_1": "Q4_1", "q4_k": "Q4_K", "q4_k_m": "Q4_K_M", "q5_k": "Q5_K", "q6_k": "Q6_K",
-              "q8_0": "Q8_0"}
+              "q8_0": "Q8_0", "mxfp4": "MXFP4"}
 TESTS = ("pp", "tg", "depth", "busy")
 
 # The synthetic shapes. 1B: Llama-3.2-1B's blocks with a 32000 vocabulary,
@@ -56,7 +58,7 @@ SHAPES = {
 # whole matrix finishes on a 2-core machine in an evening plus a night.
 MODELS = {
     "smollm2": dict(label="SmolLM2-135M", types=["q4_1", "q8_0", "q4_k_m"], reps=3, depth_reps=3, busy="q4_1"),
-    "1b": dict(label="llama 1B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0"], reps=3, depth_reps=1,
+    "1b": dict(label="llama 1B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0", "mxfp4"], reps=3, depth_reps=1,
                busy="q4_k"),
     "8b": dict(label="llama 8B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0"], reps=1, depth_reps=1,
                busy="q4_k"),

@@ -1,9 +1,10 @@
-// Tensor type kernels: dequantization is bit-exact with gguf-py for all 13
+// Tensor type kernels: dequantization is bit-exact with gguf-py for all 14
 // compute types, our reference quantizers write the same bytes as gguf-py,
 // every dot product (scalar, AVX2 and AVX-512 VNNI paths, those the CPU has)
 // agrees with a float64 reference within a stated rounding bound, and the
 // threaded, tiled matmul gives exactly the per-row dot products.
 // Fixtures: tests/reference/quants/make_quant_fixtures.py.
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "core/fp16.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "gguf/gguf.h"
 #include "cpu/matmul.h"
 #include "quant/kernels.h"
 #include "quant/kernels_impl.h"
@@ -91,7 +93,7 @@ std::vector<Record> load_fixtures(QString* err) {
 
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
                            GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4};
 
 // Byte offsets of the f16 scale fields in a block (as the fixture script).
 std::vector<int> scale_offsets(GgmlType t) {
@@ -126,6 +128,13 @@ std::vector<uint8_t> random_raw(GgmlType t, int64_t n, std::mt19937& rng) {
         return raw;
     }
     for (auto& b : raw) b = (uint8_t)(rng() & 0xff);
+    if (t == GgmlType::MXFP4) {
+        // E8M0 exponents of real weights (scales 2^-13..2^2), but the first 16
+        // blocks (a whole row of the 512-long tests) get the subnormal scales
+        // of e = 0 and 1, which every kernel builds by a path of its own
+        for (size_t b = 0; b < raw.size(); b += 17) raw[b] = (uint8_t)(b < 16 * 17 ? b / 17 % 2 : 114 + rng() % 16);
+        return raw;
+    }
     for (size_t b = 0; b < raw.size() / (size_t)tr->block_bytes; ++b)
         for (int off : scale_offsets(t)) {
             const uint16_t h = fp32_to_fp16(nd(rng) * std::pow(10.0f, ud(rng)));
@@ -205,8 +214,8 @@ std::vector<uint8_t> quantize_acts(GgmlType wt, const std::vector<float>& x) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
-const GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                                 GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+const GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4};
 
 // The activations as the packed kernels see them: x[j] ~ d[j / 32] * q[j].
 struct PackedActs {
@@ -340,7 +349,7 @@ private slots:
     void quantizeMatchesGgufPy_data() {
         QTest::addColumn<int>("type");
         for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                           GgmlType::F16, GgmlType::BF16})
+                           GgmlType::MXFP4, GgmlType::F16, GgmlType::BF16})
             QTest::newRow(type_name((uint32_t)t).data()) << (int)t;
     }
     void quantizeMatchesGgufPy() {
@@ -409,6 +418,109 @@ private slots:
             x2 += (double)x[i] * x[i];
         }
         QVERIFY2(std::sqrt(err2 / x2) < max_rel_rms, qPrintable(QString("rms %1").arg(std::sqrt(err2 / x2))));
+    }
+
+    // MXFP4 quantizer: the shared exponent puts the block's largest magnitude
+    // in [4, 8) E2M1 units (2^(e-127)), and every value comes back as the
+    // nearest E2M1 value (at most half the gap to its neighbours away), or
+    // as +-6 units when it is above 6; a row of normal values comes back
+    // within 15% RMS (the format has one mantissa bit).
+    void mxfp4RoundTrip() {
+        const TypeKernels* kt = kernels_for(GgmlType::MXFP4);
+        QVERIFY(kt && kt->quantize);
+        std::mt19937 rng(3039);
+        const int64_t n = 64 * 32;
+        std::vector<float> x = random_acts(n, rng);
+        for (int64_t i = 0; i < n; ++i) {
+            if ((i / 32) % 7 == 1) x[i] = std::fabs(x[i]) + 4.0f;  // one-signed blocks
+            if ((i / 32) % 7 == 3) x[i] *= std::ldexp(1.0f, -40);   // quiet blocks
+            if ((i / 32) == 5) x[i] = 0.0f;                         // an all-zero block
+        }
+        std::vector<block_mxfp4> q((size_t)(n / 32));
+        kt->quantize(x.data(), q.data(), n);
+        std::vector<float> y((size_t)n);
+        kt->dequantize(q.data(), y.data(), n);
+        const float grid[] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+        double err2 = 0, x2 = 0;
+        for (int64_t b = 0; b < n / 32; ++b) {
+            float amax = 0.0f;
+            for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[b * 32 + j]));
+            const float unit = std::ldexp(1.0f, (int)q[b].e - 127);
+            if (amax == 0.0f) QCOMPARE((int)q[b].e, 0);
+            else QVERIFY2(amax >= 4.0f * unit && amax < 8.0f * unit, qPrintable(QString("block %1: e %2, amax %3")
+                                                                                   .arg(b).arg(q[b].e).arg(amax)));
+            for (int j = 0; j < 32; ++j) {
+                const int64_t i = b * 32 + j;
+                const float ax = std::fabs(x[i]) / unit;  // exact: unit is a power of two
+                float allowed = 0.0f;
+                if (ax >= 6.0f) allowed = ax - 6.0f;
+                else
+                    for (int g = 0; g < 7; ++g)
+                        if (ax >= grid[g] && ax <= grid[g + 1]) allowed = std::fmin(ax - grid[g], grid[g + 1] - ax);
+                const float err = std::fabs(y[i] - x[i]) / unit;
+                if (!(err <= allowed) || (y[i] != 0.0f && (y[i] < 0.0f) != (x[i] < 0.0f)))
+                    QFAIL(qPrintable(QString("element %1: %2 came back as %3 (unit %4)").arg(i).arg(x[i]).arg(y[i])
+                                         .arg(unit)));
+            }
+        }
+        for (int64_t i = 0; i < n; ++i)
+            if ((i / 32) % 7 != 3) {
+                err2 += (double)(y[i] - x[i]) * (y[i] - x[i]);
+                x2 += (double)x[i] * x[i];
+            }
+        QVERIFY2(std::sqrt(err2 / x2) < 0.15, qPrintable(QString("rms %1").arg(std::sqrt(err2 / x2))));
+    }
+
+    // The GGUF reader sizes MXFP4 tensors from the type table (17 bytes per 32
+    // values): a file with one loads and reads back; a row length that is not
+    // a multiple of 32, or data cut short, is refused with a sentence.
+    void mxfp4TensorSizes() {
+        const TypeTraits* tr = type_traits(39u);
+        QVERIFY(tr && tr->supported);
+        QCOMPARE(QString(tr->name.data()), QString("MXFP4"));
+        QCOMPARE(tr->block_size, 32);
+        QCOMPARE(tr->block_bytes, 17);
+        QCOMPARE(row_bytes(GgmlType::MXFP4, 2880), 2880 / 32 * 17);  // gpt-oss's hidden size
+        QCOMPARE(row_bytes(GgmlType::MXFP4, 48), -1);
+        QCOMPARE(row_bytes(GgmlType::MXFP4, -32), -1);
+
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string good = (dir.path() + "/mxfp4.gguf").toStdString();
+        std::mt19937 rng(39);
+        const std::vector<uint8_t> w = random_raw(GgmlType::MXFP4, 64 * 3, rng);
+        GgufWriter gw;
+        gw.set_string("general.architecture", "llama");
+        gw.add_tensor("blk.0.ffn_up_exps.weight", GgmlType::MXFP4, {64, 3}, w);
+        QVERIFY(gw.write(good).ok());
+        {
+            auto f = GgufFile::open(good);
+            QVERIFY2(f.ok(), f.ok() ? "" : f.message().c_str());
+            const GgufTensorInfo* t = f.value()->find_tensor("blk.0.ffn_up_exps.weight");
+            QVERIFY(t && t->type == GgmlType::MXFP4);
+            QCOMPARE(t->n_bytes, (uint64_t)w.size());
+            QVERIFY(std::memcmp(t->data, w.data(), w.size()) == 0);
+        }
+        std::ifstream in(good, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto write = [&](const std::string& name, const std::string& b) {
+            const std::string p = (dir.path() + "/").toStdString() + name;
+            std::ofstream(p, std::ios::binary).write(b.data(), (std::streamsize)b.size());
+            return p;
+        };
+        // the tensor table entry: name, n_dims (u32), ne (u64 each), type (u32)
+        const std::string name = "blk.0.ffn_up_exps.weight";
+        const size_t at = bytes.find(name);
+        QVERIFY(at != std::string::npos);
+        std::string odd = bytes;
+        const uint64_t ne0 = 48;
+        std::memcpy(&odd[at + name.size() + 4], &ne0, 8);
+        auto f = GgufFile::open(write("odd-row.gguf", odd));
+        QVERIFY(!f.ok());
+        QVERIFY2(f.message().find("not a multiple of the MXFP4 block size 32") != std::string::npos, f.message().c_str());
+        f = GgufFile::open(write("short.gguf", bytes.substr(0, bytes.size() - 40)));
+        QVERIFY(!f.ok());
+        QVERIFY2(f.message().find("blk.0.ffn_up_exps.weight") != std::string::npos, f.message().c_str());
     }
 
     // F16/BF16 conversions of core/fp16.h against numpy's, element by element,
@@ -484,8 +596,9 @@ private slots:
         QVERIFY(r);
         struct Case { std::vector<uint8_t> w; int64_t n; };
         std::vector<Case> cases;
-        // the fixture's float rows are random bit patterns whose products overflow
-        if (block_size(t) > 1) cases.push_back({r->bytes, (int64_t)r->values.size()});
+        // the fixture's float rows are random bit patterns whose products
+        // overflow; so do MXFP4's edge scales (up to 2^124, on purpose)
+        if (block_size(t) > 1 && t != GgmlType::MXFP4) cases.push_back({r->bytes, (int64_t)r->values.size()});
         cases.push_back({random_raw(t, 4096, rng), 4096});
         for (const Case& c : cases) {
             const std::vector<float> x = random_acts(c.n, rng);

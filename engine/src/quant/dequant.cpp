@@ -214,4 +214,18 @@ void dequant_q6_K(const void* src, float* dst, int64_t n) {
     }
 }
 
+// gguf-py: e8m0_to_fp32_half(e) * kvalues[nibble], one float32 product
+// (exact: a power of two times a small integer). The integer table gives +0
+// for the -0 code, as gguf-py's does.
+void dequant_mxfp4(const void* src, float* dst, int64_t n) {
+    const block_mxfp4* b = (const block_mxfp4*)src;
+    for (int64_t i = 0; i < n / QK_MXFP4; ++i, ++b, dst += QK_MXFP4) {
+        const float d = mxfp4_scale(b->e);
+        for (int j = 0; j < 16; ++j) {
+            dst[j] = d * (float)kMxfp4Values[b->qs[j] & 0x0f];
+            dst[j + 16] = d * (float)kMxfp4Values[b->qs[j] >> 4];
+        }
+    }
+}
+
 }  // namespace eg::quant

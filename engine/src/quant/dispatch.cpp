@@ -37,6 +37,7 @@ constexpr TypeKernels kScalar[] = {
     {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_scalar},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_scalar},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
+    {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_scalar},
 };
 
 constexpr TypeKernels kAvx2[] = {
@@ -57,6 +58,7 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q5_K, GgmlType::Q8_K, dequant_q5_K, quant_q5_K, dot_q5_K_avx2},
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
+    {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
 };
 
 // Instruction-set levels, each including the one below.
@@ -105,6 +107,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::Q5_0: k.vec_dot = dot_q5_0_avx512; break;
                 case GgmlType::Q5_1: k.vec_dot = dot_q5_1_avx512; break;
                 case GgmlType::Q8_0: k.vec_dot = dot_q8_0_avx512; break;
+                case GgmlType::MXFP4: k.vec_dot = dot_mxfp4_avx512; break;
                 default: break;
             }
         }
@@ -185,6 +188,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::Q5_0: return gemm_q5_0_avx512;
             case GgmlType::Q5_1: return gemm_q5_1_avx512;
             case GgmlType::Q8_0: return gemm_q8_0_avx512;
+            case GgmlType::MXFP4: return gemm_mxfp4_avx512;
             default: return nullptr;
         }
     }
@@ -195,6 +199,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
         case GgmlType::Q5_0: return gemm_q5_0_avx2;
         case GgmlType::Q5_1: return gemm_q5_1_avx2;
         case GgmlType::Q8_0: return gemm_q8_0_avx2;
+        case GgmlType::MXFP4: return gemm_mxfp4_avx2;
         default: return nullptr;
     }
 }

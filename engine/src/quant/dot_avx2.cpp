@@ -72,6 +72,7 @@ float dot_q4_1_avx2(int64_t n, const void* w, const void* x) { return vec_dot_1x
 float dot_q5_0_avx2(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q5_0Tile>(n, w, x); }
 float dot_q5_1_avx2(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q5_1Tile>(n, w, x); }
 float dot_q8_0_avx2(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q8_0Tile>(n, w, x); }
+float dot_mxfp4_avx2(int64_t n, const void* w, const void* x) { return vec_dot_1x1<MXFP4Tile>(n, w, x); }
 
 // -------------------------------------------------------------- k-quants ---
 // All weights are made unsigned (an offset is removed afterwards through the
@@ -329,6 +330,7 @@ EG_GEMM(gemm_q4_1_avx2, Q4_1Tile)
 EG_GEMM(gemm_q5_0_avx2, Q5_0Tile)
 EG_GEMM(gemm_q5_1_avx2, Q5_1Tile)
 EG_GEMM(gemm_q8_0_avx2, Q8_0Tile)
+EG_GEMM(gemm_mxfp4_avx2, MXFP4Tile)
 #undef EG_GEMM
 
 }  // namespace eg::quant

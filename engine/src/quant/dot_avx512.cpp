@@ -18,6 +18,7 @@ float dot_q4_1_avx512(int64_t n, const void* w, const void* x) { return vec_dot_
 float dot_q5_0_avx512(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q5_0Tile>(n, w, x); }
 float dot_q5_1_avx512(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q5_1Tile>(n, w, x); }
 float dot_q8_0_avx512(int64_t n, const void* w, const void* x) { return vec_dot_1x1<Q8_0Tile>(n, w, x); }
+float dot_mxfp4_avx512(int64_t n, const void* w, const void* x) { return vec_dot_1x1<MXFP4Tile>(n, w, x); }
 
 // Prefill: 4 rows x 4 tokens (16 accumulators of the 32 registers). Decode:
 // one row at a time, so the weights (far beyond the caches for a whole model)
@@ -35,6 +36,7 @@ EG_GEMM(gemm_q4_1_avx512, Q4_1Tile)
 EG_GEMM(gemm_q5_0_avx512, Q5_0Tile)
 EG_GEMM(gemm_q5_1_avx512, Q5_1Tile)
 EG_GEMM(gemm_q8_0_avx512, Q8_0Tile)
+EG_GEMM(gemm_mxfp4_avx512, MXFP4Tile)
 #undef EG_GEMM
 
 }  // namespace eg::quant

@@ -133,6 +133,21 @@ float dot_q8_0_scalar(int64_t n, const void* w, const void* x) {
     return sum;
 }
 
+float dot_mxfp4_scalar(int64_t n, const void* w, const void* x) {
+    const block_mxfp4* a = (const block_mxfp4*)w;
+    const block_q8_0* b = (const block_q8_0*)x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_MXFP4; ++i) {
+        int s = 0;
+        for (int j = 0; j < 16; ++j) {
+            s += kMxfp4Values[a[i].qs[j] & 0x0f] * b[i].qs[j];
+            s += kMxfp4Values[a[i].qs[j] >> 4] * b[i].qs[j + 16];
+        }
+        sum += (float)s * (mxfp4_scale(a[i].e) * h2f(b[i].d));
+    }
+    return sum;
+}
+
 // ---- k-quants: each weight block is decoded to small integers and summed
 // against the Q8_K activations per scale group; minimums use Q8_K's bsums. ----
 

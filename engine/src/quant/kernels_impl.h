@@ -3,6 +3,7 @@
 // the engine's public API (that is kernels.h and cpu/matmul.h).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 #include "quant/kernels.h"
@@ -25,6 +26,20 @@ void dequant_q4_K(const void* src, float* dst, int64_t n);
 void dequant_q5_K(const void* src, float* dst, int64_t n);
 void dequant_q6_K(const void* src, float* dst, int64_t n);
 void dequant_q8_K(const void* src, float* dst, int64_t n);
+void dequant_mxfp4(const void* src, float* dst, int64_t n);
+
+// MXFP4's E2M1 values doubled (so they are integers), indexed by nibble:
+// sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6 times two. Index 8 (-0) is 0.
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+// Half the E8M0 scale, 2^(e-128), exactly (e = 0 and 1 are subnormal floats):
+// it multiplies the doubled values above. Built from bits, as gguf-py does,
+// so no libm rounding or FTZ setting can change it. Called from the portable
+// files only (x86_tiles.h has its own: inline functions shared with the SIMD
+// files could be linked from an AVX-512 one).
+inline float mxfp4_scale(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
 
 // Block field decoders shared by dequant.cpp and the dot products.
 // The 16 six-bit scales of a Q3_K block, already offset by -32.
@@ -48,6 +63,7 @@ void quant_q5_K(const float* src, void* dst, int64_t n);
 void quant_q6_K(const float* src, void* dst, int64_t n);
 void quant_q8_1(const float* src, void* dst, int64_t n);
 void quant_q8_K(const float* src, void* dst, int64_t n);
+void quant_mxfp4(const float* src, void* dst, int64_t n);
 
 // ---- scalar dot products (dot_scalar.cpp): weights of the named type times
 // activations of its vec_dot_type ----
@@ -64,6 +80,7 @@ float dot_q3_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q4_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q5_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q6_K_scalar(int64_t n, const void* w, const void* x);
+float dot_mxfp4_scalar(int64_t n, const void* w, const void* x);
 
 // ---- AVX2/FMA dot products (dot_avx2.cpp); only called when the CPU has them ----
 float dot_f32_avx2(int64_t n, const void* w, const void* x);
@@ -79,6 +96,7 @@ float dot_q3_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q4_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q5_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q6_K_avx2(int64_t n, const void* w, const void* x);
+float dot_mxfp4_avx2(int64_t n, const void* w, const void* x);
 void quant_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quant_q8_1_avx2(const float* src, void* dst, int64_t n);
 
@@ -99,6 +117,8 @@ void gemm_q5_0_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q5_1_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_mxfp4_avx2(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                     const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
 // llama.cpp-CPU-style activation quantizers (quantize.cpp, dot_avx2.cpp).
 void act_q8_0(const float* src, void* dst, int64_t n);
@@ -117,6 +137,7 @@ float dot_q4_1_avx512(int64_t n, const void* w, const void* x);
 float dot_q5_0_avx512(int64_t n, const void* w, const void* x);
 float dot_q5_1_avx512(int64_t n, const void* w, const void* x);
 float dot_q8_0_avx512(int64_t n, const void* w, const void* x);
+float dot_mxfp4_avx512(int64_t n, const void* w, const void* x);
 void gemm_q4_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q4_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
@@ -127,6 +148,8 @@ void gemm_q5_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_mxfp4_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
 // The tile kernel for a weight type, or nullptr (then the matmul calls vec_dot
 // per row and token). Follows the dispatcher's instruction set.

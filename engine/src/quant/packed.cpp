@@ -116,6 +116,16 @@ void pack_row_block(const PackedLayout& L, const uint8_t* row, int64_t b, int r,
             }
             return;
         }
+        case GgmlType::MXFP4: {
+            // the file's nibbles are paired as the panels pair them, like Q4_0
+            for (int g = 0; g < 2; ++g) {
+                const block_mxfp4* p = (const block_mxfp4*)(row + (b * 2 + g) * (int64_t)sizeof(block_mxfp4));
+                blk[L.s_off + g * 16 + r] = p->e;
+                for (int j = 0; j < 4; ++j) gb.w[j] = load32(p->qs + 4 * j);
+                put_group(L, gb, g, r, blk);
+            }
+            return;
+        }
         case GgmlType::Q6_K: {
             const block_q6_K* q = (const block_q6_K*)(row + b * row_bytes(L.type, QK_K));
             std::memcpy(blk + L.hdr_off + 2 * r, &q->d, 2);

@@ -12,7 +12,8 @@
 // exact in f32). Types whose m is -o * s for a constant o (Q4_0: o = 8, Q5_0:
 // 16, Q8_0: 128, Q6_K: 32) carry no m: the kernel starts the integer sum at
 // -o * sum(x) instead. Q6_K has a scale per 16 elements (two "halves" per
-// group).
+// group). MXFP4's u is not its 4-bit code but a table of it (the E2M1 value
+// doubled, plus o = 12: 0..24) and s = 2^(e-128), its E8M0 exponent's.
 //
 // Layout, per panel of 16 rows (rows past n are zero), per group of 32
 // elements, in order of k:
@@ -22,6 +23,7 @@
 //   Q6_K: two [16][4] byte vectors H0, H1, bits 2j'..2j'+1 of H(j/4) (j' = j%4)
 //         byte (r, t) = bits 4..5 of u[r][4j+t]
 //   scales: f16 d [16] (+ f16 m [16] for Q4_1/Q5_1); Q6_K: i8 sc [2][16];
+//   MXFP4: u8 e [16] (the file's exponents; its nibbles are stored as Q4_0's);
 //   Q4_K/Q5_K: the file's 12 bytes of 6-bit scales and mins, [12][16], once
 //   per superblock; K-quants also f16 d [16] (and -dmin [16]) per superblock.
 // Fields are arrays over a block's groups (packed_layout.h gives where), and

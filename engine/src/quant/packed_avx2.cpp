@@ -75,6 +75,10 @@ struct Decoder {
                 G.v[j + 4] = _mm256_and_si256(_mm256_srli_epi16(p, 4), lo);
             }
         }
+        if constexpr (L.e8m0) {
+            const __m256i u = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kMxfp4U));
+            for (int j = 0; j < 8; ++j) G.v[j] = _mm256_shuffle_epi8(u, G.v[j]);
+        }
         if constexpr (L.bits == 5) {
             const uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
             const __m256i b4 = _mm256_set1_epi8(0x10);
@@ -105,6 +109,14 @@ struct Decoder {
         } else if constexpr (L.k4_scales) {
             G.s0 = _mm256_mul_ps(load_8x8(sc[g] + 8 * h, false), hd);
             G.m0 = _mm256_mul_ps(load_8x8(mn[g] + 8 * h, false), hm);
+        } else if constexpr (L.e8m0) {
+            // 2^(e-128) from its bits, as packed_avx512.cpp
+            int64_t v;
+            std::memcpy(&v, blk + L.s_off + g * 16 + 8 * h, 8);
+            const __m256i e = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(v));
+            const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+            const __m256i sub = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+            G.s0 = _mm256_castsi256_ps(_mm256_blendv_epi8(normal, sub, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
         } else {
             G.s0 = load_f16x8(blk + L.s_off + g * 32 + 16 * h);
             if constexpr (L.m_bytes > 0) G.m0 = load_f16x8(blk + L.m_off + g * 32 + 16 * h);

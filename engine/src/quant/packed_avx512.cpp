@@ -74,6 +74,10 @@ struct Decoder {
                 G.v[j + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), lo);
             }
         }
+        if constexpr (L.e8m0) {
+            const __m512i u = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kMxfp4U));
+            for (int j = 0; j < 8; ++j) G.v[j] = _mm512_shuffle_epi8(u, G.v[j]);
+        }
         if constexpr (L.bits == 5) {
             const uint8_t* hb = blk + L.hb_off + g * L.hb_bytes;
             const __m512i b4 = _mm512_set1_epi8(0x10);
@@ -104,6 +108,12 @@ struct Decoder {
         } else if constexpr (L.k4_scales) {
             G.s0 = _mm512_mul_ps(load_u8x16(sc[g]), hd);
             G.m0 = _mm512_mul_ps(load_u8x16(mn[g]), hm);
+        } else if constexpr (L.e8m0) {
+            // 2^(e-128) from its bits: (e-1) << 23, or a subnormal below e = 2
+            const __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(blk + L.s_off + g * 16)));
+            const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+            const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+            G.s0 = _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2)), normal, sub));
         } else {
             G.s0 = load_f16x16(blk + L.s_off + g * 32);
             if constexpr (L.m_bytes > 0) G.m0 = load_f16x16(blk + L.m_off + g * 32);

@@ -38,6 +38,7 @@ tile_fn pick_tile(GgmlType t, int cc) {
         case GgmlType::Q4_K: return pick<GgmlType::Q4_K, kMaxTile>(cc);
         case GgmlType::Q5_K: return pick<GgmlType::Q5_K, kMaxTile>(cc);
         case GgmlType::Q6_K: return pick<GgmlType::Q6_K, kMaxTile>(cc);
+        case GgmlType::MXFP4: return pick<GgmlType::MXFP4, kMaxTile>(cc);
         default: return nullptr;
     }
 }

@@ -29,6 +29,12 @@ struct PackedLayout {
     // each row, byte b of the 16 rows together ([12][16]): the panels are no
     // larger than the file.
     bool k4_scales;
+    // MXFP4: the nibbles are E2M1 codes; the kernels turn each into its value
+    // doubled plus the offset 12 (u in 0..24, one byte shuffle), and s_off
+    // holds the rows' E8M0 exponents, u8 e[group][16], s = 2^(e-128). Its
+    // blocks (544 bytes, as the file's) leave every other one 32 bytes off
+    // 64-byte alignment; AVX2 loads never straddle a line for it.
+    bool e8m0 = false;
 
     int64_t block_elems() const { return (int64_t)groups * 32; }
 };
@@ -45,7 +51,11 @@ inline constexpr PackedLayout kPackedLayouts[] = {
     {GgmlType::Q4_K, 8, 4, 2304, 256, 0, 0, 2048, 0, 1, 2240, 0, false, true},
     {GgmlType::Q5_K, 8, 5, 2816, 256, 2048, 64, 2560, 0, 1, 2752, 0, false, true},
     {GgmlType::Q6_K, 8, 6, 3360, 256, 2048, 128, 3072, 0, 0, 3328, 32, true, false},
+    {GgmlType::MXFP4, 2, 4, 544, 256, 0, 0, 512, 0, 0, -1, 12, false, false, true},
 };
+
+// MXFP4 codes -> u = doubled E2M1 value + 12 (kMxfp4Values in kernels_impl.h).
+inline constexpr uint8_t kMxfp4U[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
 
 constexpr const PackedLayout* packed_layout(GgmlType t) {
     for (const PackedLayout& L : kPackedLayouts)

@@ -1,9 +1,10 @@
 // Quantization from float: the reference quantizers for Q4_0/Q4_1/Q5_0/Q5_1/
-// Q8_0 (the same float32 arithmetic as gguf-py's gguf.quants, so files this
-// engine writes match files Python tools write byte for byte), simple
+// Q8_0/MXFP4 (the same float32 arithmetic as gguf-py's gguf.quants, so files
+// this engine writes match files Python tools write byte for byte), simple
 // quantizers for Q2_K..Q6_K (own algorithm: gguf-py has none, and llama.cpp's
 // iterative search is not needed to make test models), and the activation
 // formats Q8_1 and Q8_K used only as the right-hand side of dot products.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -408,6 +409,37 @@ void quant_q3_K(const float* src, void* dst, int64_t n) {
             b->qs[h * 32 + l] |= (uint8_t)((u & 3) << (2 * s));
             b->hmask[l] |= (uint8_t)((u >> 2) << (e / 32));
         }
+    }
+}
+
+// MXFP4 as the OCP MX spec (and gguf-py, llama.cpp) make it: the shared
+// exponent is the block's largest magnitude's, less E2M1's largest (2), so
+// amax lands in [4, 8) of the E2M1 scale and values above 6 clip to 6; each
+// value then takes the nearest E2M1 value, the smaller magnitude on ties
+// (gguf-py's argmin keeps the first of equal errors; the errors are computed
+// as it does, in float32, so ties fall the same way and the bytes match).
+void quant_mxfp4(const float* src, void* dst, int64_t n) {
+    block_mxfp4* b = (block_mxfp4*)dst;
+    for (int64_t i = 0; i < n / QK_MXFP4; ++i, ++b, src += QK_MXFP4) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK_MXFP4; ++j) amax = std::fmax(amax, std::fabs(src[j]));
+        // floor(log2(amax)) exactly (ilogb reads the exponent; subnormals
+        // too); a block too small for the smallest scale gets e = 0
+        const int e = amax > 0.0f ? std::max(0, std::ilogb(amax) - 2 + 127) : 0;
+        b->e = (uint8_t)e;
+        const float d = mxfp4_scale(b->e);
+        uint8_t q[QK_MXFP4];
+        for (int j = 0; j < QK_MXFP4; ++j) {
+            const float ax = std::fabs(src[j]);
+            int best = 0;
+            float best_err = ax;
+            for (int k = 1; k < 8; ++k) {
+                const float err = std::fabs(d * (float)kMxfp4Values[k] - ax);
+                if (err < best_err) { best = k; best_err = err; }
+            }
+            q[j] = (uint8_t)(best != 0 && src[j] < 0.0f ? best | 8 : best);
+        }
+        for (int j = 0; j < 16; ++j) b->qs[j] = (uint8_t)(q[j] | (q[j + 16] << 4));
     }
 }
 

@@ -37,6 +37,7 @@ constexpr Entry kTypes[] = {
     {30, {"BF16", 1, 2, true}},
     {34, {"TQ1_0", QK_K, 54, false}},
     {35, {"TQ2_0", QK_K, 66, false}},
+    {39, {"MXFP4", QK_MXFP4, sizeof(block_mxfp4), true}},
 };
 }  // namespace
 

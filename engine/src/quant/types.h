@@ -24,6 +24,7 @@ enum class GgmlType : uint32_t {
     Q6_K = 14,
     Q8_K = 15,
     BF16 = 30,
+    MXFP4 = 39,  // OCP microscaling FP4 (gpt-oss's MoE experts)
 };
 
 struct TypeTraits {
@@ -43,6 +44,7 @@ int64_t row_bytes(GgmlType t, int64_t n);
 
 constexpr int QK4_0 = 32, QK4_1 = 32, QK5_0 = 32, QK5_1 = 32, QK8_0 = 32, QK8_1 = 32;
 constexpr int QK_K = 256, K_SCALE_SIZE = 12;
+constexpr int QK_MXFP4 = 32;
 
 // Block layouts exactly as ggml defines them (little-endian, packed).
 #pragma pack(push, 1)
@@ -58,6 +60,10 @@ struct block_q4_K { uint16_t d; uint16_t dmin; uint8_t scales[K_SCALE_SIZE]; uin
 struct block_q5_K { uint16_t d; uint16_t dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
 struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
 struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
+// MXFP4: e is an E8M0 shared exponent (scale 2^(e-127)); each nibble an E2M1
+// value (sign, 2-bit exponent, 1-bit mantissa: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and
+// their negatives), low nibbles elements 0..15, high nibbles 16..31.
+struct block_mxfp4 { uint8_t e; uint8_t qs[QK_MXFP4 / 2]; };
 #pragma pack(pop)
 
 static_assert(sizeof(block_q4_0) == 18);
@@ -72,5 +78,6 @@ static_assert(sizeof(block_q4_K) == 144);
 static_assert(sizeof(block_q5_K) == 176);
 static_assert(sizeof(block_q6_K) == 210);
 static_assert(sizeof(block_q8_K) == 292);
+static_assert(sizeof(block_mxfp4) == 17);
 
 }  // namespace eg

@@ -132,6 +132,29 @@ struct Q8_0Tile {
     static __m128 xsc(const XB& x) { return scales_d(&x); }
 };
 
+// MXFP4 (E2M1 nibbles, one E8M0 exponent): a byte shuffle turns each nibble
+// into its E2M1 value doubled (an int8 in -12..12, kMxfp4Values), and the
+// scale 2^(e-128) multiplies the doubled values; built from the exponent's
+// bits (e = 0 and 1 give subnormal floats), as mxfp4_scale() in
+// kernels_impl.h, which is not shared with this file (see the top).
+struct MXFP4Tile {
+    using WB = block_mxfp4;
+    using XB = block_q8_0;
+    static constexpr bool has_min = false;
+    static __m256i decode(const WB& b) {
+        const __m256i values = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+                                                0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+        return _mm256_shuffle_epi8(values, nibbles(b.qs));
+    }
+    static __m256i idot(__m256i w, const XB& x) { return dot_ss(w, load32(x.qs)); }
+    static __m128 wsc(const WB& b) {
+        const uint32_t e = b.e;
+        const uint32_t bits = e < 2 ? 0x00200000u << e : (e - 1) << 23;
+        return _mm_castsi128_ps(_mm_cvtsi32_si128((int)bits));
+    }
+    static __m128 xsc(const XB& x) { return scales_d(&x); }
+};
+
 constexpr int kPrefetchBytes = 1024;
 
 // A independent accumulator sets (block i goes to set i % A) would shorten

@@ -11,6 +11,8 @@ Records:
            finite f16 values so every result is finite) -> gguf.quants.dequantize
   quant:   random float32 rows -> gguf.quants.quantize (the types gguf-py can
            quantize, plus F16 = numpy astype and BF16)
+  MXFP4 (both kinds) comes last, from its own seed, so adding it left every
+  earlier record byte-identical.
 
 File layout (little-endian):
   "EGQF" u32 version=1 u32 n_records
@@ -45,6 +47,34 @@ DEQUANT_TYPES = [
     (T.Q6_K, 256, 210, [208]),
 ]
 QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.F16, T.BF16]
+MXFP4_SEED = SEED + 39
+
+
+def mxfp4_raw(rng):
+    """Random MXFP4 blocks (every nibble pattern), exponents mostly where
+    real weights are (2^-20..2^4) plus the edges: 0 and 1 (subnormal scales),
+    2, 127 and 252 (the largest whose values all stay finite: 2^125 * 12
+    overflows float32)."""
+    n_blocks = N_ELEMENTS // 32
+    raw = rng.integers(0, 256, (n_blocks, 17), dtype=np.uint16).astype(np.uint8)
+    raw[:, 0] = rng.integers(127 - 20, 127 + 5, n_blocks)
+    raw[:5, 0] = [0, 1, 2, 127, 252]
+    return raw.reshape(-1)
+
+
+def mxfp4_input(rng):
+    """Rows for the MXFP4 quantizer: random magnitudes over several decades,
+    an all-zero block, one-signed blocks, and a block of exact ties between
+    E2M1 values (amax 4 gives steps of 0.5 up to 2, then 1, then 2; 7 clips
+    to 6)."""
+    rows = N_ELEMENTS // 32
+    x = rng.standard_normal((rows, 32)) * (10.0 ** rng.uniform(-4, 2, (rows, 1)))
+    x[2] = 0.0
+    x[5] = np.abs(x[5])
+    x[6] = -np.abs(x[6])
+    ties = [4.0, 0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 7.0, 6.5, 0.0, -0.0, 1e-30, 2.0, 3.0, 0.5]
+    x[9] = ties + [-v for v in ties]
+    return x.astype(np.float32).reshape(-1)
 
 
 def random_raw(rng, qtype, block, size, scale_offsets):
@@ -93,6 +123,14 @@ def main():
         with np.errstate(over="ignore"):
             q = quants.quantize(x.reshape(-1, 256), qtype)
         records.append((1, int(qtype), np.ascontiguousarray(q).view(np.uint8).tobytes(), x))
+    rng = np.random.default_rng(MXFP4_SEED)
+    raw = mxfp4_raw(rng)
+    out = np.asarray(quants.dequantize(raw, T.MXFP4), dtype=np.float32).reshape(-1)
+    assert out.size == N_ELEMENTS and np.all(np.isfinite(out))
+    records.append((0, int(T.MXFP4), raw.tobytes(), out))
+    x = mxfp4_input(rng)
+    q = quants.quantize(x.reshape(-1, 256), T.MXFP4)
+    records.append((1, int(T.MXFP4), np.ascontiguousarray(q).view(np.uint8).tobytes(), x))
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "quant_fixtures.bin")
     with open(path, "wb") as f:
