@@ -12,6 +12,8 @@
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
+#include "chat/chat_template.h"
+#include "model/model.h"
 #include "test_env.h"
 
 namespace {
@@ -108,6 +110,28 @@ private slots:
         QVERIFY2(r.out.contains("7") || r.out.contains("seven"), qPrintable(r.out));
         QVERIFY(r.err.contains("tok/s"));
         QVERIFY(r.err.contains("first token after"));
+    }
+
+    // gpt-oss's tiny reference model: run --chat renders the harmony template
+    // the file carries (its system block, channels and <|start|> markers:
+    // hundreds of tokens where ChatML would give a dozen), and generates.
+    void run_chat_gptoss_harmony() {
+        const std::string path = eg_test::fixture("reference/gptoss/gptoss-tiny.gguf");
+        auto m = eg::Model::load(path);
+        QVERIFY(m.ok());
+        auto t = eg::ChatTemplate::parse(*m.value()->chat_template());
+        QVERIFY(t.ok());
+        auto text = t.value().render({{"user", "the cat in the hat"}}, true, "<|startoftext|>", "<|return|>");
+        QVERIFY(text.ok());
+        QVERIFY(text.value().find("<|start|>user<|message|>the cat in the hat<|end|><|start|>assistant") !=
+                std::string::npos);
+        const size_t n = m.value()->tokenizer().encode(text.value(), false, true).size();
+        QVERIFY(n > 100);
+        const Run r = run(cli_, {"run", "-m", QString::fromStdString(path), "--chat", "-p", "the cat in the hat",
+                                 "--temp", "0", "-n", "8"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.err.contains(QString("prompt: %1 tokens").arg(n)), qPrintable(r.err));
+        QVERIFY2(r.err.contains("reply: 8 tokens"), qPrintable(r.err));
     }
 
     void interactive_chat_two_turns() {
