@@ -41,8 +41,8 @@ echo "bench-moe: $CPU, $THREADS threads, -p $NP -n $NG -r $REPS" >&2
 "$PY" - "$OUT" "$CPU" "$MODEL" <<'EOF'
 import json, sys
 out, cpu, model = sys.argv[1:4]
-ours = json.loads(open(f"{out}/ours.json").read().strip().splitlines()[-1])
-ref = json.loads(open(f"{out}/llamacpp.json").read().strip().splitlines()[-1])
+ours = json.load(open(f"{out}/ours.json"))
+ref = json.load(open(f"{out}/llamacpp.json"))
 print(f"# MoE: engram-bench vs llama.cpp\n\n{cpu}; {model}\n")
 print("| test | ours tok/s | llama.cpp tok/s | ours / llama.cpp |\n|---|---:|---:|---:|")
 for key, label in (("prefill_tokens_per_s", f"pp{ours.get('n_prompt')}"), ("decode_tokens_per_s", f"tg{ours.get('n_gen')}")):
