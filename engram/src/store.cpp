@@ -7,12 +7,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -44,6 +46,13 @@ using Clock = std::chrono::steady_clock;
 
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the calling thread.
+uint64_t thread_cpu_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
@@ -245,6 +254,7 @@ struct TieredStore::Impl {
     mutable std::mutex mu;  // tables' slabs, policies, counts and the figures below
     uint64_t dram_hits = 0, dram_misses = 0, ssd_rows = 0, ssd_bytes = 0, lookups = 0, rows_fetched = 0;
     uint64_t stall_ns = 0, lead_ns = 0;
+    StoreIoStats io;  // reads for requests
 
     std::mutex qmu;
     std::condition_variable qcv;
@@ -267,7 +277,7 @@ struct TieredStore::Impl {
     // reads the aligned blocks around them into buf. *bytes_read: what the
     // file delivered.
     Status read_span(const TableInfo& t, uint64_t first_row, uint64_t off, uint64_t len, AlignedBuffer& buf,
-                     const uint8_t** data, uint64_t* bytes_read) const {
+                     const uint8_t** data, uint64_t* bytes_read, uint64_t* calls = nullptr) const {
         const uint64_t start = direct ? align_down(off) : off;
         const uint64_t end = direct ? align_up(off + len) : off + len;
         const uint64_t need = off + len - start;
@@ -276,6 +286,7 @@ struct TieredStore::Impl {
         uint64_t done = 0;
         while (done < need) {
             const ssize_t r = ::pread(fd, p + done, end - start - done, (off_t)(start + done));
+            if (calls) ++*calls;
             if (r < 0) {
                 if (errno == EINTR) continue;
                 return make_error(where(t, first_row, off) + ": read failed: " + errno_text(errno));
@@ -314,8 +325,20 @@ struct TieredStore::Impl {
         const uint64_t first_row = im.miss_rows[g.first], last_row = im.miss_rows[g.first + g.count - 1];
         const uint64_t off = t.info.file_offset + first_row * rb;
         const uint8_t* data = nullptr;
-        uint64_t got = 0;
-        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got);
+        uint64_t got = 0, calls = 0;
+        const uint64_t cpu0 = thread_cpu_ns();
+        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got, &calls);
+        const uint64_t cpu1 = thread_cpu_ns();
+        {
+            std::lock_guard lk(mu);
+            io.reads += 1;
+            io.syscalls += calls;
+            io.io_cpu_ns += cpu1 - cpu0;
+            if (st.ok()) {
+                io.rows += g.count;
+                io.bytes += got;
+            }
+        }
         if (st.ok()) {
             for (uint32_t k = g.first; k < g.first + g.count; ++k)
                 std::memcpy(b.data.data() + (size_t)im.missing[k] * rb, data + (im.miss_rows[k] - first_row) * rb, rb);
@@ -353,6 +376,7 @@ struct TieredStore::Impl {
 
     void worker() {
         AlignedBuffer buf;
+        uint64_t cpu_last = thread_cpu_ns();
         for (;;) {
             Job job;
             {
@@ -363,6 +387,11 @@ struct TieredStore::Impl {
             }
             if (job.batch) {
                 fetch_group(*job.batch, job.group, buf);
+                // This job's CPU, the wait that woke for it included.
+                const uint64_t cpu = thread_cpu_ns();
+                std::lock_guard lk(mu);
+                io.thread_cpu_ns += cpu - cpu_last;
+                cpu_last = cpu;
             } else {
                 bool stopping;
                 {
@@ -372,6 +401,7 @@ struct TieredStore::Impl {
                 if (!stopping) warm_group(job.table, *job.warm_rows, job.group, buf);
                 std::lock_guard lk(qmu);
                 if (--warm_pending == 0) warm_cv.notify_all();
+                cpu_last = thread_cpu_ns();
             }
         }
     }
@@ -483,6 +513,15 @@ TieredStore::~TieredStore() {
     impl_->qcv.notify_all();
     // Workers finish the queued reads (their batches complete or fail) and skip warm-ups.
     for (auto& w : impl_->workers) w.join();
+    if (impl_->opened)
+        if (const char* f = std::getenv("ENGRAM_STORE_IO_STATS"); f && *f) {
+            if (FILE* out = std::fopen(f, "a")) {
+                std::fprintf(out, "%s\n", io_stats().json().c_str());
+                std::fclose(out);
+            } else {
+                EG_LOG_WARN("ENGRAM_STORE_IO_STATS: cannot append to {}: {}", f, errno_text(errno));
+            }
+        }
     if (impl_->opened && !impl_->opt.hot_stats_path.empty()) {
         Status st = save_hot_stats();
         if (!st.ok()) EG_LOG_WARN("{}", st.message());
@@ -717,7 +756,11 @@ Status TieredStore::wait(FetchBatch& b) {
         // No prefetch: the forward reads its misses itself, now (into this
         // thread's buffer, grown once).
         thread_local AlignedBuffer buf;
+        const uint64_t cpu0 = thread_cpu_ns();
         for (const Group& g : bi.groups) im.fetch_group(b, g, buf);
+        const uint64_t cpu = thread_cpu_ns() - cpu0;
+        std::lock_guard slk(im.mu);
+        im.io.thread_cpu_ns += cpu;
     }
     std::unique_lock lk(bi.mu);
     bi.cv.wait(lk, [&] { return bi.pending == 0; });
@@ -758,6 +801,25 @@ ExtensionStats TieredStore::stats() const {
     s.rows_fetched = im.rows_fetched;
     s.lookups = im.lookups;
     return s;
+}
+
+StoreIoStats TieredStore::io_stats() const {
+    std::lock_guard lk(impl_->mu);
+    StoreIoStats s = impl_->io;
+    s.backend = "pread";
+    return s;
+}
+
+std::string StoreIoStats::json() const {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "{\"backend\": \"%s\", \"rows\": %llu, \"reads\": %llu, \"syscalls\": %llu, \"bytes\": %llu, "
+                  "\"io_cpu_ns\": %llu, \"thread_cpu_ns\": %llu, \"io_cpu_us_per_row\": %.3f, "
+                  "\"thread_cpu_us_per_row\": %.3f}",
+                  backend.c_str(), (unsigned long long)rows, (unsigned long long)reads, (unsigned long long)syscalls,
+                  (unsigned long long)bytes, (unsigned long long)io_cpu_ns, (unsigned long long)thread_cpu_ns,
+                  io_cpu_us_per_row(), thread_cpu_us_per_row());
+    return buf;
 }
 
 uint64_t TieredStore::resident_bytes() const {

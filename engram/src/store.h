@@ -32,6 +32,22 @@ struct StoreOptions {
     bool preload_resident = true;             // budget >= table: read it all at open
 };
 
+// The reads of rows for requests (preload and warm-up excluded), as the I/O
+// path did them: what one row read costs in reads, system calls and CPU.
+struct StoreIoStats {
+    std::string backend;         // "pread" or "io_uring"
+    uint64_t rows = 0;           // rows read for requests
+    uint64_t reads = 0;          // reads of the file that delivered them (rows sharing pages: one read)
+    uint64_t syscalls = 0;       // system calls that issued and completed those reads
+    uint64_t bytes = 0;          // bytes those reads delivered
+    uint64_t io_cpu_ns = 0;      // CPU time (thread clocks) spent inside the read calls
+    uint64_t thread_cpu_ns = 0;  // all CPU time of the threads reading for requests: queue,
+                                 // wake-ups, reads, copies, cache admission
+    double io_cpu_us_per_row() const { return rows ? (double)io_cpu_ns / 1e3 / (double)rows : 0.0; }
+    double thread_cpu_us_per_row() const { return rows ? (double)thread_cpu_ns / 1e3 / (double)rows : 0.0; }
+    std::string json() const;    // one line
+};
+
 // One request: unique rows of one table, filled by the store.
 class FetchBatch {
 public:
@@ -78,6 +94,10 @@ public:
     // that arrived before wait() was called, the sum of (wait - arrival);
     // rows_fetched: rows read for requests; lookups: rows requested.
     ExtensionStats stats() const;
+    // The SSD reads for requests, and their CPU cost. When the environment
+    // variable ENGRAM_STORE_IO_STATS names a file, the destructor appends
+    // them there as one JSON line (scripts/bench-engram.sh reads it).
+    StoreIoStats io_stats() const;
     uint64_t resident_bytes() const;     // rows held in DRAM now
     uint64_t capacity_bytes() const;     // the DRAM budget as applied
 
