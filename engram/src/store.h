@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config.h"
+#include "io_batch.h"
 #include "model/extension.h"
 #include "policy.h"
 
@@ -27,6 +28,7 @@ struct StoreOptions {
     bool prefetch = true;                     // false: rows are read when the forward needs them
     int io_threads = 4;
     bool direct_io = true;                    // O_DIRECT; else buffered reads + POSIX_FADV_DONTNEED
+    IoBackend io_backend = IoBackend::Auto;   // io_uring where it works, else pread (io_batch.h)
     PolicyKind policy = PolicyKind::WTinyLfu;
     std::string hot_stats_path;               // "" = do not persist
     bool preload_resident = true;             // budget >= table: read it all at open
@@ -117,6 +119,9 @@ public:
     // store fell back to buffered reads (option off, or the file system
     // refused O_DIRECT).
     bool direct_io_active() const;
+    // Uring when the reads go out batched through io_uring; Pread when the
+    // store reads with pread (option, or io_uring unavailable here).
+    IoBackend io_backend() const;
     // Rows of each table that the budget lets stay resident.
     uint64_t capacity_rows(int table) const;
 
