@@ -249,6 +249,7 @@ struct TieredStore::Impl {
     uint64_t warm_pending = 0;
     bool stop = false;
     std::vector<std::thread> workers;
+    std::vector<std::unique_ptr<ReadContext>> worker_ctx;  // one per worker
     bool opened = false;  // open() succeeded: the destructor saves hot-row stats
     // Readers of wait() when prefetch is off (the caller's thread reads).
     std::mutex ctx_mu;
@@ -357,8 +358,8 @@ struct TieredStore::Impl {
         idle_ctx.push_back(std::move(c));
     }
 
-    void worker() {
-        ReadContext ctx(file);
+    // ctx: made by open() (a thread that starts late allocates nothing).
+    void worker(ReadContext& ctx) {
         uint64_t cpu_last = thread_cpu_ns();
         for (;;) {
             Job job;
@@ -584,7 +585,11 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
     }
 
     const int n_threads = std::clamp(opt.io_threads, 1, 64);
-    for (int i = 0; i < n_threads; ++i) im.workers.emplace_back([&im] { im.worker(); });
+    for (int i = 0; i < n_threads; ++i) im.worker_ctx.push_back(std::make_unique<ReadContext>(im.file));
+    for (int i = 0; i < n_threads; ++i) {
+        ReadContext* ctx = im.worker_ctx[(size_t)i].get();
+        im.workers.emplace_back([&im, ctx] { im.worker(*ctx); });
+    }
     im.load_hot_stats();
     im.opened = true;
     return s;
