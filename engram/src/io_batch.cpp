@@ -211,6 +211,12 @@ struct BatchReader::Impl {
     bool poisoned = false;  // a ring that could not be drained: its memory is never freed
 #ifdef EG_HAVE_LIBURING
     io_uring ring{};
+    bool file_registered = false;  // the file is the ring's fixed file 0
+    // The bounce buffer, registered with the ring (READ_FIXED: its pages are
+    // not pinned and unpinned per read), where the locked-memory limit lets it.
+    uint8_t* registered = nullptr;
+    size_t registered_len = 0;
+    bool register_refused = false;  // do not ask again
 #endif
     AlignedBuffer bounce;
     uint64_t bounce_used = 0;
@@ -363,6 +369,7 @@ Status BatchReader::read(std::span<const ReadRequest> reqs, const MergeOptions& 
         im.ring_tried = true;
         const int r = init_ring(&im.ring, im.depth);
         im.ring_ok = r >= 0;
+        if (im.ring_ok) im.file_registered = io_uring_register_files(&im.ring, &fd, 1) == 0;
         if (!im.ring_ok) {
             static std::atomic<bool> said{false};
             if (!said.exchange(true))
@@ -371,6 +378,15 @@ Status BatchReader::read(std::span<const ReadRequest> reqs, const MergeOptions& 
         }
     }
     if (f.backend() == IoBackend::Uring && im.ring_ok) {
+        if (bounce_max > 0 && !im.register_refused &&
+            (im.registered != im.bounce.get(0) || im.registered_len != im.bounce.size())) {
+            if (im.registered) io_uring_unregister_buffers(&im.ring);
+            iovec iov{im.bounce.get(0), im.bounce.size()};
+            const bool ok = io_uring_register_buffers(&im.ring, &iov, 1) == 0;
+            im.registered = ok ? im.bounce.get(0) : nullptr;
+            im.registered_len = ok ? im.bounce.size() : 0;
+            im.register_refused = !ok;
+        }
         size_t next = 0, inflight = 0;
         const size_t bounce_cap = im.bounce.size();
         while (next < im.pieces.size() || inflight > 0) {
@@ -385,7 +401,10 @@ Status BatchReader::read(std::span<const ReadRequest> reqs, const MergeOptions& 
                     p.buf = im.bounce.get(0) + im.bounce_used;
                     im.bounce_used += align_up(p.len);
                 }
-                io_uring_prep_read(sqe, fd, p.buf, (unsigned)p.len, p.off);
+                const int target = im.file_registered ? 0 : fd;
+                if (p.bounce && im.registered) io_uring_prep_read_fixed(sqe, target, p.buf, (unsigned)p.len, p.off, 0);
+                else io_uring_prep_read(sqe, target, p.buf, (unsigned)p.len, p.off);
+                if (im.file_registered) sqe->flags |= IOSQE_FIXED_FILE;
                 io_uring_sqe_set_data64(sqe, next);
                 ++next;
                 ++inflight;
