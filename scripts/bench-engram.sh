@@ -21,7 +21,7 @@ done
 "$ROOT/scripts/fetch-model.sh"
 BASE="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$ROOT/build" --target engram-bench engram-cli -j"$(nproc)" >/dev/null
+cmake --build "$ROOT/build" --target engram-bench engram-cli engram-store-bench -j"$(nproc)" >/dev/null
 CLI="$ROOT/build/app/engram-cli"; BENCH="$ROOT/build/app/engram-bench"
 
 # 2 layers x 16 heads (orders 2 and 3, 8 heads each) x rows x 64 F16 values:
@@ -51,7 +51,12 @@ OUT="$ROOT/build/bench-engram"; mkdir -p "$OUT"
 run() {  # name, model, extra args...
   local name="$1" model="$2"; shift 2
   # --vram-budget 0: placed by the planner (CPU only), so the JSON carries its prediction.
-  "$BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$NP" -n "$NG" --text-file "$TEXT" --drop-cache \
+  # The store appends its SSD read figures (reads, syscalls, CPU per row) at exit.
+  rm -f "$OUT/$name.io.jsonl"
+  # The whole process's user and system CPU seconds go beside them.
+  local timer=(); [ -x /usr/bin/time ] && timer=(/usr/bin/time -f '{"user_s": %U, "sys_s": %S, "wall_s": %e}' -o "$OUT/$name.time.json")
+  ENGRAM_STORE_IO_STATS="$OUT/$name.io.jsonl" \
+  "${timer[@]}" "$BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$NP" -n "$NG" --text-file "$TEXT" --drop-cache \
     --vram-budget 0 "$@" > "$OUT/$name.json"
 }
 run base "$BASE"
@@ -71,6 +76,10 @@ done
 rm -f "$HOT.bench"
 rm -f "$HOT"
 run "b5-cold" "$FORGED" --engram-dram-budget 5% --no-engram-hot-stats
+# The SSD path alone, no compute beside it: 16 random rows of 128 bytes per
+# request (a decode step's misses of one table), two requests in flight.
+"$ROOT/build/engram/engram-store-bench" "$FORGED" --row-bytes 128 --rows-per-request 16 --requests 4000 \
+  > "$OUT/store-io.json"
 cat "$WARM" "$TEXT" > "$CACHE/bench/all.txt"
 "$CLI" engram-replay -m "$FORGED" --text-file "$CACHE/bench/all.txt" --capacity 0.1%,0.25%,0.5%,1%,5% \
   > "$OUT/replay.json"
@@ -94,6 +103,36 @@ for n in ["b100-prefetch", "b25-prefetch", "b25-noprefetch", "b5-prefetch", "b5-
     j = load(n); e = j["engram"]; d = e["tiers"]["dram"]; s = e["tiers"]["ssd"]
     print(f"| {n} | {pp(j):.1f} | {tg(j):.1f} | {tg(j)/tg(full):.3f}x | {d['hit_rate']*100:.1f}% | {s['bytes_read']/1024:.0f} | "
           f"{e['stall_us']/1000:.1f} | {e['mean_lead_us']:.0f} | {e['compute_us']/1000:.1f} ({100*e['compute_us']/1000/total_ms(j):.1f}%) |")
+# The SSD reads of each run (warm-up repetition included; preload and
+# hot-row warm-up excluded), as the store counted them: reads after merging
+# rows that share pages, system calls, and CPU time per row read, inside the
+# read calls and of the I/O threads altogether (queue, wake-ups, copies).
+print("\nSSD reads of the runs (the store's figures, ENGRAM_STORE_IO_STATS):\n")
+print("| run | backend | rows read | reads | syscalls | I/O CPU us/row | I/O-thread CPU us/row | process user s | process sys s |")
+print("|---|---|---|---|---|---|---|---|---|")
+for n in ["b25-prefetch", "b25-noprefetch", "b5-prefetch", "b5-noprefetch", "b0.5-prefetch", "b0.5-noprefetch", "b5-cold"]:
+    p = os.path.join(out, n + ".io.jsonl")
+    if not os.path.exists(p):
+        continue
+    a = {}
+    for line in open(p):
+        x = json.loads(line)
+        for k in ["rows", "reads", "syscalls", "io_cpu_ns", "thread_cpu_ns"]:
+            a[k] = a.get(k, 0) + x[k]
+        a["backend"] = x["backend"]
+    rows = max(a["rows"], 1)
+    tp = os.path.join(out, n + ".time.json")
+    tm = json.load(open(tp)) if os.path.exists(tp) else {"user_s": float("nan"), "sys_s": float("nan")}
+    print(f"| {n} | {a['backend']} | {a['rows']} | {a['reads']} | {a['syscalls']} | {a['io_cpu_ns'] / 1e3 / rows:.2f} | "
+          f"{a['thread_cpu_ns'] / 1e3 / rows:.2f} | {tm['user_s']:.1f} | {tm['sys_s']:.1f} |")
+
+x = load("store-io"); io = x["io"]
+print(f"\nengram-store-bench (the SSD path alone, {x['rows_per_request']} random rows per request, {x['in_flight']} "
+      f"in flight, {x['io_threads']} I/O threads, {io['backend']}): {x['rows_per_s']:.0f} rows/s, "
+      f"{io['reads'] / max(io['rows'], 1):.2f} reads and {io['syscalls'] / max(io['rows'], 1):.2f} syscalls per row, "
+      f"CPU per row: {io['io_cpu_us_per_row']:.2f} us in the reads, {io['thread_cpu_us_per_row']:.2f} us of the I/O "
+      f"threads, {x['process_cpu_us_per_row']:.2f} us of the process ({x['process_sys_us_per_row']:.2f} us system)")
+
 r = json.load(open(os.path.join(out, "replay.json")))
 print("\nbN: DRAM budget N% of the tables, cache taught the warm text first (engram-warm, hot-row statistics "
       "loaded at start); b5-cold: no statistics. Model file evicted from the page cache before each run.")

@@ -13,6 +13,7 @@ PACKAGES=(
     python3 python3-pip python3-venv
     qt6-base-dev
     libspdlog-dev libfmt-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
+    liburing-dev  # the tiered store's batched SSD reads (io_uring; pread fallback)
     # desktop app (DESIGN.md §7: HttpServer's CMake config needs WebSockets; a
     # QML window needs WorkerScript; Charts in QML needs the widgets QApplication)
     qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev

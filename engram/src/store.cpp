@@ -1,18 +1,22 @@
 // The tiered store: a resident slab per table (rows at the policy's slots,
-// or the whole table when the budget covers it), pread on I/O threads for
-// the rest. Reads use O_DIRECT with 4096-aligned bounce buffers, so a miss
-// really goes to the SSD; where the file system refuses O_DIRECT the store
-// reads buffered and drops what it read from the page cache.
+// or the whole table when the budget covers it), batched reads on I/O
+// threads for the rest (io_batch.h: a request's misses go out together
+// through the thread's io_uring, rows sharing or adjoining 4 KiB blocks as
+// one read; pread where io_uring is unavailable). Reads use O_DIRECT, so a
+// miss really goes to the SSD; where the file system refuses O_DIRECT the
+// store reads buffered and drops what it read from the page cache.
 #include "store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -29,6 +33,11 @@ namespace {
 
 constexpr uint64_t kAlign = 4096;                   // O_DIRECT offset, size and buffer alignment
 constexpr uint64_t kMaxCoalesceBytes = 1ULL << 20;  // one read covers rows up to this span
+constexpr unsigned kQueueDepth = 64;                // reads in flight per I/O thread (io_uring)
+// A request's misses go to one I/O thread in slices of this many rows with
+// io_uring (one submission each); with pread they are spread over the threads.
+constexpr size_t kUringSliceRows = 256;
+constexpr size_t kWarmSliceRows = 4096;             // warm-up rows per job
 constexpr uint64_t kPreloadReadBytes = 8ULL << 20;  // sequential reads of a fully resident table
 // Warm-up reads: hot rows closer than this join one read (a random 4 KiB
 // read costs about as much as reading 64 KiB more sequentially), up to 4 MiB.
@@ -46,59 +55,36 @@ int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// CPU time of the calling thread.
+uint64_t thread_cpu_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
 
 uint64_t align_down(uint64_t x) { return x & ~(kAlign - 1); }
 uint64_t align_up(uint64_t x) { return (x + kAlign - 1) & ~(kAlign - 1); }
 
-// A buffer aligned for O_DIRECT, grown on demand.
-class AlignedBuffer {
-public:
-    ~AlignedBuffer() { std::free(p_); }
-    uint8_t* get(size_t n) {
-        if (n > n_) {
-            std::free(p_);
-            p_ = nullptr;
-            n_ = 0;
-            void* p = nullptr;
-            if (posix_memalign(&p, kAlign, align_up(n)) != 0) return nullptr;
-            p_ = (uint8_t*)p;
-            n_ = align_up(n);
-        }
-        return p_;
-    }
+// Whether a row's read joins the previous (sorted) row's: they share or
+// adjoin 4096-byte blocks (direct) or bytes (buffered), as BatchReader joins
+// requests; slices of a request are never cut between them.
+bool joins(const TableInfo& t, bool direct, uint64_t prev_row, uint64_t row) {
+    const uint64_t prev_end = t.file_offset + (prev_row + 1) * t.row_bytes;
+    const uint64_t off = t.file_offset + row * t.row_bytes;
+    return direct ? align_down(off) <= align_up(prev_end) : off <= prev_end;
+}
 
-private:
-    uint8_t* p_ = nullptr;
-    size_t n_ = 0;
-};
-
-// A run of rows read with one pread: positions [first, first + count) of a
-// batch's sorted miss list, or of a warm-up list.
-struct Group {
-    uint32_t first = 0, count = 0;
-};
-
-// Groups sorted rows so that one read covers rows sharing (direct) or
-// adjoining (buffered) file bytes, up to max_bytes; rows up to max_gap bytes
-// apart join too (the warm-up reads thousands of hot rows at once: one
-// sequential read across a small gap is cheaper than another random read).
-void make_groups(const TableInfo& t, bool direct, const std::vector<uint64_t>& sorted_rows, std::vector<Group>& groups,
-                 uint64_t max_gap = 0, uint64_t max_bytes = kMaxCoalesceBytes) {
-    groups.clear();
-    for (uint32_t i = 0; i < sorted_rows.size(); ++i) {
-        if (!groups.empty()) {
-            Group& g = groups.back();
-            const uint64_t first_off = t.file_offset + sorted_rows[g.first] * t.row_bytes;
-            const uint64_t last_end = t.file_offset + (sorted_rows[i - 1] + 1) * t.row_bytes;
-            const uint64_t off = t.file_offset + sorted_rows[i] * t.row_bytes;
-            const bool joins = direct ? align_down(off) <= align_up(last_end) + max_gap : off <= last_end + max_gap;
-            if (joins && off + t.row_bytes - first_off <= max_bytes) {
-                ++g.count;
-                continue;
-            }
-        }
-        groups.push_back({i, 1});
+// Cuts sorted rows into slices [first, first + count) of about per_slice
+// rows, never between rows that one read joins.
+template <class F>
+void slice_rows(const TableInfo& t, bool direct, const std::vector<uint64_t>& rows, size_t per_slice, F&& emit) {
+    for (size_t start = 0; start < rows.size();) {
+        size_t end = std::min(rows.size(), start + std::max<size_t>(1, per_slice));
+        while (end < rows.size() && joins(t, direct, rows[end - 1], rows[end])) ++end;
+        emit((uint32_t)start, (uint32_t)(end - start));
+        start = end;
     }
 }
 
@@ -109,7 +95,6 @@ struct FetchBatch::Impl {
     std::condition_variable cv;
     std::vector<uint32_t> missing;     // positions in rows not resident at request, sorted by row
     std::vector<uint64_t> miss_rows;   // rows[missing[k]]
-    std::vector<Group> groups;         // reads covering miss_rows
     std::vector<int64_t> arrived_ns;   // per miss, when its read completed
     size_t pending = 0;                // misses not arrived yet
     std::string error;                 // the first failure
@@ -120,7 +105,6 @@ struct FetchBatch::Impl {
     void reset() {
         missing.clear();
         miss_rows.clear();
-        groups.clear();
         arrived_ns.clear();
         pending = 0;
         error.clear();
@@ -193,14 +177,24 @@ struct TableState {
     }
 };
 
-// Work for an I/O thread: one read of a batch's misses, or of warm-up rows.
+// Work for an I/O thread: a slice [first, first + count) of a batch's
+// sorted misses, or of warm-up rows, read with one BatchReader call.
 struct Job {
     // null: warm-up. The table's pool keeps the batch alive (and does not
     // reuse it) while reads of it are pending.
     FetchBatch* batch = nullptr;
     int table = 0;
-    Group group;
+    uint32_t first = 0, count = 0;
     std::shared_ptr<std::vector<uint64_t>> warm_rows;
+};
+
+// What a thread reads with: its reader (its own io_uring, or pread) and
+// scratch kept between jobs, so that a decode step's reads allocate nothing.
+struct ReadContext {
+    BatchReader reader;
+    std::vector<ReadRequest> requests;
+    std::vector<uint8_t> rows;  // warm-up rows, before the policy takes them
+    explicit ReadContext(std::shared_ptr<const IoFile> f) : reader(std::move(f), kQueueDepth) {}
 };
 
 // The I/O threads' queue: a ring that grows only when full (a deque would
@@ -236,8 +230,9 @@ private:
 
 struct TieredStore::Impl {
     std::string path;
-    int fd = -1;
-    bool direct = false;
+    std::shared_ptr<IoFile> file;
+    bool direct = false;  // O_DIRECT in effect
+    bool uring = false;   // reads through io_uring
     StoreOptions opt;
     std::vector<TableInfo> infos;
     std::vector<std::unique_ptr<TableState>> tables;
@@ -245,6 +240,7 @@ struct TieredStore::Impl {
     mutable std::mutex mu;  // tables' slabs, policies, counts and the figures below
     uint64_t dram_hits = 0, dram_misses = 0, ssd_rows = 0, ssd_bytes = 0, lookups = 0, rows_fetched = 0;
     uint64_t stall_ns = 0, lead_ns = 0;
+    StoreIoStats io;  // reads for requests
 
     std::mutex qmu;
     std::condition_variable qcv;
@@ -253,46 +249,29 @@ struct TieredStore::Impl {
     uint64_t warm_pending = 0;
     bool stop = false;
     std::vector<std::thread> workers;
+    std::vector<std::unique_ptr<ReadContext>> worker_ctx;  // one per worker
     bool opened = false;  // open() succeeded: the destructor saves hot-row stats
-
-    ~Impl() {
-        if (fd >= 0) ::close(fd);
-    }
+    // Readers of wait() when prefetch is off (the caller's thread reads).
+    std::mutex ctx_mu;
+    std::vector<std::unique_ptr<ReadContext>> idle_ctx;
 
     std::string where(const TableInfo& t, uint64_t row, uint64_t off) const {
         return path + ": table " + t.tensor + " row " + std::to_string(row) + " at byte " + std::to_string(off);
     }
 
-    // Reads file bytes [off, off + len) and points *data at them. O_DIRECT
-    // reads the aligned blocks around them into buf. *bytes_read: what the
-    // file delivered.
-    Status read_span(const TableInfo& t, uint64_t first_row, uint64_t off, uint64_t len, AlignedBuffer& buf,
-                     const uint8_t** data, uint64_t* bytes_read) const {
-        const uint64_t start = direct ? align_down(off) : off;
-        const uint64_t end = direct ? align_up(off + len) : off + len;
-        const uint64_t need = off + len - start;
-        uint8_t* p = buf.get(end - start);
-        if (!p) return make_error(where(t, first_row, off) + ": cannot allocate a read buffer");
-        uint64_t done = 0;
-        while (done < need) {
-            const ssize_t r = ::pread(fd, p + done, end - start - done, (off_t)(start + done));
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                return make_error(where(t, first_row, off) + ": read failed: " + errno_text(errno));
-            }
-            if (r == 0) break;
-            done += (uint64_t)r;
-        }
-        if (done < need) {
-            struct stat st{};
-            const uint64_t size = ::fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-            return make_error(where(t, first_row, off) + ": file ends at byte " + std::to_string(size) +
-                              ", row needs bytes up to " + std::to_string(off + len) + " (file truncated?)");
-        }
-        if (!direct) ::posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
-        *data = p + (off - start);
-        *bytes_read = done;
-        return {};
+    // Reads ctx.requests (rows of t) with ctx's reader; *delta: what the
+    // reader did. A failure names the file, the table and the row.
+    Status read_requests(ReadContext& ctx, const TableInfo& t, const MergeOptions& m, IoCounters* delta) const {
+        const IoCounters c0 = ctx.reader.counters();
+        ReadFailure fail;
+        Status st = ctx.reader.read(ctx.requests, m, &fail);
+        const IoCounters& c1 = ctx.reader.counters();
+        *delta = IoCounters{c1.requests - c0.requests, c1.reads - c0.reads, c1.syscalls - c0.syscalls,
+                            c1.bytes - c0.bytes, c1.cpu_ns - c0.cpu_ns};
+        if (st.ok()) return st;
+        if (fail.request >= ctx.requests.size()) return st;
+        const uint64_t off = ctx.requests[fail.request].offset;
+        return make_error(where(t, (off - t.file_offset) / t.row_bytes, off) + ": " + fail.reason);
     }
 
     // After a read: the policy decides whether the row stays (under mu).
@@ -305,54 +284,83 @@ struct TieredStore::Impl {
         std::memcpy(t.slot_ptr((uint64_t)slot), src, t.info.row_bytes);
     }
 
-    // Reads one group of a batch's misses into the batch, offers the rows to
-    // the policy and marks them arrived.
-    void fetch_group(FetchBatch& b, Group g, AlignedBuffer& buf) {
-        FetchBatch::Impl& im = *b.impl_;
+    // Reads misses [first, first + count) of a batch straight into the
+    // batch (one BatchReader call: rows sharing blocks are one read, the
+    // reads go out together), offers the rows to the policy and marks them
+    // arrived.
+    void fetch_slice(FetchBatch& b, uint32_t first, uint32_t count, ReadContext& ctx) {
+        FetchBatch::Impl& bi = *b.impl_;
         TableState& t = *tables[b.table];
         const uint64_t rb = t.info.row_bytes;
-        const uint64_t first_row = im.miss_rows[g.first], last_row = im.miss_rows[g.first + g.count - 1];
-        const uint64_t off = t.info.file_offset + first_row * rb;
-        const uint8_t* data = nullptr;
-        uint64_t got = 0;
-        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got);
-        if (st.ok()) {
-            for (uint32_t k = g.first; k < g.first + g.count; ++k)
-                std::memcpy(b.data.data() + (size_t)im.missing[k] * rb, data + (im.miss_rows[k] - first_row) * rb, rb);
+        ctx.requests.clear();
+        for (uint32_t k = first; k < first + count; ++k)
+            ctx.requests.push_back(ReadRequest{t.info.file_offset + bi.miss_rows[k] * rb, rb,
+                                               b.data.data() + (size_t)bi.missing[k] * rb});
+        IoCounters d;
+        Status st = read_requests(ctx, t.info, MergeOptions{0, kMaxCoalesceBytes}, &d);
+        {
             std::lock_guard lk(mu);
-            ssd_rows += g.count;
-            ssd_bytes += got;
-            rows_fetched += g.count;
-            for (uint32_t k = g.first; k < g.first + g.count; ++k)
-                offer(t, im.miss_rows[k], data + (im.miss_rows[k] - first_row) * rb);
+            io.reads += d.reads;
+            io.syscalls += d.syscalls;
+            io.io_cpu_ns += d.cpu_ns;
+            if (st.ok()) {
+                io.rows += count;
+                io.bytes += d.bytes;
+                ssd_rows += count;
+                ssd_bytes += d.bytes;
+                rows_fetched += count;
+                for (uint32_t k = first; k < first + count; ++k)
+                    offer(t, bi.miss_rows[k], b.data.data() + (size_t)bi.missing[k] * rb);
+            }
         }
         const int64_t t_arrived = now_ns();
-        std::lock_guard lk(im.mu);
-        for (uint32_t k = g.first; k < g.first + g.count; ++k) im.arrived_ns[k] = t_arrived;
-        if (!st.ok() && im.error.empty()) im.error = st.message();
-        im.pending -= g.count;
-        if (im.pending == 0) im.cv.notify_all();
+        std::lock_guard lk(bi.mu);
+        for (uint32_t k = first; k < first + count; ++k) bi.arrived_ns[k] = t_arrived;
+        if (!st.ok() && bi.error.empty()) bi.error = st.message();
+        bi.pending -= count;
+        if (bi.pending == 0) bi.cv.notify_all();
     }
 
-    // Warm-up: reads rows the saved stats call hot into the slab.
-    void warm_group(int table, const std::vector<uint64_t>& rows, Group g, AlignedBuffer& buf) {
+    // Warm-up: reads rows [first, first + count) of the saved stats' hot
+    // rows (close ones joined into one read) and offers them to the policy.
+    void warm_slice(int table, const std::vector<uint64_t>& rows, uint32_t first, uint32_t count, ReadContext& ctx) {
         TableState& t = *tables[table];
         const uint64_t rb = t.info.row_bytes;
-        const uint64_t first_row = rows[g.first], last_row = rows[g.first + g.count - 1];
-        const uint64_t off = t.info.file_offset + first_row * rb;
-        const uint8_t* data = nullptr;
-        uint64_t got = 0;
-        Status st = read_span(t.info, first_row, off, (last_row - first_row + 1) * rb, buf, &data, &got);
+        ctx.rows.resize((size_t)count * rb);
+        ctx.requests.clear();
+        for (uint32_t k = 0; k < count; ++k)
+            ctx.requests.push_back(
+                ReadRequest{t.info.file_offset + rows[first + k] * rb, rb, ctx.rows.data() + (size_t)k * rb});
+        IoCounters d;
+        Status st = read_requests(ctx, t.info, MergeOptions{kWarmGapBytes, kWarmReadBytes}, &d);
         if (!st.ok()) {
             EG_LOG_WARN("hot-row warm-up: {}", st.message());
             return;
         }
         std::lock_guard lk(mu);
-        for (uint32_t k = g.first; k < g.first + g.count; ++k) offer(t, rows[k], data + (rows[k] - first_row) * rb);
+        for (uint32_t k = 0; k < count; ++k) offer(t, rows[first + k], ctx.rows.data() + (size_t)k * rb);
     }
 
-    void worker() {
-        AlignedBuffer buf;
+    // A reader for wait()'s own reads (prefetch off), and back.
+    std::unique_ptr<ReadContext> take_context() {
+        {
+            std::lock_guard lk(ctx_mu);
+            if (!idle_ctx.empty()) {
+                auto c = std::move(idle_ctx.back());
+                idle_ctx.pop_back();
+                return c;
+            }
+        }
+        return std::make_unique<ReadContext>(file);
+    }
+    void give_context(std::unique_ptr<ReadContext> c) {
+        std::lock_guard lk(ctx_mu);
+        idle_ctx.push_back(std::move(c));
+    }
+
+    // ctx: made by open() (a thread that starts late allocates nothing).
+    void worker(ReadContext& ctx) {
+        uint64_t cpu_last = thread_cpu_ns();
         for (;;) {
             Job job;
             {
@@ -362,16 +370,22 @@ struct TieredStore::Impl {
                 job = queue.pop();
             }
             if (job.batch) {
-                fetch_group(*job.batch, job.group, buf);
+                fetch_slice(*job.batch, job.first, job.count, ctx);
+                // This job's CPU, the wait that woke for it included.
+                const uint64_t cpu = thread_cpu_ns();
+                std::lock_guard lk(mu);
+                io.thread_cpu_ns += cpu - cpu_last;
+                cpu_last = cpu;
             } else {
                 bool stopping;
                 {
                     std::lock_guard lk(qmu);
                     stopping = stop;
                 }
-                if (!stopping) warm_group(job.table, *job.warm_rows, job.group, buf);
+                if (!stopping) warm_slice(job.table, *job.warm_rows, job.first, job.count, ctx);
                 std::lock_guard lk(qmu);
                 if (--warm_pending == 0) warm_cv.notify_all();
+                cpu_last = thread_cpu_ns();
             }
         }
     }
@@ -397,25 +411,27 @@ struct TieredStore::Impl {
         std::mutex err_mu;
         std::string error;
         auto reader = [&] {
-            AlignedBuffer buf;
+            ReadContext ctx(file);
             for (uint64_t i = next++; i < n_pieces; i = next++) {
                 const uint64_t pos = i * kPreloadReadBytes;
                 const uint64_t len = std::min(kPreloadReadBytes, total - pos);
-                const uint8_t* data = nullptr;
-                uint64_t got = 0;
-                Status st = read_span(t.info, pos / t.info.row_bytes, t.info.file_offset + pos, len, buf, &data, &got);
+                // The slab of a full table is the table's bytes, cut into
+                // chunks: one request per chunk the piece touches.
+                ctx.requests.clear();
+                for (uint64_t done = 0; done < len;) {
+                    const uint64_t p = pos + done;
+                    const uint64_t in_chunk = std::min(len - done, chunk_bytes - p % chunk_bytes);
+                    ctx.requests.push_back(
+                        ReadRequest{t.info.file_offset + p, in_chunk, t.chunks[p / chunk_bytes].get() + p % chunk_bytes});
+                    done += in_chunk;
+                }
+                IoCounters d;
+                Status st = read_requests(ctx, t.info, MergeOptions{0, kMaxCoalesceBytes}, &d);
                 if (!st.ok()) {
                     std::lock_guard lk(err_mu);
                     if (error.empty()) error = st.message();
                     next = n_pieces;
                     return;
-                }
-                // The slab of a full table is the table's bytes, cut into chunks.
-                for (uint64_t done = 0; done < len;) {
-                    const uint64_t p = pos + done;
-                    const uint64_t in_chunk = std::min(len - done, chunk_bytes - p % chunk_bytes);
-                    std::memcpy(t.chunks[p / chunk_bytes].get() + p % chunk_bytes, data + done, in_chunk);
-                    done += in_chunk;
                 }
             }
         };
@@ -450,9 +466,8 @@ struct TieredStore::Impl {
             for (size_t k = 0; k < rows.size() && warm->size() < t.capacity_rows; ++k) warm->push_back(rows[k].first);
             std::sort(warm->begin(), warm->end());
             n_warm += warm->size();
-            std::vector<Group> groups;
-            make_groups(t.info, direct, *warm, groups, kWarmGapBytes, kWarmReadBytes);
-            for (const Group& g : groups) jobs.push_back(Job{nullptr, (int)i, g, warm});
+            slice_rows(t.info, direct, *warm, kWarmSliceRows,
+                       [&](uint32_t first, uint32_t count) { jobs.push_back(Job{nullptr, (int)i, first, count, warm}); });
         }
         EG_LOG_INFO("{}: hot-row stats from {}: warming {} rows in the background", path, opt.hot_stats_path,
                     n_warm);
@@ -483,6 +498,15 @@ TieredStore::~TieredStore() {
     impl_->qcv.notify_all();
     // Workers finish the queued reads (their batches complete or fail) and skip warm-ups.
     for (auto& w : impl_->workers) w.join();
+    if (impl_->opened)
+        if (const char* f = std::getenv("ENGRAM_STORE_IO_STATS"); f && *f) {
+            if (FILE* out = std::fopen(f, "a")) {
+                std::fprintf(out, "%s\n", io_stats().json().c_str());
+                std::fclose(out);
+            } else {
+                EG_LOG_WARN("ENGRAM_STORE_IO_STATS: cannot append to {}: {}", f, errno_text(errno));
+            }
+        }
     if (impl_->opened && !impl_->opt.hot_stats_path.empty()) {
         Status st = save_hot_stats();
         if (!st.ok()) EG_LOG_WARN("{}", st.message());
@@ -504,18 +528,12 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
             return make_error(path + ": table " + t.tensor + ": byte range overflows");
     }
 
-    if (opt.direct_io) {
-        im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-        im.direct = im.fd >= 0;
-        if (im.fd < 0 && errno != EINVAL) return make_error(path + ": cannot open: " + errno_text(errno));
-    }
-    if (im.fd < 0) {
-        im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (im.fd < 0) return make_error(path + ": cannot open: " + errno_text(errno));
-    }
-    struct stat st{};
-    if (::fstat(im.fd, &st) != 0) return make_error(path + ": cannot stat: " + errno_text(errno));
-    const uint64_t file_size = (uint64_t)st.st_size;
+    auto file = IoFile::open(path, IoFileOptions{opt.direct_io, opt.io_backend});
+    if (!file.ok()) return file.error();
+    im.file = std::move(file.value());
+    im.direct = im.file->direct();
+    im.uring = im.file->backend() == IoBackend::Uring;
+    const uint64_t file_size = im.file->size_at_open();
     for (const auto& t : tables) {
         const uint64_t end = t.file_offset + t.n_rows * t.row_bytes;
         if (end > file_size)
@@ -523,20 +541,8 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
                               std::to_string(end) + " but the file has " + std::to_string(file_size) +
                               " bytes (truncated file?)");
     }
-    // Some file systems accept O_DIRECT at open and refuse the first read.
-    if (im.direct && file_size > 0) {
-        AlignedBuffer probe;
-        if (::pread(im.fd, probe.get(kAlign), kAlign, 0) < 0 && errno == EINVAL) {
-            ::close(im.fd);
-            im.direct = false;
-            im.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (im.fd < 0) return make_error(path + ": cannot open: " + errno_text(errno));
-        }
-    }
-    if (!im.direct) ::posix_fadvise(im.fd, 0, 0, POSIX_FADV_RANDOM);
-    if (opt.direct_io && !im.direct)
-        EG_LOG_WARN("{}: the file system refuses O_DIRECT; buffered reads with POSIX_FADV_DONTNEED", path);
-    EG_LOG_INFO("{}: tiered store reads {}", path, im.direct ? "with O_DIRECT" : "buffered (posix_fadvise)");
+    EG_LOG_INFO("{}: tiered store reads {}, {}", path, im.direct ? "with O_DIRECT" : "buffered (posix_fadvise)",
+                im.uring ? "batched through io_uring" : "with pread");
 
     // The DRAM budget, split over the tables in proportion to their size.
     uint64_t total_bytes = 0;
@@ -579,7 +585,11 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
     }
 
     const int n_threads = std::clamp(opt.io_threads, 1, 64);
-    for (int i = 0; i < n_threads; ++i) im.workers.emplace_back([&im] { im.worker(); });
+    for (int i = 0; i < n_threads; ++i) im.worker_ctx.push_back(std::make_unique<ReadContext>(im.file));
+    for (int i = 0; i < n_threads; ++i) {
+        ReadContext* ctx = im.worker_ctx[(size_t)i].get();
+        im.workers.emplace_back([&im, ctx] { im.worker(*ctx); });
+    }
     im.load_hot_stats();
     im.opened = true;
     return s;
@@ -687,18 +697,26 @@ std::shared_ptr<FetchBatch> TieredStore::request(int table, const uint64_t* rows
               [&](uint32_t x, uint32_t y) { return b->rows[x] < b->rows[y]; });
     bi.miss_rows.resize(bi.missing.size());
     for (size_t k = 0; k < bi.missing.size(); ++k) bi.miss_rows[k] = b->rows[bi.missing[k]];
-    make_groups(t.info, im.direct, bi.miss_rows, bi.groups);
     bi.arrived_ns.assign(bi.missing.size(), 0);
     bi.pending = bi.missing.size();
     if (!im.opt.prefetch) {
         bi.sync_read = true;
         return b;
     }
+    // io_uring: one thread issues the request's reads together. pread: the
+    // threads share them out (one read per call, several calls at once).
+    const size_t n_miss = bi.miss_rows.size();
+    const size_t per_job = im.uring ? kUringSliceRows : (n_miss + im.workers.size() - 1) / im.workers.size();
+    size_t n_jobs = 0;
     {
         std::lock_guard lk(im.qmu);
-        for (const Group& g : bi.groups) im.queue.push(Job{b.get(), table, g, nullptr});
+        slice_rows(t.info, im.direct, bi.miss_rows, per_job, [&](uint32_t first, uint32_t count) {
+            im.queue.push(Job{b.get(), table, first, count, nullptr});
+            ++n_jobs;
+        });
     }
-    im.qcv.notify_all();
+    if (n_jobs == 1) im.qcv.notify_one();
+    else im.qcv.notify_all();
     return b;
 }
 
@@ -716,8 +734,13 @@ Status TieredStore::wait(FetchBatch& b) {
     if (sync) {
         // No prefetch: the forward reads its misses itself, now (into this
         // thread's buffer, grown once).
-        thread_local AlignedBuffer buf;
-        for (const Group& g : bi.groups) im.fetch_group(b, g, buf);
+        const uint64_t cpu0 = thread_cpu_ns();
+        auto ctx = im.take_context();
+        im.fetch_slice(b, 0, (uint32_t)bi.miss_rows.size(), *ctx);
+        im.give_context(std::move(ctx));
+        const uint64_t cpu = thread_cpu_ns() - cpu0;
+        std::lock_guard slk(im.mu);
+        im.io.thread_cpu_ns += cpu;
     }
     std::unique_lock lk(bi.mu);
     bi.cv.wait(lk, [&] { return bi.pending == 0; });
@@ -758,6 +781,25 @@ ExtensionStats TieredStore::stats() const {
     s.rows_fetched = im.rows_fetched;
     s.lookups = im.lookups;
     return s;
+}
+
+StoreIoStats TieredStore::io_stats() const {
+    std::lock_guard lk(impl_->mu);
+    StoreIoStats s = impl_->io;
+    s.backend = io_backend_name(impl_->file->backend());
+    return s;
+}
+
+std::string StoreIoStats::json() const {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "{\"backend\": \"%s\", \"rows\": %llu, \"reads\": %llu, \"syscalls\": %llu, \"bytes\": %llu, "
+                  "\"io_cpu_ns\": %llu, \"thread_cpu_ns\": %llu, \"io_cpu_us_per_row\": %.3f, "
+                  "\"thread_cpu_us_per_row\": %.3f}",
+                  backend.c_str(), (unsigned long long)rows, (unsigned long long)reads, (unsigned long long)syscalls,
+                  (unsigned long long)bytes, (unsigned long long)io_cpu_ns, (unsigned long long)thread_cpu_ns,
+                  io_cpu_us_per_row(), thread_cpu_us_per_row());
+    return buf;
 }
 
 uint64_t TieredStore::resident_bytes() const {
@@ -803,5 +845,6 @@ void TieredStore::wait_warm() const {
 }
 
 bool TieredStore::direct_io_active() const { return impl_->direct; }
+IoBackend TieredStore::io_backend() const { return impl_->file->backend(); }
 
 }  // namespace eg::engram

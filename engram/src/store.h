@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config.h"
+#include "io_batch.h"
 #include "model/extension.h"
 #include "policy.h"
 
@@ -27,9 +28,26 @@ struct StoreOptions {
     bool prefetch = true;                     // false: rows are read when the forward needs them
     int io_threads = 4;
     bool direct_io = true;                    // O_DIRECT; else buffered reads + POSIX_FADV_DONTNEED
+    IoBackend io_backend = IoBackend::Auto;   // io_uring where it works, else pread (io_batch.h)
     PolicyKind policy = PolicyKind::WTinyLfu;
     std::string hot_stats_path;               // "" = do not persist
     bool preload_resident = true;             // budget >= table: read it all at open
+};
+
+// The reads of rows for requests (preload and warm-up excluded), as the I/O
+// path did them: what one row read costs in reads, system calls and CPU.
+struct StoreIoStats {
+    std::string backend;         // "pread" or "io_uring"
+    uint64_t rows = 0;           // rows read for requests
+    uint64_t reads = 0;          // reads of the file that delivered them (rows sharing pages: one read)
+    uint64_t syscalls = 0;       // system calls that issued and completed those reads
+    uint64_t bytes = 0;          // bytes those reads delivered
+    uint64_t io_cpu_ns = 0;      // CPU time (thread clocks) spent inside the read calls
+    uint64_t thread_cpu_ns = 0;  // all CPU time of the threads reading for requests: queue,
+                                 // wake-ups, reads, copies, cache admission
+    double io_cpu_us_per_row() const { return rows ? (double)io_cpu_ns / 1e3 / (double)rows : 0.0; }
+    double thread_cpu_us_per_row() const { return rows ? (double)thread_cpu_ns / 1e3 / (double)rows : 0.0; }
+    std::string json() const;    // one line
 };
 
 // One request: unique rows of one table, filled by the store.
@@ -78,6 +96,10 @@ public:
     // that arrived before wait() was called, the sum of (wait - arrival);
     // rows_fetched: rows read for requests; lookups: rows requested.
     ExtensionStats stats() const;
+    // The SSD reads for requests, and their CPU cost. When the environment
+    // variable ENGRAM_STORE_IO_STATS names a file, the destructor appends
+    // them there as one JSON line (scripts/bench-engram.sh reads it).
+    StoreIoStats io_stats() const;
     uint64_t resident_bytes() const;     // rows held in DRAM now
     uint64_t capacity_bytes() const;     // the DRAM budget as applied
 
@@ -97,6 +119,9 @@ public:
     // store fell back to buffered reads (option off, or the file system
     // refused O_DIRECT).
     bool direct_io_active() const;
+    // Uring when the reads go out batched through io_uring; Pread when the
+    // store reads with pread (option, or io_uring unavailable here).
+    IoBackend io_backend() const;
     // Rows of each table that the budget lets stay resident.
     uint64_t capacity_rows(int table) const;
 

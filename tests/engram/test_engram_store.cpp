@@ -129,72 +129,82 @@ private slots:
             const uint64_t file_size = (uint64_t)QFileInfo(QString::fromStdString(path)).size();
             for (double share : {1.0, 0.25, 0.05, 0.0})
                 for (bool prefetch : {true, false})
-                    for (bool direct : {true, false}) {
-                        StoreOptions opt;
-                        opt.dram_budget_bytes = (uint64_t)(share * (double)total);
-                        opt.prefetch = prefetch;
-                        opt.direct_io = direct;
-                        opt.io_threads = 3;
-                        opt.policy = share == 0.25 && !direct ? PolicyKind::Lru : PolicyKind::WTinyLfu;
-                        const QString what = QString("%1 budget %2% prefetch %3 direct %4")
-                                                 .arg(base).arg(share * 100).arg(prefetch).arg(direct);
-                        auto store = TieredStore::open(path, ts, opt);
-                        QVERIFY2(store.ok(), qPrintable(what + ": " + why_failed(store)));
-                        TieredStore& s = *store.value();
-                        if (base != "/dev/shm") QCOMPARE(s.direct_io_active(), direct);
-                        QVERIFY(s.capacity_bytes() <= opt.dram_budget_bytes);
-                        if (share == 1.0) QCOMPARE(s.resident_bytes(), total);  // preloaded
-                        if (share == 0.0) QCOMPARE(s.capacity_bytes(), 0u);
+                    for (bool direct : {true, false})
+                        for (IoBackend backend : {IoBackend::Auto, IoBackend::Pread}) {
+                            StoreOptions opt;
+                            opt.io_backend = backend;
+                            opt.dram_budget_bytes = (uint64_t)(share * (double)total);
+                            opt.prefetch = prefetch;
+                            opt.direct_io = direct;
+                            opt.io_threads = 3;
+                            opt.policy = share == 0.25 && !direct ? PolicyKind::Lru : PolicyKind::WTinyLfu;
+                            const QString what = QString("%1 budget %2% prefetch %3 direct %4 %5")
+                                                     .arg(base).arg(share * 100).arg(prefetch).arg(direct)
+                                                     .arg(io_backend_name(backend));
+                            auto store = TieredStore::open(path, ts, opt);
+                            QVERIFY2(store.ok(), qPrintable(what + ": " + why_failed(store)));
+                            TieredStore& s = *store.value();
+                            if (base != "/dev/shm") QCOMPARE(s.direct_io_active(), direct);
+                            if (backend == IoBackend::Pread) QCOMPARE(s.io_backend(), IoBackend::Pread);
+                            QVERIFY(s.capacity_bytes() <= opt.dram_budget_bytes);
+                            if (share == 1.0) QCOMPARE(s.resident_bytes(), total);  // preloaded
+                            if (share == 0.0) QCOMPARE(s.capacity_bytes(), 0u);
 
-                        std::mt19937_64 rng(7);
-                        uint64_t requested = 0;
-                        for (int it = 0; it < 80; ++it) {
-                            const int t = (int)(rng() % 2);
-                            const auto before = s.stats();
-                            auto b = s.request(t, skewed_rows(rng, ts[t].n_rows, 1 + rng() % 150));
-                            requested += b->rows.size();
-                            Status st = s.wait(*b);
-                            QVERIFY2(st.ok(), qPrintable(what + ": " + why_failed(st)));
-                            QString why;
-                            QVERIFY2(batch_exact(*b, ts[t].row_bytes, &why), qPrintable(what + ": " + why));
-                            // bytes_read: what pread delivered. Buffered: exactly the rows.
-                            // O_DIRECT: whole 4096-byte blocks (the file's last one is short),
-                            // at most the blocks around each row.
-                            const auto after = s.stats();
-                            const uint64_t misses = tier(after, "dram").misses - tier(before, "dram").misses;
-                            const uint64_t bytes = tier(after, "ssd").bytes_read - tier(before, "ssd").bytes_read;
-                            const uint64_t rb = ts[t].row_bytes;
-                            if (!s.direct_io_active()) {
-                                QCOMPARE(bytes, misses * rb);
-                            } else {
-                                QVERIFY(bytes % 4096 == 0 || bytes % 4096 == file_size % 4096);
-                                QVERIFY(bytes >= misses * rb);
-                                QVERIFY(bytes <= misses * ((rb + 4095) / 4096 + 1) * 4096);
+                            std::mt19937_64 rng(7);
+                            uint64_t requested = 0;
+                            for (int it = 0; it < 80; ++it) {
+                                const int t = (int)(rng() % 2);
+                                const auto before = s.stats();
+                                auto b = s.request(t, skewed_rows(rng, ts[t].n_rows, 1 + rng() % 150));
+                                requested += b->rows.size();
+                                Status st = s.wait(*b);
+                                QVERIFY2(st.ok(), qPrintable(what + ": " + why_failed(st)));
+                                QString why;
+                                QVERIFY2(batch_exact(*b, ts[t].row_bytes, &why), qPrintable(what + ": " + why));
+                                // bytes_read: what pread delivered. Buffered: exactly the rows.
+                                // O_DIRECT: whole 4096-byte blocks (the file's last one is short),
+                                // at most the blocks around each row.
+                                const auto after = s.stats();
+                                const uint64_t misses = tier(after, "dram").misses - tier(before, "dram").misses;
+                                const uint64_t bytes = tier(after, "ssd").bytes_read - tier(before, "ssd").bytes_read;
+                                const uint64_t rb = ts[t].row_bytes;
+                                if (!s.direct_io_active()) {
+                                    QCOMPARE(bytes, misses * rb);
+                                } else {
+                                    QVERIFY(bytes % 4096 == 0 || bytes % 4096 == file_size % 4096);
+                                    QVERIFY(bytes >= misses * rb);
+                                    QVERIFY(bytes <= misses * ((rb + 4095) / 4096 + 1) * 4096);
+                                }
+                                QVERIFY(s.resident_bytes() <= s.capacity_bytes());
                             }
-                            QVERIFY(s.resident_bytes() <= s.capacity_bytes());
+                            const auto st = s.stats();
+                            const auto& dram = tier(st, "dram");
+                            const auto& ssd = tier(st, "ssd");
+                            QCOMPARE(st.lookups, requested);
+                            QCOMPARE(dram.hits + dram.misses, st.lookups);
+                            QCOMPARE(ssd.hits, dram.misses);  // every miss read once from the file
+                            QCOMPARE(st.rows_fetched, dram.misses);
+                            // The read figures: every miss read once, rows sharing blocks joined.
+                            const StoreIoStats io = s.io_stats();
+                            QCOMPARE(io.rows, dram.misses);
+                            QCOMPARE(io.bytes, ssd.bytes_read);
+                            QVERIFY(io.reads <= io.rows);
+                            QVERIFY(io.rows == 0 || io.reads > 0);
+                            QCOMPARE(dram.bytes_resident, s.resident_bytes());
+                            QCOMPARE(dram.capacity_bytes, s.capacity_bytes());
+                            QVERIFY(dram.bytes_resident <= opt.dram_budget_bytes);
+                            if (share == 1.0) QCOMPARE(dram.misses, 0u);
+                            if (share == 0.0) {
+                                QCOMPARE(dram.hits, 0u);
+                                QCOMPARE(s.resident_bytes(), 0u);
+                            }
+                            if (share == 0.25 || share == 0.05) QVERIFY(dram.hits > 0 && dram.misses > 0);
+                            qInfo("%s (reads %s): dram hits %llu misses %llu, ssd bytes %llu, stall %llu us, lead %llu us",
+                                  qPrintable(what), s.direct_io_active() ? "O_DIRECT" : "buffered",
+                                  (unsigned long long)dram.hits, (unsigned long long)dram.misses,
+                                  (unsigned long long)ssd.bytes_read, (unsigned long long)st.stall_us,
+                                  (unsigned long long)st.lead_us);
                         }
-                        const auto st = s.stats();
-                        const auto& dram = tier(st, "dram");
-                        const auto& ssd = tier(st, "ssd");
-                        QCOMPARE(st.lookups, requested);
-                        QCOMPARE(dram.hits + dram.misses, st.lookups);
-                        QCOMPARE(ssd.hits, dram.misses);  // every miss read once from the file
-                        QCOMPARE(st.rows_fetched, dram.misses);
-                        QCOMPARE(dram.bytes_resident, s.resident_bytes());
-                        QCOMPARE(dram.capacity_bytes, s.capacity_bytes());
-                        QVERIFY(dram.bytes_resident <= opt.dram_budget_bytes);
-                        if (share == 1.0) QCOMPARE(dram.misses, 0u);
-                        if (share == 0.0) {
-                            QCOMPARE(dram.hits, 0u);
-                            QCOMPARE(s.resident_bytes(), 0u);
-                        }
-                        if (share == 0.25 || share == 0.05) QVERIFY(dram.hits > 0 && dram.misses > 0);
-                        qInfo("%s (reads %s): dram hits %llu misses %llu, ssd bytes %llu, stall %llu us, lead %llu us",
-                              qPrintable(what), s.direct_io_active() ? "O_DIRECT" : "buffered",
-                              (unsigned long long)dram.hits, (unsigned long long)dram.misses,
-                              (unsigned long long)ssd.bytes_read, (unsigned long long)st.stall_us,
-                              (unsigned long long)st.lead_us);
-                    }
         }
     }
 
@@ -282,40 +292,43 @@ private slots:
     void file_cut_while_running() {
         const auto ts = layout();
         for (bool prefetch : {true, false})
-            for (bool direct : {true, false}) {
-                QTemporaryDir dir;
-                const QString path = dir.filePath("shrinks.gguf");
-                write_file(path.toStdString());
-                StoreOptions opt;
-                opt.dram_budget_bytes = 0;
-                opt.prefetch = prefetch;
-                opt.direct_io = direct;
-                auto store = TieredStore::open(path.toStdString(), ts, opt);
-                QVERIFY(store.ok());
-                TieredStore& s = *store.value();
-                auto ok1 = s.request(1, {4000, 10, 4999});
-                QVERIFY(s.wait(*ok1).ok());
-                const int fd = ::open(path.toLocal8Bit().constData(), O_WRONLY);
-                QVERIFY(fd >= 0);
-                QVERIFY(::ftruncate(fd, (off_t)(ts[1].file_offset + 1000 * ts[1].row_bytes)) == 0);
-                ::close(fd);
-                auto cut = s.request(1, {5, 4000, 4500});
-                Status st = s.wait(*cut);
-                QVERIFY(!st.ok());
-                const QString msg = QString::fromStdString(st.message());
-                qInfo("%s", qPrintable(msg));
-                QVERIFY(msg.contains(path));
-                QVERIFY(msg.contains("blk.2.engram_embd.weight"));
-                QVERIFY(msg.contains("row 4000") || msg.contains("row 4500"));
-                // Rows still inside the file are read fine.
-                auto still = s.request(0, {0, 1, 3000});
-                QVERIFY(s.wait(*still).ok());
-                QString why;
-                QVERIFY2(batch_exact(*still, ts[0].row_bytes, &why), qPrintable(why));
-                // A batch the caller never waits for does not hold up the destructor.
-                auto abandoned = s.request(1, {4100, 4200});
-                Q_UNUSED(abandoned);
-            }
+            for (bool direct : {true, false})
+                for (IoBackend backend : {IoBackend::Auto, IoBackend::Pread}) {
+                    QTemporaryDir dir;
+                    const QString path = dir.filePath("shrinks.gguf");
+                    write_file(path.toStdString());
+                    StoreOptions opt;
+                    opt.dram_budget_bytes = 0;
+                    opt.prefetch = prefetch;
+                    opt.direct_io = direct;
+                    opt.io_backend = backend;
+                    auto store = TieredStore::open(path.toStdString(), ts, opt);
+                    QVERIFY(store.ok());
+                    TieredStore& s = *store.value();
+                    auto ok1 = s.request(1, {4000, 10, 4999});
+                    QVERIFY(s.wait(*ok1).ok());
+                    const int fd = ::open(path.toLocal8Bit().constData(), O_WRONLY);
+                    QVERIFY(fd >= 0);
+                    QVERIFY(::ftruncate(fd, (off_t)(ts[1].file_offset + 1000 * ts[1].row_bytes)) == 0);
+                    ::close(fd);
+                    auto cut = s.request(1, {5, 4000, 4500});
+                    Status st = s.wait(*cut);
+                    QVERIFY(!st.ok());
+                    const QString msg = QString::fromStdString(st.message());
+                    qInfo("%s", qPrintable(msg));
+                    QVERIFY(msg.contains(path));
+                    QVERIFY(msg.contains("blk.2.engram_embd.weight"));
+                    QVERIFY(msg.contains("row 4000") || msg.contains("row 4500"));
+                    QVERIFY(msg.contains("file ends at byte"));
+                    // Rows still inside the file are read fine.
+                    auto still = s.request(0, {0, 1, 3000});
+                    QVERIFY(s.wait(*still).ok());
+                    QString why;
+                    QVERIFY2(batch_exact(*still, ts[0].row_bytes, &why), qPrintable(why));
+                    // A batch the caller never waits for does not hold up the destructor.
+                    auto abandoned = s.request(1, {4100, 4200});
+                    Q_UNUSED(abandoned);
+                }
     }
 
     void bad_request_is_an_error() {
