@@ -52,16 +52,21 @@ namespace {
 // The matrices of a block the CPU backend packs (backend/cpu_backend.cpp).
 bool packed_by_cpu(std::string_view rest) {
     for (std::string_view n : {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-                               "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"})
+                               "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_gate_exps.weight",
+                               "ffn_up_exps.weight", "ffn_down_exps.weight"})
         if (rest == n) return true;
     return false;
 }
+bool expert_stack(std::string_view rest) { return rest.size() > 12 && rest.substr(rest.size() - 12) == "_exps.weight"; }
 // Bytes the CPU holds of a matrix it may pack: the packed copy where this CPU
 // has packed kernels and the type a packed form, else the file's bytes.
+// An expert stack (ne [k, rows, n_expert]) is packed expert by expert.
 uint64_t cpu_bytes(const GgufTensorInfo& t, bool* packed = nullptr) {
-    const int64_t b = t.n_dims == 2 && packed_kernels_available() ? packed_bytes(t.type, t.ne[0], t.ne[1]) : -1;
+    const bool shape = t.n_dims == 2 || t.n_dims == 3;
+    const int64_t b = shape && packed_kernels_available() ? packed_bytes(t.type, t.ne[0], t.ne[1]) : -1;
     if (packed) *packed = b >= 0;
-    return b >= 0 ? (uint64_t)b : t.n_bytes;
+    if (b < 0) return t.n_bytes;
+    return (uint64_t)b * (t.n_dims == 3 ? (uint64_t)t.ne[2] : 1);
 }
 }  // namespace
 
@@ -117,6 +122,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     mi.block_cpu_bytes.assign((size_t)mi.n_layer, 0);
     mi.block_cpu_matrices.assign((size_t)mi.n_layer, {});
     mi.block_cpu_calls.assign((size_t)mi.n_layer, 0);
+    mi.block_expert_cpu_bytes.assign((size_t)mi.n_layer, 0);
     // Per block: the types of its Q, K, V and of its gate, up (the CPU runs
     // packed matrices of one type and one input as one product).
     std::vector<std::vector<std::pair<std::string, const GgufTensorInfo*>>> mats((size_t)mi.n_layer);
@@ -132,7 +138,13 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 mi.block_weight_bytes[(size_t)il] += t.n_bytes;
                 const bool mat = packed_by_cpu(rest);
                 mi.block_cpu_bytes[(size_t)il] += mat ? cpu_bytes(t) : t.n_bytes;
-                if (mat) {
+                if (mat && expert_stack(rest)) {
+                    // A token streams the experts it runs: their share of the stack.
+                    mi.block_expert_cpu_bytes[(size_t)il] += cpu_bytes(t);
+                    const double share = mi.n_expert > 0 ? (double)mi.n_expert_used / (double)mi.n_expert : 1.0;
+                    mi.block_cpu_matrices[(size_t)il].push_back(
+                        {(uint32_t)t.type, (uint64_t)((double)cpu_bytes(t) * share)});
+                } else if (mat) {
                     mi.block_cpu_matrices[(size_t)il].push_back({(uint32_t)t.type, cpu_bytes(t)});
                     mats[(size_t)il].push_back({std::string(rest), &t});
                 }
@@ -179,6 +191,9 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 }
             if (together && found > 1) calls -= found - 1;
         }
+        // A MoE block: the router, then per expert a token runs gate and up
+        // as one product and down as another.
+        if (mi.block_expert_bytes[il] > 0) calls += 1 + 2 * mi.n_expert_used;
         mi.block_cpu_calls[il] = calls;
     }
     mi.tied_output = !have_output;

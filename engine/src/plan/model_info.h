@@ -37,11 +37,13 @@ struct ModelInfo {
     // [n_layer]: all experts of each block as stored (counted in
     // block_weight_bytes too); 0 for a dense block.
     std::vector<uint64_t> block_expert_bytes;
+    // [n_layer]: the same experts as the CPU holds them (packed per expert).
+    std::vector<uint64_t> block_expert_cpu_bytes;
     uint64_t expert_bytes() const;
 
     // [n_layer]: every blk.N.* tensor except the Engram table. Decode reads
-    // all of a block's weights once per token, so this is also its bytes
-    // read per token.
+    // all of a dense block's weights once per token (a MoE block's: all but
+    // the experts the token does not run, block_cpu_read).
     std::vector<uint64_t> block_weight_bytes;
     // [n_layer]: the same blocks as the CPU backend of this machine holds and
     // reads them — its packed copies of the matrices (quant/packed.h) where
@@ -73,8 +75,14 @@ struct ModelInfo {
     int64_t engram_rows_per_token() const {
         return engram_max_ngram > 1 ? (engram_max_ngram - 1) * engram_head_count : 0;
     }
-    // Bytes block il reads per decoded token: all its weights, once.
-    uint64_t block_decode_read_bytes(int64_t il) const { return block_weight_bytes[(size_t)il]; }
+    // Share of a MoE block's experts one token runs: used / count (1 if dense).
+    double expert_read_share() const { return n_expert > 0 ? (double)n_expert_used / (double)n_expert : 1.0; }
+    // Bytes the CPU reads of block il per decoded token: its weights, of its
+    // experts only those a token runs (routing taken as even over the experts).
+    uint64_t block_cpu_read(int64_t il) const {
+        const uint64_t e = (size_t)il < block_expert_cpu_bytes.size() ? block_expert_cpu_bytes[(size_t)il] : 0;
+        return block_cpu(il) - e + (uint64_t)((double)e * expert_read_share());
+    }
     // Block il as the CPU holds it (and reads it per token).
     uint64_t block_cpu(int64_t il) const {
         return block_cpu_bytes.empty() ? block_weight_bytes[(size_t)il] : block_cpu_bytes[(size_t)il];

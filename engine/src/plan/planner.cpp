@@ -220,7 +220,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     p.vram_read_GBps = in.vram_bw;
     if (!in.hw.gpus.empty()) p.gpu_name = in.hw.gpus[0].name;
 
-    uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0;
+    uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0, cpu_block_read = 0;
     std::vector<const ModelInfo::CpuMatrix*> cpu_matrices;  // what the CPU multiplies per token
     int64_t cpu_calls = 0;
     for (int64_t i = 0; i < m.n_layer; ++i) {
@@ -230,6 +230,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
             gpu_block_bytes += m.block_weight_bytes[(size_t)i];
         } else {
             cpu_block_bytes += m.block_cpu(i);
+            cpu_block_read += m.block_cpu_read(i);
             if ((size_t)i < m.block_cpu_matrices.size())
                 for (const auto& mat : m.block_cpu_matrices[(size_t)i]) cpu_matrices.push_back(&mat);
             cpu_calls += (size_t)i < m.block_cpu_calls.size() ? m.block_cpu_calls[(size_t)i] : 0;
@@ -265,10 +266,16 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     p.kv.insert(p.kv.begin(), DeviceKv{"cpu", m.n_layer - k, p.dram.kv_bytes});
     // Mapped weights beyond free DRAM are evicted and read again from the
     // file every token: they move to the SSD tier.
-    const uint64_t mapped_cpu_weights = cpu_block_bytes + (out_gpu ? 0 : cpu_head_read);
-    const uint64_t overflow = std::min(sat_sub(p.dram.bytes(), dram_cap), mapped_cpu_weights);
+    // What the CPU reads per token: its blocks (of a MoE block, the experts a
+    // token runs) and the head.
+    const uint64_t mapped_cpu_weights = cpu_block_read + (out_gpu ? 0 : cpu_head_read);
+    const uint64_t mapped_cpu_held = cpu_block_bytes + (out_gpu ? 0 : cpu_head_read);
+    const uint64_t overflow = std::min(sat_sub(p.dram.bytes(), dram_cap), mapped_cpu_held);
     p.dram.weights_bytes -= overflow;
     p.ssd.weights_bytes = overflow;
+    // Of what overflows, a token reads its share (all of it in a dense model).
+    const uint64_t overflow_read =
+        mapped_cpu_held ? (uint64_t)((unsigned __int128)overflow * mapped_cpu_weights / mapped_cpu_held) : 0;
     p.ssd.capacity_bytes = m.file_bytes;
 
     // Engram: the DRAM budget (what is left of DRAM at most) split over the
@@ -334,9 +341,9 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
 
     // Bytes read per decoded token, priced per tier.
     pr.vram_bytes = gpu_used ? gpu_block_bytes + head_bytes + (uint64_t)k * kv_read_block + (uint64_t)vram_row_bytes : 0;
-    pr.dram_bytes = mapped_cpu_weights - overflow + (uint64_t)(m.n_layer - k) * kv_read_block + m.token_row_bytes +
+    pr.dram_bytes = mapped_cpu_weights - overflow_read + (uint64_t)(m.n_layer - k) * kv_read_block + m.token_row_bytes +
                     (uint64_t)dram_row_bytes;
-    pr.ssd_bytes = overflow + (uint64_t)std::llround(ssd_row_reads * (double)kSsdReadUnitBytes);
+    pr.ssd_bytes = overflow_read + (uint64_t)std::llround(ssd_row_reads * (double)kSsdReadUnitBytes);
     if (gpu_used) {
         pr.pcie_crossings = 2;  // x up once, logits down once
         pr.pcie_bytes = (uint64_t)m.n_embd * 4 + (uint64_t)m.n_vocab * 4 + (uint64_t)pcie_row_bytes;
@@ -346,7 +353,8 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     // kernels are slower than that (a model its caches hold); each product
     // also pays for waking the threads.
     // From DRAM the matrices come at the rate the kernels stream them.
-    const uint64_t cpu_set = mapped_cpu_weights + (uint64_t)(m.n_layer - k) * kv_read_block;
+    // (The set the caches would have to hold: all the experts, not one token's.)
+    const uint64_t cpu_set = mapped_cpu_held + (uint64_t)(m.n_layer - k) * kv_read_block;
     const double cpu_bw = cpu_read_GBps(in, cpu_set);
     const bool from_dram = !fits_llc(in, cpu_set);
     pr.dram_s = (double)pr.dram_bytes / (cpu_bw * 1e9);
