@@ -454,6 +454,35 @@ private slots:
         QVERIFY(p.predicted.decode_tokens_per_s > 3 && p.predicted.decode_tokens_per_s < 10);
     }
 
+    // A mixture of experts: the tiers hold every expert, a token reads the
+    // ones it runs (2 of 8 in the tiny qwen3moe: a quarter), and its blocks
+    // stay on the CPU (the CUDA backend does not run experts yet) with a
+    // note saying so.
+    void moe_reads_the_used_experts() {
+        auto f = GgufFile::open(eg_test::fixture("reference/moe/qwen3moe-tiny.gguf"));
+        QVERIFY(f.ok());
+        auto mi = model_info(*f.value());
+        QVERIFY2(mi.ok(), mi.ok() ? "" : mi.message().c_str());
+        const ModelInfo& m = mi.value();
+        QCOMPARE(m.n_expert, int64_t(8));
+        QCOMPARE(m.expert_read_share(), 0.25);
+        for (int64_t il = 0; il < m.n_layer; ++il) {
+            const uint64_t e = m.block_expert_cpu_bytes[(size_t)il];
+            QVERIFY(e > 0);
+            QCOMPARE(m.block_cpu(il) - m.block_cpu_read(il), e - e / 4);
+        }
+        const Placement p = plan(m, workstation(), budgets(m, 8 * GiB, 1.0, 256));
+        QCOMPARE(p.n_gpu_blocks, 0);
+        bool noted = false;
+        for (const auto& n : p.notes) noted = noted || n.find("experts") != std::string::npos;
+        QVERIFY(noted);
+        uint64_t held = 0, read = 0;
+        for (int64_t il = 0; il < m.n_layer; ++il) held += m.block_cpu(il), read += m.block_cpu_read(il);
+        QVERIFY(p.dram.weights_bytes >= held);
+        QVERIFY(p.predicted.dram_bytes < held);
+        QVERIFY(p.predicted.dram_bytes >= read);
+    }
+
     // Decode attention on the CPU: with the attention rates measured, a
     // token deep in a long context costs the KV the kernel streams at its
     // measured rate; without them, the KV bytes at DRAM speed alone. The
