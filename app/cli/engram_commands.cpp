@@ -15,8 +15,8 @@
 #include "plan/live.h"
 #include "hash.h"
 #include "model/synthetic.h"
-#include "policy.h"
-#include "replay.h"
+#include "tier/policy.h"
+#include "tier/replay.h"
 
 namespace eg::cli {
 
@@ -230,22 +230,22 @@ int cmd_engram_replay(const CommonOptions& c, const std::string& text_file, cons
             return 2;
         }
         nlohmann::json r = {{"capacity", item}};
-        for (auto kind : {engram::PolicyKind::Lru, engram::PolicyKind::WTinyLfu}) {
+        for (auto kind : {tier::PolicyKind::Lru, tier::PolicyKind::WTinyLfu}) {
             uint64_t acc = 0, hits = 0;
             for (size_t li = 0; li < traces.size(); ++li) {
                 const uint64_t cap = (uint64_t)(*b->fraction * (double)cfg->layers[li].table.n_rows);
-                const engram::ReplayResult rr = engram::replay(kind, cap, traces[li]);
+                const tier::ReplayResult rr = tier::replay(kind, cap, traces[li]);
                 acc += rr.accesses;
                 hits += rr.hits;
             }
-            r[engram::policy_name(kind)] = {{"accesses", acc}, {"hits", hits},
+            r[tier::policy_name(kind)] = {{"accesses", acc}, {"hits", hits},
                                             {"hit_rate", acc ? (double)hits / (double)acc : 0.0}};
         }
         // The best any cache of that size could do on the same trace (Belady).
         uint64_t acc = 0, hits = 0;
         for (size_t li = 0; li < traces.size(); ++li) {
             const uint64_t cap = (uint64_t)(*b->fraction * (double)cfg->layers[li].table.n_rows);
-            const engram::ReplayResult rr = engram::replay_optimal(cap, traces[li]);
+            const tier::ReplayResult rr = tier::replay_optimal(cap, traces[li]);
             acc += rr.accesses;
             hits += rr.hits;
         }

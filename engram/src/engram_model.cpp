@@ -136,7 +136,7 @@ public:
     std::string describe() const override {
         std::string s = ::eg::engram::describe(cfg_);
         s += "; DRAM budget " + std::to_string(store_->capacity_bytes() >> 20) + " MiB of " +
-             std::to_string(total_table_bytes() >> 20) + " MiB (policy " + policy_name(store_->options().policy) +
+             std::to_string(total_table_bytes() >> 20) + " MiB (policy " + tier::policy_name(store_->options().policy) +
              (store_->options().prefetch ? ", prefetch on" : ", prefetch off") + ")";
         if (tok_table_ >= 0) s += "; token_embd served by the tiered store";
         return s;
@@ -467,7 +467,7 @@ Result<EngramOptions> make_options(const Budget& budget, const std::string& poli
                                    bool persist_hot_stats) {
     EngramOptions o;
     o.dram_budget = budget;
-    auto p = parse_policy(policy);
+    auto p = tier::parse_policy(policy);
     if (!p) return Error{"Engram cache policy '" + policy + "' is unknown (use wtinylfu or lru)"};
     o.store.policy = *p;
     o.store.prefetch = prefetch;

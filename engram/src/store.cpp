@@ -1,6 +1,6 @@
 // The tiered store: a resident slab per table (rows at the policy's slots,
 // or the whole table when the budget covers it), batched reads on I/O
-// threads for the rest (io_batch.h: a request's misses go out together
+// threads for the rest (tier/io_batch.h: a request's misses go out together
 // through the thread's io_uring, rows sharing or adjoining 4 KiB blocks as
 // one read; pread where io_uring is unavailable). Reads use O_DIRECT, so a
 // miss really goes to the SSD; where the file system refuses O_DIRECT the
@@ -24,8 +24,8 @@
 #include <thread>
 
 #include "core/log.h"
-#include "flat_map.h"
 #include "hot_stats.h"
+#include "tier/flat_map.h"
 
 namespace eg::engram {
 
@@ -120,10 +120,10 @@ struct TableState {
     TableInfo info;
     uint64_t capacity_rows = 0;
     bool full = false;                   // preloaded: slot = row, no policy
-    std::unique_ptr<CachePolicy> policy;
+    std::unique_ptr<tier::CachePolicy> policy;
     uint64_t chunk_rows = 1;
     std::vector<std::unique_ptr<uint8_t[]>> chunks;  // [capacity_rows / chunk_rows] x [chunk_rows * row_bytes]
-    FlatMap<uint32_t> counts;            // row -> accesses (the hottest kept)
+    tier::FlatMap<uint32_t> counts;      // row -> accesses (the hottest kept)
     uint64_t keep_counts = 0;
     std::vector<std::pair<uint64_t, uint32_t>> prune_scratch;  // prune()'s, kept between prunes
     // Every batch of this table, reused once no caller holds it and no read
@@ -191,10 +191,10 @@ struct Job {
 // What a thread reads with: its reader (its own io_uring, or pread) and
 // scratch kept between jobs, so that a decode step's reads allocate nothing.
 struct ReadContext {
-    BatchReader reader;
-    std::vector<ReadRequest> requests;
+    tier::BatchReader reader;
+    std::vector<tier::ReadRequest> requests;
     std::vector<uint8_t> rows;  // warm-up rows, before the policy takes them
-    explicit ReadContext(std::shared_ptr<const IoFile> f) : reader(std::move(f), kQueueDepth) {}
+    explicit ReadContext(std::shared_ptr<const tier::IoFile> f) : reader(std::move(f), kQueueDepth) {}
 };
 
 // The I/O threads' queue: a ring that grows only when full (a deque would
@@ -230,7 +230,7 @@ private:
 
 struct TieredStore::Impl {
     std::string path;
-    std::shared_ptr<IoFile> file;
+    std::shared_ptr<tier::IoFile> file;
     bool direct = false;  // O_DIRECT in effect
     bool uring = false;   // reads through io_uring
     StoreOptions opt;
@@ -261,12 +261,13 @@ struct TieredStore::Impl {
 
     // Reads ctx.requests (rows of t) with ctx's reader; *delta: what the
     // reader did. A failure names the file, the table and the row.
-    Status read_requests(ReadContext& ctx, const TableInfo& t, const MergeOptions& m, IoCounters* delta) const {
-        const IoCounters c0 = ctx.reader.counters();
-        ReadFailure fail;
+    Status read_requests(ReadContext& ctx, const TableInfo& t, const tier::MergeOptions& m,
+                         tier::IoCounters* delta) const {
+        const tier::IoCounters c0 = ctx.reader.counters();
+        tier::ReadFailure fail;
         Status st = ctx.reader.read(ctx.requests, m, &fail);
-        const IoCounters& c1 = ctx.reader.counters();
-        *delta = IoCounters{c1.requests - c0.requests, c1.reads - c0.reads, c1.syscalls - c0.syscalls,
+        const tier::IoCounters& c1 = ctx.reader.counters();
+        *delta = tier::IoCounters{c1.requests - c0.requests, c1.reads - c0.reads, c1.syscalls - c0.syscalls,
                             c1.bytes - c0.bytes, c1.cpu_ns - c0.cpu_ns};
         if (st.ok()) return st;
         if (fail.request >= ctx.requests.size()) return st;
@@ -294,10 +295,10 @@ struct TieredStore::Impl {
         const uint64_t rb = t.info.row_bytes;
         ctx.requests.clear();
         for (uint32_t k = first; k < first + count; ++k)
-            ctx.requests.push_back(ReadRequest{t.info.file_offset + bi.miss_rows[k] * rb, rb,
+            ctx.requests.push_back(tier::ReadRequest{t.info.file_offset + bi.miss_rows[k] * rb, rb,
                                                b.data.data() + (size_t)bi.missing[k] * rb});
-        IoCounters d;
-        Status st = read_requests(ctx, t.info, MergeOptions{0, kMaxCoalesceBytes}, &d);
+        tier::IoCounters d;
+        Status st = read_requests(ctx, t.info, tier::MergeOptions{0, kMaxCoalesceBytes}, &d);
         {
             std::lock_guard lk(mu);
             io.reads += d.reads;
@@ -330,9 +331,9 @@ struct TieredStore::Impl {
         ctx.requests.clear();
         for (uint32_t k = 0; k < count; ++k)
             ctx.requests.push_back(
-                ReadRequest{t.info.file_offset + rows[first + k] * rb, rb, ctx.rows.data() + (size_t)k * rb});
-        IoCounters d;
-        Status st = read_requests(ctx, t.info, MergeOptions{kWarmGapBytes, kWarmReadBytes}, &d);
+                tier::ReadRequest{t.info.file_offset + rows[first + k] * rb, rb, ctx.rows.data() + (size_t)k * rb});
+        tier::IoCounters d;
+        Status st = read_requests(ctx, t.info, tier::MergeOptions{kWarmGapBytes, kWarmReadBytes}, &d);
         if (!st.ok()) {
             EG_LOG_WARN("hot-row warm-up: {}", st.message());
             return;
@@ -421,12 +422,12 @@ struct TieredStore::Impl {
                 for (uint64_t done = 0; done < len;) {
                     const uint64_t p = pos + done;
                     const uint64_t in_chunk = std::min(len - done, chunk_bytes - p % chunk_bytes);
-                    ctx.requests.push_back(
-                        ReadRequest{t.info.file_offset + p, in_chunk, t.chunks[p / chunk_bytes].get() + p % chunk_bytes});
+                    ctx.requests.push_back(tier::ReadRequest{t.info.file_offset + p, in_chunk,
+                                                             t.chunks[p / chunk_bytes].get() + p % chunk_bytes});
                     done += in_chunk;
                 }
-                IoCounters d;
-                Status st = read_requests(ctx, t.info, MergeOptions{0, kMaxCoalesceBytes}, &d);
+                tier::IoCounters d;
+                Status st = read_requests(ctx, t.info, tier::MergeOptions{0, kMaxCoalesceBytes}, &d);
                 if (!st.ok()) {
                     std::lock_guard lk(err_mu);
                     if (error.empty()) error = st.message();
@@ -528,11 +529,11 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
             return make_error(path + ": table " + t.tensor + ": byte range overflows");
     }
 
-    auto file = IoFile::open(path, IoFileOptions{opt.direct_io, opt.io_backend});
+    auto file = tier::IoFile::open(path, tier::IoFileOptions{opt.direct_io, opt.io_backend});
     if (!file.ok()) return file.error();
     im.file = std::move(file.value());
     im.direct = im.file->direct();
-    im.uring = im.file->backend() == IoBackend::Uring;
+    im.uring = im.file->backend() == tier::IoBackend::Uring;
     const uint64_t file_size = im.file->size_at_open();
     for (const auto& t : tables) {
         const uint64_t end = t.file_offset + t.n_rows * t.row_bytes;
@@ -562,7 +563,8 @@ Result<std::unique_ptr<TieredStore>> TieredStore::open(const std::string& path, 
         t->allocate_slab();
         // A cache as large as its table never evicts: plain LRU, no sketch.
         if (!t->full)
-            t->policy = make_policy(t->capacity_rows == info.n_rows ? PolicyKind::Lru : opt.policy, t->capacity_rows);
+            t->policy = tier::make_policy(t->capacity_rows == info.n_rows ? tier::PolicyKind::Lru : opt.policy,
+                                          t->capacity_rows);
         t->keep_counts = std::clamp<uint64_t>(t->capacity_rows, kMinHotRows, kMaxHotRows);
         // The counts grow to 2 * keep_counts before a prune: room for that at
         // once (what they reach anyway), so that counting allocates nothing.
@@ -786,7 +788,7 @@ ExtensionStats TieredStore::stats() const {
 StoreIoStats TieredStore::io_stats() const {
     std::lock_guard lk(impl_->mu);
     StoreIoStats s = impl_->io;
-    s.backend = io_backend_name(impl_->file->backend());
+    s.backend = tier::io_backend_name(impl_->file->backend());
     return s;
 }
 
@@ -845,6 +847,6 @@ void TieredStore::wait_warm() const {
 }
 
 bool TieredStore::direct_io_active() const { return impl_->direct; }
-IoBackend TieredStore::io_backend() const { return impl_->file->backend(); }
+tier::IoBackend TieredStore::io_backend() const { return impl_->file->backend(); }
 
 }  // namespace eg::engram

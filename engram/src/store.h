@@ -6,7 +6,7 @@
 // Rows are requested in batches as soon as token ids are known (prefetch);
 // I/O threads fill them while the forward runs, and wait() blocks only for
 // rows that have not arrived. Which rows stay resident is decided by a
-// frequency-aware policy (see policy.h); hot-row counts persist across runs.
+// frequency-aware policy (see tier/policy.h); hot-row counts persist across runs.
 #pragma once
 
 #include <atomic>
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "config.h"
-#include "io_batch.h"
 #include "model/extension.h"
-#include "policy.h"
+#include "tier/io_batch.h"
+#include "tier/policy.h"
 
 namespace eg::engram {
 
@@ -28,8 +28,8 @@ struct StoreOptions {
     bool prefetch = true;                     // false: rows are read when the forward needs them
     int io_threads = 4;
     bool direct_io = true;                    // O_DIRECT; else buffered reads + POSIX_FADV_DONTNEED
-    IoBackend io_backend = IoBackend::Auto;   // io_uring where it works, else pread (io_batch.h)
-    PolicyKind policy = PolicyKind::WTinyLfu;
+    tier::IoBackend io_backend = tier::IoBackend::Auto;  // io_uring where it works, else pread (tier/io_batch.h)
+    tier::PolicyKind policy = tier::PolicyKind::WTinyLfu;
     std::string hot_stats_path;               // "" = do not persist
     bool preload_resident = true;             // budget >= table: read it all at open
 };
@@ -121,7 +121,7 @@ public:
     bool direct_io_active() const;
     // Uring when the reads go out batched through io_uring; Pread when the
     // store reads with pread (option, or io_uring unavailable here).
-    IoBackend io_backend() const;
+    tier::IoBackend io_backend() const;
     // Rows of each table that the budget lets stay resident.
     uint64_t capacity_rows(int table) const;
 

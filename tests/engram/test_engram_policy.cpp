@@ -12,11 +12,11 @@
 #include <set>
 #include <unordered_map>
 
-#include "flat_map.h"
-#include "policy.h"
-#include "replay.h"
+#include "tier/flat_map.h"
+#include "tier/policy.h"
+#include "tier/replay.h"
 
-using namespace eg::engram;
+using namespace eg::tier;
 
 namespace {
 

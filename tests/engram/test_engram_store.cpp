@@ -16,11 +16,12 @@
 #include <set>
 #include <thread>
 
-#include "flat_map.h"
+#include "tier/flat_map.h"
 #include "store.h"
 
 using namespace eg;
 using namespace eg::engram;
+using namespace eg::tier;
 
 namespace {
 
@@ -99,7 +100,7 @@ QString why_failed(const R& r) {
     return r.ok() ? QString() : QString::fromStdString(r.message());
 }
 
-const TierStats& tier(const ExtensionStats& s, const char* name) {
+const TierStats& tier_of(const ExtensionStats& s, const char* name) {
     for (const auto& t : s.tiers)
         if (t.tier == name) return t;
     qFatal("no tier %s", name);
@@ -165,8 +166,8 @@ private slots:
                                 // O_DIRECT: whole 4096-byte blocks (the file's last one is short),
                                 // at most the blocks around each row.
                                 const auto after = s.stats();
-                                const uint64_t misses = tier(after, "dram").misses - tier(before, "dram").misses;
-                                const uint64_t bytes = tier(after, "ssd").bytes_read - tier(before, "ssd").bytes_read;
+                                const uint64_t misses = tier_of(after, "dram").misses - tier_of(before, "dram").misses;
+                                const uint64_t bytes = tier_of(after, "ssd").bytes_read - tier_of(before, "ssd").bytes_read;
                                 const uint64_t rb = ts[t].row_bytes;
                                 if (!s.direct_io_active()) {
                                     QCOMPARE(bytes, misses * rb);
@@ -178,8 +179,8 @@ private slots:
                                 QVERIFY(s.resident_bytes() <= s.capacity_bytes());
                             }
                             const auto st = s.stats();
-                            const auto& dram = tier(st, "dram");
-                            const auto& ssd = tier(st, "ssd");
+                            const auto& dram = tier_of(st, "dram");
+                            const auto& ssd = tier_of(st, "ssd");
                             QCOMPARE(st.lookups, requested);
                             QCOMPARE(dram.hits + dram.misses, st.lookups);
                             QCOMPARE(ssd.hits, dram.misses);  // every miss read once from the file
@@ -231,8 +232,8 @@ private slots:
             QVERIFY2(batch_exact(*b, ts[1].row_bytes, &why), qPrintable(why));
         }
         const auto st = s.stats();
-        QCOMPARE(tier(st, "dram").misses, (uint64_t)rows.size());
-        QCOMPARE(tier(st, "dram").hits, (uint64_t)rows.size());
+        QCOMPARE(tier_of(st, "dram").misses, (uint64_t)rows.size());
+        QCOMPARE(tier_of(st, "dram").hits, (uint64_t)rows.size());
         QCOMPARE(s.resident_bytes(), rows.size() * ts[1].row_bytes);
     }
 
@@ -263,7 +264,7 @@ private slots:
         for (auto& t : threads) t.join();
         QCOMPARE(bad.load(), 0);
         const auto st = s.stats();
-        QCOMPARE(tier(st, "dram").hits + tier(st, "dram").misses, st.lookups);
+        QCOMPARE(tier_of(st, "dram").hits + tier_of(st, "dram").misses, st.lookups);
         QVERIFY(s.resident_bytes() <= opt.dram_budget_bytes);
     }
 
@@ -394,8 +395,8 @@ private slots:
             QVERIFY2(batch_exact(*b, ts[t].row_bytes, &why), qPrintable(why));
         }
         const auto st = s.stats();
-        QCOMPARE(tier(st, "dram").misses, 0u);
-        QCOMPARE(tier(st, "dram").hits, 200u);
+        QCOMPARE(tier_of(st, "dram").misses, 0u);
+        QCOMPARE(tier_of(st, "dram").hits, 200u);
     }
 
     void garbage_hot_stats_are_ignored() {

@@ -1,4 +1,4 @@
-// The store's batched reads (io_batch.h) on real files: random request sets
+// The store's batched reads (tier/io_batch.h) on real files: random request sets
 // — rows sharing a 4 KiB block, adjacent rows, overlapping requests, pieces
 // of megabytes, aligned requests read straight into place, the file's short
 // last block — must deliver exactly the file's bytes, and nothing outside
@@ -23,11 +23,12 @@
 #include <random>
 #include <thread>
 
-#include "io_batch.h"
+#include "tier/io_batch.h"
 #include "store.h"
 
 using namespace eg;
 using namespace eg::engram;
+using namespace eg::tier;
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace eg::engram {
+namespace eg::tier {
 
 enum class PolicyKind { Lru, WTinyLfu };
 std::optional<PolicyKind> parse_policy(const std::string& s);
@@ -41,4 +41,4 @@ public:
 
 std::unique_ptr<CachePolicy> make_policy(PolicyKind k, uint64_t capacity);
 
-}  // namespace eg::engram
+}  // namespace eg::tier

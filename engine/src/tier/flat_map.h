@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace eg::engram {
+namespace eg::tier {
 
 // splitmix64's finaliser: spreads row ids (often small, sequential) over the
 // table.
@@ -130,4 +130,4 @@ private:
     size_t size_ = 0;
 };
 
-}  // namespace eg::engram
+}  // namespace eg::tier

@@ -1,7 +1,7 @@
 // Batched reads: requests sorted by offset, joined into reads, the reads
 // issued together through one io_uring per reader (or one pread each), and
 // bounce-buffered pieces copied out as they complete.
-#include "io_batch.h"
+#include "tier/io_batch.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,7 +21,7 @@
 
 #include "core/log.h"
 
-namespace eg::engram {
+namespace eg::tier {
 
 namespace {
 
@@ -478,4 +478,4 @@ Status BatchReader::read(std::span<const ReadRequest> reqs, const MergeOptions& 
     return make_error(f.path() + ": " + error);
 }
 
-}  // namespace eg::engram
+}  // namespace eg::tier

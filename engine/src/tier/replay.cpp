@@ -1,11 +1,11 @@
-#include "replay.h"
+#include "tier/replay.h"
 
 #include <limits>
 #include <queue>
 #include <unordered_map>
 #include <utility>
 
-namespace eg::engram {
+namespace eg::tier {
 
 ReplayResult replay(PolicyKind kind, uint64_t capacity_rows, const std::vector<uint64_t>& keys) {
     auto policy = make_policy(kind, capacity_rows);
@@ -77,4 +77,4 @@ ReplayResult replay_optimal(uint64_t capacity_rows, const std::vector<uint64_t>&
     return r;
 }
 
-}  // namespace eg::engram
+}  // namespace eg::tier

@@ -25,7 +25,7 @@
 
 #include "core/result.h"
 
-namespace eg::engram {
+namespace eg::tier {
 
 enum class IoBackend {
     Auto,   // io_uring when it works here, else pread
@@ -135,4 +135,4 @@ private:
     IoCounters counters_;
 };
 
-}  // namespace eg::engram
+}  // namespace eg::tier

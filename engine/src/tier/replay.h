@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "policy.h"
+#include "tier/policy.h"
 
-namespace eg::engram {
+namespace eg::tier {
 
 struct ReplayResult {
     uint64_t accesses = 0;
@@ -26,4 +26,4 @@ ReplayResult replay(PolicyKind kind, uint64_t capacity_rows, const std::vector<u
 // capacity can hit more often. O(n log n) time, O(distinct keys) memory.
 ReplayResult replay_optimal(uint64_t capacity_rows, const std::vector<uint64_t>& keys);
 
-}  // namespace eg::engram
+}  // namespace eg::tier

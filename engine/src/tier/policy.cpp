@@ -3,16 +3,16 @@
 // and a FlatMap finds a key's slot. About 17 bytes per slot plus the map's
 // buckets, O(1) per access; arrays grow as slots are used, so a huge
 // capacity costs nothing until it fills.
-#include "policy.h"
+#include "tier/policy.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <vector>
 
-#include "flat_map.h"
+#include "tier/flat_map.h"
 
-namespace eg::engram {
+namespace eg::tier {
 
 std::optional<PolicyKind> parse_policy(const std::string& s) {
     std::string l;
@@ -369,4 +369,4 @@ std::unique_ptr<CachePolicy> make_policy(PolicyKind k, uint64_t capacity) {
     return std::make_unique<WTinyLfuPolicy>(capacity);
 }
 
-}  // namespace eg::engram
+}  // namespace eg::tier
