@@ -105,7 +105,9 @@ int main(int argc, char** argv) {
     app.add_flag("--no-engram-hot-stats", no_hot, "start with a cold cache (no saved hot-row statistics)");
     app.add_flag("--drop-cache", drop_cache, "evict the model file from the page cache before loading");
     int io_threads = 0;
-    std::string vram_budget, assume_gpu, engram_vram_budget;
+    std::string vram_budget, assume_gpu, engram_vram_budget, expert_budget;
+    app.add_option("--expert-dram-budget", expert_budget, "MoE models: DRAM for the experts (bytes or % of them; "
+                                                          "default all); the rest is read from the file");
     app.add_option("--vram-budget", vram_budget, "place blocks on the GPU as the planner says for this VRAM budget "
                                                  "(bytes or % of free VRAM; default: CPU only)");
     app.add_option("--engram-vram-budget", engram_vram_budget,
@@ -127,7 +129,7 @@ int main(int argc, char** argv) {
 
     // The budget flags, parsed once: the Engram store and the plan read them.
     eg::PlanRequest r;
-    if (auto s = eg::parse_budget_flags({vram_budget.empty() ? "0" : vram_budget, budget, engram_vram_budget, assume_gpu},
+    if (auto s = eg::parse_budget_flags({vram_budget.empty() ? "0" : vram_budget, budget, engram_vram_budget, assume_gpu, expert_budget},
                                         r);
         !s) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -314,6 +316,24 @@ int main(int argc, char** argv) {
         j["engram"]["policy"] = policy;
         j["engram"]["dram_budget"] = budget;
         j["memory"]["engram_resident_bytes"] = x->resident_bytes();
+    }
+    if (const eg::ExpertTier* x = sess.experts()) {
+        // The experts' tier over the whole run (warm-up included): measured
+        // hit rate next to the best a cache of this size could do.
+        const eg::ExpertTierStats es = x->stats();
+        j["experts"] = {{"dram_budget", expert_budget},
+                        {"policy", x->policy_name()},
+                        {"capacity", es.capacity},
+                        {"expert_bytes", es.expert_bytes},
+                        {"hits", es.hits},
+                        {"misses", es.misses},
+                        {"hit_rate", es.hit_rate()},
+                        {"optimal_hit_rate", x->optimal_hit_rate()},
+                        {"traced_hit_rate", es.traced_hit_rate()},
+                        {"bytes_read", es.bytes_read},
+                        {"reads", es.reads},
+                        {"syscalls", es.syscalls},
+                        {"stall_ms", (double)es.stall_us / 1000.0}};
     }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;

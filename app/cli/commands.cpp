@@ -42,14 +42,14 @@ std::unique_ptr<Session> session_or_report(const Model& m, const CommonOptions& 
     SessionOptions so;
     so.n_ctx = c.ctx;
     so.n_threads = c.threads;
-    if (c.vram_budget.empty() && !plan) {
+    if (c.vram_budget.empty() && c.expert_budget.empty() && !plan) {
         auto s = Session::create(m, so);
         if (!s) std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return s ? std::move(s.value()) : nullptr;
     }
     PlanRequest r;
     r.n_ctx = c.ctx;
-    if (auto s = parse_budget_flags({c.vram_budget, c.engram_budget, c.engram_vram_budget, c.assume_gpu}, r); !s) {
+    if (auto s = parse_budget_flags({c.vram_budget, c.engram_budget, c.engram_vram_budget, c.assume_gpu, c.expert_budget}, r); !s) {
         std::fprintf(stderr, "error: %s\n", s.message().c_str());
         return nullptr;
     }
@@ -278,7 +278,8 @@ int cmd_run(const CommonOptions& c, const SamplingOptions& so, const std::string
         // The memory panel's live object (plan/live.h), for checking the window against.
         const ModelExtension* x = m->extension();
         const ExtensionStats es = s->extension_stats();
-        const nlohmann::json j = to_json(live_figures(s->memory(), x ? &es : nullptr, counters.snapshot(), plan));
+        const nlohmann::json j =
+            to_json(live_figures(s->memory(), x ? &es : nullptr, counters.snapshot(), plan, s->experts()));
         std::ofstream out(stats_json, std::ios::binary | std::ios::trunc);
         out << j.dump(2) << "\n";
         if (!out.flush()) {

@@ -18,6 +18,7 @@ struct CommonOptions {
     std::string vram_budget;             // "": CPU only; else plan with this VRAM budget
     std::string assume_gpu;              // plan for an assumed GPU
     std::string engram_budget = "100%";  // bytes (8G, 512M) or a share of the tables (25%)
+    std::string expert_budget;           // MoE: bytes or a share of the experts; empty: all
     std::string engram_vram_budget;      // GPU blocks' hot rows in VRAM; "": what the blocks leave
     std::string engram_policy = "wtinylfu";
     bool engram_no_prefetch = false;

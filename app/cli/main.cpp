@@ -13,6 +13,8 @@ namespace {
 constexpr const char* kEngramVramHelp =
     "Engram models whose blocks run on the GPU: VRAM for their hot rows, bytes or a share of the tables "
     "(default: whatever VRAM the blocks leave)";
+constexpr const char* kExpertDramHelp =
+    "MoE models: DRAM for the experts, bytes (12G) or a share of them (25%); the rest is read from the file on demand (default: all)";
 
 void add_common(CLI::App* app, CommonOptions& c) {
     app->add_option("-m,--model", c.model, "GGUF model file")->required()->check(CLI::ExistingFile);
@@ -27,6 +29,7 @@ void add_common(CLI::App* app, CommonOptions& c) {
                     "Engram models: DRAM for table rows, bytes (8G, 512M) or a share of the tables (25%); the rest "
                     "is read from the file on demand (default 100%)");
     app->add_option("--engram-vram-budget", c.engram_vram_budget, kEngramVramHelp);
+    app->add_option("--expert-dram-budget", c.expert_budget, kExpertDramHelp);
     app->add_option("--engram-policy", c.engram_policy, "Engram DRAM cache policy: wtinylfu (default) or lru");
     app->add_flag("--no-engram-prefetch", c.engram_no_prefetch,
                   "read Engram rows when a layer needs them instead of as soon as the tokens are known");
@@ -167,6 +170,7 @@ int main(int argc, char** argv) {
     planc->add_option("--engram-dram-budget", pa.engram_dram_budget,
                       "DRAM for Engram rows: bytes (8G, 512M) or a share of the tables (25%); default 100%");
     planc->add_option("--engram-vram-budget", pa.engram_vram_budget, kEngramVramHelp);
+    planc->add_option("--expert-dram-budget", pa.expert_dram_budget, kExpertDramHelp);
     planc->add_option("-c,--ctx", pa.ctx, "context length (default: the model's, at most 4096)")
         ->check(CLI::Range(0, 1 << 24));
     planc->add_option("--assume-gpu", pa.assume_gpu,

@@ -26,7 +26,7 @@ int cmd_plan(const PlanArgs& a) {
     auto file = GgufFile::open(a.model);
     if (!file) return fail(file.message());
     PlanRequest r;
-    if (auto s = parse_budget_flags({a.vram_budget, a.engram_dram_budget, a.engram_vram_budget, a.assume_gpu}, r); !s)
+    if (auto s = parse_budget_flags({a.vram_budget, a.engram_dram_budget, a.engram_vram_budget, a.assume_gpu, a.expert_dram_budget}, r); !s)
         return fail(s.message());
     r.n_ctx = a.ctx;
     r.refresh_hardware = a.refresh_hardware;

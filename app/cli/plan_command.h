@@ -14,6 +14,7 @@ struct PlanArgs {
     std::string engram_vram_budget;         // bytes or % of the Engram tables; empty: what the blocks leave
     int64_t ctx = 0;                        // 0: the model's, at most 4096
     std::string assume_gpu;                 // VRAM[,H2D_GBps[,VRAM_GBps]]: plan for this GPU instead
+    std::string expert_dram_budget;         // MoE: bytes or % of the experts; empty: all
     bool refresh_hardware = false;          // measure again instead of using the day-old cache
     bool measure_ssd = false;               // measure 4 KiB random reads on the model file
 };

@@ -115,6 +115,10 @@ int Application::run() {
                                         QStringLiteral("DRAM for Engram table rows, bytes (2G) or a share of the "
                                                        "tables (5%); overrides the memory panel's setting for this run."),
                                         QStringLiteral("budget"));
+    const QCommandLineOption expert_opt(QStringLiteral("expert-dram-budget"),
+                                        QStringLiteral("MoE models: DRAM for the experts, bytes (12G) or a share of "
+                                                       "them (25%); the rest is read from the file on demand."),
+                                        QStringLiteral("budget"));
     const QCommandLineOption assume_gpu_opt(QStringLiteral("assume-gpu"),
                                             QStringLiteral("Plan for a GPU this machine does not have: free VRAM "
                                                            "[,host-to-device GB/s[,VRAM GB/s]], e.g. 24G,25."),
@@ -128,7 +132,7 @@ int Application::run() {
                                           QStringLiteral("rev"), QStringLiteral("main"));
     const QCommandLineOption list_models_opt(QStringLiteral("list-models"),
                                              QStringLiteral("Print the installed models as JSON, then exit."));
-    parser.addOptions({data_dir_opt, model_opt, verbose_opt, vram_opt, engram_opt, assume_gpu_opt, pull_opt, revision_opt,
+    parser.addOptions({data_dir_opt, model_opt, verbose_opt, vram_opt, engram_opt, expert_opt, assume_gpu_opt, pull_opt, revision_opt,
                        list_models_opt});
     // Qt's platform options (-platform, -style, ...) are left to QApplication.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
@@ -166,7 +170,8 @@ int Application::run() {
     // Parsed here, once: a typo is an error at start and not a failed load.
     const eg::BudgetFlags flags{parser.value(vram_opt).trimmed().toStdString(),
                                 parser.value(engram_opt).trimmed().toStdString(), {},
-                                parser.value(assume_gpu_opt).trimmed().toStdString()};
+                                parser.value(assume_gpu_opt).trimmed().toStdString(),
+                                parser.value(expert_opt).trimmed().toStdString()};
     if (auto s = eg::parse_budget_flags(flags, cl.placement); !s) {
         std::fprintf(stderr, "engram-desktop: %s\n", s.message().c_str());
         return 2;

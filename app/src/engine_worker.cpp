@@ -225,14 +225,15 @@ std::optional<eg::LiveFigures> EngineWorker::live() const {
     // The sizes cached on the engine thread; the Engram rows resident now.
     eg::SessionMemory mem = cur_->memory;
     mem.extension_bytes = cur_->state_bytes + dram_resident(es);
-    return eg::live_figures(mem, x ? &es : nullptr, counters_.snapshot(), *cur_->run);
+    return eg::live_figures(mem, x ? &es : nullptr, counters_.snapshot(), *cur_->run, cur_->session->experts());
 }
 
 std::optional<eg::LiveFigures> EngineWorker::engineStats() const {
     if (!cur_) return std::nullopt;
     const eg::ModelExtension* x = cur_->model->extension();
     const eg::ExtensionStats es = x ? x->stats() : eg::ExtensionStats{};
-    return eg::live_figures(cur_->session->memory(), x ? &es : nullptr, counters_.snapshot(), *cur_->run);
+    return eg::live_figures(cur_->session->memory(), x ? &es : nullptr, counters_.snapshot(), *cur_->run,
+                            cur_->session->experts());
 }
 
 std::vector<eg::ModelExtension::HotRow> EngineWorker::hottest(int n) const {

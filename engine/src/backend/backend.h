@@ -15,6 +15,7 @@ namespace eg {
 
 class Model;
 class ThreadPool;
+class ExpertTier;
 
 // Bytes a backend holds on its device, by category.
 struct DeviceMemory {
@@ -32,6 +33,9 @@ struct DeviceMemory {
     uint64_t engram_bytes = 0;
     uint64_t engram_resident_bytes = 0;
     uint64_t engram_hits = 0, engram_misses = 0, engram_bytes_uploaded = 0;
+    // MoE experts this backend runs: their bytes held here (the DRAM cache
+    // of an expert tier, else the experts themselves, also in weights_bytes).
+    uint64_t expert_bytes = 0;
 };
 
 class LayerBackend {
@@ -60,7 +64,10 @@ protected:
 
 // The CPU backend: blocks [first, last) with their own F16 KV cache; the
 // output head too when `output_head`. Threads come from the session's pool.
+// experts: the MoE experts in the memory tiers (model/expert_tier.h, owned
+// by the session), or null: the experts stay mapped and are packed.
 std::unique_ptr<LayerBackend> make_cpu_backend(const Model& m, int64_t first, int64_t last, bool output_head,
-                                               int64_t n_ctx, int64_t n_batch, ThreadPool& pool);
+                                               int64_t n_ctx, int64_t n_batch, ThreadPool& pool,
+                                               ExpertTier* experts = nullptr);
 
 }  // namespace eg

@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "core/thread_pool.h"
 #include "model/decoder.h"
+#include "model/expert_tier.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "quant/packed.h"
@@ -18,8 +19,9 @@ namespace {
 class CpuBackend final : public LayerBackend {
 public:
     CpuBackend(const Model& m, int64_t first, int64_t last, bool output_head, int64_t n_ctx, int64_t n_batch,
-               ThreadPool& pool)
-        : m_(m), w_(m.weights()), kv_(last - first, n_ctx, m.hparams().kv_dim()), pool_(pool), head_(output_head) {
+               ThreadPool& pool, ExpertTier* experts)
+        : m_(m), w_(m.weights()), kv_(last - first, n_ctx, m.hparams().kv_dim()), pool_(pool), head_(output_head),
+          experts_(experts) {
         first_ = first;
         last_ = last;
         s_.allocate(m, first, last, n_batch, n_ctx, pool.size());
@@ -27,7 +29,7 @@ public:
             LayerWeights& L = w_.layers[il];
             for (const Node& n : m.block(il).nodes) {
                 if (n.op == Op::Matmul) use_packed(L.*n.w);
-                if (n.op == Op::MoeExperts)
+                if (n.op == Op::MoeExperts && !experts_)
                     for (ExpertMatrices* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
                         x->packed.assign((size_t)x->n_expert, nullptr);
                         for (int64_t e = 0; e < x->n_expert; ++e) {
@@ -44,7 +46,7 @@ public:
     std::string device() const override { return "cpu"; }
 
     Status forward(float* x, int64_t n_tok, int64_t pos0, ExtensionState* ext, const TensorDumpFn* dump) override {
-        return decoder_layers(m_, w_, kv_, first_, s_, x, n_tok, pos0, first_, last_, pool_, dump, ext);
+        return decoder_layers(m_, w_, kv_, first_, s_, x, n_tok, pos0, first_, last_, pool_, dump, ext, experts_);
     }
 
     Status output(const float* x_last, float* logits, const TensorDumpFn* dump) override {
@@ -76,8 +78,18 @@ public:
                 } else if (n.op == Op::RmsNorm && n.vec) {
                     vec = floats(L.*n.vec, n.group);
                 } else if (n.op == Op::MoeExperts) {
+                    // In a tier, the file's experts are read, not mapped; the
+                    // cache is counted once below.
                     for (const ExpertMatrices* x : {&L.gate_exps, &L.up_exps, &L.down_exps})
-                        for (int64_t e = 0; e < x->n_expert; ++e) add(x->expert(e));
+                        for (int64_t e = 0; e < x->n_expert; ++e) {
+                            const WeightView v = x->expert(e);
+                            if (experts_) {
+                                d.weights_file_bytes += file_bytes(v);
+                            } else {
+                                add(v);
+                                d.expert_bytes += bytes(v);
+                            }
+                        }
                 }
                 d.weights_bytes += vec;
                 d.weights_file_bytes += vec;
@@ -88,6 +100,11 @@ public:
             // A packed tied head leaves the token table to the lookups, mapped.
             d.weights_file_bytes += (w.output.packed && hp.tied_output ? 0 : file_bytes(w.output)) +
                                     floats(w.output_norm, hp.n_embd);
+        }
+        if (experts_) {
+            const ExpertTierStats es = experts_->stats();
+            d.expert_bytes = es.capacity * es.expert_bytes;
+            d.weights_bytes += d.expert_bytes;
         }
         d.kv_bytes = kv_.bytes();
         d.scratch_bytes = s_.bytes();
@@ -113,13 +130,14 @@ private:
     ForwardScratch s_;
     ThreadPool& pool_;
     bool head_;
+    ExpertTier* experts_;
 };
 
 }  // namespace
 
 std::unique_ptr<LayerBackend> make_cpu_backend(const Model& m, int64_t first, int64_t last, bool output_head,
-                                               int64_t n_ctx, int64_t n_batch, ThreadPool& pool) {
-    return std::make_unique<CpuBackend>(m, first, last, output_head, n_ctx, n_batch, pool);
+                                               int64_t n_ctx, int64_t n_batch, ThreadPool& pool, ExpertTier* experts) {
+    return std::make_unique<CpuBackend>(m, first, last, output_head, n_ctx, n_batch, pool, experts);
 }
 
 }  // namespace eg

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/thread_pool.h"
+#include "model/expert_tier.h"
 #include "cpu/ops.h"
 #include "quant/kernels.h"
 
@@ -114,21 +115,37 @@ void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t*
     }
 }
 
-void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps, const ExpertMatrices& down_exps,
-                 const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
-                 ThreadPool& pool, MatmulScratch& mm) {
+Status moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps, const ExpertMatrices& down_exps,
+                   const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
+                   ThreadPool& pool, MatmulScratch& mm, ExpertTier* tier, int64_t il) {
     const int64_t D = gate_exps.all.k, F = gate_exps.rows, K = s.n_used, E = gate_exps.n_expert;
+    // The experts the batch chose, ascending, and their weights: from the
+    // tier (one batched read of those not in DRAM) or the matrices.
+    std::vector<int32_t> chosen;
+    {
+        std::vector<char> used((size_t)E, 0);
+        for (int64_t i = 0; i < n_tok * K; ++i) used[(size_t)s.ids[i]] = 1;
+        for (int64_t e = 0; e < E; ++e)
+            if (used[(size_t)e]) chosen.push_back((int32_t)e);
+    }
+    std::vector<ExpertWeights> ew(chosen.size());
+    if (tier) {
+        if (auto st = tier->fetch(il, chosen, ew.data()); !st) return st;
+    } else {
+        for (size_t c = 0; c < chosen.size(); ++c)
+            ew[c] = {gate_exps.expert(chosen[c]), up_exps.expert(chosen[c]), down_exps.expert(chosen[c])};
+    }
     std::vector<int64_t> picks;  // (token * K + choice) of one expert
     picks.reserve((size_t)n_tok);
-    for (int64_t e = 0; e < E; ++e) {
+    for (size_t ci = 0; ci < chosen.size(); ++ci) {
+        const int64_t e = chosen[ci];
         picks.clear();
         for (int64_t i = 0; i < n_tok * K; ++i)
             if (s.ids[i] == e) picks.push_back(i);
-        if (picks.empty()) continue;
         const int64_t c = (int64_t)picks.size();
         for (int64_t r = 0; r < c; ++r) std::copy_n(in + picks[r] / K * D, D, s.in.data() + r * D);
-        const WeightView gate = gate_exps.expert(e), up = up_exps.expert(e), down = down_exps.expert(e);
-        const WeightView* w[] = {&gate, &up};
+        const WeightView *gate = &ew[ci].gate, *up = &ew[ci].up, *down = &ew[ci].down;
+        const WeightView* w[] = {gate, up};
         float* y[] = {s.gate.data(), s.up.data()};
         matmul_n(w, y, 2, s.in.data(), c, pool, mm);
         for_tokens(pool, c, [&](int64_t b, int64_t en) {
@@ -142,7 +159,7 @@ void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps,
                     silu_mul(g, u, a, F);
             }
         });
-        matmul(down, s.act.data(), c, s.out.data(), pool, mm);
+        matmul(*down, s.act.data(), c, s.out.data(), pool, mm);
         if (down_exps.bias)
             for (int64_t r = 0; r < c; ++r) add_row(s.out.data() + r * D, down_exps.bias + e * D, D);
         for (int64_t r = 0; r < c; ++r) std::copy_n(s.out.data() + r * D, D, s.y.data() + picks[r] * D);
@@ -158,11 +175,12 @@ void moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exps,
                 for (int64_t i = 0; i < D; ++i) o[i] += wj * y[i];
         }
     }
+    return {};
 }
 
 Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s,
                       float* x, int64_t n_tok, int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool,
-                      const TensorDumpFn* dump, ExtensionState* ext) {
+                      const TensorDumpFn* dump, ExtensionState* ext, ExpertTier* experts) {
     const HParams& hp = model.hparams();
     const int64_t D = hp.n_embd, HD = hp.head_dim, KVD = hp.kv_dim();
     auto named = [&](const char* name, int64_t il, const float* data, int64_t n) {
@@ -261,7 +279,10 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                 moe_route(n.routing, in, n_tok, s.moe.ids.data(), s.moe.weights.data());
                 break;
             case Op::MoeExperts:
-                moe_experts(L.gate_exps, L.up_exps, L.down_exps, n.act, s.moe, in, n_tok, out, pool, s.mm);
+                if (auto st = moe_experts(L.gate_exps, L.up_exps, L.down_exps, n.act, s.moe, in, n_tok, out, pool,
+                                          s.mm, experts, il);
+                    !st)
+                    return st;
                 break;
             }
             named(n.name, il, out, n.width);

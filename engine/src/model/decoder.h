@@ -15,6 +15,7 @@
 namespace eg {
 
 class ThreadPool;
+class ExpertTier;
 
 // TensorDumpFn (model/extension.h) is called with every named intermediate
 // ("attn_norm", "q", "attn_out", "ffn_out", "l_out", ...) when set: lets a
@@ -45,9 +46,11 @@ void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t*
 // have them. Each chosen expert runs once over the rows of the tokens that
 // chose it; the sum over j runs in the order of the choices, so a token gets
 // the same result alone or in a batch.
-void moe_experts(const ExpertMatrices& gate, const ExpertMatrices& up, const ExpertMatrices& down,
-                 const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
-                 ThreadPool& pool, MatmulScratch& mm);
+// With a tier, the experts come from it (block il's, model/expert_tier.h);
+// else from the matrices (mapped or packed).
+Status moe_experts(const ExpertMatrices& gate, const ExpertMatrices& up, const ExpertMatrices& down,
+                   const ExpertActivation& act, MoeScratch& s, const float* in, int64_t n_tok, float* out,
+                   ThreadPool& pool, MatmulScratch& mm, ExpertTier* tier = nullptr, int64_t il = 0);
 
 // Buffers of one backend's forward pass, allocated once for the largest
 // batch (the activations x themselves belong to the session).
@@ -74,9 +77,11 @@ struct ForwardScratch {
 Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, float* x, ExtensionState* ext);
 // layers/output read their matrices from w (the model's weights, or the
 // backend's copy of them whose views carry packed matrices).
+// experts: the MoE blocks' experts in the memory tiers, or null (the
+// matrices of w).
 Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, int64_t kv_first, ForwardScratch& s, float* x, int64_t n_tok,
                       int64_t pos0, int64_t l0, int64_t l1, ThreadPool& pool, const TensorDumpFn* dump,
-                      ExtensionState* ext);
+                      ExtensionState* ext, ExpertTier* experts = nullptr);
 void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s, const float* x_last, ThreadPool& pool,
                     const TensorDumpFn* dump);
 

@@ -18,6 +18,11 @@ Status parse_budget_flags(const BudgetFlags& flags, PlacementRequest& r) {
         if (!e) return e.error();
         r.engram_dram_budget = e.value();
     }
+    if (!flags.expert_dram.empty()) {
+        auto e = parse_byte_budget(flags.expert_dram, "expert DRAM budget");
+        if (!e) return e.error();
+        r.expert_dram_budget = e.value();
+    }
     if (!flags.assume_gpu.empty()) {
         auto g = parse_assumed_gpu(flags.assume_gpu);
         if (!g) return g.error();
@@ -62,6 +67,7 @@ Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     const ByteBudget engram = r.engram_dram_budget ? *r.engram_dram_budget : default_engram_dram_budget(run.model);
     b.engram_dram_bytes = engram.resolve(run.model.engram_table_bytes());
     if (r.engram_vram_budget) b.engram_vram_bytes = r.engram_vram_budget->resolve(run.model.engram_table_bytes());
+    if (r.expert_dram_budget) b.expert_dram_bytes = r.expert_dram_budget->resolve(run.model.expert_bytes());
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
     b.n_threads = r.n_threads;
@@ -83,6 +89,9 @@ Result<PlannedRun> plan_session(const GgufFile& f, const PlanRequest& req, Sessi
     so.output_device = p.output_device;
     so.n_ctx = run->budgets.n_ctx;
     so.engram_vram_bytes = p.vram.engram_bytes;
+    // Experts beyond their DRAM budget go to the expert tier.
+    if (p.experts.ssd_bytes > 0) so.expert_dram_bytes = p.experts.dram_bytes;
+    else so.expert_dram_bytes.reset();
     return run;
 }
 

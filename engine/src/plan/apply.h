@@ -23,10 +23,13 @@ namespace eg {
 struct PlacementRequest {
     std::optional<ByteBudget> vram_budget;         // bytes or share of free VRAM; none: all free VRAM
     std::optional<ByteBudget> engram_dram_budget;  // bytes or share of the Engram tables; none: default_engram_dram_budget
+    std::optional<ByteBudget> expert_dram_budget;  // bytes or share of a MoE model's experts; none: all
     int64_t n_ctx = 0;                             // 0: the model's, at most 4096
     std::optional<GpuHardware> assume_gpu;         // plan for this GPU instead of the machine's
 
-    bool empty() const { return !vram_budget && !engram_dram_budget && n_ctx == 0 && !assume_gpu; }
+    bool empty() const {
+        return !vram_budget && !engram_dram_budget && !expert_dram_budget && n_ctx == 0 && !assume_gpu;
+    }
 };
 
 // A placement request with what the programs tune besides.
@@ -49,6 +52,7 @@ ByteBudget default_engram_dram_budget(const ModelInfo& model);
 struct BudgetFlags {
     std::string vram, engram_dram, engram_vram;
     std::string assume_gpu;  // VRAM[,H2D_GBps[,VRAM_GBps]]
+    std::string expert_dram;  // bytes or share of a MoE model's experts
 };
 // Parses the flags into r (what is empty keeps r's value); the error names
 // the flag and says what it should look like. The PlacementRequest form

@@ -9,7 +9,9 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
     uint64_t device_scratch = 0;
     for (const DeviceMemory& d : mem.devices) {
         TierUsage& t = d.device == "cpu" ? m.dram.usage : m.vram.usage;
-        t.weights_bytes += d.weights_bytes;
+        // Experts are their own category (the backend counts them in its weights too).
+        t.weights_bytes += d.weights_bytes - std::min(d.weights_bytes, d.expert_bytes);
+        t.expert_bytes += d.expert_bytes;
         t.kv_bytes += d.kv_bytes;
         t.scratch_bytes += d.scratch_bytes;
         t.engram_bytes += d.engram_bytes;  // a GPU's hot-row slots
@@ -28,6 +30,9 @@ MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ex
     m.dram.usage.scratch_bytes += mem.extension_bytes - std::min(mem.extension_bytes, resident);
     const uint64_t tables = run.model.engram_table_bytes();
     m.ssd.usage.engram_bytes = tables - std::min(tables, resident);
+    // The experts not in DRAM are read from the file (as the plan puts them).
+    m.ssd.usage.expert_bytes = run.placement.experts.total_bytes -
+                               std::min(run.placement.experts.total_bytes, m.dram.usage.expert_bytes);
 
     if (!run.hardware.gpus.empty()) m.vram.usage.capacity_bytes = run.hardware.gpus[0].vram_total_bytes;
     m.dram.usage.capacity_bytes = run.hardware.dram_total_bytes;
@@ -65,7 +70,11 @@ nlohmann::json tier_json(const MeasuredTier& t) {
             {"capacity_bytes", u.capacity_bytes},
             {"budget_bytes", t.budget_bytes},
             {"by_category",
-             {{"weights", u.weights_bytes}, {"kv", u.kv_bytes}, {"engram", u.engram_bytes}, {"scratch", u.scratch_bytes}}}};
+             {{"weights", u.weights_bytes},
+              {"kv", u.kv_bytes},
+              {"engram", u.engram_bytes},
+              {"experts", u.expert_bytes},
+              {"scratch", u.scratch_bytes}}}};
 }
 
 }  // namespace
@@ -78,10 +87,11 @@ const TierStats* LiveFigures::engram_tier(const std::string& tier) const {
 }
 
 LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
-                         const PlannedRun& run) {
+                         const PlannedRun& run, const ExpertTier* experts) {
     LiveFigures f;
     f.memory = measure_memory(mem, ext, run);
     if (ext) f.engram = *ext;
+    if (experts) f.experts = ExpertFigures{experts->stats(), experts->optimal_hit_rate(), experts->policy_name()};
     f.throughput = t;
     f.predicted_decode_tokens_per_s = run.placement.predicted.decode_tokens_per_s;
     return f;
@@ -91,6 +101,21 @@ nlohmann::json to_json(const LiveFigures& f) {
     nlohmann::json j;
     j["memory"] = {{"vram", tier_json(f.memory.vram)}, {"dram", tier_json(f.memory.dram)}, {"ssd", tier_json(f.memory.ssd)}};
     j["engram"] = f.engram ? extension_stats_json(*f.engram) : nlohmann::json();
+    j["experts"] = nlohmann::json();
+    if (f.experts) {
+        const ExpertTierStats& x = f.experts->stats;
+        j["experts"] = {{"capacity", x.capacity},
+                        {"resident", x.resident},
+                        {"expert_bytes", x.expert_bytes},
+                        {"hits", x.hits},
+                        {"misses", x.misses},
+                        {"hit_rate", x.hit_rate()},
+                        {"optimal_hit_rate", f.experts->optimal_hit_rate},
+                        {"traced_hit_rate", x.traced_hit_rate()},
+                        {"bytes_read", x.bytes_read},
+                        {"stall_us", x.stall_us},
+                        {"policy", f.experts->policy}};
+    }
     const ThroughputCounters::Snapshot& t = f.throughput;
     j["throughput"] = {{"prefill_tokens", t.prefill_tokens},
                        {"prefill_ms", t.prefill_ns / 1e6},

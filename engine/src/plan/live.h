@@ -42,9 +42,18 @@ nlohmann::json extension_stats_json(const ExtensionStats& s);
 // extension's statistics (none without Engram), the throughput counters and
 // the plan's predicted decode rate. Built on the engine thread's side, read
 // field by field on the window's; live_json is its JSON form for the CLI.
+// A MoE session's expert tier (model/expert_tier.h), with the best hit rate
+// any cache of its size could have had on the same accesses.
+struct ExpertFigures {
+    ExpertTierStats stats;
+    double optimal_hit_rate = 0;
+    std::string policy;
+};
+
 struct LiveFigures {
     MeasuredMemory memory;
     std::optional<ExtensionStats> engram;
+    std::optional<ExpertFigures> experts;  // none when the experts are all mapped
     ThroughputCounters::Snapshot throughput;
     double predicted_decode_tokens_per_s = 0;
 
@@ -53,10 +62,12 @@ struct LiveFigures {
 };
 
 LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, const ThroughputCounters::Snapshot& t,
-                         const PlannedRun& run);
+                         const PlannedRun& run, const ExpertTier* experts = nullptr);
 
 // {"memory":{"vram"|"dram"|"ssd":{"bytes","capacity_bytes","budget_bytes",
-// "by_category":{"weights","kv","engram","scratch"}}},"engram":{...}|null,
+// "by_category":{"weights","kv","engram","experts","scratch"}}},"engram":{...}|null,
+// "experts":{"capacity","resident","hits","misses","hit_rate","optimal_hit_rate",
+// "bytes_read","stall_us","policy"}|null,
 // "throughput":{"prefill_tokens","prefill_ms","prefill_tokens_per_s",
 // "decode_tokens","decode_ms","decode_tokens_per_s","ttft_ms"},
 // "predicted":{"decode_tokens_per_s"}}: `engram-cli run --stats-json`.

@@ -220,7 +220,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     p.vram_read_GBps = in.vram_bw;
     if (!in.hw.gpus.empty()) p.gpu_name = in.hw.gpus[0].name;
 
-    uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0, cpu_block_read = 0;
+    uint64_t gpu_block_bytes = 0, cpu_block_bytes = 0, cpu_block_read = 0, cpu_expert_held = 0, cpu_expert_read = 0;
     std::vector<const ModelInfo::CpuMatrix*> cpu_matrices;  // what the CPU multiplies per token
     int64_t cpu_calls = 0;
     for (int64_t i = 0; i < m.n_layer; ++i) {
@@ -231,6 +231,10 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
         } else {
             cpu_block_bytes += m.block_cpu(i);
             cpu_block_read += m.block_cpu_read(i);
+            if ((size_t)i < m.block_expert_cpu_bytes.size()) {
+                cpu_expert_held += m.block_expert_cpu_bytes[(size_t)i];
+                cpu_expert_read += (uint64_t)((double)m.block_expert_cpu_bytes[(size_t)i] * m.expert_read_share());
+            }
             if ((size_t)i < m.block_cpu_matrices.size())
                 for (const auto& mat : m.block_cpu_matrices[(size_t)i]) cpu_matrices.push_back(&mat);
             cpu_calls += (size_t)i < m.block_cpu_calls.size() ? m.block_cpu_calls[(size_t)i] : 0;
@@ -259,7 +263,16 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     p.dram.capacity_bytes = in.hw.dram_free_bytes;
     // 0: free DRAM unknown (no /proc/meminfo); then nothing is checked against it.
     const uint64_t dram_cap = in.hw.dram_free_bytes ? in.hw.dram_free_bytes : UINT64_MAX;
-    p.dram.weights_bytes = m.token_embd_bytes + m.other_bytes + cpu_block_bytes +
+    // Experts: DRAM up to their budget, the rest on the SSD, read on demand.
+    ExpertPlacement& xp = p.experts;
+    xp.total_bytes = cpu_expert_held;
+    xp.dram_bytes = std::min(in.b.expert_dram_bytes, cpu_expert_held);
+    xp.ssd_bytes = cpu_expert_held - xp.dram_bytes;
+    xp.dram_hit_rate = cpu_expert_held ? (double)xp.dram_bytes / (double)cpu_expert_held : 1.0;
+    p.dram.expert_bytes = xp.dram_bytes;
+    p.ssd.expert_bytes = xp.ssd_bytes;
+    const uint64_t expert_ssd_read = (uint64_t)((double)cpu_expert_read * (1.0 - xp.dram_hit_rate));
+    p.dram.weights_bytes = m.token_embd_bytes + m.other_bytes + (cpu_block_bytes - cpu_expert_held) +
                            (out_gpu ? 0 : m.head_cpu_held() + m.output_norm_bytes);
     p.dram.kv_bytes = (uint64_t)(m.n_layer - k) * kv_block;
     p.dram.scratch_bytes = scratch_bytes(m, in.b.n_batch, false);
@@ -268,8 +281,8 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     // file every token: they move to the SSD tier.
     // What the CPU reads per token: its blocks (of a MoE block, the experts a
     // token runs) and the head.
-    const uint64_t mapped_cpu_weights = cpu_block_read + (out_gpu ? 0 : cpu_head_read);
-    const uint64_t mapped_cpu_held = cpu_block_bytes + (out_gpu ? 0 : cpu_head_read);
+    const uint64_t mapped_cpu_weights = cpu_block_read - expert_ssd_read + (out_gpu ? 0 : cpu_head_read);
+    const uint64_t mapped_cpu_held = cpu_block_bytes - xp.ssd_bytes + (out_gpu ? 0 : cpu_head_read);
     const uint64_t overflow = std::min(sat_sub(p.dram.bytes(), dram_cap), mapped_cpu_held);
     p.dram.weights_bytes -= overflow;
     p.ssd.weights_bytes = overflow;
@@ -343,7 +356,7 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     pr.vram_bytes = gpu_used ? gpu_block_bytes + head_bytes + (uint64_t)k * kv_read_block + (uint64_t)vram_row_bytes : 0;
     pr.dram_bytes = mapped_cpu_weights - overflow_read + (uint64_t)(m.n_layer - k) * kv_read_block + m.token_row_bytes +
                     (uint64_t)dram_row_bytes;
-    pr.ssd_bytes = overflow_read + (uint64_t)std::llround(ssd_row_reads * (double)kSsdReadUnitBytes);
+    pr.ssd_bytes = overflow_read + expert_ssd_read + (uint64_t)std::llround(ssd_row_reads * (double)kSsdReadUnitBytes);
     if (gpu_used) {
         pr.pcie_crossings = 2;  // x up once, logits down once
         pr.pcie_bytes = (uint64_t)m.n_embd * 4 + (uint64_t)m.n_vocab * 4 + (uint64_t)pcie_row_bytes;
@@ -530,7 +543,11 @@ nlohmann::json tier_json(const TierUsage& t) {
     return {{"bytes", t.bytes()},
             {"capacity_bytes", t.capacity_bytes},
             {"by_category",
-             {{"weights", t.weights_bytes}, {"kv", t.kv_bytes}, {"engram", t.engram_bytes}, {"scratch", t.scratch_bytes}}}};
+             {{"weights", t.weights_bytes},
+              {"kv", t.kv_bytes},
+              {"engram", t.engram_bytes},
+              {"experts", t.expert_bytes},
+              {"scratch", t.scratch_bytes}}}};
 }
 
 }  // namespace
@@ -565,6 +582,11 @@ nlohmann::json to_json(const Placement& p) {
                    {"vram_cache_bytes", p.vram.engram_bytes},
                    {"hit_model", "zipf"},
                    {"zipf_exponent", kZipfExponent}};
+    j["experts"] = {{"bytes", p.experts.total_bytes},
+                    {"dram_bytes", p.experts.dram_bytes},
+                    {"ssd_bytes", p.experts.ssd_bytes},
+                    {"dram_hit_rate", p.experts.dram_hit_rate},
+                    {"hit_model", "even routing"}};
     const Prediction& pr = p.predicted;
     j["predicted"] = {
         {"decode_tokens_per_s", pr.decode_tokens_per_s},

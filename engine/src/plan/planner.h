@@ -76,6 +76,7 @@ struct Hardware {
 struct Budgets {
     uint64_t vram_bytes = 0;             // for cuda:0
     uint64_t engram_dram_bytes = 0;      // resident Engram rows
+    uint64_t expert_dram_bytes = UINT64_MAX;  // resident MoE experts (default: all)
     // At most this much of the VRAM left after the blocks caches hot Engram
     // rows of the GPU blocks' tables (default: all that is left).
     uint64_t engram_vram_bytes = UINT64_MAX;
@@ -90,7 +91,19 @@ struct Budgets {
 struct TierUsage {
     uint64_t capacity_bytes = 0;         // what the tier offers the plan
     uint64_t weights_bytes = 0, kv_bytes = 0, engram_bytes = 0, scratch_bytes = 0;
-    uint64_t bytes() const { return weights_bytes + kv_bytes + engram_bytes + scratch_bytes; }
+    uint64_t expert_bytes = 0;           // MoE experts (not counted in weights_bytes)
+    uint64_t bytes() const { return weights_bytes + kv_bytes + engram_bytes + scratch_bytes + expert_bytes; }
+};
+
+// Where a MoE model's experts go: DRAM up to the budget, the rest read from
+// the file on demand (model/expert_tier.h).
+struct ExpertPlacement {
+    uint64_t total_bytes = 0;            // the CPU blocks' experts
+    uint64_t dram_bytes = 0, ssd_bytes = 0;
+    // Share of expert uses DRAM serves: with routing taken as even over the
+    // experts, the share of the experts it holds (a floor: real routing is
+    // skewed and the cache keeps the busy ones).
+    double dram_hit_rate = 1.0;
 };
 
 struct BlockPlacement {
@@ -138,6 +151,7 @@ struct Placement {
     uint64_t cpu_packed_extra_bytes = 0;
     std::vector<DeviceKv> kv;
     std::vector<EngramTablePlacement> engram;
+    ExpertPlacement experts;
     TierUsage vram, dram, ssd;
     Prediction predicted;
     // Figures the plan used (defaults included), for the JSON.

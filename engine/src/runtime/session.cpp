@@ -58,6 +58,17 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
         return Error{"the output head is placed on " + head + ", which runs no blocks"};
 
     std::unique_ptr<Session> s(new Session(model, n_ctx, n_batch, n_threads));
+    if (opt.expert_dram_bytes && hp.n_expert > 0) {
+        uint64_t all = 0;
+        for (const LayerWeights& L : model.weights().layers)
+            for (const ExpertMatrices* x : {&L.gate_exps, &L.up_exps, &L.down_exps})
+                all += x->expert_bytes() * (uint64_t)x->n_expert;
+        if (*opt.expert_dram_bytes < all) {
+            auto t = ExpertTier::open(model, ExpertTierOptions{*opt.expert_dram_bytes, opt.expert_policy});
+            if (!t) return t.error();
+            s->experts_ = std::move(t.value());
+        }
+    }
     for (size_t i = 0; i < split.size(); ++i) {
         const BlockRange& r = split[i];
         // The head goes to the last range on its device (the activations
@@ -66,7 +77,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
                                                                  [&](const BlockRange& o) { return o.device == head; });
         const int dev = parse_device(r.device);
         if (dev == -1) {
-            s->backends_.push_back(make_cpu_backend(model, r.first, r.last, holds_head, n_ctx, n_batch, s->pool_));
+            s->backends_.push_back(
+                make_cpu_backend(model, r.first, r.last, holds_head, n_ctx, n_batch, s->pool_, s->experts_.get()));
         } else {
             auto b = make_cuda_backend(model, dev, r.first, r.last, holds_head, n_ctx, n_batch, opt.engram_vram_bytes);
             if (!b) return b.error();

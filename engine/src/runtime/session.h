@@ -5,13 +5,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
 #include "core/thread_pool.h"
-#include "model/decoder.h"
 #include "backend/backend.h"
+#include "model/decoder.h"
+#include "model/expert_tier.h"
 #include "model/model.h"
 #include "runtime/throughput.h"
 
@@ -40,6 +42,11 @@ struct SessionOptions {
     // (the planner's Engram "vram" bytes); each table gets at least the rows
     // of one batch whatever this says.
     uint64_t engram_vram_bytes = 0;
+    // DRAM for a MoE model's experts (model/expert_tier.h): what does not fit
+    // is read from the file on demand. Unset, or at least all the experts:
+    // they stay mapped (and packed where the CPU packs), as dense weights.
+    std::optional<uint64_t> expert_dram_bytes;
+    tier::PolicyKind expert_policy = tier::PolicyKind::WTinyLfu;
 };
 
 // Bytes the session holds, by category.
@@ -92,6 +99,8 @@ public:
     int64_t common_prefix(const std::vector<int32_t>& t) const;
 
     SessionMemory memory() const;
+    // The experts' tier, or null when the experts stay mapped.
+    const ExpertTier* experts() const { return experts_.get(); }
     // The model extension's statistics (empty without one), with a "vram"
     // tier first when GPU backends cache its rows: distinct rows of a batch
     // found there (hits) or uploaded (misses, bytes_read), bytes held, slots.
@@ -110,6 +119,7 @@ private:
 
     const Model& model_;
     ThreadPool pool_;
+    std::unique_ptr<ExpertTier> experts_;  // before the backends, which use it
     int64_t n_ctx_;
     std::vector<std::unique_ptr<LayerBackend>> backends_;
     LayerBackend* head_ = nullptr;
