@@ -85,6 +85,24 @@ QByteArray with_first_model_field(const QString& key, const QJsonValue& value) {
     });
 }
 
+// Changes field `key` of the model with id `id` (removes it when `value` is undefined).
+QByteArray with_model_field(const QString& id, const QString& key, const QJsonValue& value) {
+    return mutated([&](QJsonObject& root) {
+        QJsonArray models = root.value("models").toArray();
+        for (int i = 0; i < models.size(); ++i) {
+            QJsonObject m = models[i].toObject();
+            if (m.value("id").toString() != id) continue;
+            if (value.isUndefined()) m.remove(key);
+            else m.insert(key, value);
+            models[i] = m;
+        }
+        root.insert("models", models);
+    });
+}
+
+constexpr const char* kQwenMoeId = "qwen3-30b-a3b-q4_k_m";
+constexpr const char* kGptOssId = "gpt-oss-20b-mxfp4";
+
 // The catalog as the window builds it: over the one DownloadCenter (without a
 // downloader: reports come by hand) and the installed list of a registry in a
 // temporary folder, with LibraryActions registering finished downloads.
@@ -142,6 +160,7 @@ private slots:
     void bundledInTheApp();
     void memoryFollowsFromShape();
     void fitsAgainstFreeRam();
+    void mixtureOfExperts();
     void readsMemAvailable();
     void progressText();
     void oneByteFormatter();
@@ -167,19 +186,22 @@ void TestCatalog::bundledCatalogIsComplete() {
         archs.insert(e.architecture);
         QVERIFY2(!repos_files.contains(e.repo + "/" + e.file), qPrintable(e.id));
         repos_files.insert(e.repo + "/" + e.file);
-        QVERIFY2(e.quantization.startsWith("Q"), qPrintable(e.id));
+        // gpt-oss ships its experts in MXFP4 (the rest in 8 and 16 bits), a type of its own.
+        QVERIFY2(e.quantization.startsWith("Q") || e.quantization == "MXFP4", qPrintable(e.id));
         QVERIFY2(e.file.contains(e.quantization, Qt::CaseInsensitive),
                  qPrintable(e.id + ": the file name does not name its quantisation " + e.quantization));
         QVERIFY2(e.revision == "main" || e.revision.size() == 40, qPrintable(e.id));
         // Llama 3.2 from meta-llama is gated; the catalog uses open mirrors.
         QCOMPARE(e.gated, e.repo.startsWith("meta-llama/"));
+        // Experts exactly for the mixture-of-experts architectures.
+        QCOMPARE(e.is_moe(), e.architecture == "qwen3moe" || e.architecture == "gpt-oss");
     }
-    QCOMPARE(archs, (QSet<QString>{"llama", "qwen2", "qwen3"}));
+    QCOMPARE(archs, (QSet<QString>{"llama", "qwen2", "qwen3", "qwen3moe", "gpt-oss"}));
 
     // Each family the issue names, in several sizes.
     for (const char* name : {"SmolLM2 135M", "SmolLM2 360M", "SmolLM2 1.7B", "Qwen2.5 0.5B", "Qwen2.5 1.5B",
                              "Qwen2.5 3B", "Qwen2.5 7B", "Qwen3 0.6B", "Qwen3 1.7B", "Qwen3 4B", "Qwen3 8B",
-                             "Llama 3.2 1B", "Llama 3.2 3B", "TinyLlama 1.1B"}) {
+                             "Llama 3.2 1B", "Llama 3.2 3B", "TinyLlama 1.1B", "Qwen3 30B-A3B", "gpt-oss 20B"}) {
         bool found = false;
         for (int i = 0; i < model.count() && !found; ++i) found = model.entry(i).name.startsWith(name);
         QVERIFY2(found, name);
@@ -242,6 +264,19 @@ void TestCatalog::fitsAgainstFreeRam() {
     QCOMPARE(CatalogModel::fit_text(9'200'000'000, 6'100'000'000),
              QString("needs %1, %2 free").arg(format_bytes(9'200'000'000), format_bytes(6'100'000'000)));
 
+    // A model that would leave less than a quarter of the free RAM fits barely, and says so.
+    QCOMPARE(CatalogModel::fit_text(3'000'000'000, 4'000'000'000),
+             QString("fits in %1 free RAM").arg(format_bytes(4'000'000'000)));
+    QCOMPARE(CatalogModel::fit_text(3'000'000'001, 4'000'000'000),
+             QString("fits barely: needs %1 of %2 free").arg(format_bytes(3'000'000'001), format_bytes(4'000'000'000)));
+    QCOMPARE(CatalogModel::fit_text(4'000'000'000, 4'000'000'000),
+             QString("fits barely: needs %1 of %2 free").arg(format_bytes(4'000'000'000), format_bytes(4'000'000'000)));
+    QCOMPARE(CatalogModel::fit_text(4'000'000'001, 4'000'000'000),
+             QString("needs %1, %2 free").arg(format_bytes(4'000'000'001), format_bytes(4'000'000'000)));
+    QCOMPARE(CatalogModel::fit_text(4'000'000'000, -1), QString("needs %1 of RAM").arg(format_bytes(4'000'000'000)));
+    QVERIFY(eg::ui::judge_fit(3'000'000'001, 4'000'000'000) == eg::ui::Fit::Barely);
+    QVERIFY(eg::ui::judge_fit(1, -1) == eg::ui::Fit::Unknown);
+
     CatalogUnderTest t(bundled_catalog_path());
     CatalogModel& model = *t.catalog;
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
@@ -262,6 +297,79 @@ void TestCatalog::fitsAgainstFreeRam() {
     // More memory: the big one fits too.
     model.set_free_ram_bytes(64'000'000'000);
     QVERIFY(model.data(model.index(big), CatalogModel::FitsRole).toBool());
+}
+
+// The mixture-of-experts entries: their shape and experts as their GGUFs
+// have them, a memory need that counts every expert (the engine keeps them
+// all in RAM), and an honest fit on the machines they are meant for.
+void TestCatalog::mixtureOfExperts() {
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
+    QVERIFY2(model.error().isEmpty(), qPrintable(model.error()));
+    const int qwen = model.row_of(kQwenMoeId), oss = model.row_of(kGptOssId);
+    QVERIFY(qwen >= 0 && oss >= 0);
+
+    const CatalogEntry& q = model.entry(qwen);
+    QCOMPARE(q.architecture, QString("qwen3moe"));
+    QCOMPARE(q.repo, QString("Qwen/Qwen3-30B-A3B-GGUF"));
+    QCOMPARE(q.file, QString("Qwen3-30B-A3B-Q4_K_M.gguf"));
+    QCOMPARE(q.size_bytes, 18'556'685'824LL);
+    QVERIFY(q.size_exact);
+    QCOMPARE(q.sha256, QString("0d003f6662faee786ed5da3e31b29c978de5ae5d275c8794c606a7f3c01aa8f5"));
+    QCOMPARE((QList<int>{q.n_layer, q.n_kv_head, q.head_dim}), (QList<int>{48, 4, 128}));
+    QCOMPARE((QList<int>{q.n_expert, q.n_expert_used, q.expert_width}), (QList<int>{128, 8, 768}));
+    QCOMPARE(q.parameters, 30'532'122'624LL);
+    QCOMPARE(model.data(model.index(qwen), CatalogModel::ParametersTextRole).toString(), QString("30.5B"));
+
+    const CatalogEntry& g = model.entry(oss);
+    QCOMPARE(g.architecture, QString("gpt-oss"));
+    QCOMPARE(g.repo, QString("ggml-org/gpt-oss-20b-GGUF"));
+    QCOMPARE(g.file, QString("gpt-oss-20b-mxfp4.gguf"));
+    QCOMPARE(g.quantization, QString("MXFP4"));
+    QVERIFY(!g.size_exact);  // public figures differ by a few hundred bytes between uploads
+    QVERIFY(g.sha256.isEmpty());
+    QCOMPARE(model.data(model.index(oss), CatalogModel::SizeTextRole).toString(), "≈ " + format_bytes(g.size_bytes));
+    QCOMPARE((QList<int>{g.n_layer, g.n_kv_head, g.head_dim}), (QList<int>{24, 8, 64}));
+    QCOMPARE((QList<int>{g.n_expert, g.n_expert_used, g.expert_width}), (QList<int>{32, 4, 2880}));
+    QCOMPARE(g.context_length, 131072);
+    QCOMPARE(g.parameters, 20'914'757'184LL);
+
+    // The whole file plus a full-context KV cache in every block (gpt-oss's
+    // sliding-window blocks included, as the engine allocates them).
+    QCOMPARE(q.memory_bytes, 18'556'685'824LL + 2LL * 48 * 4096 * 4 * 128 * 2);
+    QCOMPARE(g.memory_bytes, g.size_bytes + 2LL * 24 * 4096 * 8 * 64 * 2);
+    for (const CatalogEntry* e : {&q, &g}) QVERIFY(e->memory_bytes > e->size_bytes);
+
+    auto fit = [&](int row) { return model.data(model.index(row), CatalogModel::FitTextRole).toString(); };
+    auto fits = [&](int row) { return model.data(model.index(row), CatalogModel::FitsRole).toBool(); };
+
+    // A 24 GiB machine with a desktop running (21 GiB available): gpt-oss
+    // fits, Qwen3 30B-A3B only barely.
+    const qint64 free24 = 21LL << 30;
+    model.set_free_ram_bytes(free24);
+    QVERIFY(fits(oss));
+    QCOMPARE(fit(oss), QString("fits in %1 free RAM").arg(format_bytes(free24)));
+    QVERIFY(fits(qwen));
+    QCOMPARE(fit(qwen), QString("fits barely: needs %1 of %2 free").arg(format_bytes(q.memory_bytes), format_bytes(free24)));
+
+    // A 16 GiB machine (13 GiB available): gpt-oss barely, Qwen3 30B-A3B not at all.
+    const qint64 free16 = 13LL << 30;
+    model.set_free_ram_bytes(free16);
+    QVERIFY(fits(oss));
+    QVERIFY2(fit(oss).startsWith("fits barely"), qPrintable(fit(oss)));
+    QVERIFY(!fits(qwen));
+    QCOMPARE(fit(qwen), QString("needs %1, %2 free").arg(format_bytes(q.memory_bytes), format_bytes(free16)));
+
+    // 32 GiB (29 GiB available): both fit with room to spare.
+    model.set_free_ram_bytes(29LL << 30);
+    QVERIFY(fit(qwen).startsWith("fits in") && fit(oss).startsWith("fits in"));
+
+    // What this machine's library shows (for the log).
+    model.refreshFreeRam();
+    for (int row : {qwen, oss})
+        qInfo("%s: %s, needs %s: %s", qPrintable(model.entry(row).name),
+              qPrintable(model.data(model.index(row), CatalogModel::SizeTextRole).toString()),
+              qPrintable(model.data(model.index(row), CatalogModel::MemoryTextRole).toString()), qPrintable(fit(row)));
 }
 
 void TestCatalog::readsMemAvailable() {
@@ -507,6 +615,20 @@ void TestCatalog::malformedCatalogs_data() {
     QTest::newRow("gated as text") << with_first_model_field("gated", "no") << "\"gated\" must be true or false";
     QTest::newRow("no shape") << with_first_model_field("shape", QJsonValue::Undefined) << "\"shape\"";
     QTest::newRow("memory below size") << with_first_model_field("memory_bytes", 10) << "\"memory_bytes\"";
+    QTest::newRow("moe without experts") << with_model_field(kQwenMoeId, "experts", QJsonValue::Undefined)
+                                         << "\"experts\" must be an object";
+    QTest::newRow("experts on a dense model")
+        << with_first_model_field("experts", QJsonObject{{"count", 8}, {"used", 2}, {"width", 64}})
+        << "\"experts\" is only for mixture-of-experts models";
+    QTest::newRow("more experts used than there are")
+        << with_model_field(kGptOssId, "experts", QJsonObject{{"count", 4}, {"used", 8}, {"width", 2880}})
+        << "\"used\" must be at most the expert count 4";
+    QTest::newRow("one expert") << with_model_field(kGptOssId, "experts",
+                                                    QJsonObject{{"count", 1}, {"used", 1}, {"width", 2880}})
+                                << "\"count\" must be at least 2";
+    QTest::newRow("expert width as text")
+        << with_model_field(kGptOssId, "experts", QJsonObject{{"count", 32}, {"used", 4}, {"width", "2880"}})
+        << "\"width\" must be a whole number";
     QTest::newRow("duplicate id") << mutated([](QJsonObject& r) {
         QJsonArray m = r.value("models").toArray();
         m.append(m[0]);

@@ -77,7 +77,8 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
     static const QRegularExpression file_re(
         QStringLiteral("^(?!.*\\.\\.)[A-Za-z0-9_][A-Za-z0-9._/+-]*\\.gguf$"), QRegularExpression::CaseInsensitiveOption);
     static const QRegularExpression sha_re(QStringLiteral("^[0-9a-f]{64}$"));
-    static const QRegularExpression arch_re(QStringLiteral("^(llama|qwen2|qwen3)$"));
+    static const QRegularExpression arch_re(QStringLiteral("^(llama|qwen2|qwen3|qwen3moe|gpt-oss)$"));
+    static const QRegularExpression moe_arch_re(QStringLiteral("^(qwen3moe|gpt-oss)$"));
 
     FieldReader f(o, where);
     e->id = f.string("id", &id_re);
@@ -104,6 +105,21 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
         e->n_layer = (int)f.integer_in(s, "n_layer", 1);
         e->n_kv_head = (int)f.integer_in(s, "n_kv_head", 1);
         e->head_dim = (int)f.integer_in(s, "head_dim", 1);
+    }
+    // Mixture-of-experts architectures say how many experts they have; dense ones do not.
+    const QJsonValue experts = o.value(QLatin1String("experts"));
+    const bool moe = moe_arch_re.match(e->architecture).hasMatch();
+    if (f.ok() && moe && !experts.isObject()) {
+        f.fail("experts", QStringLiteral("must be an object {count, used, width} for a %1 model").arg(e->architecture));
+    } else if (f.ok() && !moe && !experts.isUndefined()) {
+        f.fail("experts", QStringLiteral("is only for mixture-of-experts models, not %1").arg(e->architecture));
+    } else if (f.ok() && moe) {
+        const QJsonObject x = experts.toObject();
+        e->n_expert = (int)f.integer_in(x, "count", 2);
+        e->n_expert_used = (int)f.integer_in(x, "used", 1);
+        e->expert_width = (int)f.integer_in(x, "width", 1);
+        if (f.ok() && e->n_expert_used > e->n_expert)
+            f.fail("used", QStringLiteral("must be at most the expert count %1").arg(e->n_expert));
     }
     e->gated = f.boolean("gated");
     e->is_default = f.boolean("default", /*optional=*/true);
@@ -156,6 +172,14 @@ eg::Result<Catalog> parse_catalog(const QByteArray& json) {
     if (defaults > 1)
         return to_error(QStringLiteral("%1 models are marked \"default\"; at most one may be").arg(defaults));
     return cat;
+}
+
+Fit judge_fit(qint64 memory_bytes, qint64 free_bytes) {
+    if (free_bytes < 0) return Fit::Unknown;
+    if (memory_bytes > free_bytes) return Fit::TooBig;
+    // The window, the engine's scratch and every other program share what is
+    // left; under a quarter of the free RAM is a tight fit.
+    return memory_bytes > free_bytes - free_bytes / 4 ? Fit::Barely : Fit::Fits;
 }
 
 qint64 kv_cache_bytes(const CatalogEntry& e, int context) {
@@ -352,7 +376,10 @@ void CatalogModel::clearError(int row) { downloads_.clear_error(download_key(row
 QString CatalogModel::pathAt(int row) const { return row >= 0 && row < rows_.size() ? rows_[row].path : QString(); }
 
 bool CatalogModel::fits(const Row& r) const {
-    return free_ram_bytes_ >= 0 && r.entry.memory_bytes <= free_ram_bytes_;
+    // The whole file must be in RAM, a mixture of experts' unused experts
+    // too: memory_bytes counts them all.
+    const Fit fit = judge_fit(r.entry.memory_bytes, free_ram_bytes_);
+    return fit == Fit::Fits || fit == Fit::Barely;
 }
 
 qint64 CatalogModel::read_mem_available_bytes() {
@@ -368,8 +395,14 @@ QString CatalogModel::parameters_text(qint64 count) {
 }
 
 QString CatalogModel::fit_text(qint64 memory_bytes, qint64 free_bytes) {
-    if (free_bytes < 0) return QStringLiteral("needs %1 of RAM").arg(format_bytes(memory_bytes));
-    if (memory_bytes <= free_bytes) return QStringLiteral("fits in %1 free RAM").arg(format_bytes(free_bytes));
+    switch (judge_fit(memory_bytes, free_bytes)) {
+        case Fit::Unknown: return QStringLiteral("needs %1 of RAM").arg(format_bytes(memory_bytes));
+        case Fit::Fits: return QStringLiteral("fits in %1 free RAM").arg(format_bytes(free_bytes));
+        case Fit::Barely:
+            return QStringLiteral("fits barely: needs %1 of %2 free")
+                .arg(format_bytes(memory_bytes), format_bytes(free_bytes));
+        case Fit::TooBig: break;
+    }
     return QStringLiteral("needs %1, %2 free").arg(format_bytes(memory_bytes), format_bytes(free_bytes));
 }
 

@@ -29,12 +29,17 @@ struct CatalogEntry {
     bool size_exact = false;  // false: approximate; the server's size wins
     QString sha256;           // lower-case hex; empty: use Hugging Face's X-Linked-Etag
     QString quantization;     // "Q4_K_M", "Q8_0", ...
-    QString architecture;     // llama | qwen2 | qwen3
+    QString architecture;     // llama | qwen2 | qwen3 | qwen3moe | gpt-oss
     qint64 parameters = 0;
     int context_length = 0;  // tokens the model was trained for
     QString license;
-    qint64 memory_bytes = 0;  // weights + F16 KV cache at the default context
+    qint64 memory_bytes = 0;  // weights (the whole file, every expert) + F16 KV cache at the default context
     int n_layer = 0, n_kv_head = 0, head_dim = 0;  // the shape memory_bytes was computed from
+    // Mixture-of-experts models (qwen3moe, gpt-oss) only, else 0: experts per
+    // block, used per token, one expert's FFN width. All of them count in
+    // memory_bytes: the engine keeps every expert in RAM (none on the SSD yet).
+    int n_expert = 0, n_expert_used = 0, expert_width = 0;
+    bool is_moe() const { return n_expert > 0; }
     bool gated = false;       // needs an accepted licence and a token
     bool is_default = false;  // the model a new user is offered first
 };
@@ -48,8 +53,18 @@ struct Catalog {
 // range, ids unique. The error names the entry and the field.
 eg::Result<Catalog> parse_catalog(const QByteArray& json);
 
-// F16 K and V for every layer at `context` tokens.
+// F16 K and V for every layer at `context` tokens (sliding-window layers
+// too: the engine allocates the whole context for each).
 qint64 kv_cache_bytes(const CatalogEntry& e, int context);
+
+// How a model's memory need compares with the free RAM.
+enum class Fit {
+    Unknown,  // free RAM unknown
+    Fits,
+    Barely,   // fits, but leaves less than a quarter of the free RAM for everything else
+    TooBig,
+};
+Fit judge_fit(qint64 memory_bytes, qint64 free_bytes);
 
 class CatalogModel : public QAbstractListModel {
     Q_OBJECT
@@ -131,7 +146,8 @@ public:
     // MemAvailable as the engine reads it (plan/probe.h); -1 when unreadable.
     static qint64 read_mem_available_bytes();
     static QString parameters_text(qint64 count);  // "135M", "1.5B"
-    // "fits in 21.5 GiB free RAM" / "needs 8.6 GiB, 5.7 GiB free"; free < 0: unknown.
+    // "fits in 21.5 GiB free RAM" / "fits barely: needs 17.7 GiB of 21.5 GiB free" /
+    // "needs 8.6 GiB, 5.7 GiB free"; free < 0: unknown.
     static QString fit_text(qint64 memory_bytes, qint64 free_bytes);
 
 signals:
