@@ -108,6 +108,18 @@ private slots:
               QTest::currentDataTag(), (unsigned long long)n_slots, st.hit_rate(), opt, (unsigned long long)st.misses,
               (unsigned long long)st.bytes_read, (unsigned long long)st.reads);
         QCOMPARE(st.traced, st.hits + st.misses);  // a short run is traced whole
+        // The heat strip: busiest first, uses summing to the accesses, at
+        // most the cache's capacity resident.
+        const auto heat = s->experts()->hottest(1000);
+        uint64_t uses = 0, resident = 0;
+        for (size_t i = 0; i < heat.size(); ++i) {
+            if (i) QVERIFY(heat[i - 1].uses >= heat[i].uses);
+            uses += heat[i].uses;
+            resident += heat[i].resident ? 1 : 0;
+        }
+        QCOMPARE(uses, st.hits + st.misses);
+        QVERIFY(resident <= n_slots);
+        QCOMPARE(resident, st.resident);
         QVERIFY(st.traced_hit_rate() <= opt + 1e-12);
     }
 

@@ -478,7 +478,8 @@ private slots:
         QVERIFY(noted);
         uint64_t held = 0, read = 0;
         for (int64_t il = 0; il < m.n_layer; ++il) held += m.block_cpu(il), read += m.block_cpu_read(il);
-        QVERIFY(p.dram.weights_bytes >= held);
+        QVERIFY(p.dram.weights_bytes + p.dram.expert_bytes >= held);
+        QCOMPARE(p.dram.expert_bytes, p.experts.total_bytes);
         QVERIFY(p.predicted.dram_bytes < held);
         QVERIFY(p.predicted.dram_bytes >= read);
     }

@@ -57,6 +57,8 @@ Result<std::unique_ptr<ExpertTier>> ExpertTier::open(const Model& m, const Exper
         t->block_of_[(size_t)il] = (int)t->blocks_.size();
         t->blocks_.push_back(b);
     }
+    t->uses_.assign((size_t)(hp.n_layer * hp.n_expert), 0);
+    t->resident_.assign((size_t)(hp.n_layer * hp.n_expert), 0);
     const uint64_t capacity = t->slot_bytes_ ? o.dram_bytes / t->slot_bytes_ : 0;
     t->st_.capacity = capacity;
     t->st_.expert_bytes = t->slot_bytes_;
@@ -99,6 +101,7 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
     std::vector<int64_t> slot_of(n, -1);
     std::vector<bool> read(n, false), transient(n, false), hit(n, false);
     uint64_t hits = 0;
+    std::vector<uint64_t> evicted_keys;
     for (size_t i = 0; i < n; ++i) {
         const uint64_t key = (uint64_t)il * (uint64_t)n_expert_ + (uint64_t)ids[i];
         if (policy_->touch(key)) {
@@ -111,6 +114,7 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
         std::optional<uint64_t> evicted;
         if (policy_->admit(key, &evicted)) slot_of[i] = policy_->slot_of(key);
         else transient[i] = true;
+        if (evicted) evicted_keys.push_back(*evicted);
     }
     // An admission may have taken the slot of an expert this call uses: that
     // one goes to the transient buffer (copied out first if it was a hit).
@@ -158,6 +162,8 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
         for (size_t i = 0; i < n; ++i)
             if (read[i] && !transient[i]) {
                 policy_ = tier::make_policy(opt_.policy, st_.capacity);
+                std::lock_guard<std::mutex> lock(mu_);
+                std::fill(resident_.begin(), resident_.end(), 0);
                 break;
             }
         return st;
@@ -170,6 +176,12 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
     st_.reads += reader_->counters().reads - before.reads;
     st_.syscalls += reader_->counters().syscalls - before.syscalls;
     st_.resident = policy_->size();
+    for (uint64_t k : evicted_keys) resident_[(size_t)k] = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const size_t key = (size_t)(il * n_expert_ + ids[i]);
+        ++uses_[key];
+        resident_[key] = !transient[i];
+    }
     for (size_t i = 0; i < n && trace_.size() < opt_.trace_limit; ++i) {
         trace_.push_back((uint64_t)il * (uint64_t)n_expert_ + (uint64_t)ids[i]);
         ++st_.traced;
@@ -200,5 +212,21 @@ double ExpertTier::optimal_hit_rate() const {
 }
 
 const char* ExpertTier::policy_name() const { return tier::policy_name(opt_.policy); }
+
+std::vector<ExpertTier::Heat> ExpertTier::hottest(size_t n) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<size_t> keys;
+    for (size_t k = 0; k < uses_.size(); ++k)
+        if (uses_[k]) keys.push_back(k);
+    n = std::min(n, keys.size());
+    std::partial_sort(keys.begin(), keys.begin() + (long)n, keys.end(),
+                      [&](size_t a, size_t b) { return uses_[a] > uses_[b] || (uses_[a] == uses_[b] && a < b); });
+    std::vector<Heat> out;
+    for (size_t i = 0; i < n; ++i) {
+        const size_t k = keys[i];
+        out.push_back({(int64_t)k / n_expert_, (int64_t)k % n_expert_, uses_[k], resident_[k] != 0});
+    }
+    return out;
+}
 
 }  // namespace eg

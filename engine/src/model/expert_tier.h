@@ -74,6 +74,15 @@ public:
     double optimal_hit_rate() const;
     const char* policy_name() const;
 
+    // The n most-used experts, busiest first: how often each ran and whether
+    // DRAM holds it now (the memory panel's heat strip).
+    struct Heat {
+        int64_t layer = 0, expert = 0;
+        uint64_t uses = 0;
+        bool resident = false;
+    };
+    std::vector<Heat> hottest(size_t n) const;
+
 private:
     ExpertTier() = default;
     struct Block {
@@ -100,6 +109,8 @@ private:
     mutable std::mutex mu_;           // stats and trace, read from other threads
     ExpertTierStats st_;
     std::vector<uint64_t> trace_;
+    std::vector<uint64_t> uses_;          // per key (layer * n_expert + expert)
+    std::vector<char> resident_;          // per key, as of the last fetch
     mutable size_t optimal_at_ = 0;     // trace length of the cached optimum
     mutable double optimal_ = 0;
 };

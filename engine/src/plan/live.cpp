@@ -91,7 +91,9 @@ LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, co
     LiveFigures f;
     f.memory = measure_memory(mem, ext, run);
     if (ext) f.engram = *ext;
-    if (experts) f.experts = ExpertFigures{experts->stats(), experts->optimal_hit_rate(), experts->policy_name()};
+    if (experts)
+        f.experts = ExpertFigures{experts->stats(), experts->optimal_hit_rate(), experts->policy_name(),
+                                  experts->hottest(64)};
     f.throughput = t;
     f.predicted_decode_tokens_per_s = run.placement.predicted.decode_tokens_per_s;
     return f;
@@ -115,6 +117,10 @@ nlohmann::json to_json(const LiveFigures& f) {
                         {"bytes_read", x.bytes_read},
                         {"stall_us", x.stall_us},
                         {"policy", f.experts->policy}};
+        nlohmann::json hot = nlohmann::json::array();
+        for (const auto& h : f.experts->hottest)
+            hot.push_back({{"layer", h.layer}, {"expert", h.expert}, {"uses", h.uses}, {"resident", h.resident}});
+        j["experts"]["hottest"] = hot;
     }
     const ThroughputCounters::Snapshot& t = f.throughput;
     j["throughput"] = {{"prefill_tokens", t.prefill_tokens},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,7 @@ struct ExpertFigures {
     ExpertTierStats stats;
     double optimal_hit_rate = 0;
     std::string policy;
+    std::vector<ExpertTier::Heat> hottest;  // the most-used experts, busiest first (at most 64)
 };
 
 struct LiveFigures {
