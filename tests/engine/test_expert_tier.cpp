@@ -173,6 +173,25 @@ private slots:
         QCOMPARE(*so.expert_dram_bytes, planned->placement.experts.dram_bytes);
     }
 
+    // Without a budget: all the experts when they fit in the memory this
+    // machine has available, else what fits beside the rest of the model.
+    void default_budget() {
+        auto f = GgufFile::open(eg_test::fixture("reference/moe/qwen3moe-tiny.gguf"));
+        QVERIFY(f.ok());
+        auto mi = model_info(*f.value());
+        QVERIFY(mi.ok());
+        ModelInfo m = mi.value();
+        QCOMPARE(default_expert_dram_budget(m).resolve(m.expert_bytes()), m.expert_bytes());
+        // The same experts a thousand times larger than any machine's memory.
+        uint64_t total = 0, avail = 0;
+        QVERIFY(read_meminfo(&total, &avail));
+        for (auto& b : m.block_expert_bytes) b = (uint64_t)1 << 40;
+        m.file_bytes = m.expert_bytes() + (1ull << 30);
+        const uint64_t d = default_expert_dram_budget(m).resolve(m.expert_bytes());
+        QVERIFY(d < avail);
+        QVERIFY(d > 0 || avail < (4ull << 30));
+    }
+
     // A budget for a dense model, or one that holds every expert: no tier.
     void no_tier_when_not_needed() {
         auto m = load("reference/moe/olmoe-tiny.gguf");

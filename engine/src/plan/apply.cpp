@@ -47,6 +47,17 @@ ByteBudget default_engram_dram_budget(const ModelInfo& model) {
     return model.engram_table_bytes() <= avail / 2 ? ByteBudget::all() : ByteBudget::exactly(avail / 2);
 }
 
+ByteBudget default_expert_dram_budget(const ModelInfo& model) {
+    const uint64_t experts = model.expert_bytes();
+    uint64_t total = 0, avail = 0;
+    if (experts == 0 || !read_meminfo(&total, &avail)) return ByteBudget::all();
+    // Everything else of the model, and a quarter of what is available for
+    // the KV cache, the app and the rest of the desktop.
+    const uint64_t others = model.file_bytes > experts ? model.file_bytes - experts : 0;
+    const uint64_t room = avail - std::min(avail, others + avail / 4);
+    return experts <= room ? ByteBudget::all() : ByteBudget::exactly(room);
+}
+
 Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     PlannedRun run;
     auto info = model_info(f);
@@ -67,7 +78,8 @@ Result<PlannedRun> make_plan(const GgufFile& f, const PlanRequest& r) {
     const ByteBudget engram = r.engram_dram_budget ? *r.engram_dram_budget : default_engram_dram_budget(run.model);
     b.engram_dram_bytes = engram.resolve(run.model.engram_table_bytes());
     if (r.engram_vram_budget) b.engram_vram_bytes = r.engram_vram_budget->resolve(run.model.engram_table_bytes());
-    if (r.expert_dram_budget) b.expert_dram_bytes = r.expert_dram_budget->resolve(run.model.expert_bytes());
+    const ByteBudget experts = r.expert_dram_budget ? *r.expert_dram_budget : default_expert_dram_budget(run.model);
+    b.expert_dram_bytes = experts.resolve(run.model.expert_bytes());
     b.n_ctx = r.n_ctx > 0 ? r.n_ctx : std::min<int64_t>(run.model.n_ctx_train, 4096);
     b.n_batch = r.n_batch;
     b.n_threads = r.n_threads;

@@ -23,7 +23,7 @@ namespace eg {
 struct PlacementRequest {
     std::optional<ByteBudget> vram_budget;         // bytes or share of free VRAM; none: all free VRAM
     std::optional<ByteBudget> engram_dram_budget;  // bytes or share of the Engram tables; none: default_engram_dram_budget
-    std::optional<ByteBudget> expert_dram_budget;  // bytes or share of a MoE model's experts; none: all
+    std::optional<ByteBudget> expert_dram_budget;  // bytes or share of a MoE model's experts; none: default_expert_dram_budget
     int64_t n_ctx = 0;                             // 0: the model's, at most 4096
     std::optional<GpuHardware> assume_gpu;         // plan for this GPU instead of the machine's
 
@@ -47,6 +47,11 @@ struct PlanRequest : PlacementRequest {
 // The Engram DRAM budget when the user has not set one: all of the tables
 // when they take at most half of the available memory, else that half.
 ByteBudget default_engram_dram_budget(const ModelInfo& model);
+
+// A MoE model's expert DRAM budget when the user has not set one: all of the
+// experts when they fit beside the rest of the model and a quarter of the
+// available memory, else what does fit (the others are read from the file).
+ByteBudget default_expert_dram_budget(const ModelInfo& model);
 
 // The budget flags as typed on a command line ("" where not given).
 struct BudgetFlags {
