@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "core/thread_pool.h"
-#include "model/expert_tier.h"
 #include "cpu/ops.h"
+#include "model/expert_tier.h"
 #include "quant/kernels.h"
 
 namespace eg {
@@ -228,12 +228,8 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                 matmul_n(mats, ys, count, in, n_tok, pool, s.mm);
                 for (size_t m = i; m < j; ++m) {
                     const Node& nm = g.nodes[m];
-                    if (nm.vec) {
-                        const float* b = L.*nm.vec;
-                        float* y = buf(nm.out);
-                        for (int64_t t = 0; t < n_tok; ++t)
-                            for (int64_t c = 0; c < nm.width; ++c) y[t * nm.width + c] += b[c];
-                    }
+                    if (nm.vec)
+                        for (int64_t t = 0; t < n_tok; ++t) add_row(buf(nm.out) + t * nm.width, L.*nm.vec, nm.width);
                     named(nm.name, il, buf(nm.out), nm.width);
                 }
                 i = j;
