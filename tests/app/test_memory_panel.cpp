@@ -539,6 +539,7 @@ private slots:
         const double all = panel_->expertBytes();
         QCOMPARE(all, 2.0 * 8 * 3 * 128 * (256 / 32) * 34);  // 2 blocks x 8 experts x 3 Q8_0 matrices
         QCOMPARE(panel_->expertBudget(), all);
+        QVERIFY(!panel_->dirty());
         QTRY_VERIFY(row->isVisible());
         panel_->sample();
         QVERIFY(!panel_->live().value("experts").isValid() || panel_->live().value("experts").isNull());
@@ -648,6 +649,22 @@ private slots:
         QTRY_VERIFY(!row->isVisible());
         load(moe);
         QCOMPARE(panel_->expertBudget(), want);
+        QVERIFY(!panel_->dirty());
+
+        // As `engram-desktop --expert-dram-budget 10%`: the command line wins
+        // over what is remembered, for this run.
+        eg::BudgetFlags f;
+        f.expert_dram = "10%";
+        eg::PlacementRequest cl;
+        EG_VERIFY_OK(eg::parse_budget_flags(f, cl));
+        panel_->setOverrides(cl);
+        load(engram_);
+        load(moe);
+        QCOMPARE(current_settings().value("expert_dram_budget").toString(), QStringLiteral("10%"));
+        QCOMPARE(panel_->expertBudget(), (double)cl.expert_dram_budget->resolve((uint64_t)all));
+        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), panel_->expertBudget());
+        QVERIFY(!panel_->dirty());
+        panel_->setOverrides({});
     }
 };
 
