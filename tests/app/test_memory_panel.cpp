@@ -636,6 +636,16 @@ private slots:
         auto* strip = item->findChild<QQuickItem*>("expertHeatStrip");
         QVERIFY(strip && strip->isVisible());
         QTRY_COMPARE(strip->childItems().first()->childItems().size(), (int)heat.size() + 1);  // cells and the Repeater
+        // Each cell's tooltip names its block and expert, busiest first.
+        const QVariantMap busiest = panel_->expertHeat().first().toMap();
+        QString tip;
+        for (QQuickItem* cell : strip->childItems().first()->childItems())
+            if (cell->property("tip").isValid()) {
+                tip = cell->property("tip").toString();
+                break;
+            }
+        QVERIFY2(tip.startsWith(QString("Block %1, expert %2: ").arg(busiest.value("layer").toInt()).arg(busiest.value("expert").toInt())),
+                 qPrintable(tip));
         QVERIFY(QDir().mkpath(EG_ARTIFACTS_DIR));
         QVERIFY(window.grabWindow().save(QStringLiteral(EG_ARTIFACTS_DIR "/memory-panel-moe-offscreen.png")));
 

@@ -85,11 +85,12 @@ ColumnLayout {
                         height: 3
                         color: modelData.resident ? "#59a14f" : "transparent"
                     }
+                    readonly property string tip: qsTr("Block %1, expert %2: %3 uses, %4")
+                                                  .arg(modelData.layer).arg(modelData.expert).arg(modelData.uses)
+                                                  .arg(modelData.resident ? qsTr("in DRAM") : qsTr("read from the SSD"))
                     HoverHandler { id: hover }
                     ToolTip.visible: hover.hovered
-                    ToolTip.text: qsTr("Block %1, expert %2: %3 uses, %4").arg(modelData.layer).arg(modelData.expert)
-                                  .arg(modelData.uses)
-                                  .arg(modelData.resident ? qsTr("in DRAM") : qsTr("read from the SSD"))
+                    ToolTip.text: tip
                 }
             }
         }
