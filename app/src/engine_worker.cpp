@@ -179,14 +179,24 @@ void EngineWorker::applyPlacement(const eg::PlacementRequest& placement) {
     const eg::PlacementRequest previous = cur_->applied;
     eg::PlacementRequest want = placement;
     if (!want.engram_dram_budget) want.engram_dram_budget = previous.engram_dram_budget;
+    if (!want.expert_dram_budget) want.expert_dram_budget = previous.expert_dram_budget;
     // The tables reopen only when the budget's bytes change: "100%" and the
     // tables' size in bytes are the same budget.
     const uint64_t tables = cur_->run->model.engram_table_bytes();
     const bool reopen = cur_->model->extension() != nullptr &&
                         want.engram_dram_budget->resolve(tables) != previous.engram_dram_budget->resolve(tables);
-    EG_LOG_INFO("re-placing {}: VRAM budget {}, Engram DRAM budget {}, context {}{}", path.toStdString(),
-                budget_text(want.vram_budget), budget_text(want.engram_dram_budget), want.n_ctx,
-                reopen ? " (the Engram tables reopen)" : "");
+    // A MoE model's expert cache belongs to the session, which is made anew
+    // below in any case: a changed budget (in bytes; none is all of them)
+    // only opens the new session's tier at its size.
+    const uint64_t experts = cur_->run->model.expert_bytes();
+    const auto expert_bytes = [experts](const std::optional<eg::ByteBudget>& b) {
+        return b ? std::min(b->resolve(experts), experts) : experts;
+    };
+    const bool experts_change = experts > 0 && expert_bytes(want.expert_dram_budget) != expert_bytes(previous.expert_dram_budget);
+    EG_LOG_INFO("re-placing {}: VRAM budget {}, Engram DRAM budget {}, expert DRAM budget {}, context {}{}{}",
+                path.toStdString(), budget_text(want.vram_budget), budget_text(want.engram_dram_budget),
+                budget_text(want.expert_dram_budget), want.n_ctx, reopen ? " (the Engram tables reopen)" : "",
+                experts_change ? " (the expert cache is resized)" : "");
     if (!reopen) {
         // A new session on the same model; the old one stays if this fails.
         auto l = place(path, want, cur_->model.get());

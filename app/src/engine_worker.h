@@ -58,7 +58,8 @@ public slots:
     // Loads under the placement (what it leaves unset takes the default).
     void loadModel(const QString& path, const eg::PlacementRequest& placement = {});
     // Re-places the loaded model under new budgets without a restart: a new
-    // session (and, when the Engram DRAM budget's bytes changed, the Engram
+    // session (its expert cache, for a MoE model, sized by the expert DRAM
+    // budget; and, when the Engram DRAM budget's bytes changed, the Engram
     // tables reopened). The conversation is kept by the caller; its KV state
     // is rebuilt by the next reply. On failure the previous placement stays.
     void applyPlacement(const eg::PlacementRequest& placement);

@@ -23,6 +23,7 @@
 #include <QtTest>
 
 #include "forge.h"
+#include "model/synthetic.h"
 #include "test_env.h"
 
 // tests/CMakeLists.txt defines EG_DESKTOP_PATH="$<TARGET_FILE:engram-desktop>".
@@ -334,17 +335,20 @@ private slots:
     }
 
     // The memory panel during generation, as a person opens it (Ctrl+M):
-    // with an Engram model at a 5% DRAM budget, and with the plain model on
-    // this machine without a GPU. The screenshots stay in test-artifacts/.
+    // with an Engram model at a 5% DRAM budget, with the plain model on this
+    // machine without a GPU, and with a mixture-of-experts model at a 25%
+    // expert DRAM budget. The screenshots stay in test-artifacts/.
     void memoryPanelDuringGeneration_data() {
-        QTest::addColumn<bool>("engram");
+        QTest::addColumn<QString>("kind");
         QTest::addColumn<QString>("shot");
-        QTest::newRow("engram-5pct") << true << QStringLiteral("e2e-memory-engram-5pct.png");
-        QTest::newRow("no-gpu") << false << QStringLiteral("e2e-memory-no-gpu.png");
+        QTest::newRow("engram-5pct") << QStringLiteral("engram") << QStringLiteral("e2e-memory-engram-5pct.png");
+        QTest::newRow("no-gpu") << QStringLiteral("plain") << QStringLiteral("e2e-memory-no-gpu.png");
+        QTest::newRow("moe-25pct") << QStringLiteral("moe") << QStringLiteral("e2e-memory-moe.png");
     }
     void memoryPanelDuringGeneration() {
-        QFETCH(bool, engram);
+        QFETCH(QString, kind);
         QFETCH(QString, shot);
+        const bool engram = kind == QLatin1String("engram");
         stop_app();
         QTemporaryDir data;
         QVERIFY(data.isValid());
@@ -362,6 +366,28 @@ private slots:
             QVERIFY2(forged.ok(), forged.ok() ? "" : forged.message().c_str());
             model = QString::fromStdString(fo.out_path);
             args << QStringLiteral("--engram-dram-budget") << QStringLiteral("5%");
+        }
+        if (kind == QLatin1String("moe")) {
+            // A random-weight qwen3moe, 8 blocks of 32 experts (4 per token) of
+            // 1.6 MiB each, about 430 MB of experts: with a quarter of them in
+            // DRAM, every token reads a few tens of MB from the file, so the
+            // reply streams for a while. A large vocabulary keeps the end token rare.
+            eg::SyntheticOptions so;
+            so.arch = "qwen3moe";
+            so.n_layer = 8;
+            so.n_embd = 1024;
+            so.n_head = 8;
+            so.n_expert = 32;
+            so.n_expert_used = 4;
+            so.n_ff_exp = 512;
+            so.n_vocab = 8192;
+            so.type = eg::GgmlType::Q8_0;
+            so.seed = 5;
+            so.out_path = data.filePath(QStringLiteral("moe-synthetic.gguf")).toStdString();
+            const eg::Status st = eg::write_synthetic_model(so);
+            QVERIFY2(st.ok(), st.ok() ? "" : st.message().c_str());
+            model = QString::fromStdString(so.out_path);
+            args << QStringLiteral("--expert-dram-budget") << QStringLiteral("25%");
         }
         args << QStringLiteral("--model") << model;
         start_app(data.path(), args, QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log")));

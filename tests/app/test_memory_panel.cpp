@@ -4,7 +4,10 @@
 // re-places the running model and the conversation goes on; the live
 // figures the panel shows are the engine's own and engram-cli's; the
 // throughput series advances while a reply is generated; budgets are
-// remembered per model; what cannot be done is said in words.
+// remembered per model; what cannot be done is said in words. A synthetic
+// mixture-of-experts model gets its own expert DRAM budget: only it shows the
+// row, Apply resizes the session's expert cache, the conversation goes on and
+// the expert statistics and heat strip follow.
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -30,6 +33,7 @@
 #include "engine_worker.h"
 #include "forge.h"
 #include "memory_panel.h"
+#include "model/synthetic.h"
 #include "store/chat_store.h"
 #include "test_env.h"
 
@@ -487,6 +491,190 @@ private slots:
         QCOMPARE(decode->at(0), panel_->decodeSeries().first().toPointF());
         QVERIFY(QDir().mkpath(EG_ARTIFACTS_DIR));  // this test may run alone
         QVERIFY(window.grabWindow().save(QStringLiteral(EG_ARTIFACTS_DIR "/memory-panel-offscreen.png")));
+    }
+
+    // A mixture-of-experts model: the expert DRAM row is there for it alone;
+    // its slider and Apply give a session whose expert cache has that size,
+    // the conversation goes on, and the live figures split the experts over
+    // DRAM and SSD as the plan does, with the statistics and heat strip shown.
+    void mixtureOfExpertsBudget() {
+        const QString moe = dir_.filePath("tiny-qwen3moe.gguf");
+        eg::SyntheticOptions so;
+        so.arch = "qwen3moe";
+        so.n_layer = 2;
+        so.n_embd = 256;
+        so.n_expert = 8;
+        so.n_expert_used = 2;
+        so.n_ff_exp = 128;
+        so.type = eg::GgmlType::Q8_0;
+        so.seed = 11;
+        so.out_path = moe.toStdString();
+        EG_VERIFY_OK(eg::write_synthetic_model(so));
+
+        // The view on the Engram model (no experts): no expert row, no expert section.
+        load(engram_);
+        QVERIFY(!panel_->hasExperts());
+        QCOMPARE(panel_->expertBytes(), 0.0);
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/"));
+        QQmlComponent c(&engine, QUrl(QStringLiteral("qrc:/EngramDesktop/MemoryPanel.qml")));
+        QScopedPointer<QObject> o(c.createWithInitialProperties({{"panel", QVariant::fromValue(panel_.get())}}));
+        QVERIFY2(o, qPrintable(c.errorString()));
+        QQuickWindow window;
+        auto* item = qobject_cast<QQuickItem*>(o.get());
+        QVERIFY(item);
+        window.resize(520, 1600);
+        item->setParentItem(window.contentItem());
+        item->setSize(window.size());
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        auto* row = item->findChild<QQuickItem*>("expertBudget");
+        QVERIFY(row);
+        QVERIFY(!row->isVisible());
+
+        // The MoE model, loaded with all its experts in DRAM (no budget given).
+        load(moe);
+        QVERIFY(panel_->hasExperts());
+        QVERIFY(!panel_->hasEngram());
+        const double all = panel_->expertBytes();
+        QCOMPARE(all, 2.0 * 8 * 3 * 128 * (256 / 32) * 34);  // 2 blocks x 8 experts x 3 Q8_0 matrices
+        QCOMPARE(panel_->expertBudget(), all);
+        QVERIFY(!panel_->dirty());
+        QTRY_VERIFY(row->isVisible());
+        panel_->sample();
+        QVERIFY(!panel_->live().value("experts").isValid() || panel_->live().value("experts").isNull());
+        QCOMPARE(at(panel_->live(), {"memory", "dram", "by_category", "experts"}), all);
+        QCOMPARE(at(panel_->live(), {"memory", "ssd", "by_category", "experts"}), 0.0);
+
+        chat_->newConversation();
+        chat_->send(QStringLiteral("Hello there."));
+        wait_idle();
+        const qint64 conversation = chat_->currentConversationId();
+        QCOMPARE(store_->messages(conversation).size(), 2);
+
+        // Moving the slider to a quarter of the experts previews it and says what changes.
+        auto* slider = item->findChild<QQuickItem*>("expertBudgetSlider");
+        QVERIFY(slider && slider->isVisible());
+        QCOMPARE(slider->property("value").toDouble(), all);
+        slider->setProperty("value", 0.25 * all);
+        QVERIFY(QMetaObject::invokeMethod(slider, "moved"));
+        const double want = std::round(0.25 * all);
+        QCOMPARE(panel_->expertBudget(), want);
+        QVERIFY(panel_->dirty());
+        QCOMPARE(at(panel_->preview(), {"experts", "dram_bytes"}), want);
+        QCOMPARE(at(panel_->preview(), {"tiers", "ssd", "by_category", "experts"}), all - want);
+        QVERIFY2(panel_->changes().join('\n').contains("Experts in DRAM"), qPrintable(panel_->changes().join('\n')));
+        // The text field takes the same forms as the Engram one.
+        QCOMPARE(panel_->parseBudget(QStringLiteral("25%"), all, QStringLiteral("Experts in DRAM")), want);
+        apply_and_wait();
+        QCOMPARE(current_settings().value("expert_dram_budget").toString(), QString::number((qulonglong)want));
+        QCOMPARE(panel_->expertBudget(), want);
+        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), want);
+
+        // The session's expert cache holds the whole experts that fit the budget
+        // (a slot is one expert, its three slices each rounded up to 4 KiB).
+        const QVariantMap x = engine_stats().value("experts").toMap();
+        QVERIFY2(!x.isEmpty(), "no expert tier after Apply");
+        const double one = x.value("expert_bytes").toDouble(), capacity = x.value("capacity").toDouble();
+        QVERIFY2(one >= all / 16 && one < all / 16 + 3 * 4096, qPrintable(QString::number(one)));
+        QCOMPARE(capacity, std::floor(want / one));
+        QVERIFY(capacity >= 1);
+
+        // The conversation goes on in the new session: the whole of it prefilled again.
+        QSignalSpy finished(worker_, &EngineWorker::finished);
+        chat_->send(QStringLiteral("And again?"));
+        wait_idle();
+        QCOMPARE(chat_->currentConversationId(), conversation);
+        const auto rows = store_->messages(conversation);
+        QCOMPARE(rows.size(), 4);
+        QVERIFY(rows[3].finished && !rows[3].content.isEmpty());
+        QCOMPARE(finished.count(), 1);
+        const eg::ReplyStats st = finished[0][1].value<eg::ReplyStats>();
+        QCOMPARE(st.generation.reused_tokens, 0);
+        QVERIFY(st.prompt_tokens > 10);
+
+        // Live: the experts split over DRAM and SSD as the session holds them:
+        // the DRAM share is the plan's to within one slot (the plan counts the
+        // budget's bytes, the session whole slots).
+        panel_->sample();
+        const QVariantMap live = panel_->live();
+        QCOMPARE(live.value("memory").toMap(), engine_stats().value("memory").toMap());
+        const double dram = at(live, {"memory", "dram", "by_category", "experts"});
+        const double ssd = at(live, {"memory", "ssd", "by_category", "experts"});
+        qInfo("experts: plan %.0f B in DRAM, %.0f B on SSD; live %.0f B in DRAM (%.0f slots), %.0f B on SSD",
+              at(panel_->current(), {"plan", "experts", "dram_bytes"}), at(panel_->current(), {"plan", "experts", "ssd_bytes"}),
+              dram, capacity, ssd);
+        QCOMPARE(dram, capacity * one);
+        QCOMPARE(dram + ssd, all);
+        QVERIFY(dram <= want && want - dram < one);
+        QCOMPARE(at(panel_->current(), {"plan", "tiers", "dram", "by_category", "experts"}), want);
+        QCOMPARE(at(panel_->current(), {"plan", "tiers", "ssd", "by_category", "experts"}), all - want);
+        const double hits = at(live, {"experts", "hits"}), misses = at(live, {"experts", "misses"});
+        QVERIFY(hits + misses > 0 && misses > 0);
+        QVERIFY(at(live, {"experts", "bytes_read"}) > 0);
+        QVERIFY(at(live, {"experts", "optimal_hit_rate"}) >= at(live, {"experts", "traced_hit_rate"}) - 1e-9);
+        // The heat strip: the busiest experts, busiest first, levels falling.
+        const QVariantList heat = panel_->expertHeat();
+        QVERIFY(!heat.isEmpty() && heat.size() <= 16);
+        double prev = 1.0;
+        int resident = 0;
+        for (const QVariant& h : heat) {
+            const QVariantMap m = h.toMap();
+            QVERIFY(m.value("layer").toInt() >= 0 && m.value("layer").toInt() < 2);
+            QVERIFY(m.value("expert").toInt() >= 0 && m.value("expert").toInt() < 8);
+            QVERIFY(m.value("level").toDouble() <= prev && m.value("level").toDouble() > 0);
+            prev = m.value("level").toDouble();
+            resident += m.value("resident").toBool() ? 1 : 0;
+        }
+        QVERIFY(resident <= capacity);
+
+        // The view: the statistics side by side and one heat cell per expert.
+        auto* rate = item->findChild<QQuickItem*>("expertHitRate");
+        QVERIFY(rate);
+        QTRY_VERIFY(rate->isVisible());
+        QVERIFY2(rate->property("text").toString().contains("best possible"), qPrintable(rate->property("text").toString()));
+        auto* strip = item->findChild<QQuickItem*>("expertHeatStrip");
+        QVERIFY(strip && strip->isVisible());
+        QTRY_COMPARE(strip->childItems().first()->childItems().size(), (int)heat.size() + 1);  // cells and the Repeater
+        // Each cell's tooltip names its block and expert, busiest first.
+        const QVariantMap busiest = panel_->expertHeat().first().toMap();
+        QString tip;
+        for (QQuickItem* cell : strip->childItems().first()->childItems())
+            if (cell->property("tip").isValid()) {
+                tip = cell->property("tip").toString();
+                break;
+            }
+        QVERIFY2(tip.startsWith(QString("Block %1, expert %2: ").arg(busiest.value("layer").toInt()).arg(busiest.value("expert").toInt())),
+                 qPrintable(tip));
+        QVERIFY(QDir().mkpath(EG_ARTIFACTS_DIR));
+        QVERIFY(window.grabWindow().save(QStringLiteral(EG_ARTIFACTS_DIR "/memory-panel-moe-offscreen.png")));
+
+        // Remembered for this model; the Engram model keeps its own (no expert budget).
+        MemoryPanel fresh(prefs_.get());
+        const eg::PlacementRequest r = fresh.placementFor(moe);
+        QVERIFY(r.expert_dram_budget);
+        QCOMPARE(QString::fromStdString(r.expert_dram_budget->to_string()), QString::number((qulonglong)want));
+        QVERIFY(!fresh.placementFor(engram_).expert_dram_budget);
+        load(engram_);
+        QTRY_VERIFY(!row->isVisible());
+        load(moe);
+        QCOMPARE(panel_->expertBudget(), want);
+        QVERIFY(!panel_->dirty());
+
+        // As `engram-desktop --expert-dram-budget 10%`: the command line wins
+        // over what is remembered, for this run.
+        eg::BudgetFlags f;
+        f.expert_dram = "10%";
+        eg::PlacementRequest cl;
+        EG_VERIFY_OK(eg::parse_budget_flags(f, cl));
+        panel_->setOverrides(cl);
+        load(engram_);
+        load(moe);
+        QCOMPARE(current_settings().value("expert_dram_budget").toString(), QStringLiteral("10%"));
+        QCOMPARE(panel_->expertBudget(), (double)cl.expert_dram_budget->resolve((uint64_t)all));
+        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), panel_->expertBudget());
+        QVERIFY(!panel_->dirty());
+        panel_->setOverrides({});
     }
 };
 

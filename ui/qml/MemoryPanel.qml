@@ -1,6 +1,7 @@
-// The memory tiers panel: VRAM and Engram DRAM budgets and the context
-// length, the plan they would give before Apply, then the live tiers, the
-// Engram caches and tokens/s while the model runs. `panel` is the C++
+// The memory tiers panel: VRAM, Engram DRAM and (MoE models) expert DRAM
+// budgets and the context length, the plan they would give before Apply,
+// then the live tiers, the Engram and expert caches and tokens/s while the
+// model runs. `panel` is the C++
 // MemoryPanel view-model.
 import QtQuick
 import QtQuick.Controls
@@ -20,10 +21,12 @@ Pane {
     readonly property var live: panel.live
     readonly property var mem: live && live.memory ? live.memory : ({})
     readonly property var previewTiers: panel.preview && panel.preview.tiers ? panel.preview.tiers : ({})
-    // The categories of a tier's bar; what "Engram" means depends on the tier.
-    function categories(engramLabel) {
+    // The categories of a tier's bar; what "Engram" and "Experts" mean
+    // depends on the tier.
+    function categories(engramLabel, expertLabel) {
         return [
             { key: "weights", label: qsTr("Weights"), color: "#4e79a7" },
+            { key: "experts", label: expertLabel, color: "#b07aa1" },
             { key: "kv", label: qsTr("KV cache"), color: "#f28e2b" },
             { key: "engram", label: engramLabel, color: "#59a14f" },
             { key: "scratch", label: qsTr("Scratch"), color: "#bab0ac" }
@@ -85,6 +88,22 @@ Pane {
                                                              .arg(root.fmt(root.panel.engramTableBytes))
                                 : ""
                         onMoved: v => root.panel.engramBudget = v
+                    }
+                    // Only a mixture-of-experts model has experts to place.
+                    BudgetRow {
+                        objectName: "expertBudget"
+                        visible: root.panel.hasExperts
+                        panel: root.panel
+                        label: qsTr("Experts in DRAM")
+                        value: root.panel.expertBudget
+                        to: root.panel.expertMax
+                        whole: root.panel.expertBytes
+                        suffix: root.panel.expertBytes > 0
+                                ? qsTr(" (%1% of %2 experts; the rest read from the SSD)")
+                                      .arg((100 * root.panel.expertBudget / root.panel.expertBytes).toFixed(1))
+                                      .arg(root.fmt(root.panel.expertBytes))
+                                : ""
+                        onMoved: v => root.panel.expertBudget = v
                     }
                     RowLayout {
                         Label { text: qsTr("Context"); Layout.fillWidth: true }
@@ -170,7 +189,7 @@ Pane {
                         title: qsTr("VRAM")
                         tier: root.mem.vram || ({})
                         previewTier: root.previewTiers.vram || ({})
-                        categories: root.categories(qsTr("Engram hot cache"))
+                        categories: root.categories(qsTr("Engram hot cache"), qsTr("Experts"))
                         formatBytes: root.fmt
                         budgetLabel: root.panel.vramAvailable ? qsTr("budget %1").arg(root.fmt(root.panel.vramBudget)) : qsTr("no GPU")
                     }
@@ -178,7 +197,7 @@ Pane {
                         title: qsTr("DRAM")
                         tier: root.mem.dram || ({})
                         previewTier: root.previewTiers.dram || ({})
-                        categories: root.categories(qsTr("Engram resident rows"))
+                        categories: root.categories(qsTr("Engram resident rows"), qsTr("Experts in DRAM"))
                         formatBytes: root.fmt
                         budgetLabel: root.panel.hasEngram ? qsTr("Engram budget %1").arg(root.fmt(root.mem.dram ? root.mem.dram.budget_bytes : 0)) : ""
                     }
@@ -186,9 +205,9 @@ Pane {
                         title: qsTr("SSD")
                         tier: root.mem.ssd || ({})
                         previewTier: root.previewTiers.ssd || ({})
-                        categories: root.categories(qsTr("Engram rows on SSD"))
+                        categories: root.categories(qsTr("Engram rows on SSD"), qsTr("Experts on SSD"))
                         formatBytes: root.fmt
-                        budgetLabel: root.panel.hasEngram ? qsTr("read on demand") : qsTr("the model file")
+                        budgetLabel: root.panel.hasEngram || root.panel.hasExperts ? qsTr("read on demand") : qsTr("the model file")
                     }
                 }
             }
@@ -197,6 +216,13 @@ Pane {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 Layout.fillWidth: true
                 visible: root.panel.ready && root.panel.hasEngram
+                panel: root.panel
+            }
+
+            ExpertStats {
+                Layout.topMargin: Math.round(fm.height * 0.3)
+                Layout.fillWidth: true
+                visible: root.panel.ready && root.panel.hasExperts
                 panel: root.panel
             }
 

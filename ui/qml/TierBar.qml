@@ -1,6 +1,6 @@
 // One memory tier as a stacked bar: what it holds by category (measured),
 // against its capacity, with the user's budget marked and the preview's
-// total drawn thin underneath.
+// categories drawn thin underneath, in the same colours.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -77,13 +77,23 @@ ColumnLayout {
             color: root.palette.windowText
         }
     }
-    // The preview: how full the tier would be under the sliders' budgets.
-    Rectangle {
-        Layout.preferredWidth: Math.max(1, root.width * (root.previewTier && root.previewTier.bytes
-                                                        ? root.previewTier.bytes : 0) / root.capacity)
+    // The preview: what the tier would hold, by category, under the sliders' budgets.
+    Row {
+        objectName: "tierPreview_" + root.title
+        Layout.fillWidth: true
         Layout.preferredHeight: 3
-        color: root.palette.highlight
-        opacity: 0.7
+        Repeater {
+            model: root.categories
+            Rectangle {
+                required property var modelData
+                readonly property real bytes: root.previewTier && root.previewTier.by_category
+                                              ? (root.previewTier.by_category[modelData.key] || 0) : 0
+                width: bytes > 0 ? Math.max(2, root.width * bytes / root.capacity) : 0
+                height: 3
+                color: modelData.color
+                opacity: 0.8
+            }
+        }
     }
     // The legend: category sizes (non-zero ones) and the budget.
     Label {
@@ -95,7 +105,11 @@ ColumnLayout {
             let parts = []
             for (const c of root.categories) {
                 const b = root.tier && root.tier.by_category ? (root.tier.by_category[c.key] || 0) : 0
-                if (b > 0) parts.push("<font color='" + c.color + "'>■</font> " + c.label + " " + root.formatBytes(b))
+                // Experts: what the plan puts here too, when the measure differs (a cache is whole experts).
+                const pb = root.previewTier && root.previewTier.by_category ? (root.previewTier.by_category[c.key] || 0) : 0
+                const planned = c.key === "experts" && pb !== b ? " " + qsTr("(plan %1)").arg(root.formatBytes(pb)) : ""
+                if (b > 0 || planned.length > 0)
+                    parts.push("<font color='" + c.color + "'>■</font> " + c.label + " " + root.formatBytes(b) + planned)
             }
             if (root.budgetLabel.length > 0) parts.push("<i>" + root.budgetLabel + "</i>")
             return parts.join("&nbsp;&nbsp; ")

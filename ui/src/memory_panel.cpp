@@ -85,10 +85,12 @@ eg::PlacementRequest MemoryPanel::placementFor(const QString& path) const {
         const QString k = settingsKey(path) + QLatin1Char('/');
         r.vram_budget = budget_from(prefs_->value(k + QStringLiteral("vram_budget")));
         r.engram_dram_budget = budget_from(prefs_->value(k + QStringLiteral("engram_dram_budget")));
+        r.expert_dram_budget = budget_from(prefs_->value(k + QStringLiteral("expert_dram_budget")));
         r.n_ctx = prefs_->value(k + QStringLiteral("n_ctx"), 0).toLongLong();
     }
     if (overrides_.vram_budget) r.vram_budget = overrides_.vram_budget;
     if (overrides_.engram_dram_budget) r.engram_dram_budget = overrides_.engram_dram_budget;
+    if (overrides_.expert_dram_budget) r.expert_dram_budget = overrides_.expert_dram_budget;
     if (overrides_.n_ctx > 0) r.n_ctx = overrides_.n_ctx;
     if (overrides_.assume_gpu) r.assume_gpu = overrides_.assume_gpu;
     return r;
@@ -122,6 +124,22 @@ double MemoryPanel::engramMax() const {
     return std::min(engramTableBytes(), avail);
 }
 
+bool MemoryPanel::hasExperts() const { return run_ && run_->model.n_expert > 0; }
+
+double MemoryPanel::expertBytes() const { return hasExperts() ? (double)run_->model.expert_bytes() : 0.0; }
+
+double MemoryPanel::expertMax() const {
+    if (!hasExperts()) return 0;
+    // As for the Engram rows: the experts DRAM holds now count as free.
+    const double avail = (double)run_->hardware.dram_free_bytes + (double)run_->placement.dram.expert_bytes;
+    return std::min(expertBytes(), avail);
+}
+
+// The experts' DRAM budget a plan was made under, in bytes (its default is "all").
+static double applied_expert_budget(const eg::PlannedRun& run) {
+    return (double)std::min<uint64_t>(run.budgets.expert_dram_bytes, run.model.expert_bytes());
+}
+
 int MemoryPanel::contextMax() const {
     if (!run_) return 4096;
     return (int)std::max<int64_t>(run_->model.n_ctx_train > 0 ? run_->model.n_ctx_train : 4096, 256);
@@ -143,6 +161,14 @@ void MemoryPanel::setEngramBudget(double bytes) {
     updatePreview();
 }
 
+void MemoryPanel::setExpertBudget(double bytes) {
+    bytes = std::clamp(std::round(bytes), 0.0, std::max(expertMax(), 0.0));
+    if (bytes == expert_budget_) return;
+    expert_budget_ = bytes;
+    emit budgetsChanged();
+    updatePreview();
+}
+
 void MemoryPanel::setContextLength(int n) {
     n = std::clamp(n, 256, contextMax());
     if (n == n_ctx_) return;
@@ -155,7 +181,7 @@ bool MemoryPanel::dirty() const {
     if (!run_) return false;
     const eg::Budgets& b = run_->budgets;
     return (uint64_t)vram_budget_ != b.vram_bytes || (uint64_t)engram_budget_ != b.engram_dram_bytes ||
-           n_ctx_ != b.n_ctx;
+           (hasExperts() && expert_budget_ != applied_expert_budget(*run_)) || n_ctx_ != b.n_ctx;
 }
 
 QString MemoryPanel::formatBytes(double bytes) const {
@@ -177,6 +203,7 @@ void MemoryPanel::updatePreview() {
     eg::Budgets b = run_->budgets;
     b.vram_bytes = (uint64_t)vram_budget_;
     b.engram_dram_bytes = (uint64_t)engram_budget_;
+    if (hasExperts()) b.expert_dram_bytes = (uint64_t)expert_budget_;
     b.n_ctx = n_ctx_;
     // The planner is pure and cheap: the preview never touches the engine.
     preview_plan_ = eg::plan(run_->model, run_->hardware, b);
@@ -196,6 +223,12 @@ void MemoryPanel::updatePreview() {
         c << tr("Engram rows in DRAM: %1 → %2; reads served from memory %3 → %4 (predicted)")
                  .arg(bytes(a.dram.engram_bytes), bytes(p.dram.engram_bytes), pct(memory_hit_rate(a)),
                       pct(memory_hit_rate(p)));
+    }
+    if (hasExperts() && (p.experts.dram_bytes != a.experts.dram_bytes || p.experts.ssd_bytes != a.experts.ssd_bytes)) {
+        c << tr("Experts in DRAM: %1 → %2 of %3; expert uses served from DRAM at least %4 → %5 (predicted)")
+                 .arg(bytes(a.experts.dram_bytes), bytes(p.experts.dram_bytes), bytes(p.experts.total_bytes),
+                      pct(a.experts.dram_hit_rate), pct(p.experts.dram_hit_rate));
+        c << tr("Apply makes a new session with the experts' cache; the conversation continues.");
     }
     if (b.n_ctx != run_->budgets.n_ctx)
         c << tr("Context: %1 → %2 tokens (KV cache %3 → %4)")
@@ -220,6 +253,8 @@ eg::PlacementRequest MemoryPanel::request() const {
     eg::PlacementRequest r;
     if (vramAvailable()) r.vram_budget = eg::ByteBudget::exactly((uint64_t)vram_budget_);
     r.engram_dram_budget = hasEngram() ? eg::ByteBudget::exactly((uint64_t)engram_budget_) : applied_.engram_dram_budget;
+    r.expert_dram_budget =
+        hasExperts() ? std::optional(eg::ByteBudget::exactly((uint64_t)expert_budget_)) : applied_.expert_dram_budget;
     r.n_ctx = n_ctx_;
     r.assume_gpu = overrides_.assume_gpu;
     return r;
@@ -231,12 +266,16 @@ void MemoryPanel::apply() {
     // The user's choice wins over the command line from now on, and is remembered.
     overrides_.vram_budget.reset();
     overrides_.engram_dram_budget.reset();
+    if (hasExperts()) overrides_.expert_dram_budget.reset();
     if (prefs_) {
         const QString k = settingsKey(path_) + QLatin1Char('/');
         if (r.vram_budget) prefs_->setValue(k + QStringLiteral("vram_budget"), QString::fromStdString(r.vram_budget->to_string()));
         if (hasEngram())
             prefs_->setValue(k + QStringLiteral("engram_dram_budget"),
                              QString::fromStdString(r.engram_dram_budget->to_string()));
+        if (hasExperts())
+            prefs_->setValue(k + QStringLiteral("expert_dram_budget"),
+                             QString::fromStdString(r.expert_dram_budget->to_string()));
         prefs_->setValue(k + QStringLiteral("n_ctx"), n_ctx_);
         prefs_->sync();
     }
@@ -250,6 +289,7 @@ void MemoryPanel::revert() {
     if (!run_) return;
     vram_budget_ = (double)run_->budgets.vram_bytes;
     engram_budget_ = (double)run_->budgets.engram_dram_bytes;
+    expert_budget_ = hasExperts() ? applied_expert_budget(*run_) : 0.0;
     n_ctx_ = (int)run_->budgets.n_ctx;
     emit budgetsChanged();
     updatePreview();
@@ -273,6 +313,7 @@ void MemoryPanel::onPlaced(const eg::PlacementReport& report) {
                 {QStringLiteral("settings"),
                  QVariantMap{{QStringLiteral("vram_budget"), text(applied_.vram_budget)},
                              {QStringLiteral("engram_dram_budget"), text(applied_.engram_dram_budget)},
+                             {QStringLiteral("expert_dram_budget"), text(applied_.expert_dram_budget)},
                              {QStringLiteral("n_ctx"), (qint64)applied_.n_ctx},
                              {QStringLiteral("assume_gpu"), applied_.assume_gpu.has_value()}}}};
     if (applying_) {
@@ -360,6 +401,18 @@ void MemoryPanel::sample() {
     }
     rates_ = r;
     live_ = json_to_variant(eg::to_json(*l)).toMap();
+    // The busiest experts for the heat strip, from the typed figures.
+    QVariantList xh;
+    if (l->experts && !l->experts->hottest.empty()) {
+        const double top = std::max<double>(1.0, (double)l->experts->hottest.front().uses);
+        for (const eg::ExpertTier::Heat& h : l->experts->hottest)
+            xh.push_back(QVariantMap{{QStringLiteral("layer"), (qint64)h.layer},
+                                     {QStringLiteral("expert"), (qint64)h.expert},
+                                     {QStringLiteral("uses"), (double)h.uses},
+                                     {QStringLiteral("level"), (double)h.uses / top},
+                                     {QStringLiteral("resident"), h.resident}});
+    }
+    expert_heat_ = xh;
     last_ = l;
     last_t_ = t;
     emit sampled();

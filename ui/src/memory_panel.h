@@ -1,10 +1,12 @@
-// The memory panel's view-model: two budget sliders (VRAM, Engram DRAM) and
-// the context length, a preview of the plan they would give — computed by
-// the planner here, on the GUI thread, without touching the engine — and
-// Apply, which asks the engine to re-place the running model. While a model
-// runs it samples the engine's live figures at 4 Hz: bytes per tier by
-// category, Engram hit rates, bytes/s, stall and lead, the hottest rows and
-// tokens/s over the last minutes. Budgets are remembered per model.
+// The memory panel's view-model: budget sliders (VRAM, Engram DRAM and, for
+// a mixture-of-experts model, the experts' DRAM) and the context length, a
+// preview of the plan they would give — computed by the planner here, on the
+// GUI thread, without touching the engine — and Apply, which asks the engine
+// to re-place the running model. While a model runs it samples the engine's
+// live figures at 4 Hz: bytes per tier by category, Engram hit rates,
+// bytes/s, stall and lead, the hottest rows, the expert tier's hit rate next
+// to the best possible and its busiest experts, and tokens/s over the last
+// minutes. Budgets are remembered per model.
 #pragma once
 
 #include <QElapsedTimer>
@@ -47,6 +49,10 @@ class MemoryPanel : public QObject {
     Q_PROPERTY(double engramMax READ engramMax NOTIFY placementChanged)
     Q_PROPERTY(double engramTableBytes READ engramTableBytes NOTIFY placementChanged)
     Q_PROPERTY(double engramBudget READ engramBudget WRITE setEngramBudget NOTIFY budgetsChanged)
+    Q_PROPERTY(bool hasExperts READ hasExperts NOTIFY placementChanged)
+    Q_PROPERTY(double expertBytes READ expertBytes NOTIFY placementChanged)
+    Q_PROPERTY(double expertMax READ expertMax NOTIFY placementChanged)
+    Q_PROPERTY(double expertBudget READ expertBudget WRITE setExpertBudget NOTIFY budgetsChanged)
     Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY budgetsChanged)
     Q_PROPERTY(int contextMax READ contextMax NOTIFY placementChanged)
     Q_PROPERTY(QVariantMap preview READ preview NOTIFY previewChanged)
@@ -64,6 +70,7 @@ class MemoryPanel : public QObject {
     Q_PROPERTY(double seriesSpan READ seriesSpan CONSTANT)
     Q_PROPERTY(QVariantList heat READ heat NOTIFY heatChanged)
     Q_PROPERTY(int heatRows READ heatRows CONSTANT)
+    Q_PROPERTY(QVariantList expertHeat READ expertHeat NOTIFY sampled)
     Q_PROPERTY(bool visible READ visible WRITE setVisible NOTIFY visibleChanged)
 
 public:
@@ -102,6 +109,13 @@ public:
     double engramTableBytes() const;
     double engramBudget() const { return engram_budget_; }
     void setEngramBudget(double bytes);
+    // A mixture-of-experts model (ModelInfo::n_expert > 0): its experts have
+    // their own DRAM budget, the rest read from the file on demand.
+    bool hasExperts() const;
+    double expertBytes() const;  // all the experts' bytes: what "%" refers to
+    double expertMax() const;    // at most what DRAM can hold
+    double expertBudget() const { return expert_budget_; }
+    void setExpertBudget(double bytes);
     int contextLength() const { return n_ctx_; }
     void setContextLength(int n);
     int contextMax() const;
@@ -120,6 +134,9 @@ public:
     double seriesSpan() const { return kSeriesSpanS; }
     QVariantList heat() const { return heat_; }
     int heatRows() const { return kHeatRows; }
+    // The live figures' busiest experts, busiest first: {layer, expert, uses,
+    // level (uses over the busiest's), resident}; empty without an expert tier.
+    QVariantList expertHeat() const { return expert_heat_; }
     bool visible() const { return visible_; }
     void setVisible(bool v);
 
@@ -168,7 +185,7 @@ private:
     eg::PlannedRunPtr run_;
     QString path_;
     eg::PlacementRequest applied_;
-    double vram_budget_ = 0, engram_budget_ = 0;
+    double vram_budget_ = 0, engram_budget_ = 0, expert_budget_ = 0;
     int n_ctx_ = 0;
     eg::Placement preview_plan_;
     QVariantMap preview_, current_, live_, rates_;
@@ -182,7 +199,7 @@ private:
     std::optional<eg::LiveFigures> last_;  // the previous sample
     double last_t_ = 0;
     int ticks_ = 0;
-    QVariantList heat_;
+    QVariantList heat_, expert_heat_;
 };
 
 }  // namespace eg::ui
