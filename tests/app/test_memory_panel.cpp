@@ -561,15 +561,17 @@ private slots:
         const double want = std::round(0.25 * all);
         QCOMPARE(panel_->expertBudget(), want);
         QVERIFY(panel_->dirty());
-        QCOMPARE(at(panel_->preview(), {"experts", "dram_bytes"}), want);
-        QCOMPARE(at(panel_->preview(), {"tiers", "ssd", "by_category", "experts"}), all - want);
+        // The plan holds whole experts (slots of 4 KiB-rounded slices) within the budget.
+        const double planned = at(panel_->preview(), {"experts", "dram_bytes"});
+        QVERIFY2(planned <= want && planned > want - (all / 16 + 3 * 4096), qPrintable(QString::number(planned)));
+        QCOMPARE(at(panel_->preview(), {"tiers", "ssd", "by_category", "experts"}), all - planned);
         QVERIFY2(panel_->changes().join('\n').contains("Experts in DRAM"), qPrintable(panel_->changes().join('\n')));
         // The text field takes the same forms as the Engram one.
         QCOMPARE(panel_->parseBudget(QStringLiteral("25%"), all, QStringLiteral("Experts in DRAM")), want);
         apply_and_wait();
         QCOMPARE(current_settings().value("expert_dram_budget").toString(), QString::number((qulonglong)want));
         QCOMPARE(panel_->expertBudget(), want);
-        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), want);
+        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), planned);
 
         // The session's expert cache holds the whole experts that fit the budget
         // (a slot is one expert, its three slices each rounded up to 4 KiB).
@@ -593,9 +595,8 @@ private slots:
         QCOMPARE(st.generation.reused_tokens, 0);
         QVERIFY(st.prompt_tokens > 10);
 
-        // Live: the experts split over DRAM and SSD as the session holds them:
-        // the DRAM share is the plan's to within one slot (the plan counts the
-        // budget's bytes, the session whole slots).
+        // Live: the experts split over DRAM and SSD as the session holds them,
+        // whole slots within the budget, as the plan counts them.
         panel_->sample();
         const QVariantMap live = panel_->live();
         QCOMPARE(live.value("memory").toMap(), engine_stats().value("memory").toMap());
@@ -607,8 +608,8 @@ private slots:
         QCOMPARE(dram, capacity * one);
         QCOMPARE(dram + ssd, all);
         QVERIFY(dram <= want && want - dram < one);
-        QCOMPARE(at(panel_->current(), {"plan", "tiers", "dram", "by_category", "experts"}), want);
-        QCOMPARE(at(panel_->current(), {"plan", "tiers", "ssd", "by_category", "experts"}), all - want);
+        QCOMPARE(at(panel_->current(), {"plan", "tiers", "dram", "by_category", "experts"}), dram);
+        QCOMPARE(at(panel_->current(), {"plan", "tiers", "ssd", "by_category", "experts"}), all - dram);
         const double hits = at(live, {"experts", "hits"}), misses = at(live, {"experts", "misses"});
         QVERIFY(hits + misses > 0 && misses > 0);
         QVERIFY(at(live, {"experts", "bytes_read"}) > 0);
@@ -672,7 +673,8 @@ private slots:
         load(moe);
         QCOMPARE(current_settings().value("expert_dram_budget").toString(), QStringLiteral("10%"));
         QCOMPARE(panel_->expertBudget(), (double)cl.expert_dram_budget->resolve((uint64_t)all));
-        QCOMPARE(at(panel_->current(), {"plan", "experts", "dram_bytes"}), panel_->expertBudget());
+        const double held = at(panel_->current(), {"plan", "experts", "dram_bytes"});
+        QVERIFY(held <= panel_->expertBudget() && held > panel_->expertBudget() - (all / 16 + 3 * 4096));
         QVERIFY(!panel_->dirty());
         panel_->setOverrides({});
     }

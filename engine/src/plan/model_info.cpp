@@ -123,6 +123,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
     mi.block_cpu_matrices.assign((size_t)mi.n_layer, {});
     mi.block_cpu_calls.assign((size_t)mi.n_layer, 0);
     mi.block_expert_cpu_bytes.assign((size_t)mi.n_layer, 0);
+    std::vector<uint64_t> slot_bytes((size_t)mi.n_layer, 0);
     // Per block: the types of its Q, K, V and of its gate, up (the CPU runs
     // packed matrices of one type and one input as one product).
     std::vector<std::vector<std::pair<std::string, const GgufTensorInfo*>>> mats((size_t)mi.n_layer);
@@ -141,6 +142,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
                 if (mat && expert_stack(rest)) {
                     // A token streams the experts it runs: their share of the stack.
                     mi.block_expert_cpu_bytes[(size_t)il] += cpu_bytes(t);
+                    if (mi.n_expert > 0) slot_bytes[(size_t)il] += (t.n_bytes / (uint64_t)mi.n_expert + 4095) / 4096 * 4096;
                     const double share = mi.n_expert > 0 ? (double)mi.n_expert_used / (double)mi.n_expert : 1.0;
                     mi.block_cpu_matrices[(size_t)il].push_back(
                         {(uint32_t)t.type, (uint64_t)((double)cpu_bytes(t) * share)});
@@ -172,6 +174,7 @@ Result<ModelInfo> model_info(const GgufFile& f) {
         }
     }
     if (!have_tok) return f.error("tensor token_embd.weight", "missing");
+    for (uint64_t b : slot_bytes) mi.expert_slot_bytes = std::max(mi.expert_slot_bytes, b);
     for (size_t il = 0; il < mats.size(); ++il) {
         // Products: one per matrix, less the ones that run together.
         int64_t calls = (int64_t)mats[il].size();

@@ -39,6 +39,9 @@ struct ModelInfo {
     std::vector<uint64_t> block_expert_bytes;
     // [n_layer]: the same experts as the CPU holds them (packed per expert).
     std::vector<uint64_t> block_expert_cpu_bytes;
+    // One expert as the expert tier's DRAM cache holds it: its gate, up and
+    // down slices, each rounded up to 4 KiB (the largest block's).
+    uint64_t expert_slot_bytes = 0;
     uint64_t expert_bytes() const;
 
     // [n_layer]: every blk.N.* tensor except the Engram table. Decode reads

@@ -267,6 +267,9 @@ Placement evaluate(const Inputs& in, int64_t k, bool out_gpu) {
     ExpertPlacement& xp = p.experts;
     xp.total_bytes = cpu_expert_held;
     xp.dram_bytes = std::min(in.b.expert_dram_bytes, cpu_expert_held);
+    // Below all of them, the tier holds whole experts (slots of 4 KiB-rounded slices).
+    if (xp.dram_bytes < cpu_expert_held && m.expert_slot_bytes > 0)
+        xp.dram_bytes = xp.dram_bytes / m.expert_slot_bytes * m.expert_slot_bytes;
     xp.ssd_bytes = cpu_expert_held - xp.dram_bytes;
     xp.dram_hit_rate = cpu_expert_held ? (double)xp.dram_bytes / (double)cpu_expert_held : 1.0;
     p.dram.expert_bytes = xp.dram_bytes;
