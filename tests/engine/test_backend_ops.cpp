@@ -557,7 +557,8 @@ private slots:
         std::vector<float> out(n_tok * D);
         MatmulScratch mm;
         mm.reserve(MatmulScratch::bytes_needed(type, F, n_tok));
-        eg::moe_experts(gate, up, down, ExpertActivation{}, ms, x.data(), n_tok, out.data(), pool_, mm);
+        const Status run = eg::moe_experts(gate, up, down, ExpertActivation{}, ms, x.data(), n_tok, out.data(), pool_, mm);
+        VERIFY_OK(run);
         double scale = 0, worst = 0;
         std::vector<double> ref(n_tok * D, 0.0);
         for (int64_t t = 0; t < n_tok; ++t)
