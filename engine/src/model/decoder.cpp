@@ -129,15 +129,25 @@ Status moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exp
             if (used[(size_t)e]) chosen.push_back((int32_t)e);
     }
     std::vector<ExpertWeights> ew(chosen.size());
+    std::vector<char> ready(chosen.size(), 1);
     if (tier) {
-        if (auto st = tier->fetch(il, chosen, ew.data()); !st) return st;
+        // The missing experts load while the ones in DRAM run.
+        if (auto st = tier->begin(il, chosen, ew.data(), ready); !st) return st;
     } else {
         for (size_t c = 0; c < chosen.size(); ++c)
             ew[c] = {gate_exps.expert(chosen[c]), up_exps.expert(chosen[c]), down_exps.expert(chosen[c])};
     }
     std::vector<int64_t> picks;  // (token * K + choice) of one expert
     picks.reserve((size_t)n_tok);
+    bool waited = !tier;
+    // Pass 0: the experts at hand; pass 1: the others, once they are in.
+    for (int pass = 0; pass < 2; ++pass)
     for (size_t ci = 0; ci < chosen.size(); ++ci) {
+        if ((ready[ci] != 0) != (pass == 0)) continue;
+        if (pass == 1 && !waited) {
+            waited = true;
+            if (auto st = tier->finish(); !st) return st;
+        }
         const int64_t e = chosen[ci];
         picks.clear();
         for (int64_t i = 0; i < n_tok * K; ++i)
@@ -164,6 +174,8 @@ Status moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exp
             for (int64_t r = 0; r < c; ++r) add_row(s.out.data() + r * D, down_exps.bias + e * D, D);
         for (int64_t r = 0; r < c; ++r) std::copy_n(s.out.data() + r * D, D, s.y.data() + picks[r] * D);
     }
+    if (!waited)
+        if (auto st = tier->finish(); !st) return st;
     for (int64_t t = 0; t < n_tok; ++t) {
         float* o = out + t * D;
         for (int64_t j = 0; j < K; ++j) {

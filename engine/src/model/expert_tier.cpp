@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 
 #include "core/log.h"
 #include "core/units.h"
@@ -24,7 +25,7 @@ std::unique_ptr<uint8_t[], void (*)(void*)> aligned_buffer(uint64_t bytes) {
 
 }  // namespace
 
-ExpertTier::~ExpertTier() = default;
+ExpertTier::~ExpertTier() { (void)finish(); }
 
 Result<std::unique_ptr<ExpertTier>> ExpertTier::open(const Model& m, const ExpertTierOptions& o) {
     const HParams& hp = m.hparams();
@@ -92,6 +93,13 @@ ExpertWeights ExpertTier::views(const Block& b, const uint8_t* base) const {
 }
 
 Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights* out) {
+    std::vector<char> ready;
+    if (auto st = begin(il, ids, out, ready); !st) return st;
+    return finish();
+}
+
+Status ExpertTier::begin(int64_t il, std::span<const int32_t> ids, ExpertWeights* out, std::vector<char>& ready) {
+    if (in_flight_) return Error{"expert tier: begin() while the previous fetch is not finished"};
     const int bi = il >= 0 && (size_t)il < block_of_.size() ? block_of_[(size_t)il] : -1;
     if (bi < 0) return Error{"expert tier: block " + std::to_string(il) + " has no experts"};
     const Block& b = blocks_[(size_t)bi];
@@ -151,16 +159,40 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
         }
     }
     // The reads of a hit copied out above must not land before the copy: they
-    // are issued only now, all together.
+    // are issued only now, all together, on a task of their own, while the
+    // caller computes with the experts already here.
+    ready.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) ready[i] = read[i] ? 0 : 1;
+    InFlight& f = flight_;
+    f.layer = il;
+    f.ids.assign(ids.begin(), ids.end());
+    f.read = std::move(read);
+    f.transient = std::move(transient);
+    f.hit = std::move(hit);
+    f.hits = hits;
+    f.bytes = bytes;
+    f.evicted = std::move(evicted_keys);
+    f.reqs = std::move(reqs);
+    f.before = reader_->counters();
+    if (!f.reqs.empty())
+        f.done = std::async(std::launch::async, [this] { return reader_->read(flight_.reqs); });
+    in_flight_ = true;
+    return {};
+}
+
+Status ExpertTier::finish() {
+    if (!in_flight_) return {};
+    in_flight_ = false;
+    InFlight& f = flight_;
     const auto t0 = std::chrono::steady_clock::now();
-    const tier::IoCounters before = reader_->counters();
-    Status st = reqs.empty() ? Status{} : reader_->read(reqs);
+    Status st = f.done.valid() ? f.done.get() : Status{};
     const auto us = (uint64_t)std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - t0).count();
+    const size_t n = f.ids.size();
     if (!st) {
         // Slots admitted by this call hold no valid bytes: start the cache over.
         for (size_t i = 0; i < n; ++i)
-            if (read[i] && !transient[i]) {
+            if (f.read[i] && !f.transient[i]) {
                 policy_ = tier::make_policy(opt_.policy, st_.capacity);
                 std::lock_guard<std::mutex> lock(mu_);
                 std::fill(resident_.begin(), resident_.end(), 0);
@@ -169,23 +201,23 @@ Status ExpertTier::fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights
         return st;
     }
     std::lock_guard<std::mutex> lock(mu_);
-    st_.hits += hits;
-    st_.misses += n - hits;
-    st_.bytes_read += bytes;
-    st_.stall_us += reqs.empty() ? 0 : us;
-    st_.reads += reader_->counters().reads - before.reads;
-    st_.syscalls += reader_->counters().syscalls - before.syscalls;
+    st_.hits += f.hits;
+    st_.misses += n - f.hits;
+    st_.bytes_read += f.bytes;
+    st_.stall_us += us;  // what the forward waited, after its work on the experts at hand
+    st_.reads += reader_->counters().reads - f.before.reads;
+    st_.syscalls += reader_->counters().syscalls - f.before.syscalls;
     st_.resident = policy_->size();
-    for (uint64_t k : evicted_keys) resident_[(size_t)k] = 0;
+    for (uint64_t k : f.evicted) resident_[(size_t)k] = 0;
     for (size_t i = 0; i < n; ++i) {
-        const size_t key = (size_t)(il * n_expert_ + ids[i]);
+        const size_t key = (size_t)(f.layer * n_expert_ + f.ids[i]);
         ++uses_[key];
-        resident_[key] = !transient[i];
+        resident_[key] = !f.transient[i];
     }
     for (size_t i = 0; i < n && trace_.size() < opt_.trace_limit; ++i) {
-        trace_.push_back((uint64_t)il * (uint64_t)n_expert_ + (uint64_t)ids[i]);
+        trace_.push_back((uint64_t)f.layer * (uint64_t)n_expert_ + (uint64_t)f.ids[i]);
         ++st_.traced;
-        st_.traced_hits += hit[i] ? 1 : 0;
+        st_.traced_hits += f.hit[i] ? 1 : 0;
     }
     return {};
 }

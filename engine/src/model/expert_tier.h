@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -62,9 +63,16 @@ public:
     ~ExpertTier();
 
     // The experts ids[0..n) of block il (distinct, each < n_expert) into
-    // out[0..n), resident until the next fetch(). Not reentrant: the CPU
+    // out[0..n), resident until the next fetch. Not reentrant: the CPU
     // backend calls it from its forward, one block at a time.
     Status fetch(int64_t il, std::span<const int32_t> ids, ExpertWeights* out);
+    // The same in two steps: begin() places every expert (out[i] says where
+    // its bytes are) and starts reading the missing ones in the background;
+    // ready[i] is 1 for those already in DRAM, usable at once. finish()
+    // waits for the others (the time counted as stall) and must follow
+    // every successful begin() before the next.
+    Status begin(int64_t il, std::span<const int32_t> ids, ExpertWeights* out, std::vector<char>& ready);
+    Status finish();
 
     ExpertTierStats stats() const;
     // Hit rate of the best cache of this capacity on the accesses so far
@@ -111,6 +119,19 @@ private:
     std::vector<uint64_t> trace_;
     std::vector<uint64_t> uses_;          // per key (layer * n_expert + expert)
     std::vector<char> resident_;          // per key, as of the last fetch
+    // The fetch between begin() and finish().
+    struct InFlight {
+        int64_t layer = 0;
+        std::vector<int32_t> ids;
+        std::vector<bool> read, transient, hit;
+        uint64_t hits = 0, bytes = 0;
+        std::vector<uint64_t> evicted;
+        std::vector<tier::ReadRequest> reqs;
+        tier::IoCounters before;
+        std::future<Status> done;
+    };
+    InFlight flight_;
+    bool in_flight_ = false;
     mutable size_t optimal_at_ = 0;     // trace length of the cached optimum
     mutable double optimal_ = 0;
 };
