@@ -112,4 +112,24 @@ Status read_moe_hparams(const GgufFile& f, HParams& hp) {
     return {};
 }
 
+Status standard_hparams(const Standard& b, const GgufFile& f, HParams& hp) {
+    hp.rope_type = b.rope;
+    hp.has_qkv_bias = b.attention.qkv_bias;
+    hp.has_qk_norm = b.attention.qk_norm != QkNorm::None;
+    return b.moe ? read_moe_hparams(f, hp) : Status{};
+}
+
+Status standard_load(const Standard& b, TensorLoader& t, const HParams& hp, LayerWeights& L) {
+    if (auto s = load_attention(t, hp, L, b.attention); !s) return s;
+    return b.moe ? load_moe_ffn(t, hp, L, b.experts) : load_dense_ffn(t, hp, L);
+}
+
+void standard_build(const Standard& b, BlockBuilder& g, int64_t window) {
+    attention(g, b.attention, window);
+    if (b.moe)
+        moe_ffn(g, b.experts);
+    else
+        dense_ffn(g);
+}
+
 }  // namespace eg::blocks

@@ -49,4 +49,29 @@ void moe_ffn(BlockBuilder& g, const MoeSpec& m);
 // architecture's hparams() calls it.
 Status read_moe_hparams(const GgufFile& f, HParams& hp);
 
+// The block most architectures have: attention, then a dense SwiGLU or a
+// mixture of experts, with the choices below. An architecture file states
+// its Standard and takes its ArchSpec from standard_arch<>().
+struct Standard {
+    RopeType rope = RopeType::NeoX;
+    AttentionSpec attention = {};
+    bool moe = false;     // the FFN is `experts`, else the dense SwiGLU
+    MoeSpec experts = {};
+};
+
+// The rope type, what hp says of the attention, and the expert keys.
+Status standard_hparams(const Standard& b, const GgufFile& f, HParams& hp);
+Status standard_load(const Standard& b, TensorLoader& t, const HParams& hp, LayerWeights& L);
+// x += attention(x) (a sliding window of `window` positions, 0: none); x += ffn(x)
+void standard_build(const Standard& b, BlockBuilder& g, int64_t window = 0);
+
+template <const Standard& B>
+const ArchSpec& standard_arch(std::string_view name, std::string_view families) {
+    static const ArchSpec spec{
+        name, families, [](const GgufFile& f, HParams& hp) { return standard_hparams(B, f, hp); },
+        [](TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) { return standard_load(B, t, hp, L); },
+        [](BlockBuilder& g) { standard_build(B, g); }};
+    return spec;
+}
+
 }  // namespace eg::blocks

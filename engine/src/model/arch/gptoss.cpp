@@ -15,33 +15,30 @@ namespace eg {
 
 namespace {
 
-constexpr blocks::AttentionSpec kAttention{.qkv_bias = true, .output_bias = true, .sinks = true};
-constexpr blocks::MoeSpec kMoe{.norm = "post_attention_norm",
-                               .softmax_chosen = true,
-                               .biases = true,
-                               .act = ExpertActivation{.clamped = true, .alpha = 1.702f, .limit = 7.0f}};
+constexpr blocks::Standard kBlock{
+    .attention = {.qkv_bias = true, .output_bias = true, .sinks = true},
+    .moe = true,
+    .experts = {.norm = "post_attention_norm",
+                .softmax_chosen = true,
+                .biases = true,
+                .act = ExpertActivation{.clamped = true, .alpha = 1.702f, .limit = 7.0f}}};
 
 Status hparams(const GgufFile& f, HParams& hp) {
-    hp.rope_type = RopeType::NeoX;
-    hp.has_qkv_bias = true;
     const std::string key = hp.arch + ".attention.sliding_window";
     auto w = f.get_int(key);
     if (!w) return w.error();
     if (!w.value()) return f.error(key, "missing (gpt-oss's even blocks attend through a sliding window)");
     if (*w.value() < 1 || *w.value() > (1 << 24)) return f.error(key, "must be in [1, 16777216]");
     hp.n_swa = *w.value();
-    return blocks::read_moe_hparams(f, hp);
+    return blocks::standard_hparams(kBlock, f, hp);
 }
 
 Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_moe_ffn(t, hp, L, kMoe);
+    return blocks::standard_load(kBlock, t, hp, L);
 }
 
-void build(BlockBuilder& g) {
-    blocks::attention(g, kAttention, g.il % 2 == 0 ? g.hp.n_swa : 0);
-    blocks::moe_ffn(g, kMoe);
-}
+// The window in the even blocks only.
+void build(BlockBuilder& g) { blocks::standard_build(kBlock, g, g.il % 2 == 0 ? g.hp.n_swa : 0); }
 
 }  // namespace
 

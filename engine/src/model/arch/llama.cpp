@@ -7,27 +7,9 @@
 namespace eg {
 
 namespace {
-
-Status hparams(const GgufFile&, HParams& hp) {
-    hp.rope_type = RopeType::Normal;
-    return {};
-}
-
-Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, {}); !s) return s;
-    return blocks::load_dense_ffn(t, hp, L);
-}
-
-void build(BlockBuilder& g) {
-    blocks::attention(g, {});
-    blocks::dense_ffn(g);
-}
-
+constexpr blocks::Standard kBlock{.rope = RopeType::Normal};
 }  // namespace
 
-const ArchSpec& arch_llama() {
-    static const ArchSpec spec{"llama", "SmolLM2, Llama 2/3.x, TinyLlama, Mistral", hparams, load, build};
-    return spec;
-}
+const ArchSpec& arch_llama() { return blocks::standard_arch<kBlock>("llama", "SmolLM2, Llama 2/3.x, TinyLlama, Mistral"); }
 
 }  // namespace eg

@@ -10,31 +10,11 @@
 namespace eg {
 
 namespace {
-
-constexpr blocks::MoeSpec kMoe{.renormalize = false};
-constexpr blocks::AttentionSpec kAttention{.qk_norm = blocks::QkNorm::Whole};
-
-Status hparams(const GgufFile& f, HParams& hp) {
-    hp.rope_type = RopeType::NeoX;
-    hp.has_qk_norm = true;
-    return blocks::read_moe_hparams(f, hp);
-}
-
-Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_moe_ffn(t, hp, L, kMoe);
-}
-
-void build(BlockBuilder& g) {
-    blocks::attention(g, kAttention);
-    blocks::moe_ffn(g, kMoe);
-}
-
+constexpr blocks::Standard kBlock{.attention = {.qk_norm = blocks::QkNorm::Whole},
+                                      .moe = true,
+                                      .experts = {.renormalize = false}};
 }  // namespace
 
-const ArchSpec& arch_olmoe() {
-    static const ArchSpec spec{"olmoe", "OLMoE", hparams, load, build};
-    return spec;
-}
+const ArchSpec& arch_olmoe() { return blocks::standard_arch<kBlock>("olmoe", "OLMoE"); }
 
 }  // namespace eg

@@ -6,30 +6,9 @@
 namespace eg {
 
 namespace {
-
-constexpr blocks::AttentionSpec kAttention{.qkv_bias = true};
-
-Status hparams(const GgufFile&, HParams& hp) {
-    hp.rope_type = RopeType::NeoX;
-    hp.has_qkv_bias = true;
-    return {};
-}
-
-Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_dense_ffn(t, hp, L);
-}
-
-void build(BlockBuilder& g) {
-    blocks::attention(g, kAttention);
-    blocks::dense_ffn(g);
-}
-
+constexpr blocks::Standard kBlock{.attention = {.qkv_bias = true}};
 }  // namespace
 
-const ArchSpec& arch_qwen2() {
-    static const ArchSpec spec{"qwen2", "Qwen2, Qwen2.5", hparams, load, build};
-    return spec;
-}
+const ArchSpec& arch_qwen2() { return blocks::standard_arch<kBlock>("qwen2", "Qwen2, Qwen2.5"); }
 
 }  // namespace eg

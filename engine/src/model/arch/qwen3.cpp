@@ -7,30 +7,9 @@
 namespace eg {
 
 namespace {
-
-constexpr blocks::AttentionSpec kAttention{.qk_norm = blocks::QkNorm::PerHead};
-
-Status hparams(const GgufFile&, HParams& hp) {
-    hp.rope_type = RopeType::NeoX;
-    hp.has_qk_norm = true;
-    return {};
-}
-
-Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_dense_ffn(t, hp, L);
-}
-
-void build(BlockBuilder& g) {
-    blocks::attention(g, kAttention);
-    blocks::dense_ffn(g);
-}
-
+constexpr blocks::Standard kBlock{.attention = {.qk_norm = blocks::QkNorm::PerHead}};
 }  // namespace
 
-const ArchSpec& arch_qwen3() {
-    static const ArchSpec spec{"qwen3", "Qwen3", hparams, load, build};
-    return spec;
-}
+const ArchSpec& arch_qwen3() { return blocks::standard_arch<kBlock>("qwen3", "Qwen3"); }
 
 }  // namespace eg

@@ -9,31 +9,11 @@
 namespace eg {
 
 namespace {
-
-constexpr blocks::MoeSpec kMoe{.renormalize = true};
-constexpr blocks::AttentionSpec kAttention{.qk_norm = blocks::QkNorm::PerHead};
-
-Status hparams(const GgufFile& f, HParams& hp) {
-    hp.rope_type = RopeType::NeoX;
-    hp.has_qk_norm = true;
-    return blocks::read_moe_hparams(f, hp);
-}
-
-Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
-    if (auto s = blocks::load_attention(t, hp, L, kAttention); !s) return s;
-    return blocks::load_moe_ffn(t, hp, L, kMoe);
-}
-
-void build(BlockBuilder& g) {
-    blocks::attention(g, kAttention);
-    blocks::moe_ffn(g, kMoe);
-}
-
+constexpr blocks::Standard kBlock{.attention = {.qk_norm = blocks::QkNorm::PerHead},
+                                      .moe = true,
+                                      .experts = {.renormalize = true}};
 }  // namespace
 
-const ArchSpec& arch_qwen3moe() {
-    static const ArchSpec spec{"qwen3moe", "Qwen3-30B-A3B, Qwen3-235B-A22B", hparams, load, build};
-    return spec;
-}
+const ArchSpec& arch_qwen3moe() { return blocks::standard_arch<kBlock>("qwen3moe", "Qwen3-30B-A3B, Qwen3-235B-A22B"); }
 
 }  // namespace eg
