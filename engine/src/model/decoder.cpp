@@ -91,8 +91,10 @@ void for_tokens(ThreadPool& pool, int64_t n_tok, F&& fn) {
 
 void moe_route(const MoeRouting& r, const float* logits, int64_t n_tok, int32_t* ids, float* weights) {
     const int64_t E = r.n_expert, K = r.n_used;
-    std::vector<float> p((size_t)E);
-    std::vector<int32_t> order((size_t)E);
+    thread_local std::vector<float> p;
+    thread_local std::vector<int32_t> order;
+    p.resize((size_t)E);
+    order.resize((size_t)E);
     for (int64_t t = 0; t < n_tok; ++t) {
         const float* l = logits + t * E;
         // The softmax is monotonic: the top k by logit are the top k by p.
@@ -121,15 +123,16 @@ Status moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exp
     const int64_t D = gate_exps.all.k, F = gate_exps.rows, K = s.n_used, E = gate_exps.n_expert;
     // The experts the batch chose, ascending, and their weights: from the
     // tier (one batched read of those not in DRAM) or the matrices.
-    std::vector<int32_t> chosen;
-    {
-        std::vector<char> used((size_t)E, 0);
-        for (int64_t i = 0; i < n_tok * K; ++i) used[(size_t)s.ids[i]] = 1;
-        for (int64_t e = 0; e < E; ++e)
-            if (used[(size_t)e]) chosen.push_back((int32_t)e);
-    }
-    std::vector<ExpertWeights> ew(chosen.size());
-    std::vector<char> ready(chosen.size(), 1);
+    std::vector<int32_t>& chosen = s.chosen;
+    s.used.assign((size_t)E, 0);
+    for (int64_t i = 0; i < n_tok * K; ++i) s.used[(size_t)s.ids[i]] = 1;
+    chosen.clear();
+    for (int64_t e = 0; e < E; ++e)
+        if (s.used[(size_t)e]) chosen.push_back((int32_t)e);
+    std::vector<ExpertWeights>& ew = s.experts;
+    ew.resize(chosen.size());
+    std::vector<char>& ready = s.ready;
+    ready.assign(chosen.size(), 1);
     if (tier) {
         // The missing experts load while the ones in DRAM run.
         if (auto st = tier->begin(il, chosen, ew.data(), ready); !st) return st;
@@ -137,8 +140,7 @@ Status moe_experts(const ExpertMatrices& gate_exps, const ExpertMatrices& up_exp
         for (size_t c = 0; c < chosen.size(); ++c)
             ew[c] = {gate_exps.expert(chosen[c]), up_exps.expert(chosen[c]), down_exps.expert(chosen[c])};
     }
-    std::vector<int64_t> picks;  // (token * K + choice) of one expert
-    picks.reserve((size_t)n_tok);
+    std::vector<int64_t>& picks = s.picks;  // (token * K + choice) of one expert
     bool waited = !tier;
     // Pass 0: the experts at hand; pass 1: the others, once they are in.
     for (int pass = 0; pass < 2; ++pass)

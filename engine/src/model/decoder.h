@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/matmul.h"
+#include "model/expert_tier.h"
 #include "model/graph.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -15,7 +16,6 @@
 namespace eg {
 
 class ThreadPool;
-class ExpertTier;
 
 // TensorDumpFn (model/extension.h) is called with every named intermediate
 // ("attn_norm", "q", "attn_out", "ffn_out", "l_out", ...) when set: lets a
@@ -30,6 +30,12 @@ struct MoeScratch {
     std::vector<float> weights;
     std::vector<float> in, gate, up, act, out;  // [n_batch, n_embd or n_ff_exp]
     std::vector<float> y;                       // [n_batch * n_used, n_embd]
+    // The experts a batch chose and where their weights are (reused, so that
+    // a decode step allocates nothing).
+    std::vector<int32_t> chosen;
+    std::vector<char> used, ready;
+    std::vector<ExpertWeights> experts;
+    std::vector<int64_t> picks;
 
     void allocate(int64_t n_batch, int64_t n_embd, int64_t n_ff_exp, int64_t n_used);
     uint64_t bytes() const;

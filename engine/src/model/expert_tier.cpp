@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <future>
 
 #include "core/log.h"
 #include "core/units.h"
@@ -25,7 +24,31 @@ std::unique_ptr<uint8_t[], void (*)(void*)> aligned_buffer(uint64_t bytes) {
 
 }  // namespace
 
-ExpertTier::~ExpertTier() { (void)finish(); }
+ExpertTier::~ExpertTier() {
+    (void)finish();
+    if (io_thread_.joinable()) {
+        {
+            std::lock_guard<std::mutex> lock(io_mu_);
+            io_stop_ = true;
+        }
+        io_cv_.notify_all();
+        io_thread_.join();
+    }
+}
+
+void ExpertTier::io_loop() {
+    std::unique_lock<std::mutex> lock(io_mu_);
+    for (;;) {
+        io_cv_.wait(lock, [this] { return io_job_ || io_stop_; });
+        if (io_stop_) return;
+        lock.unlock();
+        Status st = reader_->read(flight_.reqs);
+        lock.lock();
+        io_status_ = std::move(st);
+        io_job_ = false;
+        io_cv_.notify_all();
+    }
+}
 
 Result<std::unique_ptr<ExpertTier>> ExpertTier::open(const Model& m, const ExpertTierOptions& o) {
     const HParams& hp = m.hparams();
@@ -74,6 +97,7 @@ Result<std::unique_ptr<ExpertTier>> ExpertTier::open(const Model& m, const Exper
     if (!file) return file.error();
     t->file_ = std::move(file.value());
     t->reader_ = std::make_unique<tier::BatchReader>(t->file_);
+    t->io_thread_ = std::thread([p = t.get()] { p->io_loop(); });
     EG_LOG_INFO("{}: experts in tiers: {} of {} experts in DRAM ({} of {}), the rest read from the file ({}, {})",
                 f.path(), capacity, (uint64_t)t->blocks_.size() * (uint64_t)hp.n_expert, format_bytes(capacity * t->slot_bytes_),
                 format_bytes((uint64_t)t->blocks_.size() * (uint64_t)hp.n_expert * t->slot_bytes_),
@@ -174,8 +198,11 @@ Status ExpertTier::begin(int64_t il, std::span<const int32_t> ids, ExpertWeights
     f.evicted = std::move(evicted_keys);
     f.reqs = std::move(reqs);
     f.before = reader_->counters();
-    if (!f.reqs.empty())
-        f.done = std::async(std::launch::async, [this] { return reader_->read(flight_.reqs); });
+    if (!f.reqs.empty()) {
+        std::lock_guard<std::mutex> lock(io_mu_);
+        io_job_ = true;
+        io_cv_.notify_all();
+    }
     in_flight_ = true;
     return {};
 }
@@ -185,7 +212,12 @@ Status ExpertTier::finish() {
     in_flight_ = false;
     InFlight& f = flight_;
     const auto t0 = std::chrono::steady_clock::now();
-    Status st = f.done.valid() ? f.done.get() : Status{};
+    Status st;
+    if (!f.reqs.empty()) {
+        std::unique_lock<std::mutex> lock(io_mu_);
+        io_cv_.wait(lock, [this] { return !io_job_; });
+        st = std::move(io_status_);
+    }
     const auto us = (uint64_t)std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - t0).count();
     const size_t n = f.ids.size();

@@ -11,12 +11,13 @@
 // buffer for this call). The forward waits only for the experts not in DRAM.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/result.h"
@@ -128,10 +129,16 @@ private:
         std::vector<uint64_t> evicted;
         std::vector<tier::ReadRequest> reqs;
         tier::IoCounters before;
-        std::future<Status> done;
     };
     InFlight flight_;
     bool in_flight_ = false;
+    // The I/O thread: reads flight_.reqs when io_job_ is set, then clears it.
+    void io_loop();
+    std::thread io_thread_;
+    std::mutex io_mu_;
+    std::condition_variable io_cv_;
+    bool io_job_ = false, io_stop_ = false;
+    Status io_status_;
     mutable size_t optimal_at_ = 0;     // trace length of the cached optimum
     mutable double optimal_ = 0;
 };
