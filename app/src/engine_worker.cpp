@@ -186,13 +186,15 @@ void EngineWorker::applyPlacement(const eg::PlacementRequest& placement) {
     const bool reopen = cur_->model->extension() != nullptr &&
                         want.engram_dram_budget->resolve(tables) != previous.engram_dram_budget->resolve(tables);
     // A MoE model's expert cache belongs to the session, which is made anew
-    // below in any case: a changed budget (in bytes; none is all of them)
-    // only opens the new session's tier at its size.
-    const uint64_t experts = cur_->run->model.expert_bytes();
-    const auto expert_bytes = [experts](const std::optional<eg::ByteBudget>& b) {
-        return b ? std::min(b->resolve(experts), experts) : experts;
+    // below in any case: a changed budget (in bytes; none is the default the
+    // planner takes) only opens the new session's tier at its size.
+    const eg::ModelInfo& info = cur_->run->model;
+    const uint64_t experts = info.expert_bytes();
+    const auto expert_bytes = [&](const std::optional<eg::ByteBudget>& b) {
+        return std::min((b ? *b : eg::default_expert_dram_budget(info)).resolve(experts), experts);
     };
-    const bool experts_change = experts > 0 && expert_bytes(want.expert_dram_budget) != expert_bytes(previous.expert_dram_budget);
+    const bool experts_change =
+        experts > 0 && expert_bytes(want.expert_dram_budget) != expert_bytes(previous.expert_dram_budget);
     EG_LOG_INFO("re-placing {}: VRAM budget {}, Engram DRAM budget {}, expert DRAM budget {}, context {}{}{}",
                 path.toStdString(), budget_text(want.vram_budget), budget_text(want.engram_dram_budget),
                 budget_text(want.expert_dram_budget), want.n_ctx, reopen ? " (the Engram tables reopen)" : "",
