@@ -2,8 +2,11 @@
 # One run of the CUDA checks on the lent GPU machine (an H200; no network,
 # 64 MiB of uploads, 15 minutes of device time in all). Aims to finish in
 # 8 minutes:
-#   1. configure + build Release with CUDA for sm_90 (-j16)
-#   2. the GPU tests: test_backend_ops, test_cuda_model, test_engram_cuda
+#   1. configure + build Release with CUDA for sm_90 (-j16): the programs
+#      and the GPU plugin they load, lib/engram-desktop/libengram-cuda.so
+#   2. engram-cli gpus (the plugin loads, the GPU is listed), then the GPU
+#      tests: test_backend_ops, test_cuda_model, test_engram_cuda, the
+#      plugin's own test_gpu_plugin (all through the plugin)
 #   3. synthetic 1B- and 8B-shaped Q4_K llama models (engram-cli forge --synthetic)
 #   4. engram-bench on each (prefill 512, decode 128): all blocks on the GPU,
 #      then about half of them on the CPU (--vram-budget in bytes)
@@ -87,8 +90,10 @@ fi
 step configure 120 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGRAM_BUILD_DESKTOP=OFF \
     -DENGRAM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" \
     "${CMAKE_EXTRA[@]}"
-step build 300 cmake --build "$BUILD" -j16 --target test_backend_ops test_cuda_model test_engram_cuda engram-cli \
-    engram-bench
+step build 300 cmake --build "$BUILD" -j16 --target engram-cuda test_backend_ops test_cuda_model test_engram_cuda \
+    test_gpu_plugin engram-cli engram-bench
+# The tests load the plugin from here (the programs find it beside them: bin/../lib/engram-desktop).
+export ENGRAM_GPU_PLUGIN=$BUILD/lib/engram-desktop/libengram-cuda.so
 
 # --- 2. GPU tests -------------------------------------------------------------
 find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -n 1; }
@@ -97,6 +102,9 @@ CM=$(find_bin test_cuda_model)
 EC=$(find_bin test_engram_cuda)
 CLI=$(find_bin engram-cli)
 BENCH=$(find_bin engram-bench)
+GP=$(find_bin test_gpu_plugin)
+if [[ -n "$CLI" ]]; then step gpus 30 "$CLI" gpus; else SUMMARY+=("gpus                   MISSING"); fi
+if [[ -n "$GP" ]]; then step test_gpu_plugin 120 "$GP"; fi
 if [[ -n "$OPS" ]]; then step test_backend_ops 120 "$OPS"; else SUMMARY+=("test_backend_ops       MISSING"); fi
 if [[ -n "$CM" ]]; then step test_cuda_model 180 "$CM"; else SUMMARY+=("test_cuda_model        MISSING"); fi
 if [[ -n "$EC" ]]; then step test_engram_cuda 120 "$EC"; else SUMMARY+=("test_engram_cuda       MISSING"); fi

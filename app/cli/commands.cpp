@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "config.h"
+#include "backend/gpu.h"
 #include "core/log.h"
+#include "core/units.h"
 #include "engram_model.h"
 #include "plan/apply.h"
 #include "plan/live.h"
@@ -129,6 +131,36 @@ std::unique_ptr<Model> load_or_report(const CommonOptions& c) {
         return nullptr;
     }
     return std::move(m.value());
+}
+
+int cmd_gpus(bool json) {
+    const GpuPluginStatus& p = gpu_plugin();
+    std::string why;
+    const std::vector<GpuInfo> gpus = p.loaded ? cuda_probe(false, &why) : std::vector<GpuInfo>{};
+    if (!p.loaded) why = p.why_not;
+    if (json) {
+        nlohmann::json g = nlohmann::json::array();
+        for (const GpuInfo& x : gpus)
+            g.push_back({{"index", x.index},
+                         {"name", x.name},
+                         {"vram_total_bytes", x.vram_total},
+                         {"vram_free_bytes", x.vram_free},
+                         {"compute_capability", std::to_string(x.cc_major) + "." + std::to_string(x.cc_minor)}});
+        nlohmann::json j = {{"plugin", {{"loaded", p.loaded}, {"path", p.path}, {"describe", p.describe}}},
+                            {"gpus", g}};
+        j["why_none"] = gpus.empty() ? nlohmann::json(why) : nlohmann::json(nullptr);
+        std::cout << j.dump(2) << "\n";
+    } else {
+        if (p.loaded) std::cout << "GPU plugin: " << p.path << " (" << p.describe << ")\n";
+        for (const GpuInfo& x : gpus)
+            std::cout << "cuda:" << x.index << "  " << x.name << "  " << format_bytes(x.vram_free) << " free of "
+                      << format_bytes(x.vram_total) << "  compute capability " << x.cc_major << "." << x.cc_minor
+                      << "\n";
+        if (gpus.size() > 1)
+            std::cout << "(a model uses cuda:0 only for now; splitting one over several GPUs is a later step)\n";
+        if (gpus.empty()) std::cout << "no GPU: " << why << "; models run on the CPU\n";
+    }
+    return gpus.empty() ? 1 : 0;
 }
 
 int cmd_info(const CommonOptions& c0, bool json) {

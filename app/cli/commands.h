@@ -50,6 +50,8 @@ struct SamplingOptions {
 };
 
 int cmd_info(const CommonOptions& c, bool json);
+// The GPU plugin (where from, or why none) and its GPUs; 0 when one is usable.
+int cmd_gpus(bool json);
 int cmd_tokenize(const CommonOptions& c, const std::string& text, bool add_special, bool parse_special);
 // stats_json: a path to write the live memory/Engram/throughput object to
 // (plan/live.h, the memory panel's numbers); "": none.

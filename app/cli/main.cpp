@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
     bool json = false;
     info->add_flag("--json", json, "print JSON");
 
+    auto* gpus = app.add_subcommand("gpus", "the GPU plugin (libengram-cuda.so) and the GPUs it finds");
+    bool gpus_json = false;
+    gpus->add_flag("--json", gpus_json, "print JSON");
+
     auto* tokenize = app.add_subcommand("tokenize", "print the token ids of a text as JSON");
     add_common(tokenize, common);
     std::string text;
@@ -185,6 +189,7 @@ int main(int argc, char** argv) {
 
     if (*planc) return cmd_plan(pa);
     if (*info) return cmd_info(common, json);
+    if (*gpus) return cmd_gpus(gpus_json);
     if (*tokenize) return cmd_tokenize(common, text, !no_special, !no_parse_special);
     if (*run) return cmd_run(common, sampling, prompt, chat, system, stats_json);
     if (*logits) return cmd_logits(common, tokens_json, text, top, dump_path, dump_dir);

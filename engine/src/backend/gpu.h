@@ -1,15 +1,15 @@
 // The GPU backend as the rest of the engine sees it: plain C++, no CUDA
-// headers. These functions are a link-time plugin interface: the engine
-// (runtime/session.cpp, plan/probe.cpp) calls them, and only engine/src/cuda/
-// defines them, in one of two object libraries a program links (see
-// engine/CMakeLists.txt): eg_gpu, the CUDA backend, or eg_gpu_stub, whose
-// functions say why there is none. Without CUDA in the build (or without a
-// GPU) every function says why in a sentence; nothing crashes and the session
-// falls back to the CPU only when asked to plan, never silently.
+// headers. The CUDA backend is a plugin, libengram-cuda.so, loaded at run
+// time (backend/gpu_plugin.cpp) the first time any of these functions is
+// called, so that no program links a CUDA library and each one runs on the
+// CPU where there is no plugin, no driver or no GPU. Each function then says
+// why in a sentence; nothing crashes, and the session falls back to the CPU
+// only when asked to plan, never silently.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,12 +30,33 @@ struct GpuInfo {
     int cc_major = 0, cc_minor = 0;
 };
 
-// Whether this build has the CUDA backend.
+// The GPU plugin of this process: loaded (and from where, what it runs on)
+// or why not. Loads it on the first call; the same answer afterwards.
+struct GpuPluginStatus {
+    bool loaded = false;
+    std::string path;       // the file loaded, or the last one tried
+    std::string describe;   // the plugin's own line: "CUDA 13.0 runtime (static), driver 13.0"
+    std::string why_not;    // a sentence when not loaded
+};
+const GpuPluginStatus& gpu_plugin();
+
+// Where the plugin is looked for: ENGRAM_GPU_PLUGIN when set (a path, or
+// "none" to run without one), else <program's folder>/../lib/engram-desktop/
+// libengram-cuda.so (the packages' layout, and the build tree's).
+std::vector<std::string> gpu_plugin_candidates();
+
+// Whether a GPU plugin is loaded (not whether it found a GPU).
 bool cuda_compiled();
 
-// The usable GPUs; empty with a sentence in *why_none when CUDA is not built,
-// there is no driver or no device. measure_bandwidth: also time copies.
+// The usable GPUs; empty with a sentence in *why_none when no plugin is
+// loaded, there is no driver or no device. measure_bandwidth: also time copies.
 std::vector<GpuInfo> cuda_probe(bool measure_bandwidth, std::string* why_none);
+
+// The driver's free and total memory of GPU `device` now; none without it.
+struct GpuMemoryNow {
+    uint64_t free = 0, total = 0;
+};
+std::optional<GpuMemoryNow> gpu_memory_now(int device);
 
 // Blocks [first, last) of m on GPU `device` (and the output head when
 // output_head), weights uploaded once in their quantized form, KV in VRAM.

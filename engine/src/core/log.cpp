@@ -1,5 +1,6 @@
 #include "core/log.h"
 
+#include <atomic>
 #include <mutex>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -19,11 +20,17 @@ std::shared_ptr<spdlog::logger>& slot() {
     static std::shared_ptr<spdlog::logger> l = make_default();
     return l;
 }
+std::atomic<LoggerSource> g_source{nullptr};
 }  // namespace
 
 std::shared_ptr<spdlog::logger> logger() {
+    if (LoggerSource src = g_source.load(std::memory_order_acquire)) return src();
     std::lock_guard<std::mutex> lock(g_mu);
     return slot();
+}
+
+void set_logger_source(LoggerSource source) {
+    if (source != &logger) g_source.store(source, std::memory_order_release);
 }
 
 void set_log_sinks(std::vector<spdlog::sink_ptr> sinks) {

@@ -13,6 +13,11 @@ std::shared_ptr<spdlog::logger> logger();
 void set_log_sinks(std::vector<spdlog::sink_ptr> sinks);
 void set_log_level(spdlog::level::level_enum level);
 
+// A GPU plugin carries its own copy of this file: it hands every log line
+// to the program's logger through the program's logger() (backend/gpu_plugin.h).
+using LoggerSource = std::shared_ptr<spdlog::logger> (*)();
+void set_logger_source(LoggerSource source);
+
 }  // namespace eg
 
 #define EG_LOG_DEBUG(...) SPDLOG_LOGGER_DEBUG(::eg::logger(), __VA_ARGS__)

@@ -23,9 +23,9 @@
 #include <thread>
 #include <vector>
 
-#include "backend/gpu.h"
 #include "core/log.h"
 #include "cuda/cuda_backend_impl.h"
+#include "cuda/cuda_plugin.h"
 
 namespace eg {
 
@@ -560,18 +560,16 @@ Status CudaBackend::output(const float* x_last, float* logits, const TensorDumpF
     return {};
 }
 
-}  // namespace cuda
-
-Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model& m, int device, int64_t first, int64_t last,
-                                                        bool output_head, int64_t n_ctx, int64_t n_batch,
-                                                        uint64_t engram_cache_bytes) {
-    auto b =
-        std::make_unique<cuda::CudaBackend>(m, device, first, last, output_head, n_ctx, n_batch, engram_cache_bytes);
+Result<std::unique_ptr<LayerBackend>> make_backend(const Model& m, const GpuRange& r) {
+    auto b = std::make_unique<CudaBackend>(m, r.device, r.first, r.last, r.output_head, r.n_ctx, r.n_batch,
+                                           r.engram_cache_bytes);
     if (auto st = b->init(); !st) {
         EG_LOG_WARN("{}", st.message());
         return st.error();  // the destructor frees what init() got
     }
     return std::unique_ptr<LayerBackend>(std::move(b));
 }
+
+}  // namespace cuda
 
 }  // namespace eg

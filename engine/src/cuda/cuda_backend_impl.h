@@ -85,7 +85,10 @@ public:
         DeviceMemory d;
         d.device = device();
         d.weights_bytes = weights_bytes_;
-        d.weights_file_bytes = weights_bytes_;  // uploaded as the file stores them
+        // Uploaded as the file stores them; a tied head is a copy of the
+        // token table, which the host still reads (the embedding lookup).
+        d.weights_file_bytes =
+            weights_bytes_ - (head_ && m_.hparams().tied_output ? (uint64_t)(output_.n * output_.row_bytes) : 0);
         d.kv_bytes = k_cache_.bytes() + v_cache_.bytes();
         d.scratch_bytes = scratch_bytes_;
         for (const DevLookup& L : lookups_) {

@@ -1,15 +1,14 @@
-// GPU probing (backend/gpu.h): the devices, their free VRAM, and the
-// measured pinned host->device and device-copy bandwidths.
+// GPU probing for the plugin (cuda/cuda_plugin.h): the driver, the devices,
+// their free VRAM, and the measured pinned host->device and device-copy
+// bandwidths.
 #include <cstring>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 
-#include "backend/gpu.h"
+#include "cuda/cuda_plugin.h"
 
-namespace eg {
-
-bool cuda_compiled() { return true; }
+namespace eg::cuda {
 
 namespace {
 
@@ -52,8 +51,41 @@ void measure_bandwidth(GpuInfo& g) {
 
 }  // namespace
 
-std::vector<GpuInfo> cuda_probe(bool measure, std::string* why_none) {
+std::string driver_problem() {
+    int drv = 0, rt = 0;
+    (void)cudaRuntimeGetVersion(&rt);
+    if (cudaDriverGetVersion(&drv) != cudaSuccess || drv == 0) {
+        (void)cudaGetLastError();
+        return "no NVIDIA driver is installed (libcuda.so.1 was not found)";
+    }
+    if (drv < rt)
+        return "the NVIDIA driver supports CUDA " + version_text(drv) + " but this plugin needs CUDA " +
+               version_text(rt) + ": update the driver";
+    return {};
+}
+
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+std::optional<GpuMemoryNow> memory_now(int device) {
+    int prev = 0;
+    if (cudaGetDevice(&prev) != cudaSuccess || cudaSetDevice(device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return std::nullopt;
+    }
+    size_t fb = 0, tb = 0;
+    const bool ok = cudaMemGetInfo(&fb, &tb) == cudaSuccess;
+    (void)cudaGetLastError();
+    (void)cudaSetDevice(prev);
+    if (!ok) return std::nullopt;
+    return GpuMemoryNow{fb, tb};
+}
+
+std::vector<GpuInfo> probe_devices(bool measure, std::string* why_none) {
     std::vector<GpuInfo> out;
+    if (std::string p = driver_problem(); !p.empty()) {
+        if (why_none) *why_none = p;
+        return out;
+    }
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
@@ -93,4 +125,4 @@ std::vector<GpuInfo> cuda_probe(bool measure, std::string* why_none) {
     return out;
 }
 
-}  // namespace eg
+}  // namespace eg::cuda

@@ -1,41 +1,14 @@
-// The CUDA entry points of a build without CUDA (no nvcc found, or
-// -DENGRAM_CUDA=OFF), and of the desktop app, which links this stub even when
-// the project has CUDA (EG_STUB_BY_CHOICE): each one says which.
-#include "backend/gpu.h"
+// The per-operation wrappers (cuda/cuda_ops.h) of a build without CUDA (no
+// nvcc found, or -DENGRAM_CUDA=OFF), for test_backend_ops: each says why.
 #include "cuda/cuda_ops.h"
-
-namespace eg {
-
-namespace {
-#ifdef EG_STUB_BY_CHOICE
-const char* kNotBuilt =
-    "the desktop app is built without the CUDA backend, so that its package starts on machines without the CUDA "
-    "libraries (engram-cli and engram-bench have it)";
-#else
-const char* kNotBuilt = "this build has no CUDA backend (nvcc was not found when it was configured)";
-#endif
-}
-
-bool cuda_compiled() { return false; }
-
-std::vector<GpuInfo> cuda_probe(bool, std::string* why_none) {
-    if (why_none) *why_none = kNotBuilt;
-    return {};
-}
-
-Result<std::unique_ptr<LayerBackend>> make_cuda_backend(const Model&, int device, int64_t, int64_t, bool, int64_t,
-                                                        int64_t, uint64_t) {
-    return Error{"cuda:" + std::to_string(device) + ": " + kNotBuilt};
-}
-
-}  // namespace eg
-
-// The per-operation wrappers for tests (cuda/cuda_ops.h).
 
 namespace eg::cuda_ops {
 
 namespace {
-Status not_built(int dev) { return Error{"cuda:" + std::to_string(dev) + ": " + std::string(kNotBuilt)}; }
+Status not_built(int dev) {
+    return Error{"cuda:" + std::to_string(dev) +
+                 ": this build has no CUDA backend (nvcc was not found when it was configured)"};
+}
 }  // namespace
 
 Status rms_norm(int dev, const float*, const float*, float*, int64_t, int64_t, float) { return not_built(dev); }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "backend/gpu.h"
+
 namespace eg {
 
 MeasuredMemory measure_memory(const SessionMemory& mem, const ExtensionStats* ext, const PlannedRun& run) {
@@ -66,7 +68,7 @@ namespace {
 
 nlohmann::json tier_json(const MeasuredTier& t) {
     const TierUsage& u = t.usage;
-    return {{"bytes", u.bytes()},
+    nlohmann::json j = {{"bytes", u.bytes()},
             {"capacity_bytes", u.capacity_bytes},
             {"budget_bytes", t.budget_bytes},
             {"by_category",
@@ -75,6 +77,11 @@ nlohmann::json tier_json(const MeasuredTier& t) {
               {"engram", u.engram_bytes},
               {"experts", u.expert_bytes},
               {"scratch", u.scratch_bytes}}}};
+    if (t.driver_total_bytes) {
+        j["driver_free_bytes"] = t.driver_free_bytes;
+        j["driver_total_bytes"] = t.driver_total_bytes;
+    }
+    return j;
 }
 
 }  // namespace
@@ -90,6 +97,11 @@ LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, co
                          const PlannedRun& run, const ExpertTier* experts) {
     LiveFigures f;
     f.memory = measure_memory(mem, ext, run);
+    if (!run.hardware.gpus.empty() && run.hardware.gpus[0].name != "assumed")
+        if (const auto now = gpu_memory_now(0)) {
+            f.memory.vram.driver_free_bytes = now->free;
+            f.memory.vram.driver_total_bytes = now->total;
+        }
     if (ext) f.engram = *ext;
     if (experts)
         f.experts = ExpertFigures{experts->stats(), experts->optimal_hit_rate(), experts->policy_name(),

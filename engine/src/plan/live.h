@@ -24,6 +24,9 @@ namespace eg {
 struct MeasuredTier {
     TierUsage usage;          // weights, kv, engram (VRAM: hot-row cache; DRAM: resident rows; SSD: rows on disk), scratch
     uint64_t budget_bytes = 0;  // VRAM budget; DRAM: the Engram DRAM budget; SSD: none (0)
+    // VRAM: the driver's free and total memory of cuda:0 now (everything on
+    // the card, other programs' too); 0 without a GPU. live_figures() sets them.
+    uint64_t driver_free_bytes = 0, driver_total_bytes = 0;
 };
 
 struct MeasuredMemory {

@@ -612,7 +612,8 @@ nlohmann::json to_json(const Hardware& hw) {
                      {"vram_total_bytes", x.vram_total_bytes},
                      {"vram_free_bytes", x.vram_free_bytes},
                      {"h2d_GBps", x.h2d_GBps},
-                     {"vram_read_GBps", x.vram_read_GBps}});
+                     {"vram_read_GBps", x.vram_read_GBps},
+                     {"compute_capability", std::to_string(x.cc_major) + "." + std::to_string(x.cc_minor)}});
     nlohmann::json k = nlohmann::json::array();
     for (const auto& r : hw.cpu_matvec)
         k.push_back({{"type", std::string(type_name(r.type))},

@@ -75,6 +75,8 @@ std::vector<GpuHardware> gpus_from_cuda(bool measure, std::string* why) {
         h.vram_free_bytes = g.vram_free;
         h.h2d_GBps = g.h2d_GBps;
         h.vram_read_GBps = g.vram_read_GBps;
+        h.cc_major = g.cc_major;
+        h.cc_minor = g.cc_minor;
         out.push_back(std::move(h));
     }
     return out;
@@ -475,7 +477,14 @@ Hardware probe_hardware(const ProbeOptions& opt) {
             hw.gpus = std::move(now);
         } else {
             for (size_t i = 0; i < now.size(); ++i)
-                if (now[i].name == hw.gpus[i].name) hw.gpus[i].vram_free_bytes = now[i].vram_free_bytes;
+                if (now[i].name == hw.gpus[i].name) {
+                    hw.gpus[i].vram_free_bytes = now[i].vram_free_bytes;
+                    hw.gpus[i].vram_total_bytes = now[i].vram_total_bytes;
+                    hw.gpus[i].cc_major = now[i].cc_major;
+                    hw.gpus[i].cc_minor = now[i].cc_minor;
+                } else {
+                    hw.gpus[i] = now[i];  // another GPU in this slot: its bandwidths are unknown
+                }
         }
         hw.notes.push_back("bandwidths from " + cache + " (measured " +
                            std::to_string((unix_now() - j["probed_at"].get<int64_t>()) / 60) +
@@ -504,6 +513,8 @@ Hardware probe_hardware(const ProbeOptions& opt) {
         j["version"] = kCacheVersion;
     }
     if (hw.gpus.empty()) hw.notes.push_back("no GPU: " + (why_no_gpu.empty() ? std::string("none found") : why_no_gpu));
+    if (const GpuPluginStatus& gp = gpu_plugin(); gp.loaded)
+        hw.notes.push_back("GPU plugin " + gp.path + ": " + gp.describe);
 
     bool changed = !cached;
     if (!opt.ssd_probe_file.empty()) {
