@@ -154,10 +154,12 @@ class TestE2E : public QObject {
 
     // Starts engram-desktop on the private display (log in artifacts/<log>)
     // and waits for its window.
-    void start_app(const QString& data_dir, const QStringList& args, const QString& log) {
+    void start_app(const QString& data_dir, const QStringList& args, const QString& log,
+                   const QStringList& extra_env = {}) {
         app_data_ = data_dir;
         // Hardware figures and Engram hot-row counts stay in the test's data dir.
         QProcessEnvironment env = env_;
+        for (const QString& kv : extra_env) env.insert(kv.section('=', 0, 0), kv.section('=', 1));
         env.insert(QStringLiteral("XDG_CACHE_HOME"), data_dir + QStringLiteral("/cache"));
         app_.setProcessEnvironment(env);
         app_.setProcessChannelMode(QProcess::MergedChannels);
@@ -336,14 +338,17 @@ private slots:
 
     // The memory panel during generation, as a person opens it (Ctrl+M):
     // with an Engram model at a 5% DRAM budget, with the plain model on this
-    // machine without a GPU, and with a mixture-of-experts model at a 25%
-    // expert DRAM budget. The screenshots stay in test-artifacts/.
+    // machine without a GPU, with a mixture-of-experts model at a 25%
+    // expert DRAM budget, and with the plain model split between the CPU and
+    // the test plugin's fake GPU (loaded by the app as it loads
+    // libengram-cuda.so). The screenshots stay in test-artifacts/.
     void memoryPanelDuringGeneration_data() {
         QTest::addColumn<QString>("kind");
         QTest::addColumn<QString>("shot");
         QTest::newRow("engram-5pct") << QStringLiteral("engram") << QStringLiteral("e2e-memory-engram-5pct.png");
         QTest::newRow("no-gpu") << QStringLiteral("plain") << QStringLiteral("e2e-memory-no-gpu.png");
         QTest::newRow("moe-25pct") << QStringLiteral("moe") << QStringLiteral("e2e-memory-moe.png");
+        QTest::newRow("fake-gpu") << QStringLiteral("gpu") << QStringLiteral("e2e-memory-fake-gpu.png");
     }
     void memoryPanelDuringGeneration() {
         QFETCH(QString, kind);
@@ -389,8 +394,15 @@ private slots:
             model = QString::fromStdString(so.out_path);
             args << QStringLiteral("--expert-dram-budget") << QStringLiteral("25%");
         }
+        QStringList env;
+        if (kind == QLatin1String("gpu")) {
+            // 1 GiB of fake VRAM, 200 MiB of it allowed: beside the head and
+            // scratch, about half of the blocks with their KV.
+            env << QStringLiteral("ENGRAM_GPU_PLUGIN=" EG_FAKE_GPU_PLUGIN) << QStringLiteral("ENGRAM_FAKE_GPU_VRAM=1G");
+            args << QStringLiteral("--vram-budget") << QStringLiteral("200M");
+        }
         args << QStringLiteral("--model") << model;
-        start_app(data.path(), args, QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log")));
+        start_app(data.path(), args, QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log")), env);
         if (QTest::currentTestFailed()) return;
         xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
         xdotool({QStringLiteral("windowfocus"), window_id_});
@@ -442,6 +454,14 @@ private slots:
         const int colours = distinct_colours(crop);
         QFile::remove(crop);
         QVERIFY2(colours > 40, qPrintable(QStringLiteral("the memory panel has %1 colours; see %2").arg(colours).arg(path)));
+        if (kind == QLatin1String("gpu")) {
+            // The app's log: the session runs blocks on the device, as planned.
+            QFile log(artifacts_ + QLatin1Char('/') + QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log")));
+            QVERIFY(log.open(QIODevice::ReadOnly));
+            const QString text = QString::fromUtf8(log.readAll());
+            QVERIFY2(text.contains(QStringLiteral(", cuda:0 [")) && text.contains(QStringLiteral("plan vs measured on cuda:0")),
+                     qPrintable(text));
+        }
         stop_app();
     }
 };

@@ -65,6 +65,33 @@ Pane {
                 Layout.fillWidth: true
                 ColumnLayout {
                     Layout.fillWidth: true
+                    // The GPUs found, as the driver reports them.
+                    Repeater {
+                        model: root.panel.gpus
+                        delegate: Label {
+                            required property var modelData
+                            objectName: "gpu_" + modelData.device
+                            Layout.fillWidth: true
+                            wrapMode: Text.Wrap
+                            // The driver's figure now for the GPU in use, else the one probed at placement.
+                            readonly property real free: modelData.device === "cuda:0" && root.mem.vram
+                                                         && root.mem.vram.driver_total_bytes
+                                                         ? root.mem.vram.driver_free_bytes : modelData.vramFree
+                            text: qsTr("%1  %2 · %3 free of %4%5")
+                                  .arg(modelData.device).arg(modelData.name)
+                                  .arg(root.fmt(free)).arg(root.fmt(modelData.vramTotal))
+                                  .arg(modelData.computeCapability ? qsTr(" · compute %1").arg(modelData.computeCapability) : "")
+                        }
+                    }
+                    Label {
+                        objectName: "gpuNote"
+                        visible: text.length > 0
+                        Layout.fillWidth: true
+                        wrapMode: Text.Wrap
+                        opacity: 0.8
+                        font.pointSize: Math.max(1, fm.font.pointSize * 0.9)
+                        text: root.panel.gpuNote
+                    }
                     BudgetRow {
                         objectName: "vramBudget"
                         panel: root.panel
@@ -135,7 +162,7 @@ Pane {
                         text: qsTr("%1 of %2 blocks on the GPU, output head on %3; predicted %4 tok/s decode")
                               .arg(root.panel.preview.n_gpu_blocks !== undefined ? root.panel.preview.n_gpu_blocks : 0)
                               .arg(root.panel.preview.blocks ? root.panel.preview.blocks.length : 0)
-                              .arg(root.panel.preview.output_device || "cpu")
+                              .arg(root.panel.preview.output && root.panel.preview.output.device ? root.panel.preview.output.device : "cpu")
                               .arg(root.rate(root.panel.preview.predicted ? root.panel.preview.predicted.decode_tokens_per_s : null))
                     }
                     Repeater {
@@ -191,7 +218,11 @@ Pane {
                         previewTier: root.previewTiers.vram || ({})
                         categories: root.categories(qsTr("Engram hot cache"), qsTr("Experts"))
                         formatBytes: root.fmt
-                        budgetLabel: root.panel.vramAvailable ? qsTr("budget %1").arg(root.fmt(root.panel.vramBudget)) : qsTr("no GPU")
+                        budgetLabel: !root.panel.vramAvailable ? qsTr("no GPU")
+                                     : root.mem.vram && root.mem.vram.driver_total_bytes
+                                       ? qsTr("budget %1 · driver: %2 free of %3").arg(root.fmt(root.panel.vramBudget))
+                                             .arg(root.fmt(root.mem.vram.driver_free_bytes)).arg(root.fmt(root.mem.vram.driver_total_bytes))
+                                       : qsTr("budget %1").arg(root.fmt(root.panel.vramBudget))
                     }
                     TierBar {
                         title: qsTr("DRAM")

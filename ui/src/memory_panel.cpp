@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/gpu.h"
 #include "format.h"
 #include "plan/planner.h"
 #include "plan/probe.h"
@@ -106,6 +107,36 @@ QString MemoryPanel::vramUnavailableReason() const {
         if (n.rfind("no GPU: ", 0) == 0)
             return tr("No usable GPU: %1. Every block runs on the CPU.").arg(QString::fromStdString(n.substr(8)));
     return tr("No usable GPU. Every block runs on the CPU.");
+}
+
+QVariantList MemoryPanel::gpus() const {
+    QVariantList out;
+    if (!run_) return out;
+    for (size_t i = 0; i < run_->hardware.gpus.size(); ++i) {
+        const eg::GpuHardware& g = run_->hardware.gpus[i];
+        out << QVariantMap{{QStringLiteral("device"), QStringLiteral("cuda:%1").arg(i)},
+                           {QStringLiteral("name"), QString::fromStdString(g.name)},
+                           {QStringLiteral("vramTotal"), (double)g.vram_total_bytes},
+                           {QStringLiteral("vramFree"), (double)g.vram_free_bytes},
+                           {QStringLiteral("computeCapability"),
+                            g.cc_major ? QStringLiteral("%1.%2").arg(g.cc_major).arg(g.cc_minor) : QString()}};
+    }
+    return out;
+}
+
+QString MemoryPanel::gpuNote() const {
+    if (!run_ || run_->hardware.gpus.empty()) return {};
+    QStringList parts;
+    const eg::GpuPluginStatus& plugin = eg::gpu_plugin();
+    if (run_->hardware.gpus[0].name == "assumed")
+        parts << tr("Planning for an assumed GPU (--assume-gpu); blocks run on the CPU.");
+    else if (plugin.loaded)
+        parts << tr("GPU backend: %1.").arg(QString::fromStdString(plugin.describe));
+    if (run_->hardware.gpus.size() > 1)
+        parts << tr("%1 GPUs found: a model runs on the first (cuda:0) for now; using several at once is a later "
+                    "step.")
+                     .arg(run_->hardware.gpus.size());
+    return parts.join(QLatin1Char(' '));
 }
 
 double MemoryPanel::vramMax() const { return vramAvailable() ? (double)run_->hardware.gpus[0].vram_free_bytes : 0.0; }

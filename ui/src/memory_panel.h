@@ -45,6 +45,8 @@ class MemoryPanel : public QObject {
     Q_PROPERTY(QString vramUnavailableReason READ vramUnavailableReason NOTIFY placementChanged)
     Q_PROPERTY(double vramMax READ vramMax NOTIFY placementChanged)
     Q_PROPERTY(double vramBudget READ vramBudget WRITE setVramBudget NOTIFY budgetsChanged)
+    Q_PROPERTY(QVariantList gpus READ gpus NOTIFY placementChanged)
+    Q_PROPERTY(QString gpuNote READ gpuNote NOTIFY placementChanged)
     Q_PROPERTY(QString engramUnavailableReason READ engramUnavailableReason NOTIFY placementChanged)
     Q_PROPERTY(double engramMax READ engramMax NOTIFY placementChanged)
     Q_PROPERTY(double engramTableBytes READ engramTableBytes NOTIFY placementChanged)
@@ -104,6 +106,12 @@ public:
     double vramMax() const;
     double vramBudget() const { return vram_budget_; }
     void setVramBudget(double bytes);
+    // The GPUs the plugin found: {device, name, vramTotal, vramFree,
+    // computeCapability}, as probed when the model was placed.
+    QVariantList gpus() const;
+    // What runs them (the GPU plugin's line) and, with several, that a model
+    // uses the first only for now; empty without a GPU.
+    QString gpuNote() const;
     QString engramUnavailableReason() const;
     double engramMax() const;
     double engramTableBytes() const;
