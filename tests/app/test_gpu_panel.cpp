@@ -1,7 +1,8 @@
-// The memory panel with a GPU: the test plugin's fake device
-// (tests/plugins/fake_gpu_plugin.cpp, 1 GiB), loaded by the app's own
+// The memory panel with GPUs: the test plugin's two fake devices
+// (tests/plugins/fake_gpu_plugin.cpp, 1 GiB each), loaded by the app's own
 // dlopen path, under the real engine on its worker thread, the real
-// SmolLM2, planner and SQLite. The panel lists the device; the VRAM slider
+// SmolLM2, planner and SQLite. The panel lists both and says the model uses
+// the first; the VRAM slider
 // and Apply move every block to it, half of them, and back, without a
 // restart; the conversation goes on each time; the live VRAM tier holds
 // what the plan said, next to the driver's free and total; and a greedy
@@ -111,6 +112,7 @@ private slots:
         // Before anything probes: the app loads this plugin as it would libengram-cuda.so.
         qputenv("ENGRAM_GPU_PLUGIN", EG_FAKE_GPU_PLUGIN);
         qputenv("ENGRAM_FAKE_GPU_VRAM", "1G");
+        qputenv("ENGRAM_FAKE_GPU_COUNT", "2");
 
         store_ = std::make_unique<ChatStore>(QStringLiteral("test-gpu-panel"));
         EG_VERIFY_OK(store_->open(dir_.filePath("engram.sqlite")));
@@ -144,12 +146,16 @@ private slots:
         store_.reset();
     }
 
-    // The device as the driver reports it, the slider on, nothing on it yet.
-    void listsTheDevice() {
+    // The devices as the driver reports them, the slider on, nothing on them yet.
+    void listsTheDevices() {
         QVERIFY(panel_->vramAvailable());
         QVERIFY(panel_->vramUnavailableReason().isEmpty());
         const QVariantList gpus = panel_->gpus();
-        QCOMPARE(gpus.size(), 1);
+        QCOMPARE(gpus.size(), 2);
+        QCOMPARE(gpus[1].toMap().value("device").toString(), QStringLiteral("cuda:1"));
+        QCOMPARE(gpus[1].toMap().value("name").toString(), QStringLiteral("Engram Test GPU 1"));
+        QVERIFY2(panel_->gpuNote().contains("2 GPUs found: a model runs on the first (cuda:0) for now"),
+                 qPrintable(panel_->gpuNote()));
         const QVariantMap g = gpus[0].toMap();
         QCOMPARE(g.value("device").toString(), QStringLiteral("cuda:0"));
         QCOMPARE(g.value("name").toString(), QStringLiteral("Engram Test GPU 0"));
@@ -197,7 +203,7 @@ private slots:
         QCOMPARE(ask(QStringLiteral("What is the capital of France?")), cpu_reply_);
     }
 
-    // The panel drawn with the device in use: the GPU line and the VRAM bar.
+    // The panel drawn with the device in use: the GPU lines, the note and the VRAM bar.
     void panelShowsTheDevice() {
         QQmlEngine engine;
         engine.addImportPath(QStringLiteral("qrc:/"));
@@ -216,6 +222,10 @@ private slots:
         auto* gpu = find_item(item, QStringLiteral("gpu_cuda:0"));
         QVERIFY(gpu && gpu->isVisible());
         QVERIFY2(gpu->property("text").toString().contains("Engram Test GPU 0"), qPrintable(gpu->property("text").toString()));
+        auto* second = find_item(item, QStringLiteral("gpu_cuda:1"));
+        QVERIFY(second && second->isVisible());
+        auto* note = find_item(item, QStringLiteral("gpuNote"));
+        QVERIFY(note && note->isVisible() && note->property("text").toString().contains("2 GPUs found"));
         auto* slider = item->findChild<QQuickItem*>("vramBudgetSlider");
         QVERIFY(slider && slider->isVisible() && slider->isEnabled());
         QVERIFY(QDir().mkpath(EG_ARTIFACTS_DIR));
