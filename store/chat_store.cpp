@@ -25,7 +25,7 @@ const QString kConversationColumns = QStringLiteral(
     "id, title, system_prompt, settings_json, model, created_at, updated_at");
 const QString kMessageColumns = QStringLiteral(
     "id, conversation_id, role, content, model, created_at, prompt_tokens, completion_tokens, "
-    "tokens_per_s, ttft_ms, finished");
+    "tokens_per_s, ttft_ms, finished, parent_id");
 
 ConversationRow conversation_from(const QSqlQuery& q) {
     ConversationRow r;
@@ -52,8 +52,12 @@ MessageRow message_from(const QSqlQuery& q) {
     r.tokens_per_s = q.value(8).toDouble();
     r.ttft_ms = q.value(9).toDouble();
     r.finished = q.value(10).toInt() != 0;
+    r.parent_id = q.value(11).isNull() ? 0 : q.value(11).toLongLong();
     return r;
 }
+
+// A message id as SQL: 0 (none) is NULL.
+QVariant id_or_null(qint64 id) { return id ? QVariant(id) : QVariant(QMetaType(QMetaType::LongLong)); }
 
 // SQL that yields the next activity time: now, but strictly after every
 // conversation's last activity, so "most recent first" is exact even when two
@@ -212,17 +216,45 @@ QList<ConversationRow> ChatStore::conversations() const {
     return rows;
 }
 
-eg::Result<qint64> ChatStore::add_message(const MessageRow& m) {
+namespace {
+// The conversation's leaf and a message's parent, read inside a transaction.
+std::optional<qint64> leaf_of(const QSqlDatabase& db, qint64 conversation_id) {
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT leaf_id FROM conversations WHERE id = ?"));
+    q.addBindValue(conversation_id);
+    if (!q.exec() || !q.next()) return std::nullopt;
+    return q.value(0).toLongLong();
+}
+eg::Status set_leaf(const QSqlDatabase& db, qint64 conversation_id, qint64 leaf) {
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("UPDATE conversations SET leaf_id = ? WHERE id = ?"));
+    q.addBindValue(leaf);
+    q.addBindValue(conversation_id);
+    if (!q.exec()) return to_error(q.lastError().text());
+    return {};
+}
+}  // namespace
+
+eg::Result<qint64> ChatStore::insert_message(const MessageRow& m, std::optional<qint64> sibling) {
     const QString what = QStringLiteral("cannot add a message to conversation %1: %2").arg(m.conversation_id);
     if (!db_.transaction()) return to_error(what.arg(db_.lastError().text()));
     auto failed = [&](const QString& why) -> eg::Error {
         db_.rollback();
         return to_error(what.arg(why));
     };
+    const std::optional<qint64> leaf = leaf_of(db_, m.conversation_id);
+    if (!leaf) return failed(QStringLiteral("no such conversation"));
+    qint64 parent = *leaf;
+    if (sibling) {
+        const std::optional<MessageRow> s = message(*sibling);
+        if (!s || s->conversation_id != m.conversation_id)
+            return failed(QStringLiteral("message %1 is not in it").arg(*sibling));
+        parent = s->parent_id;
+    }
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("INSERT INTO messages (conversation_id, role, content, model, created_at, "
-                             "prompt_tokens, completion_tokens, tokens_per_s, ttft_ms, finished) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                             "prompt_tokens, completion_tokens, tokens_per_s, ttft_ms, finished, parent_id) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     q.addBindValue(m.conversation_id);
     q.addBindValue(not_null(m.role));
     q.addBindValue(not_null(m.content));
@@ -233,17 +265,54 @@ eg::Result<qint64> ChatStore::add_message(const MessageRow& m) {
     q.addBindValue(m.tokens_per_s);
     q.addBindValue(m.ttft_ms);
     q.addBindValue(m.finished ? 1 : 0);
+    q.addBindValue(id_or_null(parent));
     if (!q.exec()) return failed(q.lastError().text());
     const qint64 id = q.lastInsertId().toLongLong();
 
     QSqlQuery touch(db_);
-    touch.prepare(QStringLiteral("UPDATE conversations SET updated_at = ") + kNextActivity +
+    touch.prepare(QStringLiteral("UPDATE conversations SET leaf_id = :leaf, updated_at = ") + kNextActivity +
                   QStringLiteral(" WHERE id = :id"));
+    touch.bindValue(QStringLiteral(":leaf"), id);
     touch.bindValue(QStringLiteral(":now"), QDateTime::currentMSecsSinceEpoch());
     touch.bindValue(QStringLiteral(":id"), m.conversation_id);
     if (!touch.exec()) return failed(touch.lastError().text());
     if (!db_.commit()) return failed(db_.lastError().text());
     return id;
+}
+
+eg::Result<qint64> ChatStore::add_message(const MessageRow& m) { return insert_message(m, std::nullopt); }
+
+eg::Result<qint64> ChatStore::add_version(const MessageRow& m, qint64 sibling) { return insert_message(m, sibling); }
+
+eg::Status ChatStore::show_branch(qint64 conversation_id, qint64 message_id) {
+    const std::optional<MessageRow> m = message(message_id);
+    if (!m || m->conversation_id != conversation_id)
+        return to_error(QStringLiteral("message %1 is not in conversation %2").arg(message_id).arg(conversation_id));
+    // Down from it, the newest child each time.
+    qint64 leaf = message_id;
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT MAX(id) FROM messages WHERE parent_id = ?"));
+    for (;;) {
+        q.addBindValue(leaf);
+        if (!q.exec() || !q.next())
+            return to_error(QStringLiteral("cannot read the branch of message %1: %2").arg(message_id).arg(q.lastError().text()));
+        if (q.value(0).isNull()) break;
+        leaf = q.value(0).toLongLong();
+    }
+    if (eg::Status st = set_leaf(db_, conversation_id, leaf); !st)
+        return to_error(QStringLiteral("cannot show the branch of message %1: %2").arg(message_id).arg(error_text(st)));
+    return {};
+}
+
+QList<qint64> ChatStore::versions_of(qint64 message_id) const {
+    QList<qint64> ids;
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT s.id FROM messages s JOIN messages m ON m.id = ? "
+                             "WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id ORDER BY s.id"));
+    q.addBindValue(message_id);
+    if (!q.exec()) return log_failed_read("versions", q), ids;
+    while (q.next()) ids << q.value(0).toLongLong();
+    return ids;
 }
 
 eg::Status ChatStore::update_message(qint64 id, const QString& content, bool finished, int prompt_tokens,
@@ -272,26 +341,66 @@ std::optional<MessageRow> ChatStore::message(qint64 id) const {
     return message_from(q);
 }
 
-eg::Status ChatStore::delete_messages_from(qint64 conversation_id, qint64 first_message_id) {
+eg::Status ChatStore::delete_messages_from(qint64 conversation_id, qint64 message_id) {
+    const QString what = QStringLiteral("cannot delete messages: %1");
+    const std::optional<MessageRow> m = message(message_id);
+    if (!m || m->conversation_id != conversation_id)
+        return to_error(QStringLiteral("message %1 is not in conversation %2").arg(message_id).arg(conversation_id));
+    if (!db_.transaction()) return to_error(what.arg(db_.lastError().text()));
+    auto failed = [&](const QString& why) -> eg::Error {
+        db_.rollback();
+        return to_error(what.arg(why));
+    };
+    // The subtree in one statement (the parent references are checked at its end).
     QSqlQuery q(db_);
-    q.prepare(QStringLiteral("DELETE FROM messages WHERE conversation_id = :c AND id >= :first "
-                             "AND EXISTS (SELECT 1 FROM messages WHERE id = :first AND conversation_id = :c)"));
-    q.bindValue(QStringLiteral(":c"), conversation_id);
-    q.bindValue(QStringLiteral(":first"), first_message_id);
-    if (!q.exec()) return to_error(QStringLiteral("cannot delete messages: %1").arg(q.lastError().text()));
-    if (q.numRowsAffected() < 1)
-        return to_error(QStringLiteral("message %1 is not in conversation %2").arg(first_message_id).arg(conversation_id));
+    q.prepare(QStringLiteral("WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL "
+                             "SELECT c.id FROM messages c JOIN sub ON c.parent_id = sub.id) "
+                             "DELETE FROM messages WHERE id IN (SELECT id FROM sub)"));
+    q.addBindValue(message_id);
+    if (!q.exec()) return failed(q.lastError().text());
+    // The branch on screen ran through it: it now ends at its parent.
+    const std::optional<qint64> leaf = leaf_of(db_, conversation_id);
+    if (leaf && !message(*leaf))
+        if (eg::Status st = set_leaf(db_, conversation_id, m->parent_id); !st) return failed(error_text(st));
+    if (!db_.commit()) return failed(db_.lastError().text());
     return {};
 }
 
 QList<MessageRow> ChatStore::messages(qint64 conversation_id) const {
     QList<MessageRow> rows;
     QSqlQuery q(db_);
-    q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = ? ORDER BY id").arg(kMessageColumns));
-    q.addBindValue(conversation_id);
+    // Up from the leaf to the first message; each with its place among its versions.
+    QString cols;
+    for (const QString& c : kMessageColumns.split(QStringLiteral(", "))) cols += (cols.isEmpty() ? "m." : ", m.") + c;
+    q.prepare(QStringLiteral("WITH RECURSIVE path(id, depth) AS ("
+                             " SELECT leaf_id, 0 FROM conversations WHERE id = :c AND leaf_id != 0"
+                             " UNION ALL SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id"
+                             " WHERE m.parent_id IS NOT NULL) "
+                             "SELECT %1,"
+                             " (SELECT COUNT(*) FROM messages s WHERE s.conversation_id = m.conversation_id"
+                             "  AND s.parent_id IS m.parent_id AND s.id <= m.id),"
+                             " (SELECT COUNT(*) FROM messages s WHERE s.conversation_id = m.conversation_id"
+                             "  AND s.parent_id IS m.parent_id) "
+                             "FROM path JOIN messages m ON m.id = path.id WHERE m.conversation_id = :c "
+                             "ORDER BY path.depth DESC")
+                  .arg(cols));
+    q.bindValue(QStringLiteral(":c"), conversation_id);
     if (!q.exec()) return log_failed_read("messages", q), rows;
-    while (q.next()) rows << message_from(q);
+    while (q.next()) {
+        MessageRow r = message_from(q);
+        r.version = q.value(12).toInt();
+        r.versions = q.value(13).toInt();
+        rows << r;
+    }
     return rows;
+}
+
+int ChatStore::message_count(qint64 conversation_id) const {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("SELECT COUNT(*) FROM messages WHERE conversation_id = ?"));
+    q.addBindValue(conversation_id);
+    if (!q.exec() || !q.next()) return log_failed_read("message count", q), 0;
+    return q.value(0).toInt();
 }
 
 eg::Result<QList<SearchHit>> ChatStore::search(const QString& text, int limit) const {

@@ -35,6 +35,10 @@ struct MessageRow {
     double tokens_per_s = 0;
     double ttft_ms = 0;
     bool finished = true;  // false while an assistant reply is still streaming (or was cut by a crash)
+    qint64 parent_id = 0;  // the message it answers or follows; 0 for the first of a branch
+    // Filled by messages(): this message among the versions of its place in
+    // the conversation (the messages with the same parent), 1-based, oldest first.
+    int version = 1, versions = 1;
 };
 
 struct SearchHit {
@@ -55,7 +59,7 @@ struct SearchHit {
 // query (the store's file is ours: a read fails only when the disk does).
 class ChatStore {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
     // Control characters, never part of chat text, so the UI can turn them
     // into highlighting without mistaking a real bracket for a match.
     static constexpr char16_t kMatchBegin = u'\x02';
@@ -83,16 +87,34 @@ public:
     std::optional<ConversationRow> conversation(qint64 id) const;
     QList<ConversationRow> conversations() const;  // most recent activity first
 
-    eg::Result<qint64> add_message(const MessageRow& m);  // the new id; touches the conversation's updated_at
+    // Messages form a tree: editing a message or regenerating a reply adds a
+    // version beside it (a new branch), and nothing is deleted. The
+    // conversation shows one branch, from its first message to its "leaf".
+    //
+    // Appends m to the branch on screen (m.parent_id is ignored); the new id.
+    // Touches the conversation's updated_at; the new message becomes the leaf.
+    eg::Result<qint64> add_message(const MessageRow& m);
+    // Adds m as a new version beside `sibling` (same parent): an edit or a
+    // regenerated reply. It becomes the leaf.
+    eg::Result<qint64> add_version(const MessageRow& m, qint64 sibling);
+    // Shows the branch through message_id: the leaf becomes its newest
+    // descendant (following the newest child at each step).
+    eg::Status show_branch(qint64 conversation_id, qint64 message_id);
+    // The versions of message_id's place (itself included), oldest first.
+    QList<qint64> versions_of(qint64 message_id) const;
     // Each call is its own committed transaction, so a streaming reply saved
     // this way survives a crash up to the last call.
     eg::Status update_message(qint64 id, const QString& content, bool finished, int prompt_tokens = 0,
                               int completion_tokens = 0, double tokens_per_s = 0, double ttft_ms = 0);
     std::optional<MessageRow> message(qint64 id) const;
-    // Deletes first_message_id and every later message of the conversation
-    // (edit-and-resend / regenerate). False if that message is not in it.
-    eg::Status delete_messages_from(qint64 conversation_id, qint64 first_message_id);
-    QList<MessageRow> messages(qint64 conversation_id) const;  // oldest first
+    // Deletes message_id and everything after it in every branch (its
+    // subtree); the branch on screen then ends at its parent. An error if
+    // the message is not in the conversation.
+    eg::Status delete_messages_from(qint64 conversation_id, qint64 message_id);
+    // The branch on screen, oldest first, each with its version and count.
+    QList<MessageRow> messages(qint64 conversation_id) const;
+    // Every message of every branch (oldest first): what export of all keeps.
+    int message_count(qint64 conversation_id) const;
 
     // FTS5 over message text and conversation titles: every word of `text`
     // must occur (the last one as a prefix, for search-as-you-type). Title
@@ -102,6 +124,9 @@ public:
     eg::Result<QString> integrity_check() const;  // PRAGMA integrity_check result ("ok")
 
 private:
+    // Inserts m after the leaf, or beside `sibling` when given; m becomes the leaf.
+    eg::Result<qint64> insert_message(const MessageRow& m, std::optional<qint64> sibling);
+
     QString connection_name_;
     QString path_;
     QSqlDatabase db_;

@@ -1,6 +1,8 @@
 // Schema history of the conversation store: v1 (conversations + messages),
 // v2 (reply stats, finished flag, per-conversation settings), v3 (FTS5 search
-// over message text and titles, kept in sync by triggers). A new store runs
+// over message text and titles, kept in sync by triggers), v4 (messages form
+// a tree: an edit or a regenerated reply is a new branch; the conversation
+// names the last message of the branch on screen). A new store runs
 // every step from v1, so fresh and migrated files have the same schema.
 #include "store/migrations.h"
 #include "store/result_qt.h"
@@ -71,6 +73,20 @@ const char* const kToV3[] = {
     "INSERT INTO conversations_fts (conversations_fts) VALUES ('rebuild')",
 };
 
+// Each existing message's parent is the one before it: a chat becomes one
+// branch, its last message the one on screen.
+const char* const kToV4[] = {
+    // No ON DELETE CASCADE: a chain of thousands of messages would nest
+    // cascades past SQLite's limit; a subtree is deleted in one statement.
+    "ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id)",
+    "ALTER TABLE conversations ADD COLUMN leaf_id INTEGER NOT NULL DEFAULT 0",
+    "UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p"
+    " WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)",
+    "UPDATE conversations SET leaf_id = COALESCE((SELECT MAX(m.id) FROM messages m"
+    " WHERE m.conversation_id = conversations.id), 0)",
+    "CREATE INDEX messages_by_parent ON messages (parent_id, id)",
+};
+
 struct Step {
     const char* const* sql;
     size_t count;
@@ -85,6 +101,7 @@ const Step kSteps[] = {
     step(kToV1, "create conversations and messages"),
     step(kToV2, "add reply stats and conversation settings"),
     step(kToV3, "add full-text search (SQLite FTS5)"),
+    step(kToV4, "keep edits and regenerated replies as branches"),
 };
 constexpr int kLatest = int(sizeof kSteps / sizeof kSteps[0]);
 

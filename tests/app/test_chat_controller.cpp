@@ -44,8 +44,8 @@ private slots:
     void markdownSegments();
     void sendStreamsAndSaves();
     void stopKeepsPartialReply();
-    void regenerateReplacesLastReply();
-    void editAndResendTruncatesAndContinues();
+    void regenerateKeepsTheLastReplyAsAVersion();
+    void editAndResendBranchesAndContinues();
     void exportsAndSidebar();
     void editingFirstMessageRetitles();
     void trimmedContextSaysSo();
@@ -195,7 +195,9 @@ void TestChatController::stopKeepsPartialReply() {
     QCOMPARE(store_->messages(conv).size(), 4);
 }
 
-void TestChatController::regenerateReplacesLastReply() {
+// Regenerate adds a version of the last reply beside it: "‹ 2/2 ›", and
+// the first one comes back with showVersion.
+void TestChatController::regenerateKeepsTheLastReplyAsAVersion() {
     use_settings(48);
     const qint64 conv = chat_->currentConversationId();
     const int n = model().count();
@@ -208,16 +210,32 @@ void TestChatController::regenerateReplacesLastReply() {
     const QVariantMap shown = model().get(n - 1);
     QCOMPARE(shown["role"].toString(), QStringLiteral("assistant"));
     QVERIFY(shown["messageId"].toLongLong() != old_id);
-    QVERIFY(!store_->message(old_id));  // the old reply is gone
+    QCOMPARE(shown["version"].toInt(), 2);
+    QCOMPARE(shown["versions"].toInt(), 2);
+    const auto old = store_->message(old_id);  // the old reply stays
+    QVERIFY(old && old->finished && !old->content.isEmpty());
     const auto rows = store_->messages(conv);
     QCOMPARE(rows.size(), n);
     QCOMPARE(rows.last().id, shown["messageId"].toLongLong());
     QCOMPARE(rows.last().content, shown["content"].toString());
     QVERIFY(rows.last().finished);
     QVERIFY(!rows.last().content.isEmpty());
+
+    // ‹: the first reply on screen again, as saved; ›: the new one.
+    chat_->showVersion(n - 1, -1);
+    QCOMPARE(model().get(n - 1)["messageId"].toLongLong(), old_id);
+    QCOMPARE(model().get(n - 1)["content"].toString(), old->content);
+    QCOMPARE(model().get(n - 1)["version"].toInt(), 1);
+    chat_->showVersion(n - 1, -1);  // nothing before the first
+    QCOMPARE(model().get(n - 1)["messageId"].toLongLong(), old_id);
+    chat_->showVersion(n - 1, 1);
+    QCOMPARE(model().get(n - 1)["messageId"].toLongLong(), rows.last().id);
+    QCOMPARE(store_->message_count(conv), n + 1);
 }
 
-void TestChatController::editAndResendTruncatesAndContinues() {
+// Editing an earlier message starts a new branch from it; the old message
+// and everything after it stay, one ‹ away.
+void TestChatController::editAndResendBranchesAndContinues() {
     use_settings(48);
     const qint64 conv = chat_->currentConversationId();
     QCOMPARE(model().count(), 4);
@@ -232,8 +250,10 @@ void TestChatController::editAndResendTruncatesAndContinues() {
     QCOMPARE(model().count(), 4);
     QCOMPARE(model().get(1)["messageId"].toLongLong(), first_reply_id);  // before the edit: kept
     QCOMPARE(model().get(2)["content"].toString(), edited);
-    QVERIFY(!store_->message(old_user_id));
-    QVERIFY(!store_->message(old_reply_id));
+    QCOMPARE(model().get(2)["version"].toInt(), 2);
+    QCOMPARE(model().get(2)["versions"].toInt(), 2);
+    QVERIFY(store_->message(old_user_id));  // kept, on the other branch
+    QVERIFY(store_->message(old_reply_id));
     const auto rows = store_->messages(conv);
     QCOMPARE(rows.size(), 4);
     QCOMPARE(rows[2].role, QStringLiteral("user"));
@@ -243,6 +263,16 @@ void TestChatController::editAndResendTruncatesAndContinues() {
     QVERIFY(!rows[3].content.isEmpty());
     QCOMPARE(rows[3].content, model().get(3)["content"].toString());
     qInfo("edited reply: %s", qPrintable(rows[3].content.left(120)));
+
+    // The old branch, whole, and back.
+    const qint64 new_reply_id = rows[3].id;
+    chat_->showVersion(2, -1);
+    QCOMPARE(model().count(), 4);
+    QCOMPARE(model().get(2)["messageId"].toLongLong(), old_user_id);
+    QCOMPARE(model().get(3)["messageId"].toLongLong(), old_reply_id);
+    QCOMPARE(model().get(2)["version"].toInt(), 1);
+    chat_->showVersion(2, 1);
+    QCOMPARE(model().get(3)["messageId"].toLongLong(), new_reply_id);
 
     // Editing a reply is refused.
     chat_->editAndResend(3, QStringLiteral("x"));

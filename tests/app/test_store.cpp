@@ -75,6 +75,27 @@ const QStringList kSchemaV2Extra = {
     "CREATE INDEX conversations_by_activity ON conversations (updated_at DESC, id DESC)",
     "UPDATE schema_version SET version = 2",
 };
+const QStringList kSchemaV3Extra = {
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    " content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+    " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+    " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+    "CREATE VIRTUAL TABLE conversations_fts USING fts5("
+    " title, content='conversations', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN"
+    " INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title); END",
+    "CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN"
+    " INSERT INTO conversations_fts (conversations_fts, rowid, title) VALUES ('delete', old.id, old.title); END",
+    "CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN"
+    " INSERT INTO conversations_fts (conversations_fts, rowid, title) VALUES ('delete', old.id, old.title);"
+    " INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title); END",
+    "UPDATE schema_version SET version = 3",
+};
 
 MessageRow msg(qint64 conversation, const QString& role, const QString& content) {
     MessageRow m;
@@ -197,13 +218,101 @@ private slots:
             QCOMPARE(store.messages(other).size(), 1);
             QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
         }
-        // Reopen: everything is still there; the file is WAL, version 3.
+        // Reopen: everything is still there; the file is WAL, the latest version.
         ChatStore again(QStringLiteral("crud2"));
         EG_VERIFY_OK(again.open(path));
         QCOMPARE(again.conversations().size(), 2);
         RawDb raw(path);
-        QCOMPARE(raw.scalar("SELECT version FROM schema_version").toInt(), 3);
+        QCOMPARE(raw.scalar("SELECT version FROM schema_version").toInt(), ChatStore::kSchemaVersion);
         QCOMPARE(raw.scalar("PRAGMA journal_mode").toString(), QStringLiteral("wal"));
+    }
+
+    // Edits and regenerated replies are versions beside what they replace:
+    // nothing is deleted, the branch on screen is chosen, and every version
+    // says where it stands.
+    void edits_and_regenerations_are_branches() {
+        ChatStore store(QStringLiteral("branches"));
+        EG_VERIFY_OK(store.open(db_path("branches.db")));
+        const qint64 c = id_of(store.create_conversation(QStringLiteral("Birds")));
+        const qint64 u1 = id_of(store.add_message(msg(c, "user", QStringLiteral("Name a bird."))));
+        const qint64 a1 = id_of(store.add_message(msg(c, "assistant", QStringLiteral("A puffin."))));
+        const qint64 u2 = id_of(store.add_message(msg(c, "user", QStringLiteral("Another?"))));
+        const qint64 a2 = id_of(store.add_message(msg(c, "assistant", QStringLiteral("A heron."))));
+        auto contents = [&] {
+            QStringList t;
+            for (const MessageRow& m : store.messages(c)) t << QStringLiteral("%1 %2/%3").arg(m.content).arg(m.version).arg(m.versions);
+            return t.join(QStringLiteral(" | "));
+        };
+        QCOMPARE(contents(), QStringLiteral("Name a bird. 1/1 | A puffin. 1/1 | Another? 1/1 | A heron. 1/1"));
+        QCOMPARE(store.message(a1)->parent_id, u1);
+        QCOMPARE(store.message(u1)->parent_id, 0);
+
+        // Edit the first message: a new branch from the top; the old one stays.
+        const qint64 e1 = id_of(store.add_version(msg(c, "user", QStringLiteral("Name a fish.")), u1));
+        QVERIFY(e1 > a2);
+        const qint64 f1 = id_of(store.add_message(msg(c, "assistant", QStringLiteral("A cod."))));
+        QCOMPARE(contents(), QStringLiteral("Name a fish. 2/2 | A cod. 1/1"));
+        QCOMPARE(store.versions_of(u1), (QList<qint64>{u1, e1}));
+        QCOMPARE(store.message_count(c), 6);
+
+        // Back to the first version: its branch, to its newest end.
+        EG_VERIFY_OK(store.show_branch(c, u1));
+        QCOMPARE(contents(), QStringLiteral("Name a bird. 1/2 | A puffin. 1/1 | Another? 1/1 | A heron. 1/1"));
+        // Regenerate the last reply: a second version of it.
+        const qint64 r2 = id_of(store.add_version(msg(c, "assistant", QStringLiteral("An egret.")), a2));
+        QCOMPARE(contents(), QStringLiteral("Name a bird. 1/2 | A puffin. 1/1 | Another? 1/1 | An egret. 2/2"));
+        EG_VERIFY_OK(store.show_branch(c, a2));
+        QCOMPARE(contents(), QStringLiteral("Name a bird. 1/2 | A puffin. 1/1 | Another? 1/1 | A heron. 1/2"));
+        // Showing a message in the middle of a branch shows its newest end.
+        EG_VERIFY_OK(store.show_branch(c, e1));
+        QCOMPARE(contents(), QStringLiteral("Name a fish. 2/2 | A cod. 1/1"));
+        EG_VERIFY_OK(store.show_branch(c, u2));
+        QCOMPARE(store.messages(c).last().id, r2);
+
+        // Versions are per place: a message of another conversation is refused.
+        const qint64 other = id_of(store.create_conversation(QStringLiteral("Other")));
+        QCOMPARE(id_of(store.add_version(msg(other, "user", QStringLiteral("x")), u1)), 0);
+        QVERIFY(!store.show_branch(other, u1));
+        QCOMPARE(store.message_count(other), 0);
+
+        // Deleting a message deletes its subtree, every branch of it; the
+        // branch on screen then ends at its parent.
+        EG_VERIFY_OK(store.delete_messages_from(c, u2));
+        QCOMPARE(contents(), QStringLiteral("Name a bird. 1/2 | A puffin. 1/1"));
+        QCOMPARE(store.message_count(c), 4);
+        QVERIFY(!store.message(r2) && !store.message(a2));
+        QCOMPARE(hits_of(store.search(QStringLiteral("egret"))).size(), 0);
+        EG_VERIFY_OK(store.delete_messages_from(c, u1));
+        QVERIFY(store.messages(c).isEmpty());
+        EG_VERIFY_OK(store.show_branch(c, e1));
+        QCOMPARE(contents(), QStringLiteral("Name a fish. 1/1 | A cod. 1/1"));
+        QCOMPARE(store.message(f1)->parent_id, e1);
+        QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
+    }
+
+    // A conversation thousands of messages long is one chain: deleting from
+    // its start, or the whole conversation, does not nest one cascade per
+    // message (SQLite stops at 1000).
+    void long_chains_delete_in_one_statement() {
+        ChatStore store(QStringLiteral("chain"));
+        EG_VERIFY_OK(store.open(db_path("chain.db")));
+        const qint64 c = id_of(store.create_conversation(QStringLiteral("Long")));
+        const qint64 d = id_of(store.create_conversation(QStringLiteral("Long too")));
+        qint64 first = 0, second_of_d = 0;
+        for (int i = 0; i < 1500; ++i) {
+            const qint64 id = id_of(store.add_message(msg(c, i % 2 ? "assistant" : "user", QStringLiteral("m%1").arg(i))));
+            if (i == 0) first = id;
+            const qint64 e = id_of(store.add_message(msg(d, i % 2 ? "assistant" : "user", QStringLiteral("n%1").arg(i))));
+            if (i == 1) second_of_d = e;
+        }
+        QCOMPARE(store.messages(c).size(), 1500);
+        QCOMPARE(store.messages(c).last().content, QStringLiteral("m1499"));
+        EG_VERIFY_OK(store.delete_messages_from(c, first));
+        QCOMPARE(store.message_count(c), 0);
+        EG_VERIFY_OK(store.delete_messages_from(d, second_of_d));
+        QCOMPARE(store.messages(d).size(), 1);
+        EG_VERIFY_OK(store.delete_conversation(d));
+        QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
     }
 
     void foreign_keys_are_on_and_cascade() {
@@ -319,6 +428,7 @@ private slots:
         QTest::addColumn<int>("version");
         QTest::newRow("v1") << 1;
         QTest::newRow("v2") << 2;
+        QTest::newRow("v3") << 3;
     }
     void migrates_from_older_versions() {
         QFETCH(int, version);
@@ -328,6 +438,7 @@ private slots:
             QVERIFY(raw.ok());
             QStringList sql = kSchemaV1;
             if (version >= 2) sql += kSchemaV2Extra;
+            if (version >= 3) sql += kSchemaV3Extra;
             sql << "INSERT INTO conversations (id, title, system_prompt, model, created_at, updated_at)"
                    " VALUES (1, 'Old lighthouse chat', 'You are old.', 'tinyllama', 1600000000000, 1600000500000)"
                 << "INSERT INTO conversations (id, title, system_prompt, model, created_at, updated_at)"
@@ -362,6 +473,10 @@ private slots:
         QVERIFY(ms[1].finished);
         QCOMPARE(ms[1].completion_tokens, version >= 2 ? 5 : 0);
         QCOMPARE(ms[1].tokens_per_s, version >= 2 ? 42.5 : 0.0);
+        // Each old chat is one branch, in its old order.
+        QCOMPARE(ms[1].parent_id, 1);
+        QCOMPARE(ms[0].parent_id, 0);
+        QCOMPARE(ms[1].versions, 1);
 
         // Old rows are searchable, and new ones too.
         auto hits = hits_of(store.search(QStringLiteral("keeper")));
@@ -372,6 +487,8 @@ private slots:
         const qint64 m = id_of(store.add_message(msg(1, "user", QStringLiteral("And the foghorn?"))));
         QVERIFY(m > 3);
         QCOMPARE(hits_of(store.search(QStringLiteral("foghorn"))).value(0).message_id, m);
+        QCOMPARE(store.message(m)->parent_id, 2);  // after the old chat's last message
+        QCOMPARE(store.messages(1).size(), 3);
         QCOMPARE(ids_of(store.conversations()), (QList<qint64>{1, 2}));
         QCOMPARE(store.integrity_check().value(), QStringLiteral("ok"));
         store.close();

@@ -65,6 +65,7 @@ Page {
                 onCopyRequested: text => root.controller.copyText(text)
                 onRegenerateRequested: root.controller.regenerate()
                 onEditSubmitted: (row, text) => root.controller.editAndResend(row, text)
+                onVersionRequested: delta => root.controller.showVersion(index, delta)
             }
 
             EmptyChatHint {

@@ -19,12 +19,15 @@ Item {
     required property var segments
     // Said above a reply: e.g. that the oldest turns no longer fit its context.
     required property string notice
+    required property int version     // this message among its versions (edits, regenerations), 1-based
+    required property int versions
     property bool isLast: false
     property bool busy: false
     property bool editing: false
 
     signal copyRequested(string text)
     signal regenerateRequested()
+    signal versionRequested(int delta)   // -1: the previous version, +1: the next
     signal editSubmitted(int row, string text)
 
     readonly property bool isUser: role === "user"
@@ -202,6 +205,33 @@ Item {
             Layout.fillWidth: true
             spacing: Math.round(fm.height * 0.2)
 
+            // "‹ 2/3 ›": the versions of this message, kept by Edit and Regenerate.
+            Row {
+                objectName: "versionSwitcher"
+                visible: root.versions > 1
+                MessageAction {
+                    objectName: "previousVersion"
+                    text: "‹"
+                    enabled: root.version > 1 && !root.busy
+                    Accessible.name: qsTr("Previous version (%1 of %2)").arg(root.version).arg(root.versions)
+                    onClicked: root.versionRequested(-1)
+                }
+                Label {
+                    objectName: "versionLabel"
+                    anchors.verticalCenter: parent.verticalCenter
+                    text: root.version + "/" + root.versions
+                    font.pointSize: Math.max(1, fm.font.pointSize * 0.8)
+                    opacity: 0.7
+                    Accessible.name: qsTr("Version %1 of %2").arg(root.version).arg(root.versions)
+                }
+                MessageAction {
+                    objectName: "nextVersion"
+                    text: "›"
+                    enabled: root.version < root.versions && !root.busy
+                    Accessible.name: qsTr("Next version (%1 of %2)").arg(root.version).arg(root.versions)
+                    onClicked: root.versionRequested(1)
+                }
+            }
             Label {
                 objectName: "statsLine"
                 visible: root.isAssistant && root.statsText.length > 0

@@ -160,16 +160,28 @@ bool ChatController::ensure_conversation(const QString& first_text) {
     return true;
 }
 
-bool ChatController::add_user_message(const QString& text) {
+MessageItem ChatController::item_for(qint64 id, const QString& role, const QString& content, bool streaming) const {
+    MessageItem m;
+    m.message_id = id;
+    m.role = role;
+    m.content = content;
+    m.streaming = streaming;
+    const QList<qint64> versions = store_.versions_of(id);
+    m.versions = std::max<int>(1, (int)versions.size());
+    m.version = std::max<int>(1, (int)versions.indexOf(id) + 1);
+    return m;
+}
+
+bool ChatController::add_user_message(const QString& text, qint64 sibling) {
     eg::store::MessageRow row;
     row.conversation_id = conversation_id_;
     row.role = QStringLiteral("user");
     row.content = text;
     row.created_at = QDateTime::currentDateTimeUtc();
     row.finished = true;
-    const eg::Result<qint64> added = store_.add_message(row);
+    const eg::Result<qint64> added = sibling ? store_.add_version(row, sibling) : store_.add_message(row);
     if (!check_saved(added, tr("the message"))) return false;
-    messages_.append({added.value(), row.role, text, false, {}, {}, {}});
+    messages_.append(item_for(added.value(), row.role, text, false));
     return true;
 }
 
@@ -181,7 +193,7 @@ void ChatController::send(const QString& text) {
     start_reply();
 }
 
-void ChatController::start_reply() {
+void ChatController::start_reply(qint64 sibling) {
     eg::ReplyRequest request;
     request.settings = settings_;
     for (const MessageItem& m : messages_.items()) request.messages.push_back({m.role.toStdString(), m.content.toStdString()});
@@ -192,7 +204,7 @@ void ChatController::start_reply() {
     row.model = model_name_;
     row.created_at = QDateTime::currentDateTimeUtc();
     row.finished = false;
-    const eg::Result<qint64> added = store_.add_message(row);
+    const eg::Result<qint64> added = sibling ? store_.add_version(row, sibling) : store_.add_message(row);
     if (!check_saved(added, tr("the reply"))) return;
     const qint64 id = added.value();
     reply_ = Reply{};
@@ -200,7 +212,7 @@ void ChatController::start_reply() {
     reply_.conversation_id = conversation_id_;
     reply_.message_id = id;
     reply_.since_save.start();
-    messages_.append({id, row.role, {}, true, {}, {}, {}});
+    messages_.append(item_for(id, row.role, {}, true));
     set_busy(true);
     emit conversationsChanged();
 
@@ -248,9 +260,21 @@ void ChatController::onFailed(qint64 request_id, const QString& error) {
     set_error(error);
     const int row = reply_row();
     if (reply_.text.isEmpty()) {
-        // Nothing to keep: the reply row goes.
+        // Nothing to keep: the reply row goes, and a version it was
+        // regenerating is shown again.
+        const QList<qint64> versions = store_.versions_of(reply_.message_id);
         check_saved(store_.delete_messages_from(reply_.conversation_id, reply_.message_id), tr("the reply"));
-        if (row >= 0) messages_.remove_from(row);
+        const qint64 previous = versions.size() > 1 ? versions[versions.size() - 2] : 0;
+        if (previous && versions.last() == reply_.message_id &&
+            check_saved(store_.show_branch(reply_.conversation_id, previous), tr("the reply"))) {
+            if (reply_.conversation_id == conversation_id_) {
+                const qint64 conv = conversation_id_;
+                reply_.conversation_id = 0;  // not streaming any more, for load_conversation
+                load_conversation(conv);
+            }
+        } else if (row >= 0) {
+            messages_.remove_from(row);
+        }
     } else {
         check_saved(store_.update_message(reply_.message_id, reply_.text, true), tr("the reply"));
         messages_.finish(row, tr("failed"));
@@ -276,12 +300,14 @@ void ChatController::regenerate() {
     if (items.isEmpty()) return;
     clearError();
     const int last = (int)items.size() - 1;
+    // The new reply is a version beside the last one, which stays.
+    qint64 sibling = 0;
     if (items[last].role == QLatin1String("assistant")) {
-        if (!check_saved(store_.delete_messages_from(conversation_id_, items[last].message_id), tr("the reply"))) return;
+        sibling = items[last].message_id;
         messages_.remove_from(last);
     }
     if (messages_.items().isEmpty() || messages_.items().last().role != QLatin1String("user")) return;
-    start_reply();
+    start_reply(sibling);
 }
 
 void ChatController::editAndResend(int row, const QString& text) {
@@ -293,7 +319,7 @@ void ChatController::editAndResend(int row, const QString& text) {
     const QString t = text.trimmed();
     if (t.isEmpty() || !can_start(tr("resending"))) return;
     clearError();
-    if (!check_saved(store_.delete_messages_from(conversation_id_, items[row].message_id), tr("the edit"))) return;
+    const qint64 edited = items[row].message_id;
     // Editing the first message re-titles the conversation, unless the user
     // renamed it (its title is no longer the one taken from that message).
     if (row == 0 && title_ == title_from(items[0].content)) {
@@ -304,8 +330,23 @@ void ChatController::editAndResend(int row, const QString& text) {
             emit conversationsChanged();
         }
     }
+    // The edit is a new version of the message; the old one and its replies stay.
     messages_.remove_from(row);
-    if (add_user_message(t)) start_reply();
+    if (add_user_message(t, edited)) start_reply();
+}
+
+void ChatController::showVersion(int row, int delta) {
+    const auto& items = messages_.items();
+    if (row < 0 || row >= items.size() || delta == 0) return;
+    if (busy_ && reply_.conversation_id == conversation_id_) {
+        set_error(tr("Wait for the reply to finish (or stop it) before switching versions."));
+        return;
+    }
+    const QList<qint64> versions = store_.versions_of(items[row].message_id);
+    const int at = (int)versions.indexOf(items[row].message_id) + delta;
+    if (at < 0 || at >= versions.size()) return;
+    if (!check_saved(store_.show_branch(conversation_id_, versions[at]), tr("the version"))) return;
+    load_conversation(conversation_id_);
 }
 
 void ChatController::newConversation() {
@@ -338,6 +379,8 @@ void ChatController::load_conversation(qint64 id) {
         m.message_id = r.id;
         m.role = r.role;
         m.content = r.content;
+        m.version = r.version;
+        m.versions = r.versions;
         m.stats_text = MessageListModel::stats_text(r.completion_tokens, r.tokens_per_s, r.ttft_ms);
         if (!r.finished && !(busy_ && r.id == reply_.message_id)) m.stats_text = tr("interrupted");
         items.push_back(std::move(m));

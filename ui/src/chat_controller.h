@@ -74,7 +74,13 @@ public:
     Q_INVOKABLE void send(const QString& text);
     Q_INVOKABLE void stop();
     Q_INVOKABLE void regenerate();
+    // Edit and Regenerate keep what they replace: the new message is a
+    // version beside the old one (store/chat_store.h), and showVersion moves
+    // between them ("‹ 2/3 ›" under a message).
     Q_INVOKABLE void editAndResend(int row, const QString& text);
+    // Shows the version `delta` (-1 previous, +1 next) of the message at row,
+    // with the branch that follows it.
+    Q_INVOKABLE void showVersion(int row, int delta);
     Q_INVOKABLE void newConversation();
     Q_INVOKABLE void selectConversation(qint64 id);
     Q_INVOKABLE void loadModel(const QString& path);
@@ -142,8 +148,12 @@ private:
     void set_busy(bool b);
     bool can_start(const QString& what);
     bool ensure_conversation(const QString& first_text);
-    bool add_user_message(const QString& text);
-    void start_reply();
+    // The new message goes after the branch on screen, or beside `sibling`
+    // as its new version.
+    bool add_user_message(const QString& text, qint64 sibling = 0);
+    void start_reply(qint64 sibling = 0);
+    // The model's row for a stored message, its versions counted.
+    MessageItem item_for(qint64 id, const QString& role, const QString& content, bool streaming) const;
     void end_reply();
     int reply_row() const;  // row of the streaming reply in messages_, -1 if not shown
     void load_conversation(qint64 id);

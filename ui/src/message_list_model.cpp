@@ -19,6 +19,8 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case StatsTextRole: return m.stats_text;
         case SegmentsRole: return m.segments;
         case NoticeRole: return m.notice;
+        case VersionRole: return m.version;
+        case VersionsRole: return m.versions;
         default: return {};
     }
 }
@@ -26,7 +28,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
 QHash<int, QByteArray> MessageListModel::roleNames() const {
     return {{RoleRole, "role"},           {ContentRole, "content"},     {MessageIdRole, "messageId"},
             {StreamingRole, "streaming"}, {StatsTextRole, "statsText"}, {SegmentsRole, "segments"},
-            {NoticeRole, "notice"}};
+            {NoticeRole, "notice"},       {VersionRole, "version"},     {VersionsRole, "versions"}};
 }
 
 QVariantMap MessageListModel::get(int row) const {
@@ -37,7 +39,9 @@ QVariantMap MessageListModel::get(int row) const {
             {QStringLiteral("messageId"), m.message_id},
             {QStringLiteral("streaming"), m.streaming},
             {QStringLiteral("statsText"), m.stats_text},
-            {QStringLiteral("notice"), m.notice}};
+            {QStringLiteral("notice"), m.notice},
+            {QStringLiteral("version"), m.version},
+            {QStringLiteral("versions"), m.versions}};
 }
 
 void MessageListModel::set_items(QList<MessageItem> items) {

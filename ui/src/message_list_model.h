@@ -16,6 +16,7 @@ struct MessageItem {
     QString stats_text;
     QVariantList segments;  // cached split_markdown_segments(content)
     QString notice;  // said above a reply, e.g. that the oldest turns were left out of its context
+    int version = 1, versions = 1;  // this message among the versions of its place (edits, regenerations)
 };
 
 class MessageListModel : public QAbstractListModel {
@@ -30,6 +31,8 @@ public:
         StatsTextRole,
         SegmentsRole,
         NoticeRole,
+        VersionRole,
+        VersionsRole,
     };
     Q_ENUM(Role)
 
@@ -40,7 +43,7 @@ public:
     QHash<int, QByteArray> roleNames() const override;
     int count() const { return (int)items_.size(); }
 
-    // {role, content, messageId, streaming, statsText, notice} of a row; {} if out of range.
+    // {role, content, messageId, streaming, statsText, notice, version, versions} of a row; {} if out of range.
     Q_INVOKABLE QVariantMap get(int row) const;
 
     const QList<MessageItem>& items() const { return items_; }
