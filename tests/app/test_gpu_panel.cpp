@@ -177,6 +177,8 @@ private slots:
         const qint64 conversation = chat_->currentConversationId();
         panel_->setVramBudget(panel_->vramMax());
         QCOMPARE(at(panel_->preview(), {"n_gpu_blocks"}), 30.0);
+        QVERIFY2(panel_->placementSummary().startsWith("All 30 layers run on the graphics card (Engram Test GPU 0)."),
+                 qPrintable(panel_->placementSummary()));
         QVERIFY2(panel_->changes().join('\n').contains("Blocks on the GPU: 0 → 30 of 30"),
                  qPrintable(panel_->changes().join('\n')));
         apply_and_wait();
@@ -197,6 +199,11 @@ private slots:
         panel_->setVramBudget(0.5 * at(panel_->current(), {"plan", "tiers", "vram", "bytes"}));
         apply_and_wait();
         QVERIFY2(gpu_blocks() > 0 && gpu_blocks() < 30, qPrintable(QString::number(gpu_blocks())));
+        QVERIFY2(panel_->placementSummary().startsWith(QStringLiteral("%1 of 30 layers run on the graphics card (Engram "
+                                                                      "Test GPU 0), the other %2 on the processor.")
+                                                           .arg(gpu_blocks())
+                                                           .arg(30 - gpu_blocks())),
+                 qPrintable(panel_->placementSummary()));
         live_vram_is_the_plan();
         QVERIFY(at(panel_->live(), {"memory", "dram", "by_category", "kv"}) > 0);
         new_greedy_chat();

@@ -179,6 +179,9 @@ private slots:
         QVERIFY(!why_no_gpu().isEmpty());
         QVERIFY2(panel_->vramUnavailableReason().contains(why_no_gpu()), qPrintable(panel_->vramUnavailableReason()));
         QCOMPARE(panel_->vramMax(), 0.0);
+        QVERIFY2(panel_->placementSummary().startsWith("All 30 layers run on the processor; no graphics card was found. "
+                                                        "Expected speed: about "),
+                 qPrintable(panel_->placementSummary()));
         QCOMPARE(panel_->contextLength(), 4096);
         QCOMPARE(panel_->contextMax(), 8192);
 

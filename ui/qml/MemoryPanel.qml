@@ -159,23 +159,22 @@ Pane {
                     Label {
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
-                        text: qsTr("%1 of %2 blocks on the GPU, output head on %3; predicted %4 tok/s decode")
-                              .arg(root.panel.preview.n_gpu_blocks !== undefined ? root.panel.preview.n_gpu_blocks : 0)
-                              .arg(root.panel.preview.blocks ? root.panel.preview.blocks.length : 0)
-                              .arg(root.panel.preview.output && root.panel.preview.output.device ? root.panel.preview.output.device : "cpu")
-                              .arg(root.rate(root.panel.preview.predicted ? root.panel.preview.predicted.decode_tokens_per_s : null))
+                        objectName: "placementSummary"
+                        text: root.panel.placementSummary
                     }
                     Repeater {
                         model: root.panel.dirty ? root.panel.changes : []
                         Label { required property string modelData; Layout.fillWidth: true; wrapMode: Text.Wrap; text: "• " + modelData }
                     }
                     Repeater {
-                        model: root.panel.preview.problems || []
+                        // (No GPU is said in the summary above, in plain words.)
+                        model: (root.panel.preview.problems || []).filter(p => !p.startsWith("no GPU"))
+                        // What a budget cannot hold: worth reading, not an error.
                         Label {
                             required property string modelData
                             Layout.fillWidth: true
                             wrapMode: Text.Wrap
-                            color: "#c0392b"
+                            color: "#b9770e"
                             text: modelData
                         }
                     }

@@ -61,6 +61,8 @@ ColumnLayout {
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
             labelsColor: root.palette.text
             tickCount: 4
+            titleText: qsTr("seconds since the window opened")
+            titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         ValueAxis {
             id: axisDecode
@@ -69,6 +71,8 @@ ColumnLayout {
             tickCount: 3
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
             labelsColor: "#4e79a7"
+            titleText: qsTr("tok/s")
+            titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         ValueAxis {
             id: axisPrefill
@@ -77,6 +81,8 @@ ColumnLayout {
             tickCount: 3
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
             labelsColor: "#f28e2b"
+            titleText: qsTr("tok/s")
+            titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         LineSeries {
             id: decodeSeries

@@ -109,6 +109,31 @@ QString MemoryPanel::vramUnavailableReason() const {
     return tr("No usable GPU. Every block runs on the CPU.");
 }
 
+QString MemoryPanel::placementSummary() const {
+    if (!run_) return {};
+    const int n = preview_.value(QStringLiteral("blocks")).toList().size();
+    const int on_gpu = preview_.value(QStringLiteral("n_gpu_blocks")).toInt();
+    const QString gpu = run_->hardware.gpus.empty() ? QString() : QString::fromStdString(run_->hardware.gpus[0].name);
+    QString where;
+    if (run_->hardware.gpus.empty())
+        where = tr("All %1 layers run on the processor; no graphics card was found.").arg(n);
+    else if (on_gpu == 0)
+        where = tr("All %1 layers run on the processor; this VRAM budget leaves none on the graphics card (%2).")
+                    .arg(n)
+                    .arg(gpu);
+    else if (on_gpu == n)
+        where = tr("All %1 layers run on the graphics card (%2).").arg(n).arg(gpu);
+    else
+        where = tr("%1 of %2 layers run on the graphics card (%3), the other %4 on the processor.")
+                    .arg(on_gpu)
+                    .arg(n)
+                    .arg(gpu)
+                    .arg(n - on_gpu);
+    const double tps = preview_.value(QStringLiteral("predicted")).toMap().value(QStringLiteral("decode_tokens_per_s")).toDouble();
+    if (tps > 0) where += QLatin1Char(' ') + tr("Expected speed: about %1 tokens/s.").arg(tps, 0, 'f', tps < 10 ? 1 : 0);
+    return where;
+}
+
 QVariantList MemoryPanel::gpus() const {
     QVariantList out;
     if (!run_) return out;

@@ -58,6 +58,7 @@ class MemoryPanel : public QObject {
     Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY budgetsChanged)
     Q_PROPERTY(int contextMax READ contextMax NOTIFY placementChanged)
     Q_PROPERTY(QVariantMap preview READ preview NOTIFY previewChanged)
+    Q_PROPERTY(QString placementSummary READ placementSummary NOTIFY previewChanged)
     Q_PROPERTY(QStringList changes READ changes NOTIFY previewChanged)
     Q_PROPERTY(QVariantMap current READ current NOTIFY placementChanged)
     Q_PROPERTY(bool dirty READ dirty NOTIFY previewChanged)
@@ -128,6 +129,9 @@ public:
     void setContextLength(int n);
     int contextMax() const;
     QVariantMap preview() const { return preview_; }
+    // The preview in plain words: where the layers run ("All 30 layers run
+    // on the processor; no graphics card was found.") and the expected speed.
+    QString placementSummary() const;
     QStringList changes() const { return changes_; }
     QVariantMap current() const { return current_; }
     bool dirty() const;
