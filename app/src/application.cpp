@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QQmlApplicationEngine>
 #include <QQmlContext>
+#include <QQuickWindow>
 #include <QSettings>
 #include <QThread>
 #include <QtQml/qqmlextensionplugin.h>
@@ -17,6 +18,7 @@
 #include "conversation_list_model.h"
 #include "core/log.h"
 #include "engine_worker.h"
+#include "window_state.h"
 #include "catalog_model.h"
 #include "download_center.h"
 #include "hub_search_model.h"
@@ -234,6 +236,7 @@ int Application::run_gui(const CommandLine& cl) {
     QObject::connect(&library, &eg::ui::LibraryActions::tokenChanged, &hub,
                      [&hub_client, &downloader] { hub_client.set_token(downloader.token()); });
 
+    WindowState window_state(*prefs, store, chat);
     int rc = 0;
     {
         QQmlApplicationEngine engine;
@@ -257,6 +260,8 @@ int Application::run_gui(const CommandLine& cl) {
             if (cl.model_path.isEmpty() && !QFileInfo::exists(model)) model = default_model_path();
             if (!cl.model_path.isEmpty() || QFileInfo::exists(model)) chat.loadModel(model);
             else EG_LOG_INFO("no model found (looked for {}); showing the first-start page", model.toStdString());
+            window_state.restore_and_watch(qobject_cast<QQuickWindow*>(engine.rootObjects().first()));
+            quit_on_termination_signals();
             rc = app.exec();
         }
         chat.stop();

@@ -336,6 +336,50 @@ private slots:
                                 .arg(shot)));
     }
 
+    // Closing the app (as a logout does: SIGTERM) and starting it again
+    // brings back the window's size, the memory panel and the conversation.
+    void restartRestoresTheSession() {
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QString model = QString::fromStdString(eg_test::default_model_path());
+        start_app(data.path(), {QStringLiteral("--model"), model}, QStringLiteral("e2e-restart-1.log"));
+        if (QTest::currentTestFailed()) return;
+        QVERIFY2(send_message(QStringLiteral("Name one colour.")), "the message never reached the store");
+        xdotool({QStringLiteral("windowsize"), window_id_, QStringLiteral("1180"), QStringLiteral("790")});
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        pause_ms(300);
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        pause_ms(1000);  // past the saving delay
+        QCOMPARE(window_geometry().width, 1180);
+        stop_app();
+        QCOMPARE(app_.exitStatus(), QProcess::NormalExit);  // SIGTERM closed it cleanly
+        QCOMPARE(app_.exitCode(), 0);
+
+        start_app(data.path(), {}, QStringLiteral("e2e-restart-2.log"));
+        if (QTest::currentTestFailed()) return;
+        const Geometry g = window_geometry();
+        QCOMPARE(g.width, 1180);
+        QCOMPARE(g.height, 790);
+        pause_ms(1500);
+        const QString shot = artifacts_ + QStringLiteral("/e2e-restart.png");
+        QVERIFY2(screenshot(shot), "ImageMagick import could not capture the screen");
+        QFile log(artifacts_ + QStringLiteral("/e2e-restart-2.log"));
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(log.readAll());
+        QVERIFY2(text.contains(QStringLiteral("reopened conversation 1 ")), qPrintable(text));
+        // The memory panel is open again: its text fills the right third.
+        Geometry panel;
+        panel.x = g.x + g.width * 68 / 100;
+        panel.y = g.y;
+        panel.width = g.x + g.width - panel.x;
+        panel.height = g.height;
+        int first_row = -1;
+        const int lines = text_bands(shot, panel, &first_row);
+        QVERIFY2(lines >= 15, qPrintable(QStringLiteral("no memory panel after the restart (%1 lines); see %2").arg(lines).arg(shot)));
+        stop_app();
+    }
+
     // The memory panel during generation, as a person opens it (Ctrl+M):
     // with an Engram model at a 5% DRAM budget, with the plain model on this
     // machine without a GPU, with a mixture-of-experts model at a 25%
