@@ -128,7 +128,10 @@ void TestChatController::sendStreamsAndSaves() {
     QVERIFY(chat_->currentConversationId() > 0);
     QCOMPARE(model().count(), 2);
     QVERIFY(model().get(1)["streaming"].toBool());
+    // The sidebar and the Stop button know which conversation it is.
+    QCOMPARE(chat_->replyingConversationId(), chat_->currentConversationId());
     wait_idle();
+    QCOMPARE(chat_->replyingConversationId(), 0);
     disconnect(&model(), &QAbstractItemModel::dataChanged, this, nullptr);
 
     // The reply streamed: the row grew over several updates.

@@ -89,7 +89,8 @@ Page {
             Layout.fillWidth: true
             Layout.maximumWidth: fm.averageCharacterWidth * 100 + 2 * fm.height
             Layout.alignment: Qt.AlignHCenter
-            busy: root.controller.busy
+            busy: root.controller.busy && root.controller.replyingConversationId === root.controller.currentConversationId
+            busyElsewhere: root.controller.busy && !busy
             ready: root.controller.modelLoaded
             onSendRequested: text => {
                 messageList.followEnd = true

@@ -7,7 +7,8 @@ import QtQuick.Layouts
 Pane {
     id: root
 
-    property bool busy: false
+    property bool busy: false          // a reply is being written here: Stop instead of Send
+    property bool busyElsewhere: false // ... in another conversation: Send waits for it
     property bool ready: false
 
     signal sendRequested(string text)
@@ -16,7 +17,7 @@ Pane {
     function focusInput() { input.forceActiveFocus() }
     function trySend() {
         const text = input.text.trim()
-        if (busy || !ready || text.length === 0)
+        if (busy || busyElsewhere || !ready || text.length === 0)
             return false
         sendRequested(text)
         input.clear()
@@ -77,11 +78,12 @@ Pane {
             Layout.alignment: Qt.AlignBottom
             text: qsTr("Send")
             highlighted: true
-            enabled: root.ready && input.text.trim().length > 0
+            enabled: root.ready && !root.busyElsewhere && input.text.trim().length > 0
             onClicked: root.trySend()
             ToolTip.visible: hovered
             ToolTip.delay: 600
-            ToolTip.text: qsTr("Send (Enter)")
+            ToolTip.text: root.busyElsewhere ? qsTr("A reply is being written in another conversation; it can be stopped there")
+                                             : qsTr("Send (Enter)")
         }
         Button {
             objectName: "stopButton"

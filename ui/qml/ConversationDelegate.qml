@@ -12,6 +12,7 @@ ItemDelegate {
     required property string snippet
     required property var updatedAt  // text or date
     property bool current: false
+    property bool replying: false   // a reply is being written into this conversation
     property bool editing: false
 
     signal selected()
@@ -98,8 +99,16 @@ ItemDelegate {
             }
         }
 
+        BusyIndicator {
+            objectName: "replyingIndicator"
+            visible: root.replying && !root.editing
+            running: visible
+            implicitWidth: Math.round(fm.height * 1.2)
+            implicitHeight: implicitWidth
+            Accessible.name: qsTr("A reply is being written")
+        }
         Label {
-            visible: !root.editing && !(root.hovered || root.current)
+            visible: !root.editing && !root.replying && !(root.hovered || root.current)
             text: root.whenText(root.updatedAt)
             font.pointSize: Math.max(1, fm.font.pointSize * 0.8)
             opacity: 0.6

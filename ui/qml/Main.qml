@@ -57,10 +57,14 @@ ApplicationWindow {
         context: Qt.ApplicationShortcut
         onActivated: sidebar.focusSearch()
     }
+    // Esc stops the reply on screen only when nothing else would take it: a
+    // drawer, dialog or search closes first (each handles its own Esc).
     Shortcut {
         sequence: "Esc"
         context: Qt.ApplicationShortcut
-        enabled: chat.busy
+        enabled: chat.busy && chat.replyingConversationId === chat.currentConversationId
+                 && !settingsDrawer.opened && !exportDialog.visible && !sidebar.escapeHasWork
+                 && !window.showLibrary
         onActivated: chat.stop()
     }
     Shortcut {
@@ -97,6 +101,7 @@ ApplicationWindow {
             SplitView.maximumWidth: Math.round(fm.height * 26)
             conversationList: conversations
             currentConversationId: chat.currentConversationId
+            replyingConversationId: chat.replyingConversationId
             onNewChatRequested: window.startNewChat()
             onLibraryRequested: window.showLibrary = true
             onConversationSelected: id => {

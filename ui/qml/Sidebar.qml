@@ -9,6 +9,10 @@ Pane {
 
     required property var conversationList
     property var currentConversationId: -1
+    property var replyingConversationId: 0
+    // What Esc should close before it stops a reply: the delete question, a
+    // search being typed.
+    readonly property bool escapeHasWork: deleteDialog.opened || (searchField.activeFocus && searchField.text.length > 0)
 
     signal newChatRequested()
     signal conversationSelected(var id)
@@ -106,6 +110,7 @@ Pane {
             delegate: ConversationDelegate {
                 width: ListView.view.width
                 current: conversationId === root.currentConversationId
+                replying: conversationId === root.replyingConversationId
                 onSelected: root.conversationSelected(conversationId)
                 onRenamed: newTitle => root.renameRequested(conversationId, newTitle)
                 onDeleteClicked: root.deleteRequested(conversationId, title)

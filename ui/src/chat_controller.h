@@ -24,6 +24,9 @@ namespace eg::ui {
 class ChatController : public QObject {
     Q_OBJECT
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
+    // The conversation a reply is being written into (0: none): the sidebar
+    // marks it, and only its own pane shows Stop.
+    Q_PROPERTY(qint64 replyingConversationId READ replyingConversationId NOTIFY busyChanged)
     Q_PROPERTY(bool modelLoaded READ modelLoaded NOTIFY modelChanged)
     Q_PROPERTY(QString modelName READ modelName NOTIFY modelChanged)
     Q_PROPERTY(QString modelPath READ modelPath NOTIFY modelChanged)
@@ -51,6 +54,7 @@ public:
     bool loadingModel() const { return loading_model_; }
     double loadProgress() const { return load_progress_; }
     qint64 currentConversationId() const { return conversation_id_; }
+    qint64 replyingConversationId() const { return busy_ ? reply_.conversation_id : 0; }
     QString currentTitle() const { return title_; }
     MessageListModel* messages() { return &messages_; }
     QString lastError() const { return last_error_; }
