@@ -30,8 +30,10 @@ public:
     // now on saves each change.
     void restore_and_watch(QQuickWindow* window);
 
+private slots:
+    void schedule_save();  // a slot: Main.qml's showMemoryChanged is connected by name
+
 private:
-    void schedule_save();
     void save();
 
     QSettings& prefs_;
