@@ -380,6 +380,42 @@ private slots:
         stop_app();
     }
 
+    // A small window (700 x 500): the memory panel opens over the chat
+    // instead of squeezing it, Esc closes it, and the message box still sends.
+    void smallWindowKeepsTheChatUsable() {
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QString model = QString::fromStdString(eg_test::default_model_path());
+        start_app(data.path(), {QStringLiteral("--model"), model}, QStringLiteral("e2e-small.log"));
+        if (QTest::currentTestFailed()) return;
+        xdotool({QStringLiteral("windowsize"), window_id_, QStringLiteral("700"), QStringLiteral("500")});
+        QVERIFY2(send_message(QStringLiteral("Name a fruit.")), "the message never reached the store");  // the model is in
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        pause_ms(500);
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        pause_ms(1200);
+        const QString shot = artifacts_ + QStringLiteral("/e2e-small-window-memory.png");
+        QVERIFY2(screenshot(shot), "ImageMagick import could not capture the screen");
+        const Geometry g = window_geometry();
+        QCOMPARE(g.width, 700);
+        // The panel covers most of the window: text down its whole height.
+        Geometry panel;
+        panel.x = g.x + g.width / 4;
+        panel.y = g.y;
+        panel.width = g.width * 3 / 4;
+        panel.height = g.height;
+        int first_row = -1;
+        const int lines = text_bands(shot, panel, &first_row);
+        QVERIFY2(lines >= 12, qPrintable(QStringLiteral("no memory panel over the chat (%1 lines); see %2").arg(lines).arg(shot)));
+        xdotool({QStringLiteral("key"), QStringLiteral("Escape")});
+        pause_ms(600);
+        pause_ms(3000);  // the first reply ends (Send waits for it)
+        QVERIFY2(send_message(QStringLiteral("Say hello.")), "the message box did not send after the panel closed");
+        screenshot(artifacts_ + QStringLiteral("/e2e-small-window-chat.png"));
+        stop_app();
+    }
+
     // The memory panel during generation, as a person opens it (Ctrl+M):
     // with an Engram model at a 5% DRAM budget, with the plain model on this
     // machine without a GPU, with a mixture-of-experts model at a 25%

@@ -44,6 +44,8 @@ ApplicationWindow {
     property bool showLibrary: false
     // The memory tiers panel beside the chat (Ctrl+M).
     property bool showMemory: false
+    // Wide enough for the sidebar, the chat with its message box, and the memory panel side by side.
+    readonly property bool wide: width >= Math.round(fm.height * 60)
     readonly property var memoryPanel: typeof memory !== "undefined" ? memory : null
     readonly property var libraryTools: typeof libraryActions !== "undefined" ? libraryActions : null
 
@@ -63,7 +65,7 @@ ApplicationWindow {
         sequence: "Esc"
         context: Qt.ApplicationShortcut
         enabled: chat.busy && chat.replyingConversationId === chat.currentConversationId
-                 && !settingsDrawer.opened && !exportDialog.visible && !sidebar.escapeHasWork
+                 && !settingsDrawer.opened && !memoryDrawer.opened && !exportDialog.visible && !sidebar.escapeHasWork
                  && !window.showLibrary
         onActivated: chat.stop()
     }
@@ -144,8 +146,9 @@ ApplicationWindow {
             }
         }
 
+        // Beside the chat on a wide window; on a narrow one a drawer (below).
         Loader {
-            active: window.memoryPanel !== null
+            active: window.memoryPanel !== null && window.wide
             visible: window.showMemory && active
             SplitView.preferredWidth: Math.round(fm.height * 28)
             SplitView.minimumWidth: Math.round(fm.height * 16)
@@ -156,6 +159,32 @@ ApplicationWindow {
             }
         }
     }
+
+    // The memory panel over the chat when the window is too narrow to keep
+    // both usable side by side (Esc or a click beside it closes it).
+    Drawer {
+        id: memoryDrawer
+        objectName: "memoryDrawer"
+        edge: Qt.RightEdge
+        width: Math.min(window.width * 0.92, Math.round(fm.height * 28))
+        height: window.height
+        onClosed: if (!window.wide) window.showMemory = false
+        Loader {
+            anchors.fill: parent
+            active: window.memoryPanel !== null && !window.wide && window.showMemory
+            sourceComponent: MemoryPanel {
+                panel: window.memoryPanel
+                visible: true
+                onCloseRequested: window.showMemory = false
+            }
+        }
+    }
+    function placeMemoryPanel() {
+        if (window.showMemory && !window.wide && window.memoryPanel !== null) memoryDrawer.open()
+        else memoryDrawer.close()
+    }
+    onShowMemoryChanged: placeMemoryPanel()
+    onWideChanged: placeMemoryPanel()
 
     // Drag a .gguf onto the window: imported (copied into the models folder).
     DropArea {
