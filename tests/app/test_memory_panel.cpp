@@ -483,6 +483,26 @@ private slots:
         auto* field = item->findChild<QQuickItem*>("engramBudgetField");
         QVERIFY(field);
         QCOMPARE(field->property("text").toString(), panel_->formatBytes(panel_->engramBudget()));
+        // Input the field cannot take is said under it, and what is more than
+        // there is is held to the most, saying so.
+        auto* message = item->findChild<QQuickItem*>("engramBudgetMessage");
+        QVERIFY(message && !message->isVisible());
+        for (const char* bad : {"garbage", "-1"}) {
+            field->setProperty("text", QString::fromLatin1(bad));
+            QMetaObject::invokeMethod(field, "editingFinished");
+            QVERIFY2(message->isVisible(), bad);
+            QVERIFY2(message->property("text").toString().contains("Engram DRAM"), qPrintable(message->property("text").toString()));
+            QCOMPARE(field->property("text").toString(), QString::fromLatin1(bad));  // kept, to correct
+        }
+        field->setProperty("text", QStringLiteral("100G"));
+        QMetaObject::invokeMethod(field, "editingFinished");
+        QVERIFY2(message->property("text").toString().contains("held to " + panel_->formatBytes(panel_->engramMax())),
+                 qPrintable(message->property("text").toString()));
+        QCOMPARE(panel_->engramBudget(), panel_->engramMax());
+        field->setProperty("text", QStringLiteral("10%"));
+        QMetaObject::invokeMethod(field, "editingFinished");
+        QVERIFY(!message->isVisible());
+        QCOMPARE(field->property("text").toString(), panel_->formatBytes(panel_->engramBudget()));
         auto* strip = item->findChild<QQuickItem*>("heatStrip");
         QVERIFY(strip && strip->isVisible());
         panel_->refreshHeat();

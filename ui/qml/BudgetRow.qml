@@ -15,6 +15,9 @@ ColumnLayout {
     property string suffix
     required property var panel      // MemoryPanel: formatBytes, parseBudget
 
+    // What the field made of the last input when it was not taken as typed:
+    // the parser's sentence, or that it was held to the most there is.
+    property string inputMessage
     signal moved(real value)
 
     FontMetrics { id: fm }
@@ -32,13 +35,32 @@ ColumnLayout {
             text: root.panel.formatBytes(root.value)
             selectByMouse: true
             onEditingFinished: {
-                const b = root.panel.parseBudget(text, root.whole, root.label)
-                if (b >= 0) root.moved(b)
+                const typed = text
+                const b = root.panel.parseBudget(typed, root.whole, root.label)
+                if (b < 0) {
+                    // Said where it was typed; the field keeps the text to correct.
+                    root.inputMessage = root.panel.error
+                    return
+                }
+                root.inputMessage = b > root.to
+                    ? qsTr("%1 is more than this machine can give; held to %2.").arg(root.panel.formatBytes(b))
+                                                                                .arg(root.panel.formatBytes(root.to))
+                    : ""
+                root.moved(b)
                 text = Qt.binding(() => root.panel.formatBytes(root.value))
             }
             ToolTip.visible: activeFocus
             ToolTip.text: qsTr("Bytes (2G, 512M) or a share (5%)")
         }
+    }
+    Label {
+        objectName: root.objectName + "Message"
+        visible: root.inputMessage.length > 0
+        Layout.fillWidth: true
+        wrapMode: Text.Wrap
+        color: "#b9770e"
+        font.pointSize: Math.max(1, fm.font.pointSize * 0.85)
+        text: root.inputMessage
     }
     Slider {
         objectName: root.objectName + "Slider"
@@ -47,7 +69,10 @@ ColumnLayout {
         from: 0
         to: Math.max(1, root.to)
         value: root.value
-        onMoved: root.moved(value)
+        onMoved: {
+            root.inputMessage = ""
+            root.moved(value)
+        }
         Accessible.name: root.label
     }
     Label {
