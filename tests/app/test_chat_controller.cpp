@@ -4,7 +4,10 @@
 // the GUI thread keeps turning while a reply is generated (the reply reaches
 // the store piece by piece while it streams). How smoothly it turns, and how
 // long Stop takes, are figures of app/bench/ui_main.cpp (engram-bench-ui).
+#include <QClipboard>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -310,8 +313,18 @@ void TestChatController::exportsAndSidebar() {
     QVERIFY(!QFile::exists(dir_.filePath("no-such-folder/chat.md")));
     chat_->clearError();
 
+    // Export suggests the title as the file name; a save confirms itself.
+    const QString suggested = QUrl(chat_->suggestedExportUrl(QStringLiteral("markdown"))).toLocalFile();
+    QVERIFY2(suggested.endsWith(".md") && !QFileInfo(suggested).completeBaseName().isEmpty(), qPrintable(suggested));
+    QVERIFY2(!QFileInfo(suggested).fileName().contains('/'), qPrintable(suggested));
     const QString md_path = dir_.filePath("chat.md");
     QVERIFY(chat_->exportMarkdown(QUrl::fromLocalFile(md_path).toString()));
+    QCOMPARE(chat_->notice(), QStringLiteral("Saved to ") + QDir::toNativeSeparators(md_path));
+    chat_->copyText(QStringLiteral("copied text"));
+    QCOMPARE(chat_->notice(), QStringLiteral("Copied to the clipboard"));
+    QCOMPARE(QGuiApplication::clipboard()->text(), QStringLiteral("copied text"));
+    chat_->clearNotice();
+    QVERIFY(chat_->notice().isEmpty());
     QFile md(md_path);
     QVERIFY(md.open(QIODevice::ReadOnly));
     const QString md_text = QString::fromUtf8(md.readAll());

@@ -78,6 +78,34 @@ Page {
             }
         }
 
+        // "Copied to the clipboard", "Saved to …": for a moment, then gone.
+        Label {
+            id: noticeLabel
+            objectName: "noticeLabel"
+            Layout.alignment: Qt.AlignHCenter
+            visible: text.length > 0
+            text: root.controller.notice || ""
+            padding: Math.round(fm.height * 0.35)
+            leftPadding: Math.round(fm.height * 0.8)
+            rightPadding: leftPadding
+            background: Rectangle {
+                radius: height / 2
+                color: Qt.tint(root.palette.base, Qt.rgba(0.2, 0.6, 0.3, 0.2))
+            }
+            Accessible.role: Accessible.AlertMessage
+            Accessible.name: text
+            Timer {
+                id: noticeTimer
+                interval: 2500
+                onTriggered: root.controller.clearNotice()
+            }
+            Connections {
+                target: root.controller
+                // Each notice (a second Copy too) shows for the whole interval.
+                function onNoticeChanged() { if (root.controller.notice) noticeTimer.restart() }
+            }
+        }
+
         ErrorBanner {
             Layout.fillWidth: true
             message: root.controller.lastError

@@ -127,6 +127,10 @@ ApplicationWindow {
                 onMemoryRequested: window.showMemory = !window.showMemory
                 onExportRequested: format => {
                     exportDialog.format = format
+                    // A name and place to start from: the title, in the documents folder.
+                    const suggested = chat.suggestedExportUrl(format)
+                    exportDialog.currentFolder = suggested.substring(0, suggested.lastIndexOf("/"))
+                    exportDialog.selectedFile = suggested
                     exportDialog.open()
                 }
             }
@@ -236,6 +240,7 @@ ApplicationWindow {
 
         title: format === "json" ? qsTr("Export conversation as JSON") : qsTr("Export conversation as Markdown")
         fileMode: FileDialog.SaveFile
+        acceptLabel: qsTr("Save")
         defaultSuffix: format === "json" ? "json" : "md"
         nameFilters: format === "json" ? [qsTr("JSON files (*.json)")] : [qsTr("Markdown files (*.md)")]
         onAccepted: {

@@ -1,13 +1,17 @@
 #include "chat_controller.h"
 
 #include <QClipboard>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QGuiApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QUrl>
 
 #include "core/log.h"
@@ -127,6 +131,29 @@ void ChatController::set_error(const QString& e) {
 }
 
 void ChatController::clearError() { set_error({}); }
+
+void ChatController::set_notice(const QString& text) {
+    notice_ = text;
+    emit noticeChanged();  // also when the same text comes again: shown again
+}
+
+void ChatController::clearNotice() {
+    if (notice_.isEmpty()) return;
+    notice_.clear();
+    emit noticeChanged();
+}
+
+QString ChatController::suggestedExportUrl(const QString& format) const {
+    QString name = title_.isEmpty() ? tr("New chat") : title_;
+    // Characters file systems or shells trip on become spaces; at most 60 left.
+    name.replace(QRegularExpression(QStringLiteral(R"([/\\:*?"<>|\x00-\x1f]+)")), QStringLiteral(" "));
+    name = name.simplified().left(60).trimmed();
+    if (name.isEmpty() || name.startsWith(QLatin1Char('.'))) name = QStringLiteral("chat") + name;
+    QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+    if (dir.isEmpty() || !QFileInfo(dir).isDir()) dir = QDir::homePath();
+    const QString suffix = format == QLatin1String("json") ? QStringLiteral(".json") : QStringLiteral(".md");
+    return QUrl::fromLocalFile(QDir(dir).filePath(name + suffix)).toString();
+}
 
 void ChatController::set_busy(bool b) {
     if (b == busy_) return;
@@ -457,7 +484,10 @@ void ChatController::onLoadFailed(const QString& error) {
 }
 
 void ChatController::copyText(const QString& text) {
-    if (QClipboard* c = QGuiApplication::clipboard()) c->setText(text);
+    QClipboard* c = QGuiApplication::clipboard();
+    if (!c) return set_error(tr("There is no clipboard to copy to."));
+    c->setText(text);
+    set_notice(tr("Copied to the clipboard"));
 }
 
 QString ChatController::conversation_markdown() const {
@@ -506,6 +536,7 @@ bool ChatController::exportMarkdown(const QString& file_url) {
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_markdown().toUtf8());
     if (!w) set_error(eg::error_text(w));
+    else set_notice(tr("Saved to %1").arg(QDir::toNativeSeparators(path)));
     return w.ok();
 }
 
@@ -514,6 +545,7 @@ bool ChatController::exportJson(const QString& file_url) {
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_json());
     if (!w) set_error(eg::error_text(w));
+    else set_notice(tr("Saved to %1").arg(QDir::toNativeSeparators(path)));
     return w.ok();
 }
 

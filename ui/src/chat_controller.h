@@ -36,6 +36,9 @@ class ChatController : public QObject {
     Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentTitleChanged)
     Q_PROPERTY(eg::ui::MessageListModel* messages READ messages CONSTANT)
     Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
+    // What an action that shows nothing else did ("Copied to the clipboard",
+    // "Saved to ~/chat.md"): the window shows it for a moment.
+    Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY systemPromptChanged)
     Q_PROPERTY(QVariantMap settings READ settings WRITE setSettings NOTIFY settingsChanged)
     Q_PROPERTY(QVariantMap defaultSettings READ defaultSettings WRITE setDefaultSettings NOTIFY defaultSettingsChanged)
@@ -58,6 +61,7 @@ public:
     QString currentTitle() const { return title_; }
     MessageListModel* messages() { return &messages_; }
     QString lastError() const { return last_error_; }
+    QString notice() const { return notice_; }
     QString systemPrompt() const { return QString::fromStdString(settings_.system_prompt); }
     void setSystemPrompt(const QString& text);
     // QML's view of generation_settings() (settings_map.h), without the system prompt.
@@ -92,6 +96,10 @@ public:
     Q_INVOKABLE bool exportMarkdown(const QString& file_url);
     Q_INVOKABLE bool exportJson(const QString& file_url);
     Q_INVOKABLE void clearError();
+    Q_INVOKABLE void clearNotice();
+    // Where Export suggests saving: the documents folder, the conversation's
+    // title made into a file name, the format's suffix (a file: URL).
+    Q_INVOKABLE QString suggestedExportUrl(const QString& format) const;
 
     QString conversation_markdown() const;
     QByteArray conversation_json() const;
@@ -118,6 +126,7 @@ signals:
     void currentConversationIdChanged();
     void currentTitleChanged();
     void lastErrorChanged();
+    void noticeChanged();
     void systemPromptChanged();
     void settingsChanged();
     void defaultSettingsChanged();
@@ -174,6 +183,8 @@ private:
     qint64 conversation_id_ = 0;  // 0: a new chat not yet saved (created on first send)
     QString title_;
     QString last_error_;
+    QString notice_;
+    void set_notice(const QString& text);
     eg::GenerationSettings settings_;  // the system prompt included
     qint64 next_request_id_ = 1;
     Reply reply_;  // valid while busy_
