@@ -67,8 +67,10 @@ void attention_windowed(const AttentionArgs& a, ThreadPool& pool) {
                 const uint16_t* k = a.k + j * kvd + g * hd;
                 float s = 0;
                 for (int64_t d = 0; d < hd; ++d) s += q[d] * fp16_to_fp32(k[d]);
-                sc[(size_t)(j - first)] = s * scale;
-                m = std::max(m, s * scale);
+                s *= scale;
+                if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+                sc[(size_t)(j - first)] = s;
+                m = std::max(m, s);
             }
             float l = a.sinks ? std::exp(a.sinks[h] - m) : 0.0f;
             std::fill(acc.begin(), acc.end(), 0.0f);
@@ -88,6 +90,8 @@ void attention(const AttentionArgs& a, ThreadPool& pool) {
     // The kernels follow the matmul's instruction set (and its
     // ENGRAM_CPU_ISA cap).
     const std::string_view isa = cpu_kernel_isa();
+    // Neither the flash nor the llama.cpp-order kernels soft-cap.
+    if (a.softcap > 0) return attention_windowed(a, pool);
     if (isa == "avx512vnni" && attention_flash(a, pool, "avx512")) return;
     if (isa != "scalar" && attention_flash(a, pool, "avx2")) return;
     // The llama.cpp-order kernels know neither windows nor sinks.
