@@ -41,7 +41,7 @@ namespace {
 constexpr double kLogitTol = 0.04;
 constexpr double kKlTol = 1e-4;
 
-const char* const kModels[] = {"gemma3-tiny"};
+const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny"};
 
 std::string path_of(const std::string& name) { return eg_test::fixture("reference/arch_dense/" + name + ".gguf"); }
 
@@ -167,6 +167,53 @@ private slots:
                 QVERIFY2(has(d, want), qPrintable(QString("no '%1' in\n%2").arg(want, d.c_str())));
             QVERIFY2(!has(d, "softcap") && !has(d, "scale x"), d.c_str());
         }
+    }
+
+    // gemma2's block: the window in the even blocks, the scores soft-capped
+    // at the file's value, post norms, GELU; the logits capped too.
+    void gemma2_graph() {
+        const auto& ref = entry("gemma2-tiny");
+        auto m = load("gemma2-tiny");
+        QVERIFY(m);
+        const HParams& hp = m->hparams();
+        QCOMPARE(hp.arch, std::string("gemma2"));
+        QCOMPARE(hp.n_swa, ref["n_swa"].get<int64_t>());
+        QCOMPARE(hp.embd_scale, 8.0f);
+        QCOMPARE(hp.attn_softcap, 3.0f);
+        QCOMPARE(hp.final_softcap, 8.0f);
+        QVERIFY(hp.rope_type == RopeType::NeoX);
+        for (int64_t il = 0; il < hp.n_layer; ++il) {
+            const std::string d = m->block(il).describe();
+            QCOMPARE(has(d, "window 6"), il % 2 == 0);
+            for (const char* want : {"softcap 3", "attn_post_norm rms_norm tmp -> tmp [64]", "ffn_act geglu gate,up",
+                                     "ffn_post_norm rms_norm tmp -> tmp [64]"})
+                QVERIFY2(has(d, want), qPrintable(QString("no '%1' in\n%2").arg(want, d.c_str())));
+            QVERIFY2(!has(d, "base ") && !has(d, "q_norm"), d.c_str());
+        }
+    }
+    // Without the keys, llama.cpp's defaults: window 4096, caps 50 and 30.
+    void gemma2_defaults() {
+        const std::string out = dir_.filePath("gemma2_defaults.gguf").toStdString();
+        auto st = write_variant(path_of("gemma2-tiny"), out,
+                                [](const std::string& k, GgufWriter&) {
+                                    return k != "gemma2.attention.sliding_window" &&
+                                           k != "gemma2.attn_logit_softcapping" && k != "gemma2.final_logit_softcapping";
+                                },
+                                keep_tensors());
+        QVERIFY2(st.ok(), st.ok() ? "" : st.message().c_str());
+        auto m = Model::load(out);
+        QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
+        QCOMPARE(m.value()->hparams().n_swa, 4096);
+        QCOMPARE(m.value()->hparams().attn_softcap, 50.0f);
+        QCOMPARE(m.value()->hparams().final_softcap, 30.0f);
+    }
+    void gemma2_with_a_bad_softcap_is_refused() {
+        refused("gemma2-tiny", "gemma2 zero cap", [](const std::string& k, GgufWriter& w) {
+                    if (k != "gemma2.final_logit_softcapping") return true;
+                    w.set_f32(k, 0.0f);
+                    return false;
+                },
+                keep_tensors(), "gemma2.final_logit_softcapping: must be in (0, 1000000)");
     }
 
     // The output of one block as the file says, whatever the test above checks.

@@ -55,6 +55,7 @@ const ArchSpec& arch_qwen3();
 const ArchSpec& arch_qwen3moe();
 const ArchSpec& arch_olmoe();
 const ArchSpec& arch_gptoss();
+const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
 
 // nullptr when the architecture is not supported.

@@ -166,9 +166,9 @@ void BlockBuilder::moe_experts(const char* name, Slot in, Slot out, const Expert
 
 namespace {
 
-const std::array<const ArchSpec*, 7>& all_archs() {
-    static const std::array<const ArchSpec*, 7> all{&arch_llama(), &arch_qwen2(),  &arch_qwen3(), &arch_qwen3moe(),
-                                                    &arch_olmoe(), &arch_gptoss(), &arch_gemma3()};
+const std::array<const ArchSpec*, 8>& all_archs() {
+    static const std::array<const ArchSpec*, 8> all{&arch_llama(),  &arch_qwen2(),  &arch_qwen3(),  &arch_qwen3moe(),
+                                                    &arch_olmoe(),  &arch_gptoss(), &arch_gemma3(), &arch_gemma2()};
     return all;
 }
 
