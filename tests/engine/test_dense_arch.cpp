@@ -41,7 +41,7 @@ namespace {
 constexpr double kLogitTol = 0.04;
 constexpr double kKlTol = 1e-4;
 
-const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny"};
+const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny", "phi3-tiny"};
 
 std::string path_of(const std::string& name) { return eg_test::fixture("reference/arch_dense/" + name + ".gguf"); }
 
@@ -214,6 +214,72 @@ private slots:
                     return false;
                 },
                 keep_tensors(), "gemma2.final_logit_softcapping: must be in (0, 1000000)");
+    }
+
+    // phi3's fused tensors are split into views of their bytes: Q, K, V are
+    // consecutive rows of attn_qkv, gate and up the two halves of ffn_up.
+    // 12 of 16 values per head rotate; the sliding_window key is ignored.
+    void phi3_graph() {
+        auto m = load("phi3-tiny");
+        QVERIFY(m);
+        const HParams& hp = m->hparams();
+        QCOMPARE(hp.arch, std::string("phi3"));
+        QCOMPARE(hp.n_rot, 12);
+        QCOMPARE(hp.n_swa, 0);
+        QCOMPARE(hp.n_ctx_orig, 512);
+        QVERIFY(std::fabs(hp.rope_attn_factor - 1.1547f) < 1e-4f);
+        QVERIFY(m->weights().rope_freqs && m->weights().rope_freqs_long);
+        const LayerWeights& L = m->weights().layers[1];
+        const GgufTensorInfo* qkv = m->file().find_tensor("blk.1.attn_qkv.weight");
+        const GgufTensorInfo* up = m->file().find_tensor("blk.1.ffn_up.weight");
+        QVERIFY(qkv && up);
+        QCOMPARE(L.wq.data, qkv->data);
+        QCOMPARE(L.wk.data, qkv->data + 64 * L.wq.row_bytes);
+        QCOMPARE(L.wv.data, qkv->data + (64 + 32) * L.wq.row_bytes);
+        QCOMPARE(L.wq.n, 64);
+        QCOMPARE(L.wv.n, 32);
+        QCOMPARE(L.gate.data, up->data);
+        QCOMPARE(L.up.data, up->data + 96 * L.gate.row_bytes);
+        QCOMPARE(L.up.n, 96);
+        const std::string d = m->block(0).describe();
+        QVERIFY2(!has(d, "window") && has(d, "ffn_act swiglu gate,up -> act [96]"), d.c_str());
+    }
+    // A session longer than rope.scaling.original_context_length (512)
+    // rotates with the long factors, as llama.cpp at n_ctx 1024.
+    void phi3_long_context() {
+        const auto& lc = entry("phi3-tiny")["long_context"];
+        auto model = load("phi3-tiny");
+        QVERIFY(model);
+        const auto toks = entry("phi3-tiny")["tokens"].get<std::vector<int32_t>>();
+        const auto want = lc["logits"].get<std::vector<std::vector<double>>>();
+        const auto lcpp = lc["llama_cpp_logits"].get<std::vector<std::vector<double>>>();
+        auto s = Session::create(*model, SessionOptions{lc["n_ctx"].get<int64_t>(), 64, 0});
+        QVERIFY(s.ok());
+        double worst = 0, worst_lcpp = 0;
+        for (size_t p = 0; p < toks.size(); ++p) {
+            QVERIFY(s.value()->eval(&toks[p], 1).ok());
+            for (size_t i = 0; i < want[p].size(); ++i) {
+                worst = std::max(worst, std::fabs((double)s.value()->logits()[i] - want[p][i]));
+                worst_lcpp = std::max(worst_lcpp, std::fabs((double)s.value()->logits()[i] - lcpp[p][i]));
+            }
+        }
+        qInfo("phi3-tiny at n_ctx %lld: max |ours - exact| %.3g, max |ours - llama.cpp| %.3g (the long factors "
+              "move the logits by %.2f)",
+              (long long)lc["n_ctx"].get<int64_t>(), worst, worst_lcpp, lc["max_abs_diff_from_short"].get<double>());
+        QVERIFY2(worst <= kLogitTol, qPrintable(QString("max logit error %1").arg(worst)));
+        QVERIFY2(worst_lcpp <= kLogitTol, qPrintable(QString("max difference from llama.cpp %1").arg(worst_lcpp)));
+    }
+    void phi3_without_fused_qkv_is_refused() {
+        refused("phi3-tiny", "phi3 no qkv", keep_keys(), drop_tensor("blk.0.attn_qkv.weight"),
+                "tensor blk.0.attn_qkv.weight: missing");
+    }
+    void phi3_with_a_short_gate_up_is_refused() {
+        refused("phi3-tiny", "phi3 half gate_up", keep_keys(),
+                [](const GgufTensorInfo& t, std::vector<int64_t>& ne, uint64_t& n_bytes) {
+                    if (t.name == "blk.2.ffn_up.weight") ne = {64, 96}, n_bytes = 64 * 96 * 4;
+                    return true;
+                },
+                "tensor blk.2.ffn_up.weight: shape is [64, 96], expected [64, 192]");
     }
 
     // The output of one block as the file says, whatever the test above checks.

@@ -57,6 +57,7 @@ const ArchSpec& arch_olmoe();
 const ArchSpec& arch_gptoss();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
+const ArchSpec& arch_phi3();
 
 // nullptr when the architecture is not supported.
 const ArchSpec* find_arch(std::string_view name);
