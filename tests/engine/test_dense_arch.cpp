@@ -41,7 +41,7 @@ namespace {
 constexpr double kLogitTol = 0.04;
 constexpr double kKlTol = 1e-4;
 
-const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny", "phi3-tiny"};
+const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny", "phi3-tiny", "smollm3-tiny"};
 
 std::string path_of(const std::string& name) { return eg_test::fixture("reference/arch_dense/" + name + ".gguf"); }
 
@@ -280,6 +280,23 @@ private slots:
                     return true;
                 },
                 "tensor blk.2.ffn_up.weight: shape is [64, 96], expected [64, 192]");
+    }
+
+    // smollm3: blocks 3 and 7 (every 4th) rotate nothing, the others
+    // adjacent pairs.
+    void smollm3_graph() {
+        const auto& ref = entry("smollm3-tiny");
+        auto m = load("smollm3-tiny");
+        QVERIFY(m);
+        const HParams& hp = m->hparams();
+        QCOMPARE(hp.arch, std::string("smollm3"));
+        QVERIFY(hp.rope_type == RopeType::Normal);
+        QCOMPARE(ref["nope_layers"].get<std::vector<int64_t>>(), (std::vector<int64_t>{3, 7}));
+        for (int64_t il = 0; il < hp.n_layer; ++il) {
+            const std::string d = m->block(il).describe();
+            QCOMPARE(has(d, " rope "), (il + 1) % 4 != 0);
+            QVERIFY2(has(d, "ffn_act swiglu") && !has(d, "window"), d.c_str());
+        }
     }
 
     // The output of one block as the file says, whatever the test above checks.

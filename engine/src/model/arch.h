@@ -58,6 +58,7 @@ const ArchSpec& arch_gptoss();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
 const ArchSpec& arch_phi3();
+const ArchSpec& arch_smollm3();
 
 // nullptr when the architecture is not supported.
 const ArchSpec* find_arch(std::string_view name);
