@@ -41,7 +41,7 @@ namespace {
 constexpr double kLogitTol = 0.04;
 constexpr double kKlTol = 1e-4;
 
-const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny", "phi3-tiny", "smollm3-tiny"};
+const char* const kModels[] = {"gemma3-tiny", "gemma2-tiny", "phi3-tiny", "smollm3-tiny", "granite-tiny"};
 
 std::string path_of(const std::string& name) { return eg_test::fixture("reference/arch_dense/" + name + ".gguf"); }
 
@@ -297,6 +297,29 @@ private slots:
             QCOMPARE(has(d, " rope "), (il + 1) % 4 != 0);
             QVERIFY2(has(d, "ffn_act swiglu") && !has(d, "window"), d.c_str());
         }
+    }
+
+    // granite's multipliers: the embeddings x12, Q x (0.5 * sqrt(16)) so
+    // that the kernels' 1/sqrt(16) makes the scores' 0.5, both block outputs
+    // x0.5 before their adds, the logits / 8.
+    void granite_graph() {
+        auto m = load("granite-tiny");
+        QVERIFY(m);
+        const HParams& hp = m->hparams();
+        QCOMPARE(hp.arch, std::string("granite"));
+        QCOMPARE(hp.embd_scale, 12.0f);
+        QCOMPARE(hp.logit_scale, 8.0f);
+        QCOMPARE(hp.residual_scale, 0.5f);
+        QCOMPARE(hp.attn_scale, 0.5f);
+        QVERIFY(hp.rope_type == RopeType::Normal);
+        const std::string d = m->block(2).describe();
+        for (const char* want : {"q_scaled scale q -> q [64] x 2", "attn_out_scaled scale tmp -> tmp [64] x 0.5",
+                                 "ffn_out_scaled scale tmp -> tmp [64] x 0.5", "q rope q -> q [64]"})
+            QVERIFY2(has(d, want), qPrintable(QString("no '%1' in\n%2").arg(want, d.c_str())));
+    }
+    void granite_without_a_multiplier_is_refused() {
+        refused("granite-tiny", "granite no logit scale", drop_key("granite.logit_scale"), keep_tensors(),
+                "granite.logit_scale: missing");
     }
 
     // The output of one block as the file says, whatever the test above checks.

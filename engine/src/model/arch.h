@@ -59,6 +59,7 @@ const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
 const ArchSpec& arch_phi3();
 const ArchSpec& arch_smollm3();
+const ArchSpec& arch_granite();
 
 // nullptr when the architecture is not supported.
 const ArchSpec* find_arch(std::string_view name);

@@ -166,10 +166,11 @@ void BlockBuilder::moe_experts(const char* name, Slot in, Slot out, const Expert
 
 namespace {
 
-const std::array<const ArchSpec*, 10>& all_archs() {
-    static const std::array<const ArchSpec*, 10> all{&arch_llama(),  &arch_qwen2(),  &arch_qwen3(),
-                                                     &arch_qwen3moe(), &arch_olmoe(), &arch_gptoss(),
-                                                     &arch_gemma3(), &arch_gemma2(), &arch_phi3(), &arch_smollm3()};
+const std::array<const ArchSpec*, 11>& all_archs() {
+    static const std::array<const ArchSpec*, 11> all{&arch_llama(),   &arch_qwen2(),   &arch_qwen3(),
+                                                     &arch_qwen3moe(), &arch_olmoe(),  &arch_gptoss(),
+                                                     &arch_gemma3(),  &arch_gemma2(),  &arch_phi3(),
+                                                     &arch_smollm3(), &arch_granite()};
     return all;
 }
 
