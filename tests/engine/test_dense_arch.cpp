@@ -322,6 +322,47 @@ private slots:
                 "granite.logit_scale: missing");
     }
 
+    // phi3 with its matrices in Q8_0, as real files come: the fused tensors
+    // split into row ranges of a quantized matrix (and packed as such).
+    // Both engines round the activations to Q8_0 before each product, which
+    // these random tiny models amplify: llama.cpp lands 0.28 from the float64
+    // forward of the dequantized weights (KL 2.9e-3; the same rounding costs
+    // it 0.53 on smollm3-tiny and 0.15 on granite-tiny, measured once, not
+    // committed), ours 0.15 (KL 1.1e-3). The bounds are llama.cpp's own
+    // figures with a quarter of room; a wrong split of the fused tensors
+    // moves the logits by 5 or more (the F32 ablations).
+    void phi3_q8_0_matches_llama_cpp() {
+        const auto& ref = entry("phi3-tiny-q8_0");
+        auto model = load("phi3-tiny-q8_0");
+        QVERIFY(model);
+        QVERIFY(model->weights().layers[0].wq.type == GgmlType::Q8_0);
+        const auto toks = ref["tokens"].get<std::vector<int32_t>>();
+        const auto want = ref["logits"].get<std::vector<std::vector<double>>>();
+        const auto lcpp = ref["llama_cpp"]["logits"].get<std::vector<std::vector<double>>>();
+        auto s = Session::create(*model, SessionOptions{128, 64, 0});
+        QVERIFY(s.ok());
+        double worst = 0, worst_lcpp = 0, worst_kl = 0;
+        int top1 = 0;
+        for (size_t p = 0; p < toks.size(); ++p) {
+            QVERIFY(s.value()->eval(&toks[p], 1).ok());
+            const float* l = s.value()->logits();
+            for (size_t i = 0; i < want[p].size(); ++i) {
+                worst = std::max(worst, std::fabs((double)l[i] - want[p][i]));
+                worst_lcpp = std::max(worst_lcpp, std::fabs((double)l[i] - lcpp[p][i]));
+            }
+            worst_kl = std::max(worst_kl, kl(want[p], l));
+            top1 += argmax(l, s.value()->n_vocab()) ==
+                    (int32_t)(std::max_element(want[p].begin(), want[p].end()) - want[p].begin());
+        }
+        qInfo("phi3-tiny-q8_0: max |ours - exact| %.3g, max KL %.3g, top-1 %d/%zu, max |ours - llama.cpp| %.3g "
+              "(llama.cpp - exact: %.3g, KL %.3g)",
+              worst, worst_kl, top1, toks.size(), worst_lcpp, ref["agreement"]["max_abs_logit_diff"].get<double>(),
+              ref["agreement"]["kl_max"].get<double>());
+        QVERIFY2(worst <= 0.35, qPrintable(QString("max logit error %1 > 0.35").arg(worst)));
+        QVERIFY2(worst_kl <= 3.6e-3, qPrintable(QString("max KL %1 > 3.6e-3").arg(worst_kl)));
+        QVERIFY2(worst_lcpp <= 0.35, qPrintable(QString("max difference from llama.cpp %1 > 0.35").arg(worst_lcpp)));
+    }
+
     // The output of one block as the file says, whatever the test above checks.
     void describe_prints_each_architecture_data() { add_models(); }
     void describe_prints_each_architecture() {

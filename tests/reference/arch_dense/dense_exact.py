@@ -73,7 +73,7 @@ REF = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REF, "model"))
 sys.path.insert(0, os.path.join(REF, "templates"))
-from make_dense_models import MODELS  # noqa: E402
+from make_dense_models import MODELS, QUANTIZED, quantized_spec  # noqa: E402
 from make_exact_reference import log_softmax, rms_norm, sha256, tensor_f64, top2_gap  # noqa: E402
 
 N_GREEDY = 32
@@ -399,7 +399,7 @@ def make_one(spec):
     agree["greedy_identical_prefix"] = same
 
     abl = {}
-    for label, flip in ablations(m.arch, m):
+    for label, flip in ([] if spec.get("qtype") else ablations(m.arch, m)):  # the F32 file's show the choices
         mm = Dense(path)
         flip(mm)
         abl[label] = float(np.abs(forward(mm, full_seq) - got).max())
@@ -437,7 +437,7 @@ def make_one(spec):
         print(f"  n_ctx {N_CTX_LONG} (long factors): max |logit diff| vs llama.cpp "
               f"{entry['long_context']['agreement']['max_abs_logit_diff']:.3e}, "
               f"moves the logits by {entry['long_context']['max_abs_diff_from_short']:.3f} from n_ctx {N_CTX}")
-    chat = chat_cases(path, spec)
+    chat = None if spec.get("qtype") else chat_cases(path, spec)
     if chat:
         entry["chat"] = chat
         print(f"  chat: {', '.join(c['name'] + ' ' + str(len(c['tokens'])) + ' tokens' for c in chat['cases'])}")
@@ -483,7 +483,7 @@ def main():
         search(sys.argv[2:])
         return
     names = sys.argv[1:]
-    for spec in MODELS:
+    for spec in MODELS + [quantized_spec(q) for q in QUANTIZED]:
         if names and spec["name"] not in names:
             continue
         path = os.path.join(HERE, spec["name"] + "_reference.json")

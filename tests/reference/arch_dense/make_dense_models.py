@@ -97,6 +97,18 @@ MODELS = [
 ]
 
 
+# Quantized copies: the same weights (same variant) with every matrix whose
+# rows are whole Q8_0 blocks stored as Q8_0, as real files are quantized; the
+# fused phi3 tensors are then split into row ranges of a quantized matrix.
+QUANTIZED = [dict(base="phi3-tiny", qtype="Q8_0")]
+
+
+def quantized_spec(q):
+    spec = dict(next(m for m in MODELS if m["name"] == q["base"]))
+    spec.update(name=f"{q['base']}-{q['qtype'].lower()}", qtype=q["qtype"])
+    return spec
+
+
 def vocab(specials):
     """256 byte tokens, the merge results, then the family's control tokens."""
     b2u = bytes_to_unicode()
@@ -111,7 +123,8 @@ def vocab(specials):
 
 
 def write_model(spec, path, variant=None):
-    rng = np.random.default_rng([SEED, MODELS.index(spec), spec["variant"] if variant is None else variant])
+    index = next(i for i, m in enumerate(MODELS) if m["arch"] == spec["arch"])
+    rng = np.random.default_rng([SEED, index, spec["variant"] if variant is None else variant])
     tokens, types, sid = vocab(spec["specials"])
     n_vocab, D, H, HKV, HD, FF = len(tokens), spec["n_embd"], spec["n_head"], spec["n_head_kv"], spec["head_dim"], spec["n_ff"]
     QD, KVD = H * HD, HKV * HD
@@ -120,7 +133,17 @@ def write_model(spec, path, variant=None):
 
     w = gguf.GGUFWriter(path, arch)
     w.add_name(spec["name"])
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    qtype = getattr(gguf.GGMLQuantizationType, spec["qtype"]) if spec.get("qtype") else None
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if qtype else gguf.LlamaFileType.ALL_F32)
+    if qtype:
+        add_f32 = w.add_tensor
+
+        def add_quantized(name, a):  # matrices (rows of whole blocks) quantized, vectors F32
+            if a.ndim == 2 and a.shape[1] % gguf.GGML_QUANT_SIZES[qtype][0] == 0:
+                add_f32(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
+            else:
+                add_f32(name, a)
+        w.add_tensor = add_quantized
     w.add_context_length(spec.get("ctx", 256))
     w.add_embedding_length(D)
     w.add_block_count(spec["n_layer"])
@@ -219,4 +242,4 @@ def write_model(spec, path, variant=None):
 
 
 if __name__ == "__main__":
-    write_all(MODELS, write_model, HERE)
+    write_all(MODELS + [quantized_spec(q) for q in QUANTIZED], write_model, HERE)
