@@ -10,6 +10,7 @@
 // one. ARCH.attention.sliding_window is ignored, as llama.cpp 0.3.16 does
 // ("Phi SWA is currently disabled"): every block sees the whole context.
 //   x += attention(x);  x += swiglu_ffn(x)
+#include "core/log.h"
 #include "gguf/gguf.h"
 #include "model/arch/blocks.h"
 #include "model/model.h"
@@ -31,6 +32,12 @@ Status hparams(const GgufFile& f, HParams& hp) {
             return f.error(hp.arch + ".rope.scaling.original_context_length", "must be in [1, 16777216]");
         hp.n_ctx_orig = *orig.value();
     }
+    auto swa = f.get_int(hp.arch + ".attention.sliding_window");
+    if (!swa) return swa.error();
+    if (swa.value() && *swa.value() > 0)
+        EG_LOG_WARN("{}.attention.sliding_window {} is ignored, as llama.cpp ignores it: every block sees the whole "
+                    "context",
+                    hp.arch, *swa.value());
     return blocks::standard_hparams(kBlock, f, hp);
 }
 
