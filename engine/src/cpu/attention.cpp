@@ -56,7 +56,10 @@ void attention_windowed(const AttentionArgs& a, ThreadPool& pool) {
     const int64_t hd = a.head_dim, G = a.n_head / a.n_head_kv, kvd = a.n_head_kv * hd;
     const float scale = 1.0f / std::sqrt((float)hd);
     pool.parallel_for(a.n_tok * a.n_head, [&](int64_t b, int64_t e) {
-        std::vector<float> sc, acc((size_t)hd);
+        // Per thread, kept between calls: a decode step allocates nothing
+        // once the buffers have reached the context's length.
+        thread_local std::vector<float> sc, acc;
+        acc.resize((size_t)hd);
         for (int64_t item = b; item < e; ++item) {
             const int64_t t = item / a.n_head, h = item % a.n_head, g = h / G;
             const int64_t last = a.pos0 + t, first = a.window > 0 ? std::max<int64_t>(0, last + 1 - a.window) : 0;
