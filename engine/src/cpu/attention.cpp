@@ -56,7 +56,10 @@ void attention_windowed(const AttentionArgs& a, ThreadPool& pool) {
     const int64_t hd = a.head_dim, G = a.n_head / a.n_head_kv, kvd = a.n_head_kv * hd;
     const float scale = 1.0f / std::sqrt((float)hd);
     pool.parallel_for(a.n_tok * a.n_head, [&](int64_t b, int64_t e) {
-        std::vector<float> sc, acc((size_t)hd);
+        // Per thread, kept between calls: a decode step allocates nothing
+        // once the buffers have reached the context's length.
+        thread_local std::vector<float> sc, acc;
+        acc.resize((size_t)hd);
         for (int64_t item = b; item < e; ++item) {
             const int64_t t = item / a.n_head, h = item % a.n_head, g = h / G;
             const int64_t last = a.pos0 + t, first = a.window > 0 ? std::max<int64_t>(0, last + 1 - a.window) : 0;
@@ -67,8 +70,10 @@ void attention_windowed(const AttentionArgs& a, ThreadPool& pool) {
                 const uint16_t* k = a.k + j * kvd + g * hd;
                 float s = 0;
                 for (int64_t d = 0; d < hd; ++d) s += q[d] * fp16_to_fp32(k[d]);
-                sc[(size_t)(j - first)] = s * scale;
-                m = std::max(m, s * scale);
+                s *= scale;
+                if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+                sc[(size_t)(j - first)] = s;
+                m = std::max(m, s);
             }
             float l = a.sinks ? std::exp(a.sinks[h] - m) : 0.0f;
             std::fill(acc.begin(), acc.end(), 0.0f);
@@ -88,6 +93,8 @@ void attention(const AttentionArgs& a, ThreadPool& pool) {
     // The kernels follow the matmul's instruction set (and its
     // ENGRAM_CPU_ISA cap).
     const std::string_view isa = cpu_kernel_isa();
+    // Neither the flash nor the llama.cpp-order kernels soft-cap.
+    if (a.softcap > 0) return attention_windowed(a, pool);
     if (isa == "avx512vnni" && attention_flash(a, pool, "avx512")) return;
     if (isa != "scalar" && attention_flash(a, pool, "avx2")) return;
     // The llama.cpp-order kernels know neither windows nor sinks.

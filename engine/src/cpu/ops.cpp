@@ -35,6 +35,25 @@ void lookup_conv(const float* hist, const float* w, int64_t K, int64_t dil, int6
     }
 }
 
+void gelu_mul(const float* g, const float* u, float* h, int64_t n) {
+    // The tanh form in float32, as written (ggml's CPU reads it from an F16
+    // table of its input instead: an input rounding of 2^-11 that this skips).
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f, kA = 0.044715f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = g[i];
+        h[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kA * x * x))) * u[i];
+    }
+}
+
+void scale(float* x, int64_t n, float c) {
+    for (int64_t i = 0; i < n; ++i) x[i] *= c;
+}
+
+void softcap(float* x, int64_t n, float c) {
+    const float inv = 1.0f / c;
+    for (int64_t i = 0; i < n; ++i) x[i] = c * std::tanh(x[i] * inv);
+}
+
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
     // As ggml: float squares summed in double, the mean rounded to float.
     double ss = 0;

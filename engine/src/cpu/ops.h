@@ -19,6 +19,15 @@ void rope_head(float* x, int64_t head_dim, int64_t pos, const RopeTable& rt, Rop
 // h = silu(g) * u   ([n])
 void silu_mul(const float* g, const float* u, float* h, int64_t n);
 
+// h = gelu(g) * u, GELU's tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   ([n])
+void gelu_mul(const float* g, const float* u, float* h, int64_t n);
+
+// In place: x[n] *= c
+void scale(float* x, int64_t n, float c);
+
+// In place: x[n] = c * tanh(x / c), c > 0
+void softcap(float* x, int64_t n, float c);
+
 // gpt-oss's clamped SwiGLU: x = min(g, limit), h = x * sigmoid(alpha * x) *
 // (clamp(u, -limit, limit) + 1)   ([n])
 void swiglu_clamped(const float* g, const float* u, float* h, int64_t n, float alpha, float limit);
@@ -55,6 +64,8 @@ struct AttentionArgs {
     // Attention sinks [n_head] (gpt-oss): one more logit per head in the
     // softmax's denominator, with no value; null: none.
     const float* sinks = nullptr;
+    // Soft-capping (gemma2): each scaled score s becomes softcap * tanh(s / softcap); 0: none.
+    float softcap = 0;
 };
 
 // The KV length llama.cpp's attention works on: the positions in use after
@@ -74,7 +85,7 @@ inline int64_t attention_scores_stride(int64_t n_ctx) { return (n_ctx + 31) / 32
 // (the last `window` of them with a window; sinks in the denominator).
 void attention(const AttentionArgs& a, ThreadPool& pool);
 
-// The same with a window or sinks, plainly (exact F32 scores, one query
+// The same with a window, sinks or soft-capping, plainly (exact F32 scores, one query
 // head at a time): where the flash kernels cannot run, and for tests.
 void attention_windowed(const AttentionArgs& a, ThreadPool& pool);
 

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "cuda/cuda_backend_impl.h"
 #include "cuda/cuda_plugin.h"
+#include "model/decoder.h"
 
 namespace eg {
 
@@ -241,14 +242,23 @@ Status CudaBackend::load_block(int64_t il, int64_t* max_w) {
                              ": the CUDA backend adds only a matrix product to a slot"};
             break;
         case Op::Attention:
-            if (n.window > 0 || n.sinks)
-                return Error{device() + ": " + blk + " attends through a sliding window or with sinks, which the "
-                                                     "CUDA backend does not run yet: keep the block on the CPU"};
+            if (n.window > 0 || n.sinks || n.softcap > 0)
+                return Error{device() + ": " + blk + " attends through a sliding window, with sinks or soft-capped, "
+                                                     "which the CUDA backend does not run yet: keep the block on the CPU"};
             break;
         case Op::Rope:
+            if (n.rope_base > 0 || n.rope_scale > 0 || m_.hparams().rope_attn_factor != 1.0f ||
+                m_.hparams().yarn_ext_factor > 0 || m_.weights().rope_freqs_long)
+                return Error{device() + ": " + blk + " rotates with its own RoPE base, YaRN or an attention factor, "
+                                                     "which the CUDA backend does not run yet: keep the block on the CPU"};
+            break;
         case Op::StoreKv:
         case Op::SwiGlu:
             break;
+        case Op::GeGlu:
+        case Op::Scale:
+            return Error{device() + ": " + blk + " " + n.name + " (" + op_name(n.op) +
+                         ") does not run on the CUDA backend yet: keep the block on the CPU"};
         case Op::MoeRoute:
         case Op::MoeExperts:
             return Error{device() + ": " + blk + " is a mixture-of-experts block (" + n.name +
@@ -355,6 +365,8 @@ Status CudaBackend::run_layer(int64_t il, int64_t n_tok, bool graph_shape) {
             st = check(cuda::silu_mul(in, slot(n.in2), out, n_tok * n.width, stream_), "silu_mul", what);
             break;
         case Op::Add:
+        case Op::GeGlu:
+        case Op::Scale:
         case Op::MoeRoute:
         case Op::MoeExperts:
             st = Error{device() + ": " + what + " (" + op_name(n.op) + ") does not run here"};  // load_block refuses these
@@ -557,6 +569,7 @@ Status CudaBackend::output(const float* x_last, float* logits, const TensorDumpF
     if (auto st = check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", "output head"); !st) return st;
     if (dump && *dump) (*dump)("result_norm", -1, h_x_, 1, D);
     std::memcpy(logits, h_logits_, (size_t)hp.n_vocab * 4);
+    finish_logits(hp, logits);  // granite's logit scale, gemma2's soft-capping
     return {};
 }
 

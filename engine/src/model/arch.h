@@ -42,6 +42,11 @@ struct ArchSpec {
     Status (*hparams)(const GgufFile& f, HParams& hp) = nullptr;
     Status (*load_block)(TensorLoader& t, const HParams& hp, int64_t il, LayerWeights& L) = nullptr;
     void (*build_block)(BlockBuilder& g) = nullptr;
+    // The model's RoPE frequency factors [n_rot/2], where it has them (llama3:
+    // rope_freqs.weight; phi3's LongRoPE: rope_factors_short.weight).
+    std::string_view rope_factors = "rope_freqs.weight";
+    // Those for a session longer than hp.n_ctx_orig (phi3: rope_factors_long.weight), or none.
+    std::string_view rope_factors_long = "";
 };
 
 const ArchSpec& arch_llama();
@@ -50,6 +55,11 @@ const ArchSpec& arch_qwen3();
 const ArchSpec& arch_qwen3moe();
 const ArchSpec& arch_olmoe();
 const ArchSpec& arch_gptoss();
+const ArchSpec& arch_gemma2();
+const ArchSpec& arch_gemma3();
+const ArchSpec& arch_phi3();
+const ArchSpec& arch_smollm3();
+const ArchSpec& arch_granite();
 
 // nullptr when the architecture is not supported.
 const ArchSpec* find_arch(std::string_view name);

@@ -64,10 +64,15 @@ Status decoder_embed(const Model& model, const int32_t* tokens, int64_t n_tok, f
     ModelExtension* mx = ext ? model.extension() : nullptr;
     // One row of token_embd per token (any type), unless the extension serves
     // the table from its tiered store.
-    if (mx && mx->serves_embeddings()) return mx->embed(*ext, tokens, n_tok, x);
-    const TypeKernels* ek = kernels_for(w.tok_embd.type);
-    for (int64_t t = 0; t < n_tok; ++t)
-        ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, x + t * D, D);
+    if (mx && mx->serves_embeddings()) {
+        if (auto st = mx->embed(*ext, tokens, n_tok, x); !st) return st;
+    } else {
+        const TypeKernels* ek = kernels_for(w.tok_embd.type);
+        for (int64_t t = 0; t < n_tok; ++t)
+            ek->dequantize(w.tok_embd.data + (int64_t)tokens[t] * w.tok_embd.row_bytes, x + t * D, D);
+    }
+    // gemma's sqrt(n_embd), granite's embedding multiplier.
+    if (const float c = model.hparams().embd_scale; c != 1.0f) scale(x, n_tok * D, c);
     return {};
 }
 
@@ -201,7 +206,10 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
         if (dump && *dump) (*dump)(name, il, data, n_tok, n);
     };
     ModelExtension* mx = ext ? model.extension() : nullptr;
-    const RopeTable rt = hp.rope_table(w.rope_freqs);
+    // As llama.cpp: LongRoPE's long factors for a session longer than the
+    // context they were trained for, whatever the position.
+    const bool long_ctx = w.rope_freqs_long && kv.n_ctx() > hp.n_ctx_orig;
+    const RopeTable rt = hp.rope_table(long_ctx ? w.rope_freqs_long : w.rope_freqs);
     auto buf = [&](Slot sl) { return sl == Slot::X ? x : s.slot[(int)sl].data(); };
 
     for (int64_t il = l0; il < l1; ++il) {
@@ -252,12 +260,16 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
             case Op::Add:
                 for (int64_t v = 0; v < n_tok * n.width; ++v) out[v] += in[v];
                 break;
-            case Op::Rope:
+            case Op::Rope: {
+                RopeTable r = rt;
+                if (n.rope_base > 0) r.freq_base = n.rope_base;
+                if (n.rope_scale > 0) r.freq_scale = n.rope_scale;
                 for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
                     for (int64_t t = b; t < e; ++t)
-                        for (int64_t h = 0; h < n.heads; ++h) rope_head(out + t * n.width + h * HD, HD, pos0 + t, rt, hp.rope_type);
+                        for (int64_t h = 0; h < n.heads; ++h) rope_head(out + t * n.width + h * HD, HD, pos0 + t, r, hp.rope_type);
                 });
                 break;
+            }
             case Op::StoreKv: {
                 const float* v = buf(n.in2);
                 for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
@@ -274,6 +286,7 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                                  HD, kv.n_ctx(), attention_scores_stride(kv.n_ctx())};
                 aa.window = n.window;
                 aa.sinks = n.sinks ? L.*n.sinks : nullptr;
+                aa.softcap = n.softcap;
                 attention(aa, pool);
                 break;
             }
@@ -285,6 +298,17 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                 });
                 break;
             }
+            case Op::GeGlu: {
+                const float* up = buf(n.in2);
+                for_tokens(pool, n_tok, [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t)
+                        gelu_mul(in + t * n.width, up + t * n.width, out + t * n.width, n.width);
+                });
+                break;
+            }
+            case Op::Scale:
+                for (int64_t t = 0; t < n_tok; ++t) scale(out + t * n.width, n.width, n.scale);
+                break;
             case Op::MoeRoute:
                 moe_route(n.routing, in, n_tok, s.moe.ids.data(), s.moe.weights.data());
                 break;
@@ -309,6 +333,14 @@ void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s
     rms_norm(x_last, w.output_norm, xn, hp.n_embd, hp.rms_eps);
     if (dump && *dump) (*dump)("result_norm", -1, xn, 1, hp.n_embd);
     matmul(w.output, xn, 1, s.logits.data(), pool, s.mm);
+    finish_logits(hp, s.logits.data());
+}
+
+void finish_logits(const HParams& hp, float* logits) {
+    // As llama.cpp's graphs: granite multiplies by 1 / logit_scale, gemma2
+    // caps c * tanh(l / c).
+    if (hp.logit_scale != 1.0f) scale(logits, hp.n_vocab, 1.0f / hp.logit_scale);
+    if (hp.final_softcap > 0) softcap(logits, hp.n_vocab, hp.final_softcap);
 }
 
 }  // namespace eg

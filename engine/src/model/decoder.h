@@ -90,5 +90,9 @@ Status decoder_layers(const Model& model, const ModelWeights& w, KvCache& kv, in
                       ExtensionState* ext, ExpertTier* experts = nullptr);
 void decoder_output(const Model& model, const ModelWeights& w, ForwardScratch& s, const float* x_last, ThreadPool& pool,
                     const TensorDumpFn* dump);
+// What an architecture does to the output head's product (granite's logit
+// scale, gemma2's final soft-capping), in place on logits [n_vocab]: every
+// backend's output head ends with it (decoder_output does).
+void finish_logits(const HParams& hp, float* logits);
 
 }  // namespace eg

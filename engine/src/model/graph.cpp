@@ -1,6 +1,7 @@
 #include "model/graph.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "model/arch.h"
 #include "model/model.h"
@@ -21,22 +22,39 @@ const char* op_name(Op op) {
     case Op::StoreKv: return "store_kv";
     case Op::Attention: return "attention";
     case Op::SwiGlu: return "swiglu";
+    case Op::GeGlu: return "geglu";
+    case Op::Scale: return "scale";
     case Op::MoeRoute: return "moe_route";
     case Op::MoeExperts: return "moe_experts";
     }
     return "?";
 }
 
+namespace {
+
+// "50", "0.125", "1e+04": short and exact enough to tell the multipliers apart.
+std::string number(float v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.6g", (double)v);
+    return b;
+}
+
+}  // namespace
+
 std::string BlockGraph::describe() const {
     std::string s;
     for (const Node& n : nodes) {
         s.append(n.name).append(" ").append(op_name(n.op)).append(" ").append(slot_name(n.in));
-        if (n.op == Op::StoreKv || n.op == Op::SwiGlu) s.append(",").append(slot_name(n.in2));
+        if (n.op == Op::StoreKv || n.op == Op::SwiGlu || n.op == Op::GeGlu) s.append(",").append(slot_name(n.in2));
         s.append(" -> ").append(slot_name(n.out)).append(" [").append(std::to_string(n.width)).append("]");
         if (n.op == Op::RmsNorm && n.group != n.width) s.append(" groups of ").append(std::to_string(n.group));
         if (n.op == Op::Matmul && n.vec) s.append(" +bias");
         if (n.op == Op::Attention && n.window > 0) s.append(" window ").append(std::to_string(n.window));
         if (n.op == Op::Attention && n.sinks) s.append(" +sinks");
+        if (n.op == Op::Attention && n.softcap > 0) s.append(" softcap ").append(number(n.softcap));
+        if (n.op == Op::Scale) s.append(" x ").append(number(n.scale));
+        if (n.op == Op::Rope && n.rope_base > 0) s.append(" base ").append(number(n.rope_base));
+        if (n.op == Op::Rope && n.rope_scale > 0) s.append(" scale ").append(number(n.rope_scale));
         if (n.op == Op::MoeRoute) {
             s.append(" top ").append(std::to_string(n.routing.n_used));
             s.append(" of ").append(std::to_string(n.routing.n_expert));
@@ -94,9 +112,11 @@ void BlockBuilder::add(const char* name, Slot in, Slot out) {
     push(node(Op::Add, name, in, out, width), width);
 }
 
-void BlockBuilder::rope(const char* name, Slot s, int64_t heads) {
+void BlockBuilder::rope(const char* name, Slot s, int64_t heads, float base, float freq_scale) {
     Node n = node(Op::Rope, name, s, s, heads * hp.head_dim);
     n.heads = heads;
+    n.rope_base = base;
+    n.rope_scale = freq_scale;
     push(n, n.width);
 }
 
@@ -106,16 +126,29 @@ void BlockBuilder::store_kv(Slot k, Slot v) {
     push(n, n.width);
 }
 
-void BlockBuilder::attention(const char* name, Slot q, Slot out, int64_t window, VectorRef sinks) {
+void BlockBuilder::attention(const char* name, Slot q, Slot out, int64_t window, VectorRef sinks, float softcap) {
     Node n = node(Op::Attention, name, q, out, hp.q_dim());
     n.window = window;
     n.sinks = sinks;
+    n.softcap = softcap;
     push(n, n.width);
 }
 
 void BlockBuilder::swiglu(const char* name, Slot gate, Slot up, Slot out) {
     Node n = node(Op::SwiGlu, name, gate, out, g_.width[(int)gate]);
     n.in2 = up;
+    push(n, n.width);
+}
+
+void BlockBuilder::geglu(const char* name, Slot gate, Slot up, Slot out) {
+    Node n = node(Op::GeGlu, name, gate, out, g_.width[(int)gate]);
+    n.in2 = up;
+    push(n, n.width);
+}
+
+void BlockBuilder::scale(const char* name, Slot s, float c) {
+    Node n = node(Op::Scale, name, s, s, g_.width[(int)s]);
+    n.scale = c;
     push(n, n.width);
 }
 
@@ -133,9 +166,11 @@ void BlockBuilder::moe_experts(const char* name, Slot in, Slot out, const Expert
 
 namespace {
 
-const std::array<const ArchSpec*, 6>& all_archs() {
-    static const std::array<const ArchSpec*, 6> all{&arch_llama(), &arch_qwen2(), &arch_qwen3(),
-                                                    &arch_qwen3moe(), &arch_olmoe(), &arch_gptoss()};
+const std::array<const ArchSpec*, 11>& all_archs() {
+    static const std::array<const ArchSpec*, 11> all{&arch_llama(),   &arch_qwen2(),   &arch_qwen3(),
+                                                     &arch_qwen3moe(), &arch_olmoe(),  &arch_gptoss(),
+                                                     &arch_gemma3(),  &arch_gemma2(),  &arch_phi3(),
+                                                     &arch_smollm3(), &arch_granite()};
     return all;
 }
 

@@ -36,6 +36,8 @@ enum class Op : uint8_t {
     Attention,   // out = causal softmax(q k^T / sqrt(head_dim) [, sink]) v over the block's cache, GQA;
                  // window > 0: the query at p sees (p - window, p] only
     SwiGlu,      // out = silu(in) * in2
+    GeGlu,       // out = gelu(in) * in2, GELU's tanh form (gemma)
+    Scale,       // in place: out[t, 0..width) *= scale (granite's residual and attention multipliers)
     MoeRoute,    // router logits in [n_tok, n_expert] -> each token's experts and weights
     MoeExperts,  // out = sum over the token's experts j of w_j * down_j(act(gate_j in, up_j in))
 };
@@ -74,6 +76,11 @@ struct Node {
     int64_t heads = 0;         // Rope: heads in the slot
     int64_t window = 0;        // Attention: sliding window (0: the whole context)
     VectorRef sinks = nullptr; // Attention: a sink logit per head [n_head], or none
+    float softcap = 0;         // Attention: scores become softcap * tanh(score / softcap) (gemma2); 0: none
+    float scale = 1;           // Scale
+    // Rope: this block's base and linear scale where they are not the
+    // model's (gemma3's sliding-window blocks); 0: the model's.
+    float rope_base = 0, rope_scale = 0;
     MoeRouting routing;        // MoeRoute
     ExpertActivation act;      // MoeExperts
 };
@@ -103,12 +110,17 @@ public:
     void matmul(const char* name, MatrixRef w, Slot in, Slot out, VectorRef bias = nullptr);
     // out += in
     void add(const char* name, Slot in, Slot out);
-    // RoPE in place on the heads of s
-    void rope(const char* name, Slot s, int64_t heads);
+    // RoPE in place on the heads of s (base and linear scale: 0, the model's)
+    void rope(const char* name, Slot s, int64_t heads, float base = 0, float freq_scale = 0);
     void store_kv(Slot k, Slot v);
-    void attention(const char* name, Slot q, Slot out, int64_t window = 0, VectorRef sinks = nullptr);
+    void attention(const char* name, Slot q, Slot out, int64_t window = 0, VectorRef sinks = nullptr,
+                   float softcap = 0);
     // out = silu(gate) * up
     void swiglu(const char* name, Slot gate, Slot up, Slot out);
+    // out = gelu(gate) * up
+    void geglu(const char* name, Slot gate, Slot up, Slot out);
+    // s[t, 0..width of s) *= c
+    void scale(const char* name, Slot s, float c);
     void moe_route(const char* name, Slot logits, const MoeRouting& r);
     void moe_experts(const char* name, Slot in, Slot out, const ExpertActivation& act = {});
 

@@ -34,8 +34,20 @@ struct HParams {
     int64_t n_expert = 0;       // ARCH.expert_count
     int64_t n_expert_used = 0;  // ARCH.expert_used_count
     int64_t n_ff_exp = 0;       // one expert's width
-    int64_t n_swa = 0;          // ARCH.attention.sliding_window (gpt-oss), 0: none
+    int64_t n_swa = 0;          // ARCH.attention.sliding_window (gpt-oss, gemma2/3), 0: none
     bool tied_output = false;   // output.weight absent: reuse token_embd
+    // What some architectures add around the blocks (model/arch/*.cpp set them):
+    float rope_attn_factor = 1.0f;  // ARCH.rope.scaling.attn_factor: cos/sin multiplied by it (phi3 LongRoPE)
+    float embd_scale = 1.0f;        // token rows multiplied by it (gemma: sqrt(n_embd); granite: embedding_scale)
+    float logit_scale = 1.0f;       // logits divided by it (granite: ARCH.logit_scale)
+    float final_softcap = 0.0f;     // logits become c * tanh(logits / c) (gemma2: ARCH.final_logit_softcapping); 0: none
+    float attn_softcap = 0.0f;      // attention scores soft-capped the same way (gemma2: ARCH.attn_logit_softcapping)
+    float attn_scale = 0.0f;        // the scores' scale (granite: ARCH.attention.scale); 0: 1/sqrt(head_dim)
+    float residual_scale = 1.0f;    // block outputs multiplied by it before the residual adds (granite)
+    bool no_rope = false;           // no RoPE in any block (granite: ARCH.rope.scaling.finetuned false)
+    // The context the RoPE factors were trained for (phi3:
+    // ARCH.rope.scaling.original_context_length): a longer session uses the long factors.
+    int64_t n_ctx_orig = 0;
 
     int64_t q_dim() const { return n_head * head_dim; }
     // RoPE's parameters as the kernels take them (freq_factors: rope_freqs.weight or null).

@@ -18,9 +18,10 @@ Model::~Model() = default;
 
 RopeTable HParams::rope_table(const float* freq_factors) const {
     RopeTable rt{n_rot, rope_freq_base, rope_freq_scale, freq_factors};
+    rt.attn_factor = rope_attn_factor;  // llama.cpp multiplies YaRN's by it too
     if (yarn_ext_factor > 0) {
         rt.ext_factor = yarn_ext_factor;
-        rt.attn_factor = yarn_attn_factor;
+        rt.attn_factor = yarn_attn_factor * rope_attn_factor;
         yarn_corr_dims(n_rot, yarn_n_ctx_orig, rope_freq_base, yarn_beta_fast, yarn_beta_slow, &rt.yarn_low,
                        &rt.yarn_high);
     }
@@ -146,6 +147,12 @@ Status Model::load_hparams() {
         // attention math and are not implemented: refuse rather than run wrong.
         return f.error(a + "rope.scaling.type", "'" + stype + "' rope scaling is not supported yet");
     }
+    // LongRoPE's (phi3) and YaRN's extra factor on cos and sin.
+    auto attn_factor = f.get_float(a + "rope.scaling.attn_factor");
+    if (!attn_factor) return attn_factor.error();
+    if (attn_factor.value()) hp_.rope_attn_factor = (float)*attn_factor.value();
+    if (!(hp_.rope_attn_factor > 0 && hp_.rope_attn_factor < 100))
+        return f.error(a + "rope.scaling.attn_factor", "must be in (0, 100)");
     return arch_->hparams(f, hp_);
 }
 
@@ -264,7 +271,10 @@ Status Model::load_weights() {
     if (auto s = t.matrix("output.weight", hp.n_embd, hp.n_vocab, &w_.output, false); !s) return s;
     hp_.tied_output = w_.output.data == nullptr;
     if (hp_.tied_output) w_.output = w_.tok_embd;
-    if (auto s = t.vec("rope_freqs.weight", hp.n_rot / 2, &w_.rope_freqs, false); !s) return s;
+    if (auto s = t.vec(std::string(arch_->rope_factors), hp.n_rot / 2, &w_.rope_freqs, false); !s) return s;
+    if (!arch_->rope_factors_long.empty())
+        if (auto s = t.vec(std::string(arch_->rope_factors_long), hp.n_rot / 2, &w_.rope_freqs_long, false); !s)
+            return s;
 
     w_.layers.resize(hp.n_layer);
     graphs_.resize(hp.n_layer);

@@ -54,7 +54,9 @@ struct LayerWeights {
     WeightView wo;                     // [q_dim, n_embd]
     const float* bo = nullptr;         // [n_embd]  gpt-oss
     const float* attn_sinks = nullptr; // [n_head]  gpt-oss
+    const float* attn_post_norm = nullptr; // [n_embd] gemma2/3: on the attention's output, before the residual add
     const float* ffn_norm = nullptr;   // [n_embd]
+    const float* ffn_post_norm = nullptr;  // [n_embd] gemma2/3: on the FFN's output, before the residual add
     WeightView gate, up;               // [n_embd, n_ff]        dense FFN
     WeightView down;                   // [n_ff, n_embd]
     WeightView router;                 // [n_embd, n_expert]    MoE FFN
@@ -67,7 +69,8 @@ struct ModelWeights {
     WeightView tok_embd;               // [n_embd, n_vocab]
     const float* output_norm = nullptr;// [n_embd]
     WeightView output;                 // [n_embd, n_vocab] (= tok_embd when tied)
-    const float* rope_freqs = nullptr; // [n_rot / 2] llama3 scaling factors, optional
+    const float* rope_freqs = nullptr; // [n_rot / 2] llama3 scaling factors (phi3: LongRoPE's short ones), optional
+    const float* rope_freqs_long = nullptr; // [n_rot / 2] phi3: for sessions longer than hp.n_ctx_orig, optional
     std::vector<LayerWeights> layers;
 };
 

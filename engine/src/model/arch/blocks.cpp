@@ -1,5 +1,7 @@
 #include "model/arch/blocks.h"
 
+#include <cmath>
+
 #include "model/model.h"
 #include "model/moe_shape.h"
 
@@ -51,7 +53,21 @@ Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L, const M
     return t.expert_bias("ffn_down_exps.bias", D, E, &L.down_exps);
 }
 
+WeightView rows_of(const WeightView& w, int64_t first, int64_t n) {
+    WeightView v = w;
+    v.n = n;
+    v.data = w.data + first * w.row_bytes;
+    v.packed = nullptr;
+    return v;
+}
+
 void attention(BlockBuilder& g, const AttentionSpec& a, int64_t window) {
+    AttentionOptions o;
+    o.window = window;
+    attention(g, a, o);
+}
+
+void attention(BlockBuilder& g, const AttentionSpec& a, const AttentionOptions& o) {
     const HParams& hp = g.hp;
     const int64_t D = hp.n_embd, QD = hp.q_dim(), KVD = hp.kv_dim(), HD = hp.head_dim;
     g.rms_norm("attn_norm", Slot::X, Slot::Norm, D, &LayerWeights::attn_norm);     // [n_tok, n_embd]
@@ -66,23 +82,38 @@ void attention(BlockBuilder& g, const AttentionSpec& a, int64_t window) {
         g.rms_norm("q_norm", Slot::Q, Slot::Q, QD, &LayerWeights::q_norm, whole ? QD : HD);
         g.rms_norm("k_norm", Slot::K, Slot::K, KVD, &LayerWeights::k_norm, whole ? KVD : HD);
     }
-    g.rope("q", Slot::Q, hp.n_head);
-    g.rope("k", Slot::K, hp.n_head_kv);
+    if (o.rope) {
+        g.rope("q", Slot::Q, hp.n_head, o.rope_base, o.rope_scale);
+        g.rope("k", Slot::K, hp.n_head_kv, o.rope_base, o.rope_scale);
+    }
+    // The kernels scale the scores by 1/sqrt(head_dim): another scale is
+    // theirs times a multiplier on Q.
+    if (o.kq_scale > 0 && o.kq_scale != 1.0f / std::sqrt((float)HD))
+        g.scale("q_scaled", Slot::Q, o.kq_scale * std::sqrt((float)HD));
     g.store_kv(Slot::K, Slot::V);
-    g.attention("kqv_out", Slot::Q, Slot::Attn, window,                             // [n_tok, n_head*head_dim]
-                a.sinks ? &LayerWeights::attn_sinks : nullptr);
+    g.attention("kqv_out", Slot::Q, Slot::Attn, o.window,                           // [n_tok, n_head*head_dim]
+                a.sinks ? &LayerWeights::attn_sinks : nullptr, o.softcap);
     g.matmul("attn_out", &LayerWeights::wo, Slot::Attn, Slot::Tmp,                  // [n_tok, n_embd]
              a.output_bias ? &LayerWeights::bo : nullptr);
+    if (o.post_norm) g.rms_norm("attn_post_norm", Slot::Tmp, Slot::Tmp, D, &LayerWeights::attn_post_norm);
+    if (o.residual_scale != 1.0f) g.scale("attn_out_scaled", Slot::Tmp, o.residual_scale);
     g.add("attn_residual", Slot::Tmp, Slot::X);
 }
 
-void dense_ffn(BlockBuilder& g) {
+void dense_ffn(BlockBuilder& g) { dense_ffn(g, FfnOptions{}); }
+
+void dense_ffn(BlockBuilder& g, const FfnOptions& o) {
     const int64_t D = g.hp.n_embd;
     g.rms_norm("ffn_norm", Slot::X, Slot::Norm, D, &LayerWeights::ffn_norm);        // [n_tok, n_embd]
     g.matmul("ffn_gate", &LayerWeights::gate, Slot::Norm, Slot::Gate);              // [n_tok, n_ff]
     g.matmul("ffn_up", &LayerWeights::up, Slot::Norm, Slot::Up);                    // [n_tok, n_ff]
-    g.swiglu("ffn_act", Slot::Gate, Slot::Up, Slot::Act);                           // [n_tok, n_ff]
+    if (o.gelu)
+        g.geglu("ffn_act", Slot::Gate, Slot::Up, Slot::Act);                        // [n_tok, n_ff]
+    else
+        g.swiglu("ffn_act", Slot::Gate, Slot::Up, Slot::Act);                       // [n_tok, n_ff]
     g.matmul("ffn_out", &LayerWeights::down, Slot::Act, Slot::Tmp);                 // [n_tok, n_embd]
+    if (o.post_norm) g.rms_norm("ffn_post_norm", Slot::Tmp, Slot::Tmp, D, &LayerWeights::ffn_post_norm);
+    if (o.residual_scale != 1.0f) g.scale("ffn_out_scaled", Slot::Tmp, o.residual_scale);
     g.add("l_out", Slot::Tmp, Slot::X);
 }
 

@@ -29,18 +29,45 @@ struct MoeSpec {
     ExpertActivation act = {};
 };
 
+// What one block's attention does beyond AttentionSpec, where its
+// architecture says so block by block or through a multiplier.
+struct AttentionOptions {
+    int64_t window = 0;         // sliding window of that many positions (0: the whole context)
+    bool rope = true;           // false: no RoPE in this block (smollm3's NoPE blocks)
+    float rope_base = 0;        // this block's RoPE base and linear scale (0: the model's)
+    float rope_scale = 0;
+    float softcap = 0;          // scores soft-capped at this value (gemma2), 0: none
+    float kq_scale = 0;         // the scores' scale where it is not 1/sqrt(head_dim) (granite, gemma 27B), 0: that
+    bool post_norm = false;     // attn_post_norm on the output before the residual add (gemma2/3)
+    float residual_scale = 1;   // the output multiplied by it before the residual add (granite)
+};
+
+// The dense feed-forward's choices.
+struct FfnOptions {
+    bool gelu = false;          // gelu(gate) * up (gemma) instead of silu(gate) * up
+    bool post_norm = false;     // ffn_post_norm on the output before the residual add (gemma2/3)
+    float residual_scale = 1;   // the output multiplied by it before the residual add (granite)
+};
+
 // attn_norm, attn_{q,k,v,output} and what `a` adds.
 Status load_attention(TensorLoader& t, const HParams& hp, LayerWeights& L, const AttentionSpec& a);
 // ffn_norm, ffn_{gate,up,down}: the dense SwiGLU feed-forward.
 Status load_dense_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L);
+// Rows [first, first + n) of w, as a matrix of its own (the parts of a fused
+// tensor: phi3's attn_qkv and ffn_up).
+WeightView rows_of(const WeightView& w, int64_t first, int64_t n);
 // The pre-FFN norm, the router ffn_gate_inp and ffn_{gate,up,down}_exps.
 Status load_moe_ffn(TensorLoader& t, const HParams& hp, LayerWeights& L, const MoeSpec& m);
 
 // x += W_o attention(rope(qk_norm(W_q h + b_q)), rope(qk_norm(W_k h + b_k)), W_v h + b_v) (+ b_o),
 // h = rms_norm(x) * attn_norm; a sliding window of `window` positions (0: none).
 void attention(BlockBuilder& g, const AttentionSpec& a, int64_t window = 0);
+// The same with the options o (post-norm, multipliers, window, RoPE choices).
+void attention(BlockBuilder& g, const AttentionSpec& a, const AttentionOptions& o);
 // x += W_down (silu(W_gate h) * W_up h),  h = rms_norm(x) * ffn_norm.
 void dense_ffn(BlockBuilder& g);
+// The same with the options o (GELU, post-norm, residual multiplier).
+void dense_ffn(BlockBuilder& g, const FfnOptions& o);
 // x += sum over the token's top-k experts e of p_e * down_e(act(gate_e h, up_e h)),
 // p from the router's logits W_router h (+ b) as m says, h = rms_norm(x) * norm.
 void moe_ffn(BlockBuilder& g, const MoeSpec& m);
