@@ -33,6 +33,15 @@ struct CommandLine {
     eg::PlacementRequest placement;  // memory panel overrides for this run, parsed from the flags
 };
 
+// --serve: the OpenAI-compatible server with no window.
+struct ServeCommand {
+    QString host = QStringLiteral("127.0.0.1");
+    quint16 port = 8080;
+    QString api_key_file;  // empty: no key (loopback only)
+    int queue_limit = 16;
+    qint64 max_tokens = 4096;
+};
+
 class Application {
 public:
     Application(int& argc, char** argv);
@@ -40,6 +49,7 @@ public:
 
 private:
     int run_gui(const CommandLine& cl);
+    int run_serve(const CommandLine& cl, const ServeCommand& serve);
 
     int& argc_;
     char** argv_;

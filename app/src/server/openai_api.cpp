@@ -1,0 +1,362 @@
+#include "server/openai_api.h"
+
+#include <cmath>
+#include <initializer_list>
+
+namespace eg::server {
+
+using nlohmann::json;
+
+json error_json(const ApiError& e) {
+    json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+    if (!e.param.empty()) err["param"] = e.param;
+    if (!e.code.empty()) err["code"] = e.code;
+    return json{{"error", err}};
+}
+
+namespace {
+
+ApiError bad(std::string message, std::string param = {}, std::string code = {}) {
+    return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
+}
+
+const char* type_name(const json& v) {
+    switch (v.type()) {
+        case json::value_t::null: return "null";
+        case json::value_t::boolean: return "a boolean";
+        case json::value_t::string: return "a string";
+        case json::value_t::array: return "an array";
+        case json::value_t::object: return "an object";
+        default: return "a number";
+    }
+}
+
+ApiError wrong_type(const std::string& param, const char* want, const json& got) {
+    return bad("Invalid type for '" + param + "': expected " + want + ", but got " + type_name(got) + ".", param,
+               "invalid_type");
+}
+
+bool in(const std::string& key, std::initializer_list<const char*> keys) {
+    for (const char* k : keys)
+        if (key == k) return true;
+    return false;
+}
+
+// A number in [lo, hi] (null: unset, the default stays).
+std::optional<ApiError> number(const json& body, const char* key, double lo, double hi, double& out) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number()) return wrong_type(key, "a number", *it);
+    const double v = it->get<double>();
+    if (!std::isfinite(v) || v < lo || v > hi)
+        return bad("'" + std::string(key) + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
+                       ", got " + it->dump() + ".",
+                   key, "invalid_value");
+    out = v;
+    return std::nullopt;
+}
+
+std::optional<ApiError> boolean(const json& body, const char* key, bool& out) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_boolean()) return wrong_type(key, "a boolean", *it);
+    out = it->get<bool>();
+    return std::nullopt;
+}
+
+// The text of a message's content: a string, or text parts.
+std::optional<ApiError> content_text(const json& c, const std::string& param, std::string& out) {
+    if (c.is_string()) {
+        out = c.get<std::string>();
+        return std::nullopt;
+    }
+    if (!c.is_array()) return wrong_type(param, "a string or an array of content parts", c);
+    for (size_t i = 0; i < c.size(); ++i) {
+        const json& part = c[i];
+        const std::string p = param + "[" + std::to_string(i) + "]";
+        if (!part.is_object()) return wrong_type(p, "an object", part);
+        auto t = part.find("type");
+        if (t == part.end() || !t->is_string()) return bad("Missing 'type' in " + p + ".", p + ".type");
+        if (*t != "text")
+            return bad("Content parts of type " + t->dump() + " are not supported; this model reads text only.",
+                       p + ".type", "unsupported_content");
+        for (auto it = part.begin(); it != part.end(); ++it)
+            if (!in(it.key(), {"type", "text"})) return bad("Unrecognized field '" + it.key() + "' in " + p + ".", p);
+        auto tx = part.find("text");
+        if (tx == part.end() || !tx->is_string()) return wrong_type(p + ".text", "a string", tx == part.end() ? json() : *tx);
+        out += tx->get<std::string>();
+    }
+    return std::nullopt;
+}
+
+std::optional<ApiError> parse_messages(const json& body, const Limits& limits, std::vector<ChatMessage>& out) {
+    auto it = body.find("messages");
+    if (it == body.end()) return bad("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
+    if (!it->is_array()) return wrong_type("messages", "an array", *it);
+    if (it->empty()) return bad("'messages' must hold at least one message.", "messages", "invalid_value");
+    if (it->size() > limits.max_messages)
+        return bad("'messages' holds " + std::to_string(it->size()) + " messages; this server takes at most " +
+                       std::to_string(limits.max_messages) + ".",
+                   "messages", "too_many_messages");
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& m = (*it)[i];
+        const std::string p = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object()) return wrong_type(p, "an object", m);
+        for (auto f = m.begin(); f != m.end(); ++f)
+            if (!in(f.key(), {"role", "content", "name"}))
+                return bad("Unrecognized field '" + f.key() + "' in " + p + ".", p + "." + f.key(), "unknown_parameter");
+        auto role = m.find("role");
+        if (role == m.end()) return bad("Missing 'role' in " + p + ".", p + ".role", "missing_required_parameter");
+        if (!role->is_string()) return wrong_type(p + ".role", "a string", *role);
+        std::string r = role->get<std::string>();
+        if (r == "developer") r = "system";  // OpenAI's newer name for the system role
+        if (!in(r, {"system", "user", "assistant"}))
+            return bad("Invalid role " + role->dump() + " in " + p + ": expected system, developer, user or assistant.",
+                       p + ".role", "invalid_value");
+        auto name = m.find("name");
+        if (name != m.end() && !name->is_string()) return wrong_type(p + ".name", "a string", *name);
+        ChatMessage msg{r, {}};
+        auto c = m.find("content");
+        if (c == m.end() || c->is_null()) return bad("Missing 'content' in " + p + ".", p + ".content", "missing_required_parameter");
+        if (auto e = content_text(*c, p + ".content", msg.content)) return e;
+        out.push_back(std::move(msg));
+    }
+    return std::nullopt;
+}
+
+std::optional<ApiError> parse_stop(const json& body, const Limits& limits, std::vector<std::string>& out) {
+    auto it = body.find("stop");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    std::vector<std::string> v;
+    if (it->is_string()) {
+        v.push_back(it->get<std::string>());
+    } else if (it->is_array()) {
+        for (size_t i = 0; i < it->size(); ++i) {
+            if (!(*it)[i].is_string()) return wrong_type("stop[" + std::to_string(i) + "]", "a string", (*it)[i]);
+            v.push_back((*it)[i].get<std::string>());
+        }
+    } else {
+        return wrong_type("stop", "a string or an array of strings", *it);
+    }
+    if (v.size() > limits.max_stop_sequences)
+        return bad("'stop' holds " + std::to_string(v.size()) + " sequences; at most " +
+                       std::to_string(limits.max_stop_sequences) + " are allowed.",
+                   "stop", "invalid_value");
+    for (const auto& s : v)
+        if (s.size() > limits.max_stop_bytes)
+            return bad("A stop sequence is " + std::to_string(s.size()) + " bytes long; at most " +
+                           std::to_string(limits.max_stop_bytes) + " are allowed.",
+                       "stop", "invalid_value");
+    out = std::move(v);
+    return std::nullopt;
+}
+
+std::optional<ApiError> parse_logit_bias(const json& body, int32_t n_vocab,
+                                         std::vector<std::pair<int32_t, float>>& out) {
+    auto it = body.find("logit_bias");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_object()) return wrong_type("logit_bias", "an object", *it);
+    if (it->size() > 1024) return bad("'logit_bias' holds more than 1024 tokens.", "logit_bias", "invalid_value");
+    for (auto f = it->begin(); f != it->end(); ++f) {
+        const std::string& key = f.key();
+        size_t used = 0;
+        long long id = -1;
+        try {
+            id = std::stoll(key, &used);
+        } catch (...) {
+            used = 0;
+        }
+        if (used != key.size() || key.empty() || id < 0 || id >= n_vocab)
+            return bad("'logit_bias' key '" + key + "' is not a token id of this model (0 to " +
+                           std::to_string(n_vocab - 1) + ").",
+                       "logit_bias", "invalid_value");
+        if (!f->is_number()) return wrong_type("logit_bias." + key, "a number", *f);
+        const double b = f->get<double>();
+        if (!std::isfinite(b) || b < -100 || b > 100)
+            return bad("'logit_bias' values must be between -100 and 100.", "logit_bias", "invalid_value");
+        out.emplace_back((int32_t)id, (float)b);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, const Limits& limits, int32_t n_vocab,
+                                      CompletionRequest& out) {
+    out = CompletionRequest{};
+    out.endpoint = endpoint;
+    if (text.size() > limits.max_body_bytes) {
+        ApiError e = bad("The request body is " + std::to_string(text.size()) + " bytes; this server takes at most " +
+                             std::to_string(limits.max_body_bytes) + ".",
+                         {}, "request_too_large");
+        e.http_status = 413;
+        return e;
+    }
+    const json body = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded())
+        return bad("We could not parse the JSON body of your request. The body must be valid JSON.", {}, "invalid_json");
+    if (!body.is_object()) return bad("The request body must be a JSON object, not " + std::string(type_name(body)) + ".");
+
+    const bool chat = endpoint == Endpoint::ChatCompletions;
+    for (auto f = body.begin(); f != body.end(); ++f) {
+        const std::string& k = f.key();
+        const bool known = chat ? in(k, {"model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens",
+                                         "stop", "seed", "stream", "stream_options", "n", "presence_penalty",
+                                         "frequency_penalty", "logit_bias", "user", "logprobs", "response_format"})
+                                : in(k, {"model", "prompt", "temperature", "top_p", "max_tokens", "stop", "seed", "stream",
+                                         "stream_options", "n", "presence_penalty", "frequency_penalty", "logit_bias",
+                                         "user", "echo", "logprobs", "best_of", "suffix"});
+        if (!known) {
+            if (chat && in(k, {"tools", "tool_choice", "parallel_tool_calls", "functions", "function_call"}))
+                return bad("Tool calls are not supported by this server yet.", k, "unsupported_parameter");
+            return bad("Unrecognized request argument supplied: " + k, k, "unknown_parameter");
+        }
+    }
+
+    auto model = body.find("model");
+    if (model == body.end()) return bad("Missing required parameter: 'model'.", "model", "missing_required_parameter");
+    if (!model->is_string()) return wrong_type("model", "a string", *model);
+    out.model = model->get<std::string>();
+
+    if (chat) {
+        if (auto e = parse_messages(body, limits, out.messages)) return e;
+    } else {
+        auto p = body.find("prompt");
+        if (p == body.end()) return bad("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
+        if (p->is_string()) out.prompt = p->get<std::string>();
+        else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) out.prompt = (*p)[0].get<std::string>();
+        else return wrong_type("prompt", "a string", *p);
+        if (out.prompt.empty()) return bad("'prompt' is empty.", "prompt", "invalid_value");
+    }
+
+    if (auto e = number(body, "temperature", 0.0, 2.0, out.temperature)) return e;
+    if (auto e = number(body, "top_p", 0.0, 1.0, out.top_p)) return e;
+    if (auto e = number(body, "presence_penalty", -2.0, 2.0, out.presence_penalty)) return e;
+    if (auto e = number(body, "frequency_penalty", -2.0, 2.0, out.frequency_penalty)) return e;
+
+    // max_tokens: chat replies run to the server's cap by default; legacy
+    // completions default to 16 tokens, as OpenAI's do.
+    out.max_tokens = chat ? limits.max_tokens : std::min<int64_t>(16, limits.max_tokens);
+    for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+        auto it = body.find(key);
+        if (it == body.end() || it->is_null()) continue;
+        if (!it->is_number_integer()) return wrong_type(key, "an integer", *it);
+        const int64_t v = it->get<int64_t>();
+        if (v < 1) return bad("'" + std::string(key) + "' must be at least 1, got " + it->dump() + ".", key, "invalid_value");
+        if (v > limits.max_tokens)
+            return bad("'" + std::string(key) + "' is " + it->dump() + "; this server allows at most " +
+                           std::to_string(limits.max_tokens) + ".",
+                       key, "invalid_value");
+        out.max_tokens = v;
+    }
+
+    if (auto it = body.find("seed"); it != body.end() && !it->is_null()) {
+        if (!it->is_number_integer()) return wrong_type("seed", "an integer", *it);
+        out.seed = it->is_number_unsigned() ? it->get<uint64_t>() : (uint64_t)it->get<int64_t>();
+    }
+    if (auto e = parse_stop(body, limits, out.stop)) return e;
+    if (auto e = parse_logit_bias(body, n_vocab, out.logit_bias)) return e;
+    if (auto e = boolean(body, "stream", out.stream)) return e;
+
+    if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
+        if (!it->is_object()) return wrong_type("stream_options", "an object", *it);
+        if (!out.stream) return bad("'stream_options' is only allowed when 'stream' is true.", "stream_options", "invalid_value");
+        for (auto f = it->begin(); f != it->end(); ++f)
+            if (f.key() != "include_usage")
+                return bad("Unrecognized field '" + f.key() + "' in stream_options.", "stream_options." + f.key(),
+                           "unknown_parameter");
+        if (auto e = boolean(*it, "include_usage", out.include_usage)) return e;
+    }
+    if (auto it = body.find("n"); it != body.end() && !it->is_null()) {
+        if (!it->is_number_integer()) return wrong_type("n", "an integer", *it);
+        if (it->get<int64_t>() != 1) return bad("Only n = 1 is supported.", "n", "unsupported_value");
+    }
+    if (auto it = body.find("best_of"); it != body.end() && !it->is_null()) {
+        if (!it->is_number_integer()) return wrong_type("best_of", "an integer", *it);
+        if (it->get<int64_t>() != 1) return bad("Only best_of = 1 is supported.", "best_of", "unsupported_value");
+    }
+    if (auto it = body.find("user"); it != body.end() && !it->is_null() && !it->is_string())
+        return wrong_type("user", "a string", *it);
+    if (auto it = body.find("echo"); it != body.end() && !it->is_null()) {
+        if (!it->is_boolean()) return wrong_type("echo", "a boolean", *it);
+        if (it->get<bool>()) return bad("'echo' is not supported.", "echo", "unsupported_value");
+    }
+    if (auto it = body.find("suffix"); it != body.end() && !it->is_null())
+        return bad("'suffix' is not supported.", "suffix", "unsupported_value");
+    if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
+        if (!(it->is_boolean() && !it->get<bool>()) && !(it->is_number_integer() && it->get<int64_t>() == 0))
+            return bad("'logprobs' is not supported.", "logprobs", "unsupported_value");
+    }
+    if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+        if (!it->is_object()) return wrong_type("response_format", "an object", *it);
+        auto t = it->find("type");
+        if (t == it->end() || !t->is_string())
+            return bad("'response_format' needs a 'type'.", "response_format.type", "missing_required_parameter");
+        if (*t != "text")
+            return bad("response_format " + t->dump() + " is not supported by this server yet.", "response_format",
+                       "unsupported_value");
+    }
+    return std::nullopt;
+}
+
+json usage_json(const Usage& u) {
+    return json{{"prompt_tokens", u.prompt_tokens},
+                {"completion_tokens", u.completion_tokens},
+                {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+namespace {
+json head(Endpoint endpoint, const ReplyIds& ids, bool chunk) {
+    const bool chat = endpoint == Endpoint::ChatCompletions;
+    return json{{"id", ids.id},
+                {"object", chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion"},
+                {"created", ids.created},
+                {"model", ids.model},
+                {"system_fingerprint", nullptr}};
+}
+json reason(const std::string& finish_reason) { return finish_reason.empty() ? json() : json(finish_reason); }
+}  // namespace
+
+json completion_json(Endpoint endpoint, const ReplyIds& ids, const std::string& text, const std::string& finish_reason,
+                     const Usage& usage) {
+    json j = head(endpoint, ids, false);
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason(finish_reason)}};
+    if (endpoint == Endpoint::ChatCompletions) choice["message"] = {{"role", "assistant"}, {"content", text}};
+    else choice["text"] = text;
+    j["choices"] = json::array({choice});
+    j["usage"] = usage_json(usage);
+    return j;
+}
+
+json chunk_json(Endpoint endpoint, const ReplyIds& ids, const std::string* role, const std::string& text,
+                const std::string& finish_reason, bool with_usage_field) {
+    json j = head(endpoint, ids, true);
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason(finish_reason)}};
+    if (endpoint == Endpoint::ChatCompletions) {
+        json delta = json::object();
+        if (role) delta["role"] = *role;
+        if (role || !text.empty()) delta["content"] = text;
+        choice["delta"] = delta;
+    } else {
+        choice["text"] = text;
+    }
+    j["choices"] = json::array({choice});
+    if (with_usage_field) j["usage"] = nullptr;
+    return j;
+}
+
+json usage_chunk_json(Endpoint endpoint, const ReplyIds& ids, const Usage& usage) {
+    json j = head(endpoint, ids, true);
+    j["choices"] = json::array();
+    j["usage"] = usage_json(usage);
+    return j;
+}
+
+json models_json(const std::string& model_id, int64_t created) {
+    json data = json::array();
+    if (!model_id.empty())
+        data.push_back({{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "engram-desktop"}});
+    return json{{"object", "list"}, {"data", data}};
+}
+
+}  // namespace eg::server
