@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
-# default model, the tokenizer test data), builds Release in build/ and runs
+# default model, the `openai` client the server tests drive, the tokenizer
+# test data), builds Release in build/ and runs
 # every test; then builds the parser tests (GGUF, tokenizer, chat template,
 # Engram config) and the Engram store test
 # with ASan+UBSan in build-asan/ and runs them. .ci/run calls this script.
@@ -21,6 +22,8 @@ step "dependencies"
 scripts/install-deps.sh
 step "default model"
 scripts/fetch-model.sh >/dev/null
+step "server test clients (openai from PyPI)"
+scripts/client-env.sh >/dev/null
 if [[ -f scripts/fetch-test-data.sh ]]; then
     step "test data"
     bash scripts/fetch-test-data.sh

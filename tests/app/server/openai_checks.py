@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""What the official `openai` client sees of our server: one JSON object of
+observations on stdout, which tests/app/test_server.cpp checks.
+
+    openai_checks.py BASE_URL MODEL
+"""
+import json
+import sys
+
+import openai
+from openai import OpenAI
+
+base, model = sys.argv[1], sys.argv[2]
+client = OpenAI(base_url=base, api_key="unused-on-loopback", max_retries=0, timeout=600)
+out = {"openai_version": openai.__version__}
+msgs = [{"role": "user", "content": "Write one sentence about the sea."}]
+
+# A whole reply, greedy.
+r = client.chat.completions.create(model=model, messages=msgs, temperature=0, max_tokens=24)
+out["chat"] = {
+    "object": r.object,
+    "model": r.model,
+    "role": r.choices[0].message.role,
+    "content": r.choices[0].message.content,
+    "finish_reason": r.choices[0].finish_reason,
+    "usage": r.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}),
+}
+
+# The same request streamed, with usage in the last chunk.
+pieces, roles, finish, usage, n_chunks, last = [], [], None, None, 0, None
+stream = client.chat.completions.create(model=model, messages=msgs, temperature=0, max_tokens=24, stream=True,
+                                        stream_options={"include_usage": True})
+for c in stream:
+    n_chunks += 1
+    last = c
+    if c.usage is not None:
+        usage = c.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})
+    for ch in c.choices:
+        if ch.delta.role:
+            roles.append(ch.delta.role)
+        if ch.delta.content:
+            pieces.append(ch.delta.content)
+        if ch.finish_reason:
+            finish = ch.finish_reason
+out["chat_stream"] = {
+    "content": "".join(pieces),
+    "pieces": len(pieces),
+    "chunks": n_chunks,
+    "roles": roles,
+    "finish_reason": finish,
+    "usage": usage,
+    "last_chunk_choices": len(last.choices) if last else -1,
+}
+
+# A stop sequence: a word from the middle of the greedy reply ends it there.
+full = out["chat"]["content"]
+words = full.split()
+stop = " " + words[len(words) // 2] if len(words) > 2 else words[-1]
+r = client.chat.completions.create(model=model, messages=msgs, temperature=0, max_tokens=24, stop=[stop])
+out["stop"] = {
+    "stop": stop,
+    "expected": full[: full.find(stop)],
+    "content": r.choices[0].message.content,
+    "finish_reason": r.choices[0].finish_reason,
+}
+
+# Same seed, same text, at temperature 1.
+seeded = [client.chat.completions.create(model=model, messages=msgs, temperature=1.0, seed=1234, max_tokens=16)
+          .choices[0].message.content for _ in range(2)]
+out["seed"] = {"first": seeded[0], "second": seeded[1]}
+
+# The legacy completions endpoint.
+r = client.completions.create(model=model, prompt="The three primary colors are", temperature=0, max_tokens=8)
+out["completion"] = {
+    "object": r.object,
+    "text": r.choices[0].text,
+    "finish_reason": r.choices[0].finish_reason,
+    "usage": r.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}),
+}
+
+
+def error_of(call):
+    try:
+        call()
+    except openai.APIStatusError as e:
+        body = e.body if isinstance(e.body, dict) else {}
+        return {"class": type(e).__name__, "status": e.status_code, "code": body.get("code"),
+                "param": body.get("param"), "message": body.get("message")}
+    return None
+
+
+out["wrong_model"] = error_of(lambda: client.chat.completions.create(model="gpt-4o", messages=msgs))
+out["bad_temperature"] = error_of(
+    lambda: client.chat.completions.create(model=model, messages=msgs, temperature=5))
+out["models"] = [m.id for m in client.models.list()]
+print(json.dumps(out))
