@@ -14,6 +14,7 @@
 #include "plan/model_info.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
+#include "runtime/json_constraint.h"
 #include "runtime/stop_sequences.h"
 #include "tokenizer/tokenizer.h"
 
@@ -371,6 +372,18 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
 
     eg::GenerateOptions opt = job->options;
     opt.stop = &job->cancel;
+    std::unique_ptr<eg::JsonConstraint> json;
+    if (job->json_reply) {
+        auto c = eg::JsonConstraint::create(session.model().tokenizer(), job->json_schema);
+        if (!c) {
+            out.error = c.message();
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+        json = std::move(c.value());
+        opt.constraint = json.get();
+    }
     eg::StopSequences stops(job->stop_sequences);
     auto on_piece = [&](const std::string& piece) {
         if (stops.empty()) {

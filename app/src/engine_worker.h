@@ -16,6 +16,8 @@
 #include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "model/extension.h"
 #include "plan/apply.h"
 #include "plan/live.h"
@@ -42,6 +44,8 @@ struct ServerJob {
     std::string prompt;                     // raw completion
     eg::GenerateOptions options;            // options.stop is set by the worker to &cancel
     std::vector<std::string> stop_sequences;
+    bool json_reply = false;              // the reply is constrained to JSON (runtime/json_constraint.h)
+    nlohmann::ordered_json json_schema;   // null: any JSON object
     std::atomic<bool> cancel{false};
 
     struct Outcome {

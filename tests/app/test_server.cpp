@@ -260,6 +260,23 @@ private slots:
         QVERIFY(!comp[QStringLiteral("text")].toString().isEmpty());
         QCOMPARE(comp[QStringLiteral("usage")].toObject()[QStringLiteral("completion_tokens")].toInt(), 8);
 
+        // response_format json_schema: every reply parses and has the schema's shape.
+        for (const QJsonValue v : o[QStringLiteral("json_schema")].toArray()) {
+            const QJsonObject reply = v.toObject();
+            const QString text = reply[QStringLiteral("text")].toString();
+            QVERIFY2(reply[QStringLiteral("parsed")].isObject(), qPrintable(text));
+            const QJsonObject p = reply[QStringLiteral("parsed")].toObject();
+            QCOMPARE(p.keys(), (QStringList{QStringLiteral("age"), QStringLiteral("likes"), QStringLiteral("mood"),
+                                            QStringLiteral("name")}));
+            QVERIFY2(p[QStringLiteral("name")].isString() && p[QStringLiteral("likes")].isArray(), qPrintable(text));
+            QVERIFY2(p[QStringLiteral("age")].isDouble() && p[QStringLiteral("age")].toDouble() == p[QStringLiteral("age")].toInt(),
+                     qPrintable(text));
+            QVERIFY2(p[QStringLiteral("mood")] == QStringLiteral("happy") || p[QStringLiteral("mood")] == QStringLiteral("sad"),
+                     qPrintable(text));
+            QCOMPARE(reply[QStringLiteral("finish_reason")].toString(), QStringLiteral("stop"));
+        }
+        QCOMPARE(o[QStringLiteral("json_schema")].toArray().size(), 3);
+
         const QJsonObject wrong = o[QStringLiteral("wrong_model")].toObject();
         QCOMPARE(wrong[QStringLiteral("class")].toString(), QStringLiteral("NotFoundError"));
         QCOMPARE(wrong[QStringLiteral("status")].toInt(), 404);

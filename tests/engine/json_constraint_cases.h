@@ -22,4 +22,10 @@ inline constexpr const char* k12 = R"({"type":"string"})";
 inline constexpr const char* k13 = R"({"type":"object","properties":{"name":{"type":"string"},
     "age":{"type":"integer"},"mood":{"enum":["happy","sad"]},"pet":{"type":"object","properties":{"kind":{"type":"string"}}},
     "ok":{"type":"boolean"}}})";
+inline constexpr const char* k14 = R"({"type":"object","properties":{"a":{"type":"array","maxItems":2,
+    "items":{"type":"string","maxLength":4}}}})";
+inline constexpr const char* k15 = R"({"a": ["abcd", ""]})";
+inline constexpr const char* k16 = R"({"a": ["x", "y", )";
+inline constexpr const char* k17 = R"({"a": ["abcde)";
+inline constexpr const char* k18 = R"({"a": ["éaéb"]})";
 }  // namespace json_cases

@@ -65,6 +65,14 @@ private slots:
         QCOMPARE(match(nullptr, "{" + std::string(40, ' ')).first, false);   // whitespace cannot go on for ever
     }
 
+    void max_items_and_max_length_bound_a_reply() {
+        const json bounded = json::parse(json_cases::k14);
+        QCOMPARE(match(bounded, json_cases::k15), std::make_pair(true, true));
+        QCOMPARE(match(bounded, json_cases::k16).first, false);  // a third item
+        QCOMPARE(match(bounded, json_cases::k17).first, false);  // a fifth character
+        QCOMPARE(match(bounded, json_cases::k18), std::make_pair(true, true));  // four characters, two of them é
+    }
+
     void unsupported_schemas_are_named() {
         QVERIFY(eg::check_json_schema(json::parse(json_cases::k11)).find("anyOf") != std::string::npos);
         QVERIFY(!eg::check_json_schema(json::parse(json_cases::k12)).empty());  // the root must be an object

@@ -19,7 +19,7 @@
 
 namespace eg::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using HttpStatus = QHttpServerResponder::StatusCode;
 
 namespace {
@@ -351,6 +351,8 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     job->messages = std::move(req.messages);
     job->prompt = std::move(req.prompt);
     job->stop_sequences = std::move(req.stop);
+    job->json_reply = req.json_reply;
+    job->json_schema = std::move(req.json_schema);
     eg::GenerateOptions& o = job->options;
     o.max_tokens = req.max_tokens;
     o.sampling.temperature = (float)req.temperature;

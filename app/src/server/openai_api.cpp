@@ -3,9 +3,11 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "runtime/json_constraint.h"
+
 namespace eg::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json error_json(const ApiError& e) {
     json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
@@ -292,9 +294,37 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, 
         auto t = it->find("type");
         if (t == it->end() || !t->is_string())
             return bad("'response_format' needs a 'type'.", "response_format.type", "missing_required_parameter");
-        if (*t != "text")
-            return bad("response_format " + t->dump() + " is not supported by this server yet.", "response_format",
-                       "unsupported_value");
+        for (auto f = it->begin(); f != it->end(); ++f)
+            if (!in(f.key(), {"type", "json_schema"}))
+                return bad("Unrecognized field '" + f.key() + "' in response_format.", "response_format." + f.key(),
+                           "unknown_parameter");
+        if (*t == "json_object") {
+            out.json_reply = true;
+        } else if (*t == "json_schema") {
+            auto js = it->find("json_schema");
+            if (js == it->end() || !js->is_object())
+                return bad("response_format json_schema needs a 'json_schema' object.", "response_format.json_schema",
+                           "missing_required_parameter");
+            for (auto f = js->begin(); f != js->end(); ++f)
+                if (!in(f.key(), {"name", "description", "schema", "strict"}))
+                    return bad("Unrecognized field '" + f.key() + "' in response_format.json_schema.",
+                               "response_format.json_schema." + f.key(), "unknown_parameter");
+            auto name = js->find("name");
+            if (name == js->end() || !name->is_string())
+                return bad("response_format.json_schema needs a 'name'.", "response_format.json_schema.name",
+                           "missing_required_parameter");
+            auto schema = js->find("schema");
+            if (schema != js->end() && !schema->is_null()) {
+                if (std::string why = check_json_schema(*schema); !why.empty())
+                    return bad("This server cannot enforce that schema: " + why + ".", "response_format.json_schema.schema",
+                               "unsupported_schema");
+                out.json_schema = *schema;
+            }
+            out.json_reply = true;
+        } else if (*t != "text") {
+            return bad("Invalid response_format type " + t->dump() + ": expected text, json_object or json_schema.",
+                       "response_format.type", "invalid_value");
+        }
     }
     return std::nullopt;
 }

@@ -30,7 +30,7 @@ struct ApiError {
     std::string param;  // "" = null
     std::string code;   // "" = null
 };
-nlohmann::json error_json(const ApiError& e);
+nlohmann::ordered_json error_json(const ApiError& e);
 
 // What one request may ask for; past any of them the request gets a 400
 // (the body: 413) saying which.
@@ -61,6 +61,10 @@ struct CompletionRequest {
     std::vector<std::pair<int32_t, float>> logit_bias;  // token id, bias added to its logit
     bool stream = false;
     bool include_usage = false;         // stream_options.include_usage
+    // response_format: json_object (any JSON object) or json_schema (the
+    // schema's subset that runtime/json_constraint.h enforces).
+    bool json_reply = false;
+    nlohmann::ordered_json json_schema;  // null: any object
 };
 
 // Parses a request body for the endpoint. n_vocab bounds logit_bias's ids.
@@ -71,7 +75,7 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view body, 
 struct Usage {
     int64_t prompt_tokens = 0, completion_tokens = 0;
 };
-nlohmann::json usage_json(const Usage& u);
+nlohmann::ordered_json usage_json(const Usage& u);
 
 // "stop" (end of generation or a stop sequence) or "length".
 struct ReplyIds {
@@ -81,17 +85,17 @@ struct ReplyIds {
 };
 
 // A whole reply (stream: false).
-nlohmann::json completion_json(Endpoint endpoint, const ReplyIds& ids, const std::string& text,
+nlohmann::ordered_json completion_json(Endpoint endpoint, const ReplyIds& ids, const std::string& text,
                                const std::string& finish_reason, const Usage& usage);
 // One streamed chunk: a role (chat's first chunk), a piece of text, or the
 // finish reason (finish_reason non-empty, no text). with_usage_field adds
 // "usage": null, as OpenAI does when the client asked for usage.
-nlohmann::json chunk_json(Endpoint endpoint, const ReplyIds& ids, const std::string* role, const std::string& text,
+nlohmann::ordered_json chunk_json(Endpoint endpoint, const ReplyIds& ids, const std::string* role, const std::string& text,
                           const std::string& finish_reason, bool with_usage_field);
 // The last chunk when stream_options.include_usage: no choices, the usage.
-nlohmann::json usage_chunk_json(Endpoint endpoint, const ReplyIds& ids, const Usage& usage);
+nlohmann::ordered_json usage_chunk_json(Endpoint endpoint, const ReplyIds& ids, const Usage& usage);
 
 // GET /v1/models for the one model this server serves.
-nlohmann::json models_json(const std::string& model_id, int64_t created);
+nlohmann::ordered_json models_json(const std::string& model_id, int64_t created);
 
 }  // namespace eg::server

@@ -19,6 +19,8 @@ struct Node {
     std::vector<Prop> props;
     std::shared_ptr<const Node> items;    // Array: null = any value
     std::vector<std::string> literals;    // Enum: the values as written ("\"red\"")
+    int64_t max_items = -1;               // Array: maxItems (-1: none)
+    int64_t max_length = -1;              // String: maxLength in characters (-1: none)
 };
 
 namespace {
@@ -34,7 +36,8 @@ Result<std::shared_ptr<const Node>> compile(const nlohmann::ordered_json& s, con
     for (auto it = s.begin(); it != s.end(); ++it) {
         const std::string& k = it.key();
         static const char* known[] = {"type",  "properties", "required", "items",   "enum",    "const",   "description",
-                                      "title", "$schema",    "default",  "examples", "additionalProperties", "strict"};
+                                      "title", "$schema",    "default",  "examples", "additionalProperties", "strict",
+                                      "maxItems", "maxLength"};
         bool ok = false;
         for (const char* kk : known) ok = ok || k == kk;
         if (!ok) return Error{"the schema keyword '" + k + "' (at " + path + ") is not supported"};
@@ -81,6 +84,15 @@ Result<std::shared_ptr<const Node>> compile(const nlohmann::ordered_json& s, con
                 n->props.push_back(Prop{{nlohmann::ordered_json(it.key()).dump()}, child.value()});
             }
         }
+    }
+    for (const char* key : {"maxItems", "maxLength"}) {
+        auto m = s.find(key);
+        if (m == s.end()) continue;
+        if (!m->is_number_unsigned()) return Error{"'" + std::string(key) + "' at " + path + " must be a whole number"};
+        const bool items = std::string(key) == "maxItems";
+        if (items != (n->kind == Kind::Array) || (!items && n->kind != Kind::String))
+            return Error{"'" + std::string(key) + "' at " + path + " does not fit its type"};
+        (items ? n->max_items : n->max_length) = (int64_t)m->get<uint64_t>();
     }
     if (n->kind == Kind::Array) {
         if (auto i = s.find("items"); i != s.end()) {
@@ -157,7 +169,7 @@ bool step(std::vector<Frame>& st, bool& done, int& trailing_ws, char c) {
                 }
                 if (c == '[' && (kind == Kind::Any || kind == Kind::Array)) {
                     g.k = K::Array;
-                    g.node = n && n->kind == Kind::Array ? n->items.get() : nullptr;
+                    g.node = n && n->kind == Kind::Array ? n : nullptr;
                     f = g;
                     return true;
                 }
@@ -235,13 +247,15 @@ bool step(std::vector<Frame>& st, bool& done, int& trailing_ws, char c) {
                     return true;
                 }
                 if (f.phase == 0 || f.phase == 2) {
+                    if (f.phase == 0 && f.node && f.node->max_items == 0) return false;
                     Frame v;
-                    v.node = f.node;
+                    v.node = f.node ? f.node->items.get() : nullptr;
                     f.phase = 1;
+                    f.index++;
                     st.push_back(v);
                     continue;
                 }
-                if (c == ',') {
+                if (c == ',' && !(f.node && f.node->max_items >= 0 && (int64_t)f.index >= f.node->max_items)) {
                     f.phase = 2;
                     return true;
                 }
@@ -255,6 +269,11 @@ bool step(std::vector<Frame>& st, bool& done, int& trailing_ws, char c) {
                     if (c == '"') {
                         pop_value();
                         return true;
+                    }
+                    // maxLength counts characters: UTF-8 continuation bytes are not counted.
+                    if (((unsigned char)c & 0xC0) != 0x80) {
+                        if (f.node && f.node->max_length >= 0 && (int64_t)f.index >= f.node->max_length) return false;
+                        f.index++;
                     }
                     if (c == '\\') f.phase = 1;
                     return (unsigned char)c >= 0x20;

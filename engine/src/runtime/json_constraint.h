@@ -7,8 +7,10 @@
 // Schemas: the subset that describes replies — "type" object (with
 // "properties"; every property is written, in the schema's order; without
 // "properties" any members), array ("items"), string, number, integer,
-// boolean, null; "enum" of strings; "const" string; "anyOf"/"oneOf" are
-// refused. Anything else is an error that names the keyword.
+// boolean, null; "enum" of strings; "const" string; "maxItems" (arrays) and
+// "maxLength" (strings, in characters as written), which bound a reply that
+// would otherwise fill an array or a string until max_tokens cuts it.
+// "anyOf", "oneOf", type lists and the rest are refused by name.
 #pragma once
 
 #include <cstdint>

@@ -78,6 +78,28 @@ out["completion"] = {
     "usage": r.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}),
 }
 
+# Structured output: a JSON schema, enforced while sampling at temperature 1.
+# maxItems and maxLength bound what a small model would otherwise fill until
+# max_tokens cuts the reply.
+schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 40}, "age": {"type": "integer"},
+                                           "likes": {"type": "array", "maxItems": 3,
+                                                     "items": {"type": "string", "maxLength": 40}},
+                                           "mood": {"enum": ["happy", "sad"]}},
+          "required": ["name", "age", "likes", "mood"], "additionalProperties": False}
+replies = []
+for seed in (1, 2, 3):
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Describe a person as JSON."}], temperature=1.0, seed=seed,
+        max_tokens=300, response_format={"type": "json_schema",
+                                         "json_schema": {"name": "person", "schema": schema, "strict": True}})
+    text = r.choices[0].message.content
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    replies.append({"text": text, "parsed": value, "finish_reason": r.choices[0].finish_reason})
+out["json_schema"] = replies
+
 
 def error_of(call):
     try:
