@@ -345,7 +345,22 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
     if (job->on_start) job->on_start();
     eg::Session& session = *cur_->session;
     std::vector<int32_t> prompt;
-    if (job->chat) {
+    if (job->chat && !job->tools.empty() && cur_->chat->template_takes_tools()) {
+        // The model's template writes the tools and the calls itself.
+        auto t = cur_->chat->render_tokens(
+            nlohmann::ordered_json{{"messages", job->template_messages}, {"tools", job->tools}});
+        const int64_t room = eg::reply_room(job->options.max_tokens, session.n_ctx());
+        if (!t || (int64_t)t.value().size() + room > session.n_ctx()) {
+            out.error = !t ? "the chat template cannot render these messages and tools: " + t.message()
+                           : "the conversation and its tools are too long for the context: " +
+                                 std::to_string(t.value().size()) + " tokens plus " + std::to_string(room) +
+                                 " for the reply exceed " + std::to_string(session.n_ctx());
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+        prompt = std::move(t.value());
+    } else if (job->chat) {
         // The window's trimming rule: the oldest turns go when the prompt
         // and the reply's room do not fit.
         std::vector<eg::ChatMessage> msgs = job->messages;

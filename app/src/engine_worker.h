@@ -44,6 +44,10 @@ struct ServerJob {
     std::string prompt;                     // raw completion
     eg::GenerateOptions options;            // options.stop is set by the worker to &cancel
     std::vector<std::string> stop_sequences;
+    // For a template that reads `tools`: the messages as it wants them and
+    // the tools (empty: none offered; `messages` above is then what renders).
+    nlohmann::ordered_json template_messages;
+    nlohmann::ordered_json tools = nlohmann::ordered_json::array();
     bool json_reply = false;              // the reply is constrained to JSON (runtime/json_constraint.h)
     nlohmann::ordered_json json_schema;   // null: any JSON object
     std::atomic<bool> cancel{false};

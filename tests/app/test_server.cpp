@@ -277,6 +277,33 @@ private slots:
         }
         QCOMPARE(o[QStringLiteral("json_schema")].toArray().size(), 3);
 
+        // Tools: a forced call comes back as tool_calls whose arguments parse
+        // as the function's parameters; streamed too; the tool's result is
+        // read back (the follow-up's prompt holds it).
+        const QJsonObject tools = o[QStringLiteral("tools")].toObject();
+        QCOMPARE(tools[QStringLiteral("finish_reason")].toString(), QStringLiteral("tool_calls"));
+        QVERIFY(tools[QStringLiteral("content")].isNull());
+        const QJsonArray calls = tools[QStringLiteral("calls")].toArray();
+        QCOMPARE(calls.size(), 1);
+        QCOMPARE(calls[0][QStringLiteral("name")].toString(), QStringLiteral("get_weather"));
+        QCOMPARE(calls[0][QStringLiteral("type")].toString(), QStringLiteral("function"));
+        QVERIFY(calls[0][QStringLiteral("id")].toString().startsWith(QStringLiteral("call_")));
+        const QJsonObject args =
+            QJsonDocument::fromJson(calls[0][QStringLiteral("arguments")].toString().toUtf8()).object();
+        QCOMPARE(args.keys(), QStringList{QStringLiteral("city")});
+        QVERIFY(args[QStringLiteral("city")].isString());
+        const QJsonArray streamed = tools[QStringLiteral("streamed")].toArray();
+        QCOMPARE(streamed.size(), 1);
+        QCOMPARE(streamed[0][QStringLiteral("name")].toString(), QStringLiteral("get_weather"));
+        QVERIFY(QJsonDocument::fromJson(streamed[0][QStringLiteral("arguments")].toString().toUtf8()).isObject());
+        QCOMPARE(tools[QStringLiteral("streamed_finish")].toString(), QStringLiteral("tool_calls"));
+        const QJsonObject follow = tools[QStringLiteral("follow_up")].toObject();
+        QVERIFY(!follow.isEmpty());
+        QVERIFY(follow[QStringLiteral("prompt_tokens")].toInt() > tools[QStringLiteral("prompt_tokens")].toInt() + 15);
+        QVERIFY(follow[QStringLiteral("finish_reason")].toString() == QStringLiteral("stop") ||
+                follow[QStringLiteral("finish_reason")].toString() == QStringLiteral("length") ||
+                follow[QStringLiteral("finish_reason")].toString() == QStringLiteral("tool_calls"));
+
         const QJsonObject wrong = o[QStringLiteral("wrong_model")].toObject();
         QCOMPARE(wrong[QStringLiteral("class")].toString(), QStringLiteral("NotFoundError"));
         QCOMPARE(wrong[QStringLiteral("status")].toInt(), 404);

@@ -175,7 +175,8 @@ struct ApiServer::Exchange {
     QMetaObject::Connection on_disconnect;
     std::shared_ptr<eg::app::ServerJob> job;
     bool started = false, headers_sent = false, gone = false;
-    std::string text;  // the whole reply (stream: false)
+    std::string text;  // the whole reply (stream: false, or tools offered)
+    json tools = json::array();  // offered: the reply is held until it can be parsed into calls
     QElapsedTimer since_arrival;
 
     bool connected() const { return !gone && socket && socket->state() == QAbstractSocket::ConnectedState; }
@@ -353,6 +354,16 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     job->stop_sequences = std::move(req.stop);
     job->json_reply = req.json_reply;
     job->json_schema = std::move(req.json_schema);
+    if (req.tool_choice != ToolChoice::None) {
+        job->tools = req.tools;
+        job->template_messages = template_messages(req.raw_messages);
+        x->tools = req.tools;
+        if (req.tool_choice == ToolChoice::Required || req.tool_choice == ToolChoice::Named) {
+            // A forced call is sampled as JSON of the call's shape: it always parses.
+            job->json_reply = true;
+            job->json_schema = forced_call_schema(req.tools, req.tool_name);
+        }
+    }
     eg::GenerateOptions& o = job->options;
     o.max_tokens = req.max_tokens;
     o.sampling.temperature = (float)req.temperature;
@@ -425,7 +436,7 @@ void ApiServer::start_stream(Exchange& x) {
 }
 
 void ApiServer::on_text(Exchange& x, const std::string& text) {
-    if (!x.stream) {
+    if (!x.stream || !x.tools.empty()) {
         x.text += text;
         return;
     }
@@ -478,12 +489,45 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const void* outcome
                 out.completion_tokens, out.finish_reason);
     if (!x.connected()) return;
     const Usage usage{out.prompt_tokens, out.completion_tokens};
+    // With tools offered, the whole reply is parsed: calls, or text.
+    ParsedReply parsed;
+    json calls = json::array();
+    std::string finish = out.finish_reason;
+    if (!x.tools.empty()) {
+        parsed = parse_tool_calls(x.text, x.tools);
+        for (size_t i = 0; i < parsed.calls.size(); ++i) {
+            const std::string id = "call_" + QByteArray::number(QRandomGenerator::global()->generate64(), 16).toStdString();
+            calls.push_back({{"id", id},
+                             {"type", "function"},
+                             {"function", {{"name", parsed.calls[i].name}, {"arguments", parsed.calls[i].arguments}}}});
+        }
+        if (!calls.empty()) finish = "tool_calls";
+        EG_LOG_INFO("server: request {}: {} tool calls", x.n, calls.size());
+    }
     if (!x.stream) {
-        send_json(*x.responder, 200, completion_json(x.endpoint, x.ids, x.text, out.finish_reason, usage));
+        json j = completion_json(x.endpoint, x.ids, calls.empty() ? x.text : parsed.content, finish, usage);
+        if (!calls.empty()) {
+            json& msg = j["choices"][0]["message"];
+            if (parsed.content.empty()) msg["content"] = nullptr;
+            msg["tool_calls"] = calls;
+        }
+        send_json(*x.responder, 200, j);
         return;
     }
     start_stream(x);
-    x.event(chunk_json(x.endpoint, x.ids, nullptr, "", out.finish_reason, x.include_usage));
+    if (!x.tools.empty()) {
+        // The held reply: its text, then its calls (each whole, with its index).
+        const std::string& text = calls.empty() ? x.text : parsed.content;
+        if (!text.empty()) x.event(chunk_json(x.endpoint, x.ids, nullptr, text, "", x.include_usage));
+        for (size_t i = 0; i < calls.size(); ++i) {
+            json c = chunk_json(x.endpoint, x.ids, nullptr, "", "", x.include_usage);
+            json call = calls[i];
+            call["index"] = i;
+            c["choices"][0]["delta"]["tool_calls"] = json::array({call});
+            x.event(c);
+        }
+    }
+    x.event(chunk_json(x.endpoint, x.ids, nullptr, "", finish, x.include_usage));
     if (x.include_usage) x.event(usage_chunk_json(x.endpoint, x.ids, usage));
     x.write_chunk("data: [DONE]\n\n");
     x.write_chunk({});  // the last chunk of the body

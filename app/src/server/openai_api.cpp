@@ -1,5 +1,6 @@
 #include "server/openai_api.h"
 
+#include <cctype>
 #include <cmath>
 #include <initializer_list>
 
@@ -91,7 +92,26 @@ std::optional<ApiError> content_text(const json& c, const std::string& param, st
     return std::nullopt;
 }
 
-std::optional<ApiError> parse_messages(const json& body, const Limits& limits, std::vector<ChatMessage>& out) {
+std::optional<ApiError> parse_tool_calls_field(const json& calls, const std::string& p) {
+    if (!calls.is_array()) return wrong_type(p, "an array", calls);
+    for (size_t j = 0; j < calls.size(); ++j) {
+        const json& c = calls[j];
+        const std::string q = p + "[" + std::to_string(j) + "]";
+        if (!c.is_object()) return wrong_type(q, "an object", c);
+        for (auto f = c.begin(); f != c.end(); ++f)
+            if (!in(f.key(), {"id", "type", "function"})) return bad("Unrecognized field '" + f.key() + "' in " + q + ".", q);
+        if (!c.contains("id") || !c["id"].is_string()) return bad("Missing 'id' in " + q + ".", q + ".id");
+        if (c.value("type", "") != "function") return bad(q + ".type must be \"function\".", q + ".type", "invalid_value");
+        const json& fn = c.value("function", json());
+        if (!fn.is_object() || !fn.contains("name") || !fn["name"].is_string())
+            return bad("Missing 'function.name' in " + q + ".", q + ".function.name");
+        if (!fn.contains("arguments") || !fn["arguments"].is_string())
+            return bad(q + ".function.arguments must be a string of JSON.", q + ".function.arguments", "invalid_type");
+    }
+    return std::nullopt;
+}
+
+std::optional<ApiError> parse_messages(const json& body, const Limits& limits, json& out) {
     auto it = body.find("messages");
     if (it == body.end()) return bad("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
     if (!it->is_array()) return wrong_type("messages", "an array", *it);
@@ -105,24 +125,110 @@ std::optional<ApiError> parse_messages(const json& body, const Limits& limits, s
         const std::string p = "messages[" + std::to_string(i) + "]";
         if (!m.is_object()) return wrong_type(p, "an object", m);
         for (auto f = m.begin(); f != m.end(); ++f)
-            if (!in(f.key(), {"role", "content", "name"}))
+            if (!in(f.key(), {"role", "content", "name", "tool_calls", "tool_call_id"}))
                 return bad("Unrecognized field '" + f.key() + "' in " + p + ".", p + "." + f.key(), "unknown_parameter");
         auto role = m.find("role");
         if (role == m.end()) return bad("Missing 'role' in " + p + ".", p + ".role", "missing_required_parameter");
         if (!role->is_string()) return wrong_type(p + ".role", "a string", *role);
         std::string r = role->get<std::string>();
         if (r == "developer") r = "system";  // OpenAI's newer name for the system role
-        if (!in(r, {"system", "user", "assistant"}))
-            return bad("Invalid role " + role->dump() + " in " + p + ": expected system, developer, user or assistant.",
+        if (!in(r, {"system", "user", "assistant", "tool"}))
+            return bad("Invalid role " + role->dump() + " in " + p + ": expected system, developer, user, assistant or tool.",
                        p + ".role", "invalid_value");
         auto name = m.find("name");
         if (name != m.end() && !name->is_string()) return wrong_type(p + ".name", "a string", *name);
-        ChatMessage msg{r, {}};
+        json msg = {{"role", r}};
+        const bool calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
+        if (calls) {
+            if (r != "assistant") return bad("Only assistant messages carry 'tool_calls' (" + p + ").", p + ".tool_calls");
+            if (auto e = parse_tool_calls_field(m["tool_calls"], p + ".tool_calls")) return e;
+        }
+        if (r == "tool") {
+            auto id = m.find("tool_call_id");
+            if (id == m.end() || !id->is_string())
+                return bad("A tool message needs its 'tool_call_id' (" + p + ").", p + ".tool_call_id", "missing_required_parameter");
+            msg["tool_call_id"] = *id;
+        } else if (m.contains("tool_call_id")) {
+            return bad("Only tool messages carry 'tool_call_id' (" + p + ").", p + ".tool_call_id");
+        }
         auto c = m.find("content");
-        if (c == m.end() || c->is_null()) return bad("Missing 'content' in " + p + ".", p + ".content", "missing_required_parameter");
-        if (auto e = content_text(*c, p + ".content", msg.content)) return e;
+        std::string text;
+        if (c == m.end() || c->is_null()) {
+            if (!calls) return bad("Missing 'content' in " + p + ".", p + ".content", "missing_required_parameter");
+            msg["content"] = nullptr;
+        } else {
+            if (auto e = content_text(*c, p + ".content", text)) return e;
+            msg["content"] = text;
+        }
+        if (calls) msg["tool_calls"] = m["tool_calls"];
         out.push_back(std::move(msg));
     }
+    return std::nullopt;
+}
+
+bool tool_name_ok(const std::string& n) {
+    if (n.empty() || n.size() > 64) return false;
+    for (char c : n)
+        if (!(std::isalnum((unsigned char)c) || c == '_' || c == '-')) return false;
+    return true;
+}
+
+std::optional<ApiError> parse_tools(const json& body, CompletionRequest& out) {
+    if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+        if (!it->is_array()) return wrong_type("tools", "an array", *it);
+        if (it->size() > 128) return bad("'tools' holds more than 128 tools.", "tools", "invalid_value");
+        for (size_t i = 0; i < it->size(); ++i) {
+            const json& t = (*it)[i];
+            const std::string p = "tools[" + std::to_string(i) + "]";
+            if (!t.is_object()) return wrong_type(p, "an object", t);
+            for (auto f = t.begin(); f != t.end(); ++f)
+                if (!in(f.key(), {"type", "function"})) return bad("Unrecognized field '" + f.key() + "' in " + p + ".", p);
+            if (t.value("type", "") != "function") return bad(p + ".type must be \"function\".", p + ".type", "invalid_value");
+            const json& fn = t.value("function", json());
+            if (!fn.is_object()) return bad("Missing 'function' in " + p + ".", p + ".function", "missing_required_parameter");
+            for (auto f = fn.begin(); f != fn.end(); ++f)
+                if (!in(f.key(), {"name", "description", "parameters", "strict"}))
+                    return bad("Unrecognized field '" + f.key() + "' in " + p + ".function.", p + ".function." + f.key());
+            if (!fn.contains("name") || !fn["name"].is_string() || !tool_name_ok(fn["name"].get<std::string>()))
+                return bad(p + ".function.name must be 1 to 64 letters, digits, '_' or '-'.", p + ".function.name",
+                           "invalid_value");
+            if (fn.contains("description") && !fn["description"].is_string())
+                return wrong_type(p + ".function.description", "a string", fn["description"]);
+            if (fn.contains("parameters") && !fn["parameters"].is_object())
+                return wrong_type(p + ".function.parameters", "an object", fn["parameters"]);
+            out.tools.push_back(t);
+        }
+    }
+    out.tool_choice = out.tools.empty() ? ToolChoice::None : ToolChoice::Auto;
+    if (auto it = body.find("tool_choice"); it != body.end() && !it->is_null()) {
+        if (it->is_string()) {
+            const std::string c = it->get<std::string>();
+            if (c == "none") out.tool_choice = ToolChoice::None;
+            else if (c == "auto") out.tool_choice = ToolChoice::Auto;
+            else if (c == "required") out.tool_choice = ToolChoice::Required;
+            else return bad("Invalid tool_choice " + it->dump() + ": expected none, auto, required or a function.",
+                            "tool_choice", "invalid_value");
+        } else if (it->is_object()) {
+            const json& fn = it->value("function", json());
+            if (it->value("type", "") != "function" || !fn.is_object() || !fn.contains("name") || !fn["name"].is_string())
+                return bad("tool_choice must name a function: {\"type\": \"function\", \"function\": {\"name\": ...}}.",
+                           "tool_choice", "invalid_value");
+            out.tool_choice = ToolChoice::Named;
+            out.tool_name = fn["name"].get<std::string>();
+        } else {
+            return wrong_type("tool_choice", "a string or an object", *it);
+        }
+        if (out.tool_choice != ToolChoice::None && out.tools.empty())
+            return bad("tool_choice needs 'tools'.", "tool_choice", "invalid_value");
+        if (out.tool_choice == ToolChoice::Named) {
+            bool found = false;
+            for (const auto& t : out.tools) found = found || t["function"]["name"] == out.tool_name;
+            if (!found) return bad("tool_choice names '" + out.tool_name + "', which is not among the tools.", "tool_choice",
+                                   "invalid_value");
+        }
+    }
+    if (auto it = body.find("parallel_tool_calls"); it != body.end() && !it->is_null() && !it->is_boolean())
+        return wrong_type("parallel_tool_calls", "a boolean", *it);
     return std::nullopt;
 }
 
@@ -204,13 +310,15 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, 
         const std::string& k = f.key();
         const bool known = chat ? in(k, {"model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens",
                                          "stop", "seed", "stream", "stream_options", "n", "presence_penalty",
-                                         "frequency_penalty", "logit_bias", "user", "logprobs", "response_format"})
+                                         "frequency_penalty", "logit_bias", "user", "logprobs", "response_format",
+                                         "tools", "tool_choice", "parallel_tool_calls"})
                                 : in(k, {"model", "prompt", "temperature", "top_p", "max_tokens", "stop", "seed", "stream",
                                          "stream_options", "n", "presence_penalty", "frequency_penalty", "logit_bias",
                                          "user", "echo", "logprobs", "best_of", "suffix"});
         if (!known) {
-            if (chat && in(k, {"tools", "tool_choice", "parallel_tool_calls", "functions", "function_call"}))
-                return bad("Tool calls are not supported by this server yet.", k, "unsupported_parameter");
+            if (chat && in(k, {"functions", "function_call"}))
+                return bad("'" + k + "' is OpenAI's retired form of tool calls: use 'tools' and 'tool_choice'.", k,
+                           "unsupported_parameter");
             return bad("Unrecognized request argument supplied: " + k, k, "unknown_parameter");
         }
     }
@@ -221,7 +329,11 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, 
     out.model = model->get<std::string>();
 
     if (chat) {
-        if (auto e = parse_messages(body, limits, out.messages)) return e;
+        if (auto e = parse_messages(body, limits, out.raw_messages)) return e;
+        if (auto e = parse_tools(body, out)) return e;
+        // Without a template that reads tools, the calls and tools are text.
+        out.messages = text_messages(out.raw_messages,
+                                     out.tool_choice == ToolChoice::None ? json::array() : out.tools);
     } else {
         auto p = body.find("prompt");
         if (p == body.end()) return bad("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");

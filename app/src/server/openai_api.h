@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
+#include "server/tools.h"
 
 namespace eg::server {
 
@@ -65,6 +66,12 @@ struct CompletionRequest {
     // schema's subset that runtime/json_constraint.h enforces).
     bool json_reply = false;
     nlohmann::ordered_json json_schema;  // null: any object
+    // Tool calls (chat): the messages as given (roles normalized, text parts
+    // joined), the tools, and what the model may do with them.
+    nlohmann::ordered_json raw_messages = nlohmann::ordered_json::array();
+    nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+    ToolChoice tool_choice = ToolChoice::None;
+    std::string tool_name;  // ToolChoice::Named
 };
 
 // Parses a request body for the endpoint. n_vocab bounds logit_bias's ids.

@@ -100,6 +100,40 @@ for seed in (1, 2, 3):
     replies.append({"text": text, "parsed": value, "finish_reason": r.choices[0].finish_reason})
 out["json_schema"] = replies
 
+# A tool call round trip: a forced call (sampled as JSON of the call's shape),
+# streamed and not, then the tool's result sent back.
+tools = [{"type": "function", "function": {
+    "name": "get_weather", "description": "The current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}},
+                   "required": ["city"]}}}]
+ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+r = client.chat.completions.create(model=model, messages=ask, tools=tools, temperature=0, max_tokens=60,
+                                   tool_choice={"type": "function", "function": {"name": "get_weather"}})
+m = r.choices[0].message
+calls = [{"id": c.id, "type": c.type, "name": c.function.name, "arguments": c.function.arguments}
+         for c in (m.tool_calls or [])]
+streamed = {}
+for c in client.chat.completions.create(model=model, messages=ask, tools=tools, temperature=0, max_tokens=60,
+                                        tool_choice="required", stream=True):
+    for ch in c.choices:
+        for tc in ch.delta.tool_calls or []:
+            s = streamed.setdefault(tc.index, {"name": "", "arguments": ""})
+            s["name"] += tc.function.name or ""
+            s["arguments"] += tc.function.arguments or ""
+        if ch.finish_reason:
+            streamed_finish = ch.finish_reason
+follow = None
+if m.tool_calls:
+    back = ask + [{"role": "assistant", "content": None, "tool_calls": [m.tool_calls[0].model_dump()]},
+                  {"role": "tool", "tool_call_id": m.tool_calls[0].id,
+                   "content": json.dumps({"city": "Paris", "temperature_c": 18, "sky": "sunny"})}]
+    f = client.chat.completions.create(model=model, messages=back, tools=tools, temperature=0, max_tokens=40)
+    follow = {"finish_reason": f.choices[0].finish_reason, "content": f.choices[0].message.content,
+              "prompt_tokens": f.usage.prompt_tokens}
+out["tools"] = {"finish_reason": r.choices[0].finish_reason, "content": m.content, "calls": calls,
+                "prompt_tokens": r.usage.prompt_tokens, "streamed": list(streamed.values()),
+                "streamed_finish": streamed_finish, "follow_up": follow}
+
 
 def error_of(call):
     try:
