@@ -36,6 +36,7 @@
 #include "memory_panel.h"
 #include "paths.h"
 #include "server/api_server.h"
+#include "server_switch.h"
 #include "store/chat_store.h"
 
 #ifndef ENGRAM_VERSION
@@ -80,6 +81,32 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
     QObject::connect(&worker, &EngineWorker::pieces, &chat, &ChatController::onPieces, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::finished, &chat, &ChatController::onFinished, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::failed, &chat, &ChatController::onFailed, Qt::QueuedConnection);
+}
+
+void connect_server_switch(eg::ui::ServerSwitch& sw, EngineWorker& worker,
+                           std::unique_ptr<eg::server::ApiServer>& server) {
+    using eg::ui::ServerSwitch;
+    QObject::connect(&sw, &ServerSwitch::startRequested, &sw, [&sw, &worker, &server](int port) {
+        server.reset();
+        eg::server::ServerOptions opt;  // 127.0.0.1: no key needed, nothing outside this computer
+        opt.port = (quint16)port;
+        auto s = std::make_unique<eg::server::ApiServer>(worker, opt);
+        if (const eg::Status listening = s->listen(); !listening) {
+            EG_LOG_WARN("the local server did not start: {}", listening.message());
+            sw.onFailed(QString::fromStdString(listening.message()));
+            return;
+        }
+        if (const auto facts = worker.modelFacts()) s->onModelLoaded(facts->name, {});
+        QObject::connect(&worker, &EngineWorker::modelLoaded, s.get(), &eg::server::ApiServer::onModelLoaded,
+                         Qt::QueuedConnection);
+        sw.onStarted(s->baseUrl());
+        server = std::move(s);
+    });
+    QObject::connect(&sw, &ServerSwitch::stopRequested, &sw, [&sw, &server] {
+        server.reset();  // what it still had queued is cancelled
+        EG_LOG_INFO("the local server stopped");
+        sw.onStopped();
+    });
 }
 
 void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations) {
@@ -364,6 +391,10 @@ int Application::run_gui(const CommandLine& cl) {
     memory.setOverrides(cl.placement);
     connect_worker(chat, *worker, &memory);
     connect_sidebar(chat, conversations);
+    // The local OpenAI-compatible server, off unless the user switched it on.
+    eg::ui::ServerSwitch server_switch(prefs.get());
+    std::unique_ptr<eg::server::ApiServer> api_server;
+    connect_server_switch(server_switch, *worker, api_server);
 
     // The model library (library/) and its view-models (ui/): the installed
     // list over the registry (QML `models`), one DownloadCenter for every
@@ -395,6 +426,7 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("libraryActions"), &library);
         engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
         engine.rootContext()->setContextProperty(QStringLiteral("memory"), &memory);
+        engine.rootContext()->setContextProperty(QStringLiteral("apiServer"), &server_switch);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
         if (engine.rootObjects().isEmpty()) {
             EG_LOG_ERROR("the main window (qrc:/EngramDesktop/Main.qml) failed to load");
@@ -407,8 +439,10 @@ int Application::run_gui(const CommandLine& cl) {
             if (cl.model_path.isEmpty() && !QFileInfo::exists(model)) model = default_model_path();
             if (!cl.model_path.isEmpty() || QFileInfo::exists(model)) chat.loadModel(model);
             else EG_LOG_INFO("no model found (looked for {}); showing the first-start page", model.toStdString());
+            server_switch.restore();
             rc = app.exec();
         }
+        api_server.reset();
         chat.stop();
     }
     memory.setSources({}, {});  // no more reads of the worker
