@@ -43,10 +43,10 @@ if [[ "${ENGRAM_TEST_ASAN:-1}" == 0 ]]; then
 fi
 
 # The parser tests read hostile input (GGUF, vocabularies, templates, Engram
-# keys and tensors) and the Engram store juggles threads and raw buffers:
+# keys and tensors, the server's JSON replies and stop sequences) and the Engram store juggles threads and raw buffers:
 # they also run under ASan+UBSan. Only their targets are built (-O1 keeps
 # them quick on CI's two cores).
-PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store'
+PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store|json_constraint|stop_sequences'
 step "ASan+UBSan build of the parser tests (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DENGRAM_CUDA=OFF \
     -DENGRAM_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
