@@ -63,6 +63,8 @@ private slots:
         QCOMPARE(match(nullptr, "{\"a\": \"x\ny\"}").first, false);          // a raw newline in a string
         QCOMPARE(match(nullptr, "{}  x").first, false);                     // nothing after the value
         QCOMPARE(match(nullptr, "{" + std::string(40, ' ')).first, false);   // whitespace cannot go on for ever
+        QCOMPARE(match(nullptr, "{\"n\": " + std::string(20, '7') + "}"), std::make_pair(true, true));
+        QCOMPARE(match(nullptr, "{\"n\": " + std::string(21, '7')).first, false);  // nor can digits
     }
 
     void max_items_and_max_length_bound_a_reply() {

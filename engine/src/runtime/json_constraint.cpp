@@ -309,6 +309,10 @@ bool step(std::vector<Frame>& st, bool& done, int& trailing_ws, char c) {
                     case 8: next = d ? 8 : -1; break;
                 }
                 if (next >= 0) {
+                    // Digits per part are bounded (a model could otherwise write
+                    // digits until max_tokens): 20 before the point, 20 after, 3 in the exponent.
+                    f.index = next == f.phase ? f.index + 1 : 1;
+                    if ((next == 3 && f.index > 20) || (next == 5 && f.index > 20) || (next == 8 && f.index > 3)) return false;
                     f.phase = next;
                     return true;
                 }
