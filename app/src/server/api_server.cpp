@@ -15,7 +15,6 @@
 #include <mutex>
 
 #include "core/log.h"
-#include "engine_worker.h"
 
 namespace eg::server {
 
@@ -392,7 +391,7 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     };
     job->on_done = [this, relay, wx](const eg::app::ServerJob::Outcome& outcome) {
         relay->post([this, wx, outcome] {
-            if (auto p = wx.lock()) on_done(p, &outcome);
+            if (auto p = wx.lock()) on_done(p, outcome);
         });
     };
     // A client that leaves stops its job: at once when it runs, before it
@@ -445,9 +444,8 @@ void ApiServer::on_text(Exchange& x, const std::string& text) {
     x.event(chunk_json(x.endpoint, x.ids, nullptr, text, "", x.include_usage));
 }
 
-void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const void* outcome_ptr) {
+void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::ServerJob::Outcome& out) {
     Exchange& x = *xp;
-    const auto& out = *static_cast<const eg::app::ServerJob::Outcome*>(outcome_ptr);
     const int e = x.endpoint == Endpoint::ChatCompletions ? 0 : 1;
     if (x.started) counters_.running--;
     else counters_.waiting--;

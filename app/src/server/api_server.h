@@ -16,16 +16,13 @@
 #include <string>
 
 #include "core/result.h"
+#include "engine_worker.h"
 #include "server/metrics.h"
 #include "server/openai_api.h"
 
 class QHttpServerRequest;
 class QHttpServerResponder;
 class QTcpServer;
-
-namespace eg::app {
-class EngineWorker;
-}
 
 namespace eg::server {
 
@@ -66,7 +63,7 @@ private:
     void complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint);
     void on_start(Exchange& x);
     void on_text(Exchange& x, const std::string& text);
-    void on_done(const std::shared_ptr<Exchange>& x, const void* outcome);  // a ServerJob::Outcome
+    void on_done(const std::shared_ptr<Exchange>& x, const eg::app::ServerJob::Outcome& outcome);
     void start_stream(Exchange& x);
     int retry_after_s() const;
 
