@@ -354,6 +354,43 @@ private slots:
         QVERIFY(last[QStringLiteral("usage")][QStringLiteral("completion_tokens")].toInt() >= 1);
     }
 
+    // /v1/completions streams text_completion chunks with usage last;
+    // response_format json_object gives a reply that parses as an object;
+    // tool_choice "none" leaves a reply as text.
+    void completions_stream_json_object_and_tool_choice_none() {
+        const Reply c = post(server_->base() + QStringLiteral("/completions"),
+                             "{\"model\":\"" + kModelId.toUtf8() +
+                                 "\",\"prompt\":\"Once upon a time\",\"max_tokens\":6,\"temperature\":0,"
+                                 "\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+        QCOMPARE(status_of(c.out), 200);
+        const QByteArray body = body_of(c.out);
+        QVERIFY2(body.endsWith("data: [DONE]\n\n"), body.constData());
+        QVERIFY(body.contains("\"object\":\"text_completion\""));
+        QVERIFY(body.contains("\"usage\":{\"prompt_tokens\":"));
+        QVERIFY(body.contains("\"completion_tokens\":6"));
+
+        const Reply j = post(server_->base() + QStringLiteral("/chat/completions"),
+                             "{\"model\":\"" + kModelId.toUtf8() +
+                                 "\",\"messages\":[{\"role\":\"user\",\"content\":\"Give me a JSON object about a dog.\"}],"
+                                 "\"max_tokens\":300,\"temperature\":1,\"seed\":5,\"response_format\":{\"type\":\"json_object\"}}");
+        QCOMPARE(status_of(j.out), 200);
+        const QJsonObject o = json_of(body_of(j.out));
+        const QString content = o[QStringLiteral("choices")][0][QStringLiteral("message")][QStringLiteral("content")].toString();
+        QJsonParseError err;
+        const QJsonDocument parsed = QJsonDocument::fromJson(content.toUtf8(), &err);
+        QVERIFY2(err.error == QJsonParseError::NoError && parsed.isObject(), qPrintable(content));
+        QCOMPARE(o[QStringLiteral("choices")][0][QStringLiteral("finish_reason")].toString(), QStringLiteral("stop"));
+
+        const Reply n = post(server_->base() + QStringLiteral("/chat/completions"),
+                             chat_body(QStringLiteral("Weather in Paris?"), 8, false,
+                                       "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}],"
+                                       "\"tool_choice\":\"none\""));
+        QCOMPARE(status_of(n.out), 200);
+        const QJsonObject msg = json_of(body_of(n.out))[QStringLiteral("choices")][0][QStringLiteral("message")].toObject();
+        QVERIFY(!msg.contains(QStringLiteral("tool_calls")));
+        QVERIFY(!msg[QStringLiteral("content")].toString().isEmpty());
+    }
+
     // Bad requests get a 4xx with OpenAI's error body, and the server goes on.
     void bad_requests_get_openai_errors_and_the_server_goes_on() {
         const QString url = server_->base() + QStringLiteral("/chat/completions");
