@@ -43,7 +43,8 @@ SCANNED = ["engine/src", "engram/src", "ui/src", "app/src", "app/cli", "app/benc
 PUBLIC = {
     "ui": {"ui/src/" + h for h in ("chat_controller.h", "conversation_list_model.h", "memory_panel.h",
                                    "message_list_model.h", "catalog_model.h", "download_center.h",
-                                   "hub_search_model.h", "installed_models.h", "library_actions.h")},
+                                   "hub_search_model.h", "installed_models.h", "library_actions.h",
+                                   "server_switch.h")},
 }
 
 # Where a quoted "dir/x.h" or <dir/x.h> may be found, as the targets' include

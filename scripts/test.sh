@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
-# default model, the tokenizer test data), builds Release in build/ and runs
+# default model, the `openai` client the server tests drive, the tokenizer
+# test data), builds Release in build/ and runs
 # every test; then builds the parser tests (GGUF, tokenizer, chat template,
 # Engram config) and the Engram store test
 # with ASan+UBSan in build-asan/ and runs them. .ci/run calls this script.
@@ -21,6 +22,8 @@ step "dependencies"
 scripts/install-deps.sh
 step "default model"
 scripts/fetch-model.sh >/dev/null
+step "server test clients (openai from PyPI)"
+scripts/client-env.sh >/dev/null
 if [[ -f scripts/fetch-test-data.sh ]]; then
     step "test data"
     bash scripts/fetch-test-data.sh
@@ -40,10 +43,10 @@ if [[ "${ENGRAM_TEST_ASAN:-1}" == 0 ]]; then
 fi
 
 # The parser tests read hostile input (GGUF, vocabularies, templates, Engram
-# keys and tensors) and the Engram store juggles threads and raw buffers:
+# keys and tensors, the server's JSON replies and stop sequences) and the Engram store juggles threads and raw buffers:
 # they also run under ASan+UBSan. Only their targets are built (-O1 keeps
 # them quick on CI's two cores).
-PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store'
+PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store|json_constraint|stop_sequences'
 step "ASan+UBSan build of the parser tests (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DENGRAM_CUDA=OFF \
     -DENGRAM_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

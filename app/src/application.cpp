@@ -12,6 +12,9 @@
 #include <QThread>
 #include <QtQml/qqmlextensionplugin.h>
 
+#include <QFile>
+
+
 #include <cstdio>
 
 #include "chat_controller.h"
@@ -31,6 +34,8 @@
 #include "logging.h"
 #include "memory_panel.h"
 #include "paths.h"
+#include "server/api_server.h"
+#include "server_switch.h"
 #include "store/chat_store.h"
 
 #ifndef ENGRAM_VERSION
@@ -75,6 +80,32 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
     QObject::connect(&worker, &EngineWorker::pieces, &chat, &ChatController::onPieces, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::finished, &chat, &ChatController::onFinished, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::failed, &chat, &ChatController::onFailed, Qt::QueuedConnection);
+}
+
+void connect_server_switch(eg::ui::ServerSwitch& sw, EngineWorker& worker,
+                           std::unique_ptr<eg::server::ApiServer>& server) {
+    using eg::ui::ServerSwitch;
+    QObject::connect(&sw, &ServerSwitch::startRequested, &sw, [&sw, &worker, &server](int port) {
+        server.reset();
+        eg::server::ServerOptions opt;  // 127.0.0.1: no key needed, nothing outside this computer
+        opt.port = (quint16)port;
+        auto s = std::make_unique<eg::server::ApiServer>(worker, opt);
+        if (const eg::Status listening = s->listen(); !listening) {
+            EG_LOG_WARN("the local server did not start: {}", listening.message());
+            sw.onFailed(QString::fromStdString(listening.message()));
+            return;
+        }
+        if (const auto facts = worker.modelFacts()) s->onModelLoaded(facts->name, {});
+        QObject::connect(&worker, &EngineWorker::modelLoaded, s.get(), &eg::server::ApiServer::onModelLoaded,
+                         Qt::QueuedConnection);
+        sw.onStarted(s->baseUrl());
+        server = std::move(s);
+    });
+    QObject::connect(&sw, &ServerSwitch::stopRequested, &sw, [&sw, &server] {
+        server.reset();  // what it still had queued is cancelled
+        EG_LOG_INFO("the local server stopped");
+        sw.onStopped();
+    });
 }
 
 void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations) {
@@ -134,8 +165,30 @@ int Application::run() {
                                           QStringLiteral("rev"), QStringLiteral("main"));
     const QCommandLineOption list_models_opt(QStringLiteral("list-models"),
                                              QStringLiteral("Print the installed models as JSON, then exit."));
+    const QCommandLineOption serve_opt(
+        QStringLiteral("serve"),
+        QStringLiteral("Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, "
+                       "/v1/models, /health, /metrics) with no window, until stopped."));
+    const QCommandLineOption host_opt(QStringLiteral("host"),
+                                      QStringLiteral("--serve: the address to listen on (default 127.0.0.1; any other "
+                                                     "needs --api-key-file)."),
+                                      QStringLiteral("address"), QStringLiteral("127.0.0.1"));
+    const QCommandLineOption port_opt(QStringLiteral("port"),
+                                      QStringLiteral("--serve: the port (default 8080; 0 picks a free one)."),
+                                      QStringLiteral("port"), QStringLiteral("8080"));
+    const QCommandLineOption key_opt(QStringLiteral("api-key-file"),
+                                     QStringLiteral("--serve: require 'Authorization: Bearer KEY', KEY being the "
+                                                    "first line of <file>."),
+                                     QStringLiteral("file"));
+    const QCommandLineOption queue_opt(QStringLiteral("queue-limit"),
+                                       QStringLiteral("--serve: requests waiting or running past which new ones get "
+                                                      "429 (default 16)."),
+                                       QStringLiteral("n"), QStringLiteral("16"));
+    const QCommandLineOption max_tokens_opt(QStringLiteral("max-tokens-limit"),
+                                            QStringLiteral("--serve: the largest max_tokens a request may ask (default 4096)."),
+                                            QStringLiteral("n"), QStringLiteral("4096"));
     parser.addOptions({data_dir_opt, model_opt, verbose_opt, vram_opt, engram_opt, expert_opt, assume_gpu_opt, pull_opt, revision_opt,
-                       list_models_opt});
+                       list_models_opt, serve_opt, host_opt, port_opt, key_opt, queue_opt, max_tokens_opt});
     // Qt's platform options (-platform, -style, ...) are left to QApplication.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
     if (!parser.parse(args)) {
@@ -178,7 +231,111 @@ int Application::run() {
         std::fprintf(stderr, "engram-desktop: %s\n", s.message().c_str());
         return 2;
     }
+    if (parser.isSet(serve_opt)) {
+        ServeCommand sc;
+        sc.host = parser.value(host_opt).trimmed();
+        bool ok_port = false, ok_queue = false, ok_max = false;
+        const uint port = parser.value(port_opt).toUInt(&ok_port);
+        sc.queue_limit = parser.value(queue_opt).toInt(&ok_queue);
+        sc.max_tokens = parser.value(max_tokens_opt).toLongLong(&ok_max);
+        if (!ok_port || port > 65535) {
+            std::fprintf(stderr, "engram-desktop: --port must be a number from 0 to 65535, not '%s'\n",
+                         qPrintable(parser.value(port_opt)));
+            return 2;
+        }
+        if (!ok_queue || sc.queue_limit < 1 || !ok_max || sc.max_tokens < 1) {
+            std::fprintf(stderr, "engram-desktop: --queue-limit and --max-tokens-limit must be positive numbers\n");
+            return 2;
+        }
+        sc.port = (quint16)port;
+        sc.api_key_file = parser.value(key_opt);
+        return run_serve(cl, sc);
+    }
     return run_gui(cl);
+}
+
+
+int Application::run_serve(const CommandLine& cl, const ServeCommand& sc) {
+    QCoreApplication app(argc_, argv_);
+    const QString data = data_dir(cl.data_dir);
+    const QString log_path = init_logging(data, cl.verbose);
+
+    eg::server::ServerOptions opt;
+    if (!opt.address.setAddress(sc.host)) {
+        std::fprintf(stderr, "engram-desktop: --host '%s' is not an IP address\n", qPrintable(sc.host));
+        return 2;
+    }
+    opt.port = sc.port;
+    opt.limits.queue_limit = sc.queue_limit;
+    opt.limits.max_tokens = sc.max_tokens;
+    if (!sc.api_key_file.isEmpty()) {
+        QFile f(sc.api_key_file);
+        if (!f.open(QIODevice::ReadOnly)) {
+            std::fprintf(stderr, "engram-desktop: cannot read the API key file %s: %s\n", qPrintable(sc.api_key_file),
+                         qPrintable(f.errorString()));
+            return 2;
+        }
+        opt.api_key = f.readLine().trimmed().toStdString();
+        if (opt.api_key.empty()) {
+            std::fprintf(stderr, "engram-desktop: the API key file %s is empty\n", qPrintable(sc.api_key_file));
+            return 2;
+        }
+        if (f.permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther))
+            EG_LOG_WARN("the API key file {} can be read by other users (chmod 600 it)", sc.api_key_file.toStdString());
+    }
+
+    QString model = cl.model_path;
+    if (model.isEmpty()) model = default_model_path();
+    EG_LOG_INFO("Engram Desktop {} serving {}; data in {}, log {}", ENGRAM_VERSION, model.toStdString(),
+                data.toStdString(), log_path.toStdString());
+
+    QThread engine_thread;
+    engine_thread.setObjectName(QStringLiteral("engine"));
+    auto* worker = new EngineWorker;
+    worker->moveToThread(&engine_thread);
+    engine_thread.start();
+
+    int rc = 0;
+    {
+        eg::server::ApiServer server(*worker, opt);
+        QObject::connect(worker, &EngineWorker::modelLoaded, &server, &eg::server::ApiServer::onModelLoaded,
+                         Qt::QueuedConnection);
+        QObject::connect(
+            worker, &EngineWorker::modelLoaded, &app,
+            [&server](const QString& name) {
+                std::printf("engram-desktop: serving %s at %s\n", qPrintable(name), qPrintable(server.baseUrl()));
+                std::fflush(stdout);
+            },
+            Qt::QueuedConnection);
+        QObject::connect(
+            worker, &EngineWorker::loadFailed, &app,
+            [](const QString& error) {
+                std::fprintf(stderr, "engram-desktop: cannot load the model: %s\n", qPrintable(error));
+                QCoreApplication::exit(1);
+            },
+            Qt::QueuedConnection);
+        if (const eg::Status listening = server.listen(); !listening) {
+            std::fprintf(stderr, "engram-desktop: %s\n", listening.message().c_str());
+            rc = 2;
+        } else {
+            // The port first (a test or script may have asked for any free one), then the model.
+            std::printf("engram-desktop: listening on %s\n", qPrintable(server.baseUrl()));
+            std::fflush(stdout);
+            const eg::PlacementRequest placement = cl.placement;
+            QMetaObject::invokeMethod(worker, [worker, model, placement] { worker->loadModel(model, placement); },
+                                      Qt::QueuedConnection);
+            // SIGINT/SIGTERM end it cleanly (the Engram store saves its hot rows).
+            quit_on_termination_signals();
+            rc = app.exec();
+        }
+        worker->requestStop();
+    }  // the server cancels what it still has queued
+    engine_thread.quit();
+    engine_thread.wait();
+    delete worker;
+    EG_LOG_INFO("Engram Desktop server exits ({})", rc);
+    eg::logger()->flush();
+    return rc;
 }
 
 int Application::run_gui(const CommandLine& cl) {
@@ -216,6 +373,10 @@ int Application::run_gui(const CommandLine& cl) {
     memory.setOverrides(cl.placement);
     connect_worker(chat, *worker, &memory);
     connect_sidebar(chat, conversations);
+    // The local OpenAI-compatible server, off unless the user switched it on.
+    eg::ui::ServerSwitch server_switch(prefs.get());
+    std::unique_ptr<eg::server::ApiServer> api_server;
+    connect_server_switch(server_switch, *worker, api_server);
 
     // The model library (library/) and its view-models (ui/): the installed
     // list over the registry (QML `models`), one DownloadCenter for every
@@ -248,6 +409,7 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("libraryActions"), &library);
         engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
         engine.rootContext()->setContextProperty(QStringLiteral("memory"), &memory);
+        engine.rootContext()->setContextProperty(QStringLiteral("apiServer"), &server_switch);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
         if (engine.rootObjects().isEmpty()) {
             EG_LOG_ERROR("the main window (qrc:/EngramDesktop/Main.qml) failed to load");
@@ -262,8 +424,10 @@ int Application::run_gui(const CommandLine& cl) {
             else EG_LOG_INFO("no model found (looked for {}); showing the first-start page", model.toStdString());
             window_state.restore_and_watch(qobject_cast<QQuickWindow*>(engine.rootObjects().first()));
             quit_on_termination_signals();
+            server_switch.restore();
             rc = app.exec();
         }
+        api_server.reset();
         chat.stop();
     }
     memory.setSources({}, {});  // no more reads of the worker

@@ -5,13 +5,20 @@
 
 #include <QString>
 
+#include <memory>
+
 #include "plan/apply.h"
 
 namespace eg::ui {
+class ServerSwitch;
 class ChatController;
 class ConversationListModel;
 class MemoryPanel;
 }  // namespace eg::ui
+
+namespace eg::server {
+class ApiServer;
+}
 
 namespace eg::app {
 
@@ -23,6 +30,11 @@ class EngineWorker;
 // live figures directly (thread-safe). Models load with the panel's
 // remembered budgets.
 void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory = nullptr);
+// The window's server switch: starts an ApiServer (held in `server`, on
+// this thread) over the window's own worker, so its requests queue with the
+// window's replies, and stops it; the switch hears how it went.
+void connect_server_switch(eg::ui::ServerSwitch& sw, EngineWorker& worker,
+                           std::unique_ptr<eg::server::ApiServer>& server);
 // Keeps the sidebar and the chat pane in step.
 void connect_sidebar(eg::ui::ChatController& chat, eg::ui::ConversationListModel& conversations);
 
@@ -33,6 +45,15 @@ struct CommandLine {
     eg::PlacementRequest placement;  // memory panel overrides for this run, parsed from the flags
 };
 
+// --serve: the OpenAI-compatible server with no window.
+struct ServeCommand {
+    QString host = QStringLiteral("127.0.0.1");
+    quint16 port = 8080;
+    QString api_key_file;  // empty: no key (loopback only)
+    int queue_limit = 16;
+    qint64 max_tokens = 4096;
+};
+
 class Application {
 public:
     Application(int& argc, char** argv);
@@ -40,6 +61,7 @@ public:
 
 private:
     int run_gui(const CommandLine& cl);
+    int run_serve(const CommandLine& cl, const ServeCommand& serve);
 
     int& argc_;
     char** argv_;

@@ -14,6 +14,9 @@
 #include "plan/model_info.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
+#include "runtime/json_constraint.h"
+#include "runtime/stop_sequences.h"
+#include "tokenizer/tokenizer.h"
 
 namespace eg::app {
 
@@ -318,6 +321,120 @@ void EngineWorker::generate(qint64 request_id, const eg::ReplyRequest& request) 
     stats.generation = r.value().stats;
     stats.stop_reason = r.value().stop_reason;
     emit finished(request_id, stats);
+}
+
+std::optional<EngineWorker::ModelFacts> EngineWorker::modelFacts() const {
+    std::lock_guard lk(live_mu_);
+    if (!cur_) return std::nullopt;
+    return ModelFacts{cur_->name, cur_->model->tokenizer().n_vocab(), cur_->session->n_ctx()};
+}
+
+void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
+    ServerJob::Outcome out;
+    if (job->cancel.load()) {
+        // The client left while this waited: the engine moves on at once.
+        out.cancelled = true;
+        job->on_done(out);
+        return;
+    }
+    if (!cur_) {
+        out.error = "No model is loaded.";
+        job->on_done(out);
+        return;
+    }
+    if (job->on_start) job->on_start();
+    eg::Session& session = *cur_->session;
+    std::vector<int32_t> prompt;
+    if (job->chat && !job->tools.empty() && cur_->chat->template_takes_tools()) {
+        // The model's template writes the tools and the calls itself.
+        auto t = cur_->chat->render_tokens(
+            nlohmann::ordered_json{{"messages", job->template_messages}, {"tools", job->tools}});
+        const int64_t room = eg::reply_room(job->options.max_tokens, session.n_ctx());
+        if (!t || (int64_t)t.value().size() + room > session.n_ctx()) {
+            out.error = !t ? "the chat template cannot render these messages and tools: " + t.message()
+                           : "the conversation and its tools are too long for the context: " +
+                                 std::to_string(t.value().size()) + " tokens plus " + std::to_string(room) +
+                                 " for the reply exceed " + std::to_string(session.n_ctx());
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+        prompt = std::move(t.value());
+    } else if (job->chat) {
+        // The window's trimming rule: the oldest turns go when the prompt
+        // and the reply's room do not fit.
+        std::vector<eg::ChatMessage> msgs = job->messages;
+        auto fitted = cur_->chat->fit(msgs, job->options.max_tokens);
+        if (!fitted) {
+            out.error = fitted.message();
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+        prompt = std::move(fitted.value().tokens);
+    } else {
+        const eg::Tokenizer& tok = session.model().tokenizer();
+        prompt = tok.encode(job->prompt, /*add_special=*/true, /*parse_special=*/true);
+        const int64_t room = eg::reply_room(job->options.max_tokens, session.n_ctx());
+        if ((int64_t)prompt.size() + room > session.n_ctx()) {
+            out.error = "the prompt is too long for the context: " + std::to_string(prompt.size()) + " tokens plus " +
+                        std::to_string(room) + " for the reply exceed " + std::to_string(session.n_ctx());
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+    }
+
+    eg::GenerateOptions opt = job->options;
+    opt.stop = &job->cancel;
+    std::unique_ptr<eg::JsonConstraint> json;
+    if (job->json_reply) {
+        auto c = eg::JsonConstraint::create(session.model().tokenizer(), job->json_schema);
+        if (!c) {
+            out.error = c.message();
+            out.client_error = true;
+            job->on_done(out);
+            return;
+        }
+        json = std::move(c.value());
+        opt.constraint = json.get();
+    }
+    eg::StopSequences stops(job->stop_sequences);
+    auto on_piece = [&](const std::string& piece) {
+        if (stops.empty()) {
+            job->on_text(piece);
+            return;
+        }
+        const std::string text = stops.push(piece);
+        if (!text.empty()) job->on_text(text);
+        if (stops.matched()) job->cancel.store(true);  // ends the reply at the next token
+    };
+    auto r = eg::generate(session, prompt, opt, on_piece);
+    if (!r) {
+        EG_LOG_ERROR("server request failed: {}", r.message());
+        out.error = r.message();
+        job->on_done(out);
+        return;
+    }
+    if (const std::string tail = stops.flush(); !tail.empty()) job->on_text(tail);
+    {
+        std::lock_guard lk(live_mu_);
+        cur_->measure();
+    }
+    out.prompt_tokens = (int64_t)prompt.size();
+    out.completion_tokens = r.value().stats.generated_tokens;
+    out.stats = r.value().stats;
+    if (stops.matched()) {
+        out.finish_reason = "stop";
+    } else {
+        switch (r.value().stop_reason) {
+            case eg::StopReason::EndOfGeneration: out.finish_reason = "stop"; break;
+            case eg::StopReason::MaxTokens:
+            case eg::StopReason::ContextFull: out.finish_reason = "length"; break;
+            case eg::StopReason::Stopped: out.cancelled = true; break;
+        }
+    }
+    job->on_done(out);
 }
 
 }  // namespace eg::app

@@ -10,10 +10,13 @@
 #include <QString>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "model/extension.h"
 #include "plan/apply.h"
@@ -28,6 +31,40 @@ class ChatSession;
 }  // namespace eg
 
 namespace eg::app {
+
+// One completion asked by the local OpenAI-compatible server
+// (app/src/server): a chat (rendered by the model's template and fitted to
+// the context by the engine's one rule) or a raw prompt, with stop
+// sequences. The callbacks run on the engine thread; the server forwards
+// them to its own. Setting `cancel` (a client went away) stops it within a
+// token, or skips it when it has not started.
+struct ServerJob {
+    bool chat = true;
+    std::vector<eg::ChatMessage> messages;  // chat
+    std::string prompt;                     // raw completion
+    eg::GenerateOptions options;            // options.stop is set by the worker to &cancel
+    std::vector<std::string> stop_sequences;
+    // For a template that reads `tools`: the messages as it wants them and
+    // the tools (empty: none offered; `messages` above is then what renders).
+    nlohmann::ordered_json template_messages;
+    nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+    bool json_reply = false;              // the reply is constrained to JSON (runtime/json_constraint.h)
+    nlohmann::ordered_json json_schema;   // null: any JSON object
+    std::atomic<bool> cancel{false};
+
+    struct Outcome {
+        std::string error;             // "": none
+        bool client_error = false;     // the request itself cannot be served (too long for the context)
+        bool cancelled = false;        // `cancel` was set before the reply ended
+        std::string finish_reason;     // "stop" or "length"
+        int64_t prompt_tokens = 0;     // the prompt as fitted
+        int64_t completion_tokens = 0;
+        eg::GenerationStats stats;
+    };
+    std::function<void()> on_start;                        // the engine took it up (not when cancelled first)
+    std::function<void(const std::string& text)> on_text;  // reply text, stop sequences held back
+    std::function<void(const Outcome&)> on_done;           // exactly once
+};
 
 class EngineWorker : public QObject {
     Q_OBJECT
@@ -45,6 +82,13 @@ public:
     // Thread-safe: the n most-read Engram rows, hottest first; empty without
     // an Engram model.
     std::vector<eg::ModelExtension::HotRow> hottest(int n) const;
+    // Thread-safe: what the server says about the loaded model; none without one.
+    struct ModelFacts {
+        QString name;         // the file's base name, the id clients ask for
+        int32_t n_vocab = 0;
+        int64_t n_ctx = 0;
+    };
+    std::optional<ModelFacts> modelFacts() const;
     // On the engine thread: the live figures computed afresh from the
     // session itself, for checking live() against.
     std::optional<eg::LiveFigures> engineStats() const;
@@ -66,6 +110,9 @@ public slots:
     // One reply: the conversation, trimmed to fit the context by the engine's
     // rule (ChatSession::fit, said through trimmed()), then generated.
     void generate(qint64 request_id, const eg::ReplyRequest& request);
+    // One request of the local server, in turn with the window's replies
+    // (both arrive through this thread's event queue, first come first served).
+    void serve(const std::shared_ptr<eg::app::ServerJob>& job);
 
 signals:
     void loadProgress(double fraction);

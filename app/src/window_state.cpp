@@ -94,7 +94,7 @@ void quit_on_termination_signals() {
         n->setEnabled(false);
         char b = 0;
         [[maybe_unused]] const ssize_t r = ::read(g_signal_fd[0], &b, 1);
-        EG_LOG_INFO("termination signal: closing as if the window were closed");
+        EG_LOG_INFO("termination signal: closing cleanly");
         QCoreApplication::quit();
     });
     struct sigaction sa = {};

@@ -44,7 +44,8 @@ private:
 };
 
 // SIGTERM, SIGINT and SIGHUP quit the event loop (through a self-pipe:
-// nothing but a write() runs in the handler), so the app exits as if closed.
+// nothing but a write() runs in the handler), so the app exits as if closed
+// (the window) or stopped (--serve).
 void quit_on_termination_signals();
 
 }  // namespace eg::app

@@ -91,6 +91,27 @@ private slots:
         QCOMPARE(sl.sample(l.data(), 3, {0, 2}), 0);
     }
 
+    // OpenAI's logit_bias: -100 bans a token, +100 all but forces one, and it
+    // acts before the penalties; ids outside the vocabulary are ignored.
+    void logit_bias_bans_and_forces_tokens() {
+        const std::vector<float> l = {2.0f, 1.9f, 0.0f};
+        SamplerParams ban = plain(0.0f);
+        ban.logit_bias = {{0, -100.0f}, {7, 50.0f}};
+        Sampler sb(ban);
+        QCOMPARE(sb.sample(l.data(), 3, {}), 1);
+        SamplerParams force = plain(1.0f);
+        force.logit_bias = {{2, 100.0f}};
+        Sampler sf(force);
+        for (int i = 0; i < 50; ++i) QCOMPARE(sf.sample(l.data(), 3, {}), 2);
+        SamplerParams both = plain(0.0f);
+        both.logit_bias = {{1, 0.05f}};  // 1.95 beats 2.0 / 1.2 once 0 was seen
+        both.repeat_penalty = 1.2f;
+        Sampler s2(both);
+        QCOMPARE(s2.sample(l.data(), 3, {}), 0);
+        QCOMPARE(s2.sample(l.data(), 3, {0}), 1);
+        QCOMPARE(l[0], 2.0f);  // the caller's logits are left alone
+    }
+
     void same_seed_same_tokens() {
         std::vector<float> l(100);
         for (int i = 0; i < 100; ++i) l[i] = std::sin(i * 0.37f) * 3;

@@ -229,6 +229,7 @@ ApplicationWindow {
         id: settingsDrawer
         objectName: "settingsDrawer"
         controller: chat
+        server: typeof apiServer !== "undefined" ? apiServer : null
         width: Math.min(window.width * 0.9, Math.round(fm.height * 22))
         height: window.height
     }

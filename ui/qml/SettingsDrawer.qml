@@ -9,6 +9,8 @@ Drawer {
     id: root
 
     required property var controller
+    // The local API server's switch (ServerSwitch); null where there is none.
+    property var server: null
 
     // The controller's settings always hold every key (their defaults live in
     // the engine's GenerationSettings), so nothing here repeats a default.
@@ -115,6 +117,36 @@ Drawer {
                     ToolTip.visible: hovered
                     ToolTip.delay: 600
                     ToolTip.text: qsTr("New conversations start with these settings")
+                }
+            }
+            ColumnLayout {
+                visible: root.server !== null
+                Layout.topMargin: fm.height
+                Layout.fillWidth: true
+                Label {
+                    text: qsTr("Local API server")
+                    font.pointSize: fm.font.pointSize * 1.3
+                }
+                Switch {
+                    objectName: "serverSwitch"
+                    text: qsTr("Serve the model to other programs (OpenAI API)")
+                    checked: root.server ? root.server.enabled : false
+                    onToggled: root.server.enabled = checked
+                }
+                SettingSpin {
+                    label: qsTr("Port")
+                    hint: qsTr("http://127.0.0.1:PORT/v1, on this computer only. Takes effect when switched on.")
+                    from: 1
+                    to: 65535
+                    value: root.server ? root.server.port : 8080
+                    onModified: v => root.server.port = v
+                }
+                Label {
+                    objectName: "serverStatus"
+                    Layout.fillWidth: true
+                    wrapMode: Text.Wrap
+                    text: root.server ? root.server.status : ""
+                    color: root.server && root.server.serving ? root.palette.text : root.palette.mid
                 }
             }
             Item { Layout.fillHeight: true }

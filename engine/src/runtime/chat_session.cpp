@@ -47,6 +47,21 @@ Result<std::vector<int32_t>> ChatSession::render_tokens(const std::vector<ChatMe
     return tok.encode(text.value(), tok.add_bos() && !has_bos, true);
 }
 
+Result<std::vector<int32_t>> ChatSession::render_tokens(nlohmann::ordered_json context) const {
+    const Tokenizer& tok = s_.model().tokenizer();
+    const std::string bos = tok.bos_id() >= 0 ? std::string(tok.token_text(tok.bos_id())) : std::string();
+    const std::string eos = tok.eos_id() >= 0 ? std::string(tok.token_text(tok.eos_id())) : std::string();
+    context["add_generation_prompt"] = true;
+    context["bos_token"] = bos;
+    context["eos_token"] = eos;
+    auto text = tmpl_.render_context(context);
+    if (!text) return text.error();
+    const bool has_bos = !bos.empty() && text.value().rfind(bos, 0) == 0;
+    return tok.encode(text.value(), tok.add_bos() && !has_bos, true);
+}
+
+bool ChatSession::template_takes_tools() const { return tmpl_.source().find("tools") != std::string::npos; }
+
 int64_t reply_room(int64_t max_tokens, int64_t n_ctx) {
     return std::min<int64_t>(max_tokens > 0 ? max_tokens : n_ctx / 4, n_ctx / 2);
 }

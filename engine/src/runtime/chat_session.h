@@ -48,6 +48,12 @@ public:
 
     // Renders the conversation (with the generation prompt) to tokens.
     Result<std::vector<int32_t>> render_tokens(const std::vector<ChatMessage>& msgs) const;
+    // Renders a whole template context (messages with tool calls, tools, ...;
+    // see ChatTemplate::render_context) with the generation prompt; bos_token
+    // and eos_token are the model's.
+    Result<std::vector<int32_t>> render_tokens(nlohmann::ordered_json context) const;
+    // Whether the model's template reads `tools` (renders tool definitions itself).
+    bool template_takes_tools() const;
 
     // Renders msgs for a reply of up to max_tokens, leaving out the oldest
     // turns after the system prompt (msgs shrinks in place) until the prompt

@@ -1,8 +1,10 @@
 #include "runtime/generate.h"
 
 #include <chrono>
+#include <limits>
 
 #include "core/log.h"
+#include "runtime/json_constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace eg {
@@ -20,6 +22,30 @@ const char* stop_reason_name(StopReason r) {
 namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+// A draw the constraint allows: the refused token is masked and the sampler
+// draws again; after a few refusals every token the constraint refuses is
+// masked at once, so a draw always ends.
+Result<int32_t> constrained_draw(Sampler& sampler, const float* logits, int64_t n_vocab,
+                                 const std::vector<int32_t>& history, const TokenConstraint& c,
+                                 std::vector<float>& masked, int32_t refused) {
+    masked.assign(logits, logits + n_vocab);
+    const float none = -std::numeric_limits<float>::infinity();
+    for (int tries = 0; tries < 16; ++tries) {
+        masked[refused] = none;
+        const int32_t id = sampler.sample(masked.data(), n_vocab, history);
+        if (c.allows(id)) return id;
+        refused = id;
+    }
+    bool any = false;
+    for (int64_t v = 0; v < n_vocab; ++v) {
+        if (masked[v] == none) continue;
+        if (c.allows((int32_t)v)) any = true;
+        else masked[v] = none;
+    }
+    if (!any) return Error{"no token of the vocabulary can continue the constrained reply"};
+    return sampler.sample(masked.data(), n_vocab, history);
+}
+
 }  // namespace
 
 Result<GenerationResult> generate(Session& s, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
@@ -41,6 +67,7 @@ Result<GenerationResult> generate(Session& s, const std::vector<int32_t>& prompt
     res.stats.prompt_ms = ms_since(t0);
 
     Sampler sampler(opt.sampling);
+    std::vector<float> masked;  // constrained draws only: the logits with refused tokens at -inf
     StreamDecoder dec(tok);
     std::vector<int32_t> history = prompt;
     history.reserve(prompt.size() + (opt.max_tokens > 0 ? opt.max_tokens : s.n_ctx()));
@@ -48,14 +75,20 @@ Result<GenerationResult> generate(Session& s, const std::vector<int32_t>& prompt
     res.stop_reason = StopReason::MaxTokens;
     for (int64_t i = 0; opt.max_tokens <= 0 || i < opt.max_tokens; ++i) {
         if (opt.stop && opt.stop->load(std::memory_order_relaxed)) { res.stop_reason = StopReason::Stopped; break; }
-        const int32_t id = sampler.sample(s.logits(), s.n_vocab(), history);
+        int32_t id = sampler.sample(s.logits(), s.n_vocab(), history);
+        if (opt.constraint && !opt.constraint->allows(id)) {
+            auto picked = constrained_draw(sampler, s.logits(), s.n_vocab(), history, *opt.constraint, masked, id);
+            if (!picked) return picked.error();
+            id = picked.value();
+        }
+        if (opt.constraint) opt.constraint->accept(id);
         if (i == 0) {
             t_first = Clock::now();
             res.stats.time_to_first_token_ms = ms_since(t0);
             if (ThroughputCounters* c = s.counters())
                 c->last_ttft_us.store((int64_t)(res.stats.time_to_first_token_ms * 1000.0), std::memory_order_relaxed);
         }
-        if (tok.is_eog(id)) { res.stop_reason = StopReason::EndOfGeneration; break; }
+        if (!opt.constraint && tok.is_eog(id)) { res.stop_reason = StopReason::EndOfGeneration; break; }
         res.tokens.push_back(id);
         history.push_back(id);
         res.stats.generated_tokens++;
@@ -64,6 +97,7 @@ Result<GenerationResult> generate(Session& s, const std::vector<int32_t>& prompt
             res.text += piece;
             if (on_piece) on_piece(piece);
         }
+        if (opt.constraint && opt.constraint->complete()) { res.stop_reason = StopReason::EndOfGeneration; break; }
         if (opt.max_tokens > 0 && i + 1 >= opt.max_tokens) { res.stop_reason = StopReason::MaxTokens; break; }
         if (s.n_past() >= s.n_ctx()) { res.stop_reason = StopReason::ContextFull; break; }
         if (auto st = s.eval(&id, 1); !st) return st.error();

@@ -15,6 +15,8 @@
 
 namespace eg {
 
+class TokenConstraint;  // runtime/json_constraint.h
+
 struct GenerationStats {
     int64_t prompt_tokens = 0;      // tokens actually prefilled (the reused prefix is not counted)
     int64_t reused_tokens = 0;      // tokens served from the KV cache
@@ -35,6 +37,9 @@ struct GenerateOptions {
     int64_t max_tokens = 512;        // <= 0: until the context is full
     SamplerParams sampling;
     const std::atomic<bool>* stop = nullptr;  // checked between tokens
+    // When set, only tokens it allows are drawn (a refused draw is drawn
+    // again without that token), and the reply ends when it is complete.
+    TokenConstraint* constraint = nullptr;
 };
 
 struct GenerationResult {

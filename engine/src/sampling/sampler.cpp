@@ -11,8 +11,14 @@ Sampler::Sampler(SamplerParams p) : p_(p), rng_(p.seed) {}
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
     const float* l = logits;
     const bool penalties = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
-    if (penalties && !history.empty()) {
+    if (!p_.logit_bias.empty()) {
         adjusted_.assign(logits, logits + n_vocab);
+        for (const auto& [id, bias] : p_.logit_bias)
+            if (id >= 0 && id < n_vocab) adjusted_[id] += bias;
+        l = adjusted_.data();
+    }
+    if (penalties && !history.empty()) {
+        if (l != adjusted_.data()) adjusted_.assign(logits, logits + n_vocab);
         // Count each recent token once per occurrence; recent_ is reused, so
         // the decode loop allocates nothing after the first token.
         const size_t n = std::min<size_t>(history.size(), p_.penalty_last_n > 0 ? (size_t)p_.penalty_last_n : 0);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace eg {
@@ -19,6 +20,10 @@ struct SamplerParams {
     float frequency_penalty = 0.0f;
     int32_t penalty_last_n = 64; // tokens looked back for penalties
     uint64_t seed = 0xE9A3;      // fixed default: reproducible unless changed
+    // Added to a token's logit before everything else (OpenAI's logit_bias:
+    // -100 bans a token, +100 all but forces it); ids outside the vocabulary
+    // are skipped.
+    std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 class Sampler {

@@ -1,0 +1,32 @@
+// Stop sequences (OpenAI's `stop`): strings that end a reply when the model
+// writes them and are never shown. Text is held back while it could still
+// be the start of one, so a streamed reply never shows half a stop sequence.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace eg {
+
+class StopSequences {
+public:
+    StopSequences() = default;
+    explicit StopSequences(std::vector<std::string> stops);
+
+    // Adds a piece of the reply (complete UTF-8) and returns the text that
+    // is now safe to show. Once matched() is true the reply has ended: the
+    // stop sequence and anything after it are dropped.
+    std::string push(std::string_view piece);
+    // The text still held back when the reply ended without a match.
+    std::string flush();
+    bool matched() const { return matched_; }
+    bool empty() const { return stops_.empty(); }
+
+private:
+    std::vector<std::string> stops_;  // empty strings removed
+    std::string held_;
+    bool matched_ = false;
+};
+
+}  // namespace eg
