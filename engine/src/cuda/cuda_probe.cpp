@@ -58,9 +58,11 @@ std::string driver_problem() {
         (void)cudaGetLastError();
         return "no NVIDIA driver is installed (libcuda.so.1 was not found)";
     }
-    if (drv < rt)
+    // A driver of the runtime's major version runs it (CUDA's minor version
+    // compatibility); an older major does not.
+    if (drv / 1000 < rt / 1000)
         return "the NVIDIA driver supports CUDA " + version_text(drv) + " but this plugin needs CUDA " +
-               version_text(rt) + ": update the driver";
+               std::to_string(rt / 1000) + ".x: update the driver";
     return {};
 }
 
