@@ -2,6 +2,7 @@
 
 #include <QCryptographicHash>
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -15,6 +16,7 @@
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -46,6 +48,17 @@ struct Downloader::Task {
     qint64 total_bytes = -1;
     QString sidecar_etag;  // the etag the .part was fetched under
     QStringList tls_errors;
+    // A split model (NAME-00001-of-0000N.gguf, gguf_check.h model_files):
+    // its parts are fetched one after the other under this one id, each
+    // resumed, hashed and verified as a single file is; req, url and the
+    // paths above are the current part's.
+    QStringList parts;               // empty for a single file
+    int part_index = 0;
+    qint64 parts_done_bytes = 0;     // bytes of the parts already in place
+    QString first_expected_sha256;   // the request's: it is part 1's
+    qint64 group_expected_bytes = -1;// the request's size: all parts together
+    QString first_final_path, first_sha256;
+    QString key_part_path;           // part_path_for(the request as started): adopt() matches it
     QTimer stall;
     bool running = false;
     QElapsedTimer clock;
@@ -108,6 +121,17 @@ QString strip_etag(QString etag) {
     return etag.toLower();
 }
 
+// All parts of the split model that `file` is a part of (any part); empty
+// when it is a single file.
+QStringList split_of_part(const QString& file) {
+    static const QRegularExpression re(QStringLiteral("^(.*)-(\\d{5})-of-(\\d{5})\\.gguf$"));
+    const auto m = re.match(file);
+    if (!m.hasMatch() || m.captured(3).toInt() < 2) return {};
+    const QStringList parts =
+        model_files(QStringLiteral("%1-00001-of-%2.gguf").arg(m.captured(1), m.captured(3)));
+    return parts.size() > 1 && parts.contains(file) ? parts : QStringList();
+}
+
 QString what_of(const DownloadRequest& r) {
     return QStringLiteral("%1/%2 at revision %3").arg(r.repo, r.file, r.revision);
 }
@@ -163,7 +187,13 @@ eg::Status Downloader::set_token(const QString& token) {
 }
 
 QString Downloader::final_path_for(const DownloadRequest& r) {
-    return QDir(r.dest_dir).filePath(QFileInfo(r.file).fileName());
+    // The repository's folders are kept (Q4_K_M/x.gguf and Q8_0/x.gguf are
+    // two files), but never a path that climbs out of dest_dir.
+    QString rel = QDir::cleanPath(r.file);
+    while (rel.startsWith(u'/')) rel.remove(0, 1);
+    if (rel.isEmpty() || rel == QStringLiteral("..") || rel.startsWith(QStringLiteral("../")))
+        rel = QFileInfo(r.file).fileName();
+    return QDir(r.dest_dir).filePath(rel);
 }
 
 QString Downloader::part_path_for(const DownloadRequest& r) { return final_path_for(r) + QStringLiteral(".part"); }
@@ -175,16 +205,52 @@ bool Downloader::is_running(qint64 id) const {
     return t && t->running;
 }
 
+void Downloader::set_part(Task& t, int index) {
+    t.part_index = index;
+    if (!t.parts.isEmpty()) {
+        t.req.file = t.parts[index];
+        // The request's checksum is the first part's; the others are checked
+        // against the Hub's X-Linked-Etag (their LFS SHA-256).
+        t.req.expected_sha256 = index == 0 ? t.first_expected_sha256 : QString();
+        t.req.expected_size_bytes = -1;
+    }
+    t.url = resolve_url(endpoint_, t.req.repo, t.req.revision, t.req.file);
+    t.final_path = final_path_for(t.req);
+    t.part_path = part_path_for(t.req);
+    t.sidecar_path = sidecar_path_of(t.part_path);
+    if (t.part.isOpen()) t.part.close();
+    t.part.setFileName(t.part_path);
+    t.hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    t.hashed_bytes = -1;
+    t.total_bytes = -1;
+    t.linked_etag.clear();
+    t.linked_size_bytes = -1;
+    t.sidecar_etag.clear();
+}
+
 Downloader::Task* Downloader::make_task(const DownloadRequest& request) {
     auto* t = new Task;
     t->id = next_id_++;
     t->req = request;
     if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
-    t->url = resolve_url(endpoint_, t->req.repo, t->req.revision, t->req.file);
-    t->final_path = final_path_for(t->req);
-    t->part_path = part_path_for(t->req);
-    t->sidecar_path = sidecar_path_of(t->part_path);
-    t->part.setFileName(t->part_path);
+    t->key_part_path = QFileInfo(part_path_for(t->req)).absoluteFilePath();
+    const QStringList files = model_files(t->req.file);
+    int first = 0;
+    if (files.size() > 1) {
+        t->parts = files;
+        t->first_expected_sha256 = t->req.expected_sha256;
+        t->group_expected_bytes = t->req.expected_size_bytes;
+        DownloadRequest r = t->req;
+        r.file = files[0];
+        t->first_final_path = final_path_for(r);
+        // Parts an earlier run put in place (verified then) are not fetched again.
+        for (; first + 1 < files.size(); ++first) {
+            r.file = files[first];
+            if (!QFileInfo(final_path_for(r)).isFile() || QFileInfo::exists(part_path_for(r))) break;
+            t->parts_done_bytes += QFileInfo(final_path_for(r)).size();
+        }
+    }
+    set_part(*t, first);
     t->stall.setSingleShot(true);
     connect(&t->stall, &QTimer::timeout, this, [this, t] {
         fail(*t,
@@ -209,7 +275,13 @@ qint64 Downloader::start(const DownloadRequest& request) {
 QList<PartialDownload> Downloader::partial_downloads(const QString& dir) const {
     QList<PartialDownload> out;
     const QString prefix = endpoint_ + QLatin1Char('/');
-    for (const QFileInfo& part : QDir(dir).entryInfoList({QStringLiteral("*.part")}, QDir::Files, QDir::Name)) {
+    QFileInfoList parts;
+    // Downloads keep the repository's folders: their .part files are below dir.
+    for (QDirIterator it(dir, {QStringLiteral("*.part")}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();)
+        parts << QFileInfo(it.next());
+    std::sort(parts.begin(), parts.end(),
+              [](const QFileInfo& a, const QFileInfo& b) { return a.absoluteFilePath() < b.absoluteFilePath(); });
+    for (const QFileInfo& part : std::as_const(parts)) {
         if (part.size() <= 0) continue;
         const std::optional<Sidecar> side = read_sidecar(part.absoluteFilePath());
         // Another endpoint's (or no sidecar): start() would not continue these bytes.
@@ -234,6 +306,21 @@ QList<PartialDownload> Downloader::partial_downloads(const QString& dir) const {
         p.part_path = part.absoluteFilePath();
         p.bytes_done = part.size();
         p.bytes_total = side->total_bytes;
+        const QStringList split = split_of_part(p.request.file);
+        if (!split.isEmpty()) {
+            // A part of a split model continues as the whole model, under its first part's name.
+            p.request.file = split[0];
+            p.request.expected_size_bytes = -1;
+            p.bytes_total = -1;
+            DownloadRequest r = p.request;
+            for (const QString& f : split) {
+                r.file = f;
+                if (QFileInfo(final_path_for(r)).isFile()) p.bytes_done += QFileInfo(final_path_for(r)).size();
+            }
+            if (std::any_of(out.cbegin(), out.cend(),
+                            [&](const PartialDownload& o) { return o.request.file == p.request.file; }))
+                continue;
+        }
         out.push_back(p);
     }
     return out;
@@ -242,9 +329,9 @@ QList<PartialDownload> Downloader::partial_downloads(const QString& dir) const {
 qint64 Downloader::adopt(const PartialDownload& partial) {
     const QString part = QFileInfo(part_path_for(partial.request)).absoluteFilePath();
     for (const Task* t : std::as_const(tasks_))
-        if (QFileInfo(t->part_path).absoluteFilePath() == part) return t->id;
+        if (t->key_part_path == part) return t->id;
     Task* t = make_task(partial.request);  // not running: resume() continues it
-    t->total_bytes = partial.bytes_total;   // kept in the sidecar when it is paused again
+    if (t->parts.isEmpty()) t->total_bytes = partial.bytes_total;  // kept in the sidecar when it is paused again
     return t->id;
 }
 
@@ -299,6 +386,9 @@ void Downloader::resume(qint64 id) {
 void Downloader::continue_resume(Task& t) {
     t.sample_bytes = t.hashed_bytes;
     if (t.req.expected_size_bytes > 0 && !check_disk(t, t.req.expected_size_bytes - t.hashed_bytes)) return;
+    if (t.group_expected_bytes > 0 &&
+        !check_disk(t, t.group_expected_bytes - t.parts_done_bytes - qMax<qint64>(t.hashed_bytes, 0)))
+        return;
     t.hops = 0;
     send(t, t.url, true);
 }
@@ -323,6 +413,12 @@ void Downloader::cancel(qint64 id) {
     t->part.close();
     QFile::remove(t->part_path);
     QFile::remove(t->sidecar_path);
+    // A split model is one item: the parts already in place go too.
+    for (int k = 0; k < t->part_index; ++k) {
+        DownloadRequest r = t->req;
+        r.file = t->parts[k];
+        QFile::remove(final_path_for(r));
+    }
     t->running = false;
     // Deleted later: cancel() may be called from inside this task's signal.
     QTimer::singleShot(0, this, [t] { delete t; });
@@ -330,8 +426,9 @@ void Downloader::cancel(qint64 id) {
 }
 
 bool Downloader::prepare_part(Task& t) {
-    if (!QDir().mkpath(t.req.dest_dir)) {
-        fail(t, {Kind::Disk, QStringLiteral("cannot create the folder %1").arg(t.req.dest_dir)}, true);
+    const QString folder = QFileInfo(t.part_path).absolutePath();
+    if (!QDir().mkpath(folder)) {
+        fail(t, {Kind::Disk, QStringLiteral("cannot create the folder %1").arg(folder)}, true);
         return false;
     }
     // Unbuffered: a full disk shows up in write(), not later in a flush.
@@ -583,7 +680,7 @@ void Downloader::complete(Task& t) {
         t.verifying = true;
         const qint64 id = t.id;
         const quint64 generation = t.generation;
-        QtConcurrent::run([path = t.part_path] { return check_gguf(path); })
+        QtConcurrent::run([path = t.part_path] { return check_gguf_part(path); })
             .then(this, [this, id, generation, got](const eg::Status& gguf) {
                 Task* tp = task(id);
                 if (!tp || tp->generation != generation) return;  // cancelled meanwhile
@@ -592,7 +689,7 @@ void Downloader::complete(Task& t) {
             });
         return;
     }
-    install(t, got, check_gguf(t.part_path));
+    install(t, got, check_gguf_part(t.part_path));
 }
 
 void Downloader::install(Task& t, const QString& got, const eg::Status& gguf) {
@@ -615,10 +712,38 @@ void Downloader::install(Task& t, const QString& got, const eg::Status& gguf) {
     QFile::remove(t.sidecar_path);
     t.running = false;
     const qint64 id = t.id;
-    const QString final_path = t.final_path;
+    QString final_path = t.final_path;
+    QString sha256 = got;
+    if (!t.parts.isEmpty()) {
+        if (t.part_index == 0) t.first_sha256 = got;
+        t.parts_done_bytes += QFileInfo(t.final_path).size();
+        if (t.part_index + 1 < t.parts.size()) {
+            set_part(t, t.part_index + 1);
+            resume(id);  // the next part, under the same id
+            return;
+        }
+        // Every part is here: the parts must make one model together.
+        final_path = t.first_final_path;
+        if (auto whole = check_gguf(final_path); !whole) {
+            for (const QString& f : model_files(final_path)) QFile::remove(f);
+            t.parts_done_bytes = 0;
+            set_part(t, 0);
+            fail(t,
+                 {Kind::InvalidFile,
+                  QStringLiteral("the parts do not make one model (%1); they were deleted").arg(error_text(whole))},
+                 false);
+            return;
+        }
+        if (t.first_sha256.isEmpty()) {
+            // Part 1 was put in place by an earlier run.
+            auto sha = sha256_of_file(final_path);
+            if (sha) t.first_sha256 = sha.value();
+        }
+        sha256 = t.first_sha256;
+    }
     tasks_.remove(id);
     QTimer::singleShot(0, this, [tp = &t] { delete tp; });
-    emit finished(id, final_path, got);
+    emit finished(id, final_path, sha256);
 }
 
 void Downloader::fail(Task& t, const DownloadError& error, bool keep_part) {
@@ -655,10 +780,19 @@ void Downloader::report_progress(Task& t, bool force) {
     }
     if (!force && now_ms - t.last_report_ms < 100) return;
     t.last_report_ms = now_ms;
-    const double eta_s = (t.total_bytes > 0 && t.bytes_per_s > 0)
-                             ? double(t.total_bytes - t.hashed_bytes) / t.bytes_per_s
-                             : -1.0;
-    emit progress(t.id, t.hashed_bytes, t.total_bytes, t.bytes_per_s, eta_s);
+    // A split model is one bar: the parts in place, plus this one; the total
+    // is the request's when it gave one, else parts still to come are taken
+    // to be as large as this one (gguf-split cuts them alike).
+    const qint64 done = t.parts_done_bytes + qMax<qint64>(t.hashed_bytes, 0);
+    qint64 total = t.total_bytes;
+    if (!t.parts.isEmpty()) {
+        const qint64 later_parts = t.parts.size() - 1 - t.part_index;
+        total = t.group_expected_bytes > 0 ? t.group_expected_bytes
+                : t.total_bytes >= 0       ? t.parts_done_bytes + t.total_bytes * (1 + later_parts)
+                                           : -1;
+    }
+    const double eta_s = (total > 0 && t.bytes_per_s > 0) ? double(total - done) / t.bytes_per_s : -1.0;
+    emit progress(t.id, done, total, t.bytes_per_s, eta_s);
 }
 
 }  // namespace eg::library
