@@ -56,9 +56,10 @@ struct Downloader::Task {
     int part_index = 0;
     qint64 parts_done_bytes = 0;     // bytes of the parts already in place
     QString first_expected_sha256;   // the request's: it is part 1's
-    qint64 group_expected_bytes = -1;// the request's size: all parts together
+    qint64 first_expected_bytes = -1;// the request's size: it is part 1's, as the checksum
     QString first_final_path, first_sha256;
     QString key_part_path;           // part_path_for(the request as started): adopt() matches it
+    bool hub_checked = false;        // the name's quant tag and the Hub's architecture were asked
     QTimer stall;
     bool running = false;
     QElapsedTimer clock;
@@ -212,7 +213,7 @@ void Downloader::set_part(Task& t, int index) {
         // The request's checksum is the first part's; the others are checked
         // against the Hub's X-Linked-Etag (their LFS SHA-256).
         t.req.expected_sha256 = index == 0 ? t.first_expected_sha256 : QString();
-        t.req.expected_size_bytes = -1;
+        t.req.expected_size_bytes = index == 0 ? t.first_expected_bytes : -1;
     }
     t.url = resolve_url(endpoint_, t.req.repo, t.req.revision, t.req.file);
     t.final_path = final_path_for(t.req);
@@ -234,12 +235,13 @@ Downloader::Task* Downloader::make_task(const DownloadRequest& request) {
     t->req = request;
     if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
     t->key_part_path = QFileInfo(part_path_for(t->req)).absoluteFilePath();
-    const QStringList files = model_files(t->req.file);
+    // Any part of a split model fetches the whole model.
+    const QStringList files = split_of_part(t->req.file);
     int first = 0;
     if (files.size() > 1) {
         t->parts = files;
         t->first_expected_sha256 = t->req.expected_sha256;
-        t->group_expected_bytes = t->req.expected_size_bytes;
+        t->first_expected_bytes = t->req.expected_size_bytes;
         DownloadRequest r = t->req;
         r.file = files[0];
         t->first_final_path = final_path_for(r);
@@ -385,10 +387,15 @@ void Downloader::resume(qint64 id) {
 
 void Downloader::continue_resume(Task& t) {
     t.sample_bytes = t.hashed_bytes;
+    if (!t.hub_checked) {
+        // What the engine does not run is refused before a byte of it is fetched.
+        if (auto ok = runnable_on_hub(t.req.repo, t.parts.isEmpty() ? t.req.file : t.parts[0], QString()); !ok) {
+            fail(t, {Kind::Unsupported, error_text(ok)}, true);
+            return;
+        }
+    }
     if (t.req.expected_size_bytes > 0 && !check_disk(t, t.req.expected_size_bytes - t.hashed_bytes)) return;
-    if (t.group_expected_bytes > 0 &&
-        !check_disk(t, t.group_expected_bytes - t.parts_done_bytes - qMax<qint64>(t.hashed_bytes, 0)))
-        return;
+    if (!t.hub_checked) return ask_hub(t);
     t.hops = 0;
     send(t, t.url, true);
 }
@@ -491,6 +498,42 @@ void Downloader::send(Task& t, const QUrl& url, bool first_hop) {
         for (const QSslError& e : errors) tp->tls_errors << e.errorString();
     });
     t.stall.start(stall_timeout_ms_);
+}
+
+void Downloader::ask_hub(Task& t) {
+    // GET /api/models/REPO/revision/REV: its "gguf" field holds the
+    // architecture Hugging Face read from the repository's GGUF files. No
+    // answer, or none that says, is no refusal: the file's own header is
+    // checked once it is here.
+    QNetworkRequest request(QUrl(QStringLiteral("%1/api/models/%2/revision/%3")
+                                     .arg(endpoint_, t.req.repo,
+                                          QString::fromLatin1(QUrl::toPercentEncoding(t.req.revision)))));
+    request.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("engram-desktop"));
+    request.setTransferTimeout(15000);
+    if (const QString tok = token(); !tok.isEmpty()) request.setRawHeader("Authorization", "Bearer " + tok.toUtf8());
+    t.reply = nam_.get(request);
+    Task* tp = &t;
+    connect(t.reply, &QNetworkReply::finished, this, [this, tp] {
+        QNetworkReply* r = tp->reply;
+        if (!r) return;
+        tp->reply = nullptr;
+        r->deleteLater();
+        tp->hub_checked = true;
+        const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        QString arch;
+        if (status == 200)
+            arch = QJsonDocument::fromJson(r->readAll())
+                       .object()
+                       .value(QStringLiteral("gguf"))
+                       .toObject()
+                       .value(QStringLiteral("architecture"))
+                       .toString();
+        if (auto ok = runnable_on_hub(tp->req.repo, tp->req.file, arch); !ok) {
+            fail(*tp, {Kind::Unsupported, error_text(ok)}, true);
+            return;
+        }
+        continue_resume(*tp);
+    });
 }
 
 void Downloader::detach(Task& t) {
@@ -780,16 +823,14 @@ void Downloader::report_progress(Task& t, bool force) {
     }
     if (!force && now_ms - t.last_report_ms < 100) return;
     t.last_report_ms = now_ms;
-    // A split model is one bar: the parts in place, plus this one; the total
-    // is the request's when it gave one, else parts still to come are taken
-    // to be as large as this one (gguf-split cuts them alike).
+    // A split model is one bar: the parts in place, plus this one; the parts
+    // still to come are taken to be as large as this one (gguf-split and
+    // gguf-py cut them alike) until they are fetched.
     const qint64 done = t.parts_done_bytes + qMax<qint64>(t.hashed_bytes, 0);
     qint64 total = t.total_bytes;
     if (!t.parts.isEmpty()) {
         const qint64 later_parts = t.parts.size() - 1 - t.part_index;
-        total = t.group_expected_bytes > 0 ? t.group_expected_bytes
-                : t.total_bytes >= 0       ? t.parts_done_bytes + t.total_bytes * (1 + later_parts)
-                                           : -1;
+        total = t.total_bytes >= 0 ? t.parts_done_bytes + t.total_bytes * (1 + later_parts) : -1;
     }
     const double eta_s = (total > 0 && t.bytes_per_s > 0) ? double(total - done) / t.bytes_per_s : -1.0;
     emit progress(t.id, done, total, t.bytes_per_s, eta_s);

@@ -23,16 +23,16 @@ class QNetworkReply;
 
 namespace eg::library {
 
-// One model: a file, or every part of a split model when `file` is its first
-// part (NAME-00001-of-0000N.gguf): one id, one progress, finished() once all
-// are in place with the first part's path.
+// One model: a file, or every part of a split model when `file` is one of
+// its parts (NAME-0000k-of-0000N.gguf): one id, one progress, finished()
+// once all are in place, with the first part's path and SHA-256.
 struct DownloadRequest {
     QString repo;                      // "org/name"
     QString revision = QStringLiteral("main");
     QString file;                      // path inside the repo, e.g. "Q4_K_M/model.Q4_K_M.gguf"
     QString dest_dir;                  // created if missing; the file's folders in the repo are kept below it
-    QString expected_sha256;           // optional (a catalog value; a split model's first part); else X-Linked-Etag
-    qint64 expected_size_bytes = -1;   // optional (all parts together); checked against free disk before any request
+    QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag. A split model: part 1's
+    qint64 expected_size_bytes = -1;   // optional; checked against free disk before any request. A split model: part 1's
 };
 
 // A download that stopped before its end (paused, failed, or the app quit)
@@ -112,7 +112,8 @@ private:
     void fail(Task& t, const DownloadError& error, bool keep_part);
     void detach(Task& t);  // aborts the reply without reporting
     void save_sidecar(const Task& t) const;
-    void set_part(Task& t, int index);  // makes part `index` of a split model the current file
+    void set_part(Task& t, int index);
+    void ask_hub(Task& t);  // the repository's GGUF metadata, before the first byte  // makes part `index` of a split model the current file
     bool prepare_part(Task& t);  // opens .part, drops one that is not ours
     bool rehash_part(Task& t);   // hashes what the .part holds (this thread)
     void continue_resume(Task& t);  // after the .part is hashed: the request

@@ -34,6 +34,17 @@ qint64 model_bytes(const QString& path);
 // download checks before the other parts are there).
 eg::Status check_gguf_part(const QString& path);
 
+// Whether the engine runs a local GGUF, from its header alone (all parts of
+// a split model): eg::check_runnable's sentence when it does not. Import
+// says it before copying anything.
+eg::Status check_runnable_file(const QString& path);
+
+// Whether the engine runs a file of the Hub, from what is known before a
+// byte of it is fetched: the quant tag in its name ("...IQ4_XS.gguf") and
+// the repository's architecture (the Hub API's gguf.architecture; empty
+// when unknown). The sentence names what it is and what the engine runs.
+eg::Status runnable_on_hub(const QString& repo, const QString& file, const QString& architecture);
+
 // True for 64 hex digits (what Hugging Face's LFS etag holds).
 bool looks_like_sha256(const QString& text);
 

@@ -160,19 +160,37 @@ eg::Status ModelRegistry::touch_last_used(qint64 id) {
 eg::Result<qint64> ModelRegistry::import_file(const QString& path, ImportMode mode, const QString& models_dir) {
     if (auto gguf = check_gguf(path); !gguf)
         return to_error(QStringLiteral("not a valid GGUF file: %1").arg(error_text(gguf)));
+    // What the engine does not run is said now, before anything is copied.
+    if (auto runnable = check_runnable_file(path); !runnable) return runnable.error();
     QString target = QFileInfo(path).absoluteFilePath();
     if (mode == ImportMode::Copy) {
         QDir().mkpath(models_dir);
         target = QDir(models_dir).filePath(QFileInfo(path).fileName());
         if (QFileInfo(target).absoluteFilePath() != QFileInfo(path).absoluteFilePath()) {
             // Copied under a temporary name, then renamed: never a half copy under the real name.
-            const QString tmp = target + QStringLiteral(".part");
-            QFile::remove(tmp);
-            if (!QFile::copy(path, tmp)) return to_error(QStringLiteral("cannot copy %1 to %2").arg(path, models_dir));
-            QFile::remove(target);
-            if (!QFile::rename(tmp, target)) {
+            // Every part of a split model, each under a temporary name first.
+            const QStringList sources = model_files(QFileInfo(path).absoluteFilePath());
+            QStringList copied;
+            const auto undo = [&] {
+                for (const QString& c : copied) QFile::remove(c);
+            };
+            for (const QString& src : sources) {
+                const QString dst = QDir(models_dir).filePath(QFileInfo(src).fileName());
+                const QString tmp = dst + QStringLiteral(".part");
                 QFile::remove(tmp);
-                return to_error(QStringLiteral("cannot move the copy to %1").arg(target));
+                if (!QFile::copy(src, tmp)) {
+                    undo();
+                    return to_error(QStringLiteral("cannot copy %1 to %2").arg(src, models_dir));
+                }
+                copied << tmp;
+            }
+            for (const QString& tmp : std::as_const(copied)) {
+                const QString dst = tmp.chopped(5);
+                QFile::remove(dst);
+                if (!QFile::rename(tmp, dst)) {
+                    undo();
+                    return to_error(QStringLiteral("cannot move the copy to %1").arg(dst));
+                }
             }
         }
     }
@@ -181,7 +199,7 @@ eg::Result<qint64> ModelRegistry::import_file(const QString& path, ImportMode mo
     InstalledModel m;
     m.path = target;
     m.source = QStringLiteral("imported");
-    m.size_bytes = QFileInfo(target).size();
+    m.size_bytes = model_bytes(target);
     m.sha256 = sha.value();
     return add(m);
 }
