@@ -112,15 +112,18 @@ bool LibraryActions::resumeFile(const QString& repo, const QString& file) {
 }
 
 bool LibraryActions::removeModel(qint64 id, bool deleteFile) {
-    QString path;
-    for (const auto& m : installed_models_.entries())
-        if (m.id == id) path = m.path;
+    QString path, name;
+    for (const QVariant& v : std::as_const(installed_))
+        if (v.toMap().value(QStringLiteral("id")).toLongLong() == id) {
+            path = v.toMap().value(QStringLiteral("path")).toString();
+            name = v.toMap().value(QStringLiteral("name")).toString();  // "smollm2:135m", not its blob's name
+        }
     if (path.isEmpty()) {
         set_remove_error(QStringLiteral("This model is no longer registered."));
         return false;
     }
     if (auto removed = installed_models_.remove(id, deleteFile); !removed) {
-        set_remove_error(QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(path).fileName(), error_text(removed)));
+        set_remove_error(QStringLiteral("Cannot remove %1: %2").arg(name, error_text(removed)));
         EG_LOG_WARN("library: {}", remove_error_.toStdString());
         return false;
     }
