@@ -56,7 +56,7 @@ struct Downloader::Task {
     int part_index = 0;
     qint64 parts_done_bytes = 0;     // bytes of the parts already in place
     QString first_expected_sha256;   // the request's: it is part 1's
-    qint64 first_expected_bytes = -1;// the request's size: it is part 1's, as the checksum
+    qint64 first_expected_bytes = -1;// the request's size: checked against free disk before part 1
     QString first_final_path, first_sha256;
     QString key_part_path;           // part_path_for(the request as started): adopt() matches it
     bool hub_checked = false;        // the name's quant tag and the Hub's architecture were asked

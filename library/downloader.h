@@ -32,7 +32,9 @@ struct DownloadRequest {
     QString file;                      // path inside the repo, e.g. "Q4_K_M/model.Q4_K_M.gguf"
     QString dest_dir;                  // created if missing; the file's folders in the repo are kept below it
     QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag. A split model: part 1's
-    qint64 expected_size_bytes = -1;   // optional; checked against free disk before any request. A split model: part 1's
+    // Optional; checked against free disk before any request. A split model:
+    // all parts together (the Hub listing's) or part 1's, checked before part 1.
+    qint64 expected_size_bytes = -1;
 };
 
 // A download that stopped before its end (paused, failed, or the app quit)

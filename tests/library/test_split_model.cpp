@@ -22,6 +22,7 @@
 #include "fake_hf_server.h"
 #include "library/downloader.h"
 #include "library/gguf_check.h"
+#include "library/hub_client.h"
 #include "library/model_registry.h"
 #include "model/model.h"
 #include "runtime/session.h"
@@ -242,6 +243,27 @@ private slots:
         }
         QCOMPARE(read_all(tmp.filePath(QStringLiteral("models/A/tiny.gguf"))), read_all(kWhole));
         QVERIFY(read_all(tmp.filePath(QStringLiteral("models/B/tiny.gguf"))) != read_all(kWhole));
+    }
+
+    // The claim: the Hub's file list shows a split model as one row, its
+    // first part, with the size of all its parts; an incomplete one not at all.
+    void the_hub_listing_shows_a_split_model_as_one_row() {
+        QJsonArray tree;
+        auto file = [&](const QString& path, qint64 size) {
+            tree.push_back(QJsonObject{{"type", "file"}, {"path", path}, {"size", size},
+                                       {"lfs", QJsonObject{{"oid", QString(64, u'a')}, {"size", size}}}});
+        };
+        for (int k = 1; k <= 3; ++k) file(QStringLiteral("Q4_K_M/big-Q4_K_M-0000%1-of-00003.gguf").arg(k), 1000 * k);
+        file(QStringLiteral("big-Q8_0.gguf"), 50);
+        file(QStringLiteral("Q2_K/big-Q2_K-00001-of-00002.gguf"), 7);  // part 2 is not listed
+        auto files = eg::library::parse_tree_json(QJsonDocument(tree).toJson());
+        QVERIFY(files.ok());
+        QCOMPARE(files->size(), 2);
+        QCOMPARE(files->at(0).path, QStringLiteral("Q4_K_M/big-Q4_K_M-00001-of-00003.gguf"));
+        QCOMPARE(files->at(0).size_bytes, qint64(6000));
+        QCOMPARE(files->at(0).parts, 3);
+        QCOMPARE(files->at(1).path, QStringLiteral("big-Q8_0.gguf"));
+        QCOMPARE(files->at(1).parts, 1);
     }
 
     // The claim: `engram-desktop --pull REPO FIRST-PART` fetches the whole
