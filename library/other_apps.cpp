@@ -154,6 +154,7 @@ QList<ScanPlace> other_app_places(const QProcessEnvironment& env) {
     if (home.isEmpty()) return {};
     const QString cache = env_or(env, QStringLiteral("XDG_CACHE_HOME"), home + QStringLiteral("/.cache"));
     const QString data = env_or(env, QStringLiteral("XDG_DATA_HOME"), home + QStringLiteral("/.local/share"));
+    const QString config = env_or(env, QStringLiteral("XDG_CONFIG_HOME"), home + QStringLiteral("/.config"));
     // huggingface_hub: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub.
     const QString hf_home = env_or(env, QStringLiteral("HF_HOME"), cache + QStringLiteral("/huggingface"));
     const QString hf_hub = env_or(env, QStringLiteral("HF_HUB_CACHE"), hf_home + QStringLiteral("/hub"));
@@ -162,9 +163,13 @@ QList<ScanPlace> other_app_places(const QProcessEnvironment& env) {
         {kSourceLmStudio, home + QStringLiteral("/.lmstudio/models")},
         {kSourceLmStudio, home + QStringLiteral("/.cache/lm-studio/models")},  // LM Studio before 0.3
         {kSourceGpt4All, data + QStringLiteral("/nomic.ai/GPT4All")},
-        {kSourceJan, home + QStringLiteral("/jan/models")},                     // Jan before 0.6
+        // Jan (jan.ai/docs/data-folder): ~/jan before 0.5, then its data
+        // folder $XDG_CONFIG_HOME/Jan/data (~/.config/Jan/data); models/
+        // holds PROVIDER/MODEL/x.gguf, llamacpp/models/ since 0.6.
+        {kSourceJan, home + QStringLiteral("/jan/models")},
+        {kSourceJan, config + QStringLiteral("/Jan/data/models")},
+        {kSourceJan, config + QStringLiteral("/Jan/data/llamacpp/models")},
         {kSourceJan, data + QStringLiteral("/Jan/data/models")},
-        {kSourceJan, data + QStringLiteral("/Jan/data/llamacpp/models")},       // Jan 0.6+: ORG/NAME/model.gguf
         {kSourceOllama, env_or(env, QStringLiteral("OLLAMA_MODELS"), home + QStringLiteral("/.ollama/models"))},
     };
     QList<ScanPlace> out;

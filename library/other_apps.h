@@ -32,7 +32,7 @@ bool is_other_app_source(const QString& source);
 QString source_label(const QString& source);
 
 // The places of this user's programs, from HOME, HF_HOME, HF_HUB_CACHE,
-// XDG_CACHE_HOME, XDG_DATA_HOME and OLLAMA_MODELS (each as the program
+// XDG_CACHE_HOME, XDG_CONFIG_HOME, XDG_DATA_HOME and OLLAMA_MODELS (each as the program
 // itself reads it). Only folders that exist are returned.
 QList<ScanPlace> other_app_places(const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment());
 

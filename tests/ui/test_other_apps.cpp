@@ -1,6 +1,6 @@
 // Models other programs downloaded, as the Installed tab shows them: a fake
 // home holds a Hugging Face cache (snapshot links into blobs/), an LM Studio
-// folder, GPT4All's folder and an Ollama store (a real manifest naming its
+// folder, GPT4All's and Jan's folders and an Ollama store (a real manifest naming its
 // model, template and params blobs), with real GGUFs — the committed tiny
 // models and the default model as Ollama's blob. The real LibraryPage.qml,
 // offscreen, lists each with its source; "Use" opens one in place (nothing
@@ -40,7 +40,7 @@ QString sha_hex(const QByteArray& b) { return QString::fromLatin1(QCryptographic
 // The fake home, laid out as each program lays out its own.
 struct FakeHome {
     QTemporaryDir dir;
-    QString hf_file, lmstudio_file, gpt4all_file, ollama_blob, ollama_template;
+    QString hf_file, lmstudio_file, gpt4all_file, jan_file, ollama_blob, ollama_template;
 
     bool build(const QString& ollama_model) {
         const QString home = dir.path();
@@ -61,6 +61,9 @@ struct FakeHome {
         // GPT4All: ~/.local/share/nomic.ai/GPT4All/FILE.gguf.
         gpt4all_file = home + "/.local/share/nomic.ai/GPT4All/qwen3-tiny.gguf";
         if (!write_file(gpt4all_file, read_all(kQwen3))) return false;
+        // Jan 0.6+: its data folder ~/.config/Jan/data, llamacpp/models/PROVIDER/MODEL/FILE.gguf.
+        jan_file = home + "/.config/Jan/data/llamacpp/models/janhq/Tiny-GGUF/tiny.gguf";
+        if (!write_file(jan_file, read_all(kTiny))) return false;
         // Ollama: manifests/registry.ollama.ai/library/NAME/TAG -> blobs/sha256-HEX.
         const QString store = home + "/.ollama/models";
         QDir().mkpath(store + "/blobs");
@@ -121,7 +124,7 @@ private slots:
         QList<ScanPlace> places = eg::library::other_app_places(env);
         QStringList sources;
         for (const ScanPlace& p : places) sources << p.source;
-        QCOMPARE(sources, (QStringList{"hf-cache", "lm-studio", "gpt4all", "ollama"}));  // only folders that exist
+        QCOMPARE(sources, (QStringList{"hf-cache", "lm-studio", "gpt4all", "jan", "ollama"}));  // only folders that exist
         // HF_HUB_CACHE moves the Hugging Face cache (and HF_HOME its parent).
         env.insert("HF_HUB_CACHE", home.dir.filePath("elsewhere"));
         QDir().mkpath(home.dir.filePath("elsewhere"));
@@ -143,13 +146,14 @@ private slots:
         click(ui.window, find_item(ui.page, "installedTab"));
 
         const QVariantList installed = lib.actions->installed();
-        QCOMPARE(installed.size(), 4);
+        QCOMPARE(installed.size(), 5);
         const struct {
             QString name, label, path;
         } expected[] = {
             {"engram-test/Qwen2-Tiny-GGUF · qwen2-tiny.Q8_0", "Hugging Face cache", home.hf_file},
             {"engram-test/Llama3-Tiny-GGUF · llama3-tiny", "LM Studio", home.lmstudio_file},
             {"qwen3-tiny", "GPT4All", home.gpt4all_file},
+            {"janhq/Tiny-GGUF · tiny", "Jan", home.jan_file},
             {"smollm2:135m", "Ollama", home.ollama_blob},
         };
         for (const auto& e : expected) {
@@ -212,8 +216,8 @@ private slots:
 
         // The next start: the same, no error.
         InstalledModels again(*lib.registry, lib.models_dir, lib.places);
-        QCOMPARE(again.entries().size(), 4);
-        QCOMPARE(again.count(), 3);
+        QCOMPARE(again.entries().size(), 5);
+        QCOMPARE(again.count(), 4);
 
         // Ollama's blob is Ollama's: "delete" refuses with a sentence, "forget" works, the file stays.
         const qint64 id = entry_named(lib.actions->installed(), "smollm2:135m").value("id").toLongLong();

@@ -178,7 +178,8 @@ ColumnLayout {
                     }
                     Button {
                         objectName: "deleteButton"
-                        text: qsTr("Delete")
+                        // Another program's file is only ever forgotten.
+                        text: row.modelData.otherApp === true ? qsTr("Forget") : qsTr("Delete")
                         onClicked: confirm.ask(row.modelData)
                     }
                 }
