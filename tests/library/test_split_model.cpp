@@ -245,6 +245,72 @@ private slots:
         QVERIFY(read_all(tmp.filePath(QStringLiteral("models/B/tiny.gguf"))) != read_all(kWhole));
     }
 
+    // The claim: a split model stopped in its second part — by Cancel, or by
+    // quitting — is one item too: Cancel leaves no part on disk; the next run
+    // lists it once, under its first part, and finishes it from there.
+    void a_split_download_cancels_and_resumes_as_one_item() {
+        FakeHfServer server;
+        QVERIFY(server.listen());
+        const QString repo = QStringLiteral("engram-test/Qwen2-Tiny-Split-GGUF");
+        for (int k = 1; k <= 3; ++k)
+            server.add_file(repo, QStringLiteral("Q8_0/") + QFileInfo(part(k)).fileName(), read_all(part(k)));
+        server.set_throttle(8192, 5);
+        const qint64 part1 = QFileInfo(part(1)).size();
+        QTemporaryDir tmp;
+        const QString models = tmp.filePath(QStringLiteral("models"));
+        DownloadRequest r;
+        r.repo = repo;
+        r.file = QStringLiteral("Q8_0/qwen2-tiny-00001-of-00003.gguf");
+        r.dest_dir = models;
+        auto files_left = [&] {
+            QStringList out;
+            for (QDirIterator it(models, QDir::Files, QDirIterator::Subdirectories); it.hasNext();)
+                out << QFileInfo(it.next()).fileName();
+            out.sort();
+            return out;
+        };
+        {
+            Downloader d(tmp.filePath(QStringLiteral("data")));
+            d.set_endpoint(server.endpoint());
+            qint64 done = 0;
+            connect(&d, &Downloader::progress, this, [&](qint64, qint64 b, qint64, double, double) { done = b; });
+            const qint64 id = d.start(r);
+            QTRY_VERIFY_WITH_TIMEOUT(done > part1 + 20000, 20000);  // inside part 2
+            QVERIFY(files_left().contains(QStringLiteral("qwen2-tiny-00001-of-00003.gguf")));
+            d.cancel(id);
+            QCOMPARE(files_left(), QStringList());
+        }
+        qint64 at_quit = 0;
+        {
+            Downloader d(tmp.filePath(QStringLiteral("data")));
+            d.set_endpoint(server.endpoint());
+            connect(&d, &Downloader::progress, this, [&](qint64, qint64 b, qint64, double, double) { at_quit = b; });
+            d.start(r);
+            QTRY_VERIFY_WITH_TIMEOUT(at_quit > part1 + 20000, 20000);
+        }  // quit mid part 2: its .part and sidecar stay
+        QCOMPARE(files_left(), (QStringList{QStringLiteral("qwen2-tiny-00001-of-00003.gguf"),
+                                            QStringLiteral("qwen2-tiny-00002-of-00003.gguf.part"),
+                                            QStringLiteral("qwen2-tiny-00002-of-00003.gguf.part.json")}));
+        server.set_throttle(0, 0);
+        Downloader d(tmp.filePath(QStringLiteral("data")));
+        d.set_endpoint(server.endpoint());
+        const QList<eg::library::PartialDownload> partial = d.partial_downloads(models);
+        QCOMPARE(partial.size(), 1);
+        QCOMPARE(partial[0].request.file, r.file);  // the model, by its first part
+        QVERIFY(partial[0].bytes_done >= at_quit - 16384 && partial[0].bytes_done > part1);
+        QString finished;
+        connect(&d, &Downloader::finished, this, [&](qint64, const QString& path, const QString&) { finished = path; });
+        const qint64 id = d.adopt(partial[0]);
+        const int cdn_before = server.cdn_requests();
+        d.resume(id);
+        QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 20000);
+        QCOMPARE(server.cdn_requests() - cdn_before, 2);  // parts 2 (resumed) and 3; part 1 not again
+        QVERIFY(server.requests.last().path.startsWith("/cdn/"));
+        for (int k = 1; k <= 3; ++k)
+            QCOMPARE(read_all(models + QStringLiteral("/Q8_0/") + QFileInfo(part(k)).fileName()), read_all(part(k)));
+        QVERIFY(load_error(finished).isEmpty());
+    }
+
     // The claim: the Hub's file list shows a split model as one row, its
     // first part, with the size of all its parts; an incomplete one not at all.
     void the_hub_listing_shows_a_split_model_as_one_row() {
