@@ -170,6 +170,15 @@ private slots:
         e = load_error(swapped.filePath(QStringLiteral("qwen2-tiny-00001-of-00003.gguf")));
         QVERIFY2(e.contains(QStringLiteral("qwen2-tiny-00002-of-00003.gguf: split.no: is 2")), qPrintable(e));
 
+        // A whole model under a part's name is not a part.
+        QTemporaryDir stray;
+        link_parts(stray.path());
+        QFile::remove(stray.filePath(QStringLiteral("qwen2-tiny-00002-of-00003.gguf")));
+        QFile::link(kWhole, stray.filePath(QStringLiteral("qwen2-tiny-00002-of-00003.gguf")));
+        e = load_error(stray.filePath(QStringLiteral("qwen2-tiny-00001-of-00003.gguf")));
+        QVERIFY2(e.contains(QStringLiteral("qwen2-tiny-00002-of-00003.gguf: split.count: missing: the file is not a part")),
+                 qPrintable(e));
+
         // A later part opened alone names the first.
         e = load_error(part(2));
         QVERIFY2(e.contains(QStringLiteral("split.no: this is part 2 of 3")) &&

@@ -391,6 +391,9 @@ Status GgufFile::open_parts() {
         GgufFile& p = *part.value();
         int64_t pc = 1, pn = 0;
         if (auto s = split_fields(p, &pc, &pn); !s) return s;
+        if (!p.find(kSplitCount))
+            return p.error(kSplitCount, "missing: the file is not a part of a split model, but " + path_ +
+                                            " says its part " + std::to_string(k + 1) + " has this name");
         if (pc != count)
             return p.error(kSplitCount, "is " + std::to_string(pc) + ", but the first part " + path_ + " says " +
                                             std::to_string(count) + " (parts of different models?)");
