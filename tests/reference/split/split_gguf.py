@@ -9,6 +9,12 @@ metadata key, each part carries split.no / split.count / split.tensors.count
 are divided in order, their bytes copied unchanged. The engine must answer
 with exactly the logits of the unsplit file (tests/library/test_split_model).
 
+The committed fixtures beside this script were made from the repository
+root with
+
+    ~/.cache/engram-desktop/refenv/bin/python tests/reference/split/split_gguf.py \
+        tests/reference/arch/qwen2-tiny.gguf tests/reference/split/qwen2-tiny --parts 3
+
 Runs in ~/.cache/engram-desktop/refenv (gguf-py 0.19).
 """
 import argparse
