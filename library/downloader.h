@@ -1,9 +1,11 @@
-// Downloader: fetches model files from a Hugging Face–style endpoint into
-// <dest>/<file>.part (+ a .part.json sidecar), resumes with HTTP Range, also
-// after a restart, checks disk space before the first byte, hashes while
-// streaming, verifies SHA-256 and GGUF, then renames the file into place.
-// The sidecar's format is known here only: partial_downloads() reads it for
-// others. Failures come as a DownloadError (a kind and a sentence).
+// Downloader: fetches model files from a Hugging Face-style endpoint into
+// <dest>/<the file's path in the repo>.part (+ a .part.json sidecar),
+// resumes with HTTP Range, also after a restart, checks disk space before
+// the first byte, hashes while streaming, verifies SHA-256 and GGUF, then
+// renames the file into place; a split model's parts are one download. The
+// sidecar's format is known here only (download_files.h): partial_downloads()
+// reads it for others. Failures come as a DownloadError (a kind and a
+// sentence).
 #pragma once
 
 #include <QElapsedTimer>
