@@ -29,6 +29,7 @@ struct DownloadError {
         Checksum,        // the SHA-256 differs from the catalog's or the etag's
         InvalidFile,     // not a GGUF file the engine can open
         BadResponse,     // the Hub's answer could not be read (search, file listing)
+        Unsupported,     // an architecture or quant type the engine does not run (said before any byte)
     };
     Kind kind = Kind::Network;
     QString message;

@@ -15,10 +15,12 @@
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
 
+#include "library/download_files.h"
 #include "library/gguf_check.h"
 #include "store/result_qt.h"
 #include "plan/planner.h"
@@ -46,6 +48,18 @@ struct Downloader::Task {
     qint64 total_bytes = -1;
     QString sidecar_etag;  // the etag the .part was fetched under
     QStringList tls_errors;
+    // A split model (NAME-00001-of-0000N.gguf, gguf_check.h model_files):
+    // its parts are fetched one after the other under this one id, each
+    // resumed, hashed and verified as a single file is; req, url and the
+    // paths above are the current part's.
+    QStringList parts;               // empty for a single file
+    int part_index = 0;
+    qint64 parts_done_bytes = 0;     // bytes of the parts already in place
+    QString first_expected_sha256;   // the request's: it is part 1's
+    qint64 first_expected_bytes = -1;// the request's size: checked against free disk before part 1
+    QString first_final_path, first_sha256;
+    QString key_part_path;           // part_path_for(the request as started): adopt() matches it
+    bool hub_checked = false;        // the name's quant tag and the Hub's architecture were asked
     QTimer stall;
     bool running = false;
     QElapsedTimer clock;
@@ -56,50 +70,10 @@ struct Downloader::Task {
 namespace {
 
 using Kind = DownloadError::Kind;
+using namespace download_files;
 
 // IEC units, as the planner and every view in the window word sizes.
 QString bytes_text(qint64 bytes) { return QString::fromStdString(eg::format_bytes(bytes > 0 ? quint64(bytes) : 0)); }
-
-// {endpoint}/{repo}/resolve/{revision}/{file}: the revision is one path
-// segment ("refs/pr/1" -> refs%2Fpr%2F1); the file's own folders stay folders.
-QUrl resolve_url(const QString& endpoint, const QString& repo, const QString& revision, const QString& file) {
-    return QUrl(QStringLiteral("%1/%2/resolve/%3/%4")
-                    .arg(endpoint, repo, QString::fromLatin1(QUrl::toPercentEncoding(revision)), file));
-}
-
-// The sidecar <file>.part.json: what the .part was fetched from, so that a
-// later run continues only the same file (and knows which one it is).
-struct Sidecar {
-    QString url;
-    QString etag;             // the server's etag the bytes were fetched under
-    QString expected_sha256;  // the request's, when it had one
-    qint64 total_bytes = -1;
-};
-
-QString sidecar_path_of(const QString& part_path) { return part_path + QStringLiteral(".json"); }
-
-std::optional<Sidecar> read_sidecar(const QString& part_path) {
-    QFile side(sidecar_path_of(part_path));
-    if (!side.open(QIODevice::ReadOnly)) return std::nullopt;
-    const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
-    Sidecar s;
-    s.url = o.value(QStringLiteral("url")).toString();
-    s.etag = o.value(QStringLiteral("etag")).toString();
-    s.expected_sha256 = o.value(QStringLiteral("expected_sha256")).toString();
-    s.total_bytes = o.value(QStringLiteral("total_bytes")).toInteger(-1);
-    return s;
-}
-
-void write_sidecar(const QString& part_path, const Sidecar& s, qint64 bytes) {
-    QJsonObject o;
-    o[QStringLiteral("url")] = s.url;
-    o[QStringLiteral("etag")] = s.etag;
-    o[QStringLiteral("expected_sha256")] = s.expected_sha256;
-    o[QStringLiteral("bytes")] = qMax<qint64>(bytes, 0);
-    o[QStringLiteral("total_bytes")] = s.total_bytes;
-    QFile f(sidecar_path_of(part_path));
-    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
-}
 
 QString strip_etag(QString etag) {
     etag = etag.trimmed();
@@ -163,7 +137,13 @@ eg::Status Downloader::set_token(const QString& token) {
 }
 
 QString Downloader::final_path_for(const DownloadRequest& r) {
-    return QDir(r.dest_dir).filePath(QFileInfo(r.file).fileName());
+    // The repository's folders are kept (Q4_K_M/x.gguf and Q8_0/x.gguf are
+    // two files), but never a path that climbs out of dest_dir.
+    QString rel = QDir::cleanPath(r.file);
+    while (rel.startsWith(u'/')) rel.remove(0, 1);
+    if (rel.isEmpty() || rel == QStringLiteral("..") || rel.startsWith(QStringLiteral("../")))
+        rel = QFileInfo(r.file).fileName();
+    return QDir(r.dest_dir).filePath(rel);
 }
 
 QString Downloader::part_path_for(const DownloadRequest& r) { return final_path_for(r) + QStringLiteral(".part"); }
@@ -175,16 +155,53 @@ bool Downloader::is_running(qint64 id) const {
     return t && t->running;
 }
 
+void Downloader::set_part(Task& t, int index) {
+    t.part_index = index;
+    if (!t.parts.isEmpty()) {
+        t.req.file = t.parts[index];
+        // The request's checksum is the first part's; the others are checked
+        // against the Hub's X-Linked-Etag (their LFS SHA-256).
+        t.req.expected_sha256 = index == 0 ? t.first_expected_sha256 : QString();
+        t.req.expected_size_bytes = index == 0 ? t.first_expected_bytes : -1;
+    }
+    t.url = resolve_url(endpoint_, t.req.repo, t.req.revision, t.req.file);
+    t.final_path = final_path_for(t.req);
+    t.part_path = part_path_for(t.req);
+    t.sidecar_path = sidecar_path_of(t.part_path);
+    if (t.part.isOpen()) t.part.close();
+    t.part.setFileName(t.part_path);
+    t.hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    t.hashed_bytes = -1;
+    t.total_bytes = -1;
+    t.linked_etag.clear();
+    t.linked_size_bytes = -1;
+    t.sidecar_etag.clear();
+}
+
 Downloader::Task* Downloader::make_task(const DownloadRequest& request) {
     auto* t = new Task;
     t->id = next_id_++;
     t->req = request;
     if (t->req.revision.isEmpty()) t->req.revision = QStringLiteral("main");
-    t->url = resolve_url(endpoint_, t->req.repo, t->req.revision, t->req.file);
-    t->final_path = final_path_for(t->req);
-    t->part_path = part_path_for(t->req);
-    t->sidecar_path = sidecar_path_of(t->part_path);
-    t->part.setFileName(t->part_path);
+    t->key_part_path = QFileInfo(part_path_for(t->req)).absoluteFilePath();
+    // Any part of a split model fetches the whole model.
+    const QStringList files = split_of_part(t->req.file);
+    int first = 0;
+    if (files.size() > 1) {
+        t->parts = files;
+        t->first_expected_sha256 = t->req.expected_sha256;
+        t->first_expected_bytes = t->req.expected_size_bytes;
+        DownloadRequest r = t->req;
+        r.file = files[0];
+        t->first_final_path = final_path_for(r);
+        // Parts an earlier run put in place (verified then) are not fetched again.
+        for (; first + 1 < files.size(); ++first) {
+            r.file = files[first];
+            if (!QFileInfo(final_path_for(r)).isFile() || QFileInfo::exists(part_path_for(r))) break;
+            t->parts_done_bytes += QFileInfo(final_path_for(r)).size();
+        }
+    }
+    set_part(*t, first);
     t->stall.setSingleShot(true);
     connect(&t->stall, &QTimer::timeout, this, [this, t] {
         fail(*t,
@@ -206,45 +223,12 @@ qint64 Downloader::start(const DownloadRequest& request) {
     return id;
 }
 
-QList<PartialDownload> Downloader::partial_downloads(const QString& dir) const {
-    QList<PartialDownload> out;
-    const QString prefix = endpoint_ + QLatin1Char('/');
-    for (const QFileInfo& part : QDir(dir).entryInfoList({QStringLiteral("*.part")}, QDir::Files, QDir::Name)) {
-        if (part.size() <= 0) continue;
-        const std::optional<Sidecar> side = read_sidecar(part.absoluteFilePath());
-        // Another endpoint's (or no sidecar): start() would not continue these bytes.
-        if (!side || !side->url.startsWith(prefix)) continue;
-        const QString rest = side->url.mid(prefix.size());
-        const int at = rest.indexOf(QStringLiteral("/resolve/"));
-        if (at <= 0) continue;
-        const QString rev_file = rest.mid(at + 9);
-        const int slash = rev_file.indexOf(QLatin1Char('/'));
-        if (slash <= 0 || slash + 1 >= rev_file.size()) continue;
-        PartialDownload p;
-        p.request.repo = rest.left(at);
-        p.request.revision = QUrl::fromPercentEncoding(rev_file.left(slash).toUtf8());
-        p.request.file = rev_file.mid(slash + 1);
-        p.request.dest_dir = dir;
-        p.request.expected_sha256 = side->expected_sha256;
-        p.request.expected_size_bytes = side->total_bytes;
-        // Only what start() would resolve to the same URL and .part.
-        if (resolve_url(endpoint_, p.request.repo, p.request.revision, p.request.file).toString() != side->url ||
-            QFileInfo(part_path_for(p.request)).absoluteFilePath() != part.absoluteFilePath())
-            continue;
-        p.part_path = part.absoluteFilePath();
-        p.bytes_done = part.size();
-        p.bytes_total = side->total_bytes;
-        out.push_back(p);
-    }
-    return out;
-}
-
 qint64 Downloader::adopt(const PartialDownload& partial) {
     const QString part = QFileInfo(part_path_for(partial.request)).absoluteFilePath();
     for (const Task* t : std::as_const(tasks_))
-        if (QFileInfo(t->part_path).absoluteFilePath() == part) return t->id;
+        if (t->key_part_path == part) return t->id;
     Task* t = make_task(partial.request);  // not running: resume() continues it
-    t->total_bytes = partial.bytes_total;   // kept in the sidecar when it is paused again
+    if (t->parts.isEmpty()) t->total_bytes = partial.bytes_total;  // kept in the sidecar when it is paused again
     return t->id;
 }
 
@@ -298,7 +282,15 @@ void Downloader::resume(qint64 id) {
 
 void Downloader::continue_resume(Task& t) {
     t.sample_bytes = t.hashed_bytes;
+    if (!t.hub_checked) {
+        // What the engine does not run is refused before a byte of it is fetched.
+        if (auto ok = runnable_on_hub(t.req.repo, t.parts.isEmpty() ? t.req.file : t.parts[0], QString()); !ok) {
+            fail(t, {Kind::Unsupported, error_text(ok)}, true);
+            return;
+        }
+    }
     if (t.req.expected_size_bytes > 0 && !check_disk(t, t.req.expected_size_bytes - t.hashed_bytes)) return;
+    if (!t.hub_checked) return ask_hub(t);
     t.hops = 0;
     send(t, t.url, true);
 }
@@ -323,6 +315,12 @@ void Downloader::cancel(qint64 id) {
     t->part.close();
     QFile::remove(t->part_path);
     QFile::remove(t->sidecar_path);
+    // A split model is one item: the parts already in place go too.
+    for (int k = 0; k < t->part_index; ++k) {
+        DownloadRequest r = t->req;
+        r.file = t->parts[k];
+        QFile::remove(final_path_for(r));
+    }
     t->running = false;
     // Deleted later: cancel() may be called from inside this task's signal.
     QTimer::singleShot(0, this, [t] { delete t; });
@@ -330,8 +328,9 @@ void Downloader::cancel(qint64 id) {
 }
 
 bool Downloader::prepare_part(Task& t) {
-    if (!QDir().mkpath(t.req.dest_dir)) {
-        fail(t, {Kind::Disk, QStringLiteral("cannot create the folder %1").arg(t.req.dest_dir)}, true);
+    const QString folder = QFileInfo(t.part_path).absolutePath();
+    if (!QDir().mkpath(folder)) {
+        fail(t, {Kind::Disk, QStringLiteral("cannot create the folder %1").arg(folder)}, true);
         return false;
     }
     // Unbuffered: a full disk shows up in write(), not later in a flush.
@@ -394,6 +393,42 @@ void Downloader::send(Task& t, const QUrl& url, bool first_hop) {
         for (const QSslError& e : errors) tp->tls_errors << e.errorString();
     });
     t.stall.start(stall_timeout_ms_);
+}
+
+void Downloader::ask_hub(Task& t) {
+    // GET /api/models/REPO/revision/REV: its "gguf" field holds the
+    // architecture Hugging Face read from the repository's GGUF files. No
+    // answer, or none that says, is no refusal: the file's own header is
+    // checked once it is here.
+    QNetworkRequest request(QUrl(QStringLiteral("%1/api/models/%2/revision/%3")
+                                     .arg(endpoint_, t.req.repo,
+                                          QString::fromLatin1(QUrl::toPercentEncoding(t.req.revision)))));
+    request.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("engram-desktop"));
+    request.setTransferTimeout(15000);
+    if (const QString tok = token(); !tok.isEmpty()) request.setRawHeader("Authorization", "Bearer " + tok.toUtf8());
+    t.reply = nam_.get(request);
+    Task* tp = &t;
+    connect(t.reply, &QNetworkReply::finished, this, [this, tp] {
+        QNetworkReply* r = tp->reply;
+        if (!r) return;
+        tp->reply = nullptr;
+        r->deleteLater();
+        tp->hub_checked = true;
+        const int status = r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        QString arch;
+        if (status == 200)
+            arch = QJsonDocument::fromJson(r->readAll())
+                       .object()
+                       .value(QStringLiteral("gguf"))
+                       .toObject()
+                       .value(QStringLiteral("architecture"))
+                       .toString();
+        if (auto ok = runnable_on_hub(tp->req.repo, tp->req.file, arch); !ok) {
+            fail(*tp, {Kind::Unsupported, error_text(ok)}, true);
+            return;
+        }
+        continue_resume(*tp);
+    });
 }
 
 void Downloader::detach(Task& t) {
@@ -583,7 +618,7 @@ void Downloader::complete(Task& t) {
         t.verifying = true;
         const qint64 id = t.id;
         const quint64 generation = t.generation;
-        QtConcurrent::run([path = t.part_path] { return check_gguf(path); })
+        QtConcurrent::run([path = t.part_path] { return check_gguf_part(path); })
             .then(this, [this, id, generation, got](const eg::Status& gguf) {
                 Task* tp = task(id);
                 if (!tp || tp->generation != generation) return;  // cancelled meanwhile
@@ -592,7 +627,7 @@ void Downloader::complete(Task& t) {
             });
         return;
     }
-    install(t, got, check_gguf(t.part_path));
+    install(t, got, check_gguf_part(t.part_path));
 }
 
 void Downloader::install(Task& t, const QString& got, const eg::Status& gguf) {
@@ -615,10 +650,38 @@ void Downloader::install(Task& t, const QString& got, const eg::Status& gguf) {
     QFile::remove(t.sidecar_path);
     t.running = false;
     const qint64 id = t.id;
-    const QString final_path = t.final_path;
+    QString final_path = t.final_path;
+    QString sha256 = got;
+    if (!t.parts.isEmpty()) {
+        if (t.part_index == 0) t.first_sha256 = got;
+        t.parts_done_bytes += QFileInfo(t.final_path).size();
+        if (t.part_index + 1 < t.parts.size()) {
+            set_part(t, t.part_index + 1);
+            resume(id);  // the next part, under the same id
+            return;
+        }
+        // Every part is here: the parts must make one model together.
+        final_path = t.first_final_path;
+        if (auto whole = check_gguf(final_path); !whole) {
+            for (const QString& f : model_files(final_path)) QFile::remove(f);
+            t.parts_done_bytes = 0;
+            set_part(t, 0);
+            fail(t,
+                 {Kind::InvalidFile,
+                  QStringLiteral("the parts do not make one model (%1); they were deleted").arg(error_text(whole))},
+                 false);
+            return;
+        }
+        if (t.first_sha256.isEmpty()) {
+            // Part 1 was put in place by an earlier run.
+            auto sha = sha256_of_file(final_path);
+            if (sha) t.first_sha256 = sha.value();
+        }
+        sha256 = t.first_sha256;
+    }
     tasks_.remove(id);
     QTimer::singleShot(0, this, [tp = &t] { delete tp; });
-    emit finished(id, final_path, got);
+    emit finished(id, final_path, sha256);
 }
 
 void Downloader::fail(Task& t, const DownloadError& error, bool keep_part) {
@@ -655,10 +718,17 @@ void Downloader::report_progress(Task& t, bool force) {
     }
     if (!force && now_ms - t.last_report_ms < 100) return;
     t.last_report_ms = now_ms;
-    const double eta_s = (t.total_bytes > 0 && t.bytes_per_s > 0)
-                             ? double(t.total_bytes - t.hashed_bytes) / t.bytes_per_s
-                             : -1.0;
-    emit progress(t.id, t.hashed_bytes, t.total_bytes, t.bytes_per_s, eta_s);
+    // A split model is one bar: the parts in place, plus this one; the parts
+    // still to come are taken to be as large as this one (gguf-split and
+    // gguf-py cut them alike) until they are fetched.
+    const qint64 done = t.parts_done_bytes + qMax<qint64>(t.hashed_bytes, 0);
+    qint64 total = t.total_bytes;
+    if (!t.parts.isEmpty()) {
+        const qint64 later_parts = t.parts.size() - 1 - t.part_index;
+        total = t.total_bytes >= 0 ? t.parts_done_bytes + t.total_bytes * (1 + later_parts) : -1;
+    }
+    const double eta_s = (total > 0 && t.bytes_per_s > 0) ? double(total - done) / t.bytes_per_s : -1.0;
+    emit progress(t.id, done, total, t.bytes_per_s, eta_s);
 }
 
 }  // namespace eg::library

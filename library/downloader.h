@@ -1,9 +1,11 @@
-// Downloader: fetches model files from a Hugging Face–style endpoint into
-// <dest>/<file>.part (+ a .part.json sidecar), resumes with HTTP Range, also
-// after a restart, checks disk space before the first byte, hashes while
-// streaming, verifies SHA-256 and GGUF, then renames the file into place.
-// The sidecar's format is known here only: partial_downloads() reads it for
-// others. Failures come as a DownloadError (a kind and a sentence).
+// Downloader: fetches model files from a Hugging Face-style endpoint into
+// <dest>/<the file's path in the repo>.part (+ a .part.json sidecar),
+// resumes with HTTP Range, also after a restart, checks disk space before
+// the first byte, hashes while streaming, verifies SHA-256 and GGUF, then
+// renames the file into place; a split model's parts are one download. The
+// sidecar's format is known here only (download_files.h): partial_downloads()
+// reads it for others. Failures come as a DownloadError (a kind and a
+// sentence).
 #pragma once
 
 #include <QElapsedTimer>
@@ -23,13 +25,18 @@ class QNetworkReply;
 
 namespace eg::library {
 
+// One model: a file, or every part of a split model when `file` is one of
+// its parts (NAME-0000k-of-0000N.gguf): one id, one progress, finished()
+// once all are in place, with the first part's path and SHA-256.
 struct DownloadRequest {
     QString repo;                      // "org/name"
     QString revision = QStringLiteral("main");
-    QString file;                      // path inside the repo, e.g. "model.Q4_K_M.gguf"
-    QString dest_dir;                  // created if missing
-    QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag
-    qint64 expected_size_bytes = -1;   // optional; checked against free disk before any request
+    QString file;                      // path inside the repo, e.g. "Q4_K_M/model.Q4_K_M.gguf"
+    QString dest_dir;                  // created if missing; the file's folders in the repo are kept below it
+    QString expected_sha256;           // optional (a catalog value); else X-Linked-Etag. A split model: part 1's
+    // Optional; checked against free disk before any request. A split model:
+    // all parts together (the Hub listing's) or part 1's, checked before part 1.
+    qint64 expected_size_bytes = -1;
 };
 
 // A download that stopped before its end (paused, failed, or the app quit)
@@ -109,6 +116,8 @@ private:
     void fail(Task& t, const DownloadError& error, bool keep_part);
     void detach(Task& t);  // aborts the reply without reporting
     void save_sidecar(const Task& t) const;
+    void set_part(Task& t, int index);
+    void ask_hub(Task& t);  // the repository's GGUF metadata, before the first byte  // makes part `index` of a split model the current file
     bool prepare_part(Task& t);  // opens .part, drops one that is not ours
     bool rehash_part(Task& t);   // hashes what the .part holds (this thread)
     void continue_resume(Task& t);  // after the .part is hashed: the request

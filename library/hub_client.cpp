@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "library/download_errors.h"
+#include "library/gguf_check.h"
 #include "store/result_qt.h"
 
 namespace eg::library {
@@ -48,7 +49,24 @@ eg::Result<QList<HubFile>> parse_tree_json(const QByteArray& json) {
         if (lfs.contains(QStringLiteral("size"))) f.size_bytes = lfs.value(QStringLiteral("size")).toInteger();
         out.push_back(f);
     }
-    return out;
+    // A split model is one item: its first part stands for all of them.
+    QList<HubFile> grouped;
+    for (const HubFile& f : std::as_const(out)) {
+        if (is_later_split_part(f.path)) continue;
+        HubFile g = f;
+        const QStringList parts = model_files(f.path);
+        if (parts.size() > 1) {
+            qint64 total = 0;
+            int found = 0;
+            for (const HubFile& p : std::as_const(out))
+                if (parts.contains(p.path)) total += p.size_bytes, ++found;
+            if (found != parts.size()) continue;  // an incomplete split model cannot be run
+            g.size_bytes = total;
+            g.parts = int(parts.size());
+        }
+        grouped.push_back(g);
+    }
+    return grouped;
 }
 
 HubClient::HubClient(QObject* parent) : QObject(parent) {

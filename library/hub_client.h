@@ -19,14 +19,16 @@ struct HubModel {
 };
 
 struct HubFile {
-    QString path;         // inside the repo
-    qint64 size_bytes = 0;
-    QString sha256;       // lfs.oid when the file is in LFS, else empty
+    QString path;         // inside the repo; a split model's first part
+    qint64 size_bytes = 0;// a split model: all its parts listed together
+    QString sha256;       // lfs.oid when the file is in LFS, else empty (a split model: part 1's)
+    int parts = 1;        // a split model's parts (they download as one item)
 };
 
 // The JSON parsers, public so they can be tested on fixtures.
 eg::Result<QList<HubModel>> parse_search_json(const QByteArray& json);
-eg::Result<QList<HubFile>> parse_tree_json(const QByteArray& json);  // .gguf entries only
+// .gguf entries only; a split model is one entry, its first part, when all its parts are listed.
+eg::Result<QList<HubFile>> parse_tree_json(const QByteArray& json);
 
 class HubClient : public QObject {
     Q_OBJECT

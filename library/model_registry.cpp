@@ -28,7 +28,7 @@ InstalledModel downloaded_model(const QString& repo, const QString& revision, co
     m.repo = repo;
     m.file = file;
     m.revision = revision.isEmpty() ? QStringLiteral("main") : revision;
-    m.size_bytes = QFileInfo(path).size();
+    m.size_bytes = model_bytes(path);  // all parts of a split model
     m.sha256 = sha256;
     m.added_at = QDateTime::currentDateTimeUtc();
     return m;
@@ -52,6 +52,7 @@ eg::Status ModelRegistry::open(const QString& db_path) {
                        " file TEXT NOT NULL DEFAULT '', revision TEXT NOT NULL DEFAULT '',"
                        " size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,"
                        " added_at INTEGER NOT NULL, last_used_at INTEGER)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS user_folders (path TEXT PRIMARY KEY, added_at INTEGER NOT NULL)"),
     };
     for (const QString& s : statements)
         if (!q.exec(s)) return to_error(s + QStringLiteral(": ") + q.lastError().text());
@@ -90,8 +91,13 @@ eg::Result<qint64> ModelRegistry::add(const InstalledModel& m) {
 eg::Status ModelRegistry::remove(qint64 id, bool delete_file) {
     const auto m = find(id);
     if (!m) return to_error(QStringLiteral("this model is no longer registered"));
-    if (delete_file && QFile::exists(m->path) && !QFile::remove(m->path))
-        return to_error(QStringLiteral("cannot delete %1").arg(m->path));
+    // Another program's file is its to delete: that program would break.
+    if (delete_file && is_other_app_source(m->source))
+        return to_error(QStringLiteral("%1 belongs to %2; delete it there (Engram Desktop only forgets it)")
+                            .arg(m->path, source_label(m->source)));
+    if (delete_file)
+        for (const QString& f : model_files(m->path))  // every part of a split model
+            if (QFile::exists(f) && !QFile::remove(f)) return to_error(QStringLiteral("cannot delete %1").arg(f));
     QSqlQuery q(db_);
     q.prepare(QStringLiteral("DELETE FROM models WHERE id = ?"));
     q.addBindValue(id);
@@ -154,19 +160,37 @@ eg::Status ModelRegistry::touch_last_used(qint64 id) {
 eg::Result<qint64> ModelRegistry::import_file(const QString& path, ImportMode mode, const QString& models_dir) {
     if (auto gguf = check_gguf(path); !gguf)
         return to_error(QStringLiteral("not a valid GGUF file: %1").arg(error_text(gguf)));
+    // What the engine does not run is said now, before anything is copied.
+    if (auto runnable = check_runnable_file(path); !runnable) return runnable.error();
     QString target = QFileInfo(path).absoluteFilePath();
     if (mode == ImportMode::Copy) {
         QDir().mkpath(models_dir);
         target = QDir(models_dir).filePath(QFileInfo(path).fileName());
         if (QFileInfo(target).absoluteFilePath() != QFileInfo(path).absoluteFilePath()) {
             // Copied under a temporary name, then renamed: never a half copy under the real name.
-            const QString tmp = target + QStringLiteral(".part");
-            QFile::remove(tmp);
-            if (!QFile::copy(path, tmp)) return to_error(QStringLiteral("cannot copy %1 to %2").arg(path, models_dir));
-            QFile::remove(target);
-            if (!QFile::rename(tmp, target)) {
+            // Every part of a split model, each under a temporary name first.
+            const QStringList sources = model_files(QFileInfo(path).absoluteFilePath());
+            QStringList copied;
+            const auto undo = [&] {
+                for (const QString& c : copied) QFile::remove(c);
+            };
+            for (const QString& src : sources) {
+                const QString dst = QDir(models_dir).filePath(QFileInfo(src).fileName());
+                const QString tmp = dst + QStringLiteral(".part");
                 QFile::remove(tmp);
-                return to_error(QStringLiteral("cannot move the copy to %1").arg(target));
+                if (!QFile::copy(src, tmp)) {
+                    undo();
+                    return to_error(QStringLiteral("cannot copy %1 to %2").arg(src, models_dir));
+                }
+                copied << tmp;
+            }
+            for (const QString& tmp : std::as_const(copied)) {
+                const QString dst = tmp.chopped(5);
+                QFile::remove(dst);
+                if (!QFile::rename(tmp, dst)) {
+                    undo();
+                    return to_error(QStringLiteral("cannot move the copy to %1").arg(dst));
+                }
             }
         }
     }
@@ -175,7 +199,7 @@ eg::Result<qint64> ModelRegistry::import_file(const QString& path, ImportMode mo
     InstalledModel m;
     m.path = target;
     m.source = QStringLiteral("imported");
-    m.size_bytes = QFileInfo(target).size();
+    m.size_bytes = model_bytes(target);
     m.sha256 = sha.value();
     return add(m);
 }
@@ -193,16 +217,68 @@ eg::Result<bool> ModelRegistry::scan_folder(const QString& models_dir) {
     const QFileInfoList files = QDir(models_dir).entryInfoList({QStringLiteral("*.gguf")}, QDir::Files | QDir::Readable,
                                                                QDir::Name);
     for (const QFileInfo& f : files) {
-        if (find_by_path(f.absoluteFilePath())) continue;
+        if (is_later_split_part(f.fileName()) || find_by_path(f.absoluteFilePath())) continue;
         InstalledModel m;
         m.path = f.absoluteFilePath();
         m.source = kFolderSource;
-        m.size_bytes = f.size();
+        m.size_bytes = model_bytes(f.absoluteFilePath());
         m.added_at = QDateTime::currentDateTimeUtc();
         if (auto id = add(m); !id) return id.error();
         changed = true;
     }
     return changed;
+}
+
+eg::Result<bool> ModelRegistry::sync_found(const QList<FoundModel>& found) {
+    bool changed = false;
+    for (const FoundModel& f : found) {
+        const auto known = find_by_path(f.path);
+        // Downloads and imports keep their own entry; a found one is not re-added.
+        if (known && (known->source != f.source || (known->size_bytes == f.size_bytes && known->repo == f.name)))
+            continue;
+        InstalledModel m;
+        m.path = f.path;
+        m.source = f.source;
+        m.repo = f.name;
+        m.file = f.file;
+        m.size_bytes = f.size_bytes;
+        m.added_at = known ? known->added_at : QDateTime::currentDateTimeUtc();
+        if (auto id = add(m); !id) return id.error();
+        changed = true;
+    }
+    return changed;
+}
+
+QStringList ModelRegistry::user_folders() const {
+    QStringList out;
+    QSqlQuery q(db_);
+    if (!q.exec(QStringLiteral("SELECT path FROM user_folders ORDER BY added_at, path"))) return out;
+    while (q.next()) out << q.value(0).toString();
+    return out;
+}
+
+eg::Status ModelRegistry::add_user_folder(const QString& folder) {
+    const QFileInfo fi(folder);
+    if (!fi.isDir()) return to_error(QStringLiteral("%1 is not a folder").arg(folder));
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("INSERT OR IGNORE INTO user_folders (path, added_at) VALUES (?, ?)"));
+    q.addBindValue(fi.absoluteFilePath());
+    q.addBindValue(QDateTime::currentDateTimeUtc().toMSecsSinceEpoch());
+    if (!q.exec()) return to_error(q.lastError().text());
+    return {};
+}
+
+eg::Status ModelRegistry::remove_user_folder(const QString& folder) {
+    QSqlQuery q(db_);
+    q.prepare(QStringLiteral("DELETE FROM user_folders WHERE path = ?"));
+    q.addBindValue(QFileInfo(folder).absoluteFilePath());
+    if (!q.exec()) return to_error(q.lastError().text());
+    // Its models are forgotten with it (their files stay where they are).
+    q.prepare(QStringLiteral("DELETE FROM models WHERE source = ? AND path LIKE ?"));
+    q.addBindValue(kSourceUserFolder);
+    q.addBindValue(QFileInfo(folder).absoluteFilePath() + QStringLiteral("/%"));
+    if (!q.exec()) return to_error(q.lastError().text());
+    return {};
 }
 
 QJsonArray ModelRegistry::to_json(const QList<InstalledModel>& models) {

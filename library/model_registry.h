@@ -13,14 +13,19 @@
 #include <optional>
 
 #include "core/result.h"
+#include "library/other_apps.h"
 
 namespace eg::library {
 
 struct InstalledModel {
     qint64 id = 0;
     QString path;      // absolute path of the .gguf
-    QString source;    // "huggingface", "imported", or "folder" (found in the models folder)
-    QString repo, file, revision;  // empty for imported and found files
+    // "huggingface", "imported", "folder" (found in the models folder), or
+    // another program's (library/other_apps.h: "hf-cache", "ollama", ...)
+    QString source;
+    // A download's repository, file and revision; another program's model:
+    // its name there ("org/name", "llama3.2:1b") and file. Else empty.
+    QString repo, file, revision;
     qint64 size_bytes = 0;
     QString sha256;    // empty for found files (not hashed: they may be large)
     QDateTime added_at, last_used_at;  // UTC; last_used_at is null until first use
@@ -60,6 +65,18 @@ public:
     // and forgets "folder" entries whose file is gone. Returns whether the
     // registry changed.
     eg::Result<bool> scan_folder(const QString& models_dir);
+
+    // Registers the models other programs keep (library/other_apps.h) where
+    // they are: new ones are added, a known path with the same size is not
+    // touched (the scan's cache), and entries whose file went stay, shown as
+    // missing. Returns whether the registry changed.
+    eg::Result<bool> sync_found(const QList<FoundModel>& found);
+
+    // The folders the user added to the places searched for models (source
+    // "user-folder"), in the order added.
+    QStringList user_folders() const;
+    eg::Status add_user_folder(const QString& folder);
+    eg::Status remove_user_folder(const QString& folder);
 
     static QJsonArray to_json(const QList<InstalledModel>& models);
 

@@ -138,6 +138,17 @@ void FakeHfServer::handle(QTcpSocket* s, const Request& r) {
         if (!any) return reply(s, 404, "Not Found", {json_type}, R"({"error":"Repository not found"})");
         return reply(s, 200, "OK", {json_type}, QJsonDocument(out).toJson(QJsonDocument::Compact));
     }
+    if (path.startsWith(QStringLiteral("/api/models/"))) {
+        // A model's own page: /api/models/REPO or /api/models/REPO/revision/REV.
+        QString repo = path.mid(12);
+        if (const int at = repo.indexOf(QStringLiteral("/revision/")); at > 0) repo = repo.left(at);
+        const bool known = std::any_of(files_.cbegin(), files_.cend(), [&](const File& f) { return f.repo == repo; });
+        if (!known) return reply(s, 404, "Not Found", {json_type}, R"({"error":"Repository not found"})");
+        QJsonObject model{{"id", repo}, {"modelId", repo}, {"tags", QJsonArray{"gguf"}}};
+        if (gguf_arch_.contains(repo))
+            model["gguf"] = QJsonObject{{"total", 1000000}, {"architecture", gguf_arch_.value(repo)}, {"context_length", 2048}};
+        return reply(s, 200, "OK", {json_type}, QJsonDocument(model).toJson(QJsonDocument::Compact));
+    }
     const int resolve = raw.indexOf(QStringLiteral("/resolve/"));
     if (resolve > 0) {
         const QString repo = QUrl::fromPercentEncoding(raw.mid(1, resolve - 1).toLatin1());

@@ -31,6 +31,9 @@ public:
 
     void add_file(const QString& repo, const QString& file, const QByteArray& bytes, qint64 downloads = 0);
     void set_gated(const QString& repo, const QByteArray& token) { gated_[repo] = token; }
+    // /api/models/REPO[/revision/REV] answers with {"gguf": {"architecture": arch}},
+    // as the Hub does for a repository of GGUF files.
+    void set_gguf_architecture(const QString& repo, const QString& arch) { gguf_arch_[repo] = arch; }
 
     // Faults. Offsets are absolute positions in the file.
     void drop_at(qint64 offset) { drop_at_ = offset; }  // close the socket once the file was sent up to here; -1 off
@@ -63,6 +66,7 @@ private:
     QTcpServer server_;
     QList<File> files_;
     QHash<QString, QByteArray> gated_;
+    QHash<QString, QString> gguf_arch_;
     QHash<QTcpSocket*, QByteArray> buffers_;
     qint64 drop_at_ = -1;
     bool ignore_range_ = false;

@@ -85,6 +85,7 @@ struct Library {
     std::unique_ptr<DownloadCenter> downloads;
     std::unique_ptr<CatalogModel> catalog;    // QML `library`
     std::unique_ptr<LibraryActions> actions;  // QML `libraryActions`
+    QList<eg::library::ScanPlace> places;     // set before init() to list other programs' models
 
     bool init(const QString& endpoint, qint64 model_size) {
         if (!dir.isValid()) return false;
@@ -104,7 +105,8 @@ struct Library {
         if (!f.open(QIODevice::WriteOnly)) return false;
         f.write(QJsonDocument(root).toJson());
         f.close();
-        models = std::make_unique<InstalledModels>(*registry, models_dir);
+        // Other programs' places: none unless the test makes them (never this machine's own).
+        models = std::make_unique<InstalledModels>(*registry, models_dir, places);
         start(endpoint);
         return catalog->error().isEmpty();
     }

@@ -1,5 +1,7 @@
 // The installed models (the registry: catalog downloads, Hugging Face
-// downloads, imports and files found in the models folder): size, source,
+// downloads, imports, files found in the models folder, and the models other
+// programs keep — Hugging Face cache, LM Studio, GPT4All, Jan, Ollama, the
+// user's folders — used where they are): size, source,
 // added and last-used dates, open the containing folder, use, delete.
 // `actions` is libraryActions (LibraryActions): actions.installed lists them,
 // actions.removeModel(id, deleteFile) removes one (actions.removeError says
@@ -89,6 +91,44 @@ ColumnLayout {
         }
     }
 
+    // The user's own folders, searched besides the other programs' places.
+    RowLayout {
+        Layout.fillWidth: true
+        Label {
+            objectName: "userFoldersLabel"
+            Layout.fillWidth: true
+            elide: Text.ElideMiddle
+            opacity: 0.7
+            text: root.actions && root.actions.userFolders.length > 0
+                  ? qsTr("Also looking in: %1").arg(root.actions.userFolders.join(", "))
+                  : qsTr("Models of Ollama, LM Studio, GPT4All, Jan and the Hugging Face cache are listed where they are.")
+        }
+        TextField {
+            id: folderField
+            objectName: "folderField"
+            Layout.preferredWidth: Math.round(fm.averageCharacterWidth * 28)
+            placeholderText: qsTr("Another folder with .gguf files")
+            onAccepted: addFolderButton.clicked()
+        }
+        Button {
+            id: addFolderButton
+            objectName: "addFolderButton"
+            text: qsTr("Add folder")
+            enabled: folderField.text.length > 0
+            onClicked: if (root.actions.addFolder(folderField.text)) folderField.text = ""
+        }
+        Button {
+            objectName: "rescanButton"
+            text: qsTr("Rescan")
+            onClicked: root.actions.refreshInstalled()
+        }
+    }
+    ErrorBanner {
+        objectName: "folderError"
+        Layout.fillWidth: true
+        message: root.actions && root.actions.folderError ? root.actions.folderError : ""
+    }
+
     ErrorBanner {
         id: removeError
         objectName: "removeError"
@@ -138,17 +178,20 @@ ColumnLayout {
                     }
                     Button {
                         objectName: "deleteButton"
-                        text: qsTr("Delete")
+                        // Another program's file is only ever forgotten.
+                        text: row.modelData.otherApp === true ? qsTr("Forget") : qsTr("Delete")
                         onClicked: confirm.ask(row.modelData)
                     }
                 }
                 Label {
+                    objectName: "installedSource"
                     Layout.fillWidth: true
                     wrapMode: Text.Wrap
                     opacity: 0.7
                     text: {
                         const m = row.modelData
-                        const source = m.source === "huggingface"
+                        const source = m.otherApp === true ? qsTr("%1, used where it is").arg(m.sourceLabel)
+                                : m.source === "huggingface"
                                 ? qsTr("Hugging Face %1").arg(m.repo)
                                 : m.source === "folder" ? qsTr("found in the models folder")
                                 : (m.inModelsDir ? qsTr("imported (copy)") : qsTr("imported (used where it is)"))
@@ -185,6 +228,8 @@ ColumnLayout {
         objectName: "confirmRemoveDialog"
         property var target: null
         readonly property bool copy: target !== null && target.inModelsDir === true
+        // Another program's file is only forgotten: deleting it would break that program.
+        readonly property bool foreign: target !== null && target.otherApp === true
 
         function ask(m) {
             target = m
@@ -203,6 +248,8 @@ ColumnLayout {
         contentItem: Label {
             wrapMode: Text.Wrap
             text: confirm.target === null ? ""
+                  : confirm.foreign ? qsTr("“%1” belongs to %2. Engram Desktop will forget it; the file stays for %2.")
+                                   .arg(confirm.target.name).arg(confirm.target.sourceLabel)
                   : confirm.copy ? qsTr("“%1” (%2) will be deleted from disk. This cannot be undone.")
                                    .arg(confirm.target.name).arg(confirm.target.sizeText)
                   : qsTr("“%1” is used where it is (%2). Delete the file from disk, or only remove it from the library?")
@@ -225,6 +272,7 @@ ColumnLayout {
             }
             Button {
                 objectName: "confirmDeleteButton"
+                visible: !confirm.foreign
                 text: qsTr("Delete file")
                 onClicked: confirm.remove(true)
             }

@@ -42,16 +42,50 @@ QString local_path(const QString& path_or_url) {
 
 }  // namespace
 
-InstalledModels::InstalledModels(eg::library::ModelRegistry& registry, const QString& models_dir, QObject* parent)
-    : QAbstractListModel(parent), registry_(registry), models_dir_(models_dir) {
+InstalledModels::InstalledModels(eg::library::ModelRegistry& registry, const QString& models_dir,
+                                 QList<eg::library::ScanPlace> places, QObject* parent)
+    : QAbstractListModel(parent), registry_(registry), models_dir_(models_dir), places_(std::move(places)) {
     // Watched, so that a file copied into the folder (or deleted there) shows without a restart.
     QDir().mkpath(models_dir_);
     rescan_.setSingleShot(true);
     rescan_.setInterval(250);
     connect(&rescan_, &QTimer::timeout, this, &InstalledModels::refresh);
     connect(&watcher_, &QFileSystemWatcher::directoryChanged, &rescan_, qOverload<>(&QTimer::start));
+    scan_other_apps();
+}
+
+void InstalledModels::scan_other_apps() {
+    QList<eg::library::ScanPlace> places = places_;
+    for (const QString& folder : registry_.user_folders()) places << eg::library::ScanPlace{eg::library::kSourceUserFolder, folder};
+    for (const eg::library::ScanPlace& place : std::as_const(places))
+        if (auto synced = registry_.sync_found(eg::library::scan_place(place)); !synced)
+            EG_LOG_WARN("library: cannot register the models of {}: {}", place.root.toStdString(), synced.message());
     refresh();
 }
+
+eg::Status InstalledModels::add_user_folder(const QString& folder) {
+    if (auto added = registry_.add_user_folder(folder); !added) return added;
+    scan_other_apps();
+    return {};
+}
+
+eg::Status InstalledModels::remove_user_folder(const QString& folder) {
+    if (auto removed = registry_.remove_user_folder(folder); !removed) return removed;
+    refresh();
+    return {};
+}
+
+namespace {
+// What the user knows a model as: its name in the other program (an Ollama
+// blob's file name says nothing), else the file name without .gguf.
+QString display_name(const InstalledModel& m) {
+    if (m.source == eg::library::kSourceOllama) return m.repo;
+    const QString base = QFileInfo(m.file.isEmpty() ? m.path : m.file).completeBaseName();
+    if (eg::library::is_other_app_source(m.source) && !m.repo.isEmpty() && m.repo != base)
+        return m.repo + QStringLiteral(" · ") + base;
+    return QFileInfo(m.path).completeBaseName();
+}
+}  // namespace
 
 int InstalledModels::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : (int)rows_.size(); }
 
@@ -59,19 +93,20 @@ QVariant InstalledModels::data(const QModelIndex& index, int role) const {
     if (!index.isValid() || index.row() < 0 || index.row() >= rows_.size()) return {};
     const InstalledModel& m = rows_[index.row()];
     switch (role) {
-        case NameRole: return QFileInfo(m.path).completeBaseName();
+        case NameRole: return display_name(m);
         case PathRole: return m.path;
         case SizeTextRole: return format_bytes(m.size_bytes);
         case IdRole: return m.id;
         case SourceRole: return m.source;
         case RepoRole: return m.repo;
+        case SourceLabelRole: return eg::library::source_label(m.source);
         default: return {};
     }
 }
 
 QHash<int, QByteArray> InstalledModels::roleNames() const {
     return {{NameRole, "name"}, {PathRole, "path"}, {SizeTextRole, "sizeText"},
-            {IdRole, "modelId"}, {SourceRole, "source"}, {RepoRole, "repo"}};
+            {IdRole, "modelId"}, {SourceRole, "source"}, {RepoRole, "repo"}, {SourceLabelRole, "sourceLabel"}};
 }
 
 void InstalledModels::refresh() {
@@ -116,8 +151,11 @@ QVariantList InstalledModels::to_variant_list() const {
         const QFileInfo fi(m.path);
         list << QVariantMap{{QStringLiteral("id"), m.id},
                             {QStringLiteral("path"), m.path},
-                            {QStringLiteral("name"), fi.fileName()},
+                            {QStringLiteral("name"), eg::library::is_other_app_source(m.source) ? display_name(m)
+                                                                                                : fi.fileName()},
                             {QStringLiteral("source"), m.source},
+                            {QStringLiteral("sourceLabel"), eg::library::source_label(m.source)},
+                            {QStringLiteral("otherApp"), eg::library::is_other_app_source(m.source)},
                             {QStringLiteral("repo"), m.repo},
                             {QStringLiteral("sizeBytes"), m.size_bytes},
                             {QStringLiteral("sizeText"), format_bytes(m.size_bytes)},

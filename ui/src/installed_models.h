@@ -16,6 +16,7 @@
 
 #include "core/result.h"
 #include "library/model_registry.h"
+#include "library/other_apps.h"
 
 namespace eg::ui {
 
@@ -29,15 +30,19 @@ public:
         PathRole,
         SizeTextRole,
         IdRole,
-        SourceRole,  // "huggingface", "imported" or "folder"
+        SourceRole,  // "huggingface", "imported", "folder", or another program's (library/other_apps.h)
         RepoRole,
+        SourceLabelRole,  // "Downloaded", "Ollama", "Hugging Face cache", ...
     };
     Q_ENUM(Role)
 
     // `registry` outlives this object; `models_dir` is where downloads and
     // copied imports go (created if missing, and watched: a file put there
-    // shows up without a restart).
-    InstalledModels(eg::library::ModelRegistry& registry, const QString& models_dir, QObject* parent = nullptr);
+    // shows up without a restart). `places`: where other programs keep
+    // models (by default this user's, from the environment); the folders
+    // the user added (registry) are searched too.
+    InstalledModels(eg::library::ModelRegistry& registry, const QString& models_dir,
+                    QList<eg::library::ScanPlace> places = eg::library::other_app_places(), QObject* parent = nullptr);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role) const override;
@@ -47,13 +52,20 @@ public:
 
     // Registers the models folder's new files, then reads the registry again.
     Q_INVOKABLE void refresh();
+    // Looks through the other programs' places and the user's folders
+    // (headers only; known files are not read again), then refresh().
+    Q_INVOKABLE void scan_other_apps();
+    QStringList user_folders() const { return registry_.user_folders(); }
+    eg::Status add_user_folder(const QString& folder);
+    eg::Status remove_user_folder(const QString& folder);
     Q_INVOKABLE QString pathAt(int row) const;
     Q_INVOKABLE int rowOfPath(const QString& path) const;  // -1 when absent
 
     // Every registered model, most recently added first, missing files too.
     const QList<eg::library::InstalledModel>& entries() const { return entries_; }
-    // entries() as QML reads them: {id, path, name (the file name), source,
-    // repo, sizeBytes, sizeText, addedText, lastUsedText, exists, inModelsDir}.
+    // entries() as QML reads them: {id, path, name (what the user knows it
+    // as), source, sourceLabel, repo, sizeBytes, sizeText, addedText,
+    // lastUsedText, exists, inModelsDir, otherApp}.
     QVariantList to_variant_list() const;
     // The installed file for repo/file: a download of it, else a file of that
     // name without a repository (found in the folder or imported). Empty when none.
@@ -78,6 +90,7 @@ signals:
 private:
     eg::library::ModelRegistry& registry_;
     QString models_dir_;
+    QList<eg::library::ScanPlace> places_;
     QFileSystemWatcher watcher_;
     QTimer rescan_;  // one refresh for a burst of folder changes
     QList<eg::library::InstalledModel> entries_;

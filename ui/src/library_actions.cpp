@@ -64,7 +64,30 @@ QUrl LibraryActions::folderUrlOf(const QString& path) const {
     return QUrl::fromLocalFile(QFileInfo(p).absolutePath());
 }
 
-void LibraryActions::refreshInstalled() { installed_models_.refresh(); }
+void LibraryActions::refreshInstalled() { installed_models_.scan_other_apps(); }
+
+QStringList LibraryActions::userFolders() const { return installed_models_.user_folders(); }
+
+bool LibraryActions::addFolder(const QString& folder) {
+    const QUrl url(folder);
+    const QString path = url.isLocalFile() ? url.toLocalFile() : folder;
+    if (auto added = installed_models_.add_user_folder(path); !added) {
+        folder_error_ = QStringLiteral("Cannot add %1: %2").arg(path, error_text(added));
+        EG_LOG_WARN("library: {}", folder_error_.toStdString());
+        emit userFoldersChanged();
+        return false;
+    }
+    folder_error_.clear();
+    EG_LOG_INFO("library: models are also looked for in {}", path.toStdString());
+    emit userFoldersChanged();
+    return true;
+}
+
+void LibraryActions::removeFolder(const QString& folder) {
+    if (auto removed = installed_models_.remove_user_folder(folder); !removed)
+        EG_LOG_WARN("library: cannot remove the folder {}: {}", folder.toStdString(), removed.message());
+    emit userFoldersChanged();
+}
 
 QString LibraryActions::installedPath(const QString& repo, const QString& file) const {
     return installed_models_.path_for(repo, file);
@@ -89,15 +112,18 @@ bool LibraryActions::resumeFile(const QString& repo, const QString& file) {
 }
 
 bool LibraryActions::removeModel(qint64 id, bool deleteFile) {
-    QString path;
-    for (const auto& m : installed_models_.entries())
-        if (m.id == id) path = m.path;
+    QString path, name;
+    for (const QVariant& v : std::as_const(installed_))
+        if (v.toMap().value(QStringLiteral("id")).toLongLong() == id) {
+            path = v.toMap().value(QStringLiteral("path")).toString();
+            name = v.toMap().value(QStringLiteral("name")).toString();  // "smollm2:135m", not its blob's name
+        }
     if (path.isEmpty()) {
         set_remove_error(QStringLiteral("This model is no longer registered."));
         return false;
     }
     if (auto removed = installed_models_.remove(id, deleteFile); !removed) {
-        set_remove_error(QStringLiteral("Cannot remove %1: %2").arg(QFileInfo(path).fileName(), error_text(removed)));
+        set_remove_error(QStringLiteral("Cannot remove %1: %2").arg(name, error_text(removed)));
         EG_LOG_WARN("library: {}", remove_error_.toStdString());
         return false;
     }

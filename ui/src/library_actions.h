@@ -9,6 +9,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QUrl>
 #include <QVariantList>
 #include <QVariantMap>
@@ -38,6 +39,10 @@ class LibraryActions : public QObject {
     // Whether a Hugging Face token is available (never the token itself).
     Q_PROPERTY(bool tokenSet READ tokenSet NOTIFY tokenChanged)
     Q_PROPERTY(bool tokenFromEnvironment READ tokenFromEnvironment NOTIFY tokenChanged)
+    // The folders the user added to where models are looked for (besides
+    // the other programs' own places), and the last error adding one.
+    Q_PROPERTY(QStringList userFolders READ userFolders NOTIFY userFoldersChanged)
+    Q_PROPERTY(QString folderError READ folderError NOTIFY userFoldersChanged)
 public:
     // All parts outlive this object; `downloader` keeps the token.
     LibraryActions(InstalledModels& installed, DownloadCenter& downloads, eg::library::Downloader& downloader,
@@ -80,6 +85,12 @@ public:
     // Stores the token for gated repositories (file readable by the user
     // only); empty removes it. False with tokenError set.
     Q_INVOKABLE bool setToken(const QString& token);
+    QStringList userFolders() const;
+    QString folderError() const { return folder_error_; }
+    // Adds a folder (a path or file:// URL) whose .gguf files are listed where
+    // they are; false with folderError set.
+    Q_INVOKABLE bool addFolder(const QString& folder);
+    Q_INVOKABLE void removeFolder(const QString& folder);
 
 signals:
     void importErrorChanged();
@@ -88,6 +99,7 @@ signals:
     void downloadsChanged();
     void installedChanged();
     void tokenChanged();
+    void userFoldersChanged();
 
 private:
     void set_import_error(const QString& e);
@@ -100,6 +112,7 @@ private:
     QString import_error_;
     QString remove_error_;
     QString token_error_;
+    QString folder_error_;
 };
 
 }  // namespace eg::ui

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -314,7 +315,114 @@ Status GgufParser::parse() {
     return {};
 }
 
+namespace {
+std::string split_suffix(uint32_t part, uint32_t count) {
+    char suffix[64];
+    std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", part + 1, count);
+    return suffix;
+}
+// "NAME" of "NAME-0000k-of-0000N.gguf" when `path` is part index `part` so named; else empty.
+std::string split_prefix(const std::string& path, uint32_t part, uint32_t count) {
+    const std::string s = split_suffix(part, count);
+    if (path.size() <= s.size() || path.compare(path.size() - s.size(), s.size(), s) != 0) return {};
+    return path.substr(0, path.size() - s.size());
+}
+}  // namespace
+
+std::string gguf_split_part_path(const std::string& first, uint32_t part, uint32_t count) {
+    const std::string prefix = split_prefix(first, 0, count);
+    return prefix.empty() ? std::string() : prefix + split_suffix(part, count);
+}
+
 Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
+    auto f = open_single(path);
+    if (!f) return f;
+    if (auto s = f.value()->open_parts(); !s) return s.error();
+    return f;
+}
+
+uint64_t GgufFile::file_bytes() const {
+    uint64_t n = size_;
+    for (const auto& p : parts_) n += p->size_;
+    return n;
+}
+
+namespace {
+// split.count / split.no of one part, in range; 1 / 0 when the file is whole.
+Status split_fields(const GgufFile& f, int64_t* count, int64_t* no) {
+    auto c = f.get_int(kSplitCount);
+    if (!c) return c.error();
+    auto n = f.get_int(kSplitNo);
+    if (!n) return n.error();
+    *count = c.value().value_or(1);
+    *no = n.value().value_or(0);
+    if (*count < 1 || *count > 99999) return f.error(kSplitCount, "is " + std::to_string(*count) + ", not 1 to 99999");
+    if (*no < 0 || *no >= *count)
+        return f.error(kSplitNo, "is " + std::to_string(*no) + ", but split.count is " + std::to_string(*count));
+    return {};
+}
+}  // namespace
+
+Status GgufFile::open_parts() {
+    int64_t count = 1, no = 0;
+    if (auto s = split_fields(*this, &count, &no); !s) return s;
+    if (count == 1) return {};
+    if (no != 0) {
+        // Part k opened on its own holds tensors but no hyper-parameters.
+        const std::string prefix = split_prefix(path_, (uint32_t)no, (uint32_t)count);
+        return error(kSplitNo, "this is part " + std::to_string(no + 1) + " of " + std::to_string(count) +
+                                   " of a split model; open its first part" +
+                                   (prefix.empty() ? std::string() : ", " + prefix + split_suffix(0, (uint32_t)count)));
+    }
+    if (split_prefix(path_, 0, (uint32_t)count).empty())
+        return error(kSplitCount, "the model is split in " + std::to_string(count) +
+                                      " parts, but this file's name does not end in " +
+                                      split_suffix(0, (uint32_t)count) + ", so its other parts cannot be found");
+    uint64_t n_tensors = tensors_.size();
+    for (uint32_t k = 1; k < (uint32_t)count; ++k) {
+        const std::string part_path = gguf_split_part_path(path_, k, (uint32_t)count);
+        auto part = open_single(part_path);
+        if (!part) {
+            if (access(part_path.c_str(), F_OK) != 0)
+                return Error{part_path + ": " + std::string(kSplitCount) + ": " + path_ + " says the model has " +
+                             std::to_string(count) + " parts, but part " + std::to_string(k + 1) + " is missing"};
+            return part.error();
+        }
+        GgufFile& p = *part.value();
+        int64_t pc = 1, pn = 0;
+        if (auto s = split_fields(p, &pc, &pn); !s) return s;
+        if (!p.find(kSplitCount))
+            return p.error(kSplitCount, "missing: the file is not a part of a split model, but " + path_ +
+                                            " says its part " + std::to_string(k + 1) + " has this name");
+        if (pc != count)
+            return p.error(kSplitCount, "is " + std::to_string(pc) + ", but the first part " + path_ + " says " +
+                                            std::to_string(count) + " (parts of different models?)");
+        if (pn != (int64_t)k)
+            return p.error(kSplitNo, "is " + std::to_string(pn) + ", but the file name says it is part " +
+                                         std::to_string(k + 1) + " of " + std::to_string(count) + " (split.no " +
+                                         std::to_string(k) + ")");
+        for (const GgufTensorInfo& t : p.tensors_) {
+            if (tensor_index_.count(t.name))
+                return p.error("tensor " + t.name, "is also in an earlier part of the split model");
+            GgufTensorInfo moved = t;
+            moved.part = k;
+            tensor_index_.emplace(moved.name, tensors_.size());
+            tensors_.push_back(std::move(moved));
+        }
+        n_tensors += p.tensors_.size();
+        parts_.push_back(std::move(part.value()));
+    }
+    auto total = get_int(kSplitTensors);
+    if (!total) return total.error();
+    if (total.value() && *total.value() != (int64_t)n_tensors)
+        return error(kSplitTensors, "says " + std::to_string(*total.value()) + " tensors, but the " +
+                                        std::to_string(count) + " parts hold " + std::to_string(n_tensors));
+    EG_LOG_INFO("gguf: {}: split model, {} parts, {} tensors, {} in all", path_, count, n_tensors,
+                format_bytes(file_bytes()));
+    return {};
+}
+
+Result<std::unique_ptr<GgufFile>> GgufFile::open_single(const std::string& path) {
     std::unique_ptr<GgufFile> f(new GgufFile());
     f->path_ = path;
     f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

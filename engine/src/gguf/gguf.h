@@ -51,25 +51,53 @@ struct GgufTensorInfo {
     uint64_t offset = 0;           // from the start of the data section
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
-    const uint8_t* data = nullptr; // inside the mapping
+    const uint8_t* data = nullptr; // inside the mapping of its part
+    uint32_t part = 0;             // which file of a split model holds the data (0: the first)
 
     // "[64, 20000]": the shape as error sentences give it, fastest first.
     std::string shape_string() const;
 };
 
+// llama.cpp's split models (gguf-split, GGUFWriter's shards): the metadata is
+// in the first part; every part carries these three keys and its own tensors.
+inline constexpr std::string_view kSplitCount = "split.count";          // u16, parts in all
+inline constexpr std::string_view kSplitNo = "split.no";                // u16, 0 for the first part
+inline constexpr std::string_view kSplitTensors = "split.tensors.count";// i32, tensors in all parts
+
+// "NAME-00002-of-00005.gguf" for part index 1 of 5 of "NAME-00001-of-00005.gguf":
+// llama.cpp's naming (llama_split_path). Empty when `first` is not so named.
+std::string gguf_split_part_path(const std::string& first, uint32_t part, uint32_t count);
+
 class GgufFile {
 public:
-    // Maps and validates the whole header and tensor table.
+    // Maps and validates the whole header and tensor table. The first part
+    // of a split model (split.count > 1) opens its other parts too, found
+    // beside it by name: each is mapped and checked on its own, and their
+    // tensors are listed here as this file's (GgufTensorInfo::part says
+    // where each lives). A missing or mismatched part is an error naming the
+    // file and the key.
     static Result<std::unique_ptr<GgufFile>> open(const std::string& path);
+    // One file alone, also one part of a split model (what a download checks
+    // before the other parts are there): its own keys and tensors only.
+    static Result<std::unique_ptr<GgufFile>> open_single(const std::string& path);
     ~GgufFile();
     GgufFile(const GgufFile&) = delete;
     GgufFile& operator=(const GgufFile&) = delete;
 
     const std::string& path() const { return path_; }
     uint32_t version() const { return version_; }
-    uint64_t file_bytes() const { return size_; }
+    uint64_t file_bytes() const;  // all parts together
     uint64_t alignment() const { return alignment_; }
+    // Of the first part: a tensor's bytes start at data_offset() + offset in
+    // the file part_path(part).
     uint64_t data_offset() const { return data_offset_; }
+
+    // 1 for a single file; split.count for a split model.
+    uint32_t part_count() const { return 1 + (uint32_t)parts_.size(); }
+    const std::string& part_path(uint32_t part) const { return part == 0 ? path_ : parts_[part - 1]->path_; }
+    uint64_t part_data_offset(uint32_t part) const {
+        return part == 0 ? data_offset_ : parts_[part - 1]->data_offset_;
+    }
 
     const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return kv_; }
     const GgufValue* find(std::string_view key) const;
@@ -93,6 +121,8 @@ public:
 
 private:
     GgufFile() = default;
+    Status open_parts();  // the other parts of a split model
+    std::vector<std::unique_ptr<GgufFile>> parts_;  // parts 2..N of a split model
     std::string path_;
     uint32_t version_ = 0;
     uint64_t alignment_ = 32;

@@ -71,6 +71,12 @@ Result<std::unique_ptr<ExpertTier>> ExpertTier::open(const Model& m, const Exper
             const std::string name = "blk." + std::to_string(il) + "." + names[k];
             const GgufTensorInfo* ti = f.find_tensor(name);
             if (!ti) return f.error("tensor " + name, "missing");
+            // The tier reads one file; a split model's later parts are not it.
+            if (ti->part != 0)
+                return f.error("tensor " + name, "is in part " + std::to_string(ti->part + 1) + " of a split model (" +
+                                                     f.part_path(ti->part) + "); experts can be kept partly on the "
+                                                     "SSD only for a single-file model (merge the parts with "
+                                                     "llama-gguf-split --merge)");
             b.off[k] = f.data_offset() + ti->offset;
             b.slice[k] = mats[k]->expert_bytes();
             b.view[k] = mats[k]->expert(0);

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "cpu/ops.h"
 #include "model/engram_shape.h"
+#include "model/runnable.h"
 #include "quant/kernels.h"
 #include "quant/packed.h"
 
@@ -31,6 +32,8 @@ RopeTable HParams::rope_table(const float* freq_factors) const {
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ExtensionLoader& extension) {
     auto file = GgufFile::open(path);
     if (!file) return file.error();
+    // What this engine does not run is said once, naming what it does run.
+    if (auto s = check_runnable(*file.value()); !s) return s.error();
     std::unique_ptr<Model> m(new Model());
     m->file_ = std::move(file.value());
     if (auto s = m->load_hparams(); !s) return s.error();
@@ -45,6 +48,13 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const Extens
     auto tmpl = m->file_->get_string("tokenizer.chat_template");
     if (!tmpl) return tmpl.error();
     m->chat_template_ = tmpl.value();
+    // The Engram store reads its tables from one file by offset.
+    if (m->file_->part_count() > 1 && engram_declared(*m->file_, m->hp_.arch))
+        return m->file_->error(std::string(kSplitCount),
+                               "the model has Engram layers and is split in " +
+                                   std::to_string(m->file_->part_count()) +
+                                   " parts; Engram tables are served from a single file (merge the parts with "
+                                   "llama-gguf-split --merge)");
     if (extension) {
         auto ext = extension(*m);
         if (!ext) return ext.error();
