@@ -68,12 +68,12 @@ private slots:
     // The claim: loading names the architecture or type and lists what runs.
     void loading_names_what_is_not_run_and_what_is() {
         QTemporaryDir tmp;
-        const QString gemma = write_variant(tmp.path(), "gemma2.gguf", "gemma2", false);
-        QVERIFY(!gemma.isEmpty());
-        auto m = eg::Model::load(gemma.toStdString());
+        const QString mamba = write_variant(tmp.path(), "mamba.gguf", "mamba", false);
+        QVERIFY(!mamba.isEmpty());
+        auto m = eg::Model::load(mamba.toStdString());
         QVERIFY(!m.ok());
         QVERIFY2(QString::fromStdString(m.message()).contains(
-                     "general.architecture: the architecture 'gemma2' is not one this engine runs (it runs llama, "),
+                     "general.architecture: the architecture 'mamba' is not one this engine runs (it runs llama, "),
                  m.message().c_str());
         const QString iq = write_variant(tmp.path(), "iq.gguf", "qwen2", true);
         auto m2 = eg::Model::load(iq.toStdString());
@@ -86,13 +86,13 @@ private slots:
     // The claim: Import says it from the header, before copying a byte.
     void import_refuses_from_the_header_and_copies_nothing() {
         QTemporaryDir tmp;
-        const QString gemma = write_variant(tmp.path(), "gemma2.gguf", "gemma2", false);
+        const QString mamba = write_variant(tmp.path(), "mamba.gguf", "mamba", false);
         eg::library::ModelRegistry registry(QStringLiteral("refusals"));
         QVERIFY(registry.open(tmp.filePath("models.sqlite3")));
         const QString models = tmp.filePath("models");
-        auto id = registry.import_file(gemma, eg::library::ImportMode::Copy, models);
+        auto id = registry.import_file(mamba, eg::library::ImportMode::Copy, models);
         QVERIFY(!id.ok());
-        QVERIFY2(QString::fromStdString(id.message()).contains("'gemma2' is not one this engine runs"), id.message().c_str());
+        QVERIFY2(QString::fromStdString(id.message()).contains("'mamba' is not one this engine runs"), id.message().c_str());
         QVERIFY(QDir(models).entryList(QDir::Files).isEmpty());
         QVERIFY(registry.list().isEmpty());
     }
@@ -108,10 +108,10 @@ private slots:
             QVERIFY2(!s.ok(), f);
             QVERIFY2(QString::fromStdString(s.message()).contains("is not one this engine runs (it runs F32"), s.message().c_str());
         }
-        auto a = eg::library::runnable_on_hub("google/gemma-3-1b-it-GGUF", "gemma-3-1b-it-Q4_K_M.gguf", "gemma3");
+        auto a = eg::library::runnable_on_hub("tiiuae/falcon-7b-GGUF", "falcon-7b-Q4_K_M.gguf", "falcon");
         QVERIFY(!a.ok());
         QVERIFY2(QString::fromStdString(a.message())
-                     .startsWith("google/gemma-3-1b-it-GGUF: the architecture 'gemma3' (the Hub's GGUF metadata) is not "
+                     .startsWith("tiiuae/falcon-7b-GGUF: the architecture 'falcon' (the Hub's GGUF metadata) is not "
                                  "one this engine runs (it runs llama, "),
                  a.message().c_str());
     }
@@ -124,8 +124,8 @@ private slots:
         QVERIFY(server.listen());
         const QByteArray bytes = read_all(kTiny);
         server.add_file("org/Tiny-IQ-GGUF", "tiny-IQ4_XS.gguf", bytes);
-        server.add_file("google/gemma-3-1b-it-GGUF", "gemma-3-1b-it-Q4_K_M.gguf", bytes);
-        server.set_gguf_architecture("google/gemma-3-1b-it-GGUF", "gemma3");
+        server.add_file("tiiuae/falcon-7b-GGUF", "falcon-7b-Q4_K_M.gguf", bytes);
+        server.set_gguf_architecture("tiiuae/falcon-7b-GGUF", "falcon");
         server.add_file("org/Qwen2-Tiny-GGUF", "qwen2-tiny.Q8_0.gguf", bytes);
         server.set_gguf_architecture("org/Qwen2-Tiny-GGUF", "qwen2");
         QTemporaryDir tmp;
@@ -150,10 +150,10 @@ private slots:
                  qPrintable(failed[a].message));
         QCOMPARE(server.requests.size(), 0);  // not even the Hub was asked
 
-        const qint64 b = start("google/gemma-3-1b-it-GGUF", "gemma-3-1b-it-Q4_K_M.gguf");
+        const qint64 b = start("tiiuae/falcon-7b-GGUF", "falcon-7b-Q4_K_M.gguf");
         QTRY_VERIFY(failed.contains(b));
         QCOMPARE(failed[b].kind, DownloadError::Kind::Unsupported);
-        QVERIFY2(failed[b].message.contains("the architecture 'gemma3' (the Hub's GGUF metadata) is not one this engine runs"),
+        QVERIFY2(failed[b].message.contains("the architecture 'falcon' (the Hub's GGUF metadata) is not one this engine runs"),
                  qPrintable(failed[b].message));
         for (const auto& r : server.requests) QVERIFY2(!r.path.contains("/resolve/") && !r.path.startsWith("/cdn/"), r.path.constData());
 
