@@ -112,7 +112,7 @@ private slots:
                       g.h2d_GBps);
             }
         }
-        if (!cuda_compiled()) {  // no plugin loaded: the loader's sentence
+        if (!gpu_plugin().loaded) {  // no plugin loaded: the loader's sentence
             QVERIFY(gpus.empty());
             QCOMPARE(why, gpu_plugin().why_not);
             QVERIFY2(why.find("GPU plugin") != std::string::npos, why.c_str());

@@ -147,7 +147,7 @@ private slots:
     // Blocks on the device give the CPU-only logits exactly, prefill and
     // decode, with the head on either side.
     void deviceBlocksGiveTheCpuLogits() {
-        QVERIFY(cuda_compiled());
+        QVERIFY2(gpu_plugin().loaded, gpu_plugin().why_not.c_str());
         const int64_t nl = model_->hparams().n_layer;
         const std::vector<float> cpu = logits_of({{"cpu", 0, nl}});
         const std::vector<float> half = logits_of({{"cpu", 0, nl / 2}, {"cuda:0", nl / 2, nl}});

@@ -287,21 +287,15 @@ void ChatController::onFailed(qint64 request_id, const QString& error) {
     set_error(error);
     const int row = reply_row();
     if (reply_.text.isEmpty()) {
-        // Nothing to keep: the reply row goes, and a version it was
-        // regenerating is shown again.
+        // Nothing to keep: the reply goes. When it was a regenerated version
+        // (the newest of its place), the one before it is shown again.
         const QList<qint64> versions = store_.versions_of(reply_.message_id);
         check_saved(store_.delete_messages_from(reply_.conversation_id, reply_.message_id), tr("the reply"));
-        const qint64 previous = versions.size() > 1 ? versions[versions.size() - 2] : 0;
-        if (previous && versions.last() == reply_.message_id &&
-            check_saved(store_.show_branch(reply_.conversation_id, previous), tr("the reply"))) {
-            if (reply_.conversation_id == conversation_id_) {
-                const qint64 conv = conversation_id_;
-                reply_.conversation_id = 0;  // not streaming any more, for load_conversation
-                load_conversation(conv);
-            }
-        } else if (row >= 0) {
-            messages_.remove_from(row);
-        }
+        const bool previous = versions.size() > 1 &&
+                              check_saved(store_.show_branch(reply_.conversation_id, versions[versions.size() - 2]),
+                                          tr("the reply"));
+        if (previous && reply_.conversation_id == conversation_id_) load_conversation(conversation_id_);
+        else if (!previous && row >= 0) messages_.remove_from(row);
     } else {
         check_saved(store_.update_message(reply_.message_id, reply_.text, true), tr("the reply"));
         messages_.finish(row, tr("failed"));

@@ -153,7 +153,7 @@ QString MemoryPanel::gpuNote() const {
     if (!run_ || run_->hardware.gpus.empty()) return {};
     QStringList parts;
     const eg::GpuPluginStatus& plugin = eg::gpu_plugin();
-    if (run_->hardware.gpus[0].name == "assumed")
+    if (run_->hardware.gpus[0].assumed)
         parts << tr("Planning for an assumed GPU (--assume-gpu); blocks run on the CPU.");
     else if (plugin.loaded)
         parts << tr("GPU backend: %1.").arg(QString::fromStdString(plugin.describe));

@@ -45,9 +45,6 @@ const GpuPluginStatus& gpu_plugin();
 // libengram-cuda.so (the packages' layout, and the build tree's).
 std::vector<std::string> gpu_plugin_candidates();
 
-// Whether a GPU plugin is loaded (not whether it found a GPU).
-bool cuda_compiled();
-
 // The usable GPUs; empty with a sentence in *why_none when no plugin is
 // loaded, there is no driver or no device. measure_bandwidth: also time copies.
 std::vector<GpuInfo> cuda_probe(bool measure_bandwidth, std::string* why_none);

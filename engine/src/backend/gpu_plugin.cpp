@@ -144,8 +144,6 @@ bool gpu_plugin_attach(const GpuPluginHost* host, std::string* why) {
 
 const GpuPluginStatus& gpu_plugin() { return loaded().status; }
 
-bool cuda_compiled() { return loaded().plugin != nullptr; }
-
 std::vector<GpuInfo> cuda_probe(bool measure_bandwidth, std::string* why_none) {
     const Loaded& l = loaded();
     if (!l.plugin) {

@@ -97,7 +97,7 @@ LiveFigures live_figures(const SessionMemory& mem, const ExtensionStats* ext, co
                          const PlannedRun& run, const ExpertTier* experts) {
     LiveFigures f;
     f.memory = measure_memory(mem, ext, run);
-    if (!run.hardware.gpus.empty() && run.hardware.gpus[0].name != "assumed")
+    if (!run.hardware.gpus.empty() && !run.hardware.gpus[0].assumed)
         if (const auto now = gpu_memory_now(0)) {
             f.memory.vram.driver_free_bytes = now->free;
             f.memory.vram.driver_total_bytes = now->total;

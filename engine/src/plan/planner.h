@@ -31,6 +31,7 @@ struct GpuHardware {
     double h2d_GBps = 0;                 // pinned host -> device (0: not measured)
     double vram_read_GBps = 0;           // device memory read (0: not measured)
     int cc_major = 0, cc_minor = 0;      // compute capability (0.0: unknown, assumed)
+    bool assumed = false;                // --assume-gpu: planned for, not on this machine
 };
 
 // How fast this CPU's matrix-vector products run on weights already in its

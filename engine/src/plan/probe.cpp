@@ -633,6 +633,7 @@ Result<GpuHardware> parse_assumed_gpu(const std::string& text) {
     if (!vram->bytes || *vram->bytes == 0) return bad("the VRAM must be a byte count above 0");
     GpuHardware g;
     g.name = "assumed";
+    g.assumed = true;
     g.vram_total_bytes = g.vram_free_bytes = *vram->bytes;
     g.h2d_GBps = kDefaultH2dGBps;
     g.vram_read_GBps = kDefaultVramReadGBps;

@@ -128,6 +128,25 @@ void moe_ffn(BlockBuilder& g, const MoeSpec& m) {
     g.add("l_out", Slot::Tmp, Slot::X);
 }
 
+Status read_sliding_window(const GgufFile& f, HParams& hp, int64_t absent) {
+    const std::string key = hp.arch + ".attention.sliding_window";
+    auto w = f.get_int(key);
+    if (!w) return w.error();
+    if (!w.value()) {
+        if (absent <= 0) return f.error(key, "missing (" + hp.arch + "'s sliding blocks attend through a window)");
+        hp.n_swa = absent;
+        return {};
+    }
+    if (*w.value() < 1 || *w.value() > (1 << 24)) return f.error(key, "must be in [1, 16777216]");
+    hp.n_swa = *w.value();
+    return {};
+}
+
+Status load_post_norms(TensorLoader& t, const HParams& hp, LayerWeights& L) {
+    if (auto s = t.vec("post_attention_norm.weight", hp.n_embd, &L.attn_post_norm); !s) return s;
+    return t.vec("post_ffw_norm.weight", hp.n_embd, &L.ffn_post_norm);
+}
+
 Status read_moe_hparams(const GgufFile& f, HParams& hp) {
     auto shape = read_moe_shape(f, hp.arch, hp.n_layer, hp.n_embd);
     if (!shape) return shape.error();

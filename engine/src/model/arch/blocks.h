@@ -72,6 +72,14 @@ void dense_ffn(BlockBuilder& g, const FfnOptions& o);
 // p from the router's logits W_router h (+ b) as m says, h = rms_norm(x) * norm.
 void moe_ffn(BlockBuilder& g, const MoeSpec& m);
 
+// ARCH.attention.sliding_window into hp.n_swa, in [1, 2^24]; when the key
+// is absent, `absent` (0: the file must have it, and the error says the
+// architecture's sliding blocks need it).
+Status read_sliding_window(const GgufFile& f, HParams& hp, int64_t absent = 0);
+// post_attention_norm and post_ffw_norm: the RMSNorms on the attention's and
+// the FFN's output before each residual add (Gemma's blocks).
+Status load_post_norms(TensorLoader& t, const HParams& hp, LayerWeights& L);
+
 // Reads the expert keys and tensors (model/moe_shape.h) into hp: a MoE
 // architecture's hparams() calls it.
 Status read_moe_hparams(const GgufFile& f, HParams& hp);

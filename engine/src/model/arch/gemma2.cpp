@@ -34,13 +34,7 @@ Status read_positive(const GgufFile& f, const std::string& key, float* out) {
 
 Status hparams(const GgufFile& f, HParams& hp) {
     const std::string a = hp.arch + ".";
-    hp.n_swa = 4096;
-    auto w = f.get_int(a + "attention.sliding_window");
-    if (!w) return w.error();
-    if (w.value()) {
-        if (*w.value() < 1 || *w.value() > (1 << 24)) return f.error(a + "attention.sliding_window", "must be in [1, 16777216]");
-        hp.n_swa = *w.value();
-    }
+    if (auto s = blocks::read_sliding_window(f, hp, 4096); !s) return s;
     hp.attn_softcap = 50.0f;
     hp.final_softcap = 30.0f;
     if (auto s = read_positive(f, a + "attn_logit_softcapping", &hp.attn_softcap); !s) return s;
@@ -51,8 +45,7 @@ Status hparams(const GgufFile& f, HParams& hp) {
 
 Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
     if (auto s = blocks::standard_load(kBlock, t, hp, L); !s) return s;
-    if (auto s = t.vec("post_attention_norm.weight", hp.n_embd, &L.attn_post_norm); !s) return s;
-    return t.vec("post_ffw_norm.weight", hp.n_embd, &L.ffn_post_norm);
+    return blocks::load_post_norms(t, hp, L);
 }
 
 void build(BlockBuilder& g) {

@@ -25,20 +25,14 @@ constexpr int64_t kSwaPattern = 6;          // blocks il % 6 < 5 slide
 constexpr float kLocalRopeBase = 10000.0f;  // the sliding blocks' base (HF rope_local_base_freq)
 
 Status hparams(const GgufFile& f, HParams& hp) {
-    const std::string key = hp.arch + ".attention.sliding_window";
-    auto w = f.get_int(key);
-    if (!w) return w.error();
-    if (!w.value()) return f.error(key, "missing (gemma3's local blocks attend through a sliding window)");
-    if (*w.value() < 1 || *w.value() > (1 << 24)) return f.error(key, "must be in [1, 16777216]");
-    hp.n_swa = *w.value();
+    if (auto s = blocks::read_sliding_window(f, hp); !s) return s;
     hp.embd_scale = std::sqrt((float)hp.n_embd);
     return blocks::standard_hparams(kBlock, f, hp);
 }
 
 Status load(TensorLoader& t, const HParams& hp, int64_t, LayerWeights& L) {
     if (auto s = blocks::standard_load(kBlock, t, hp, L); !s) return s;
-    if (auto s = t.vec("post_attention_norm.weight", hp.n_embd, &L.attn_post_norm); !s) return s;
-    return t.vec("post_ffw_norm.weight", hp.n_embd, &L.ffn_post_norm);
+    return blocks::load_post_norms(t, hp, L);
 }
 
 void build(BlockBuilder& g) {

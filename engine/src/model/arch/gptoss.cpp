@@ -24,12 +24,7 @@ constexpr blocks::Standard kBlock{
                 .act = ExpertActivation{.clamped = true, .alpha = 1.702f, .limit = 7.0f}}};
 
 Status hparams(const GgufFile& f, HParams& hp) {
-    const std::string key = hp.arch + ".attention.sliding_window";
-    auto w = f.get_int(key);
-    if (!w) return w.error();
-    if (!w.value()) return f.error(key, "missing (gpt-oss's even blocks attend through a sliding window)");
-    if (*w.value() < 1 || *w.value() > (1 << 24)) return f.error(key, "must be in [1, 16777216]");
-    hp.n_swa = *w.value();
+    if (auto s = blocks::read_sliding_window(f, hp); !s) return s;
     return blocks::standard_hparams(kBlock, f, hp);
 }
 
