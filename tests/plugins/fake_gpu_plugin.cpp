@@ -25,24 +25,19 @@
 #include "core/units.h"
 #include "model/model.h"
 #include "plan/model_info.h"
+#include "plan/probe.h"
 
 namespace {
 
 constexpr int kMaxDevices = 8;
 std::array<std::atomic<uint64_t>, kMaxDevices> g_held{};
 
+// A size as the programs' budget flags take it ("4G", "512M"); dflt when unset or not one.
 uint64_t env_bytes(const char* name, uint64_t dflt) {
     const char* v = std::getenv(name);
     if (!v || !*v) return dflt;
-    char* end = nullptr;
-    double x = std::strtod(v, &end);
-    switch (end && *end ? *end : 0) {
-        case 'G': x *= 1024.0 * 1024 * 1024; break;
-        case 'M': x *= 1024.0 * 1024; break;
-        case 'K': x *= 1024.0; break;
-        default: break;
-    }
-    return x > 0 ? (uint64_t)x : dflt;
+    auto b = eg::parse_byte_budget(v, name);
+    return b && b.value().resolve(0) > 0 ? b.value().resolve(0) : dflt;
 }
 
 int device_count() {
