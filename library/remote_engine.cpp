@@ -10,6 +10,7 @@
 #include <QSaveFile>
 
 #include "core/log.h"
+#include "library/engine_metrics.h"
 
 namespace eg::library {
 
@@ -59,10 +60,44 @@ void RemoteEngine::listModels() {
             return;
         }
         QStringList ids;
-        for (const QJsonValue m : QJsonDocument::fromJson(body).object().value(QStringLiteral("data")).toArray())
-            if (const QString id = m.toObject().value(QStringLiteral("id")).toString(); !id.isEmpty()) ids.push_back(id);
+        for (const QJsonValue m : QJsonDocument::fromJson(body).object().value(QStringLiteral("data")).toArray()) {
+            const QJsonObject o = m.toObject();
+            if (const QString id = o.value(QStringLiteral("id")).toString(); !id.isEmpty()) ids.push_back(id);
+            if (owned_by_.isEmpty()) owned_by_ = o.value(QStringLiteral("owned_by")).toString().left(64);
+        }
         if (ids.isEmpty()) emit listFailed(tr("The engine at %1 lists no models.").arg(base_.toString()));
         else emit modelsListed(ids);
+    });
+}
+
+QUrl RemoteEngine::metricsUrl() const {
+    QUrl url = base_;
+    QString path = base_.path();
+    while (path.endsWith(QLatin1Char('/'))) path.chop(1);
+    if (path.endsWith(QLatin1String("/v1"))) path.chop(3);
+    url.setPath(path + QStringLiteral("/metrics"));
+    return url;
+}
+
+void RemoteEngine::fetchMetrics() {
+    QNetworkRequest r(metricsUrl());
+    if (!key_.isEmpty()) r.setRawHeader("Authorization", "Bearer " + key_.toUtf8());
+    r.setTransferTimeout(10000);
+    QNetworkReply* reply = nam_.get(r);
+    connect(reply, &QNetworkReply::downloadProgress, reply, [reply](qint64 received, qint64) {
+        if (received > kMaxMetricsBytes) reply->abort();
+    });
+    connect(reply, &QNetworkReply::finished, this, [this, reply] {
+        reply->deleteLater();
+        const QByteArray body = reply->readAll();
+        if (reply->error() == QNetworkReply::OperationCanceledError)
+            emit metricsFailed(tr("The metrics at %1 are larger than %2 MiB.")
+                                   .arg(metricsUrl().toString())
+                                   .arg(kMaxMetricsBytes >> 20));
+        else if (reply->error() != QNetworkReply::NoError)
+            emit metricsFailed(failure(reply, body));
+        else
+            emit metricsRead(body);
     });
 }
 

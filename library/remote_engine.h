@@ -4,8 +4,7 @@
 // measures on our side what the window shows for local replies (time to
 // first token, decode tokens/s). Nothing connects until asked. Its API key
 // lives in a file only its owner can read (save_api_key), never in the
-// settings or the log. (Issue 17, point 4: the client; the model picker and
-// the window's use of it come next.)
+// settings or the log. The window reaches it through ui/src/remote_models.h.
 #pragma once
 
 #include <QHash>
@@ -44,6 +43,12 @@ public:
     QUrl baseUrl() const { return base_; }
 
     void listModels();  // -> modelsListed or listFailed
+    // What the engine said it is in /v1/models' `owned_by` ("vllm", ...), after listModels.
+    QString ownedBy() const { return owned_by_; }
+    // Its Prometheus text at <root>/metrics (the API root without /v1) ->
+    // metricsRead or metricsFailed. At most kMaxMetricsBytes are read.
+    void fetchMetrics();
+    QUrl metricsUrl() const;
     // One streamed reply; the returned id names its signals.
     qint64 chat(const QString& model, const std::vector<eg::ChatMessage>& messages,
                 const eg::GenerationSettings& settings);
@@ -53,6 +58,8 @@ public:
 signals:
     void modelsListed(const QStringList& ids);
     void listFailed(const QString& error);
+    void metricsRead(const QByteArray& text);
+    void metricsFailed(const QString& error);
     void pieces(qint64 id, const QString& text);
     void finished(qint64 id, const eg::library::RemoteStats& stats);
     void failed(qint64 id, const QString& error);
@@ -66,6 +73,7 @@ private:
 
     QUrl base_;
     QString key_;
+    QString owned_by_;
     QNetworkAccessManager nam_;
     QHash<qint64, Stream*> streams_;
     qint64 next_id_ = 1;

@@ -16,11 +16,7 @@ done
 M="$("$ROOT/scripts/fetch-model.sh")"
 CLIENT="$("$ROOT/scripts/client-env.sh")"
 REFENV="$CACHE/refenv"
-if ! "$REFENV/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
-  echo "bench-server: installing llama-cpp-python[server] 0.3.16 into $REFENV ..." >&2
-  python3 -m venv "$REFENV"
-  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$REFENV/bin/pip" install -q 'llama-cpp-python[server]==0.3.16'
-fi
+"$ROOT/scripts/llama-server-env.sh" >/dev/null
 OURS=18931 THEIRS=18932
 TMP="$(mktemp -d)"
 cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"; }

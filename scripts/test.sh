@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
-# default model, the `openai` client the server tests drive, the tokenizer
+# default model, the `openai` client the server tests drive, llama-cpp-python's
+# server for the remote-engine tests, the tokenizer
 # test data), builds Release in build/ and runs
 # every test; then builds the parser tests (GGUF, tokenizer, chat template,
 # Engram config) and the Engram store test
@@ -24,6 +25,10 @@ step "default model"
 scripts/fetch-model.sh >/dev/null
 step "server test clients (openai from PyPI)"
 scripts/client-env.sh >/dev/null
+step "an independent OpenAI-compatible engine (llama-cpp-python[server] from PyPI)"
+scripts/llama-server-env.sh >/dev/null
+# The remote-engine tests fail, not skip, without it.
+export ENGRAM_REQUIRE_REFERENCE_SERVER=1
 if [[ -f scripts/fetch-test-data.sh ]]; then
     step "test data"
     bash scripts/fetch-test-data.sh
@@ -46,7 +51,7 @@ fi
 # keys and tensors, the server's JSON replies and stop sequences) and the Engram store juggles threads and raw buffers:
 # they also run under ASan+UBSan. Only their targets are built (-O1 keeps
 # them quick on CI's two cores).
-PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store|json_constraint|stop_sequences'
+PARSER_TESTS='gguf|tokenizer|chat_template|engram_config|engram_store|json_constraint|stop_sequences|remote_engines'
 step "ASan+UBSan build of the parser tests (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DENGRAM_CUDA=OFF \
     -DENGRAM_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

@@ -34,6 +34,7 @@
 #include "logging.h"
 #include "memory_panel.h"
 #include "paths.h"
+#include "remote_models.h"
 #include "server/api_server.h"
 #include "server_switch.h"
 #include "store/chat_store.h"
@@ -47,16 +48,32 @@ Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
 
 namespace eg::app {
 
-void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory) {
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory,
+                    eg::ui::RemoteModels* remote) {
     using eg::ui::ChatController;
     using eg::ui::MemoryPanel;
+    using eg::ui::RemoteModels;
+    // A local model loads in the worker, with the panel's remembered budgets for it.
+    auto load_local = [&worker, memory](const QString& path) {
+        const eg::PlacementRequest placement = memory ? memory->placementFor(path) : eg::PlacementRequest{};
+        QMetaObject::invokeMethod(&worker, [&worker, path, placement] { worker.loadModel(path, placement); },
+                                  Qt::QueuedConnection);
+    };
+    QObject::connect(&chat, &ChatController::loadModelRequested, &chat, [remote, load_local](const QString& path) {
+        if (remote && RemoteModels::handles(path)) remote->load(path);
+        else load_local(path);
+    });
+    QObject::connect(&chat, &ChatController::generateRequested, &chat,
+                     [&chat, &worker, remote](qint64 id, const eg::ReplyRequest& request) {
+                         if (remote && RemoteModels::handles(chat.modelPath())) remote->generate(id, request);
+                         else
+                             QMetaObject::invokeMethod(&worker, [&worker, id, request] { worker.generate(id, request); },
+                                                       Qt::QueuedConnection);
+                     });
+    QObject::connect(
+        &chat, &ChatController::stopRequested, &worker, [&worker](qint64 id) { worker.requestStop(id); },
+        Qt::DirectConnection);
     if (memory) {
-        // The panel's remembered budgets for this model go with the request.
-        QObject::connect(&chat, &ChatController::loadModelRequested, memory, [&worker, memory](const QString& path) {
-            const eg::PlacementRequest placement = memory->placementFor(path);
-            QMetaObject::invokeMethod(&worker, [&worker, path, placement] { worker.loadModel(path, placement); },
-                                      Qt::QueuedConnection);
-        });
         QObject::connect(memory, &MemoryPanel::applyRequested, &worker, &EngineWorker::applyPlacement,
                          Qt::QueuedConnection);
         QObject::connect(&worker, &EngineWorker::placed, memory, &MemoryPanel::onPlaced, Qt::QueuedConnection);
@@ -64,15 +81,7 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
                          Qt::QueuedConnection);
         QObject::connect(&worker, &EngineWorker::loadFailed, memory, &MemoryPanel::onLoadFailed, Qt::QueuedConnection);
         memory->setSources([&worker] { return worker.live(); }, [&worker](int n) { return worker.hottest(n); });
-    } else {
-        QObject::connect(
-            &chat, &ChatController::loadModelRequested, &worker, [&worker](const QString& path) { worker.loadModel(path); },
-            Qt::QueuedConnection);
     }
-    QObject::connect(&chat, &ChatController::generateRequested, &worker, &EngineWorker::generate, Qt::QueuedConnection);
-    QObject::connect(
-        &chat, &ChatController::stopRequested, &worker, [&worker](qint64 id) { worker.requestStop(id); },
-        Qt::DirectConnection);
     QObject::connect(&worker, &EngineWorker::loadProgress, &chat, &ChatController::onLoadProgress, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::modelLoaded, &chat, &ChatController::onModelLoaded, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::loadFailed, &chat, &ChatController::onLoadFailed, Qt::QueuedConnection);
@@ -80,6 +89,15 @@ void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::
     QObject::connect(&worker, &EngineWorker::pieces, &chat, &ChatController::onPieces, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::finished, &chat, &ChatController::onFinished, Qt::QueuedConnection);
     QObject::connect(&worker, &EngineWorker::failed, &chat, &ChatController::onFailed, Qt::QueuedConnection);
+    if (remote) {
+        QObject::connect(&chat, &ChatController::stopRequested, remote, &RemoteModels::stop);
+        QObject::connect(&worker, &EngineWorker::modelLoaded, remote, &RemoteModels::deactivate, Qt::QueuedConnection);
+        QObject::connect(remote, &RemoteModels::loaded, &chat, &ChatController::onModelLoaded);
+        QObject::connect(remote, &RemoteModels::loadFailed, &chat, &ChatController::onSwitchFailed);
+        QObject::connect(remote, &RemoteModels::pieces, &chat, &ChatController::onPieces);
+        QObject::connect(remote, &RemoteModels::finished, &chat, &ChatController::onFinished);
+        QObject::connect(remote, &RemoteModels::failed, &chat, &ChatController::onFailed);
+    }
 }
 
 void connect_server_switch(eg::ui::ServerSwitch& sw, EngineWorker& worker,
@@ -371,7 +389,9 @@ int Application::run_gui(const CommandLine& cl) {
     eg::ui::ConversationListModel conversations(store);
     eg::ui::MemoryPanel memory(prefs.get());
     memory.setOverrides(cl.placement);
-    connect_worker(chat, *worker, &memory);
+    // Remote engines the user added (none connects until one of its models is picked).
+    eg::ui::RemoteModels remote(data);
+    connect_worker(chat, *worker, &memory, &remote);
     connect_sidebar(chat, conversations);
     // The local OpenAI-compatible server, off unless the user switched it on.
     eg::ui::ServerSwitch server_switch(prefs.get());
@@ -392,6 +412,7 @@ int Application::run_gui(const CommandLine& cl) {
     downloads.attach(downloader, model_cache_dir());
     eg::ui::CatalogModel catalog(QStringLiteral(":/EngramDesktop/models.json"), downloads, models);
     eg::ui::LibraryActions library(models, downloads, downloader);
+    eg::ui::ModelPickerList picker_models(models, remote);
     eg::ui::HubSearchModel hub(hub_client, &downloads);
     QObject::connect(&chat, &eg::ui::ChatController::loadModelRequested, &library, &eg::ui::LibraryActions::markUsed);
     QObject::connect(&library, &eg::ui::LibraryActions::tokenChanged, &hub,
@@ -409,6 +430,8 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("libraryActions"), &library);
         engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
         engine.rootContext()->setContextProperty(QStringLiteral("memory"), &memory);
+        engine.rootContext()->setContextProperty(QStringLiteral("remoteModels"), &remote);
+        engine.rootContext()->setContextProperty(QStringLiteral("pickerModels"), &picker_models);
         engine.rootContext()->setContextProperty(QStringLiteral("apiServer"), &server_switch);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
         if (engine.rootObjects().isEmpty()) {

@@ -14,6 +14,7 @@ class ServerSwitch;
 class ChatController;
 class ConversationListModel;
 class MemoryPanel;
+class RemoteModels;
 }  // namespace eg::ui
 
 namespace eg::server {
@@ -28,8 +29,11 @@ class EngineWorker;
 // EngineWorker living on another thread: requests go queued, results come
 // back queued, Stop goes direct (atomic), and the panel reads the worker's
 // live figures directly (thread-safe). Models load with the panel's
-// remembered budgets.
-void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory = nullptr);
+// remembered budgets. With `remote`, a remote engine's model (a
+// "remote:…" reference) loads and answers there instead, through the same
+// ChatController slots.
+void connect_worker(eg::ui::ChatController& chat, EngineWorker& worker, eg::ui::MemoryPanel* memory = nullptr,
+                    eg::ui::RemoteModels* remote = nullptr);
 // The window's server switch: starts an ApiServer (held in `server`, on
 // this thread) over the window's own worker, so its requests queue with the
 // window's replies, and stops it; the switch hears how it went.

@@ -23,7 +23,9 @@
 #include <QtTest>
 
 #include "forge.h"
+#include "library/remote_engine.h"
 #include "model/synthetic.h"
+#include "reference_servers.h"
 #include "test_env.h"
 
 // tests/CMakeLists.txt defines EG_DESKTOP_PATH="$<TARGET_FILE:engram-desktop>".
@@ -543,6 +545,129 @@ private slots:
                      qPrintable(text));
         }
         stop_app();
+    }
+
+    // A remote engine in the real window, added as a person does it:
+    // Ctrl+Shift+R, the address (and for our server its API key) typed,
+    // Enter to connect, Enter to add and use its model; then a message sent
+    // and answered by that engine, and the memory panel showing the engine
+    // instead of local tiers. Against our own `engram-desktop --serve` and
+    // llama-cpp-python's server (test-artifacts/e2e-remote-*.png).
+    void remoteEngineInTheWindow_data() {
+        QTest::addColumn<QString>("engine");
+        QTest::addColumn<QString>("shot");
+        QTest::newRow("engram-server") << QStringLiteral("engram") << QStringLiteral("e2e-remote-engram-server.png");
+        QTest::newRow("llama-cpp-python") << QStringLiteral("llama") << QStringLiteral("e2e-remote-llama-cpp-python.png");
+    }
+    void remoteEngineInTheWindow() {
+        QFETCH(QString, engine);
+        QFETCH(QString, shot);
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QString model = QString::fromStdString(eg_test::default_model_path());
+        QProcess server;
+        QByteArray server_log;
+        QUrl url;
+        const QString key = QStringLiteral("sk-e2e-remote-5c1d");
+        QString remote_model;
+        if (engine == QLatin1String("engram")) {
+            const QString key_file = data.filePath(QStringLiteral("server/key"));
+            EG_VERIFY_OK(eg::library::save_api_key(key_file, key));
+            url = eg_test::start_engram_server(server, QStringLiteral(EG_DESKTOP_PATH),
+                                               {QStringLiteral("--api-key-file"), key_file, QStringLiteral("--data-dir"),
+                                                data.filePath(QStringLiteral("server")), QStringLiteral("--model"), model},
+                                               &server_log);
+            remote_model = QStringLiteral("SmolLM2-135M-Instruct.Q4_1");
+        } else {
+            QString why;
+            if (!eg_test::llama_server_available(&why)) {
+                if (eg_test::reference_server_required()) QFAIL(qPrintable(why));
+                QSKIP(qPrintable(why));
+            }
+            remote_model = QStringLiteral("smollm2-via-llama-cpp-python");
+            url = eg_test::start_llama_server(server, remote_model, &server_log);
+        }
+        QVERIFY2(url.isValid(), server_log.right(2000).constData());
+
+        const QString log_name = QString(shot).replace(QStringLiteral(".png"), QStringLiteral(".log"));
+        start_app(data.filePath(QStringLiteral("app")), {QStringLiteral("--model"), model}, log_name);
+        if (QTest::currentTestFailed()) return eg_test::stop_process(server);
+        xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        pause_ms(1500);  // the local model is in
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+shift+r")});
+        pause_ms(800);
+        xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"),
+                 QStringLiteral("127.0.0.1:%1").arg(url.port())});
+        if (engine == QLatin1String("engram")) {
+            xdotool({QStringLiteral("key"), QStringLiteral("Tab")});
+            xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"), key});
+        }
+        xdotool({QStringLiteral("key"), QStringLiteral("Return")});  // Connect: the models are listed
+        pause_ms(2500);
+        screenshot(artifacts_ + QStringLiteral("/") + QString(shot).replace(QStringLiteral(".png"), QStringLiteral("-dialog.png")));
+        xdotool({QStringLiteral("key"), QStringLiteral("Return")});  // Add and use
+        auto app_log = [&] {
+            QFile f(artifacts_ + QLatin1Char('/') + log_name);
+            return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
+        };
+        QElapsedTimer t;
+        t.start();
+        while (!app_log().contains(QStringLiteral("on the remote engine")) && t.elapsed() < 30000) pause_ms(250);
+        QVERIFY2(app_log().contains(QStringLiteral("chatting with %1 on the remote engine http://127.0.0.1:%2/v1")
+                                        .arg(remote_model)
+                                        .arg(url.port())),
+                 qPrintable(QStringLiteral("the remote model was not taken into use; see %1 and the -dialog.png").arg(log_name)));
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        pause_ms(500);
+        QVERIFY2(send_message(QStringLiteral("Name three rivers.")), "the message never reached the store");
+
+        QString reply;
+        bool finished = false;
+        t.restart();
+        while (!finished && t.elapsed() < 180000) {
+            QVERIFY2(app_.state() == QProcess::Running, "engram-desktop exited while the remote engine replied");
+            for (const auto& [role, content, done] : stored_messages())
+                if (role == QLatin1String("assistant")) {
+                    reply = content;
+                    finished = done;
+                }
+            if (!finished) pause_ms(300);
+        }
+        QVERIFY2(finished && !reply.trimmed().isEmpty(), "no finished reply from the remote engine within 180 s");
+        xdotool({QStringLiteral("mousemove"), QString::number(kScreenWidth / 3), QString::number(kScreenHeight - 1)});
+        pause_ms(2500);  // the stats line, and a read of the engine's /metrics
+        const QString path = artifacts_ + QLatin1Char('/') + shot;
+        QVERIFY2(screenshot(path), "ImageMagick import could not capture the screen");
+        qInfo("screenshot: %s; reply: %s", qPrintable(QFileInfo(path).absoluteFilePath()), qPrintable(reply.left(120)));
+
+        // The reply and the remote panel are drawn.
+        const Geometry w = window_geometry();
+        Geometry area;
+        area.x = w.x + w.width * 24 / 100;
+        area.width = w.width * 40 / 100;
+        area.y = w.y + 32;
+        area.height = std::min(w.y + w.height, kScreenHeight) - area.y - 90;
+        int first_row = -1;
+        QVERIFY2(text_bands(path, area, &first_row) >= 5, qPrintable(QStringLiteral("no reply drawn; see %1").arg(path)));
+        Geometry panel;
+        panel.x = w.x + w.width * 68 / 100;
+        panel.y = w.y;
+        panel.width = std::min(w.x + w.width, kScreenWidth) - panel.x;
+        panel.height = std::min(w.y + w.height, kScreenHeight) - panel.y;
+        const int lines = text_bands(path, panel, &first_row);
+        QVERIFY2(lines >= 8, qPrintable(QStringLiteral("no remote engine panel (%1 lines); see %2").arg(lines).arg(path)));
+        // The key went to its owner-only file, never to the log or the settings.
+        if (engine == QLatin1String("engram")) {
+            QVERIFY(!app_log().contains(key));
+            QFile settings(data.filePath(QStringLiteral("app/settings.ini")));
+            QVERIFY(!settings.open(QIODevice::ReadOnly) || !settings.readAll().contains(key.toUtf8()));
+            const QStringList keys = QDir(data.filePath(QStringLiteral("app/remote-keys"))).entryList(QDir::Files);
+            QCOMPARE(keys.size(), 1);
+        }
+        stop_app();
+        eg_test::stop_process(server);
     }
 };
 

@@ -15,6 +15,7 @@
 #include <QtTest>
 
 #include "library/remote_engine.h"
+#include "reference_servers.h"
 #include "test_env.h"
 
 #ifndef EG_DESKTOP_PATH
@@ -44,19 +45,13 @@ private slots:
             QSKIP("the default model is missing: run scripts/fetch-model.sh");
         const QString key_file = dir_.filePath(QStringLiteral("engine/key"));
         EG_VERIFY_OK(eg::library::save_api_key(key_file, key_));
-        server_.start(QStringLiteral(EG_DESKTOP_PATH),
-                      {QStringLiteral("--serve"), QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--api-key-file"),
-                       key_file, QStringLiteral("--data-dir"), dir_.filePath(QStringLiteral("data")), QStringLiteral("--model"),
-                       QString::fromStdString(eg_test::default_model_path())});
-        QVERIFY(server_.waitForStarted(30000));
-        QString out;
-        static const QRegularExpression serving(QStringLiteral("serving \\S+ at (http://\\S+)"));
-        while (!serving.match(out).hasMatch() && server_.state() == QProcess::Running) {
-            server_.waitForReadyRead(1000);
-            out += QString::fromUtf8(server_.readAllStandardOutput());
-        }
-        QVERIFY2(serving.match(out).hasMatch(), qPrintable(out + server_.readAllStandardError()));
-        base_ = QUrl(serving.match(out).captured(1));
+        QByteArray log;
+        base_ = eg_test::start_engram_server(server_, QStringLiteral(EG_DESKTOP_PATH),
+                                             {QStringLiteral("--api-key-file"), key_file, QStringLiteral("--data-dir"),
+                                              dir_.filePath(QStringLiteral("data")), QStringLiteral("--model"),
+                                              QString::fromStdString(eg_test::default_model_path())},
+                                             &log);
+        QVERIFY2(base_.isValid(), log.constData());
     }
     void cleanupTestCase() {
         if (server_.state() == QProcess::Running) {
@@ -143,31 +138,18 @@ private slots:
     }
 
     // An engine nobody here wrote: llama-cpp-python's own server on the same
-    // model (in the venv scripts/bench-server.sh makes).
+    // model (in the venv scripts/llama-server-env.sh makes).
     void llama_cpp_pythons_server_lists_and_streams() {
-        const QString python = QString::fromStdString(eg_test::cache_dir()) + QStringLiteral("/refenv/bin/python");
-        QProcess check;
-        check.start(python, {QStringLiteral("-c"), QStringLiteral("import llama_cpp.server")});
-        if (!check.waitForFinished(60000) || check.exitStatus() != QProcess::NormalExit || check.exitCode() != 0)
-            QSKIP("llama-cpp-python[server] is not in ~/.cache/engram-desktop/refenv (scripts/bench-server.sh installs it)");
-        QTcpServer probe;
-        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
-        const quint16 port = probe.serverPort();
-        probe.close();
-        QProcess llama;
-        llama.setProcessChannelMode(QProcess::MergedChannels);
-        llama.start(python, {QStringLiteral("-m"), QStringLiteral("llama_cpp.server"), QStringLiteral("--model"),
-                             QString::fromStdString(eg_test::default_model_path()), QStringLiteral("--port"),
-                             QString::number(port), QStringLiteral("--n_ctx"), QStringLiteral("2048"),
-                             QStringLiteral("--model_alias"), QStringLiteral("smollm2")});
-        QVERIFY(llama.waitForStarted(30000));
-        QByteArray log;
-        while (!log.contains("Uvicorn running") && llama.state() == QProcess::Running) {
-            llama.waitForReadyRead(1000);
-            log += llama.readAll();
+        QString why;
+        if (!eg_test::llama_server_available(&why)) {
+            if (eg_test::reference_server_required()) QFAIL(qPrintable(why));
+            QSKIP(qPrintable(why));
         }
-        QVERIFY2(log.contains("Uvicorn running"), log.right(2000).constData());
-        RemoteEngine engine(QUrl(QStringLiteral("http://127.0.0.1:%1/v1").arg(port)), {});
+        QProcess llama;
+        QByteArray log;
+        const QUrl url = eg_test::start_llama_server(llama, QStringLiteral("smollm2"), &log);
+        QVERIFY2(url.isValid(), log.right(2000).constData());
+        RemoteEngine engine(url, {});
         QSignalSpy listed(&engine, &RemoteEngine::modelsListed);
         engine.listModels();
         QVERIFY(listed.wait(60000));
@@ -186,8 +168,7 @@ private slots:
         QVERIFY(stats.completion_tokens >= 1 && stats.completion_tokens <= 12);
         QVERIFY(!stats.finish_reason.isEmpty());
         QVERIFY(stats.time_to_first_token_ms > 0);
-        llama.terminate();
-        if (!llama.waitForFinished(30000)) llama.kill();
+        eg_test::stop_process(llama);
     }
 };
 

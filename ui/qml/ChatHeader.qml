@@ -13,6 +13,7 @@ ToolBar {
     signal settingsRequested()
     signal memoryRequested()
     signal exportRequested(string format)
+    signal addRemoteRequested()
 
     FontMetrics { id: fm }
 
@@ -37,6 +38,7 @@ ToolBar {
             Layout.maximumWidth: Math.round(fm.height * 18)
             controller: root.controller
             modelList: root.modelList
+            onAddRemoteRequested: root.addRemoteRequested()
         }
 
         Label {

@@ -14,6 +14,7 @@ Page {
     signal settingsRequested()
     signal memoryRequested()
     signal exportRequested(string format)
+    signal addRemoteRequested()
 
     function focusComposer() { composer.focusInput() }
 
@@ -28,6 +29,7 @@ Page {
         onSettingsRequested: root.settingsRequested()
         onMemoryRequested: root.memoryRequested()
         onExportRequested: format => root.exportRequested(format)
+        onAddRemoteRequested: root.addRemoteRequested()
     }
 
     ColumnLayout {

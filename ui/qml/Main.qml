@@ -48,6 +48,9 @@ ApplicationWindow {
     readonly property bool wide: width >= Math.round(fm.height * 60)
     readonly property var memoryPanel: typeof memory !== "undefined" ? memory : null
     readonly property var libraryTools: typeof libraryActions !== "undefined" ? libraryActions : null
+    // Remote engines (the app sets them; a test window may not).
+    readonly property var remoteEngines: typeof remoteModels !== "undefined" ? remoteModels : null
+    readonly property var pickerList: typeof pickerModels !== "undefined" ? pickerModels : models
 
     Shortcut {
         sequences: [StandardKey.New]
@@ -66,6 +69,7 @@ ApplicationWindow {
         context: Qt.ApplicationShortcut
         enabled: chat.busy && chat.replyingConversationId === chat.currentConversationId
                  && !settingsDrawer.opened && !memoryDrawer.opened && !exportDialog.visible && !sidebar.escapeHasWork
+                 && !(remoteDialogLoader.item && remoteDialogLoader.item.visible)
                  && !window.showLibrary
         onActivated: chat.stop()
     }
@@ -84,6 +88,17 @@ ApplicationWindow {
         sequence: "Ctrl+,"
         context: Qt.ApplicationShortcut
         onActivated: settingsDrawer.open()
+    }
+    Shortcut {
+        sequence: "Ctrl+Shift+R"
+        context: Qt.ApplicationShortcut
+        enabled: window.remoteEngines !== null
+        onActivated: window.openRemoteEngines()
+    }
+    function openRemoteEngines() {
+        window.showLibrary = false
+        remoteDialogLoader.active = true
+        remoteDialogLoader.item.open()
     }
 
     function startNewChat() {
@@ -122,7 +137,8 @@ ApplicationWindow {
             ChatView {
                 id: chatView
                 controller: chat
-                modelList: models
+                modelList: window.pickerList
+                onAddRemoteRequested: window.openRemoteEngines()
                 onSettingsRequested: settingsDrawer.open()
                 onMemoryRequested: window.showMemory = !window.showMemory
                 onExportRequested: format => {
@@ -158,6 +174,7 @@ ApplicationWindow {
             SplitView.minimumWidth: Math.round(fm.height * 16)
             sourceComponent: MemoryPanel {
                 panel: window.memoryPanel
+                remote: window.remoteEngines
                 visible: window.showMemory
                 onCloseRequested: window.showMemory = false
             }
@@ -178,6 +195,7 @@ ApplicationWindow {
             active: window.memoryPanel !== null && !window.wide && window.showMemory
             sourceComponent: MemoryPanel {
                 panel: window.memoryPanel
+                remote: window.remoteEngines
                 visible: true
                 onCloseRequested: window.showMemory = false
             }
@@ -249,6 +267,18 @@ ApplicationWindow {
                 chat.exportJson(selectedFile)
             else
                 chat.exportMarkdown(selectedFile)
+        }
+    }
+
+    // "Add remote engine…" (the model picker's last entry, Ctrl+Shift+R).
+    Loader {
+        id: remoteDialogLoader
+        active: false
+        sourceComponent: RemoteEngineDialog {
+            parent: Overlay.overlay
+            remote: window.remoteEngines
+            onUseRequested: ref => chat.loadModel(ref)
+            onClosed: chatView.focusComposer()
         }
     }
 

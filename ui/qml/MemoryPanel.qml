@@ -2,7 +2,8 @@
 // budgets and the context length, the plan they would give before Apply,
 // then the live tiers, the Engram and expert caches and tokens/s while the
 // model runs. `panel` is the C++
-// MemoryPanel view-model.
+// MemoryPanel view-model. For a remote engine's model (`remote`, the C++
+// RemoteModels) it shows that engine's own figures instead.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -13,6 +14,10 @@ Pane {
     objectName: "memoryPanel"
 
     required property var panel
+    property var remote: null
+    readonly property bool remoteActive: remote !== null && remote.active
+    // The local model's sections: not while a remote engine answers.
+    readonly property bool localShown: panel.ready && !remoteActive
     signal closeRequested()
 
     FontMetrics { id: fm }
@@ -50,8 +55,13 @@ Pane {
                 Label { text: qsTr("Memory"); font.bold: true; font.pointSize: fm.font.pointSize * 1.2; Layout.fillWidth: true }
                 ToolButton { text: "✕"; onClicked: root.closeRequested(); Accessible.name: qsTr("Close the memory panel") }
             }
+            RemoteEnginePanel {
+                visible: root.remoteActive
+                Layout.fillWidth: true
+                remote: root.remote
+            }
             Label {
-                visible: !root.panel.ready
+                visible: !root.panel.ready && !root.remoteActive
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
                 text: root.panel.error ? root.panel.error : qsTr("No model is loaded.")
@@ -61,7 +71,7 @@ Pane {
             ColumnLayout {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 SectionTitle { text: qsTr("Budgets") }
-                visible: root.panel.ready
+                visible: root.localShown
                 Layout.fillWidth: true
                 ColumnLayout {
                     Layout.fillWidth: true
@@ -152,7 +162,7 @@ Pane {
             ColumnLayout {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 SectionTitle { text: root.panel.dirty ? qsTr("Preview") : qsTr("Placement") }
-                visible: root.panel.ready
+                visible: root.localShown
                 Layout.fillWidth: true
                 ColumnLayout {
                     Layout.fillWidth: true
@@ -207,7 +217,7 @@ Pane {
             ColumnLayout {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 SectionTitle { text: qsTr("Tiers (measured; thin line: preview)") }
-                visible: root.panel.ready
+                visible: root.localShown
                 Layout.fillWidth: true
                 ColumnLayout {
                     Layout.fillWidth: true
@@ -245,26 +255,31 @@ Pane {
             EngramStats {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 Layout.fillWidth: true
-                visible: root.panel.ready && root.panel.hasEngram
+                visible: root.localShown && root.panel.hasEngram
                 panel: root.panel
             }
 
             ExpertStats {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 Layout.fillWidth: true
-                visible: root.panel.ready && root.panel.hasExperts
+                visible: root.localShown && root.panel.hasExperts
                 panel: root.panel
             }
 
             ThroughputChart {
                 Layout.topMargin: Math.round(fm.height * 0.3)
                 Layout.fillWidth: true
-                visible: root.panel.ready
+                visible: root.localShown
                 panel: root.panel
             }
         }
     }
 
-    onVisibleChanged: panel.visible = visible
-    Component.onCompleted: panel.visible = visible
+    function watch() {
+        panel.visible = visible
+        if (remote !== null) remote.setWatching(visible)
+    }
+    onVisibleChanged: watch()
+    Component.onCompleted: watch()
+    Component.onDestruction: if (remote !== null) remote.setWatching(false)
 }

@@ -1,5 +1,6 @@
-// Installed models in a combo box; shows which one is loaded, and a busy bar
-// while the engine loads the chosen one.
+// Installed models and remote engines' models in a combo box; shows which
+// one is loaded, and a busy bar while the engine loads the chosen one. The
+// list ends with "Add remote engine…".
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -9,6 +10,7 @@ RowLayout {
 
     required property var controller
     required property var modelList
+    signal addRemoteRequested()
 
     FontMetrics { id: fm }
     spacing: Math.round(fm.height * 0.4)
@@ -59,6 +61,31 @@ RowLayout {
             contentItem: RowLayout {
                 Label { Layout.fillWidth: true; text: name; elide: Text.ElideRight }
                 Label { text: sizeText; opacity: 0.6 }
+            }
+        }
+        popup: Popup {
+            y: combo.height
+            width: Math.max(combo.width, Math.round(fm.height * 22))
+            padding: 1
+            contentItem: ListView {
+                clip: true
+                implicitHeight: Math.min(contentHeight, Math.round(fm.height * 24))
+                model: combo.popup.visible ? combo.delegateModel : null
+                currentIndex: combo.highlightedIndex
+                ScrollIndicator.vertical: ScrollIndicator {}
+                footer: ItemDelegate {
+                    objectName: "addRemoteEngine"
+                    width: ListView.view ? ListView.view.width : implicitWidth
+                    text: qsTr("Add remote engine…")
+                    onClicked: {
+                        combo.popup.close()
+                        root.addRemoteRequested()
+                    }
+                }
+            }
+            background: Rectangle {
+                color: root.palette.base
+                border.color: root.palette.mid
             }
         }
         ToolTip.visible: hovered && !root.controller.loadingModel

@@ -15,6 +15,7 @@
 #include <QUrl>
 
 #include "core/log.h"
+#include "library/remote_engines.h"
 #include "settings_map.h"
 #include "store/chat_store.h"
 
@@ -439,7 +440,8 @@ void ChatController::onConversationRenamed(qint64 id, const QString& title) {
 }
 
 void ChatController::loadModel(const QString& path) {
-    const QString p = local_path_from(path);
+    // A remote engine's model (library/remote_engines.h) goes as it is.
+    const QString p = eg::library::is_remote_model_ref(path) ? path : local_path_from(path);
     if (p.isEmpty()) {
         set_error(tr("Not a local file: %1").arg(path));
         return;
@@ -461,7 +463,8 @@ void ChatController::onModelLoaded(const QString& name, const QString& path) {
     model_name_ = name;
     model_path_ = path;
     loading_model_ = false;
-    if (prefs_) prefs_->setValue(QStringLiteral("model/last_path"), path);
+    // A start opens the last local model: a remote one would connect before the user asks.
+    if (prefs_ && !eg::library::is_remote_model_ref(path)) prefs_->setValue(QStringLiteral("model/last_path"), path);
     emit modelChanged();
     emit loadingModelChanged();
 }
@@ -474,6 +477,14 @@ void ChatController::onLoadFailed(const QString& error) {
     loading_model_ = false;
     set_error(tr("Cannot load the model: %1").arg(error));
     emit modelChanged();
+    emit loadingModelChanged();
+}
+
+void ChatController::onSwitchFailed(const QString& error) {
+    // Nothing was unloaded: the model in use stays.
+    loading_model_ = false;
+    set_error(tr("Cannot use that model: %1").arg(error));
+    emit modelChanged();  // the picker shows the model in use again
     emit loadingModelChanged();
 }
 

@@ -109,6 +109,9 @@ public slots:
     void onLoadProgress(double fraction);
     void onModelLoaded(const QString& name, const QString& path);
     void onLoadFailed(const QString& error);
+    // A remote model could not be used (its engine is unreachable, no longer
+    // lists it): unlike a failed local load, the model in use stays.
+    void onSwitchFailed(const QString& error);
     // The oldest turns were left out of this reply's prompt: `notice` says so above the reply.
     void onTrimmed(qint64 request_id, const QString& notice);
     void onPieces(qint64 request_id, const QString& text);
