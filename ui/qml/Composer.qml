@@ -1,5 +1,5 @@
 // The message input under the chat: Enter sends, Shift+Enter starts a new
-// line; while a reply is generated the Send button becomes Stop (Esc).
+// line, Tab moves on; while a reply is generated the Send button becomes Stop (Esc).
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -15,6 +15,12 @@ Pane {
     signal stopRequested()
 
     function focusInput() { input.forceActiveFocus() }
+    function moveFocus(from, forward, event) {
+        const next = from.nextItemInFocusChain(forward)
+        if (next && next !== from)
+            next.forceActiveFocus(forward ? Qt.TabFocusReason : Qt.BacktabFocusReason)
+        event.accepted = true
+    }
     function trySend() {
         const text = input.text.trim()
         if (busy || busyElsewhere || !ready || text.length === 0)
@@ -57,6 +63,9 @@ Pane {
                 placeholderText: root.ready ? qsTr("Message the assistant — Enter sends, Shift+Enter adds a line")
                                             : qsTr("Waiting for a model to load…")
                 Accessible.name: qsTr("Message")
+                // Tab and Shift+Tab move through the window, as in every other field.
+                Keys.onTabPressed: event => root.moveFocus(input, true, event)
+                Keys.onBacktabPressed: event => root.moveFocus(input, false, event)
                 Keys.onReturnPressed: event => {
                     if (event.modifiers & Qt.ShiftModifier)
                         event.accepted = false

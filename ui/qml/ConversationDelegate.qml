@@ -14,6 +14,7 @@ ItemDelegate {
     property bool current: false
     property bool replying: false   // a reply is being written into this conversation
     property bool editing: false
+    property bool keyboardCurrent: false  // the list has the keyboard and this is its row
 
     signal selected()
     signal renamed(string newTitle)
@@ -50,8 +51,15 @@ ItemDelegate {
     }
 
     highlighted: current
+    // The list is one Tab stop (arrows move in it); its rows and buttons take no focus.
+    focusPolicy: Qt.NoFocus
+    Accessible.role: Accessible.ListItem
+    Accessible.name: (title.length > 0 ? title : qsTr("New chat")) + (replying ? qsTr(", a reply is being written") : "")
+    Accessible.description: qsTr("Enter opens it, F2 renames it, Delete deletes it")
     background: Rectangle {
         radius: Math.round(fm.height * 0.3)
+        border.width: root.keyboardCurrent ? 2 : 0
+        border.color: root.highlighted ? root.palette.highlightedText : root.palette.highlight
         color: root.highlighted ? root.palette.highlight
              : root.hovered ? Qt.tint(root.palette.window, Qt.rgba(root.palette.windowText.r, root.palette.windowText.g,
                                                                     root.palette.windowText.b, 0.08))
@@ -115,9 +123,10 @@ ItemDelegate {
             color: root.highlighted ? root.palette.highlightedText : root.palette.windowText
         }
         ToolButton {
-            visible: !root.editing && (root.hovered || root.current)
+            visible: !root.editing && (root.hovered || root.current || root.keyboardCurrent)
             text: "✎"
             implicitWidth: implicitHeight
+            focusPolicy: Qt.NoFocus
             onClicked: root.startRename()
             ToolTip.visible: hovered
             ToolTip.delay: 600
@@ -128,6 +137,7 @@ ItemDelegate {
             visible: !root.editing && (root.hovered || root.current)
             text: "✕"
             implicitWidth: implicitHeight
+            focusPolicy: Qt.NoFocus
             onClicked: root.deleteClicked()
             ToolTip.visible: hovered
             ToolTip.delay: 600

@@ -48,6 +48,10 @@ ApplicationWindow {
     readonly property bool wide: width >= Math.round(fm.height * 60)
     readonly property var memoryPanel: typeof memory !== "undefined" ? memory : null
     readonly property var libraryTools: typeof libraryActions !== "undefined" ? libraryActions : null
+    // A dialog has the keyboard: the window's shortcuts stand aside, so that
+    // a dialog's own keys (a file dialog's Ctrl+L, say) reach it.
+    readonly property bool dialogOpen: exportDialog.visible || deleteDialog.visible
+                                       || (remoteDialogLoader.item !== null && remoteDialogLoader.item.visible)
     // Remote engines (the app sets them; a test window may not).
     readonly property var remoteEngines: typeof remoteModels !== "undefined" ? remoteModels : null
     readonly property var pickerList: typeof pickerModels !== "undefined" ? pickerModels : models
@@ -55,11 +59,13 @@ ApplicationWindow {
     Shortcut {
         sequences: [StandardKey.New]
         context: Qt.ApplicationShortcut
+        enabled: !window.dialogOpen
         onActivated: window.startNewChat()
     }
     Shortcut {
         sequences: [StandardKey.Find]
         context: Qt.ApplicationShortcut
+        enabled: !window.dialogOpen
         onActivated: sidebar.focusSearch()
     }
     // Esc stops the reply on screen only when nothing else would take it: a
@@ -68,31 +74,32 @@ ApplicationWindow {
         sequence: "Esc"
         context: Qt.ApplicationShortcut
         enabled: chat.busy && chat.replyingConversationId === chat.currentConversationId
-                 && !settingsDrawer.opened && !memoryDrawer.opened && !exportDialog.visible && !sidebar.escapeHasWork
-                 && !(remoteDialogLoader.item && remoteDialogLoader.item.visible)
+                 && !settingsDrawer.opened && !memoryDrawer.opened && !window.dialogOpen && !sidebar.escapeHasWork
                  && !window.showLibrary
         onActivated: chat.stop()
     }
     Shortcut {
         sequence: "Ctrl+L"
         context: Qt.ApplicationShortcut
+        enabled: !window.dialogOpen
         onActivated: window.showLibrary = !window.showLibrary
     }
     Shortcut {
         sequence: "Ctrl+M"
         context: Qt.ApplicationShortcut
-        enabled: window.memoryPanel !== null
+        enabled: window.memoryPanel !== null && !window.dialogOpen
         onActivated: window.showMemory = !window.showMemory
     }
     Shortcut {
         sequence: "Ctrl+,"
         context: Qt.ApplicationShortcut
+        enabled: !window.dialogOpen
         onActivated: settingsDrawer.open()
     }
     Shortcut {
         sequence: "Ctrl+Shift+R"
         context: Qt.ApplicationShortcut
-        enabled: window.remoteEngines !== null
+        enabled: window.remoteEngines !== null && !window.dialogOpen
         onActivated: window.openRemoteEngines()
     }
     function openRemoteEngines() {

@@ -243,22 +243,31 @@ Item {
             Item { Layout.fillWidth: true }
             Row {
                 spacing: Math.round(fm.height * 0.2)
-                opacity: hover.hovered || root.isLast ? 1.0 : 0.0
+                // Shown on hover, on the last message, and while the keyboard is on one of them.
+                opacity: hover.hovered || root.isLast || copyAction.activeFocus || editAction.activeFocus
+                         || regenerateAction.activeFocus ? 1.0 : 0.0
                 Behavior on opacity { NumberAnimation { duration: 120 } }
 
                 MessageAction {
+                    id: copyAction
                     text: qsTr("Copy")
+                    Accessible.name: root.isUser ? qsTr("Copy your message") : qsTr("Copy the reply")
                     enabled: root.content.length > 0
                     onClicked: root.copyRequested(root.content)
                 }
                 MessageAction {
+                    id: editAction
+                    objectName: "editButton"
                     visible: root.isUser
                     text: qsTr("Edit")
+                    Accessible.name: qsTr("Edit your message (the reply after it is kept as a version)")
                     enabled: !root.busy
                     onClicked: root.startEdit()
                 }
                 MessageAction {
+                    id: regenerateAction
                     objectName: "regenerateButton"
+                    Accessible.name: qsTr("Regenerate the reply (this one is kept as a version)")
                     visible: root.isAssistant && root.isLast
                     text: qsTr("Regenerate")
                     enabled: !root.busy

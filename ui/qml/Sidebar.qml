@@ -1,5 +1,8 @@
 // The conversation sidebar: a New chat button, a full-text search field and the
 // conversations, most recent activity first (the model keeps that order).
+// By keyboard: Ctrl+F searches, Down goes from the field to the results and
+// Enter opens one (in the field: the first); the list is one Tab stop where
+// Up/Down move, Enter opens, F2 renames and Delete asks to delete.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -10,9 +13,8 @@ Pane {
     required property var conversationList
     property var currentConversationId: -1
     property var replyingConversationId: 0
-    // What Esc should close before it stops a reply: the delete question, a
-    // search being typed.
-    readonly property bool escapeHasWork: deleteDialog.opened || (searchField.activeFocus && searchField.text.length > 0)
+    // What Esc should close before it stops a reply: a search being typed.
+    readonly property bool escapeHasWork: searchField.activeFocus && searchField.text.length > 0
 
     signal newChatRequested()
     signal conversationSelected(var id)
@@ -20,6 +22,16 @@ Pane {
     signal deleteRequested(var id, string title)
     signal libraryRequested()
 
+    // Enter in the search field: the first result, once the search (it waits
+    // for a pause in typing) has run.
+    function openFirstResult() {
+        if (searchDelay.running) {
+            searchDelay.stop()
+            root.conversationList.setFilter(searchField.text)
+        }
+        if (list.count > 0)
+            list.openAt(0)
+    }
     function focusSearch() {
         searchField.forceActiveFocus()
         searchField.selectAll()
@@ -72,8 +84,12 @@ Pane {
             Layout.fillWidth: true
             placeholderText: qsTr("Search conversations (Ctrl+F)")
             selectByMouse: true
+            Accessible.name: qsTr("Search conversations")
             // Search as the user types, but not on every keystroke.
             onTextChanged: searchDelay.restart()
+            Keys.onDownPressed: list.enterFrom(0)
+            Keys.onReturnPressed: root.openFirstResult()
+            Keys.onEnterPressed: root.openFirstResult()
             Keys.onEscapePressed: event => {
                 if (text.length > 0) {
                     text = ""
@@ -106,9 +122,54 @@ Pane {
             spacing: 2
             boundsBehavior: Flickable.StopAtBounds
             ScrollBar.vertical: ScrollBar {}
+            activeFocusOnTab: true
+            keyNavigationEnabled: true
+            highlightMoveDuration: 0
+            Accessible.role: Accessible.List
+            Accessible.name: qsTr("Conversations")
+
+            // Focus on the list's row `row` (or the open conversation's when -1).
+            function enterFrom(row) {
+                if (count === 0) return
+                forceActiveFocus(Qt.TabFocusReason)
+                currentIndex = row
+            }
+            function openAt(row) {
+                const item = itemAtIndex(row)
+                if (item) root.conversationSelected(item.conversationId)
+            }
+            onActiveFocusChanged: {
+                if (!activeFocus || count === 0) return
+                // Tabbing in lands on the open conversation.
+                for (let i = 0; i < count; ++i) {
+                    const item = itemAtIndex(i)
+                    if (item && item.conversationId === root.currentConversationId) {
+                        if (currentIndex < 0 || !currentItem) currentIndex = i
+                        return
+                    }
+                }
+                if (currentIndex < 0) currentIndex = 0
+            }
+            Keys.onReturnPressed: openAt(currentIndex)
+            Keys.onEnterPressed: openAt(currentIndex)
+            Keys.onSpacePressed: openAt(currentIndex)
+            Keys.onPressed: event => {
+                if (!currentItem) return
+                if (event.key === Qt.Key_F2) {
+                    currentItem.startRename()
+                    event.accepted = true
+                } else if (event.key === Qt.Key_Delete) {
+                    root.deleteRequested(currentItem.conversationId, currentItem.title)
+                    event.accepted = true
+                } else if (event.key === Qt.Key_Up && currentIndex === 0) {
+                    searchField.forceActiveFocus(Qt.BacktabFocusReason)
+                    event.accepted = true
+                }
+            }
 
             delegate: ConversationDelegate {
                 width: ListView.view.width
+                keyboardCurrent: ListView.isCurrentItem && list.activeFocus
                 current: conversationId === root.currentConversationId
                 replying: conversationId === root.replyingConversationId
                 onSelected: root.conversationSelected(conversationId)
