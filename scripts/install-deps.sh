@@ -22,6 +22,7 @@ PACKAGES=(
     qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtquick-dialogs
     qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
     qml6-module-qtcharts qml6-module-qttest qml6-module-qtcore qml6-module-qt-labs-folderlistmodel
+    libqt6svg6  # the bundled SVG icons
     # end-to-end window test and packaging checks
     xvfb xauth xdotool imagemagick
     appstream desktop-file-utils dpkg-dev

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "engine_worker.h"
 #include "window_state.h"
+#include "appearance.h"
 #include "catalog_model.h"
 #include "download_center.h"
 #include "hub_search_model.h"
@@ -419,6 +420,7 @@ int Application::run_gui(const CommandLine& cl) {
                      [&hub_client, &downloader] { hub_client.set_token(downloader.token()); });
 
     WindowState window_state(*prefs, store, chat);
+    eg::ui::Appearance appearance(prefs.get());
     int rc = 0;
     {
         QQmlApplicationEngine engine;
@@ -431,6 +433,7 @@ int Application::run_gui(const CommandLine& cl) {
         engine.rootContext()->setContextProperty(QStringLiteral("hub"), &hub);
         engine.rootContext()->setContextProperty(QStringLiteral("memory"), &memory);
         engine.rootContext()->setContextProperty(QStringLiteral("remoteModels"), &remote);
+        engine.rootContext()->setContextProperty(QStringLiteral("appearance"), &appearance);
         engine.rootContext()->setContextProperty(QStringLiteral("pickerModels"), &picker_models);
         engine.rootContext()->setContextProperty(QStringLiteral("apiServer"), &server_switch);
         engine.load(QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));

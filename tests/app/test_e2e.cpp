@@ -547,6 +547,81 @@ private slots:
         stop_app();
     }
 
+    // Mean brightness (0 black .. 1 white) of a region of an image.
+    double brightness(const QString& image, const Geometry& r) {
+        return run_tool(QStringLiteral("convert"),
+                        {image, QStringLiteral("-crop"),
+                         QStringLiteral("%1x%2+%3+%4").arg(r.width).arg(r.height).arg(r.x).arg(r.y),
+                         QStringLiteral("+repage"), QStringLiteral("-colorspace"), QStringLiteral("Gray"),
+                         QStringLiteral("-format"), QStringLiteral("%[fx:mean]"), QStringLiteral("info:")},
+                        env_)
+            .toDouble();
+    }
+
+    // The look a person chooses (Settings → Appearance, kept in the
+    // settings file): the chat, the memory panel and the library in light
+    // and in dark, each shot (test-artifacts/e2e-theme-*.png) and each
+    // drawn in its theme's brightness, text still readable on it.
+    void lightAndDarkThemes_data() {
+        QTest::addColumn<QString>("theme");
+        QTest::newRow("light") << QStringLiteral("light");
+        QTest::newRow("dark") << QStringLiteral("dark");
+    }
+    void lightAndDarkThemes() {
+        QFETCH(QString, theme);
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        {
+            QFile settings(data.filePath(QStringLiteral("settings.ini")));
+            QVERIFY(settings.open(QIODevice::WriteOnly));
+            settings.write(QStringLiteral("[appearance]\ntheme=%1\n").arg(theme).toUtf8());
+        }
+        const QString model = QString::fromStdString(eg_test::default_model_path());
+        start_app(data.path(), {QStringLiteral("--model"), model}, QStringLiteral("e2e-theme-%1.log").arg(theme));
+        if (QTest::currentTestFailed()) return;
+        xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
+        QVERIFY2(send_message(QStringLiteral("Write a haiku about the sea.")), "the message never reached the store");
+        QElapsedTimer t;
+        t.start();
+        bool finished = false;
+        while (!finished && t.elapsed() < 180000) {
+            for (const auto& [role, content, done] : stored_messages())
+                if (role == QLatin1String("assistant")) finished = done;
+            if (!finished) pause_ms(300);
+        }
+        QVERIFY2(finished, "the reply did not finish within 180 s");
+        xdotool({QStringLiteral("mousemove"), QString::number(kScreenWidth - 1), QString::number(kScreenHeight - 1)});
+        pause_ms(800);
+        const Geometry w = window_geometry();
+        const bool dark = theme == QLatin1String("dark");
+        auto shoot = [&](const QString& what) {
+            const QString path = artifacts_ + QStringLiteral("/e2e-theme-%1-%2.png").arg(theme, what);
+            if (!screenshot(path)) return QString();
+            qInfo("screenshot: %s", qPrintable(QFileInfo(path).absoluteFilePath()));
+            return path;
+        };
+        auto check = [&](const QString& path, const QString& what) {
+            QVERIFY2(!path.isEmpty(), "ImageMagick import could not capture the screen");
+            const double b = brightness(path, w);
+            qInfo("%s, %s: mean brightness %.2f", qPrintable(theme), qPrintable(what), b);
+            QVERIFY2(dark ? b < 0.35 : b > 0.75,
+                     qPrintable(QStringLiteral("the %1 in the %2 theme has a mean brightness of %3; see %4")
+                                    .arg(what, theme).arg(b).arg(path)));
+            // Text is drawn on it: many distinct colours, not a flat fill.
+            QVERIFY2(distinct_colours(path) > 16, qPrintable(path));
+        };
+        check(shoot(QStringLiteral("chat")), QStringLiteral("chat"));
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        pause_ms(1500);
+        check(shoot(QStringLiteral("memory")), QStringLiteral("memory panel"));
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+m")});
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+l")});
+        pause_ms(1500);
+        check(shoot(QStringLiteral("library")), QStringLiteral("library"));
+        stop_app();
+    }
+
     // A remote engine in the real window, added as a person does it:
     // Ctrl+Shift+R, the address (and for our server its API key) typed,
     // Enter to connect, Enter to add and use its model; then a message sent

@@ -1,4 +1,5 @@
-// The bar above the chat: model picker with load state, export and settings.
+// The bar above the chat: model picker with load state, the conversation's
+// title, and icon buttons for export, the memory panel and settings.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -22,8 +23,7 @@ ToolBar {
         Rectangle {
             anchors { left: parent.left; right: parent.right; bottom: parent.bottom }
             height: 1
-            color: root.palette.mid
-            opacity: 0.5
+            color: Theme.border
         }
     }
 
@@ -51,12 +51,18 @@ ToolBar {
         }
 
         ToolButton {
+            objectName: "exportButton"
             text: qsTr("Export")
+            icon.source: Theme.icon("export")
+            icon.color: enabled ? Theme.text : Theme.mutedText
+            display: AbstractButton.IconOnly
+            Accessible.name: qsTr("Export this conversation")
             enabled: root.messageCount > 0
             onClicked: exportMenu.popup(this, 0, height)
             ToolTip.visible: hovered
             ToolTip.delay: 600
-            ToolTip.text: qsTr("Save this conversation as Markdown or JSON")
+            ToolTip.text: enabled ? qsTr("Save this conversation as Markdown or JSON")
+                                  : qsTr("Nothing to export yet: this conversation has no messages")
             Menu {
                 id: exportMenu
                 MenuItem { text: qsTr("As Markdown…"); onTriggered: root.exportRequested("markdown") }
@@ -66,6 +72,10 @@ ToolBar {
         ToolButton {
             objectName: "memoryButton"
             text: qsTr("Memory")
+            icon.source: Theme.icon("memory")
+            icon.color: enabled ? Theme.text : Theme.mutedText
+            display: AbstractButton.IconOnly
+            Accessible.name: qsTr("Memory tiers")
             onClicked: root.memoryRequested()
             ToolTip.visible: hovered
             ToolTip.delay: 600
@@ -74,6 +84,10 @@ ToolBar {
         ToolButton {
             objectName: "settingsButton"
             text: qsTr("Settings")
+            icon.source: Theme.icon("settings")
+            icon.color: enabled ? Theme.text : Theme.mutedText
+            display: AbstractButton.IconOnly
+            Accessible.name: qsTr("Settings")
             onClicked: root.settingsRequested()
             ToolTip.visible: hovered
             ToolTip.delay: 600

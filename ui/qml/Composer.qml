@@ -37,7 +37,7 @@ Pane {
         Rectangle {
             anchors.fill: parent
             anchors.margins: Math.round(fm.height * 0.3)
-            radius: Math.round(fm.height * 0.7)
+            radius: Theme.radiusL
             color: root.palette.base
             border.width: input.activeFocus ? 2 : 1
             border.color: input.activeFocus ? root.palette.highlight : root.palette.mid
@@ -86,6 +86,7 @@ Pane {
             visible: !root.busy
             Layout.alignment: Qt.AlignBottom
             text: qsTr("Send")
+            icon.source: Theme.icon("send")
             highlighted: true
             enabled: root.ready && !root.busyElsewhere && input.text.trim().length > 0
             onClicked: root.trySend()
@@ -99,6 +100,8 @@ Pane {
             visible: root.busy
             Layout.alignment: Qt.AlignBottom
             text: qsTr("Stop")
+            icon.source: Theme.icon("stop")
+            icon.color: enabled ? Theme.text : Theme.mutedText
             onClicked: root.stopRequested()
             ToolTip.visible: hovered
             ToolTip.delay: 600

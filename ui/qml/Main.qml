@@ -16,23 +16,37 @@ ApplicationWindow {
     visible: true
     title: chat.modelName ? qsTr("Engram Desktop — %1").arg(chat.modelName) : qsTr("Engram Desktop")
 
-    // Follow the platform's palette (light or dark) whatever the Controls style.
-    SystemPalette { id: system; colorGroup: SystemPalette.Active }
-    palette.window: system.window
-    palette.windowText: system.windowText
-    palette.base: system.base
-    palette.alternateBase: system.alternateBase
-    palette.text: system.text
-    palette.button: system.button
-    palette.buttonText: system.buttonText
-    palette.highlight: system.highlight
-    palette.highlightedText: system.highlightedText
-    palette.mid: system.mid
-    palette.midlight: system.midlight
-    palette.dark: system.dark
-    palette.light: system.light
-    palette.shadow: system.shadow
-    palette.placeholderText: system.placeholderText
+    // One palette for every control, from the visual system (Theme.qml):
+    // light or dark as the system is, or as the user chose in Settings.
+    Binding {
+        target: Theme
+        property: "mode"
+        value: typeof appearance !== "undefined" ? appearance.theme : "system"
+    }
+    palette.window: Theme.window
+    palette.windowText: Theme.text
+    palette.base: Theme.base
+    palette.alternateBase: Theme.alternateBase
+    palette.text: Theme.text
+    palette.button: Theme.button
+    palette.buttonText: Theme.text
+    palette.brightText: Theme.accentText
+    palette.highlight: Theme.accent
+    palette.highlightedText: Theme.accentText
+    palette.link: Theme.accent
+    palette.mid: Theme.border
+    palette.midlight: Theme.alternateBase
+    palette.dark: Theme.border
+    palette.light: Theme.base
+    palette.shadow: Qt.rgba(0, 0, 0, Theme.dark ? 0.6 : 0.25)
+    palette.placeholderText: Theme.mutedText
+    palette.toolTipBase: Theme.toolTipBase
+    palette.toolTipText: Theme.toolTipText
+    // What cannot be used now looks it.
+    palette.disabled.buttonText: Theme.mutedText
+    palette.disabled.windowText: Theme.mutedText
+    palette.disabled.text: Theme.mutedText
+    palette.disabled.button: Theme.alternateBase
 
     color: palette.window
 
@@ -255,6 +269,7 @@ ApplicationWindow {
         objectName: "settingsDrawer"
         controller: chat
         server: typeof apiServer !== "undefined" ? apiServer : null
+        look: typeof appearance !== "undefined" ? appearance : null
         width: Math.min(window.width * 0.9, Math.round(fm.height * 22))
         height: window.height
     }

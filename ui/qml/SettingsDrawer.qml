@@ -11,6 +11,8 @@ Drawer {
     required property var controller
     // The local API server's switch (ServerSwitch); null where there is none.
     property var server: null
+    // The window's look (Appearance: system, light or dark); null where there is none.
+    property var look: null
 
     // The controller's settings always hold every key (their defaults live in
     // the engine's GenerationSettings), so nothing here repeats a default.
@@ -147,6 +149,30 @@ Drawer {
                     wrapMode: Text.Wrap
                     text: root.server ? root.server.status : ""
                     color: root.server && root.server.serving ? root.palette.text : root.palette.mid
+                }
+            }
+            ColumnLayout {
+                visible: root.look !== null
+                Layout.fillWidth: true
+                Layout.topMargin: fm.height
+                Label {
+                    text: qsTr("Appearance")
+                    font.pointSize: fm.font.pointSize * 1.3
+                }
+                ComboBox {
+                    id: lookChoice
+                    objectName: "themeChoice"
+                    Layout.fillWidth: true
+                    textRole: "text"
+                    valueRole: "value"
+                    model: [
+                        { value: "system", text: qsTr("As the system (light or dark)") },
+                        { value: "light", text: qsTr("Light") },
+                        { value: "dark", text: qsTr("Dark") }
+                    ]
+                    currentIndex: root.look ? Math.max(0, indexOfValue(root.look.theme)) : 0
+                    onActivated: root.look.theme = currentValue
+                    Accessible.name: qsTr("Appearance")
                 }
             }
             Item { Layout.fillHeight: true }

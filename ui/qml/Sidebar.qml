@@ -41,12 +41,11 @@ Pane {
 
     padding: Math.round(fm.height * 0.5)
     background: Rectangle {
-        color: Qt.darker(root.palette.window, 1.04)
+        color: Theme.surface
         Rectangle {
             anchors { top: parent.top; bottom: parent.bottom; right: parent.right }
             width: 1
-            color: root.palette.mid
-            opacity: 0.5
+            color: Theme.border
         }
     }
 
@@ -58,7 +57,8 @@ Pane {
             objectName: "newChatButton"
             Layout.fillWidth: true
             text: qsTr("New chat")
-            icon.name: "document-new"
+            icon.source: Theme.icon("new-chat")
+            icon.color: enabled ? Theme.text : Theme.mutedText
             highlighted: true
             onClicked: root.newChatRequested()
             ToolTip.visible: hovered
@@ -70,7 +70,8 @@ Pane {
             objectName: "libraryButton"
             Layout.fillWidth: true
             text: qsTr("Models")
-            icon.name: "folder-download"
+            icon.source: Theme.icon("models")
+            icon.color: enabled ? Theme.text : Theme.mutedText
             flat: true
             onClicked: root.libraryRequested()
             ToolTip.visible: hovered

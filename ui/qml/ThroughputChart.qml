@@ -52,6 +52,7 @@ ColumnLayout {
         margins { left: 2; right: 2; top: 2; bottom: 2 }
         backgroundColor: root.palette.base
         legend.labelColor: root.palette.text
+        plotAreaColor: root.palette.base
 
         ValueAxis {
             id: axisX
@@ -60,8 +61,13 @@ ColumnLayout {
             labelFormat: "%.0f s"
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
             labelsColor: root.palette.text
+            gridLineColor: Theme.chartGrid
+            lineVisible: false
             tickCount: 4
             titleText: qsTr("seconds since the window opened")
+            // Qt Charts 6.4 takes the title's colour only as a brush, which QML
+            // cannot give: on dark, the labels and the legend carry the units.
+            titleVisible: !Theme.dark
             titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         ValueAxis {
@@ -70,8 +76,11 @@ ColumnLayout {
             labelFormat: "%.0f"
             tickCount: 3
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
-            labelsColor: "#4e79a7"
+            labelsColor: Theme.dark ? "#7fa7d6" : "#4e79a7"
+            gridLineColor: Theme.chartGrid
+            lineVisible: false
             titleText: qsTr("tok/s")
+            titleVisible: !Theme.dark
             titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         ValueAxis {
@@ -82,6 +91,7 @@ ColumnLayout {
             labelsFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
             labelsColor: "#f28e2b"
             titleText: qsTr("tok/s")
+            titleVisible: !Theme.dark
             titleFont.pointSize: Math.max(1, fm.font.pointSize * 0.75)
         }
         LineSeries {
