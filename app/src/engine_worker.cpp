@@ -426,6 +426,7 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
     out.stats = r.value().stats;
     if (stops.matched()) {
         out.finish_reason = "stop";
+        out.stop_sequence = stops.matched_sequence();
     } else {
         switch (r.value().stop_reason) {
             case eg::StopReason::EndOfGeneration: out.finish_reason = "stop"; break;

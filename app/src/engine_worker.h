@@ -57,6 +57,7 @@ struct ServerJob {
         bool client_error = false;     // the request itself cannot be served (too long for the context)
         bool cancelled = false;        // `cancel` was set before the reply ended
         std::string finish_reason;     // "stop" or "length"
+        std::string stop_sequence;     // the one of stop_sequences that ended the reply, if one did
         int64_t prompt_tokens = 0;     // the prompt as fitted
         int64_t completion_tokens = 0;
         eg::GenerationStats stats;
