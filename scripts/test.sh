@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
-# default model, the `openai` client the server tests drive, the tokenizer
+# default model, the `openai` and `anthropic` clients the server tests drive, the tokenizer
 # test data), builds Release in build/ and runs
 # every test; then builds the parser tests (GGUF, tokenizer, chat template,
 # Engram config) and the Engram store test
@@ -22,7 +22,7 @@ step "dependencies"
 scripts/install-deps.sh
 step "default model"
 scripts/fetch-model.sh >/dev/null
-step "server test clients (openai from PyPI)"
+step "server test clients (openai and anthropic from PyPI)"
 scripts/client-env.sh >/dev/null
 if [[ -f scripts/fetch-test-data.sh ]]; then
     step "test data"
