@@ -385,6 +385,12 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
         }
     }
 
+    if (job->count_only) {
+        out.prompt_tokens = (int64_t)prompt.size();
+        out.finish_reason = "stop";
+        job->on_done(out);
+        return;
+    }
     eg::GenerateOptions opt = job->options;
     opt.stop = &job->cancel;
     std::unique_ptr<eg::JsonConstraint> json;

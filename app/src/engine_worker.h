@@ -48,6 +48,7 @@ struct ServerJob {
     // the tools (empty: none offered; `messages` above is then what renders).
     nlohmann::ordered_json template_messages;
     nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+    bool count_only = false;              // render and count the prompt, generate nothing (Anthropic's count_tokens)
     bool json_reply = false;              // the reply is constrained to JSON (runtime/json_constraint.h)
     nlohmann::ordered_json json_schema;   // null: any JSON object
     std::atomic<bool> cancel{false};

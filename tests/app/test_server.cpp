@@ -359,6 +359,12 @@ private slots:
                  output == 24 ? QStringLiteral("max_tokens") : QStringLiteral("end_turn"));
         QVERIFY(m[QStringLiteral("stop_sequence")].isNull());
 
+        // count_tokens counts the prompt the reply was made from; the tools' description adds to it.
+        const QJsonObject count = o[QStringLiteral("count_tokens")].toObject();
+        QCOMPARE(count[QStringLiteral("plain")].toInt(), usage[QStringLiteral("input_tokens")].toInt());
+        QVERIFY(count[QStringLiteral("without_tools")].toInt() > 5);
+        QVERIFY(count[QStringLiteral("with_tools")].toInt() > count[QStringLiteral("without_tools")].toInt() + 20);
+
         // Streamed: message_start, ping, one text block's start, deltas and
         // stop, message_delta, message_stop; the same text and usage.
         const QJsonObject st = o[QStringLiteral("stream")].toObject();

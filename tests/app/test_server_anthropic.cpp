@@ -164,6 +164,25 @@ private slots:
         QVERIFY(err && err->http_status == 413);
     }
 
+    // count_tokens' body: no max_tokens (the prompt alone is counted), no sampling.
+    void a_count_tokens_body_is_a_messages_body_without_the_reply() {
+        json body = minimal();
+        body.erase("max_tokens");
+        body["tools"] = json::array({weather_tool()});
+        CompletionRequest r;
+        const auto err = eg::server::parse_messages_request(body.dump(), Limits{}, r, /*count_tokens=*/true);
+        QVERIFY2(!err, err ? err->message.c_str() : "");
+        QCOMPARE(r.max_tokens, int64_t{1});
+        QCOMPARE(r.tool_choice, ToolChoice::Auto);
+        for (const char* key : {"max_tokens", "stream", "temperature"}) {
+            json b = body;
+            b[key] = key == std::string("stream") ? json(true) : json(1);
+            const auto e = eg::server::parse_messages_request(b.dump(), Limits{}, r, true);
+            QVERIFY2(e && e->message.find(key) != std::string::npos, key);
+        }
+        QVERIFY(eg::server::parse_messages_request(body.dump(), Limits{}, r));  // /v1/messages needs max_tokens
+    }
+
     void errors_stop_reasons_and_events_have_anthropic_shapes() {
         using eg::server::anthropic_error_json;
         using eg::server::ApiError;

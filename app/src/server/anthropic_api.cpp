@@ -190,14 +190,16 @@ std::optional<ApiError> parse_tools(const json& body, CompletionRequest& out) {
 
 }  // namespace
 
-std::optional<ApiError> parse_messages_request(std::string_view text, const Limits& limits, CompletionRequest& out) {
+std::optional<ApiError> parse_messages_request(std::string_view text, const Limits& limits, CompletionRequest& out,
+                                               bool count_tokens) {
     out = CompletionRequest{};
     out.endpoint = Endpoint::Messages;
     json body;
     if (auto e = parse_body(text, limits, body)) return e;
     for (auto f = body.begin(); f != body.end(); ++f)
-        if (!in(f.key(), {"model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
-                          "stream", "tools", "tool_choice", "metadata"}))
+        if (count_tokens ? !in(f.key(), {"model", "messages", "system", "tools", "tool_choice"})
+                         : !in(f.key(), {"model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k",
+                                         "stop_sequences", "stream", "tools", "tool_choice", "metadata"}))
             return bad(f.key() + ": Extra inputs are not permitted (this server does not support it).", f.key());
 
     auto model = body.find("model");
@@ -205,8 +207,13 @@ std::optional<ApiError> parse_messages_request(std::string_view text, const Limi
     if (!model->is_string()) return wrong_type("model", "a string", *model);
     out.model = model->get<std::string>();
 
-    if (!body.contains("max_tokens") || body["max_tokens"].is_null()) return bad("max_tokens: Field required.", "max_tokens");
-    if (auto e = token_cap(body, "max_tokens", limits, out.max_tokens)) return e;
+    if (count_tokens) {
+        out.max_tokens = 1;  // the prompt alone is counted; it must leave room for a token
+    } else {
+        if (!body.contains("max_tokens") || body["max_tokens"].is_null())
+            return bad("max_tokens: Field required.", "max_tokens");
+        if (auto e = token_cap(body, "max_tokens", limits, out.max_tokens)) return e;
+    }
 
     auto msgs = body.find("messages");
     if (msgs == body.end()) return bad("messages: Field required.", "messages");

@@ -24,8 +24,11 @@ nlohmann::ordered_json anthropic_error_json(const ApiError& e);
 
 // Parses a /v1/messages body: model, max_tokens (required), messages,
 // system, temperature, top_p, top_k, stop_sequences, stream, tools,
-// tool_choice, metadata. Anything else is refused by name.
-std::optional<ApiError> parse_messages_request(std::string_view body, const Limits& limits, CompletionRequest& out);
+// tool_choice, metadata. Anything else is refused by name. count_tokens:
+// a /v1/messages/count_tokens body (model, messages, system, tools,
+// tool_choice; no max_tokens).
+std::optional<ApiError> parse_messages_request(std::string_view body, const Limits& limits, CompletionRequest& out,
+                                               bool count_tokens = false);
 
 // "end_turn", "max_tokens", "stop_sequence" or "tool_use" for what the
 // engine said ("stop" / "length", the stop sequence that matched if any).

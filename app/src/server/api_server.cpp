@@ -185,6 +185,7 @@ struct ApiServer::Exchange {
     Endpoint endpoint = Endpoint::ChatCompletions;
     ReplyIds ids;
     bool stream = false, include_usage = false;
+    bool count_tokens = false;  // /v1/messages/count_tokens: answers {"input_tokens"}
     std::unique_ptr<QHttpServerResponder> responder;
     QPointer<QTcpSocket> socket;
     QMetaObject::Connection on_disconnect;
@@ -319,12 +320,15 @@ void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder
             complete(request, std::move(responder), Endpoint::Completions);
         } else if (path == QLatin1String("/v1/messages") && post) {
             complete(request, std::move(responder), Endpoint::Messages);
+        } else if (path == QLatin1String("/v1/messages/count_tokens") && post) {
+            complete(request, std::move(responder), Endpoint::Messages, /*count_tokens=*/true);
         } else if (path == QLatin1String("/metrics") && get) {
             const std::string text = prometheus_text(counters_, model_id_.toStdString(), worker_.live());
             responder.write(QByteArray::fromStdString(text), "text/plain; version=0.0.4; charset=utf-8");
         } else {
             const bool known = path == QLatin1String("/v1/models") || path == QLatin1String("/v1/chat/completions") ||
                                path == QLatin1String("/v1/completions") || path == QLatin1String("/v1/messages") ||
+                               path == QLatin1String("/v1/messages/count_tokens") ||
                                path == QLatin1String("/metrics");
             send_error(responder, ApiError{known ? 405 : 404,
                                            std::string(known ? "Method not allowed: " : "Unknown request URL: ") +
@@ -339,7 +343,8 @@ void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder
     }
 }
 
-void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint) {
+void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint,
+                         bool count_tokens) {
     const int e = endpoint_index(endpoint);
     const Api api = api_of(endpoint);
     auto facts = worker_.modelFacts();
@@ -350,7 +355,7 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     const QByteArray body = request.body();
     const std::string_view text(body.constData(), (size_t)body.size());
     CompletionRequest req;
-    if (auto err = endpoint == Endpoint::Messages ? parse_messages_request(text, options_.limits, req)
+    if (auto err = endpoint == Endpoint::Messages ? parse_messages_request(text, options_.limits, req, count_tokens)
                                                   : parse_request(endpoint, text, options_.limits, facts->n_vocab, req)) {
         counters_.requests[e][ServerCounters::ClientError]++;
         send_error(responder, *err, api);
@@ -385,6 +390,7 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
                                                                       : "msg_"),
                       QDateTime::currentSecsSinceEpoch(), req.model};
     x->stream = req.stream;
+    x->count_tokens = count_tokens;
     x->include_usage = req.include_usage;
     x->responder = std::make_unique<QHttpServerResponder>(std::move(responder));
     x->socket = x->responder->socket();
@@ -392,6 +398,7 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
 
     auto job = std::make_shared<eg::app::ServerJob>();
     job->chat = endpoint != Endpoint::Completions;
+    job->count_only = count_tokens;
     job->messages = std::move(req.messages);
     job->prompt = std::move(req.prompt);
     job->stop_sequences = std::move(req.stop);
@@ -452,7 +459,10 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     live_[x->n] = x;
     counters_.waiting++;
     EG_LOG_INFO("server: request {} ({}, {} tokens at most{}) queued behind {}", x->n,
-                endpoint == Endpoint::ChatCompletions ? "chat" : endpoint == Endpoint::Completions ? "completion" : "messages",
+                endpoint == Endpoint::ChatCompletions ? "chat"
+                : endpoint == Endpoint::Completions   ? "completion"
+                : count_tokens                        ? "count_tokens"
+                                                      : "messages",
                 o.max_tokens,
                 x->stream ? ", streamed" : "", pending() - 1);
     eg::app::EngineWorker* w = &worker_;
@@ -505,7 +515,7 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::Serv
     else counters_.waiting--;
     live_.erase(x.n);
     if (x.on_disconnect) disconnect(x.on_disconnect);
-    counters_.prompt_tokens += (uint64_t)out.prompt_tokens;
+    if (!x.count_tokens) counters_.prompt_tokens += (uint64_t)out.prompt_tokens;
     counters_.completion_tokens += (uint64_t)out.completion_tokens;
     if (out.completion_tokens > 0) {
         counters_.ttft_seconds_sum += out.stats.time_to_first_token_ms / 1000.0;
@@ -543,6 +553,10 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::Serv
     EG_LOG_INFO("server: request {} done: {} prompt + {} completion tokens, {}", x.n, out.prompt_tokens,
                 out.completion_tokens, out.finish_reason);
     if (!x.connected()) return;
+    if (x.count_tokens) {
+        send_json(*x.responder, 200, json{{"input_tokens", out.prompt_tokens}});
+        return;
+    }
     const Usage usage{out.prompt_tokens, out.completion_tokens};
     // With tools offered, the whole reply is parsed: calls, or text.
     ParsedReply parsed;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the official `anthropic` client sees of our server's Messages API
-(POST /v1/messages): one JSON object of observations on stdout, which
-tests/app/test_server.cpp checks.
+(POST /v1/messages and /v1/messages/count_tokens): one JSON object of
+observations on stdout, which tests/app/test_server.cpp checks.
 
     anthropic_checks.py ROOT_URL MODEL      (ROOT_URL: http://127.0.0.1:PORT)
 """
@@ -37,6 +37,11 @@ out["message"] = {
     "stop_reason": r.stop_reason,
     "stop_sequence": r.stop_sequence,
     "usage": usage(r.usage),
+}
+
+# count_tokens: the same prompt, counted without a reply; tools add to it.
+out["count_tokens"] = {
+    "plain": client.messages.count_tokens(model=model, system=system, messages=msgs).input_tokens,
 }
 
 # The same request streamed: the raw events in order, and what the SDK's
@@ -105,6 +110,8 @@ out["tools"] = {
     "calls": [{"id": c.id, "name": c.name, "input": c.input} for c in calls],
     "input_tokens": r.usage.input_tokens,
 }
+out["count_tokens"]["with_tools"] = client.messages.count_tokens(model=model, messages=ask, tools=tools).input_tokens
+out["count_tokens"]["without_tools"] = client.messages.count_tokens(model=model, messages=ask).input_tokens
 if calls:
     follow = ask + [
         {"role": "assistant", "content": r.content},
