@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, the
-# default model, the `openai` client the server tests drive, llama-cpp-python's
-# server for the remote-engine tests, the tokenizer
+# default model, the `openai` and `anthropic` clients the server tests drive,
+# llama-cpp-python's server for the remote-engine tests, the tokenizer
 # test data), builds Release in build/ and runs
 # every test; then builds the parser tests (GGUF, tokenizer, chat template,
 # Engram config) and the Engram store test
@@ -23,7 +23,7 @@ step "dependencies"
 scripts/install-deps.sh
 step "default model"
 scripts/fetch-model.sh >/dev/null
-step "server test clients (openai from PyPI)"
+step "server test clients (openai and anthropic from PyPI)"
 scripts/client-env.sh >/dev/null
 step "an independent OpenAI-compatible engine (llama-cpp-python[server] from PyPI)"
 scripts/llama-server-env.sh >/dev/null

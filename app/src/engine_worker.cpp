@@ -385,6 +385,12 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
         }
     }
 
+    if (job->count_only) {
+        out.prompt_tokens = (int64_t)prompt.size();
+        out.finish_reason = "stop";
+        job->on_done(out);
+        return;
+    }
     eg::GenerateOptions opt = job->options;
     opt.stop = &job->cancel;
     std::unique_ptr<eg::JsonConstraint> json;
@@ -426,6 +432,7 @@ void EngineWorker::serve(const std::shared_ptr<ServerJob>& job) {
     out.stats = r.value().stats;
     if (stops.matched()) {
         out.finish_reason = "stop";
+        out.stop_sequence = stops.matched_sequence();
     } else {
         switch (r.value().stop_reason) {
             case eg::StopReason::EndOfGeneration: out.finish_reason = "stop"; break;

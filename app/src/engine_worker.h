@@ -48,6 +48,7 @@ struct ServerJob {
     // the tools (empty: none offered; `messages` above is then what renders).
     nlohmann::ordered_json template_messages;
     nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+    bool count_only = false;              // render and count the prompt, generate nothing (Anthropic's count_tokens)
     bool json_reply = false;              // the reply is constrained to JSON (runtime/json_constraint.h)
     nlohmann::ordered_json json_schema;   // null: any JSON object
     std::atomic<bool> cancel{false};
@@ -57,6 +58,7 @@ struct ServerJob {
         bool client_error = false;     // the request itself cannot be served (too long for the context)
         bool cancelled = false;        // `cancel` was set before the reply ended
         std::string finish_reason;     // "stop" or "length"
+        std::string stop_sequence;     // the one of stop_sequences that ended the reply, if one did
         int64_t prompt_tokens = 0;     // the prompt as fitted
         int64_t completion_tokens = 0;
         eg::GenerationStats stats;

@@ -1,7 +1,7 @@
 // The local OpenAI-compatible server (app/src/server), as its users meet it:
 // the real `engram-desktop --serve` on a loopback port with the default
-// model, driven by real clients — the official `openai` Python package (in
-// the venv scripts/client-env.sh makes) and curl. Each claim is what a user
+// model, driven by real clients — the official `openai` and `anthropic`
+// Python packages (in the venv scripts/client-env.sh makes) and curl. Each claim is what a user
 // of the API would check: the reply, its usage, its SSE framing, its errors,
 // that a client who leaves frees the engine, that a full queue says when to
 // come back, that an API key is enforced.
@@ -164,6 +164,23 @@ QByteArray chat_body(const QString& content, int max_tokens, bool stream, const 
     return b + "}";
 }
 
+QByteArray messages_body(const QString& content, int max_tokens, bool stream, const char* extra = nullptr) {
+    QByteArray b = "{\"model\":\"" + kModelId.toUtf8() + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
+                   content.toUtf8() + "\"}],\"max_tokens\":" + QByteArray::number(max_tokens) +
+                   ",\"temperature\":0" + (stream ? ",\"stream\":true" : "");
+    if (extra) b += QByteArray(",") + extra;
+    return b + "}";
+}
+
+// Anthropic's error body: {"type":"error","error":{"type","message"}}; its error type.
+QString anthropic_error_type(const QByteArray& raw) {
+    const QJsonObject o = json_of(body_of(raw));
+    if (o[QStringLiteral("type")].toString() != QStringLiteral("error") ||
+        o[QStringLiteral("error")][QStringLiteral("message")].toString().isEmpty())
+        return QStringLiteral("(not an Anthropic error: %1)").arg(QString::fromUtf8(body_of(raw).left(300)));
+    return o[QStringLiteral("error")][QStringLiteral("type")].toString();
+}
+
 // A streaming curl left running: started, then read until its first event.
 class OpenStream {
 public:
@@ -312,6 +329,208 @@ private slots:
         QCOMPARE(temp[QStringLiteral("status")].toInt(), 400);
         QCOMPARE(temp[QStringLiteral("param")].toString(), QStringLiteral("temperature"));
         QCOMPARE(o[QStringLiteral("models")].toArray(), QJsonArray{kModelId});
+    }
+
+    // The official anthropic client on POST /v1/messages: a whole reply and
+    // the same streamed (events in order, usage at the end), a stop sequence,
+    // top_k, a tool_use round trip with its tool_result, and errors.
+    void anthropic_client_gets_messages_streams_stops_tools_and_errors() {
+        if (!QFile::exists(client_python()))
+            QSKIP("the client venv is missing: run scripts/client-env.sh (scripts/test.sh does)");
+        const Reply r = run(client_python(), {QStringLiteral(EG_TESTS_DIR "/app/server/anthropic_checks.py"),
+                                              server_->root(), kModelId});
+        QVERIFY2(r.exit_code == 0, r.err.constData());
+        const QJsonObject o = json_of(r.out);
+        QVERIFY2(!o.isEmpty(), r.out.constData());
+
+        const QJsonObject m = o[QStringLiteral("message")].toObject();
+        QVERIFY(m[QStringLiteral("id")].toString().startsWith(QStringLiteral("msg_")));
+        QCOMPARE(m[QStringLiteral("type")].toString(), QStringLiteral("message"));
+        QCOMPARE(m[QStringLiteral("role")].toString(), QStringLiteral("assistant"));
+        QCOMPARE(m[QStringLiteral("model")].toString(), kModelId);
+        QCOMPARE(m[QStringLiteral("blocks")].toArray(), QJsonArray{QStringLiteral("text")});
+        const QString text = m[QStringLiteral("text")].toString();
+        QVERIFY2(text.size() > 10, qPrintable(text));
+        const QJsonObject usage = m[QStringLiteral("usage")].toObject();
+        QVERIFY(usage[QStringLiteral("input_tokens")].toInt() > 5);
+        const int output = usage[QStringLiteral("output_tokens")].toInt();
+        QVERIFY(output >= 1 && output <= 24);
+        QCOMPARE(m[QStringLiteral("stop_reason")].toString(),
+                 output == 24 ? QStringLiteral("max_tokens") : QStringLiteral("end_turn"));
+        QVERIFY(m[QStringLiteral("stop_sequence")].isNull());
+
+        // count_tokens counts the prompt the reply was made from; the tools' description adds to it.
+        const QJsonObject count = o[QStringLiteral("count_tokens")].toObject();
+        QCOMPARE(count[QStringLiteral("plain")].toInt(), usage[QStringLiteral("input_tokens")].toInt());
+        QVERIFY(count[QStringLiteral("without_tools")].toInt() > 5);
+        QVERIFY(count[QStringLiteral("with_tools")].toInt() > count[QStringLiteral("without_tools")].toInt() + 20);
+
+        // Streamed: message_start, ping, one text block's start, deltas and
+        // stop, message_delta, message_stop; the same text and usage.
+        const QJsonObject st = o[QStringLiteral("stream")].toObject();
+        QStringList events;
+        for (const QJsonValue v : st[QStringLiteral("events")].toArray()) events << v.toString();
+        QVERIFY2(events.size() >= 7, qPrintable(events.join(',')));
+        QCOMPARE(events.mid(0, 2), (QStringList{QStringLiteral("message_start"), QStringLiteral("content_block_start")}));
+        QCOMPARE(events.mid(events.size() - 3), (QStringList{QStringLiteral("content_block_stop"),
+                                                             QStringLiteral("message_delta"), QStringLiteral("message_stop")}));
+        for (int i = 2; i < events.size() - 3; ++i) QCOMPARE(events[i], QStringLiteral("content_block_delta"));
+        QCOMPARE(st[QStringLiteral("text")].toString(), text);
+        QVERIFY(st[QStringLiteral("pieces")].toInt() > 1);
+        QCOMPARE(st[QStringLiteral("indexes")].toArray(), QJsonArray{0});
+        QCOMPARE(st[QStringLiteral("stop_reason")].toString(), m[QStringLiteral("stop_reason")].toString());
+        QCOMPARE(st[QStringLiteral("output_tokens")].toInt(), output);
+        QCOMPARE(st[QStringLiteral("helper_text")].toString(), text);
+        QCOMPARE(st[QStringLiteral("final_text")].toString(), text);
+        QCOMPARE(st[QStringLiteral("final_stop_reason")].toString(), m[QStringLiteral("stop_reason")].toString());
+        QCOMPARE(st[QStringLiteral("final_usage")].toObject(), usage);
+
+        // stop_sequences: the reply ends just before, and names the one that matched.
+        const QJsonObject stop = o[QStringLiteral("stop")].toObject();
+        QCOMPARE(stop[QStringLiteral("text")].toString(), stop[QStringLiteral("expected")].toString());
+        QCOMPARE(stop[QStringLiteral("stop_reason")].toString(), QStringLiteral("stop_sequence"));
+        QCOMPARE(stop[QStringLiteral("stop_sequence")].toString(), stop[QStringLiteral("stop")].toString());
+
+        QCOMPARE(o[QStringLiteral("top_k")][QStringLiteral("text")].toString(), text);
+
+        // A forced call: one tool_use block, its input in the schema's shape,
+        // and the tool_result read back.
+        const QJsonObject tools = o[QStringLiteral("tools")].toObject();
+        QCOMPARE(tools[QStringLiteral("stop_reason")].toString(), QStringLiteral("tool_use"));
+        QCOMPARE(tools[QStringLiteral("blocks")].toArray(), QJsonArray{QStringLiteral("tool_use")});
+        const QJsonArray calls = tools[QStringLiteral("calls")].toArray();
+        QCOMPARE(calls.size(), 1);
+        QVERIFY(calls[0][QStringLiteral("id")].toString().startsWith(QStringLiteral("toolu_")));
+        QCOMPARE(calls[0][QStringLiteral("name")].toString(), QStringLiteral("get_weather"));
+        const QJsonObject input = calls[0][QStringLiteral("input")].toObject();
+        QCOMPARE(input.keys(), QStringList{QStringLiteral("city")});
+        QVERIFY(input[QStringLiteral("city")].isString());
+        const QJsonObject follow = tools[QStringLiteral("follow_up")].toObject();
+        QVERIFY(!follow.isEmpty());
+        QVERIFY(follow[QStringLiteral("input_tokens")].toInt() > tools[QStringLiteral("input_tokens")].toInt() + 10);
+        const QString fr = follow[QStringLiteral("stop_reason")].toString();
+        QVERIFY2(fr == QStringLiteral("end_turn") || fr == QStringLiteral("max_tokens") || fr == QStringLiteral("tool_use"),
+                 qPrintable(fr));
+        const QJsonObject streamed = tools[QStringLiteral("streamed")].toObject();
+        QCOMPARE(streamed[QStringLiteral("started")].toArray(), QJsonArray{QStringLiteral("tool_use")});
+        QVERIFY(streamed[QStringLiteral("input")].toObject()[QStringLiteral("city")].isString());
+        QCOMPARE(streamed[QStringLiteral("stop_reason")].toString(), QStringLiteral("tool_use"));
+
+        const QJsonObject wrong = o[QStringLiteral("wrong_model")].toObject();
+        QCOMPARE(wrong[QStringLiteral("class")].toString(), QStringLiteral("NotFoundError"));
+        QCOMPARE(wrong[QStringLiteral("status")].toInt(), 404);
+        QCOMPARE(wrong[QStringLiteral("type")].toString(), QStringLiteral("error"));
+        QCOMPARE(wrong[QStringLiteral("error_type")].toString(), QStringLiteral("not_found_error"));
+        for (const char* key : {"bad_temperature", "image"}) {
+            const QJsonObject e = o[QLatin1String(key)].toObject();
+            QVERIFY2(e[QStringLiteral("class")].toString() == QStringLiteral("BadRequestError"), key);
+            QCOMPARE(e[QStringLiteral("status")].toInt(), 400);
+            QCOMPARE(e[QStringLiteral("error_type")].toString(), QStringLiteral("invalid_request_error"));
+        }
+    }
+
+    // curl sees Anthropic's SSE framing on /v1/messages: each event an
+    // "event: NAME" line, a "data: JSON" line whose type is NAME, and a blank
+    // line; no [DONE].
+    void messages_stream_is_framed_as_named_events() {
+        const Reply r = post(server_->root() + QStringLiteral("/v1/messages"),
+                             messages_body(QStringLiteral("Name a color."), 12, true),
+                             {QStringLiteral("-H"), QStringLiteral("anthropic-version: 2023-06-01")});
+        QCOMPARE(r.exit_code, 0);
+        QCOMPARE(status_of(r.out), 200);
+        QVERIFY(header_of(r.out, "Content-Type").startsWith("text/event-stream"));
+        const QByteArray body = body_of(r.out);
+        QVERIFY2(body.endsWith("\n\n") && !body.contains("[DONE]"), body.right(200).constData());
+        QStringList names;
+        QString text;
+        int output_tokens = -1;
+        const QList<QByteArray> blocks = body.chopped(2).split('\n');
+        QVERIFY2(blocks.size() % 3 == 2, body.constData());  // event, data, blank ... event, data
+        for (qsizetype i = 0; i < blocks.size(); i += 3) {
+            QVERIFY2(blocks[i].startsWith("event: "), blocks[i].constData());
+            QVERIFY2(blocks[i + 1].startsWith("data: "), blocks[i + 1].constData());
+            if (i + 2 < blocks.size()) QVERIFY2(blocks[i + 2].isEmpty(), blocks[i + 2].constData());
+            const QString name = QString::fromUtf8(blocks[i].mid(7));
+            QJsonParseError err;
+            const QJsonObject d = QJsonDocument::fromJson(blocks[i + 1].mid(6), &err).object();
+            QVERIFY2(err.error == QJsonParseError::NoError, blocks[i + 1].constData());
+            QCOMPARE(d[QStringLiteral("type")].toString(), name);
+            names << name;
+            if (name == QStringLiteral("content_block_delta")) {
+                QCOMPARE(d[QStringLiteral("delta")][QStringLiteral("type")].toString(), QStringLiteral("text_delta"));
+                text += d[QStringLiteral("delta")][QStringLiteral("text")].toString();
+            }
+            if (name == QStringLiteral("message_start")) {
+                const QJsonObject msg = d[QStringLiteral("message")].toObject();
+                QVERIFY(msg[QStringLiteral("id")].toString().startsWith(QStringLiteral("msg_")));
+                QCOMPARE(msg[QStringLiteral("content")].toArray(), QJsonArray());
+                QVERIFY(msg[QStringLiteral("stop_reason")].isNull());
+            }
+            if (name == QStringLiteral("message_delta")) {
+                QVERIFY(!d[QStringLiteral("delta")][QStringLiteral("stop_reason")].toString().isEmpty());
+                QVERIFY(d[QStringLiteral("usage")][QStringLiteral("input_tokens")].toInt() > 5);
+                output_tokens = d[QStringLiteral("usage")][QStringLiteral("output_tokens")].toInt();
+            }
+        }
+        QVERIFY(!text.isEmpty());
+        QVERIFY(output_tokens >= 1 && output_tokens <= 12);
+        QCOMPARE(names.first(), QStringLiteral("message_start"));
+        QVERIFY(names.contains(QStringLiteral("ping")));
+        QCOMPARE(names.count(QStringLiteral("content_block_start")), 1);
+        QCOMPARE(names.count(QStringLiteral("content_block_stop")), 1);
+        QVERIFY(names.indexOf(QStringLiteral("content_block_start")) < names.indexOf(QStringLiteral("content_block_delta")));
+        QCOMPARE(names.mid(names.size() - 3), (QStringList{QStringLiteral("content_block_stop"),
+                                                           QStringLiteral("message_delta"), QStringLiteral("message_stop")}));
+    }
+
+    // /v1/messages refuses in Anthropic's error shape with the matching HTTP
+    // status, through the same checks and caps as the OpenAI endpoints.
+    void messages_errors_have_anthropic_shape() {
+        const QString url = server_->root() + QStringLiteral("/v1/messages");
+        const double errors0 =
+            metric(*server_, QStringLiteral("engram_requests_total{endpoint=\"messages\",outcome=\"client_error\"}"));
+        QVERIFY(errors0 >= 0);
+        struct Case {
+            const char* what;
+            QByteArray body;
+            int status;
+            const char* type;
+        };
+        const std::vector<Case> cases = {
+            {"malformed JSON", "{\"model\": ", 400, "invalid_request_error"},
+            {"no max_tokens", "{\"model\":\"" + kModelId.toUtf8() + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+             400, "invalid_request_error"},
+            {"max_tokens past the cap", messages_body(QStringLiteral("hi"), 100000, false), 400, "invalid_request_error"},
+            {"system role in messages",
+             "{\"model\":\"" + kModelId.toUtf8() + "\",\"max_tokens\":4,\"messages\":[{\"role\":\"system\",\"content\":\"hi\"}]}",
+             400, "invalid_request_error"},
+            {"unknown field", messages_body(QStringLiteral("hi"), 4, false, "\"n\":2"), 400, "invalid_request_error"},
+            {"tool_choice without tools", messages_body(QStringLiteral("hi"), 4, false, "\"tool_choice\":{\"type\":\"any\"}"),
+             400, "invalid_request_error"},
+            {"wrong model", "{\"model\":\"claude-none\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+             404, "not_found_error"},
+            {"body past the cap", "{\"model\":\"" + QByteArray(2 << 20, 'x') + "\"}", 413, "request_too_large"},
+        };
+        for (const Case& c : cases) {
+            const Reply r = post(url, c.body);
+            QVERIFY2(r.exit_code == 0, c.what);
+            QVERIFY2(status_of(r.out) == c.status,
+                     qPrintable(QStringLiteral("%1: %2").arg(c.what, QString::fromUtf8(r.out.left(300)))));
+            QVERIFY2(anthropic_error_type(r.out) == QLatin1String(c.type),
+                     qPrintable(QStringLiteral("%1: %2").arg(c.what, anthropic_error_type(r.out))));
+        }
+        // All but the 413 (refused from its Content-Length, unread) count as client errors.
+        QCOMPARE(metric(*server_, QStringLiteral("engram_requests_total{endpoint=\"messages\",outcome=\"client_error\"}")),
+                 errors0 + 7);
+        const Reply nf = curl({QStringLiteral("-i"), url + QStringLiteral("/batches")});
+        QCOMPARE(status_of(nf.out), 404);
+        QCOMPARE(anthropic_error_type(nf.out), QStringLiteral("not_found_error"));
+        const Reply get = curl({QStringLiteral("-i"), url});
+        QCOMPARE(status_of(get.out), 405);
+        QCOMPARE(anthropic_error_type(get.out), QStringLiteral("invalid_request_error"));
+        const Reply ok = post(url, messages_body(QStringLiteral("hi"), 4, false));
+        QCOMPARE(status_of(ok.out), 200);
+        QCOMPARE(json_of(body_of(ok.out))[QStringLiteral("type")].toString(), QStringLiteral("message"));
     }
 
     // curl sees well-formed server-sent events: every event one "data:" line
@@ -503,6 +722,11 @@ private slots:
         QVERIFY(header_of(full.out, "Retry-After").toInt() >= 1);
         QCOMPARE(json_of(body_of(full.out))[QStringLiteral("error")][QStringLiteral("code")].toString(),
                  QStringLiteral("queue_full"));
+        // Anthropic's endpoint shares the queue: the same 429, in its shape.
+        const Reply full_messages = post(s.root() + QStringLiteral("/v1/messages"), messages_body(QStringLiteral("hi"), 4, false));
+        QCOMPARE(status_of(full_messages.out), 429);
+        QVERIFY(header_of(full_messages.out, "Retry-After").toInt() >= 1);
+        QCOMPARE(anthropic_error_type(full_messages.out), QStringLiteral("rate_limit_error"));
         running.disconnect();
         waiting.disconnect();
         QTRY_COMPARE_WITH_TIMEOUT(health(s)[QStringLiteral("running")].toInt() + health(s)[QStringLiteral("waiting")].toInt(),
@@ -534,6 +758,20 @@ private slots:
         QCOMPARE(status_of(post(url, body, {QStringLiteral("-H"), QStringLiteral("Authorization: Bearer sk-local-test-key-and-more")}).out), 401);
         QCOMPARE(status_of(curl({QStringLiteral("-i"), s.base() + QStringLiteral("/models")}).out), 401);
         QCOMPARE(status_of(post(url, body, {QStringLiteral("-H"), QStringLiteral("Authorization: Bearer sk-local-test-key")}).out), 200);
+        // Anthropic's clients send the key as x-api-key (and anthropic-version, accepted).
+        const QString messages = s.root() + QStringLiteral("/v1/messages");
+        const QByteArray mbody = messages_body(QStringLiteral("hi"), 4, false);
+        const Reply no_key = post(messages, mbody);
+        QCOMPARE(status_of(no_key.out), 401);
+        QCOMPARE(anthropic_error_type(no_key.out), QStringLiteral("authentication_error"));
+        const Reply wrong_key = post(messages, mbody, {QStringLiteral("-H"), QStringLiteral("x-api-key: sk-wrong")});
+        QCOMPARE(status_of(wrong_key.out), 401);
+        QCOMPARE(anthropic_error_type(wrong_key.out), QStringLiteral("authentication_error"));
+        QCOMPARE(status_of(post(messages, mbody, {QStringLiteral("-H"), QStringLiteral("x-api-key: sk-local-test-key"),
+                                                  QStringLiteral("-H"), QStringLiteral("anthropic-version: 2023-06-01")})
+                               .out),
+                 200);
+        QCOMPARE(status_of(post(url, body, {QStringLiteral("-H"), QStringLiteral("x-api-key: sk-local-test-key")}).out), 200);
 
         Server open;
         QString err;

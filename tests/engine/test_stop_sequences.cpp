@@ -46,6 +46,7 @@ private slots:
     void the_earliest_of_several_stops_wins() {
         eg::StopSequences s({"world", "lo w"});
         QCOMPARE(shown(s, {"hello world"}), std::string("hel"));
+        QCOMPARE(s.matched_sequence(), std::string("lo w"));  // named in Anthropic's stop_sequence
     }
     void multibyte_text_is_not_cut_inside_a_character() {
         eg::StopSequences s({"été fini"});

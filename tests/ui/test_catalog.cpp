@@ -158,6 +158,7 @@ class TestCatalog : public QObject {
 private slots:
     void bundledCatalogIsComplete();
     void bundledInTheApp();
+    void entriesNeedingATypeFollowTheEngine();
     void memoryFollowsFromShape();
     void fitsAgainstFreeRam();
     void mixtureOfExperts();
@@ -186,8 +187,11 @@ void TestCatalog::bundledCatalogIsComplete() {
         archs.insert(e.architecture);
         QVERIFY2(!repos_files.contains(e.repo + "/" + e.file), qPrintable(e.id));
         repos_files.insert(e.repo + "/" + e.file);
-        // gpt-oss ships its experts in MXFP4 (the rest in 8 and 16 bits), a type of its own.
-        QVERIFY2(e.quantization.startsWith("Q") || e.quantization == "MXFP4", qPrintable(e.id));
+        // gpt-oss ships its experts in MXFP4 (the rest in 8 and 16 bits), a type of its own;
+        // an IQ4_XS file is shown only where the engine runs IQ4_XS.
+        QVERIFY2(e.quantization.startsWith("Q") || e.quantization == "MXFP4" ||
+                     (e.quantization == "IQ4_XS" && e.needs_type == "IQ4_XS"),
+                 qPrintable(e.id));
         QVERIFY2(e.file.contains(e.quantization, Qt::CaseInsensitive),
                  qPrintable(e.id + ": the file name does not name its quantisation " + e.quantization));
         QVERIFY2(e.revision == "main" || e.revision.size() == 40, qPrintable(e.id));
@@ -196,12 +200,13 @@ void TestCatalog::bundledCatalogIsComplete() {
         // Experts exactly for the mixture-of-experts architectures.
         QCOMPARE(e.is_moe(), e.architecture == "qwen3moe" || e.architecture == "gpt-oss");
     }
-    QCOMPARE(archs, (QSet<QString>{"llama", "qwen2", "qwen3", "qwen3moe", "gpt-oss"}));
+    QCOMPARE(archs, (QSet<QString>{"llama", "qwen2", "qwen3", "qwen3moe", "gpt-oss", "gemma3", "phi3", "smollm3"}));
 
     // Each family the issue names, in several sizes.
     for (const char* name : {"SmolLM2 135M", "SmolLM2 360M", "SmolLM2 1.7B", "Qwen2.5 0.5B", "Qwen2.5 1.5B",
                              "Qwen2.5 3B", "Qwen2.5 7B", "Qwen3 0.6B", "Qwen3 1.7B", "Qwen3 4B", "Qwen3 8B",
-                             "Llama 3.2 1B", "Llama 3.2 3B", "TinyLlama 1.1B", "Qwen3 30B-A3B", "gpt-oss 20B"}) {
+                             "Llama 3.2 1B", "Llama 3.2 3B", "TinyLlama 1.1B", "Qwen3 30B-A3B", "gpt-oss 20B",
+                             "Gemma 3 1B", "Gemma 3 4B", "Phi-4-mini", "SmolLM3 3B"}) {
         bool found = false;
         for (int i = 0; i < model.count() && !found; ++i) found = model.entry(i).name.startsWith(name);
         QVERIFY2(found, name);
@@ -240,6 +245,57 @@ void TestCatalog::bundledInTheApp() {
     CatalogModel& model = *t.catalog;
     QVERIFY2(model.error().isEmpty(), qPrintable(model.error()));
     QVERIFY(model.count() >= 12);
+}
+
+// Entries in a type the engine may not run yet (IQ4_XS, whose kernels are
+// new) carry needs_type and are offered exactly when the engine runs it; the
+// same models are always offered in a type it runs.
+void TestCatalog::entriesNeedingATypeFollowTheEngine() {
+    QVERIFY(eg::ui::engine_runs_type("Q4_K"));
+    QVERIFY(eg::ui::engine_runs_type("MXFP4"));
+    QVERIFY(!eg::ui::engine_runs_type("NO_SUCH_TYPE"));
+    QVERIFY(!eg::ui::engine_runs_type("q4_k"));  // the engine's names, as written
+
+    const auto parsed = eg::ui::parse_catalog(bundled_catalog_json());
+    QVERIFY2(parsed, parsed ? "" : parsed.message().c_str());
+    const bool iq4_xs = eg::ui::engine_runs_type("IQ4_XS");
+    CatalogUnderTest t(bundled_catalog_path());
+    CatalogModel& model = *t.catalog;
+    QSet<QString> shown;
+    for (int i = 0; i < model.count(); ++i) shown.insert(model.entry(i).id);
+    int needing = 0;
+    for (const CatalogEntry& e : parsed.value().entries) {
+        if (e.needs_type.isEmpty()) {
+            QVERIFY2(shown.contains(e.id), qPrintable(e.id));
+            continue;
+        }
+        ++needing;
+        QCOMPARE(e.needs_type, e.quantization);
+        QVERIFY2(e.file.contains(e.needs_type), qPrintable(e.id));
+        QCOMPARE(shown.contains(e.id), iq4_xs);
+        // The same model (repo) in a type the engine runs now.
+        bool fallback = false;
+        for (const CatalogEntry& o : parsed.value().entries)
+            fallback = fallback || (o.repo == e.repo && o.needs_type.isEmpty() && shown.contains(o.id));
+        QVERIFY2(fallback, qPrintable(e.id));
+    }
+    QCOMPARE(needing, 2);  // Gemma 3 4B and Phi-4-mini in IQ4_XS
+    QCOMPARE(model.count(), (int)parsed.value().entries.size() - (iq4_xs ? 0 : needing));
+
+    // A type the engine runs is offered; an unknown one is not.
+    QTemporaryDir dir;
+    for (const auto& [type, offered] : {std::pair{"Q4_K", true}, std::pair{"NO_SUCH_TYPE", false}}) {
+        const QString path = dir.filePath(QStringLiteral("%1.json").arg(type));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(with_first_model_field("needs_type", QString::fromLatin1(type)));
+        f.close();
+        CatalogUnderTest u(path);
+        QVERIFY2(u.catalog->error().isEmpty(), qPrintable(u.catalog->error()));
+        bool found = false;
+        for (int i = 0; i < u.catalog->count(); ++i) found = found || u.catalog->entry(i).id == kDefaultId;
+        QCOMPARE(found, offered);
+    }
 }
 
 void TestCatalog::memoryFollowsFromShape() {
@@ -609,6 +665,7 @@ void TestCatalog::malformedCatalogs_data() {
     QTest::newRow("size as text") << with_first_model_field("size_bytes", "98 MB") << "\"size_bytes\" must be a whole";
     QTest::newRow("bad sha256") << with_first_model_field("sha256", "abc") << "\"sha256\" has an invalid value";
     QTest::newRow("unknown arch") << with_first_model_field("architecture", "gpt2") << "\"architecture\"";
+    QTest::newRow("needs_type not a type name") << with_first_model_field("needs_type", "iq4 xs") << "\"needs_type\"";
     QTest::newRow("not a gguf") << with_first_model_field("file", "model.bin") << "\"file\"";
     QTest::newRow("path escape") << with_first_model_field("file", "../../etc/x.gguf") << "\"file\"";
     QTest::newRow("bad repo") << with_first_model_field("repo", "no-owner") << "\"repo\"";

@@ -15,7 +15,9 @@
 #include "format.h"
 #include "installed_models.h"
 #include "store/result_qt.h"
+#include "model/runnable.h"
 #include "plan/probe.h"
+#include "quant/types.h"
 
 namespace eg::ui {
 
@@ -77,7 +79,9 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
     static const QRegularExpression file_re(
         QStringLiteral("^(?!.*\\.\\.)[A-Za-z0-9_][A-Za-z0-9._/+-]*\\.gguf$"), QRegularExpression::CaseInsensitiveOption);
     static const QRegularExpression sha_re(QStringLiteral("^[0-9a-f]{64}$"));
-    static const QRegularExpression arch_re(QStringLiteral("^(llama|qwen2|qwen3|qwen3moe|gpt-oss)$"));
+    static const QRegularExpression arch_re(
+        QStringLiteral("^(llama|qwen2|qwen3|qwen3moe|gpt-oss|gemma3|phi3|smollm3)$"));
+    static const QRegularExpression type_re(QStringLiteral("^[A-Z][A-Z0-9_]*$"));
     static const QRegularExpression moe_arch_re(QStringLiteral("^(qwen3moe|gpt-oss)$"));
 
     FieldReader f(o, where);
@@ -92,6 +96,7 @@ bool parse_entry(const QJsonObject& o, const QString& where, CatalogEntry* e, QS
     if (sha.isUndefined()) f.fail("sha256", QStringLiteral("is missing (null when unknown)"));
     else if (!sha.isNull()) e->sha256 = f.string("sha256", &sha_re);
     e->quantization = f.string("quantization");
+    if (o.contains(QLatin1String("needs_type"))) e->needs_type = f.string("needs_type", &type_re);
     e->architecture = f.string("architecture", &arch_re);
     e->parameters = f.integer("parameters", 1);
     e->context_length = (int)f.integer("context_length", 1);
@@ -182,6 +187,13 @@ Fit judge_fit(qint64 memory_bytes, qint64 free_bytes) {
     return memory_bytes > free_bytes - free_bytes / 4 ? Fit::Barely : Fit::Fits;
 }
 
+bool engine_runs_type(const QString& type_name) {
+    for (uint32_t id = 0; id < 64; ++id)
+        if (eg::type_traits(id) && QLatin1String(eg::type_name(id).data(), (qsizetype)eg::type_name(id).size()) == type_name)
+            return eg::is_runnable_type((eg::GgmlType)id);
+    return false;
+}
+
 qint64 kv_cache_bytes(const CatalogEntry& e, int context) {
     // K and V, per layer: context x n_kv_head x head_dim F16 values.
     return 2LL * e.n_layer * context * e.n_kv_head * e.head_dim * 2;
@@ -217,7 +229,8 @@ eg::Status CatalogModel::load(const QString& catalog_path) {
 
     beginResetModel();
     rows_.clear();
-    for (CatalogEntry& e : cat.entries) rows_.push_back({std::move(e), {}});
+    for (CatalogEntry& e : cat.entries)
+        if (e.needs_type.isEmpty() || engine_runs_type(e.needs_type)) rows_.push_back({std::move(e), {}});
     for (Row& r : rows_) r.path = installed_.path_for(r.entry.repo, r.entry.file);
     default_context_ = cat.default_context;
     endResetModel();

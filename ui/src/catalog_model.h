@@ -29,7 +29,10 @@ struct CatalogEntry {
     bool size_exact = false;  // false: approximate; the server's size wins
     QString sha256;           // lower-case hex; empty: use Hugging Face's X-Linked-Etag
     QString quantization;     // "Q4_K_M", "Q8_0", ...
-    QString architecture;     // llama | qwen2 | qwen3 | qwen3moe | gpt-oss
+    // A tensor type the file uses that the engine may not run yet ("IQ4_XS"):
+    // the entry is offered only when it does (engine_runs_type). "": none.
+    QString needs_type;
+    QString architecture;     // llama | qwen2 | qwen3 | qwen3moe | gpt-oss | gemma3 | phi3 | smollm3
     qint64 parameters = 0;
     int context_length = 0;  // tokens the model was trained for
     QString license;
@@ -52,6 +55,9 @@ struct Catalog {
 // Parses and validates a catalog: every field present with the right type and
 // range, ids unique. The error names the entry and the field.
 eg::Result<Catalog> parse_catalog(const QByteArray& json);
+
+// Whether this engine computes with the tensor type of that name ("IQ4_XS").
+bool engine_runs_type(const QString& type_name);
 
 // F16 K and V for every layer at `context` tokens (sliding-window layers
 // too: the engine allocates the whole context for each).

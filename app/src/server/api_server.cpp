@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "core/log.h"
+#include "server/anthropic_api.h"
 
 namespace eg::server {
 
@@ -39,9 +40,22 @@ void send_json(QHttpServerResponder& r, int status, const json& body, const QByt
     r.writeBody(b);
 }
 
-void send_error(QHttpServerResponder& r, const ApiError& e, const QByteArray& extra_key = {},
+// Which API a request speaks, by its path: errors answer in its shape.
+enum class Api { OpenAI, Anthropic };
+Api api_of(QStringView path) {
+    return path == QLatin1String("/v1/messages") || path.startsWith(QLatin1String("/v1/messages/")) ? Api::Anthropic
+                                                                                                  : Api::OpenAI;
+}
+Api api_of(Endpoint e) { return e == Endpoint::Messages ? Api::Anthropic : Api::OpenAI; }
+json error_body(const ApiError& e, Api api) { return api == Api::Anthropic ? anthropic_error_json(e) : error_json(e); }
+
+void send_error(QHttpServerResponder& r, const ApiError& e, Api api, const QByteArray& extra_key = {},
                 const QByteArray& extra_value = {}) {
-    send_json(r, e.http_status, error_json(e), extra_key, extra_value);
+    send_json(r, e.http_status, error_body(e, api), extra_key, extra_value);
+}
+
+std::string random_id(const char* prefix) {
+    return prefix + QByteArray::number(QRandomGenerator::global()->generate64(), 16).toStdString();
 }
 
 std::string digest(std::string_view s) {
@@ -106,7 +120,7 @@ protected:
     }
     void missingHandler(const QHttpServerRequest& request, QTcpSocket* socket) override {
         QHttpServerResponder r = makeResponder(request, socket);
-        send_error(r, ApiError{404, "Not found."});
+        send_error(r, ApiError{404, "Not found."}, api_of(request.url().path()));
     }
 
 private:
@@ -150,11 +164,13 @@ private:
         if (!ok || n <= max_body_) return;
         s->setProperty("eg_refused", true);
         s->readAll();
-        const QByteArray body = dump(error_json(ApiError{
-            413,
-            "The request body is " + std::to_string(n) + " bytes; this server takes at most " +
-                std::to_string(max_body_) + ".",
-            "invalid_request_error", "", "request_too_large"}));
+        const Api api = lower.startsWith("post /v1/messages") ? Api::Anthropic : Api::OpenAI;
+        const QByteArray body = dump(error_body(ApiError{413,
+                                                         "The request body is " + std::to_string(n) +
+                                                             " bytes; this server takes at most " +
+                                                             std::to_string(max_body_) + ".",
+                                                         "invalid_request_error", "", "request_too_large"},
+                                                api));
         s->write("HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
                  "Content-Length: " +
                  QByteArray::number(body.size()) + "\r\n\r\n" + body);
@@ -169,11 +185,14 @@ struct ApiServer::Exchange {
     Endpoint endpoint = Endpoint::ChatCompletions;
     ReplyIds ids;
     bool stream = false, include_usage = false;
+    bool count_tokens = false;  // /v1/messages/count_tokens: answers {"input_tokens"}
     std::unique_ptr<QHttpServerResponder> responder;
     QPointer<QTcpSocket> socket;
     QMetaObject::Connection on_disconnect;
     std::shared_ptr<eg::app::ServerJob> job;
     bool started = false, headers_sent = false, gone = false;
+    size_t blocks = 0;        // Anthropic: content blocks opened so far
+    bool text_open = false;   // Anthropic: a text block is open (the last)
     std::string text;  // the whole reply (stream: false, or tools offered)
     json tools = json::array();  // offered: the reply is held until it can be parsed into calls
     QElapsedTimer since_arrival;
@@ -183,6 +202,18 @@ struct ApiServer::Exchange {
         responder->writeBody(QByteArray::number(data.size(), 16) + "\r\n" + data + "\r\n");
     }
     void event(const json& j) { write_chunk("data: " + dump(j) + "\n\n"); }
+    // Anthropic's events are named by their type.
+    void named(const json& j) {
+        write_chunk("event: " + QByteArray::fromStdString(j.value("type", "")) + "\ndata: " + dump(j) + "\n\n");
+    }
+    void open_text() {
+        named(block_start_event(blocks++, text_block("")));
+        text_open = true;
+    }
+    void close_text() {
+        if (text_open) named(block_stop_event(blocks - 1));
+        text_open = false;
+    }
 };
 
 ApiServer::ApiServer(eg::app::EngineWorker& worker, ServerOptions options, QObject* parent)
@@ -233,10 +264,11 @@ int ApiServer::retry_after_s() const {
 void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder&& responder) {
     const QString path = request.url().path();
     const auto method = request.method();
+    const Api api = api_of(path);
     try {
         if (path == QLatin1String("/health")) {
             if (method != QHttpServerRequest::Method::Get) {
-                send_error(responder, ApiError{405, "Use GET /health."});
+                send_error(responder, ApiError{405, "Use GET /health."}, api);
                 return;
             }
             if (model_id_.isEmpty()) {
@@ -251,17 +283,20 @@ void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder
             return;
         }
         if (!key_digest_.empty()) {
+            // OpenAI's clients send "Authorization: Bearer KEY", Anthropic's "x-api-key: KEY".
             const QByteArray auth = request.value("Authorization");
-            const bool bearer = auth.startsWith("Bearer ");
-            const std::string given = bearer ? auth.mid(7).trimmed().toStdString() : std::string();
-            if (!bearer || !same_digest(digest(given), key_digest_)) {
+            const QByteArray x_api_key = request.value("x-api-key");
+            const bool given_key = !x_api_key.isEmpty() || auth.startsWith("Bearer ");
+            const std::string given =
+                (!x_api_key.isEmpty() ? x_api_key : given_key ? auth.mid(7) : QByteArray()).trimmed().toStdString();
+            if (!given_key || !same_digest(digest(given), key_digest_)) {
                 send_error(responder,
                            ApiError{401,
-                                    bearer ? "Incorrect API key provided."
-                                           : "You didn't provide an API key. Give it in an Authorization header: "
-                                             "'Authorization: Bearer YOUR_KEY'.",
+                                    given_key ? "Incorrect API key provided."
+                                              : "You didn't provide an API key. Give it in an Authorization header: "
+                                                "'Authorization: Bearer YOUR_KEY', or in an 'x-api-key' header.",
                                     "invalid_request_error", "", "invalid_api_key"},
-                           "WWW-Authenticate", "Bearer");
+                           api, "WWW-Authenticate", "Bearer");
                 return;
             }
         }
@@ -272,8 +307,10 @@ void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder
         } else if (path.startsWith(QLatin1String("/v1/models/")) && get) {
             const QString id = path.mid(11);
             if (model_id_.isEmpty() || id != model_id_) {
-                send_error(responder, ApiError{404, "The model '" + id.toStdString() + "' does not exist.",
-                                               "invalid_request_error", "model", "model_not_found"});
+                send_error(responder,
+                           ApiError{404, "The model '" + id.toStdString() + "' does not exist.", "invalid_request_error",
+                                    "model", "model_not_found"},
+                           api);
             } else {
                 send_json(responder, 200, models_json(model_id_.toStdString(), QDateTime::currentSecsSinceEpoch())["data"][0]);
             }
@@ -281,37 +318,47 @@ void ApiServer::dispatch(const QHttpServerRequest& request, QHttpServerResponder
             complete(request, std::move(responder), Endpoint::ChatCompletions);
         } else if (path == QLatin1String("/v1/completions") && post) {
             complete(request, std::move(responder), Endpoint::Completions);
+        } else if (path == QLatin1String("/v1/messages") && post) {
+            complete(request, std::move(responder), Endpoint::Messages);
+        } else if (path == QLatin1String("/v1/messages/count_tokens") && post) {
+            complete(request, std::move(responder), Endpoint::Messages, /*count_tokens=*/true);
         } else if (path == QLatin1String("/metrics") && get) {
             const std::string text = prometheus_text(counters_, model_id_.toStdString(), worker_.live());
             responder.write(QByteArray::fromStdString(text), "text/plain; version=0.0.4; charset=utf-8");
         } else {
             const bool known = path == QLatin1String("/v1/models") || path == QLatin1String("/v1/chat/completions") ||
-                               path == QLatin1String("/v1/completions") || path == QLatin1String("/metrics");
+                               path == QLatin1String("/v1/completions") || path == QLatin1String("/v1/messages") ||
+                               path == QLatin1String("/v1/messages/count_tokens") ||
+                               path == QLatin1String("/metrics");
             send_error(responder, ApiError{known ? 405 : 404,
                                            std::string(known ? "Method not allowed: " : "Unknown request URL: ") +
                                                method_name(method) + " " + path.toStdString() + ".",
-                                           "invalid_request_error", "", known ? "method_not_allowed" : "unknown_url"});
+                                           "invalid_request_error", "", known ? "method_not_allowed" : "unknown_url"},
+                       api);
         }
     } catch (const std::exception& e) {
         // A bug of ours, not the client's: said as such, and the server goes on.
         EG_LOG_ERROR("server: {} {} failed: {}", method_name(method), path.toStdString(), e.what());
-        send_error(responder, ApiError{500, std::string("Internal error: ") + e.what(), "server_error"});
+        send_error(responder, ApiError{500, std::string("Internal error: ") + e.what(), "server_error"}, api);
     }
 }
 
-void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint) {
-    const int e = endpoint == Endpoint::ChatCompletions ? 0 : 1;
+void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint,
+                         bool count_tokens) {
+    const int e = endpoint_index(endpoint);
+    const Api api = api_of(endpoint);
     auto facts = worker_.modelFacts();
     if (model_id_.isEmpty() || !facts) {
-        send_error(responder, ApiError{503, "No model is loaded yet.", "server_error", "", "model_not_loaded"});
+        send_error(responder, ApiError{503, "No model is loaded yet.", "server_error", "", "model_not_loaded"}, api);
         return;
     }
     const QByteArray body = request.body();
+    const std::string_view text(body.constData(), (size_t)body.size());
     CompletionRequest req;
-    if (auto err = parse_request(endpoint, std::string_view(body.constData(), (size_t)body.size()), options_.limits,
-                                 facts->n_vocab, req)) {
+    if (auto err = endpoint == Endpoint::Messages ? parse_messages_request(text, options_.limits, req, count_tokens)
+                                                  : parse_request(endpoint, text, options_.limits, facts->n_vocab, req)) {
         counters_.requests[e][ServerCounters::ClientError]++;
-        send_error(responder, *err);
+        send_error(responder, *err, api);
         return;
     }
     if (QString::fromStdString(req.model) != model_id_) {
@@ -319,7 +366,8 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
         send_error(responder, ApiError{404,
                                        "The model '" + req.model + "' does not exist. This server serves '" +
                                            model_id_.toStdString() + "'.",
-                                       "invalid_request_error", "model", "model_not_found"});
+                                       "invalid_request_error", "model", "model_not_found"},
+                   api);
         return;
     }
     if (pending() >= options_.limits.queue_limit) {
@@ -330,24 +378,27 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
                             "The server is busy: " + std::to_string(pending()) +
                                 " requests are waiting or running. Retry after " + std::to_string(retry) + " s.",
                             "rate_limit_exceeded", "", "queue_full"},
-                   "Retry-After", QByteArray::number(retry));
+                   api, "Retry-After", QByteArray::number(retry));
         return;
     }
 
     auto x = std::make_shared<Exchange>();
     x->n = next_id_++;
     x->endpoint = endpoint;
-    x->ids = ReplyIds{(endpoint == Endpoint::ChatCompletions ? "chatcmpl-" : "cmpl-") +
-                          QByteArray::number(QRandomGenerator::global()->generate64(), 16).toStdString(),
+    x->ids = ReplyIds{random_id(endpoint == Endpoint::ChatCompletions ? "chatcmpl-"
+                                : endpoint == Endpoint::Completions   ? "cmpl-"
+                                                                      : "msg_"),
                       QDateTime::currentSecsSinceEpoch(), req.model};
     x->stream = req.stream;
+    x->count_tokens = count_tokens;
     x->include_usage = req.include_usage;
     x->responder = std::make_unique<QHttpServerResponder>(std::move(responder));
     x->socket = x->responder->socket();
     x->since_arrival.start();
 
     auto job = std::make_shared<eg::app::ServerJob>();
-    job->chat = endpoint == Endpoint::ChatCompletions;
+    job->chat = endpoint != Endpoint::Completions;
+    job->count_only = count_tokens;
     job->messages = std::move(req.messages);
     job->prompt = std::move(req.prompt);
     job->stop_sequences = std::move(req.stop);
@@ -367,7 +418,7 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     o.max_tokens = req.max_tokens;
     o.sampling.temperature = (float)req.temperature;
     o.sampling.top_p = (float)req.top_p;
-    o.sampling.top_k = 0;  // OpenAI's sampling has neither top-k nor min-p
+    o.sampling.top_k = (int)req.top_k;  // OpenAI's sampling has neither top-k nor min-p; Anthropic's has top-k
     o.sampling.min_p = 0.0f;
     o.sampling.repeat_penalty = 1.0f;
     o.sampling.presence_penalty = (float)req.presence_penalty;
@@ -408,7 +459,11 @@ void ApiServer::complete(const QHttpServerRequest& request, QHttpServerResponder
     live_[x->n] = x;
     counters_.waiting++;
     EG_LOG_INFO("server: request {} ({}, {} tokens at most{}) queued behind {}", x->n,
-                endpoint == Endpoint::ChatCompletions ? "chat" : "completion", o.max_tokens,
+                endpoint == Endpoint::ChatCompletions ? "chat"
+                : endpoint == Endpoint::Completions   ? "completion"
+                : count_tokens                        ? "count_tokens"
+                                                      : "messages",
+                o.max_tokens,
                 x->stream ? ", streamed" : "", pending() - 1);
     eg::app::EngineWorker* w = &worker_;
     QMetaObject::invokeMethod(w, [w, job] { w->serve(job); }, Qt::QueuedConnection);
@@ -428,7 +483,11 @@ void ApiServer::start_stream(Exchange& x) {
     r.writeHeader("Content-Type", "text/event-stream");
     r.writeHeader("Cache-Control", "no-cache");
     r.writeHeader("Transfer-Encoding", "chunked");
-    if (x.endpoint == Endpoint::ChatCompletions) {
+    if (x.endpoint == Endpoint::Messages) {
+        // The prompt's length is not known yet: message_delta's usage says it.
+        x.named(message_start_event(x.ids, 0));
+        x.named(ping_event());
+    } else if (x.endpoint == Endpoint::ChatCompletions) {
         const std::string role = "assistant";
         x.event(chunk_json(x.endpoint, x.ids, &role, "", "", x.include_usage));
     }
@@ -441,17 +500,22 @@ void ApiServer::on_text(Exchange& x, const std::string& text) {
     }
     if (!x.connected()) return;
     start_stream(x);
+    if (x.endpoint == Endpoint::Messages) {
+        if (!x.text_open) x.open_text();
+        x.named(text_delta_event(x.blocks - 1, text));
+        return;
+    }
     x.event(chunk_json(x.endpoint, x.ids, nullptr, text, "", x.include_usage));
 }
 
 void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::ServerJob::Outcome& out) {
     Exchange& x = *xp;
-    const int e = x.endpoint == Endpoint::ChatCompletions ? 0 : 1;
+    const int e = endpoint_index(x.endpoint);
     if (x.started) counters_.running--;
     else counters_.waiting--;
     live_.erase(x.n);
     if (x.on_disconnect) disconnect(x.on_disconnect);
-    counters_.prompt_tokens += (uint64_t)out.prompt_tokens;
+    if (!x.count_tokens) counters_.prompt_tokens += (uint64_t)out.prompt_tokens;
     counters_.completion_tokens += (uint64_t)out.completion_tokens;
     if (out.completion_tokens > 0) {
         counters_.ttft_seconds_sum += out.stats.time_to_first_token_ms / 1000.0;
@@ -474,7 +538,10 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::Serv
         EG_LOG_INFO("server: request {} failed: {}", x.n, out.error);
         if (!x.connected()) return;
         if (!x.headers_sent) {
-            send_error(*x.responder, err);
+            send_error(*x.responder, err, api_of(x.endpoint));
+        } else if (x.endpoint == Endpoint::Messages) {
+            x.named(anthropic_error_json(err));
+            x.write_chunk({});
         } else {
             x.event(error_json(err));
             x.write_chunk("data: [DONE]\n\n");
@@ -486,22 +553,30 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::Serv
     EG_LOG_INFO("server: request {} done: {} prompt + {} completion tokens, {}", x.n, out.prompt_tokens,
                 out.completion_tokens, out.finish_reason);
     if (!x.connected()) return;
+    if (x.count_tokens) {
+        send_json(*x.responder, 200, json{{"input_tokens", out.prompt_tokens}});
+        return;
+    }
     const Usage usage{out.prompt_tokens, out.completion_tokens};
     // With tools offered, the whole reply is parsed: calls, or text.
     ParsedReply parsed;
-    json calls = json::array();
-    std::string finish = out.finish_reason;
     if (!x.tools.empty()) {
         parsed = parse_tool_calls(x.text, x.tools);
-        for (size_t i = 0; i < parsed.calls.size(); ++i) {
-            const std::string id = "call_" + QByteArray::number(QRandomGenerator::global()->generate64(), 16).toStdString();
-            calls.push_back({{"id", id},
-                             {"type", "function"},
-                             {"function", {{"name", parsed.calls[i].name}, {"arguments", parsed.calls[i].arguments}}}});
-        }
-        if (!calls.empty()) finish = "tool_calls";
-        EG_LOG_INFO("server: request {}: {} tool calls", x.n, calls.size());
+        EG_LOG_INFO("server: request {}: {} tool calls", x.n, parsed.calls.size());
+    } else {
+        parsed.content = x.text;
     }
+    if (x.endpoint == Endpoint::Messages) {
+        finish_message(x, out, parsed);
+        return;
+    }
+    json calls = json::array();
+    std::string finish = out.finish_reason;
+    for (const ToolCall& c : parsed.calls)
+        calls.push_back({{"id", random_id("call_")},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    if (!calls.empty()) finish = "tool_calls";
     if (!x.stream) {
         json j = completion_json(x.endpoint, x.ids, calls.empty() ? x.text : parsed.content, finish, usage);
         if (!calls.empty()) {
@@ -528,6 +603,45 @@ void ApiServer::on_done(const std::shared_ptr<Exchange>& xp, const eg::app::Serv
     x.event(chunk_json(x.endpoint, x.ids, nullptr, "", finish, x.include_usage));
     if (x.include_usage) x.event(usage_chunk_json(x.endpoint, x.ids, usage));
     x.write_chunk("data: [DONE]\n\n");
+    x.write_chunk({});  // the last chunk of the body
+}
+
+// Anthropic's ending: the whole message, or the stream's last blocks (a
+// held reply's text and tool_use blocks, each tool's input as one
+// input_json_delta), message_delta with the stop reason and usage, and
+// message_stop.
+void ApiServer::finish_message(Exchange& x, const eg::app::ServerJob::Outcome& out, const ParsedReply& parsed) {
+    const Usage usage{out.prompt_tokens, out.completion_tokens};
+    const bool calls = !parsed.calls.empty();
+    const std::string reason = anthropic_stop_reason(out.finish_reason, out.stop_sequence, calls);
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < parsed.calls.size(); ++i) ids.push_back(random_id("toolu_"));
+    if (!x.stream) {
+        json content = json::array();
+        if (!calls || !parsed.content.empty()) content.push_back(text_block(parsed.content));
+        for (size_t i = 0; i < parsed.calls.size(); ++i) content.push_back(tool_use_block(ids[i], parsed.calls[i]));
+        send_json(*x.responder, 200, message_json(x.ids, content, reason, out.stop_sequence, usage));
+        return;
+    }
+    start_stream(x);
+    if (!x.tools.empty()) {
+        if (!calls || !parsed.content.empty()) {
+            x.open_text();
+            if (!parsed.content.empty()) x.named(text_delta_event(x.blocks - 1, parsed.content));
+        }
+        x.close_text();
+        for (size_t i = 0; i < parsed.calls.size(); ++i) {
+            const size_t at = x.blocks++;
+            x.named(block_start_event(at, tool_use_block(ids[i], parsed.calls[i], /*empty_input=*/true)));
+            x.named(input_json_delta_event(at, parsed.calls[i].arguments));
+            x.named(block_stop_event(at));
+        }
+    } else {
+        if (x.blocks == 0) x.open_text();  // an empty reply is still one (empty) text block
+        x.close_text();
+    }
+    x.named(message_delta_event(reason, out.stop_sequence, usage));
+    x.named(message_stop_event());
     x.write_chunk({});  // the last chunk of the body
 }
 

@@ -1,6 +1,7 @@
 // The local OpenAI-compatible server: GET /v1/models, POST
 // /v1/chat/completions and /v1/completions (streamed as server-sent events
-// or whole), GET /health and GET /metrics, over Qt HttpServer on this
+// or whole), Anthropic's POST /v1/messages (anthropic_api.h) through the same
+// queue (and its POST /v1/messages/count_tokens), GET /health and GET /metrics, over Qt HttpServer on this
 // (the GUI's or the headless main) thread. Generation is the EngineWorker's:
 // each request becomes a ServerJob queued on the engine thread behind the
 // window's own replies, first come first served; past Limits::queue_limit
@@ -60,11 +61,14 @@ private:
     class Relay;
     friend class Front;
     void dispatch(const QHttpServerRequest& request, QHttpServerResponder&& responder);
-    void complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint);
+    // count_tokens (Messages only): the prompt is rendered and counted, nothing generated.
+    void complete(const QHttpServerRequest& request, QHttpServerResponder&& responder, Endpoint endpoint,
+                  bool count_tokens = false);
     void on_start(Exchange& x);
     void on_text(Exchange& x, const std::string& text);
     void on_done(const std::shared_ptr<Exchange>& x, const eg::app::ServerJob::Outcome& outcome);
     void start_stream(Exchange& x);
+    void finish_message(Exchange& x, const eg::app::ServerJob::Outcome& out, const ParsedReply& parsed);
     int retry_after_s() const;
 
     eg::app::EngineWorker& worker_;

@@ -35,11 +35,11 @@ std::string quoted(const std::string& s) {
 
 std::string prometheus_text(const ServerCounters& c, const std::string& model_id, const std::optional<LiveFigures>& live) {
     Writer w;
-    static const char* endpoints[2] = {"chat_completions", "completions"};
+    static const char* endpoints[ServerCounters::kEndpoints] = {"chat_completions", "completions", "messages"};
     static const char* outcomes[ServerCounters::kOutcomes] = {"completed", "cancelled", "client_error", "rejected", "failed"};
     w.family("engram_requests_total", "counter",
              "Completion requests answered, by endpoint and outcome (cancelled: the client left; rejected: queue full).");
-    for (int e = 0; e < 2; ++e)
+    for (int e = 0; e < ServerCounters::kEndpoints; ++e)
         for (int o = 0; o < ServerCounters::kOutcomes; ++o)
             w.sample("engram_requests_total", fmt::format("endpoint=\"{}\",outcome=\"{}\"", endpoints[e], outcomes[o]),
                      (double)c.requests[e][o]);

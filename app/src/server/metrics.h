@@ -13,9 +13,10 @@ namespace eg::server {
 
 // Counted by the server on its own thread.
 struct ServerCounters {
-    // [endpoint: 0 chat, 1 completions][outcome]
+    // [endpoint: 0 chat, 1 completions, 2 messages (endpoint_index)][outcome]
     enum Outcome { Completed = 0, Cancelled, ClientError, Rejected, Failed, kOutcomes };
-    uint64_t requests[2][kOutcomes] = {};
+    static constexpr int kEndpoints = 3;
+    uint64_t requests[kEndpoints][kOutcomes] = {};
     uint64_t prompt_tokens = 0, completion_tokens = 0;
     double ttft_seconds_sum = 0;  // over requests that produced a first token
     uint64_t ttft_count = 0;

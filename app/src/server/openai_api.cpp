@@ -5,10 +5,12 @@
 #include <initializer_list>
 
 #include "runtime/json_constraint.h"
+#include "server/request_checks.h"
 
 namespace eg::server {
 
 using json = nlohmann::ordered_json;
+using namespace checks;
 
 json error_json(const ApiError& e) {
     json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
@@ -18,54 +20,6 @@ json error_json(const ApiError& e) {
 }
 
 namespace {
-
-ApiError bad(std::string message, std::string param = {}, std::string code = {}) {
-    return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
-}
-
-const char* type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::string: return "a string";
-        case json::value_t::array: return "an array";
-        case json::value_t::object: return "an object";
-        default: return "a number";
-    }
-}
-
-ApiError wrong_type(const std::string& param, const char* want, const json& got) {
-    return bad("Invalid type for '" + param + "': expected " + want + ", but got " + type_name(got) + ".", param,
-               "invalid_type");
-}
-
-bool in(const std::string& key, std::initializer_list<const char*> keys) {
-    for (const char* k : keys)
-        if (key == k) return true;
-    return false;
-}
-
-// A number in [lo, hi] (null: unset, the default stays).
-std::optional<ApiError> number(const json& body, const char* key, double lo, double hi, double& out) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    if (!it->is_number()) return wrong_type(key, "a number", *it);
-    const double v = it->get<double>();
-    if (!std::isfinite(v) || v < lo || v > hi)
-        return bad("'" + std::string(key) + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
-                       ", got " + it->dump() + ".",
-                   key, "invalid_value");
-    out = v;
-    return std::nullopt;
-}
-
-std::optional<ApiError> boolean(const json& body, const char* key, bool& out) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    if (!it->is_boolean()) return wrong_type(key, "a boolean", *it);
-    out = it->get<bool>();
-    return std::nullopt;
-}
 
 // The text of a message's content: a string, or text parts.
 std::optional<ApiError> content_text(const json& c, const std::string& param, std::string& out) {
@@ -166,13 +120,6 @@ std::optional<ApiError> parse_messages(const json& body, const Limits& limits, j
     return std::nullopt;
 }
 
-bool tool_name_ok(const std::string& n) {
-    if (n.empty() || n.size() > 64) return false;
-    for (char c : n)
-        if (!(std::isalnum((unsigned char)c) || c == '_' || c == '-')) return false;
-    return true;
-}
-
 std::optional<ApiError> parse_tools(const json& body, CompletionRequest& out) {
     if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
         if (!it->is_array()) return wrong_type("tools", "an array", *it);
@@ -232,33 +179,6 @@ std::optional<ApiError> parse_tools(const json& body, CompletionRequest& out) {
     return std::nullopt;
 }
 
-std::optional<ApiError> parse_stop(const json& body, const Limits& limits, std::vector<std::string>& out) {
-    auto it = body.find("stop");
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    std::vector<std::string> v;
-    if (it->is_string()) {
-        v.push_back(it->get<std::string>());
-    } else if (it->is_array()) {
-        for (size_t i = 0; i < it->size(); ++i) {
-            if (!(*it)[i].is_string()) return wrong_type("stop[" + std::to_string(i) + "]", "a string", (*it)[i]);
-            v.push_back((*it)[i].get<std::string>());
-        }
-    } else {
-        return wrong_type("stop", "a string or an array of strings", *it);
-    }
-    if (v.size() > limits.max_stop_sequences)
-        return bad("'stop' holds " + std::to_string(v.size()) + " sequences; at most " +
-                       std::to_string(limits.max_stop_sequences) + " are allowed.",
-                   "stop", "invalid_value");
-    for (const auto& s : v)
-        if (s.size() > limits.max_stop_bytes)
-            return bad("A stop sequence is " + std::to_string(s.size()) + " bytes long; at most " +
-                           std::to_string(limits.max_stop_bytes) + " are allowed.",
-                       "stop", "invalid_value");
-    out = std::move(v);
-    return std::nullopt;
-}
-
 std::optional<ApiError> parse_logit_bias(const json& body, int32_t n_vocab,
                                          std::vector<std::pair<int32_t, float>>& out) {
     auto it = body.find("logit_bias");
@@ -293,17 +213,8 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, 
                                       CompletionRequest& out) {
     out = CompletionRequest{};
     out.endpoint = endpoint;
-    if (text.size() > limits.max_body_bytes) {
-        ApiError e = bad("The request body is " + std::to_string(text.size()) + " bytes; this server takes at most " +
-                             std::to_string(limits.max_body_bytes) + ".",
-                         {}, "request_too_large");
-        e.http_status = 413;
-        return e;
-    }
-    const json body = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded())
-        return bad("We could not parse the JSON body of your request. The body must be valid JSON.", {}, "invalid_json");
-    if (!body.is_object()) return bad("The request body must be a JSON object, not " + std::string(type_name(body)) + ".");
+    json body;
+    if (auto e = parse_body(text, limits, body)) return e;
 
     const bool chat = endpoint == Endpoint::ChatCompletions;
     for (auto f = body.begin(); f != body.end(); ++f) {
@@ -351,24 +262,14 @@ std::optional<ApiError> parse_request(Endpoint endpoint, std::string_view text, 
     // max_tokens: chat replies run to the server's cap by default; legacy
     // completions default to 16 tokens, as OpenAI's do.
     out.max_tokens = chat ? limits.max_tokens : std::min<int64_t>(16, limits.max_tokens);
-    for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-        auto it = body.find(key);
-        if (it == body.end() || it->is_null()) continue;
-        if (!it->is_number_integer()) return wrong_type(key, "an integer", *it);
-        const int64_t v = it->get<int64_t>();
-        if (v < 1) return bad("'" + std::string(key) + "' must be at least 1, got " + it->dump() + ".", key, "invalid_value");
-        if (v > limits.max_tokens)
-            return bad("'" + std::string(key) + "' is " + it->dump() + "; this server allows at most " +
-                           std::to_string(limits.max_tokens) + ".",
-                       key, "invalid_value");
-        out.max_tokens = v;
-    }
+    for (const char* key : {"max_tokens", "max_completion_tokens"})
+        if (auto e = token_cap(body, key, limits, out.max_tokens)) return e;
 
     if (auto it = body.find("seed"); it != body.end() && !it->is_null()) {
         if (!it->is_number_integer()) return wrong_type("seed", "an integer", *it);
         out.seed = it->is_number_unsigned() ? it->get<uint64_t>() : (uint64_t)it->get<int64_t>();
     }
-    if (auto e = parse_stop(body, limits, out.stop)) return e;
+    if (auto e = stop_sequences(body, "stop", limits, out.stop)) return e;
     if (auto e = parse_logit_bias(body, n_vocab, out.logit_bias)) return e;
     if (auto e = boolean(body, "stream", out.stream)) return e;
 

@@ -44,10 +44,15 @@ struct Limits {
     int queue_limit = 16;                     // requests waiting or running; more get a 429
 };
 
-enum class Endpoint { ChatCompletions = 1, Completions };
+// Messages: Anthropic's POST /v1/messages (anthropic_api.h), served by the
+// same queue and engine as OpenAI's two.
+enum class Endpoint { ChatCompletions = 1, Completions, Messages };
+// 0, 1, 2: the endpoint's row in ServerCounters::requests.
+inline int endpoint_index(Endpoint e) { return (int)e - 1; }
 
 // One completion request, checked: the chat messages or the prompt, and the
-// sampling as OpenAI defines it (temperature 1, top_p 1, no top-k/min-p).
+// sampling as OpenAI defines it (temperature 1, top_p 1, no top-k/min-p;
+// Anthropic's requests may set top_k).
 struct CompletionRequest {
     Endpoint endpoint = Endpoint::ChatCompletions;
     std::string model;
@@ -55,6 +60,7 @@ struct CompletionRequest {
     std::string prompt;                 // completions
     double temperature = 1.0;
     double top_p = 1.0;
+    int64_t top_k = 0;                  // 0: off
     double presence_penalty = 0.0, frequency_penalty = 0.0;
     int64_t max_tokens = 0;             // set by parse: the request's, else the endpoint's default
     std::optional<uint64_t> seed;

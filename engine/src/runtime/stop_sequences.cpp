@@ -14,9 +14,15 @@ std::string StopSequences::push(std::string_view piece) {
     held_ += piece;
     // The earliest stop sequence wins; text before it is the reply's end.
     size_t first = std::string::npos;
-    for (const auto& s : stops_) first = std::min(first, held_.find(s));
-    if (first != std::string::npos) {
+    const std::string* which = nullptr;
+    for (const auto& s : stops_)
+        if (const size_t at = held_.find(s); at < first) {
+            first = at;
+            which = &s;
+        }
+    if (which) {
         matched_ = true;
+        which_ = *which;
         std::string out = held_.substr(0, first);
         held_.clear();
         return out;

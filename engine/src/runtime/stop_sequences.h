@@ -21,12 +21,16 @@ public:
     // The text still held back when the reply ended without a match.
     std::string flush();
     bool matched() const { return matched_; }
+    // Which stop sequence ended the reply ("" before a match): Anthropic's
+    // API names it in the reply.
+    const std::string& matched_sequence() const { return which_; }
     bool empty() const { return stops_.empty(); }
 
 private:
     std::vector<std::string> stops_;  // empty strings removed
     std::string held_;
     bool matched_ = false;
+    std::string which_;
 };
 
 }  // namespace eg
