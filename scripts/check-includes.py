@@ -44,7 +44,7 @@ PUBLIC = {
     "ui": {"ui/src/" + h for h in ("chat_controller.h", "conversation_list_model.h", "memory_panel.h",
                                    "message_list_model.h", "catalog_model.h", "download_center.h",
                                    "hub_search_model.h", "installed_models.h", "library_actions.h",
-                                   "server_switch.h")},
+                                   "server_switch.h", "remote_models.h", "appearance.h")},
 }
 
 # Where a quoted "dir/x.h" or <dir/x.h> may be found, as the targets' include
