@@ -547,6 +547,159 @@ private slots:
         stop_app();
     }
 
+    qint64 shown_leaf() {
+        qint64 leaf = -1;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("e2e-leaf"));
+            db.setDatabaseName(db_path());
+            db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=2000"));
+            if (db.open()) {
+                QSqlQuery q(db);
+                if (q.exec(QStringLiteral("SELECT leaf_id FROM conversations ORDER BY id LIMIT 1")) && q.next())
+                    leaf = q.value(0).toLongLong();
+                db.close();
+            }
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("e2e-leaf"));
+        return leaf;
+    }
+    qint64 message_id(const QString& role, const QString& content_start) {
+        qint64 id = -1;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("e2e-id"));
+            db.setDatabaseName(db_path());
+            db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=2000"));
+            if (db.open()) {
+                QSqlQuery q(db);
+                q.prepare(QStringLiteral("SELECT id, content FROM messages WHERE role = ? ORDER BY id"));
+                q.addBindValue(role);
+                if (q.exec())
+                    while (q.next())
+                        if (q.value(1).toString().startsWith(content_start)) id = q.value(0).toLongLong();
+                db.close();
+            }
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("e2e-id"));
+        return id;
+    }
+    // Waits until `n` replies are stored and finished.
+    bool wait_replies(int n) {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 180000) {
+            int done = 0;
+            for (const auto& [role, content, finished] : stored_messages())
+                if (role == QLatin1String("assistant") && finished) ++done;
+            if (done >= n) return true;
+            if (app_.state() != QProcess::Running) return false;
+            pause_ms(300);
+        }
+        return false;
+    }
+    void keys(const QString& key, int times = 1) {
+        for (int i = 0; i < times; ++i) {
+            xdotool({QStringLiteral("key"), key});
+            pause_ms(120);
+        }
+    }
+
+    // The keyboard-only flow, no pointer at all: a new chat, two
+    // messages sent, the first one edited (Shift+Tab to its Edit, Enter,
+    // the new text, Enter), back to its first version (Shift+Tab to ‹,
+    // Enter), a second chat, a search that finds the first (Ctrl+F, words,
+    // Down, Enter), and the export of what is on screen (Ctrl+Shift+S,
+    // Enter). Each step is checked in the store or on disk; screenshots in
+    // test-artifacts/e2e-keyboard-*.png.
+    void keyboardOnlyFlow() {
+        stop_app();
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QString home = data.filePath(QStringLiteral("home"));
+        QVERIFY(QDir().mkpath(home));
+        const QString model = QString::fromStdString(eg_test::default_model_path());
+        start_app(data.path(), {QStringLiteral("--model"), model}, QStringLiteral("e2e-keyboard.log"),
+                  {QStringLiteral("HOME=") + home});
+        if (QTest::currentTestFailed()) return;
+        xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
+        xdotool({QStringLiteral("mousemove"), QString::number(kScreenWidth - 1), QString::number(kScreenHeight - 1)});
+        xdotool({QStringLiteral("windowfocus"), window_id_});
+        keys(QStringLiteral("ctrl+n"));
+        QVERIFY2(send_message(QStringLiteral("Name a big cat.")), "the first message never reached the store");
+        QVERIFY2(wait_replies(1), "no first reply");
+        QVERIFY2(send_message(QStringLiteral("Name a small dog.")), "the second message never reached the store");
+        QVERIFY2(wait_replies(2), "no second reply");
+        const qint64 first_branch_leaf = shown_leaf();
+        pause_ms(500);
+
+        // Back from the message box: the last reply's Regenerate and Copy, the
+        // second message's Edit and Copy, the first reply's Copy, the first
+        // message's Edit.
+        keys(QStringLiteral("shift+Tab"), 6);
+        keys(QStringLiteral("Return"));
+        pause_ms(300);
+        keys(QStringLiteral("ctrl+a"));
+        xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"), QStringLiteral("Name a big bird.")});
+        keys(QStringLiteral("Return"));
+        QElapsedTimer t;
+        t.start();
+        while (message_id(QStringLiteral("user"), QStringLiteral("Name a big bird.")) < 0 && t.elapsed() < 10000) pause_ms(200);
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-edit.png"));
+        QVERIFY2(message_id(QStringLiteral("user"), QStringLiteral("Name a big bird.")) > 0,
+                 "the edit never reached the store; see e2e-keyboard-edit.png");
+        QVERIFY2(wait_replies(3), "no reply to the edited message");
+        pause_ms(500);
+        QVERIFY(shown_leaf() != first_branch_leaf);  // the new branch is on screen
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-version-2.png"));
+
+        // Back: the new reply's Regenerate and Copy, the edited message's Edit
+        // and Copy, then its "‹" (its "›" is disabled at 2/2, so skipped).
+        keys(QStringLiteral("shift+Tab"), 5);
+        keys(QStringLiteral("Return"));
+        t.restart();
+        while (shown_leaf() != first_branch_leaf && t.elapsed() < 10000) pause_ms(200);
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-version-1.png"));
+        QVERIFY2(shown_leaf() == first_branch_leaf, "‹ did not bring back the first version; see e2e-keyboard-version-1.png");
+
+        // A second chat, then a search that finds the first.
+        keys(QStringLiteral("ctrl+n"));
+        QVERIFY2(send_message(QStringLiteral("Tell me about volcanoes.")), "the third chat's message never reached the store");
+        QVERIFY2(wait_replies(4), "no reply in the second chat");
+        keys(QStringLiteral("ctrl+f"));
+        xdotool({QStringLiteral("type"), QStringLiteral("--delay"), QStringLiteral("15"), QStringLiteral("small dog")});
+        pause_ms(800);  // the search runs after a pause in typing
+        keys(QStringLiteral("Down"));
+        keys(QStringLiteral("Return"));
+        pause_ms(800);
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-search.png"));
+
+        // Export what is on screen: the first chat, its first version.
+        keys(QStringLiteral("ctrl+shift+s"));
+        pause_ms(1500);
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-export-dialog.png"));
+        keys(QStringLiteral("Return"));
+        QString exported;
+        t.restart();
+        while (exported.isEmpty() && t.elapsed() < 10000) {
+            for (const QFileInfo& f : QDir(home).entryInfoList({QStringLiteral("*.md")}, QDir::Files))
+                exported = f.absoluteFilePath();
+            for (const QFileInfo& f : QDir(home + QStringLiteral("/Documents")).entryInfoList({QStringLiteral("*.md")}, QDir::Files))
+                exported = f.absoluteFilePath();
+            if (exported.isEmpty()) pause_ms(200);
+        }
+        screenshot(artifacts_ + QStringLiteral("/e2e-keyboard-exported.png"));
+        QVERIFY2(!exported.isEmpty(), "no Markdown file was written; see e2e-keyboard-export-dialog.png");
+        QFile f(exported);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QString md = QString::fromUtf8(f.readAll());
+        qInfo("exported %s", qPrintable(exported));
+        // The messages of the branch on screen (the title took the edit's words).
+        QVERIFY2(md.contains(QStringLiteral("### You\n\nName a big cat.")) &&
+                     md.contains(QStringLiteral("### You\n\nName a small dog.")) &&
+                     !md.contains(QStringLiteral("### You\n\nName a big bird.")) && !md.contains(QStringLiteral("volcanoes")),
+                 qPrintable(md.left(600)));
+        stop_app();
+    }
+
     // Mean brightness (0 black .. 1 white) of a region of an image.
     double brightness(const QString& image, const Geometry& r) {
         return run_tool(QStringLiteral("convert"),

@@ -61,7 +61,7 @@ ToolBar {
             onClicked: exportMenu.popup(this, 0, height)
             ToolTip.visible: hovered
             ToolTip.delay: 600
-            ToolTip.text: enabled ? qsTr("Save this conversation as Markdown or JSON")
+            ToolTip.text: enabled ? qsTr("Save this conversation as Markdown (Ctrl+Shift+S) or JSON")
                                   : qsTr("Nothing to export yet: this conversation has no messages")
             Menu {
                 id: exportMenu

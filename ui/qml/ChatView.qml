@@ -66,8 +66,16 @@ Page {
                 busy: root.controller.busy
                 onCopyRequested: text => root.controller.copyText(text)
                 onRegenerateRequested: root.controller.regenerate()
-                onEditSubmitted: (row, text) => root.controller.editAndResend(row, text)
-                onVersionRequested: delta => root.controller.showVersion(index, delta)
+                // Both rebuild the messages below (this one too): the keyboard
+                // goes back to the message box rather than nowhere.
+                onEditSubmitted: (row, text) => {
+                    root.controller.editAndResend(row, text)
+                    root.focusComposer()
+                }
+                onVersionRequested: delta => {
+                    root.controller.showVersion(index, delta)
+                    root.focusComposer()
+                }
             }
 
             EmptyChatHint {

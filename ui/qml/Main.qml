@@ -110,6 +110,14 @@ ApplicationWindow {
         enabled: !window.dialogOpen
         onActivated: settingsDrawer.open()
     }
+    // Export the conversation on screen (as Markdown; the header's Export has JSON too).
+    Shortcut {
+        sequence: "Ctrl+Shift+S"
+        context: Qt.ApplicationShortcut
+        enabled: !window.dialogOpen && !window.showLibrary && chat.messages.count > 0
+        onActivated: window.exportConversation("markdown")
+    }
+    function exportConversation(format) { exportDialog.ask(format) }
     Shortcut {
         sequence: "Ctrl+Shift+R"
         context: Qt.ApplicationShortcut
@@ -162,14 +170,7 @@ ApplicationWindow {
                 onAddRemoteRequested: window.openRemoteEngines()
                 onSettingsRequested: settingsDrawer.open()
                 onMemoryRequested: window.showMemory = !window.showMemory
-                onExportRequested: format => {
-                    exportDialog.format = format
-                    // A name and place to start from: the title, in the documents folder.
-                    const suggested = chat.suggestedExportUrl(format)
-                    exportDialog.currentFolder = suggested.substring(0, suggested.lastIndexOf("/"))
-                    exportDialog.selectedFile = suggested
-                    exportDialog.open()
-                }
+                onExportRequested: format => window.exportConversation(format)
             }
 
             FirstStartPage {
@@ -274,22 +275,11 @@ ApplicationWindow {
         height: window.height
     }
 
-    FileDialog {
+    ExportDialog {
         id: exportDialog
-
-        property string format: "markdown"
-
-        title: format === "json" ? qsTr("Export conversation as JSON") : qsTr("Export conversation as Markdown")
-        fileMode: FileDialog.SaveFile
-        acceptLabel: qsTr("Save")
-        defaultSuffix: format === "json" ? "json" : "md"
-        nameFilters: format === "json" ? [qsTr("JSON files (*.json)")] : [qsTr("Markdown files (*.md)")]
-        onAccepted: {
-            if (format === "json")
-                chat.exportJson(selectedFile)
-            else
-                chat.exportMarkdown(selectedFile)
-        }
+        parent: Overlay.overlay
+        controller: chat
+        onClosed: chatView.focusComposer()
     }
 
     // "Add remote engine…" (the model picker's last entry, Ctrl+Shift+R).

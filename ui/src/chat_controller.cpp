@@ -28,6 +28,9 @@ const QString kDefaultsGroup = QStringLiteral("defaults");
 const QString kSystemPromptKey = QStringLiteral("defaults/system_prompt");
 
 QString local_path_from(const QString& file_url) {
+    // A typed path: ~ is the home folder.
+    if (file_url == QLatin1String("~") || file_url.startsWith(QLatin1String("~/")))
+        return QDir::homePath() + file_url.mid(1);
     const QUrl url(file_url);
     if (url.isLocalFile()) return url.toLocalFile();
     if (url.scheme().isEmpty()) return file_url;
@@ -149,6 +152,7 @@ QString ChatController::suggestedExportUrl(const QString& format) const {
     // Characters file systems or shells trip on become spaces; at most 60 left.
     name.replace(QRegularExpression(QStringLiteral(R"([/\\:*?"<>|\x00-\x1f]+)")), QStringLiteral(" "));
     name = name.simplified().left(60).trimmed();
+    while (name.endsWith(QLatin1Char('.'))) name.chop(1);  // "Hello." + ".md" is not "Hello..md"
     if (name.isEmpty() || name.startsWith(QLatin1Char('.'))) name = QStringLiteral("chat") + name;
     QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
     if (dir.isEmpty() || !QFileInfo(dir).isDir()) dir = QDir::homePath();
