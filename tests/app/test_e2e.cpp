@@ -772,6 +772,21 @@ private slots:
         xdotool({QStringLiteral("key"), QStringLiteral("ctrl+l")});
         pause_ms(1500);
         check(shoot(QStringLiteral("library")), QStringLiteral("library"));
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+l")});
+        xdotool({QStringLiteral("key"), QStringLiteral("ctrl+comma")});
+        pause_ms(1200);
+        check(shoot(QStringLiteral("settings")), QStringLiteral("settings drawer"));
+        stop_app();
+
+        // The first-start page: no model anywhere (the cache is the test's own).
+        QTemporaryDir fresh;
+        QVERIFY(fresh.isValid());
+        QVERIFY(QFile::copy(data.filePath(QStringLiteral("settings.ini")), fresh.filePath(QStringLiteral("settings.ini"))));
+        start_app(fresh.path(), {}, QStringLiteral("e2e-theme-%1-first-start.log").arg(theme));
+        if (QTest::currentTestFailed()) return;
+        xdotool({QStringLiteral("windowsize"), window_id_, QString::number(kScreenWidth), QString::number(kScreenHeight)});
+        pause_ms(1500);
+        check(shoot(QStringLiteral("first-start")), QStringLiteral("first-start page"));
         stop_app();
     }
 

@@ -28,12 +28,15 @@ Drawer {
     edge: Qt.RightEdge
 
     ScrollView {
+        id: scroll
         anchors.fill: parent
         anchors.margins: Math.round(fm.height * 0.8)
         contentWidth: availableWidth
 
         ColumnLayout {
-            width: parent.width
+            // The view's width, not the content item's (which follows the
+            // widest child: long labels pushed the spin boxes off the drawer).
+            width: scroll.availableWidth
             spacing: Math.round(fm.height * 0.5)
 
             Label {
@@ -131,7 +134,7 @@ Drawer {
                 }
                 Switch {
                     objectName: "serverSwitch"
-                    text: qsTr("Serve the model to other programs (OpenAI API)")
+                    text: qsTr("Serve to other programs (OpenAI API)")
                     checked: root.server ? root.server.enabled : false
                     onToggled: root.server.enabled = checked
                 }
