@@ -107,13 +107,18 @@ ItemDelegate {
             }
         }
 
-        BusyIndicator {
+        // Still, not spinning: an animation would redraw the window every
+        // frame while the reply streams (software rendering pays for each).
+        Label {
             objectName: "replyingIndicator"
             visible: root.replying && !root.editing
-            running: visible
-            implicitWidth: Math.round(fm.height * 1.2)
-            implicitHeight: implicitWidth
+            text: "●"
+            color: root.highlighted ? root.palette.highlightedText : Theme.accent
+            Accessible.role: Accessible.Indicator
             Accessible.name: qsTr("A reply is being written")
+            ToolTip.visible: replyingHover.hovered
+            ToolTip.text: qsTr("A reply is being written in this conversation")
+            HoverHandler { id: replyingHover }
         }
         Label {
             visible: !root.editing && !root.replying && !(root.hovered || root.current)

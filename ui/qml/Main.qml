@@ -197,6 +197,7 @@ ApplicationWindow {
             sourceComponent: MemoryPanel {
                 panel: window.memoryPanel
                 remote: window.remoteEngines
+                replyRunning: chat.busy
                 visible: window.showMemory
                 onCloseRequested: window.showMemory = false
             }
@@ -218,6 +219,7 @@ ApplicationWindow {
             sourceComponent: MemoryPanel {
                 panel: window.memoryPanel
                 remote: window.remoteEngines
+                replyRunning: chat.busy
                 visible: true
                 onCloseRequested: window.showMemory = false
             }

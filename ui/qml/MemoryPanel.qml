@@ -15,6 +15,8 @@ Pane {
 
     required property var panel
     property var remote: null
+    // A reply is being generated: Apply waits for it and says so.
+    property bool replyRunning: false
     readonly property bool remoteActive: remote !== null && remote.active
     // The local model's sections: not while a remote engine answers.
     readonly property bool localShown: panel.ready && !remoteActive
@@ -208,7 +210,16 @@ Pane {
                             onClicked: root.panel.apply()
                         }
                         Button { text: qsTr("Revert"); enabled: root.panel.dirty && !root.panel.applying; onClicked: root.panel.revert() }
-                        BusyIndicator { running: root.panel.applying; visible: running; implicitHeight: fm.height * 1.6; implicitWidth: implicitHeight }
+                        // Spinning costs the GUI thread a frame each time on software
+                        // rendering; while a reply streams, words say it instead.
+                        BusyIndicator { running: root.panel.applying && !root.replyRunning; visible: running; implicitHeight: fm.height * 1.6; implicitWidth: implicitHeight }
+                    }
+                    Label {
+                        objectName: "applyWaits"
+                        visible: root.panel.applying && root.replyRunning
+                        Layout.fillWidth: true
+                        wrapMode: Text.Wrap
+                        text: qsTr("Applies when the reply on screen ends (the engine finishes the reply first; it is not slowed).")
                     }
                 }
             }
