@@ -23,30 +23,65 @@ ApplicationWindow {
         property: "mode"
         value: typeof appearance !== "undefined" ? appearance.theme : "system"
     }
-    palette.window: Theme.window
-    palette.windowText: Theme.text
-    palette.base: Theme.base
-    palette.alternateBase: Theme.alternateBase
-    palette.text: Theme.text
-    palette.button: Theme.button
-    palette.buttonText: Theme.text
-    palette.brightText: Theme.accentText
-    palette.highlight: Theme.accent
-    palette.highlightedText: Theme.accentText
-    palette.link: Theme.accent
-    palette.mid: Theme.border
-    palette.midlight: Theme.alternateBase
-    palette.dark: Theme.border
-    palette.light: Theme.base
-    palette.shadow: Qt.rgba(0, 0, 0, Theme.dark ? 0.6 : 0.25)
-    palette.placeholderText: Theme.mutedText
-    palette.toolTipBase: Theme.toolTipBase
-    palette.toolTipText: Theme.toolTipText
-    // What cannot be used now looks it.
-    palette.disabled.buttonText: Theme.mutedText
+    // Group by group: with one colour for all, a disabled control would look
+    // like an enabled one (Qt greys disabled text through its group).
+    palette.active.window: Theme.window
+    palette.active.windowText: Theme.text
+    palette.active.base: Theme.base
+    palette.active.alternateBase: Theme.alternateBase
+    palette.active.text: Theme.text
+    palette.active.button: Theme.button
+    palette.active.buttonText: Theme.text
+    palette.active.brightText: Theme.accentText
+    palette.active.highlight: Theme.accent
+    palette.active.highlightedText: Theme.accentText
+    palette.active.link: Theme.accent
+    palette.active.mid: Theme.border
+    palette.active.midlight: Theme.alternateBase
+    palette.active.dark: Theme.border
+    palette.active.light: Theme.base
+    palette.active.shadow: Qt.rgba(0, 0, 0, Theme.dark ? 0.6 : 0.25)
+    palette.active.placeholderText: Theme.mutedText
+    palette.active.toolTipBase: Theme.toolTipBase
+    palette.active.toolTipText: Theme.toolTipText
+    palette.inactive.window: Theme.window
+    palette.inactive.windowText: Theme.text
+    palette.inactive.base: Theme.base
+    palette.inactive.alternateBase: Theme.alternateBase
+    palette.inactive.text: Theme.text
+    palette.inactive.button: Theme.button
+    palette.inactive.buttonText: Theme.text
+    palette.inactive.brightText: Theme.accentText
+    palette.inactive.highlight: Theme.accent
+    palette.inactive.highlightedText: Theme.accentText
+    palette.inactive.link: Theme.accent
+    palette.inactive.mid: Theme.border
+    palette.inactive.midlight: Theme.alternateBase
+    palette.inactive.dark: Theme.border
+    palette.inactive.light: Theme.base
+    palette.inactive.shadow: Qt.rgba(0, 0, 0, Theme.dark ? 0.6 : 0.25)
+    palette.inactive.placeholderText: Theme.mutedText
+    palette.inactive.toolTipBase: Theme.toolTipBase
+    palette.inactive.toolTipText: Theme.toolTipText
+    palette.disabled.window: Theme.window
     palette.disabled.windowText: Theme.mutedText
+    palette.disabled.base: Theme.base
+    palette.disabled.alternateBase: Theme.alternateBase
     palette.disabled.text: Theme.mutedText
     palette.disabled.button: Theme.alternateBase
+    palette.disabled.buttonText: Theme.mutedText
+    palette.disabled.brightText: Theme.accentText
+    palette.disabled.highlight: Theme.border
+    palette.disabled.highlightedText: Theme.mutedText
+    palette.disabled.link: Theme.accent
+    palette.disabled.mid: Theme.border
+    palette.disabled.midlight: Theme.alternateBase
+    palette.disabled.dark: Theme.border
+    palette.disabled.light: Theme.base
+    palette.disabled.shadow: Qt.rgba(0, 0, 0, Theme.dark ? 0.6 : 0.25)
+    palette.disabled.placeholderText: Theme.mutedText
+    palette.disabled.toolTipBase: Theme.toolTipBase
+    palette.disabled.toolTipText: Theme.toolTipText
 
     color: palette.window
 
