@@ -823,11 +823,7 @@ private slots:
                                                &server_log);
             remote_model = QStringLiteral("SmolLM2-135M-Instruct.Q4_1");
         } else {
-            QString why;
-            if (!eg_test::llama_server_available(&why)) {
-                if (eg_test::reference_server_required()) QFAIL(qPrintable(why));
-                QSKIP(qPrintable(why));
-            }
+            EG_NEED_LLAMA_SERVER();
             remote_model = QStringLiteral("smollm2-via-llama-cpp-python");
             url = eg_test::start_llama_server(server, remote_model, &server_log);
         }

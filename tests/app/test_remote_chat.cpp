@@ -237,11 +237,7 @@ private slots:
 
     // An engine nobody here wrote: llama-cpp-python's own server.
     void llamaCppPythonServerAsARemoteEngine() {
-        QString why;
-        if (!eg_test::llama_server_available(&why)) {
-            if (eg_test::reference_server_required()) QFAIL(qPrintable(why));
-            QSKIP(qPrintable(why));
-        }
+        EG_NEED_LLAMA_SERVER();
         QProcess llama;
         QByteArray log;
         const QUrl url = eg_test::start_llama_server(llama, QStringLiteral("smollm2-llamacpp"), &log);

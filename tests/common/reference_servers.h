@@ -33,6 +33,17 @@ inline bool llama_server_available(QString* why) {
 
 inline bool reference_server_required() { return qEnvironmentVariableIntValue("ENGRAM_REQUIRE_REFERENCE_SERVER") == 1; }
 
+// Skips the calling test where llama-cpp-python's server cannot run; fails
+// it instead where the README's test command made the venv.
+#define EG_NEED_LLAMA_SERVER()                                                    \
+    do {                                                                          \
+        QString eg_llama_why;                                                     \
+        if (!eg_test::llama_server_available(&eg_llama_why)) {                    \
+            if (eg_test::reference_server_required()) QFAIL(qPrintable(eg_llama_why)); \
+            QSKIP(qPrintable(eg_llama_why));                                      \
+        }                                                                         \
+    } while (0)
+
 inline quint16 free_port() {
     QTcpServer probe;
     if (!probe.listen(QHostAddress::LocalHost, 0)) return 0;

@@ -140,11 +140,7 @@ private slots:
     // An engine nobody here wrote: llama-cpp-python's own server on the same
     // model (in the venv scripts/llama-server-env.sh makes).
     void llama_cpp_pythons_server_lists_and_streams() {
-        QString why;
-        if (!eg_test::llama_server_available(&why)) {
-            if (eg_test::reference_server_required()) QFAIL(qPrintable(why));
-            QSKIP(qPrintable(why));
-        }
+        EG_NEED_LLAMA_SERVER();
         QProcess llama;
         QByteArray log;
         const QUrl url = eg_test::start_llama_server(llama, QStringLiteral("smollm2"), &log);
