@@ -24,7 +24,9 @@ RowLayout {
         valueRole: "path"
         enabled: !root.controller.loadingModel && !root.controller.busy
         displayText: root.controller.loadingModel ? qsTr("Loading %1…").arg(root.controller.modelName || currentText)
-                   : root.controller.modelLoaded ? root.controller.modelName
+                   : root.controller.modelLoaded
+                     ? (String(root.controller.modelPath).startsWith("remote:")
+                        ? qsTr("%1 · remote").arg(root.controller.modelName) : root.controller.modelName)
                    : qsTr("Choose a model")
         // Select the loaded model's row without loading it again.
         function isLoaded(i) {
