@@ -93,7 +93,10 @@ std::vector<Record> load_fixtures(QString* err) {
 
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
                            GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4};
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4,
+                           GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::IQ2_XXS, GgmlType::IQ2_XS,
+                           GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S,
+                           GgmlType::IQ1_M, GgmlType::TQ1_0, GgmlType::TQ2_0};
 
 // Byte offsets of the f16 scale fields in a block (as the fixture script).
 std::vector<int> scale_offsets(GgmlType t) {
@@ -103,7 +106,11 @@ std::vector<int> scale_offsets(GgmlType t) {
         case GgmlType::Q2_K: return {80, 82};
         case GgmlType::Q3_K: return {108};
         case GgmlType::Q6_K: return {208};
-        default: return {};
+        case GgmlType::IQ4_NL: case GgmlType::IQ4_XS: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: case GgmlType::IQ1_S: return {0};
+        case GgmlType::TQ1_0: return {52};
+        case GgmlType::TQ2_0: return {64};
+        default: return {};  // IQ1_M: random_raw() writes its spread-out d
     }
 }
 
@@ -133,6 +140,17 @@ std::vector<uint8_t> random_raw(GgmlType t, int64_t n, std::mt19937& rng) {
         // blocks (a whole row of the 512-long tests) get the subnormal scales
         // of e = 0 and 1, which every kernel builds by a path of its own
         for (size_t b = 0; b < raw.size(); b += 17) raw[b] = (uint8_t)(b < 16 * 17 ? b / 17 % 2 : 114 + rng() % 16);
+        return raw;
+    }
+    if (t == GgmlType::IQ1_M) {
+        // d's 16 bits are the top nibbles of the 4 u16 scale words (bytes 48..55)
+        for (size_t b = 0; b < raw.size() / 56; ++b) {
+            const uint16_t h = fp32_to_fp16(nd(rng) * std::pow(10.0f, ud(rng)));
+            for (int k = 0; k < 4; ++k) {
+                uint8_t& hi = raw[b * 56 + 48 + 2 * k + 1];
+                hi = (uint8_t)((hi & 0x0f) | (((h >> (4 * k)) & 0x0f) << 4));
+            }
+        }
         return raw;
     }
     for (size_t b = 0; b < raw.size() / (size_t)tr->block_bytes; ++b)

@@ -27,6 +27,18 @@ void dequant_q5_K(const void* src, float* dst, int64_t n);
 void dequant_q6_K(const void* src, float* dst, int64_t n);
 void dequant_q8_K(const void* src, float* dst, int64_t n);
 void dequant_mxfp4(const void* src, float* dst, int64_t n);
+// i-quants and ternary types (dequant_iq.cpp)
+void dequant_iq4_nl(const void* src, float* dst, int64_t n);
+void dequant_iq4_xs(const void* src, float* dst, int64_t n);
+void dequant_iq2_xxs(const void* src, float* dst, int64_t n);
+void dequant_iq2_xs(const void* src, float* dst, int64_t n);
+void dequant_iq2_s(const void* src, float* dst, int64_t n);
+void dequant_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequant_iq3_s(const void* src, float* dst, int64_t n);
+void dequant_iq1_s(const void* src, float* dst, int64_t n);
+void dequant_iq1_m(const void* src, float* dst, int64_t n);
+void dequant_tq1_0(const void* src, float* dst, int64_t n);
+void dequant_tq2_0(const void* src, float* dst, int64_t n);
 
 // MXFP4's E2M1 values doubled (so they are integers), indexed by nibble:
 // sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6 times two. Index 8 (-0) is 0.
@@ -46,6 +58,12 @@ inline float mxfp4_scale(uint8_t e) {
 void q3_K_scales(const uint8_t* scales12, int8_t out[16]);
 // Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K block.
 void k4_scale_min(int j, const uint8_t* scales12, uint8_t* sc, uint8_t* m);
+// The 6-bit scale of 32-value group ib (0..7) of an IQ4_XS block, offset -32.
+int iq4_xs_scale(const block_iq4_xs& b, int ib);
+// IQ1_M's f16 d, spread over the top nibbles of its 4 u16 scale words.
+uint16_t iq1_m_d(const block_iq1_m& b);
+// The 256 ternary values (-1, 0, 1) of a TQ1_0 block, in element order.
+void tq1_0_values(const block_tq1_0& b, int8_t out[QK_K]);
 
 // ---- quantize (quantize.cpp) ----
 void quant_f32(const float* src, void* dst, int64_t n);
@@ -81,6 +99,18 @@ float dot_q4_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q5_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q6_K_scalar(int64_t n, const void* w, const void* x);
 float dot_mxfp4_scalar(int64_t n, const void* w, const void* x);
+// i-quants and ternary types (dot_iq_scalar.cpp): IQ4_NL x Q8_0, the others x Q8_K
+float dot_iq4_nl_scalar(int64_t n, const void* w, const void* x);
+float dot_iq4_xs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_xxs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_xs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq3_xxs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq3_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq1_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq1_m_scalar(int64_t n, const void* w, const void* x);
+float dot_tq1_0_scalar(int64_t n, const void* w, const void* x);
+float dot_tq2_0_scalar(int64_t n, const void* w, const void* x);
 
 // ---- AVX2/FMA dot products (dot_avx2.cpp); only called when the CPU has them ----
 float dot_f32_avx2(int64_t n, const void* w, const void* x);
