@@ -618,6 +618,9 @@ private slots:
         // overflow; so do MXFP4's edge scales (up to 2^124, on purpose)
         if (block_size(t) > 1 && t != GgmlType::MXFP4) cases.push_back({r->bytes, (int64_t)r->values.size()});
         cases.push_back({random_raw(t, 4096, rng), 4096});
+        // an odd number of blocks: the tails of kernels that take blocks in
+        // pairs (IQ4_NL on AVX-512) or decode them 8 at a time (the i-quants)
+        if (block_size(t) > 1) cases.push_back({random_raw(t, 37 * block_size(t), rng), 37 * block_size(t)});
         for (const Case& c : cases) {
             const std::vector<float> x = random_acts(c.n, rng);
             const std::vector<uint8_t> xq = quantize_acts(t, x);

@@ -119,7 +119,8 @@ Isa g_isa_cap = initial_cap();
 
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
-// The AVX2 table with the VNNI versions of the 32-element block types.
+// The AVX2 table with the VNNI versions of the 32-element block types and
+// of the common i-quants.
 const TypeKernels* avx512_table() {
     static const auto table = [] {
         std::array<TypeKernels, std::size(kAvx2)> t;
@@ -132,6 +133,10 @@ const TypeKernels* avx512_table() {
                 case GgmlType::Q5_1: k.vec_dot = dot_q5_1_avx512; break;
                 case GgmlType::Q8_0: k.vec_dot = dot_q8_0_avx512; break;
                 case GgmlType::MXFP4: k.vec_dot = dot_mxfp4_avx512; break;
+                case GgmlType::IQ4_NL: k.vec_dot = dot_iq4_nl_avx512; break;
+                case GgmlType::IQ4_XS: k.vec_dot = dot_iq4_xs_avx512; break;
+                case GgmlType::IQ3_S: k.vec_dot = dot_iq3_s_avx512; break;
+                case GgmlType::IQ2_XXS: k.vec_dot = dot_iq2_xxs_avx512; break;
                 default: break;
             }
         }
@@ -213,6 +218,10 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::Q5_1: return gemm_q5_1_avx512;
             case GgmlType::Q8_0: return gemm_q8_0_avx512;
             case GgmlType::MXFP4: return gemm_mxfp4_avx512;
+            case GgmlType::IQ4_NL: return gemm_iq4_nl_avx512;
+            case GgmlType::IQ4_XS: return gemm_iq4_xs_avx512;
+            case GgmlType::IQ3_S: return gemm_iq3_s_avx512;
+            case GgmlType::IQ2_XXS: return gemm_iq2_xxs_avx512;
             default: return nullptr;
         }
     }
