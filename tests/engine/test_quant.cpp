@@ -443,6 +443,61 @@ private slots:
     // nearest E2M1 value (at most half the gap to its neighbours away), or
     // as +-6 units when it is above 6; a row of normal values comes back
     // within 15% RMS (the format has one mantissa bit).
+    // IQ4_NL/IQ4_XS quantizers (own method, no gguf-py reference: it cannot
+    // write them): the row comes back within a few percent RMS, and IQ4_NL's
+    // scale search never does worse than the plain choice it starts from (the
+    // largest value on the outer level -127, every value on its nearest level).
+    void iq4RoundTrip_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<double>("max_rel_rms");
+        QTest::newRow("IQ4_NL") << (int)GgmlType::IQ4_NL << 0.08;
+        QTest::newRow("IQ4_XS") << (int)GgmlType::IQ4_XS << 0.08;
+    }
+    void iq4RoundTrip() {
+        QFETCH(int, type);
+        QFETCH(double, max_rel_rms);
+        const GgmlType t = (GgmlType)type;
+        const TypeKernels* kt = kernels_for(t);
+        QVERIFY(kt && kt->quantize);
+        std::mt19937 rng(4000 + type);
+        const int64_t n = 16 * QK_K;
+        std::vector<float> x = random_acts(n, rng);
+        for (int64_t i = 0; i < n; ++i) {
+            if ((i / 32) % 5 == 1) x[i] = std::fabs(x[i]) + 4.0f;  // one-signed groups
+            if ((i / 256) == 3) x[i] *= 1e-3f;                     // a quiet block
+            if ((i / 32) == 9) x[i] = 0.0f;                        // an all-zero group
+        }
+        std::vector<uint8_t> q((size_t)row_bytes(t, n));
+        kt->quantize(x.data(), q.data(), n);
+        std::vector<float> y((size_t)n);
+        kt->dequantize(q.data(), y.data(), n);
+        static constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+        double err2 = 0, x2 = 0, base2 = 0;
+        for (int64_t g = 0; g < n / 32; ++g) {
+            float vmax = 0;
+            for (int j = 0; j < 32; ++j)
+                if (std::fabs(x[g * 32 + j]) > std::fabs(vmax)) vmax = x[g * 32 + j];
+            const double d = vmax / -127.0;
+            double ours = 0, base = 0;
+            for (int j = 0; j < 32; ++j) {
+                const double v = x[g * 32 + j];
+                double best = INFINITY;
+                for (int8_t l : kLevels) best = std::min(best, std::fabs(v - d * l));
+                base += best * best;
+                ours += (v - y[g * 32 + j]) * (v - y[g * 32 + j]);
+                x2 += v * v;
+            }
+            if (t == GgmlType::IQ4_NL && !(ours <= base * 1.001 + 1e-12))
+                QFAIL(qPrintable(QString("group %1: squared error %2, the plain scale gives %3").arg(g).arg(ours).arg(base)));
+            if (g == 9) QCOMPARE(ours, 0.0);
+            err2 += ours;
+            base2 += base;
+        }
+        qInfo("%s: relative RMS error %.4f (plain scale: %.4f)", type_name((uint32_t)t).data(), std::sqrt(err2 / x2),
+              std::sqrt(base2 / x2));
+        QVERIFY2(std::sqrt(err2 / x2) < max_rel_rms, qPrintable(QString("rms %1").arg(std::sqrt(err2 / x2))));
+    }
+
     void mxfp4RoundTrip() {
         const TypeKernels* kt = kernels_for(GgmlType::MXFP4);
         QVERIFY(kt && kt->quantize);

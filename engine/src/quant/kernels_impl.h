@@ -82,6 +82,9 @@ void quant_q6_K(const float* src, void* dst, int64_t n);
 void quant_q8_1(const float* src, void* dst, int64_t n);
 void quant_q8_K(const float* src, void* dst, int64_t n);
 void quant_mxfp4(const float* src, void* dst, int64_t n);
+// IQ4_NL and IQ4_XS (quantize_iq.cpp); the grid types have none
+void quant_iq4_nl(const float* src, void* dst, int64_t n);
+void quant_iq4_xs(const float* src, void* dst, int64_t n);
 
 // ---- scalar dot products (dot_scalar.cpp): weights of the named type times
 // activations of its vec_dot_type ----
