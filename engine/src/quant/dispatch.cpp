@@ -70,10 +70,10 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
-    // i-quants and ternary types: portable dot products on AVX2 (AVX-512
-    // replaces the common ones, see avx512_table())
-    {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_scalar},
-    {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_scalar},
+    // i-quants and ternary types: IQ4_NL and IQ4_XS in AVX2, the others
+    // portable (AVX-512 replaces the common ones, see avx512_table())
+    {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_avx2},
+    {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_avx2},
     {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_scalar},
     {GgmlType::IQ2_XS, GgmlType::Q8_K, dequant_iq2_xs, nullptr, dot_iq2_xs_scalar},
     {GgmlType::IQ2_S, GgmlType::Q8_K, dequant_iq2_s, nullptr, dot_iq2_s_scalar},
