@@ -61,12 +61,23 @@ struct KDecoded {
     float d;         // the block's float factor
 };
 
-inline void set_scales(KDecoded& o, const int s[8], int off) {
-    for (int c = 0; c < 4; ++c)
-        o.sc[c] = _mm512_inserti64x4(_mm512_set1_epi32(s[2 * c]), _mm256_set1_epi32(s[2 * c + 1]), 1);
-    const __m512i s8 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)s));
+// Spreads 8 int32 group scales (s8) over the lanes KDecoded wants. All in
+// registers: scalar stores read back as a vector would stall store
+// forwarding on every block.
+inline void set_scales(KDecoded& o, __m256i s8, int off) {
+    const __m512i s = _mm512_castsi256_si512(s8);
+    o.sc[0] = _mm512_permutexvar_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    o.sc[1] = _mm512_permutexvar_epi32(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), s);
+    o.sc[2] = _mm512_permutexvar_epi32(_mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4), s);
+    o.sc[3] = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6), s);
     const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-    o.sc_off = _mm512_mullo_epi32(_mm512_permutexvar_epi32(dup, s8), _mm512_set1_epi32(off));
+    o.sc_off = _mm512_mullo_epi32(_mm512_permutexvar_epi32(dup, s), _mm512_set1_epi32(off));
+}
+
+// The 8 nibbles of a u32, low first, as int32 lanes.
+inline __m256i nibbles8(uint32_t v) {
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)v), _mm256_set_epi32(28, 24, 20, 16, 12, 8, 4, 0)),
+                            _mm256_set1_epi32(0x0f));
 }
 
 struct Iq4XsDec {
@@ -83,10 +94,13 @@ struct Iq4XsDec {
             o.u[2 * h] = _mm512_permutex2var_epi64(lo, i0, hi);
             o.u[2 * h + 1] = _mm512_permutex2var_epi64(lo, i1, hi);
         }
-        int s[8];
-        for (int ib = 0; ib < 8; ++ib)
-            s[ib] = (((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (((b.scales_h >> (2 * ib)) & 3) << 4)) - 32;
-        set_scales(o, s, 128);
+        // group ib: nibble ib of scales_l (4 bytes, low nibbles first) and bits
+        // 2ib..2ib+1 of scales_h, minus 32
+        const __m256i lo = nibbles8(u32_at(b.scales_l));
+        const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h),
+                                                              _mm256_set_epi32(14, 12, 10, 8, 6, 4, 2, 0)),
+                                            _mm256_set1_epi32(3));
+        set_scales(o, _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32)), 128);
         o.d = h2f(b.d);
     }
 };
@@ -105,34 +119,43 @@ struct Iq3SDec {
             const __mmask64 neg = _cvtu64_mask64(u64_at(b.signs + 8 * c));
             o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, neg, zero, g), off);
         }
-        int s[8];
-        for (int ib = 0; ib < 8; ++ib) s[ib] = 1 + 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f);
-        set_scales(o, s, 16);
+        const __m256i ls = nibbles8(u32_at(b.scales));  // 1 + 2 ls
+        set_scales(o, _mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)), 16);
         o.d = h2f(b.d);
     }
 };
+
+// The 4 sign bytes of an IQ2_XXS / IQ3_XXS sign word: each 7-bit field i
+// becomes kIqSigns[i], which is i with an 8th bit that makes the count of
+// set bits even (so the table is computed, not looked up).
+inline uint32_t sign_bytes(uint32_t sg) {
+    uint32_t v = _pdep_u32(sg, 0x7f7f7f7fu);
+    uint32_t p = v ^ (v >> 4);
+    p ^= p >> 2;
+    p ^= p >> 1;
+    return v | ((p & 0x01010101u) << 7);
+}
 
 // value = d * (0.5 + ls) / 4 * grid * sign = d/8 * (2 ls + 1) * grid * sign
 struct Iq2XxsDec {
     using Block = block_iq2_xxs;
     static void decode(const Block& b, KDecoded& o) {
         const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8(64);
-        int s[8];
+        // per 32 values two u32: grid indices (bytes), then signs and scale
+        const __m128i pick = _mm_set_epi8(-1, -1, -1, -1, -1, -1, -1, -1, 11, 10, 9, 8, 3, 2, 1, 0);
         for (int c = 0; c < 4; ++c) {
-            uint64_t e[8], signs = 0;
-            for (int h = 0; h < 2; ++h) {
-                const int ib = 2 * c + h;
-                const uint32_t idx = u32_at(b.qs + 4 * ib), sg = u32_at(b.qs + 4 * ib + 2);
-                for (int l = 0; l < 4; ++l) {
-                    e[4 * h + l] = kIq2xxsGrid[(idx >> (8 * l)) & 0xff];
-                    signs |= (uint64_t)kIqSigns[(sg >> (7 * l)) & 127] << (8 * (4 * h + l));
-                }
-                s[ib] = 2 * (int)(sg >> 28) + 1;
-            }
-            const __m512i g = _mm512_loadu_si512(e);
+            const __m128i q = _mm_loadu_si128((const __m128i*)(b.qs + 8 * c));
+            const __m512i idx = _mm512_cvtepu8_epi64(_mm_shuffle_epi8(q, pick));
+            const __m512i g = _mm512_i64gather_epi64(idx, (const long long*)kIq2xxsGrid, 8);
+            const uint64_t signs = (uint64_t)sign_bytes(u32_at(b.qs + 8 * c + 2)) |
+                                   ((uint64_t)sign_bytes(u32_at(b.qs + 8 * c + 6)) << 32);
             o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, _cvtu64_mask64(signs), zero, g), off);
         }
-        set_scales(o, s, 64);
+        // the scale words are the odd u32 of qs; their top 4 bits, 2 ls + 1
+        const __m512i words = _mm512_loadu_si512(b.qs);
+        const __m256i ls = _mm512_castsi512_si256(_mm512_permutexvar_epi32(
+            _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1), _mm512_srli_epi32(words, 28)));
+        set_scales(o, _mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)), 64);
         o.d = h2f(b.d) * 0.125f;
     }
 };
@@ -161,6 +184,19 @@ void gemm_k(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t
     __m512 acc[kMaxTok];
     for (int r = 0; r < nr; ++r) {
         const Block* wb = (const Block*)(w + r * w_stride);
+        if (nc == 1) {
+            // decode: each block decoded and used at once, in registers; the
+            // same operations per block as below, so the same bits
+            const block_q8_K* xb = (const block_q8_K*)x;
+            __m512 a = _mm512_setzero_ps();
+            for (int64_t b = 0; b < nb; ++b) {
+                KDecoded d;
+                Dec::decode(wb[b], d);
+                a = k_block_dot(d, xb[b], a);
+            }
+            out[r] = _mm512_reduce_add_ps(a);
+            continue;
+        }
         for (int t0 = 0; t0 < nc; t0 += kMaxTok) {
             const int tn = std::min(kMaxTok, nc - t0);
             for (int t = 0; t < tn; ++t) acc[t] = _mm512_setzero_ps();
