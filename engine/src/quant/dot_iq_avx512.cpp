@@ -142,11 +142,13 @@ struct Iq2XxsDec {
     static void decode(const Block& b, KDecoded& o) {
         const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8(64);
         // per 32 values two u32: grid indices (bytes), then signs and scale
-        const __m128i pick = _mm_set_epi8(-1, -1, -1, -1, -1, -1, -1, -1, 11, 10, 9, 8, 3, 2, 1, 0);
         for (int c = 0; c < 4; ++c) {
-            const __m128i q = _mm_loadu_si128((const __m128i*)(b.qs + 8 * c));
-            const __m512i idx = _mm512_cvtepu8_epi64(_mm_shuffle_epi8(q, pick));
-            const __m512i g = _mm512_i64gather_epi64(idx, (const long long*)kIq2xxsGrid, 8);
+            const uint32_t i0 = u32_at(b.qs + 8 * c), i1 = u32_at(b.qs + 8 * c + 4);
+            const __m512i g = _mm512_set_epi64(
+                (long long)kIq2xxsGrid[i1 >> 24], (long long)kIq2xxsGrid[(i1 >> 16) & 0xff],
+                (long long)kIq2xxsGrid[(i1 >> 8) & 0xff], (long long)kIq2xxsGrid[i1 & 0xff],
+                (long long)kIq2xxsGrid[i0 >> 24], (long long)kIq2xxsGrid[(i0 >> 16) & 0xff],
+                (long long)kIq2xxsGrid[(i0 >> 8) & 0xff], (long long)kIq2xxsGrid[i0 & 0xff]);
             const uint64_t signs = (uint64_t)sign_bytes(u32_at(b.qs + 8 * c + 2)) |
                                    ((uint64_t)sign_bytes(u32_at(b.qs + 8 * c + 6)) << 32);
             o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, _cvtu64_mask64(signs), zero, g), off);
