@@ -1,9 +1,17 @@
-// Tensor type kernels: dequantization is bit-exact with gguf-py for all 14
-// compute types, our reference quantizers write the same bytes as gguf-py,
+// Tensor type kernels: dequantization is bit-exact with gguf-py for all 25
+// compute types (the i-quants and ternary types from random blocks: any grid
+// index is valid, scales are sane f16 values), our reference quantizers write the same bytes as gguf-py,
 // every dot product (scalar, AVX2 and AVX-512 VNNI paths, those the CPU has)
 // agrees with a float64 reference within a stated rounding bound, and the
 // threaded, tiled matmul gives exactly the per-row dot products.
-// Fixtures: tests/reference/quants/make_quant_fixtures.py.
+// Fixtures: tests/reference/quants/make_quant_fixtures.py (the i-quant grids
+// themselves: make_iq_tables.py -> engine/src/quant/iq_tables.h).
+//
+// The dot-product bound (reference_dot) holds for the i-quants as for the
+// k-quants: their kernels too sum exact integer products per scale group
+// (every scale is an integer times a power of two: d (2 ls + 1) / 8 for
+// IQ2_XXS, d (1 + 2 ls) for IQ3_S, (2s + 1)(8 grid +- 1) d / 8 for IQ1), so
+// float rounding happens only in the block's scaling and the accumulation.
 #include <QTemporaryDir>
 #include <QtTest>
 
