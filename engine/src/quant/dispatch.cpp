@@ -137,6 +137,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ4_XS: k.vec_dot = dot_iq4_xs_avx512; break;
                 case GgmlType::IQ3_S: k.vec_dot = dot_iq3_s_avx512; break;
                 case GgmlType::IQ2_XXS: k.vec_dot = dot_iq2_xxs_avx512; break;
+                case GgmlType::IQ3_XXS: k.vec_dot = dot_iq3_xxs_avx512; break;
                 default: break;
             }
         }
@@ -222,6 +223,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ4_XS: return gemm_iq4_xs_avx512;
             case GgmlType::IQ3_S: return gemm_iq3_s_avx512;
             case GgmlType::IQ2_XXS: return gemm_iq2_xxs_avx512;
+            case GgmlType::IQ3_XXS: return gemm_iq3_xxs_avx512;
             default: return nullptr;
         }
     }

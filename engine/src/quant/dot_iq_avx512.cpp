@@ -1,5 +1,5 @@
-// AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ2_XXS
-// (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
+// AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
+// IQ2_XXS (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -162,6 +162,26 @@ struct Iq2XxsDec {
     }
 };
 
+// value = d * (0.5 + ls) / 2 * grid * sign = d/4 * (2 ls + 1) * grid * sign;
+// 64 bytes of grid indices (4 values each), then 8 u32 sign/scale words.
+struct Iq3XxsDec {
+    using Block = block_iq3_xxs;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8(64);
+        const uint8_t* words = b.qs + QK_K / 4;
+        for (int c = 0; c < 4; ++c) {
+            const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(b.qs + 16 * c)));
+            const __m512i g = _mm512_i32gather_epi32(idx, (const int*)kIq3xxsGrid, 4);
+            const uint64_t signs = (uint64_t)sign_bytes(u32_at(words + 8 * c)) |
+                                   ((uint64_t)sign_bytes(u32_at(words + 8 * c + 4)) << 32);
+            o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, _cvtu64_mask64(signs), zero, g), off);
+        }
+        const __m256i ls = _mm256_srli_epi32(_mm256_loadu_si256((const __m256i*)words), 28);
+        set_scales(o, _mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)), 64);
+        o.d = h2f(b.d) * 0.25f;
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
@@ -298,6 +318,10 @@ void gemm_iq2_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, 
                          int nc, float* out, int64_t out_stride) {
     gemm_k<Iq2XxsDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_iq3_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                         int nc, float* out, int64_t out_stride) {
+    gemm_k<Iq3XxsDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -313,6 +337,7 @@ void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, c
 EG_VEC_DOT(dot_iq4_xs_avx512, gemm_iq4_xs_avx512)
 EG_VEC_DOT(dot_iq3_s_avx512, gemm_iq3_s_avx512)
 EG_VEC_DOT(dot_iq2_xxs_avx512, gemm_iq2_xxs_avx512)
+EG_VEC_DOT(dot_iq3_xxs_avx512, gemm_iq3_xxs_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 
