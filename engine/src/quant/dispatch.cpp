@@ -138,6 +138,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ3_S: k.vec_dot = dot_iq3_s_avx512; break;
                 case GgmlType::IQ2_XXS: k.vec_dot = dot_iq2_xxs_avx512; break;
                 case GgmlType::IQ3_XXS: k.vec_dot = dot_iq3_xxs_avx512; break;
+                case GgmlType::TQ2_0: k.vec_dot = dot_tq2_0_avx512; break;
                 default: break;
             }
         }
@@ -224,6 +225,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ3_S: return gemm_iq3_s_avx512;
             case GgmlType::IQ2_XXS: return gemm_iq2_xxs_avx512;
             case GgmlType::IQ3_XXS: return gemm_iq3_xxs_avx512;
+            case GgmlType::TQ2_0: return gemm_tq2_0_avx512;
             default: return nullptr;
         }
     }

@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
+// IQ2_XXS and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -182,6 +182,24 @@ struct Iq3XxsDec {
     }
 };
 
+// TQ2_0: 2-bit q (value q - 1): q itself is the unsigned byte (offset 1),
+// every group's scale 1. Value c*128 + k*32 + j is bits 2k of qs[c*32 + j].
+struct Tq2Dec {
+    using Block = block_tq2_0;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m256i m3 = _mm256_set1_epi8(3);
+        for (int m = 0; m < 4; ++m) {
+            const __m256i q = _mm256_loadu_si256((const __m256i*)(b.qs + 32 * (m / 2)));
+            const int k = 2 * (m % 2);
+            const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k + 2), m3);
+            o.u[m] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        }
+        set_scales(o, _mm256_set1_epi32(1), 1);
+        o.d = h2f(b.d);
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
@@ -322,6 +340,10 @@ void gemm_iq3_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, 
                          int nc, float* out, int64_t out_stride) {
     gemm_k<Iq3XxsDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_tq2_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride) {
+    gemm_k<Tq2Dec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -338,6 +360,7 @@ EG_VEC_DOT(dot_iq4_xs_avx512, gemm_iq4_xs_avx512)
 EG_VEC_DOT(dot_iq3_s_avx512, gemm_iq3_s_avx512)
 EG_VEC_DOT(dot_iq2_xxs_avx512, gemm_iq2_xxs_avx512)
 EG_VEC_DOT(dot_iq3_xxs_avx512, gemm_iq3_xxs_avx512)
+EG_VEC_DOT(dot_tq2_0_avx512, gemm_tq2_0_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 
