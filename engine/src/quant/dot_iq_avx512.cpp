@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
+// IQ2_XXS, IQ2_XS and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -200,6 +200,42 @@ struct Tq2Dec {
     }
 };
 
+// The same for 16 scales, one per 16 values (IQ2_XS): lane l of u[c] covers
+// values 64c + 4l.., so scale 4c + l/4.
+inline void set_scales16(KDecoded& o, __m512i s16, int off) {
+    for (int c = 0; c < 4; ++c) {
+        const __m512i idx = _mm512_set_epi32(4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 2, 4 * c + 2,
+                                             4 * c + 2, 4 * c + 2, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c,
+                                             4 * c, 4 * c, 4 * c);
+        o.sc[c] = _mm512_permutexvar_epi32(idx, s16);
+    }
+    o.sc_off = _mm512_mullo_epi32(s16, _mm512_set1_epi32(off));
+}
+
+// IQ2_XS: per 8 values a u16 (9-bit grid index, 7-bit sign index), a 4-bit
+// scale per 16: d * (0.5 + ls) / 4 = d/8 * (2 ls + 1).
+struct Iq2XsDec {
+    using Block = block_iq2_xs;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8(64);
+        for (int c = 0; c < 4; ++c) {
+            const uint16_t* q = b.qs + 8 * c;
+            auto e = [&](int j) { return (long long)kIq2xsGrid[q[j] & 511]; };
+            const __m512i g = _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+            // the four 7-bit sign indices of 4 u16 are bits 9..15 of each
+            const uint64_t s0 = sign_bytes((uint32_t)_pext_u64(u64_at(q), 0xfe00fe00fe00fe00ull));
+            const uint64_t s1 = sign_bytes((uint32_t)_pext_u64(u64_at(q + 4), 0xfe00fe00fe00fe00ull));
+            o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, _cvtu64_mask64(s0 | (s1 << 32)), zero, g), off);
+        }
+        // 16 nibbles, low first, as int32 lanes: 2 ls + 1
+        const __m128i v = _mm_loadl_epi64((const __m128i*)b.scales), m4 = _mm_set1_epi8(0x0f);
+        const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+        const __m512i ls = _mm512_cvtepu8_epi32(nib);
+        set_scales16(o, _mm512_add_epi32(_mm512_add_epi32(ls, ls), _mm512_set1_epi32(1)), 64);
+        o.d = h2f(b.d) * 0.125f;
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
@@ -344,6 +380,10 @@ void gemm_tq2_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, co
                        int nc, float* out, int64_t out_stride) {
     gemm_k<Tq2Dec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_iq2_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                        int nc, float* out, int64_t out_stride) {
+    gemm_k<Iq2XsDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -361,6 +401,7 @@ EG_VEC_DOT(dot_iq3_s_avx512, gemm_iq3_s_avx512)
 EG_VEC_DOT(dot_iq2_xxs_avx512, gemm_iq2_xxs_avx512)
 EG_VEC_DOT(dot_iq3_xxs_avx512, gemm_iq3_xxs_avx512)
 EG_VEC_DOT(dot_tq2_0_avx512, gemm_tq2_0_avx512)
+EG_VEC_DOT(dot_iq2_xs_avx512, gemm_iq2_xs_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 
