@@ -140,6 +140,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ3_XXS: k.vec_dot = dot_iq3_xxs_avx512; break;
                 case GgmlType::TQ2_0: k.vec_dot = dot_tq2_0_avx512; break;
                 case GgmlType::IQ2_XS: k.vec_dot = dot_iq2_xs_avx512; break;
+                case GgmlType::IQ2_S: k.vec_dot = dot_iq2_s_avx512; break;
                 default: break;
             }
         }
@@ -228,6 +229,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ3_XXS: return gemm_iq3_xxs_avx512;
             case GgmlType::TQ2_0: return gemm_tq2_0_avx512;
             case GgmlType::IQ2_XS: return gemm_iq2_xs_avx512;
+            case GgmlType::IQ2_S: return gemm_iq2_s_avx512;
             default: return nullptr;
         }
     }

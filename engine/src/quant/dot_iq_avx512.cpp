@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS, IQ2_XS and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
+// IQ2_XXS, IQ2_XS, IQ2_S and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -212,6 +212,14 @@ inline void set_scales16(KDecoded& o, __m512i s16, int off) {
     o.sc_off = _mm512_mullo_epi32(s16, _mm512_set1_epi32(off));
 }
 
+// 2 ls + 1 for the 16 nibbles (low first) of 8 scale bytes, as int32 lanes.
+inline __m512i odd_scales16(const uint8_t* scales) {
+    const __m128i v = _mm_loadl_epi64((const __m128i*)scales), m4 = _mm_set1_epi8(0x0f);
+    const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    const __m512i ls = _mm512_cvtepu8_epi32(nib);
+    return _mm512_add_epi32(_mm512_add_epi32(ls, ls), _mm512_set1_epi32(1));
+}
+
 // IQ2_XS: per 8 values a u16 (9-bit grid index, 7-bit sign index), a 4-bit
 // scale per 16: d * (0.5 + ls) / 4 = d/8 * (2 ls + 1).
 struct Iq2XsDec {
@@ -227,11 +235,27 @@ struct Iq2XsDec {
             const uint64_t s1 = sign_bytes((uint32_t)_pext_u64(u64_at(q + 4), 0xfe00fe00fe00fe00ull));
             o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, _cvtu64_mask64(s0 | (s1 << 32)), zero, g), off);
         }
-        // 16 nibbles, low first, as int32 lanes: 2 ls + 1
-        const __m128i v = _mm_loadl_epi64((const __m128i*)b.scales), m4 = _mm_set1_epi8(0x0f);
-        const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
-        const __m512i ls = _mm512_cvtepu8_epi32(nib);
-        set_scales16(o, _mm512_add_epi32(_mm512_add_epi32(ls, ls), _mm512_set1_epi32(1)), 64);
+        set_scales16(o, odd_scales16(b.scales), 64);
+        o.d = h2f(b.d) * 0.125f;
+    }
+};
+
+// IQ2_S: per 8 values a 10-bit grid index (qs byte + 2 bits of qh) and a
+// sign byte (qs + 32); scales as IQ2_XS.
+struct Iq2SDec {
+    using Block = block_iq2_s;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8(64);
+        for (int c = 0; c < 4; ++c) {
+            auto e = [&](int j) {
+                const int g = 8 * c + j;
+                return (long long)kIq2sGrid[b.qs[g] | (((b.qh[g / 4] >> (2 * (g % 4))) & 3) << 8)];
+            };
+            const __m512i g = _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+            const __mmask64 neg = _cvtu64_mask64(u64_at(b.qs + QK_K / 8 + 8 * c));
+            o.u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(g, neg, zero, g), off);
+        }
+        set_scales16(o, odd_scales16(b.scales), 64);
         o.d = h2f(b.d) * 0.125f;
     }
 };
@@ -384,6 +408,10 @@ void gemm_iq2_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, c
                         int nc, float* out, int64_t out_stride) {
     gemm_k<Iq2XsDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_iq2_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride) {
+    gemm_k<Iq2SDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -402,6 +430,7 @@ EG_VEC_DOT(dot_iq2_xxs_avx512, gemm_iq2_xxs_avx512)
 EG_VEC_DOT(dot_iq3_xxs_avx512, gemm_iq3_xxs_avx512)
 EG_VEC_DOT(dot_tq2_0_avx512, gemm_tq2_0_avx512)
 EG_VEC_DOT(dot_iq2_xs_avx512, gemm_iq2_xs_avx512)
+EG_VEC_DOT(dot_iq2_s_avx512, gemm_iq2_s_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 
