@@ -1,5 +1,6 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS, IQ2_XS, IQ2_S and the ternary TQ2_0 (against Q8_K activations) and IQ4_NL (against Q8_0). A weight block is
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and the ternary TQ2_0 (against Q8_K
+// activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -260,6 +261,31 @@ struct Iq2SDec {
     }
 };
 
+// IQ1_S: value = d (2s + 1) (grid + delta), grid -1/0/1, delta +-1/8 per 32
+// values, so 8 value = d (2s + 1) (8 grid +- 1). Stored unsigned with offset
+// 16: u = 8 (grid + 1) + 8 +- 1, in 7..25 (grid + 1 <= 2, so a 16-bit shift
+// by 3 cannot carry into the next byte).
+struct Iq1SDec {
+    using Block = block_iq1_s;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m512i one = _mm512_set1_epi8(1);
+        for (int c = 0; c < 4; ++c) {
+            auto e = [&](int j) {
+                const int ib = 2 * c + j / 4, l = j % 4;
+                return (long long)kIq1sGrid[b.qs[4 * ib + l] | (((b.qh[ib] >> (3 * l)) & 7) << 8)];
+            };
+            const __m512i g = _mm512_add_epi8(_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), one);
+            const char d0 = b.qh[2 * c] & 0x8000 ? 7 : 9, d1 = b.qh[2 * c + 1] & 0x8000 ? 7 : 9;
+            const __m512i delta = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(d0)), _mm256_set1_epi8(d1), 1);
+            o.u[c] = _mm512_add_epi8(_mm512_slli_epi16(g, 3), delta);
+        }
+        const __m256i qh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)b.qh));
+        const __m256i s = _mm256_and_si256(_mm256_srli_epi32(qh, 12), _mm256_set1_epi32(7));
+        set_scales(o, _mm256_add_epi32(_mm256_add_epi32(s, s), _mm256_set1_epi32(1)), 16);
+        o.d = h2f(b.d) * 0.125f;
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
@@ -412,6 +438,10 @@ void gemm_iq2_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, co
                        int nc, float* out, int64_t out_stride) {
     gemm_k<Iq2SDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_iq1_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride) {
+    gemm_k<Iq1SDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -431,6 +461,7 @@ EG_VEC_DOT(dot_iq3_xxs_avx512, gemm_iq3_xxs_avx512)
 EG_VEC_DOT(dot_tq2_0_avx512, gemm_tq2_0_avx512)
 EG_VEC_DOT(dot_iq2_xs_avx512, gemm_iq2_xs_avx512)
 EG_VEC_DOT(dot_iq2_s_avx512, gemm_iq2_s_avx512)
+EG_VEC_DOT(dot_iq1_s_avx512, gemm_iq1_s_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 
