@@ -142,6 +142,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ2_XS: k.vec_dot = dot_iq2_xs_avx512; break;
                 case GgmlType::IQ2_S: k.vec_dot = dot_iq2_s_avx512; break;
                 case GgmlType::IQ1_S: k.vec_dot = dot_iq1_s_avx512; break;
+                case GgmlType::IQ1_M: k.vec_dot = dot_iq1_m_avx512; break;
                 default: break;
             }
         }
@@ -232,6 +233,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ2_XS: return gemm_iq2_xs_avx512;
             case GgmlType::IQ2_S: return gemm_iq2_s_avx512;
             case GgmlType::IQ1_S: return gemm_iq1_s_avx512;
+            case GgmlType::IQ1_M: return gemm_iq1_m_avx512;
             default: return nullptr;
         }
     }

@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and the ternary TQ2_0 (against Q8_K
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M and the ternary TQ2_0 (against Q8_K
 // activations) and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
@@ -286,6 +286,31 @@ struct Iq1SDec {
     }
 };
 
+// IQ1_M: as IQ1_S with the delta sign and 3 index bits per 8 values in a qh
+// nibble, a 3-bit scale per 16 values, and d spread over the scale words.
+struct Iq1MDec {
+    using Block = block_iq1_m;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m512i one = _mm512_set1_epi8(1);
+        for (int c = 0; c < 4; ++c) {
+            auto nib = [&](int j) { return (b.qh[(8 * c + j) / 2] >> (4 * (j % 2))) & 0x0f; };
+            auto e = [&](int j) { return (long long)kIq1sGrid[b.qs[8 * c + j] | ((nib(j) & 7) << 8)]; };
+            auto dl = [&](int j) { return (long long)(nib(j) & 8 ? 0x0707070707070707ull : 0x0909090909090909ull); };
+            const __m512i g = _mm512_add_epi8(_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), one);
+            const __m512i delta = _mm512_set_epi64(dl(7), dl(6), dl(5), dl(4), dl(3), dl(2), dl(1), dl(0));
+            o.u[c] = _mm512_add_epi8(_mm512_slli_epi16(g, 3), delta);
+        }
+        // scale j: bits 3 (j % 4) of u16 word j / 4
+        const __m512i words = _mm512_cvtepu16_epi32(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i*)b.scales)));
+        const __m512i spread = _mm512_permutexvar_epi32(
+            _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), words);
+        const __m512i sh = _mm512_set_epi32(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0);
+        const __m512i s = _mm512_and_si512(_mm512_srlv_epi32(spread, sh), _mm512_set1_epi32(7));
+        set_scales16(o, _mm512_add_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(1)), 16);
+        o.d = h2f(iq1_m_d(b)) * 0.125f;
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
@@ -442,6 +467,10 @@ void gemm_iq1_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, co
                        int nc, float* out, int64_t out_stride) {
     gemm_k<Iq1SDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_iq1_m_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride) {
+    gemm_k<Iq1MDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -462,6 +491,7 @@ EG_VEC_DOT(dot_tq2_0_avx512, gemm_tq2_0_avx512)
 EG_VEC_DOT(dot_iq2_xs_avx512, gemm_iq2_xs_avx512)
 EG_VEC_DOT(dot_iq2_s_avx512, gemm_iq2_s_avx512)
 EG_VEC_DOT(dot_iq1_s_avx512, gemm_iq1_s_avx512)
+EG_VEC_DOT(dot_iq1_m_avx512, gemm_iq1_m_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 #undef EG_VEC_DOT
 

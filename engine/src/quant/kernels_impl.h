@@ -187,8 +187,9 @@ void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
 void gemm_mxfp4_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
-// AVX-512 VNNI kernels of the common i-quants (dot_iq_avx512.cpp): IQ4_NL x
-// Q8_0, IQ4_XS / IQ3_S / IQ3_XXS / IQ2_XXS / IQ2_XS / IQ2_S / IQ1_S / TQ2_0 x Q8_K; vec_dot is the tile's 1x1 case.
+// AVX-512 VNNI kernels of the i-quants and TQ2_0 (dot_iq_avx512.cpp): IQ4_NL
+// x Q8_0, the others x Q8_K (every i-quant and TQ2_0; TQ1_0 stays portable);
+// vec_dot is the tile's 1x1 case.
 float dot_iq4_nl_avx512(int64_t n, const void* w, const void* x);
 float dot_iq4_xs_avx512(int64_t n, const void* w, const void* x);
 float dot_iq3_s_avx512(int64_t n, const void* w, const void* x);
@@ -198,6 +199,7 @@ float dot_tq2_0_avx512(int64_t n, const void* w, const void* x);
 float dot_iq2_xs_avx512(int64_t n, const void* w, const void* x);
 float dot_iq2_s_avx512(int64_t n, const void* w, const void* x);
 float dot_iq1_s_avx512(int64_t n, const void* w, const void* x);
+float dot_iq1_m_avx512(int64_t n, const void* w, const void* x);
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_iq4_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
@@ -213,6 +215,8 @@ void gemm_iq2_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
 void gemm_iq2_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_iq1_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq1_m_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_iq2_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
