@@ -71,7 +71,7 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
     // i-quants and ternary types: IQ4_NL and IQ4_XS in AVX2, the others
-    // portable (AVX-512 replaces the common ones, see avx512_table())
+    // portable (AVX-512 replaces all but TQ1_0, see avx512_table())
     {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_avx2},
     {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_avx2},
     {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_scalar},
@@ -120,7 +120,7 @@ Isa g_isa_cap = initial_cap();
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
 // The AVX2 table with the VNNI versions of the 32-element block types and
-// of the common i-quants.
+// of the i-quants and TQ2_0.
 const TypeKernels* avx512_table() {
     static const auto table = [] {
         std::array<TypeKernels, std::size(kAvx2)> t;
