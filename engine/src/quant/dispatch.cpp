@@ -1,7 +1,7 @@
 // Chooses, once, which implementation of each kernel this CPU runs (AVX-512
-// VNNI for the 32-element block types and AVX2/FMA for the rest when CPUID
-// reports them, else portable scalar code) and hands out the per-type kernel
-// tables declared in kernels.h.
+// VNNI for the 32-element block types and the i-quants, AVX2/FMA for the rest
+// when CPUID reports them, else portable scalar code) and hands out the
+// per-type kernel tables declared in kernels.h.
 #include <algorithm>
 #include <array>
 #include <cstdlib>
