@@ -55,7 +55,7 @@ eg::Status runnable_on_hub(const QString& repo, const QString& file, const QStri
                                        "runs (it runs %3)")
                             .arg(repo, architecture, QString::fromStdString(eg::supported_archs())));
     // The quant tag as publishers write it: the last Q4_K_M, IQ4_XS, TQ1_0,
-    // BF16... between separators of the name.
+    // BF16, Q8_1... between separators of the name.
     static const QRegularExpression tag_re(
         QStringLiteral("(?:^|[-._])(I?Q[0-9]_[0-9A-Z]+(?:_[0-9A-Z]+)?|TQ[0-9]_[0-9]|BF16|F16|F32|MXFP4)(?=[-._])"));
     const QString name = QFileInfo(file).fileName().toUpper();
@@ -71,8 +71,10 @@ eg::Status runnable_on_hub(const QString& repo, const QString& file, const QStri
         if (eg::is_runnable_type((eg::GgmlType)id)) return {};
         break;
     }
-    // A known type the engine lacks, or an i-quant mix (IQ2_M, IQ3_M: IQ types throughout).
-    bool known = tag.startsWith(u'I') || tag.startsWith(QStringLiteral("TQ"));
+    // A known type the engine lacks. The i-quant mixes (IQ2_M, IQ3_M, IQ3_XS:
+    // no type of that name) are made of i-quants, which all run: the header
+    // decides.
+    bool known = false;
     for (uint32_t id = 0; id < 64 && !known; ++id)
         if (const eg::TypeTraits* tr = eg::type_traits(id))
             known = QString::fromLatin1(tr->name.data(), qsizetype(tr->name.size())).toUpper() == tag;

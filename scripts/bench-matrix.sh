@@ -2,12 +2,13 @@
 # engram-bench next to llama.cpp, side by side in one run: SmolLM2-135M
 # (Q4_1, Q8_0, Q4_K_M) and llama-shaped random-weight 1B and 8B models (Q4_0,
 # Q4_K, Q5_K, Q6_K, Q8_0, made by llama.cpp's own quantizer so both engines
-# read the same bytes), threads 1 and every core, prefill 512, decode 128,
+# read the same bytes; the 1B also IQ4_XS, IQ3_S and IQ2_XXS, the last with
+# random codes as llama.cpp wants an importance matrix for it), threads 1 and every core, prefill 512, decode 128,
 # decode 128 after a 4096-token context, and a busy row (both engines while
 # one `sha256sum /dev/zero` per core competes). One Markdown table of tok/s
 # and ratios, headed by the CPU and the kernels each engine used.
 #   scripts/bench-matrix.sh [--quick] [--threads 1,2] [--models smollm2,1b,8b]
-#       [--types q4_0,q4_1,q4_k,q4_k_m,q5_k,q6_k,q8_0,mxfp4] [--tests pp,tg,depth,busy]
+#       [--types q4_0,q4_1,q4_k,q4_k_m,q5_k,q6_k,q8_0,mxfp4,iq4_xs,iq3_s,iq2_xxs] [--tests pp,tg,depth,busy]
 #       [--ik-llama-bench PATH] [--out DIR] [--resume] [-r REPS] [-p N] [-n N] [--depth N] [--list]
 # (--help lists all.) llama.cpp is llama-cpp-python in a venv under the cache
 # (installed here when missing); models are cached, synthetic ones under

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
     forge->add_option("--rows-per-head", fa.rows_per_head, "rows per head (the first prime above; default 5 x "
                                                            "compressed vocabulary)");
     forge->add_option("--type", fa.type, "Engram table type (f16, q8_0); synthetic: weight type (f16, q4_0, "
-                                         "q4_1, q8_0, q4_k, q5_k, q6_k, ...)");
+                                         "q4_1, q8_0, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, ...)");
     forge->add_option("--seed", fa.seed, "seed of multipliers and weights");
     forge->add_option("--conv-kernel", fa.conv_kernel, "demo form: short convolution kernel")->check(CLI::Range(1, 16));
     forge->add_flag("--zero-value", fa.zero_value, "zero the value projection: the model must answer as the base does");

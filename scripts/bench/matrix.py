@@ -13,7 +13,9 @@ table of tokens/s and ratios. Cells:
            llama.cpp's own quantizer with --pure (every 2-D weight that type),
            so both engines read the same bytes
   types    q4_0 q4_k q5_k q6_k q8_0 (synthetic), mxfp4 (1b: gpt-oss's expert
-           type, here in every matrix), q4_1 q8_0 q4_k_m (smollm2)
+           type, here in every matrix), iq4_xs iq3_s iq2_xxs (1b; iq2_xxs with
+           random codes, random_codes.py: llama.cpp needs an importance matrix
+           for it), q4_1 q8_0 q4_k_m (smollm2)
   tests    pp: prefill 512; tg: decode 128; depth: decode 128 after a context
            of 4096 tokens; busy: pp and tg while one `sha256sum /dev/zero` per
            core competes for every core (at the highest thread count, on one
@@ -41,9 +43,9 @@ import requantize  # noqa: E402  (describe(): the types a file holds)
 GIB = 1 << 30
 # Bits per weight of each type (blocks with their scales), for disk estimates.
 BPW = {"f16": 16.0, "q4_0": 4.5, "q4_1": 5.0, "q4_k": 4.5, "q4_k_m": 4.9, "q5_k": 5.5, "q6_k": 6.5625, "q8_0": 8.5,
-       "mxfp4": 4.25}
+       "mxfp4": 4.25, "iq4_xs": 4.25, "iq3_s": 3.4375, "iq2_xxs": 2.0625}
 TYPE_LABEL = {"q4_0": "Q4_0", "q4_1": "Q4_1", "q4_k": "Q4_K", "q4_k_m": "Q4_K_M", "q5_k": "Q5_K", "q6_k": "Q6_K",
-              "q8_0": "Q8_0", "mxfp4": "MXFP4"}
+              "q8_0": "Q8_0", "mxfp4": "MXFP4", "iq4_xs": "IQ4_XS", "iq3_s": "IQ3_S", "iq2_xxs": "IQ2_XXS"}
 TESTS = ("pp", "tg", "depth", "busy")
 
 # The synthetic shapes. 1B: Llama-3.2-1B's blocks with a 32000 vocabulary,
@@ -58,7 +60,8 @@ SHAPES = {
 # whole matrix finishes on a 2-core machine in an evening plus a night.
 MODELS = {
     "smollm2": dict(label="SmolLM2-135M", types=["q4_1", "q8_0", "q4_k_m"], reps=3, depth_reps=3, busy="q4_1"),
-    "1b": dict(label="llama 1B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0", "mxfp4"], reps=3, depth_reps=1,
+    "1b": dict(label="llama 1B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0", "mxfp4", "iq4_xs", "iq3_s",
+                                                   "iq2_xxs"], reps=3, depth_reps=1,
                busy="q4_k"),
     "8b": dict(label="llama 8B (synthetic)", types=["q4_0", "q4_k", "q5_k", "q6_k", "q8_0"], reps=1, depth_reps=1,
                busy="q4_k"),
@@ -165,12 +168,17 @@ class Files:
         cmd = [sys.executable, os.path.join(HERE, "requantize.py"), src, dst, ty, "--threads", str(self.a.nproc)]
         if pure:
             cmd.append("--pure")
+        if ty == "iq2_xxs":
+            # llama.cpp will not quantize IQ2_XXS without an importance matrix
+            # (which llama-cpp-python cannot pass): random codes of the right
+            # magnitude in a file both engines read (random_codes.py)
+            cmd = [sys.executable, os.path.join(HERE, "random_codes.py"), src, dst]
         log(f"quantizing {os.path.basename(dst)} with llama.cpp's quantizer ...")
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=nice_child)
         if r.returncode != 0:
             tail = "\n".join(r.stderr.strip().splitlines()[-5:])
             die(f"llama.cpp's quantizer refused {os.path.basename(dst)} ({ty}{' pure' if pure else ''}):\n{tail}")
-        self.described[dst] = json.loads(r.stdout.strip().splitlines()[-1])
+        self.described[dst] = requantize.describe(dst) if ty == "iq2_xxs" else json.loads(r.stdout.strip().splitlines()[-1])
 
     def forge(self, shape, types):
         s, out = SHAPES[shape], self.f16(shape)

@@ -24,10 +24,10 @@ import sys
 
 FTYPES = {"f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_m": 12,
           "q4_k_s": 14, "q4_k": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k": 16, "q5_k_m": 17, "q6_k": 18,
-          "mxfp4": 38}
+          "mxfp4": 38, "iq4_xs": 30, "iq3_s": 26}
 # The one type a pure file of each ftype holds.
 PURE_TYPE = {1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 12: "Q3_K", 14: "Q4_K",
-             15: "Q4_K", 16: "Q5_K", 17: "Q5_K", 18: "Q6_K", 38: "MXFP4"}
+             15: "Q4_K", 16: "Q5_K", 17: "Q5_K", 18: "Q6_K", 38: "MXFP4", 30: "IQ4_XS", 26: "IQ3_S"}
 
 
 def describe(path):

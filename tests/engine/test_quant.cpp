@@ -1,9 +1,17 @@
-// Tensor type kernels: dequantization is bit-exact with gguf-py for all 14
-// compute types, our reference quantizers write the same bytes as gguf-py,
+// Tensor type kernels: dequantization is bit-exact with gguf-py for all 25
+// compute types (the i-quants and ternary types from random blocks: any grid
+// index is valid, scales are sane f16 values), our reference quantizers write the same bytes as gguf-py,
 // every dot product (scalar, AVX2 and AVX-512 VNNI paths, those the CPU has)
 // agrees with a float64 reference within a stated rounding bound, and the
 // threaded, tiled matmul gives exactly the per-row dot products.
-// Fixtures: tests/reference/quants/make_quant_fixtures.py.
+// Fixtures: tests/reference/quants/make_quant_fixtures.py (the i-quant grids
+// themselves: make_iq_tables.py -> engine/src/quant/iq_tables.h).
+//
+// The dot-product bound (reference_dot) holds for the i-quants as for the
+// k-quants: their kernels too sum exact integer products per scale group
+// (every scale is an integer times a power of two: d (2 ls + 1) / 8 for
+// IQ2_XXS, d (1 + 2 ls) for IQ3_S, (2s + 1)(8 grid +- 1) d / 8 for IQ1), so
+// float rounding happens only in the block's scaling and the accumulation.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -93,7 +101,10 @@ std::vector<Record> load_fixtures(QString* err) {
 
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
                            GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4};
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4,
+                           GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::IQ2_XXS, GgmlType::IQ2_XS,
+                           GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S,
+                           GgmlType::IQ1_M, GgmlType::TQ1_0, GgmlType::TQ2_0};
 
 // Byte offsets of the f16 scale fields in a block (as the fixture script).
 std::vector<int> scale_offsets(GgmlType t) {
@@ -103,7 +114,11 @@ std::vector<int> scale_offsets(GgmlType t) {
         case GgmlType::Q2_K: return {80, 82};
         case GgmlType::Q3_K: return {108};
         case GgmlType::Q6_K: return {208};
-        default: return {};
+        case GgmlType::IQ4_NL: case GgmlType::IQ4_XS: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: case GgmlType::IQ1_S: return {0};
+        case GgmlType::TQ1_0: return {52};
+        case GgmlType::TQ2_0: return {64};
+        default: return {};  // IQ1_M: random_raw() writes its spread-out d
     }
 }
 
@@ -133,6 +148,17 @@ std::vector<uint8_t> random_raw(GgmlType t, int64_t n, std::mt19937& rng) {
         // blocks (a whole row of the 512-long tests) get the subnormal scales
         // of e = 0 and 1, which every kernel builds by a path of its own
         for (size_t b = 0; b < raw.size(); b += 17) raw[b] = (uint8_t)(b < 16 * 17 ? b / 17 % 2 : 114 + rng() % 16);
+        return raw;
+    }
+    if (t == GgmlType::IQ1_M) {
+        // d's 16 bits are the top nibbles of the 4 u16 scale words (bytes 48..55)
+        for (size_t b = 0; b < raw.size() / 56; ++b) {
+            const uint16_t h = fp32_to_fp16(nd(rng) * std::pow(10.0f, ud(rng)));
+            for (int k = 0; k < 4; ++k) {
+                uint8_t& hi = raw[b * 56 + 48 + 2 * k + 1];
+                hi = (uint8_t)((hi & 0x0f) | (((h >> (4 * k)) & 0x0f) << 4));
+            }
+        }
         return raw;
     }
     for (size_t b = 0; b < raw.size() / (size_t)tr->block_bytes; ++b)
@@ -425,6 +451,61 @@ private slots:
     // nearest E2M1 value (at most half the gap to its neighbours away), or
     // as +-6 units when it is above 6; a row of normal values comes back
     // within 15% RMS (the format has one mantissa bit).
+    // IQ4_NL/IQ4_XS quantizers (own method, no gguf-py reference: it cannot
+    // write them): the row comes back within a few percent RMS, and IQ4_NL's
+    // scale search never does worse than the plain choice it starts from (the
+    // largest value on the outer level -127, every value on its nearest level).
+    void iq4RoundTrip_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<double>("max_rel_rms");
+        QTest::newRow("IQ4_NL") << (int)GgmlType::IQ4_NL << 0.08;
+        QTest::newRow("IQ4_XS") << (int)GgmlType::IQ4_XS << 0.08;
+    }
+    void iq4RoundTrip() {
+        QFETCH(int, type);
+        QFETCH(double, max_rel_rms);
+        const GgmlType t = (GgmlType)type;
+        const TypeKernels* kt = kernels_for(t);
+        QVERIFY(kt && kt->quantize);
+        std::mt19937 rng(4000 + type);
+        const int64_t n = 16 * QK_K;
+        std::vector<float> x = random_acts(n, rng);
+        for (int64_t i = 0; i < n; ++i) {
+            if ((i / 32) % 5 == 1) x[i] = std::fabs(x[i]) + 4.0f;  // one-signed groups
+            if ((i / 256) == 3) x[i] *= 1e-3f;                     // a quiet block
+            if ((i / 32) == 9) x[i] = 0.0f;                        // an all-zero group
+        }
+        std::vector<uint8_t> q((size_t)row_bytes(t, n));
+        kt->quantize(x.data(), q.data(), n);
+        std::vector<float> y((size_t)n);
+        kt->dequantize(q.data(), y.data(), n);
+        static constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+        double err2 = 0, x2 = 0, base2 = 0;
+        for (int64_t g = 0; g < n / 32; ++g) {
+            float vmax = 0;
+            for (int j = 0; j < 32; ++j)
+                if (std::fabs(x[g * 32 + j]) > std::fabs(vmax)) vmax = x[g * 32 + j];
+            const double d = vmax / -127.0;
+            double ours = 0, base = 0;
+            for (int j = 0; j < 32; ++j) {
+                const double v = x[g * 32 + j];
+                double best = INFINITY;
+                for (int8_t l : kLevels) best = std::min(best, std::fabs(v - d * l));
+                base += best * best;
+                ours += (v - y[g * 32 + j]) * (v - y[g * 32 + j]);
+                x2 += v * v;
+            }
+            if (t == GgmlType::IQ4_NL && !(ours <= base * 1.001 + 1e-12))
+                QFAIL(qPrintable(QString("group %1: squared error %2, the plain scale gives %3").arg(g).arg(ours).arg(base)));
+            if (g == 9) QCOMPARE(ours, 0.0);
+            err2 += ours;
+            base2 += base;
+        }
+        qInfo("%s: relative RMS error %.4f (plain scale: %.4f)", type_name((uint32_t)t).data(), std::sqrt(err2 / x2),
+              std::sqrt(base2 / x2));
+        QVERIFY2(std::sqrt(err2 / x2) < max_rel_rms, qPrintable(QString("rms %1").arg(std::sqrt(err2 / x2))));
+    }
+
     void mxfp4RoundTrip() {
         const TypeKernels* kt = kernels_for(GgmlType::MXFP4);
         QVERIFY(kt && kt->quantize);
@@ -600,6 +681,9 @@ private slots:
         // overflow; so do MXFP4's edge scales (up to 2^124, on purpose)
         if (block_size(t) > 1 && t != GgmlType::MXFP4) cases.push_back({r->bytes, (int64_t)r->values.size()});
         cases.push_back({random_raw(t, 4096, rng), 4096});
+        // an odd number of blocks: the tails of kernels that take blocks in
+        // pairs (IQ4_NL on AVX-512) or decode them 8 at a time (the i-quants)
+        if (block_size(t) > 1) cases.push_back({random_raw(t, 37 * block_size(t), rng), 37 * block_size(t)});
         for (const Case& c : cases) {
             const std::vector<float> x = random_acts(c.n, rng);
             const std::vector<uint8_t> xq = quantize_acts(t, x);

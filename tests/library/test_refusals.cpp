@@ -33,7 +33,7 @@ QByteArray read_all(const QString& path) {
 }
 
 // qwen2-tiny with its architecture renamed, or one tensor of a type we do not run.
-QString write_variant(const QString& dir, const QString& name, const std::string& arch, bool iq4_xs_tensor) {
+QString write_variant(const QString& dir, const QString& name, const std::string& arch, bool q8_1_tensor) {
     auto src = eg::GgufFile::open(kTiny.toStdString());
     if (!src) return {};
     eg::GgufWriter w;
@@ -46,7 +46,8 @@ QString write_variant(const QString& dir, const QString& name, const std::string
     w.set_string("general.architecture", arch);
     for (const auto& t : src.value()->tensors())
         w.add_tensor_ref(t.name, t.type, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data, t.n_bytes);
-    if (iq4_xs_tensor) w.add_tensor("extra.weight", (eg::GgmlType)23, {256}, std::vector<uint8_t>(136, 0));  // IQ4_XS: 136 bytes per 256
+    // Q8_1 (an activation format of ggml's, never a weight type here): 36 bytes per 32
+    if (q8_1_tensor) w.add_tensor("extra.weight", eg::GgmlType::Q8_1, {256}, std::vector<uint8_t>(8 * 36, 0));
     const QString path = dir + u'/' + name;
     return w.write(path.toStdString()) ? path : QString();
 }
@@ -79,7 +80,7 @@ private slots:
         auto m2 = eg::Model::load(iq.toStdString());
         QVERIFY(!m2.ok());
         QVERIFY2(QString::fromStdString(m2.message())
-                     .contains("tensor extra.weight: its type IQ4_XS is not one this engine runs (it runs F32, F16"),
+                     .contains("tensor extra.weight: its type Q8_1 is not one this engine runs (it runs F32, F16"),
                  m2.message().c_str());
     }
 
@@ -103,7 +104,10 @@ private slots:
         QVERIFY(eg::library::runnable_on_hub("r", "Q8_0/model.Q8_0-00001-of-00003.gguf", {}).ok());
         QVERIFY(eg::library::runnable_on_hub("r", "model-bf16.gguf", {}).ok());
         QVERIFY(eg::library::runnable_on_hub("r", "model.gguf", {}).ok());  // no tag: the header decides
-        for (const char* f : {"Llama-3.1-8B-Instruct-IQ4_XS.gguf", "model.IQ2_M.gguf", "model-TQ1_0.gguf"}) {
+        // every i-quant and ternary type runs, so do the i-quant mixes
+        for (const char* f : {"Llama-3.1-8B-Instruct-IQ4_XS.gguf", "model.IQ2_M.gguf", "model-TQ1_0.gguf", "m-IQ1_S.gguf"})
+            QVERIFY2(eg::library::runnable_on_hub("r", f, {}).ok(), f);
+        for (const char* f : {"Llama-3.1-8B-Instruct-Q8_1.gguf", "model.Q8_K.gguf"}) {
             auto s = eg::library::runnable_on_hub("r", f, {});
             QVERIFY2(!s.ok(), f);
             QVERIFY2(QString::fromStdString(s.message()).contains("is not one this engine runs (it runs F32"), s.message().c_str());
@@ -123,7 +127,7 @@ private slots:
         FakeHfServer server;
         QVERIFY(server.listen());
         const QByteArray bytes = read_all(kTiny);
-        server.add_file("org/Tiny-IQ-GGUF", "tiny-IQ4_XS.gguf", bytes);
+        server.add_file("org/Tiny-Q81-GGUF", "tiny-Q8_1.gguf", bytes);
         server.add_file("tiiuae/falcon-7b-GGUF", "falcon-7b-Q4_K_M.gguf", bytes);
         server.set_gguf_architecture("tiiuae/falcon-7b-GGUF", "falcon");
         server.add_file("org/Qwen2-Tiny-GGUF", "qwen2-tiny.Q8_0.gguf", bytes);
@@ -143,10 +147,10 @@ private slots:
             r.dest_dir = models;
             return d.start(r);
         };
-        const qint64 a = start("org/Tiny-IQ-GGUF", "tiny-IQ4_XS.gguf");
+        const qint64 a = start("org/Tiny-Q81-GGUF", "tiny-Q8_1.gguf");
         QTRY_VERIFY(failed.contains(a));
         QCOMPARE(failed[a].kind, DownloadError::Kind::Unsupported);
-        QVERIFY2(failed[a].message.startsWith("tiny-IQ4_XS.gguf: its quant type IQ4_XS is not one this engine runs"),
+        QVERIFY2(failed[a].message.startsWith("tiny-Q8_1.gguf: its quant type Q8_1 is not one this engine runs"),
                  qPrintable(failed[a].message));
         QCOMPARE(server.requests.size(), 0);  // not even the Hub was asked
 
@@ -172,7 +176,7 @@ private slots:
     void headless_pull_refuses_in_one_sentence() {
         FakeHfServer server;
         QVERIFY(server.listen());
-        server.add_file("org/Tiny-IQ-GGUF", "tiny-IQ4_XS.gguf", read_all(kTiny));
+        server.add_file("org/Tiny-Q81-GGUF", "tiny-Q8_1.gguf", read_all(kTiny));
         QTemporaryDir tmp;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("HF_ENDPOINT", server.endpoint());
@@ -183,11 +187,11 @@ private slots:
         QProcess p;
         p.setProcessEnvironment(env);
         QSignalSpy finished(&p, &QProcess::finished);
-        p.start(QStringLiteral(EG_DESKTOP_PATH), {"--data-dir", tmp.filePath("data"), "--pull", "org/Tiny-IQ-GGUF", "tiny-IQ4_XS.gguf"});
+        p.start(QStringLiteral(EG_DESKTOP_PATH), {"--data-dir", tmp.filePath("data"), "--pull", "org/Tiny-Q81-GGUF", "tiny-Q8_1.gguf"});
         QVERIFY(finished.wait(60000));
         QCOMPARE(p.exitCode(), 1);
         const QByteArray err = p.readAllStandardError();
-        QVERIFY2(err.contains("its quant type IQ4_XS is not one this engine runs (it runs F32, F16"), err.constData());
+        QVERIFY2(err.contains("its quant type Q8_1 is not one this engine runs (it runs F32, F16"), err.constData());
         QCOMPARE(server.requests.size(), 0);
     }
 };

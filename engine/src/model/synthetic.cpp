@@ -152,7 +152,7 @@ struct TensorPlan {
 const GgmlType kAllowedTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
                                   GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
                                   GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
-                                  GgmlType::Q6_K, GgmlType::MXFP4};
+                                  GgmlType::Q6_K, GgmlType::MXFP4, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
 
 std::string allowed_type_names() {
     std::string s;
@@ -286,6 +286,8 @@ int file_type_of(GgmlType t) {
         case GgmlType::Q6_K: return 18;
         case GgmlType::BF16: return 32;
         case GgmlType::MXFP4: return 38;  // MXFP4_MOE
+        case GgmlType::IQ4_NL: return 25;
+        case GgmlType::IQ4_XS: return 30;
         default: return 0;
     }
 }

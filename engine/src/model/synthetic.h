@@ -28,7 +28,8 @@ struct SyntheticOptions {
     int64_t n_vocab = 512;       // at least 260: 256 byte tokens, 3 special, 1 more
     int64_t n_ctx = 4096;        // ARCH.context_length
     // Type of every matrix (token_embd and output included): F32, F16, BF16,
-    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4.
+    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, IQ4_NL,
+    // IQ4_XS (the other i-quants have no quantizer here).
     GgmlType type = GgmlType::Q4_K;
     uint64_t seed = 1;           // same options and seed: the same bytes
     bool tied_output = true;     // false: a separate output.weight

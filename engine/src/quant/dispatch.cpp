@@ -1,7 +1,7 @@
 // Chooses, once, which implementation of each kernel this CPU runs (AVX-512
-// VNNI for the 32-element block types and AVX2/FMA for the rest when CPUID
-// reports them, else portable scalar code) and hands out the per-type kernel
-// tables declared in kernels.h.
+// VNNI for the 32-element block types and the i-quants, AVX2/FMA for the rest
+// when CPUID reports them, else portable scalar code) and hands out the
+// per-type kernel tables declared in kernels.h.
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -38,6 +38,17 @@ constexpr TypeKernels kScalar[] = {
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_scalar},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_scalar},
+    {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_scalar},
+    {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_scalar},
+    {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_scalar},
+    {GgmlType::IQ2_XS, GgmlType::Q8_K, dequant_iq2_xs, nullptr, dot_iq2_xs_scalar},
+    {GgmlType::IQ2_S, GgmlType::Q8_K, dequant_iq2_s, nullptr, dot_iq2_s_scalar},
+    {GgmlType::IQ3_XXS, GgmlType::Q8_K, dequant_iq3_xxs, nullptr, dot_iq3_xxs_scalar},
+    {GgmlType::IQ3_S, GgmlType::Q8_K, dequant_iq3_s, nullptr, dot_iq3_s_scalar},
+    {GgmlType::IQ1_S, GgmlType::Q8_K, dequant_iq1_s, nullptr, dot_iq1_s_scalar},
+    {GgmlType::IQ1_M, GgmlType::Q8_K, dequant_iq1_m, nullptr, dot_iq1_m_scalar},
+    {GgmlType::TQ1_0, GgmlType::Q8_K, dequant_tq1_0, nullptr, dot_tq1_0_scalar},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, dequant_tq2_0, nullptr, dot_tq2_0_scalar},
 };
 
 constexpr TypeKernels kAvx2[] = {
@@ -59,6 +70,19 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
+    // i-quants and ternary types: IQ4_NL and IQ4_XS in AVX2, the others
+    // portable (AVX-512 replaces all but TQ1_0, see avx512_table())
+    {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_avx2},
+    {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_avx2},
+    {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_scalar},
+    {GgmlType::IQ2_XS, GgmlType::Q8_K, dequant_iq2_xs, nullptr, dot_iq2_xs_scalar},
+    {GgmlType::IQ2_S, GgmlType::Q8_K, dequant_iq2_s, nullptr, dot_iq2_s_scalar},
+    {GgmlType::IQ3_XXS, GgmlType::Q8_K, dequant_iq3_xxs, nullptr, dot_iq3_xxs_scalar},
+    {GgmlType::IQ3_S, GgmlType::Q8_K, dequant_iq3_s, nullptr, dot_iq3_s_scalar},
+    {GgmlType::IQ1_S, GgmlType::Q8_K, dequant_iq1_s, nullptr, dot_iq1_s_scalar},
+    {GgmlType::IQ1_M, GgmlType::Q8_K, dequant_iq1_m, nullptr, dot_iq1_m_scalar},
+    {GgmlType::TQ1_0, GgmlType::Q8_K, dequant_tq1_0, nullptr, dot_tq1_0_scalar},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, dequant_tq2_0, nullptr, dot_tq2_0_scalar},
 };
 
 // Instruction-set levels, each including the one below.
@@ -95,7 +119,8 @@ Isa g_isa_cap = initial_cap();
 
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
-// The AVX2 table with the VNNI versions of the 32-element block types.
+// The AVX2 table with the VNNI versions of the 32-element block types and
+// of the i-quants and TQ2_0.
 const TypeKernels* avx512_table() {
     static const auto table = [] {
         std::array<TypeKernels, std::size(kAvx2)> t;
@@ -108,6 +133,16 @@ const TypeKernels* avx512_table() {
                 case GgmlType::Q5_1: k.vec_dot = dot_q5_1_avx512; break;
                 case GgmlType::Q8_0: k.vec_dot = dot_q8_0_avx512; break;
                 case GgmlType::MXFP4: k.vec_dot = dot_mxfp4_avx512; break;
+                case GgmlType::IQ4_NL: k.vec_dot = dot_iq4_nl_avx512; break;
+                case GgmlType::IQ4_XS: k.vec_dot = dot_iq4_xs_avx512; break;
+                case GgmlType::IQ3_S: k.vec_dot = dot_iq3_s_avx512; break;
+                case GgmlType::IQ2_XXS: k.vec_dot = dot_iq2_xxs_avx512; break;
+                case GgmlType::IQ3_XXS: k.vec_dot = dot_iq3_xxs_avx512; break;
+                case GgmlType::TQ2_0: k.vec_dot = dot_tq2_0_avx512; break;
+                case GgmlType::IQ2_XS: k.vec_dot = dot_iq2_xs_avx512; break;
+                case GgmlType::IQ2_S: k.vec_dot = dot_iq2_s_avx512; break;
+                case GgmlType::IQ1_S: k.vec_dot = dot_iq1_s_avx512; break;
+                case GgmlType::IQ1_M: k.vec_dot = dot_iq1_m_avx512; break;
                 default: break;
             }
         }
@@ -189,6 +224,16 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::Q5_1: return gemm_q5_1_avx512;
             case GgmlType::Q8_0: return gemm_q8_0_avx512;
             case GgmlType::MXFP4: return gemm_mxfp4_avx512;
+            case GgmlType::IQ4_NL: return gemm_iq4_nl_avx512;
+            case GgmlType::IQ4_XS: return gemm_iq4_xs_avx512;
+            case GgmlType::IQ3_S: return gemm_iq3_s_avx512;
+            case GgmlType::IQ2_XXS: return gemm_iq2_xxs_avx512;
+            case GgmlType::IQ3_XXS: return gemm_iq3_xxs_avx512;
+            case GgmlType::TQ2_0: return gemm_tq2_0_avx512;
+            case GgmlType::IQ2_XS: return gemm_iq2_xs_avx512;
+            case GgmlType::IQ2_S: return gemm_iq2_s_avx512;
+            case GgmlType::IQ1_S: return gemm_iq1_s_avx512;
+            case GgmlType::IQ1_M: return gemm_iq1_m_avx512;
             default: return nullptr;
         }
     }

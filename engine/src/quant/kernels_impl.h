@@ -27,6 +27,18 @@ void dequant_q5_K(const void* src, float* dst, int64_t n);
 void dequant_q6_K(const void* src, float* dst, int64_t n);
 void dequant_q8_K(const void* src, float* dst, int64_t n);
 void dequant_mxfp4(const void* src, float* dst, int64_t n);
+// i-quants and ternary types (dequant_iq.cpp)
+void dequant_iq4_nl(const void* src, float* dst, int64_t n);
+void dequant_iq4_xs(const void* src, float* dst, int64_t n);
+void dequant_iq2_xxs(const void* src, float* dst, int64_t n);
+void dequant_iq2_xs(const void* src, float* dst, int64_t n);
+void dequant_iq2_s(const void* src, float* dst, int64_t n);
+void dequant_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequant_iq3_s(const void* src, float* dst, int64_t n);
+void dequant_iq1_s(const void* src, float* dst, int64_t n);
+void dequant_iq1_m(const void* src, float* dst, int64_t n);
+void dequant_tq1_0(const void* src, float* dst, int64_t n);
+void dequant_tq2_0(const void* src, float* dst, int64_t n);
 
 // MXFP4's E2M1 values doubled (so they are integers), indexed by nibble:
 // sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6 times two. Index 8 (-0) is 0.
@@ -46,6 +58,12 @@ inline float mxfp4_scale(uint8_t e) {
 void q3_K_scales(const uint8_t* scales12, int8_t out[16]);
 // Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K block.
 void k4_scale_min(int j, const uint8_t* scales12, uint8_t* sc, uint8_t* m);
+// The 6-bit scale of 32-value group ib (0..7) of an IQ4_XS block, offset -32.
+int iq4_xs_scale(const block_iq4_xs& b, int ib);
+// IQ1_M's f16 d, spread over the top nibbles of its 4 u16 scale words.
+uint16_t iq1_m_d(const block_iq1_m& b);
+// The 256 ternary values (-1, 0, 1) of a TQ1_0 block, in element order.
+void tq1_0_values(const block_tq1_0& b, int8_t out[QK_K]);
 
 // ---- quantize (quantize.cpp) ----
 void quant_f32(const float* src, void* dst, int64_t n);
@@ -64,6 +82,9 @@ void quant_q6_K(const float* src, void* dst, int64_t n);
 void quant_q8_1(const float* src, void* dst, int64_t n);
 void quant_q8_K(const float* src, void* dst, int64_t n);
 void quant_mxfp4(const float* src, void* dst, int64_t n);
+// IQ4_NL and IQ4_XS (quantize_iq.cpp); the grid types have none
+void quant_iq4_nl(const float* src, void* dst, int64_t n);
+void quant_iq4_xs(const float* src, void* dst, int64_t n);
 
 // ---- scalar dot products (dot_scalar.cpp): weights of the named type times
 // activations of its vec_dot_type ----
@@ -81,6 +102,18 @@ float dot_q4_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q5_K_scalar(int64_t n, const void* w, const void* x);
 float dot_q6_K_scalar(int64_t n, const void* w, const void* x);
 float dot_mxfp4_scalar(int64_t n, const void* w, const void* x);
+// i-quants and ternary types (dot_iq_scalar.cpp): IQ4_NL x Q8_0, the others x Q8_K
+float dot_iq4_nl_scalar(int64_t n, const void* w, const void* x);
+float dot_iq4_xs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_xxs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_xs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq2_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq3_xxs_scalar(int64_t n, const void* w, const void* x);
+float dot_iq3_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq1_s_scalar(int64_t n, const void* w, const void* x);
+float dot_iq1_m_scalar(int64_t n, const void* w, const void* x);
+float dot_tq1_0_scalar(int64_t n, const void* w, const void* x);
+float dot_tq2_0_scalar(int64_t n, const void* w, const void* x);
 
 // ---- AVX2/FMA dot products (dot_avx2.cpp); only called when the CPU has them ----
 float dot_f32_avx2(int64_t n, const void* w, const void* x);
@@ -97,6 +130,9 @@ float dot_q4_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q5_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q6_K_avx2(int64_t n, const void* w, const void* x);
 float dot_mxfp4_avx2(int64_t n, const void* w, const void* x);
+// IQ4_NL x Q8_0 and IQ4_XS x Q8_K (dot_iq_avx2.cpp)
+float dot_iq4_nl_avx2(int64_t n, const void* w, const void* x);
+float dot_iq4_xs_avx2(int64_t n, const void* w, const void* x);
 void quant_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quant_q8_1_avx2(const float* src, void* dst, int64_t n);
 
@@ -149,6 +185,40 @@ void gemm_q5_1_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
 void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 void gemm_mxfp4_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+
+// AVX-512 VNNI kernels of the i-quants and TQ2_0 (dot_iq_avx512.cpp): IQ4_NL
+// x Q8_0, the others x Q8_K (every i-quant and TQ2_0; TQ1_0 stays portable);
+// vec_dot is the tile's 1x1 case.
+float dot_iq4_nl_avx512(int64_t n, const void* w, const void* x);
+float dot_iq4_xs_avx512(int64_t n, const void* w, const void* x);
+float dot_iq3_s_avx512(int64_t n, const void* w, const void* x);
+float dot_iq2_xxs_avx512(int64_t n, const void* w, const void* x);
+float dot_iq3_xxs_avx512(int64_t n, const void* w, const void* x);
+float dot_tq2_0_avx512(int64_t n, const void* w, const void* x);
+float dot_iq2_xs_avx512(int64_t n, const void* w, const void* x);
+float dot_iq2_s_avx512(int64_t n, const void* w, const void* x);
+float dot_iq1_s_avx512(int64_t n, const void* w, const void* x);
+float dot_iq1_m_avx512(int64_t n, const void* w, const void* x);
+void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq4_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq3_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq3_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_tq2_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq2_xs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq2_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq1_s_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq1_m_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
+                       const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
+void gemm_iq2_xxs_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
 // The tile kernel for a weight type, or nullptr (then the matmul calls vec_dot

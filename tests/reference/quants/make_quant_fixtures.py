@@ -11,8 +11,12 @@ Records:
            finite f16 values so every result is finite) -> gguf.quants.dequantize
   quant:   random float32 rows -> gguf.quants.quantize (the types gguf-py can
            quantize, plus F16 = numpy astype and BF16)
-  MXFP4 (both kinds) comes last, from its own seed, so adding it left every
-  earlier record byte-identical.
+  MXFP4 (both kinds) comes after them, from its own seed, so adding it left
+  every earlier record byte-identical; the i-quants and ternary types (dequant
+  only: gguf-py cannot quantize most of them) come last, from a seed of their
+  own, for the same reason. Their grid indices and sign fields are random
+  bytes (every index is valid); IQ1_M's f16 d is spread over the top nibbles
+  of its scale words, so it is written there.
 
 File layout (little-endian):
   "EGQF" u32 version=1 u32 n_records
@@ -48,6 +52,22 @@ DEQUANT_TYPES = [
 ]
 QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.F16, T.BF16]
 MXFP4_SEED = SEED + 39
+IQ_SEED = SEED + 18
+
+# (type, block elements, block bytes, byte offsets of f16 scale fields)
+IQ_TYPES = [
+    (T.IQ4_NL, 32, 18, [0]),
+    (T.IQ4_XS, 256, 136, [0]),
+    (T.IQ2_XXS, 256, 66, [0]),
+    (T.IQ2_XS, 256, 74, [0]),
+    (T.IQ2_S, 256, 82, [0]),
+    (T.IQ3_XXS, 256, 98, [0]),
+    (T.IQ3_S, 256, 110, [0]),
+    (T.IQ1_S, 256, 50, [0]),
+    (T.IQ1_M, 256, 56, []),
+    (T.TQ1_0, 256, 54, [52]),
+    (T.TQ2_0, 256, 66, [64]),
+]
 
 
 def mxfp4_raw(rng):
@@ -98,6 +118,17 @@ def random_raw(rng, qtype, block, size, scale_offsets):
     return raw.reshape(-1)
 
 
+def iq1_m_set_d(raw, rng):
+    """IQ1_M: a random finite f16 d in the top nibble of each u16 scale word
+    (bytes 48..55): word k holds bits 4k..4k+3 of d."""
+    n_blocks = raw.shape[0]
+    d = (rng.standard_normal(n_blocks) * 10.0 ** rng.uniform(-3, 0, n_blocks)).astype(np.float16).view(np.uint16)
+    words = raw[:, 48:56].copy().view(np.uint16)
+    for k in range(4):
+        words[:, k] = (words[:, k] & 0x0FFF) | (((d >> (4 * k)) & 0xF) << 12)
+    raw[:, 48:56] = words.view(np.uint8)
+
+
 def random_input(rng):
     rows = N_ELEMENTS // 32
     x = rng.standard_normal((rows, 32)) * (10.0 ** rng.uniform(-2, 1, (rows, 1)))
@@ -131,6 +162,18 @@ def main():
     x = mxfp4_input(rng)
     q = quants.quantize(x.reshape(-1, 256), T.MXFP4)
     records.append((1, int(T.MXFP4), np.ascontiguousarray(q).view(np.uint8).tobytes(), x))
+
+    rng = np.random.default_rng(IQ_SEED)
+    for qtype, block, size, offs in IQ_TYPES:
+        raw = random_raw(rng, qtype, block, size, offs)
+        if qtype == T.IQ1_M:
+            raw = raw.reshape(-1, size)
+            iq1_m_set_d(raw, rng)
+            raw = raw.reshape(-1)
+        assert raw.size == N_ELEMENTS // block * size
+        out = np.asarray(quants.dequantize(raw, qtype), dtype=np.float32).reshape(-1)
+        assert out.size == N_ELEMENTS and np.all(np.isfinite(out)), qtype.name
+        records.append((0, int(qtype), raw.tobytes(), out))
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "quant_fixtures.bin")
     with open(path, "wb") as f:
