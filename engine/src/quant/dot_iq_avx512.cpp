@@ -208,7 +208,7 @@ inline void set_scales16(KDecoded& o, __m512i s16, int off) {
         const __m512i idx = _mm512_set_epi32(4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 2, 4 * c + 2,
                                              4 * c + 2, 4 * c + 2, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c,
                                              4 * c, 4 * c, 4 * c);
-        o.sc[c] = _mm512_permutexvar_epi32(idx, s16);
+        o.sc[c] = _mm512_maskz_permutexvar_epi32((__mmask16)0xffff, idx, s16);  // (see Iq1MDec)
     }
     o.sc_off = _mm512_mullo_epi32(s16, _mm512_set1_epi32(off));
 }
@@ -301,11 +301,15 @@ struct Iq1MDec {
             o.u[c] = _mm512_add_epi8(_mm512_slli_epi16(g, 3), delta);
         }
         // scale j: bits 3 (j % 4) of u16 word j / 4
-        const __m512i words = _mm512_cvtepu16_epi32(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i*)b.scales)));
-        const __m512i spread = _mm512_permutexvar_epi32(
-            _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), words);
+        // (maskz forms with every lane set: the same instructions, and GCC 12
+        // does not take their undefined pass-through for an uninitialised read)
+        constexpr __mmask16 all = 0xffff;
+        const __m512i words =
+            _mm512_maskz_cvtepu16_epi32(all, _mm256_zextsi128_si256(_mm_loadl_epi64((const __m128i*)b.scales)));
+        const __m512i spread = _mm512_maskz_permutexvar_epi32(
+            all, _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), words);
         const __m512i sh = _mm512_set_epi32(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0);
-        const __m512i s = _mm512_and_si512(_mm512_srlv_epi32(spread, sh), _mm512_set1_epi32(7));
+        const __m512i s = _mm512_and_si512(_mm512_maskz_srlv_epi32(all, spread, sh), _mm512_set1_epi32(7));
         set_scales16(o, _mm512_add_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(1)), 16);
         o.d = h2f(iq1_m_d(b)) * 0.125f;
     }
