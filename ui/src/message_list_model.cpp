@@ -6,6 +6,13 @@ namespace eg::ui {
 
 MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
 
+MessageListModel::~MessageListModel() = default;  // the segment models are children
+
+void MessageListModel::own_segments(MessageItem& m) {
+    m.segments = new SegmentListModel(this);
+    m.segments->set_text(m.content);
+}
+
 int MessageListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : (int)items_.size(); }
 
 QVariant MessageListModel::data(const QModelIndex& index, int role) const {
@@ -17,7 +24,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case MessageIdRole: return m.message_id;
         case StreamingRole: return m.streaming;
         case StatsTextRole: return m.stats_text;
-        case SegmentsRole: return m.segments;
+        case SegmentsRole: return QVariant::fromValue<QObject*>(m.segments);
         case NoticeRole: return m.notice;
         case VersionRole: return m.version;
         case VersionsRole: return m.versions;
@@ -45,16 +52,21 @@ QVariantMap MessageListModel::get(int row) const {
 }
 
 void MessageListModel::set_items(QList<MessageItem> items) {
+    QList<SegmentListModel*> old;
+    for (const MessageItem& m : std::as_const(items_)) old << m.segments;
     beginResetModel();
     items_ = std::move(items);
-    for (MessageItem& m : items_) m.segments = split_markdown_segments(m.content);
+    for (MessageItem& m : items_) own_segments(m);
     endResetModel();
+    // Deleted later: the delegates of the old rows may still hold them this turn.
+    for (SegmentListModel* s : old)
+        if (s) s->deleteLater();
     emit countChanged();
 }
 
 int MessageListModel::append(MessageItem item) {
     const int row = (int)items_.size();
-    item.segments = split_markdown_segments(item.content);
+    own_segments(item);
     beginInsertRows({}, row, row);
     items_.push_back(std::move(item));
     endInsertRows();
@@ -64,15 +76,19 @@ int MessageListModel::append(MessageItem item) {
 
 void MessageListModel::append_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size() || text.isEmpty()) return;
-    set_content(row, items_[row].content + text);
+    MessageItem& m = items_[row];
+    m.content += text;
+    m.segments->extend(m.content);  // split again from the last closed fence only
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {ContentRole});
 }
 
 void MessageListModel::set_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size()) return;
     items_[row].content = text;
-    items_[row].segments = split_markdown_segments(text);
+    items_[row].segments->set_text(text);  // (same model: the delegate keeps its rows that did not change)
     const QModelIndex i = index(row);
-    emit dataChanged(i, i, {ContentRole, SegmentsRole});
+    emit dataChanged(i, i, {ContentRole});
 }
 
 void MessageListModel::finish(int row, const QString& stats) {
@@ -92,9 +108,12 @@ void MessageListModel::set_notice(int row, const QString& notice) {
 
 void MessageListModel::remove_from(int row) {
     if (row < 0 || row >= items_.size()) return;
+    QList<SegmentListModel*> old;
+    for (int i = row; i < items_.size(); ++i) old << items_[i].segments;
     beginRemoveRows({}, row, (int)items_.size() - 1);
     items_.erase(items_.begin() + row, items_.end());
     endRemoveRows();
+    for (SegmentListModel* s : old) s->deleteLater();
     emit countChanged();
 }
 

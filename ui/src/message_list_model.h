@@ -1,10 +1,13 @@
 // The messages of the conversation on screen, for the chat pane's ListView.
-// The assistant's reply grows in place while it streams.
+// The assistant's reply grows in place while it streams: a piece appended
+// changes its content and the last of its segments, not the rows above.
 #pragma once
 
 #include <QAbstractListModel>
 #include <QVariantList>
 #include <QVariantMap>
+
+#include "segment_list_model.h"
 
 namespace eg::ui {
 
@@ -14,7 +17,8 @@ struct MessageItem {
     QString content;
     bool streaming = false;
     QString stats_text;
-    QVariantList segments;  // cached split_markdown_segments(content)
+    // split_markdown_segments(content) as a list model; the model makes and owns it.
+    SegmentListModel* segments = nullptr;
     QString notice;  // said above a reply, e.g. that the oldest turns were left out of its context
     int version = 1, versions = 1;  // this message among the versions of its place (edits, regenerations)
 };
@@ -37,6 +41,7 @@ public:
     Q_ENUM(Role)
 
     explicit MessageListModel(QObject* parent = nullptr);
+    ~MessageListModel() override;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role) const override;
@@ -64,6 +69,8 @@ signals:
     void countChanged();
 
 private:
+    void own_segments(MessageItem& m);  // a new segment model for m.content
+
     QList<MessageItem> items_;
 };
 
