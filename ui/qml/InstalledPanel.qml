@@ -152,6 +152,8 @@ ColumnLayout {
             required property int index
             objectName: "installed_" + modelData.name
             width: ListView.view.width
+            // Open folder started no file manager: the folder's path shows, to copy.
+            property bool folderFailed: false
 
             ColumnLayout {
                 anchors.left: parent.left
@@ -164,23 +166,40 @@ ColumnLayout {
                         font.bold: true
                         elide: Text.ElideMiddle
                     }
+                    Label {
+                        objectName: "inUseBadge"
+                        visible: row.modelData.inUse === true
+                        text: qsTr("In use")
+                        color: "#2e9d5b"
+                        font.bold: true
+                    }
                     Label { text: row.modelData.sizeText; opacity: 0.7 }
                     ToolButton {
                         objectName: "openFolderButton"
                         text: qsTr("Open folder")
-                        onClicked: Qt.openUrlExternally(root.actions.folderUrlOf(row.modelData.path))
+                        onClicked: {
+                            const folder = row.modelData.path.substring(0, row.modelData.path.lastIndexOf("/"))
+                            row.folderFailed = !root.actions.openFolder(folder)
+                        }
                     }
                     Button {
                         objectName: "useButton"
-                        text: qsTr("Use")
-                        enabled: row.modelData.exists === true
+                        text: row.modelData.inUse === true ? qsTr("In use") : qsTr("Use")
+                        enabled: row.modelData.exists === true && row.modelData.inUse !== true
                         onClicked: root.useRequested(row.modelData.path)
+                        ToolTip.visible: hovered && !enabled
+                        ToolTip.text: row.modelData.inUse === true ? qsTr("The chat is using this model.")
+                                                                   : qsTr("The file is missing.")
                     }
                     Button {
                         objectName: "deleteButton"
+                        // A file opened by path is not in the library: nothing to forget.
+                        visible: row.modelData.opened !== true
                         // Another program's file is only ever forgotten.
                         text: row.modelData.otherApp === true ? qsTr("Forget") : qsTr("Delete")
-                        onClicked: confirm.ask(row.modelData)
+                        // The model in use is refused with a sentence, not a dialog.
+                        onClicked: row.modelData.inUse === true ? root.actions.removeModel(row.modelData.id, false)
+                                                                : confirm.ask(row.modelData)
                     }
                 }
                 Label {
@@ -190,6 +209,8 @@ ColumnLayout {
                     opacity: 0.7
                     text: {
                         const m = row.modelData
+                        if (m.opened === true)
+                            return qsTr("opened by path, not in the library · used where it is")
                         const source = m.otherApp === true ? qsTr("%1, used where it is").arg(m.sourceLabel)
                                 : m.source === "huggingface"
                                 ? qsTr("Hugging Face %1").arg(m.repo)
@@ -205,9 +226,24 @@ ColumnLayout {
                 }
                 Label {
                     Layout.fillWidth: true
+                    visible: !row.folderFailed
                     text: row.modelData.path
                     elide: Text.ElideMiddle
                     opacity: 0.5
+                }
+                Label {
+                    objectName: "openFolderFailed"
+                    visible: row.folderFailed
+                    Layout.fillWidth: true
+                    wrapMode: Text.Wrap
+                    opacity: 0.8
+                    text: qsTr("No file manager could be opened here. The file is:")
+                }
+                CopyableLine {
+                    objectName: "openFolderPath"
+                    visible: row.folderFailed
+                    Layout.fillWidth: true
+                    text: row.modelData.path
                 }
             }
         }
