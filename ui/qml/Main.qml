@@ -16,23 +16,57 @@ ApplicationWindow {
     visible: true
     title: chat.modelName ? qsTr("Engram Desktop — %1").arg(chat.modelName) : qsTr("Engram Desktop")
 
-    // Follow the platform's palette (light or dark) whatever the Controls style.
+    // Follow the platform's palette (light or dark) whatever the Controls style,
+    // group by group: one colour for all groups would make a disabled control
+    // look like an enabled one (Qt's disabled text is greyed through its group).
     SystemPalette { id: system; colorGroup: SystemPalette.Active }
-    palette.window: system.window
-    palette.windowText: system.windowText
-    palette.base: system.base
-    palette.alternateBase: system.alternateBase
-    palette.text: system.text
-    palette.button: system.button
-    palette.buttonText: system.buttonText
-    palette.highlight: system.highlight
-    palette.highlightedText: system.highlightedText
-    palette.mid: system.mid
-    palette.midlight: system.midlight
-    palette.dark: system.dark
-    palette.light: system.light
-    palette.shadow: system.shadow
-    palette.placeholderText: system.placeholderText
+    SystemPalette { id: systemInactive; colorGroup: SystemPalette.Inactive }
+    SystemPalette { id: systemDisabled; colorGroup: SystemPalette.Disabled }
+    palette.active.window: system.window
+    palette.active.windowText: system.windowText
+    palette.active.base: system.base
+    palette.active.alternateBase: system.alternateBase
+    palette.active.text: system.text
+    palette.active.button: system.button
+    palette.active.buttonText: system.buttonText
+    palette.active.highlight: system.highlight
+    palette.active.highlightedText: system.highlightedText
+    palette.active.mid: system.mid
+    palette.active.midlight: system.midlight
+    palette.active.dark: system.dark
+    palette.active.light: system.light
+    palette.active.shadow: system.shadow
+    palette.active.placeholderText: system.placeholderText
+    palette.inactive.window: systemInactive.window
+    palette.inactive.windowText: systemInactive.windowText
+    palette.inactive.base: systemInactive.base
+    palette.inactive.alternateBase: systemInactive.alternateBase
+    palette.inactive.text: systemInactive.text
+    palette.inactive.button: systemInactive.button
+    palette.inactive.buttonText: systemInactive.buttonText
+    palette.inactive.highlight: systemInactive.highlight
+    palette.inactive.highlightedText: systemInactive.highlightedText
+    palette.inactive.mid: systemInactive.mid
+    palette.inactive.midlight: systemInactive.midlight
+    palette.inactive.dark: systemInactive.dark
+    palette.inactive.light: systemInactive.light
+    palette.inactive.shadow: systemInactive.shadow
+    palette.inactive.placeholderText: systemInactive.placeholderText
+    palette.disabled.window: systemDisabled.window
+    palette.disabled.windowText: systemDisabled.windowText
+    palette.disabled.base: systemDisabled.base
+    palette.disabled.alternateBase: systemDisabled.alternateBase
+    palette.disabled.text: systemDisabled.text
+    palette.disabled.button: systemDisabled.button
+    palette.disabled.buttonText: systemDisabled.buttonText
+    palette.disabled.highlight: systemDisabled.highlight
+    palette.disabled.highlightedText: systemDisabled.highlightedText
+    palette.disabled.mid: systemDisabled.mid
+    palette.disabled.midlight: systemDisabled.midlight
+    palette.disabled.dark: systemDisabled.dark
+    palette.disabled.light: systemDisabled.light
+    palette.disabled.shadow: systemDisabled.shadow
+    palette.disabled.placeholderText: systemDisabled.placeholderText
 
     color: palette.window
 
@@ -87,6 +121,8 @@ ApplicationWindow {
     }
 
     function startNewChat() {
+        if (sidebar.newChatBlockedReason.length > 0)
+            return
         window.showLibrary = false
         chat.newConversation()
         chatView.focusComposer()
@@ -104,6 +140,8 @@ ApplicationWindow {
             conversationList: conversations
             currentConversationId: chat.currentConversationId
             replyingConversationId: chat.replyingConversationId
+            newChatBlockedReason: chat.modelLoaded || chat.loadingModel ? ""
+                                  : qsTr("No model is loaded: choose one in the model picker or under Models.")
             onNewChatRequested: window.startNewChat()
             onLibraryRequested: window.showLibrary = true
             onConversationSelected: id => {
@@ -137,7 +175,9 @@ ApplicationWindow {
 
             FirstStartPage {
                 modelList: models
+                actions: window.libraryTools
                 onLibraryRequested: window.showLibrary = true
+                onModelChosen: path => chat.loadModel(path)
             }
 
             LibraryPage {
@@ -268,6 +308,15 @@ ApplicationWindow {
             if (models.count > 0 && !chat.modelLoaded && !chat.loadingModel && typeof models.pathAt === "function")
                 chat.loadModel(models.pathAt(0))
         }
+    }
+
+    // The library marks the chat's model "In use", lists it when it was opened
+    // by path (--model) and refuses to delete it.
+    Binding {
+        when: window.libraryTools !== null
+        target: window.libraryTools
+        property: "inUsePath"
+        value: chat.modelLoaded ? chat.modelPath : ""
     }
 
     Component.onCompleted: chatView.focusComposer()
