@@ -121,6 +121,7 @@ Item {
                     model: root.isAssistant ? root.segments : null
                     delegate: Loader {
                         id: seg
+                        objectName: "replySegment"
                         required property string kind
                         required property string text
                         required property string lang
