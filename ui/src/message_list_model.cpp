@@ -1,10 +1,26 @@
 #include "message_list_model.h"
 
+#include <utility>
+
 #include "markdown_segments.h"
 
 namespace eg::ui {
 
-MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
+MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {
+    flush_timer_.setSingleShot(true);
+    connect(&flush_timer_, &QTimer::timeout, this, &MessageListModel::flush);
+}
+
+void MessageListModel::flush() {
+    flush_timer_.stop();
+    const int row = std::exchange(pending_row_, -1);
+    if (row < 0 || row >= items_.size()) return;
+    since_flush_.start();
+    MessageItem& m = items_[row];
+    m.segments->extend(m.content);  // split again from the last closed fence or paragraph only
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {ContentRole});
+}
 
 MessageListModel::~MessageListModel() = default;  // the segment models are children
 
@@ -52,6 +68,7 @@ QVariantMap MessageListModel::get(int row) const {
 }
 
 void MessageListModel::set_items(QList<MessageItem> items) {
+    flush();
     QList<SegmentListModel*> old;
     for (const MessageItem& m : std::as_const(items_)) old << m.segments;
     beginResetModel();
@@ -65,6 +82,7 @@ void MessageListModel::set_items(QList<MessageItem> items) {
 }
 
 int MessageListModel::append(MessageItem item) {
+    flush();
     const int row = (int)items_.size();
     own_segments(item);
     beginInsertRows({}, row, row);
@@ -76,15 +94,18 @@ int MessageListModel::append(MessageItem item) {
 
 void MessageListModel::append_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size() || text.isEmpty()) return;
-    MessageItem& m = items_[row];
-    m.content += text;
-    m.segments->extend(m.content);  // split again from the last closed fence only
-    const QModelIndex i = index(row);
-    emit dataChanged(i, i, {ContentRole});
+    if (pending_row_ >= 0 && pending_row_ != row) flush();
+    items_[row].content += text;
+    pending_row_ = row;
+    // The first piece after a pause shows at once; later ones at most every kShowIntervalMs.
+    const qint64 since = since_flush_.isValid() ? since_flush_.elapsed() : kShowIntervalMs;
+    if (since >= kShowIntervalMs) flush();
+    else if (!flush_timer_.isActive()) flush_timer_.start(int(kShowIntervalMs - since));
 }
 
 void MessageListModel::set_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size()) return;
+    flush();
     items_[row].content = text;
     items_[row].segments->set_text(text);  // (same model: the delegate keeps its rows that did not change)
     const QModelIndex i = index(row);
@@ -93,6 +114,7 @@ void MessageListModel::set_content(int row, const QString& text) {
 
 void MessageListModel::finish(int row, const QString& stats) {
     if (row < 0 || row >= items_.size()) return;
+    flush();  // the whole reply is on screen before its stats
     items_[row].streaming = false;
     items_[row].stats_text = stats;
     const QModelIndex i = index(row);
@@ -101,6 +123,7 @@ void MessageListModel::finish(int row, const QString& stats) {
 
 void MessageListModel::set_notice(int row, const QString& notice) {
     if (row < 0 || row >= items_.size() || items_[row].notice == notice) return;
+    flush();
     items_[row].notice = notice;
     const QModelIndex i = index(row);
     emit dataChanged(i, i, {NoticeRole});
@@ -108,6 +131,7 @@ void MessageListModel::set_notice(int row, const QString& notice) {
 
 void MessageListModel::remove_from(int row) {
     if (row < 0 || row >= items_.size()) return;
+    flush();
     QList<SegmentListModel*> old;
     for (int i = row; i < items_.size(); ++i) old << items_[i].segments;
     beginRemoveRows({}, row, (int)items_.size() - 1);

@@ -1,9 +1,14 @@
 // The messages of the conversation on screen, for the chat pane's ListView.
 // The assistant's reply grows in place while it streams: a piece appended
-// changes its content and the last of its segments, not the rows above.
+// changes its content and the last of its segments, not the rows above. The
+// view is told at most every kShowIntervalMs (the first piece at once, the
+// last with finish()): each telling costs a layout and a frame, and a reply
+// drawn 30 times a second reads as smoothly as one drawn 60 times.
 #pragma once
 
 #include <QAbstractListModel>
+#include <QElapsedTimer>
+#include <QTimer>
 #include <QVariantList>
 #include <QVariantMap>
 
@@ -62,6 +67,11 @@ public:
     void remove_from(int row);  // removes row and every later row
     int row_of(qint64 message_id) const;  // -1 when absent
 
+    static constexpr int kShowIntervalMs = 33;
+
+    // Tells the view about appended text not shown yet (done by every other change, and by a timer).
+    void flush();
+
     // "42 tokens · 31.5 tok/s · first token 180 ms"
     static QString stats_text(int completion_tokens, double tokens_per_s, double ttft_ms);
 
@@ -72,6 +82,9 @@ private:
     void own_segments(MessageItem& m);  // a new segment model for m.content
 
     QList<MessageItem> items_;
+    int pending_row_ = -1;       // a row with appended text the view has not been told about
+    QTimer flush_timer_;
+    QElapsedTimer since_flush_;
 };
 
 }  // namespace eg::ui
