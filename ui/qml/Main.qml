@@ -177,7 +177,8 @@ ApplicationWindow {
                 modelList: models
                 actions: window.libraryTools
                 onLibraryRequested: window.showLibrary = true
-                onModelChosen: path => chat.loadModel(path)
+                // (Registering it may already have started loading it: the list's first model.)
+                onModelChosen: path => { if (!chat.loadingModel && chat.modelPath !== path) chat.loadModel(path) }
             }
 
             LibraryPage {
