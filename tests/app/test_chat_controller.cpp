@@ -81,6 +81,7 @@ private slots:
     void editingFirstMessageRetitles();
     void trimmedContextSaysSo();
     void chatPaneStreamsAndExplainsExport();
+    void disabledControlsLookDisabledInTheWindow();
 
 private:
     void wait_idle() { QTRY_VERIFY_WITH_TIMEOUT(!chat_->busy(), kReplyTimeoutMs); }
@@ -495,6 +496,44 @@ void TestChatController::chatPaneStreamsAndExplainsExport() {
     QVERIFY(exportButton->isEnabled());
     QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
     chat_->newConversation();
+}
+
+// The real window (Main.qml) on the real controller: a disabled control is
+// drawn in the palette's disabled colour, not in the enabled one (the window
+// sets the platform palette group by group).
+void TestChatController::disabledControlsLookDisabledInTheWindow() {
+    chat_->newConversation();
+    eg::library::ModelRegistry registry(QStringLiteral("test-main-window-registry"));
+    EG_VERIFY_OK(registry.open(dir_.filePath("models-main.sqlite3")));
+    eg::ui::InstalledModels models(registry, dir_.filePath("models"), {});
+    eg::ui::ConversationListModel conversations(*store_);
+    QQmlEngine engine;
+    QList<QQmlError> warnings;
+    QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+    engine.addImportPath(QStringLiteral("qrc:/"));
+    engine.rootContext()->setContextProperty(QStringLiteral("chat"), chat_.get());
+    engine.rootContext()->setContextProperty(QStringLiteral("conversations"), &conversations);
+    engine.rootContext()->setContextProperty(QStringLiteral("models"), &models);
+    QQmlComponent component(&engine, QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
+    std::unique_ptr<QObject> object(component.create());
+    auto* window = qobject_cast<QQuickWindow*>(object.get());
+    QVERIFY2(window, qPrintable(component.errorString()));
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+
+    QQuickItem* exportButton = find_item(window->contentItem(), "exportButton");
+    QQuickItem* memoryButton = find_item(window->contentItem(), "memoryButton");
+    QVERIFY(exportButton && memoryButton);
+    QTRY_VERIFY(exportButton->isVisible());
+    QVERIFY(!exportButton->isEnabled());  // an empty chat
+    QVERIFY(memoryButton->isEnabled());
+    const auto text_colour = [](QQuickItem* control) {
+        auto* content = control->property("contentItem").value<QQuickItem*>();
+        return content ? content->property("color").value<QColor>() : QColor();
+    };
+    QVERIFY(text_colour(exportButton).isValid() && text_colour(memoryButton).isValid());
+    QVERIFY2(text_colour(exportButton) != text_colour(memoryButton),
+             qPrintable("a disabled button is drawn like an enabled one: " + text_colour(exportButton).name()));
+    QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
 }
 
 #include "test_chat_controller.moc"
