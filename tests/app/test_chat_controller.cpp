@@ -534,6 +534,26 @@ void TestChatController::disabledControlsLookDisabledInTheWindow() {
     QVERIFY2(text_colour(exportButton) != text_colour(memoryButton),
              qPrintable("a disabled button is drawn like an enabled one: " + text_colour(exportButton).name()));
     QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+
+    // No model loaded (a controller whose model never came): New chat is
+    // disabled and says why on hover; the welcome page shows.
+    object.reset();
+    eg::ui::ChatController no_model(*store_, prefs_.get());
+    engine.rootContext()->setContextProperty(QStringLiteral("chat"), &no_model);
+    std::unique_ptr<QObject> second(component.create());
+    auto* bare = qobject_cast<QQuickWindow*>(second.get());
+    QVERIFY2(bare, qPrintable(component.errorString()));
+    QVERIFY(QTest::qWaitForWindowExposed(bare));
+    QQuickItem* new_chat = find_item(bare->contentItem(), "newChatButton");
+    QVERIFY(new_chat && new_chat->isVisible());
+    QVERIFY(!new_chat->isEnabled());
+    const QPointF centre = new_chat->mapToScene(QPointF(new_chat->width() / 2, new_chat->height() / 2));
+    QTest::mouseMove(bare, centre.toPoint());
+    QTRY_VERIFY(visible_text(bare->contentItem(), "No model is loaded"));
+    QQuickItem* welcome = find_item(bare->contentItem(), "firstStartTitle");
+    QVERIFY(welcome && welcome->isVisible());  // the welcome page, as no model is installed
+    QVERIFY(!visible_text(bare->contentItem(), "source folder"));
+    QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
 }
 
 #include "test_chat_controller.moc"
