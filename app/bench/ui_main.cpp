@@ -9,11 +9,13 @@
 // Each is repeated r times. A figure, not a pass/fail: the tests check what
 // the window does, this measures how smoothly.
 //   engram-bench-ui -m MODEL [-n 64] [-r 3]
-// With --on-screen the same replies (same seeds) are then streamed again into
-// the chat pane (ChatView.qml in a window, as the app shows it) and the
-// decode rate on screen is set against the one off screen: what drawing the
-// reply as it streams costs. Run it with QT_QUICK_BACKEND=software (under
-// xvfb-run or offscreen) for the software renderer.
+// With --on-screen each reply is followed by the same reply (same seed)
+// streamed into the chat pane (ChatView.qml in a fresh window, as the app
+// shows it): the on/off decode-rate ratio of each pair, their median, and the
+// GUI thread's CPU time per reply on and off screen (the steadier figure on a
+// shared machine) say what drawing a reply as it streams costs. Run it with
+// QT_QUICK_BACKEND=software (under xvfb-run or offscreen) for the software
+// renderer.
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFileInfo>
