@@ -44,48 +44,55 @@ ColumnLayout {
         text: qsTr("Unfinished downloads")
         font.bold: true
     }
-    Repeater {
-        model: root.unfinished
-        Frame {
-            id: dl
-            required property var modelData
-            objectName: "unfinished_" + modelData.file
-            Layout.fillWidth: true
-            RowLayout {
-                anchors.left: parent.left
-                anchors.right: parent.right
-                ColumnLayout {
-                    Layout.fillWidth: true
-                    spacing: 0
-                    Label {
+    // In a Column, not straight in the layout: the rows come and go with every
+    // progress report, and Qt 6.4's layouts could still hold a deleted one
+    // (a crash seen when the tab switched right after a download finished).
+    Column {
+        Layout.fillWidth: true
+        spacing: root.spacing
+        Repeater {
+            model: root.unfinished
+            Frame {
+                id: dl
+                required property var modelData
+                objectName: "unfinished_" + modelData.file
+                width: parent ? parent.width : 0
+                RowLayout {
+                    anchors.left: parent.left
+                    anchors.right: parent.right
+                    ColumnLayout {
                         Layout.fillWidth: true
-                        text: dl.modelData.file
-                        font.bold: true
-                        elide: Text.ElideMiddle
+                        spacing: 0
+                        Label {
+                            Layout.fillWidth: true
+                            text: dl.modelData.file
+                            font.bold: true
+                            elide: Text.ElideMiddle
+                        }
+                        Label {
+                            objectName: "unfinishedProgress"
+                            Layout.fillWidth: true
+                            elide: Text.ElideRight
+                            opacity: 0.7
+                            text: qsTr("%1 at %2 · %3").arg(dl.modelData.repo).arg(dl.modelData.st.revision || "main")
+                                                      .arg(dl.modelData.st.progressText || "")
+                        }
+                        ProgressBar {
+                            Layout.fillWidth: true
+                            value: dl.modelData.st.progress || 0
+                        }
                     }
-                    Label {
-                        objectName: "unfinishedProgress"
-                        Layout.fillWidth: true
-                        elide: Text.ElideRight
-                        opacity: 0.7
-                        text: qsTr("%1 at %2 · %3").arg(dl.modelData.repo).arg(dl.modelData.st.revision || "main")
-                                                  .arg(dl.modelData.st.progressText || "")
+                    Button {
+                        objectName: "unfinishedPauseButton"
+                        text: dl.modelData.st.paused ? qsTr("Resume") : qsTr("Pause")
+                        onClicked: dl.modelData.st.paused ? root.actions.resumeFile(dl.modelData.repo, dl.modelData.file)
+                                                          : root.actions.pauseFile(dl.modelData.repo, dl.modelData.file)
                     }
-                    ProgressBar {
-                        Layout.fillWidth: true
-                        value: dl.modelData.st.progress || 0
+                    Button {
+                        objectName: "unfinishedCancelButton"
+                        text: qsTr("Cancel")
+                        onClicked: root.actions.cancelFile(dl.modelData.repo, dl.modelData.file)
                     }
-                }
-                Button {
-                    objectName: "unfinishedPauseButton"
-                    text: dl.modelData.st.paused ? qsTr("Resume") : qsTr("Pause")
-                    onClicked: dl.modelData.st.paused ? root.actions.resumeFile(dl.modelData.repo, dl.modelData.file)
-                                                      : root.actions.pauseFile(dl.modelData.repo, dl.modelData.file)
-                }
-                Button {
-                    objectName: "unfinishedCancelButton"
-                    text: qsTr("Cancel")
-                    onClicked: root.actions.cancelFile(dl.modelData.repo, dl.modelData.file)
                 }
             }
         }
@@ -168,8 +175,8 @@ ColumnLayout {
                     }
                     Label {
                         objectName: "inUseBadge"
-                        visible: row.modelData.inUse === true
-                        text: qsTr("In use")
+                        // Empty rather than hidden (see the Loader below).
+                        text: row.modelData.inUse === true ? qsTr("In use") : ""
                         color: "#2e9d5b"
                         font.bold: true
                     }
@@ -226,24 +233,30 @@ ColumnLayout {
                 }
                 Label {
                     Layout.fillWidth: true
-                    visible: !row.folderFailed
                     text: row.modelData.path
                     elide: Text.ElideMiddle
                     opacity: 0.5
                 }
-                Label {
-                    objectName: "openFolderFailed"
-                    visible: row.folderFailed
+                // Made only when Open folder opened nothing: no hidden items in the
+                // row's layout (Qt 6.4's layouts keep hidden items that a model reset deletes).
+                Loader {
                     Layout.fillWidth: true
-                    wrapMode: Text.Wrap
-                    opacity: 0.8
-                    text: qsTr("No file manager could be opened here. The file is:")
-                }
-                CopyableLine {
-                    objectName: "openFolderPath"
-                    visible: row.folderFailed
-                    Layout.fillWidth: true
-                    text: row.modelData.path
+                    active: row.folderFailed
+                    visible: active
+                    sourceComponent: ColumnLayout {
+                        Label {
+                            objectName: "openFolderFailed"
+                            Layout.fillWidth: true
+                            wrapMode: Text.Wrap
+                            opacity: 0.8
+                            text: qsTr("No file manager could be opened here. The file is:")
+                        }
+                        CopyableLine {
+                            objectName: "openFolderPath"
+                            Layout.fillWidth: true
+                            text: row.modelData.path
+                        }
+                    }
                 }
             }
         }
