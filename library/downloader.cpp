@@ -240,6 +240,7 @@ void Downloader::probe() {
         reply->deleteLater();
         // Any HTTP answer, even an error status, means the endpoint is reachable.
         if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid()) emit reachable();
+        else emit unreachable(reply->errorString());
     });
 }
 

@@ -85,7 +85,8 @@ public:
     // resume() continues it from its .part, cancel() deletes its bytes.
     // Returns its id; the id it already has when this run knows it.
     qint64 adopt(const PartialDownload& partial);
-    // Asks the endpoint for any answer (while offline); reachable() when one comes.
+    // Asks the endpoint for any answer: reachable() when one comes,
+    // unreachable() when none does (no network, DNS, timeout).
     void probe();
     // <dest>/<file>.part for a request (where the bytes are kept while fetching).
     static QString part_path_for(const DownloadRequest& request);
@@ -103,6 +104,8 @@ signals:
     void failed(qint64 id, const eg::library::DownloadError& error);
     // The endpoint answered a probe().
     void reachable();
+    // A probe() got no answer at all; `why` is Qt's sentence.
+    void unreachable(const QString& why);
 
 private:
     struct Task;

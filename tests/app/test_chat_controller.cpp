@@ -11,10 +11,17 @@
 #include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPointer>
+#include <QQmlComponent>
+#include <QQmlContext>
+#include <QQmlEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 
 #include <memory>
@@ -23,7 +30,10 @@
 #include "chat_controller.h"
 #include "conversation_list_model.h"
 #include "engine_worker.h"
+#include "installed_models.h"
+#include "library/model_registry.h"
 #include "markdown_segments.h"
+#include "quick_items.h"
 #include "store/chat_store.h"
 #include "test_env.h"
 
@@ -32,7 +42,25 @@ using eg::app::EngineWorker;
 using eg::ui::ChatController;
 using eg::ui::MessageListModel;
 
+Q_IMPORT_QML_PLUGIN(EngramDesktopPlugin)
+
 namespace {
+
+// A visible item under root (popups included) whose text contains `needle`.
+QQuickItem* visible_text(QQuickItem* root, const QString& needle) {
+    if (!root || !root->isVisible()) return nullptr;
+    const QVariant t = root->property("text");
+    if (t.isValid() && t.userType() == QMetaType::QString && t.toString().contains(needle)) return root;
+    for (QQuickItem* child : root->childItems())
+        if (QQuickItem* found = visible_text(child, needle)) return found;
+    return nullptr;
+}
+
+void named(QQuickItem* root, const QString& name, QList<QQuickItem*>* out) {
+    if (!root) return;
+    if (root->objectName() == name && root->isVisible()) out->push_back(root);
+    for (QQuickItem* child : root->childItems()) named(child, name, out);
+}
 
 constexpr int kReplyTimeoutMs = 180'000;
 
@@ -52,6 +80,8 @@ private slots:
     void exportsAndSidebar();
     void editingFirstMessageRetitles();
     void trimmedContextSaysSo();
+    void chatPaneStreamsAndExplainsExport();
+    void disabledControlsLookDisabledInTheWindow();
 
 private:
     void wait_idle() { QTRY_VERIFY_WITH_TIMEOUT(!chat_->busy(), kReplyTimeoutMs); }
@@ -403,6 +433,127 @@ int main(int argc, char** argv) {
     QGuiApplication app(argc, argv);
     TestChatController t;
     return QTest::qExec(&t, argc, argv);
+}
+
+// The chat pane (ChatView.qml) in a real window on the real controller: an
+// empty chat's Export is disabled and says why on hover; a reply streams on
+// screen, and the items of the paragraphs it finished are the same items when
+// it ends (not re-made per piece); then Export is enabled.
+void TestChatController::chatPaneStreamsAndExplainsExport() {
+    chat_->newConversation();
+    eg::library::ModelRegistry registry(QStringLiteral("test-chat-pane-registry"));
+    EG_VERIFY_OK(registry.open(dir_.filePath("models.sqlite3")));
+    eg::ui::InstalledModels models(registry, dir_.filePath("models"), {});
+    QQmlEngine engine;
+    QList<QQmlError> warnings;
+    QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+    engine.addImportPath(QStringLiteral("qrc:/"));
+    QQmlComponent component(&engine, QUrl(QStringLiteral("qrc:/EngramDesktop/ChatView.qml")));
+    std::unique_ptr<QObject> object(component.createWithInitialProperties(
+        {{"controller", QVariant::fromValue<QObject*>(chat_.get())},
+         {"modelList", QVariant::fromValue<QObject*>(&models)}}));
+    auto* pane = qobject_cast<QQuickItem*>(object.get());
+    QVERIFY2(pane, qPrintable(component.errorString()));
+    QQuickWindow window;
+    window.resize(900, 700);
+    pane->setParentItem(window.contentItem());
+    pane->setSize(QSizeF(900, 700));
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+
+    QQuickItem* exportButton = find_item(pane, "exportButton");
+    QVERIFY(exportButton && exportButton->isVisible());
+    QVERIFY(!exportButton->isEnabled());
+    const QPointF centre = exportButton->mapToScene(QPointF(exportButton->width() / 2, exportButton->height() / 2));
+    QTest::mouseMove(&window, centre.toPoint());
+    QTRY_VERIFY(visible_text(window.contentItem(), "Nothing to export yet: this chat has no messages."));
+    QTest::mouseMove(&window, QPoint(450, 400));
+
+    // A reply with a code block (more than one segment), streamed into the pane.
+    use_settings(200, 0.0);
+    chat_->send(QStringLiteral("Write a Python function that adds two numbers, then explain it."));
+    QPointer<QQuickItem> first;  // the first paragraph's item, once a second one began
+    QString first_text;
+    QDeadlineTimer deadline(kReplyTimeoutMs);
+    while (chat_->busy() && !deadline.hasExpired()) {
+        QList<QQuickItem*> segments;
+        named(pane, QStringLiteral("replySegment"), &segments);
+        if (!first && segments.size() >= 2) {
+            first = segments[0];
+            first_text = first->property("text").toString();  // (the Loader's: the segment's source)
+        }
+        QTest::qWait(5);
+    }
+    QVERIFY(!chat_->busy());
+    const QString reply = model().get(model().count() - 1).value("content").toString();
+    QVERIFY2(reply.contains(QStringLiteral("```")), qPrintable(reply));  // a code block, as asked
+    QVERIFY2(first, qPrintable("the reply never showed two segments while it streamed: " + model().get(model().count() - 1).value("content").toString()));
+    QList<QQuickItem*> segments;
+    named(pane, QStringLiteral("replySegment"), &segments);
+    QVERIFY(segments.size() >= 2);
+    QCOMPARE(segments[0], first.data());  // the same item, kept while later paragraphs streamed
+    QCOMPARE(first->property("text").toString(), first_text);
+    QVERIFY(exportButton->isEnabled());
+    QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+    chat_->newConversation();
+}
+
+// The real window (Main.qml) on the real controller: a disabled control is
+// drawn in the palette's disabled colour, not in the enabled one (the window
+// sets the platform palette group by group).
+void TestChatController::disabledControlsLookDisabledInTheWindow() {
+    chat_->newConversation();
+    eg::library::ModelRegistry registry(QStringLiteral("test-main-window-registry"));
+    EG_VERIFY_OK(registry.open(dir_.filePath("models-main.sqlite3")));
+    eg::ui::InstalledModels models(registry, dir_.filePath("models"), {});
+    eg::ui::ConversationListModel conversations(*store_);
+    QQmlEngine engine;
+    QList<QQmlError> warnings;
+    QObject::connect(&engine, &QQmlEngine::warnings, [&](const QList<QQmlError>& w) { warnings += w; });
+    engine.addImportPath(QStringLiteral("qrc:/"));
+    engine.rootContext()->setContextProperty(QStringLiteral("chat"), chat_.get());
+    engine.rootContext()->setContextProperty(QStringLiteral("conversations"), &conversations);
+    engine.rootContext()->setContextProperty(QStringLiteral("models"), &models);
+    QQmlComponent component(&engine, QUrl(QStringLiteral("qrc:/EngramDesktop/Main.qml")));
+    std::unique_ptr<QObject> object(component.create());
+    auto* window = qobject_cast<QQuickWindow*>(object.get());
+    QVERIFY2(window, qPrintable(component.errorString()));
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+
+    QQuickItem* exportButton = find_item(window->contentItem(), "exportButton");
+    QQuickItem* memoryButton = find_item(window->contentItem(), "memoryButton");
+    QVERIFY(exportButton && memoryButton);
+    QTRY_VERIFY(exportButton->isVisible());
+    QVERIFY(!exportButton->isEnabled());  // an empty chat
+    QVERIFY(memoryButton->isEnabled());
+    const auto text_colour = [](QQuickItem* control) {
+        auto* content = control->property("contentItem").value<QQuickItem*>();
+        return content ? content->property("color").value<QColor>() : QColor();
+    };
+    QVERIFY(text_colour(exportButton).isValid() && text_colour(memoryButton).isValid());
+    QVERIFY2(text_colour(exportButton) != text_colour(memoryButton),
+             qPrintable("a disabled button is drawn like an enabled one: " + text_colour(exportButton).name()));
+    QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
+
+    // No model loaded (a controller whose model never came): New chat is
+    // disabled and says why on hover; the welcome page shows.
+    object.reset();
+    eg::ui::ChatController no_model(*store_, prefs_.get());
+    engine.rootContext()->setContextProperty(QStringLiteral("chat"), &no_model);
+    std::unique_ptr<QObject> second(component.create());
+    auto* bare = qobject_cast<QQuickWindow*>(second.get());
+    QVERIFY2(bare, qPrintable(component.errorString()));
+    QVERIFY(QTest::qWaitForWindowExposed(bare));
+    QQuickItem* new_chat = find_item(bare->contentItem(), "newChatButton");
+    QVERIFY(new_chat && new_chat->isVisible());
+    QVERIFY(!new_chat->isEnabled());
+    const QPointF centre = new_chat->mapToScene(QPointF(new_chat->width() / 2, new_chat->height() / 2));
+    QTest::mouseMove(bare, centre.toPoint());
+    QTRY_VERIFY(visible_text(bare->contentItem(), "No model is loaded"));
+    QQuickItem* welcome = find_item(bare->contentItem(), "firstStartTitle");
+    QVERIFY(welcome && welcome->isVisible());  // the welcome page, as no model is installed
+    QVERIFY(!visible_text(bare->contentItem(), "source folder"));
+    QVERIFY2(warnings.isEmpty(), qPrintable(warnings.value(0).toString()));
 }
 
 #include "test_chat_controller.moc"

@@ -118,7 +118,7 @@ private slots:
 
         QQuickItem* row = nullptr;
         QTRY_VERIFY((row = find_item(page, "catalogRow_tiny")) != nullptr);
-        QVERIFY(find_item(page, "importButton") && find_item(page, "importButton")->isVisible());
+        QVERIFY(find_item(page, "chooseFileButton") && find_item(page, "chooseFileButton")->isVisible());
         QQuickItem* button = find_item(row, "downloadButton");
         QVERIFY(button && button->isEnabled());
         click(window, button);

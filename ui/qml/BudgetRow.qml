@@ -26,6 +26,7 @@ ColumnLayout {
 
     RowLayout {
         Layout.fillWidth: true
+        HoverHandler { id: rowHover }
         Label { text: root.label; Layout.fillWidth: true }
         TextField {
             id: field
@@ -49,8 +50,9 @@ ColumnLayout {
                 root.moved(b)
                 text = Qt.binding(() => root.panel.formatBytes(root.value))
             }
-            ToolTip.visible: activeFocus
-            ToolTip.text: qsTr("Bytes (2G, 512M) or a share (5%)")
+            // Disabled, it gets no hover: the row's handler below says why.
+            ToolTip.visible: activeFocus || (!enabled && rowHover.hovered)
+            ToolTip.text: enabled ? qsTr("Bytes (2G, 512M) or a share (5%)") : root.enabledReason
         }
     }
     Label {

@@ -50,23 +50,31 @@ ToolBar {
             text: root.controller.currentTitle ? root.controller.currentTitle : qsTr("New chat")
         }
 
-        ToolButton {
-            objectName: "exportButton"
-            text: qsTr("Export")
-            icon.source: Theme.icon("export")
-            icon.color: enabled ? Theme.text : Theme.mutedText
-            display: AbstractButton.IconOnly
-            Accessible.name: qsTr("Export this conversation")
-            enabled: root.messageCount > 0
-            onClicked: exportMenu.popup(this, 0, height)
-            ToolTip.visible: hovered
-            ToolTip.delay: 600
-            ToolTip.text: enabled ? qsTr("Save this conversation as Markdown (Ctrl+Shift+S) or JSON")
-                                  : qsTr("Nothing to export yet: this conversation has no messages")
-            Menu {
-                id: exportMenu
-                MenuItem { text: qsTr("As Markdown…"); onTriggered: root.exportRequested("markdown") }
-                MenuItem { text: qsTr("As JSON…"); onTriggered: root.exportRequested("json") }
+        // A disabled button gets no hover: the item around it listens, to say why.
+        Item {
+            implicitWidth: exportButton.implicitWidth
+            implicitHeight: exportButton.implicitHeight
+            HoverHandler { id: exportHover }
+            ToolButton {
+                id: exportButton
+                objectName: "exportButton"
+                anchors.fill: parent
+                text: qsTr("Export")
+                icon.source: Theme.icon("export")
+                icon.color: enabled ? Theme.text : Theme.mutedText
+                display: AbstractButton.IconOnly
+                Accessible.name: qsTr("Export this conversation")
+                enabled: root.messageCount > 0
+                onClicked: exportMenu.popup(this, 0, height)
+                ToolTip.visible: exportHover.hovered
+                ToolTip.delay: enabled ? 600 : 0
+                ToolTip.text: enabled ? qsTr("Save this conversation as Markdown (Ctrl+Shift+S) or JSON")
+                                      : qsTr("Nothing to export yet: this chat has no messages.")
+                Menu {
+                    id: exportMenu
+                    MenuItem { text: qsTr("As Markdown…"); onTriggered: root.exportRequested("markdown") }
+                    MenuItem { text: qsTr("As JSON…"); onTriggered: root.exportRequested("json") }
+                }
             }
         }
         ToolButton {

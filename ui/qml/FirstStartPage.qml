@@ -1,5 +1,6 @@
 // What a new user sees while no model is installed: what a model is, how to
-// get the default one, and where models live. The model library plugs in here.
+// get the default one (the model library), how to open a .gguf already on
+// this computer (typed path or file dialog), and where models live.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -9,9 +10,13 @@ Page {
     id: root
 
     required property var modelList
+    // libraryActions (LibraryActions): checks and registers a chosen file; null hides the chooser.
+    property var actions: null
 
     // "Open the model library": the window shows LibraryPage.
     signal libraryRequested()
+    // A .gguf was chosen and registered: the window loads it.
+    signal modelChosen(string path)
 
     // The models folder: the model list's own when it says, else the XDG cache default.
     readonly property string modelsDir: modelList && modelList.cacheDir !== undefined && String(modelList.cacheDir).length > 0
@@ -61,29 +66,35 @@ Page {
                 highlighted: true
                 onClicked: root.libraryRequested()
             }
-            Label {
-                Layout.fillWidth: true
-                wrapMode: Text.Wrap
-                text: qsTr("Or, from the Engram Desktop source folder, run this command:")
-            }
-            CopyableLine { Layout.fillWidth: true; text: "scripts/fetch-model.sh" }
 
             Label { text: qsTr("Or use a model you already have"); font.bold: true; font.pointSize: fm.font.pointSize * 1.2 }
             Label {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
-                text: qsTr("Drop a .gguf file of the Llama (SmolLM2) or Qwen 2/3 families on this window, import it "
-                           + "in the model library, or copy it into the models folder:")
+                text: qsTr("Choose a .gguf file on this computer (it is used where it is; nothing is copied), "
+                           + "or copy one into the models folder below. Models of Ollama, LM Studio, GPT4All, Jan "
+                           + "and the Hugging Face cache are found by themselves.")
+            }
+            ModelFileChooser {
+                objectName: "firstStartChooser"
+                Layout.fillWidth: true
+                visible: root.actions !== null
+                actions: root.actions
+                copy: false
+                onChosen: path => root.modelChosen(path)
             }
             CopyableLine { objectName: "modelsDirLine"; Layout.fillWidth: true; text: root.modelsDir }
 
             RowLayout {
                 spacing: fm.height * 0.5
-                Button {
-                    text: qsTr("Open models folder")
-                    onClicked: Qt.openUrlExternally("file://" + root.modelsDir)
+                OpenFolderButton {
+                    Layout.alignment: Qt.AlignTop
+                    Layout.maximumWidth: Math.round(fm.averageCharacterWidth * 60)
+                    actions: root.actions
+                    folder: root.modelsDir
                 }
                 Button {
+                    Layout.alignment: Qt.AlignTop
                     text: qsTr("Check again")
                     highlighted: true
                     visible: typeof root.modelList.refresh === "function"

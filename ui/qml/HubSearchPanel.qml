@@ -47,11 +47,24 @@ ColumnLayout {
             selectByMouse: true
             onAccepted: root.search()
         }
-        Button {
-            objectName: "hubSearchButton"
-            text: qsTr("Search")
-            enabled: field.enabled && field.text.trim().length > 0 && !root.busy
-            onClicked: root.search()
+        // A disabled button gets no hover: the item around it listens, to say why.
+        Item {
+            implicitWidth: searchButton.implicitWidth
+            implicitHeight: searchButton.implicitHeight
+            HoverHandler { id: searchHover }
+            Button {
+                id: searchButton
+                objectName: "hubSearchButton"
+                anchors.fill: parent
+                text: qsTr("Search")
+                enabled: field.enabled && field.text.trim().length > 0 && !root.busy
+                onClicked: root.search()
+                ToolTip.visible: searchHover.hovered && !enabled
+                ToolTip.text: !root.available ? qsTr("Hugging Face search is not available in this build.")
+                              : !root.online ? qsTr("Offline: searching Hugging Face needs a connection.")
+                              : root.busy ? qsTr("A search is running.")
+                              : qsTr("Type what to search for first.")
+            }
         }
         BusyIndicator {
             visible: root.busy

@@ -44,48 +44,55 @@ ColumnLayout {
         text: qsTr("Unfinished downloads")
         font.bold: true
     }
-    Repeater {
-        model: root.unfinished
-        Frame {
-            id: dl
-            required property var modelData
-            objectName: "unfinished_" + modelData.file
-            Layout.fillWidth: true
-            RowLayout {
-                anchors.left: parent.left
-                anchors.right: parent.right
-                ColumnLayout {
-                    Layout.fillWidth: true
-                    spacing: 0
-                    Label {
+    // In a Column, not straight in the layout: the rows come and go with every
+    // progress report, and Qt 6.4's layouts could still hold a deleted one
+    // (a crash seen when the tab switched right after a download finished).
+    Column {
+        Layout.fillWidth: true
+        spacing: root.spacing
+        Repeater {
+            model: root.unfinished
+            Frame {
+                id: dl
+                required property var modelData
+                objectName: "unfinished_" + modelData.file
+                width: parent ? parent.width : 0
+                RowLayout {
+                    anchors.left: parent.left
+                    anchors.right: parent.right
+                    ColumnLayout {
                         Layout.fillWidth: true
-                        text: dl.modelData.file
-                        font.bold: true
-                        elide: Text.ElideMiddle
+                        spacing: 0
+                        Label {
+                            Layout.fillWidth: true
+                            text: dl.modelData.file
+                            font.bold: true
+                            elide: Text.ElideMiddle
+                        }
+                        Label {
+                            objectName: "unfinishedProgress"
+                            Layout.fillWidth: true
+                            elide: Text.ElideRight
+                            opacity: 0.7
+                            text: qsTr("%1 at %2 · %3").arg(dl.modelData.repo).arg(dl.modelData.st.revision || "main")
+                                                      .arg(dl.modelData.st.progressText || "")
+                        }
+                        ProgressBar {
+                            Layout.fillWidth: true
+                            value: dl.modelData.st.progress || 0
+                        }
                     }
-                    Label {
-                        objectName: "unfinishedProgress"
-                        Layout.fillWidth: true
-                        elide: Text.ElideRight
-                        opacity: 0.7
-                        text: qsTr("%1 at %2 · %3").arg(dl.modelData.repo).arg(dl.modelData.st.revision || "main")
-                                                  .arg(dl.modelData.st.progressText || "")
+                    Button {
+                        objectName: "unfinishedPauseButton"
+                        text: dl.modelData.st.paused ? qsTr("Resume") : qsTr("Pause")
+                        onClicked: dl.modelData.st.paused ? root.actions.resumeFile(dl.modelData.repo, dl.modelData.file)
+                                                          : root.actions.pauseFile(dl.modelData.repo, dl.modelData.file)
                     }
-                    ProgressBar {
-                        Layout.fillWidth: true
-                        value: dl.modelData.st.progress || 0
+                    Button {
+                        objectName: "unfinishedCancelButton"
+                        text: qsTr("Cancel")
+                        onClicked: root.actions.cancelFile(dl.modelData.repo, dl.modelData.file)
                     }
-                }
-                Button {
-                    objectName: "unfinishedPauseButton"
-                    text: dl.modelData.st.paused ? qsTr("Resume") : qsTr("Pause")
-                    onClicked: dl.modelData.st.paused ? root.actions.resumeFile(dl.modelData.repo, dl.modelData.file)
-                                                      : root.actions.pauseFile(dl.modelData.repo, dl.modelData.file)
-                }
-                Button {
-                    objectName: "unfinishedCancelButton"
-                    text: qsTr("Cancel")
-                    onClicked: root.actions.cancelFile(dl.modelData.repo, dl.modelData.file)
                 }
             }
         }
@@ -152,6 +159,8 @@ ColumnLayout {
             required property int index
             objectName: "installed_" + modelData.name
             width: ListView.view.width
+            // Open folder started no file manager: the folder's path shows, to copy.
+            property bool folderFailed: false
 
             ColumnLayout {
                 anchors.left: parent.left
@@ -164,23 +173,40 @@ ColumnLayout {
                         font.bold: true
                         elide: Text.ElideMiddle
                     }
+                    Label {
+                        objectName: "inUseBadge"
+                        // Empty rather than hidden (see the Loader below).
+                        text: row.modelData.inUse === true ? qsTr("In use") : ""
+                        color: "#2e9d5b"
+                        font.bold: true
+                    }
                     Label { text: row.modelData.sizeText; opacity: 0.7 }
                     ToolButton {
                         objectName: "openFolderButton"
                         text: qsTr("Open folder")
-                        onClicked: Qt.openUrlExternally(root.actions.folderUrlOf(row.modelData.path))
+                        onClicked: {
+                            const folder = row.modelData.path.substring(0, row.modelData.path.lastIndexOf("/"))
+                            row.folderFailed = !root.actions.openFolder(folder)
+                        }
                     }
                     Button {
                         objectName: "useButton"
-                        text: qsTr("Use")
-                        enabled: row.modelData.exists === true
+                        text: row.modelData.inUse === true ? qsTr("In use") : qsTr("Use")
+                        enabled: row.modelData.exists === true && row.modelData.inUse !== true
                         onClicked: root.useRequested(row.modelData.path)
+                        ToolTip.visible: hovered && !enabled
+                        ToolTip.text: row.modelData.inUse === true ? qsTr("The chat is using this model.")
+                                                                   : qsTr("The file is missing.")
                     }
                     Button {
                         objectName: "deleteButton"
+                        // A file opened by path is not in the library: nothing to forget.
+                        visible: row.modelData.opened !== true
                         // Another program's file is only ever forgotten.
                         text: row.modelData.otherApp === true ? qsTr("Forget") : qsTr("Delete")
-                        onClicked: confirm.ask(row.modelData)
+                        // The model in use is refused with a sentence, not a dialog.
+                        onClicked: row.modelData.inUse === true ? root.actions.removeModel(row.modelData.id, false)
+                                                                : confirm.ask(row.modelData)
                     }
                 }
                 Label {
@@ -190,6 +216,8 @@ ColumnLayout {
                     opacity: 0.7
                     text: {
                         const m = row.modelData
+                        if (m.opened === true)
+                            return qsTr("opened by path, not in the library · used where it is")
                         const source = m.otherApp === true ? qsTr("%1, used where it is").arg(m.sourceLabel)
                                 : m.source === "huggingface"
                                 ? qsTr("Hugging Face %1").arg(m.repo)
@@ -208,6 +236,27 @@ ColumnLayout {
                     text: row.modelData.path
                     elide: Text.ElideMiddle
                     opacity: 0.5
+                }
+                // Made only when Open folder opened nothing: no hidden items in the
+                // row's layout (Qt 6.4's layouts keep hidden items that a model reset deletes).
+                Loader {
+                    Layout.fillWidth: true
+                    active: row.folderFailed
+                    visible: active
+                    sourceComponent: ColumnLayout {
+                        Label {
+                            objectName: "openFolderFailed"
+                            Layout.fillWidth: true
+                            wrapMode: Text.Wrap
+                            opacity: 0.8
+                            text: qsTr("No file manager could be opened here. The file is:")
+                        }
+                        CopyableLine {
+                            objectName: "openFolderPath"
+                            Layout.fillWidth: true
+                            text: row.modelData.path
+                        }
+                    }
                 }
             }
         }

@@ -8,7 +8,6 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import QtQuick.Dialogs
 
 Page {
     id: root
@@ -24,6 +23,8 @@ Page {
     signal useRequested(string path)
     // Back to the chat.
     signal closeRequested()
+    // A .gguf was chosen (typed or browsed to) and registered: the Installed tab shows it.
+    function imported(path) { tabs.currentIndex = 2 }
 
     FontMetrics { id: fm }
 
@@ -50,14 +51,18 @@ Page {
                 text: root.catalog && root.catalog.freeRamText ? root.catalog.freeRamText : ""
                 opacity: 0.7
             }
+            // What an answer said (a probe at start, a download, a search), "checking" before one.
             Label {
                 objectName: "onlineLabel"
-                text: !root.catalog || root.catalog.online ? qsTr("● online") : qsTr("○ offline")
-                color: !root.catalog || root.catalog.online ? "#2e9d5b" : root.palette.mid
+                readonly property bool known: root.catalog !== null && root.catalog.onlineKnown === true
+                text: !known ? qsTr("◌ checking connection…")
+                             : root.catalog.online ? qsTr("● online") : qsTr("○ offline")
+                color: known && root.catalog.online ? "#2e9d5b" : root.palette.mid
                 ToolTip.visible: onlineArea.containsMouse
-                ToolTip.text: root.catalog && !root.catalog.online
+                ToolTip.text: !known ? qsTr("Not known yet whether Hugging Face answers.")
+                              : !root.catalog.online
                               ? qsTr("No connection: installed models and this catalog still work; downloads wait.")
-                              : qsTr("Downloads come from Hugging Face.")
+                              : qsTr("Hugging Face answered. Downloads come from there.")
                 MouseArea { id: onlineArea; anchors.fill: parent; hoverEnabled: true }
             }
             ToolButton {
@@ -81,29 +86,35 @@ Page {
             message: root.catalog ? root.catalog.error : qsTr("The model catalog is not available.")
         }
 
-        // A .gguf already on this computer: validated, then listed.
+        // A .gguf already on this computer: a path typed or browsed to, validated, then listed.
         RowLayout {
             Layout.fillWidth: true
             visible: root.actions !== null
             spacing: fm.height * 0.5
-            Button {
-                objectName: "importButton"
-                text: qsTr("Import a .gguf file…")
-                onClicked: importDialog.open()
+            ModelFileChooser {
+                id: chooser
+                objectName: "libraryFileChooser"
+                Layout.fillWidth: true
+                Layout.alignment: Qt.AlignTop
+                actions: root.actions
+                copy: copyBox.checked
+                onChosen: path => root.imported(path)
             }
             CheckBox {
                 id: copyBox
                 objectName: "importCopyBox"
+                Layout.alignment: Qt.AlignTop
                 checked: true
                 text: qsTr("Copy into the models folder")
                 ToolTip.visible: hovered
                 ToolTip.delay: 600
                 ToolTip.text: qsTr("Unchecked: the file is used where it is")
             }
-            Item { Layout.fillWidth: true }
-            Button {
-                text: qsTr("Open models folder")
-                onClicked: Qt.openUrlExternally("file://" + root.actions.modelsDir)
+            OpenFolderButton {
+                Layout.alignment: Qt.AlignTop
+                Layout.maximumWidth: Math.round(fm.averageCharacterWidth * 50)
+                actions: root.actions
+                folder: root.actions ? root.actions.modelsDir : ""
             }
         }
         ErrorBanner {
@@ -153,14 +164,6 @@ Page {
                 color: error.length > 0 ? "#c0392b" : palette.windowText
                 opacity: error.length > 0 ? 1 : 0.7
             }
-        }
-
-        FileDialog {
-            id: importDialog
-            title: qsTr("Import a GGUF model")
-            fileMode: FileDialog.OpenFile
-            nameFilters: [qsTr("GGUF models (*.gguf)"), qsTr("All files (*)")]
-            onAccepted: root.actions.importModel(String(selectedFile), copyBox.checked)
         }
 
         TabBar {

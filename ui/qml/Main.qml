@@ -166,6 +166,8 @@ ApplicationWindow {
     }
 
     function startNewChat() {
+        if (sidebar.newChatBlockedReason.length > 0)
+            return
         window.showLibrary = false
         chat.newConversation()
         chatView.focusComposer()
@@ -183,6 +185,8 @@ ApplicationWindow {
             conversationList: conversations
             currentConversationId: chat.currentConversationId
             replyingConversationId: chat.replyingConversationId
+            newChatBlockedReason: chat.modelLoaded || chat.loadingModel ? ""
+                                  : qsTr("No model is loaded: choose one in the model picker or under Models.")
             onNewChatRequested: window.startNewChat()
             onLibraryRequested: window.showLibrary = true
             onConversationSelected: id => {
@@ -210,7 +214,10 @@ ApplicationWindow {
 
             FirstStartPage {
                 modelList: models
+                actions: window.libraryTools
                 onLibraryRequested: window.showLibrary = true
+                // (Registering it may already have started loading it: the list's first model.)
+                onModelChosen: path => { if (!chat.loadingModel && chat.modelPath !== path) chat.loadModel(path) }
             }
 
             LibraryPage {
@@ -347,6 +354,15 @@ ApplicationWindow {
             if (models.count > 0 && !chat.modelLoaded && !chat.loadingModel && typeof models.pathAt === "function")
                 chat.loadModel(models.pathAt(0))
         }
+    }
+
+    // The library marks the chat's model "In use", lists it when it was opened
+    // by path (--model) and refuses to delete it.
+    Binding {
+        when: window.libraryTools !== null
+        target: window.libraryTools
+        property: "inUsePath"
+        value: chat.modelLoaded ? chat.modelPath : ""
     }
 
     Component.onCompleted: chatView.focusComposer()

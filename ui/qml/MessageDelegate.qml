@@ -16,6 +16,7 @@ Item {
     required property var messageId
     required property bool streaming
     required property string statsText
+    // The reply's segments (SegmentListModel: kind, text, lang), text and code blocks.
     required property var segments
     // Said above a reply: e.g. that the oldest turns no longer fit its context.
     required property string notice
@@ -32,8 +33,6 @@ Item {
 
     readonly property bool isUser: role === "user"
     readonly property bool isAssistant: role === "assistant"
-    readonly property var shownSegments: segments && segments.length > 0
-                                         ? segments : [{ kind: "text", text: content, lang: "" }]
 
     FontMetrics { id: fm }
     HoverHandler { id: hover }
@@ -115,16 +114,24 @@ Item {
                     font: fm.font
                 }
 
+                // One item per paragraph run or code block (SegmentListModel): while the
+                // reply streams only the last one changes; those above keep their layout.
                 Repeater {
-                    model: root.isAssistant ? root.shownSegments : []
+                    objectName: "segmentRepeater"
+                    model: root.isAssistant ? root.segments : null
                     delegate: Loader {
-                        required property var modelData
+                        id: seg
+                        objectName: "replySegment"
+                        required property string kind
+                        required property string text
+                        required property string lang
                         width: body.width
-                        sourceComponent: modelData.kind === "code" ? codeSegment : textSegment
+                        sourceComponent: kind === "code" ? codeSegment : textSegment
                         Component {
                             id: textSegment
                             TextEdit {
-                                text: modelData.text
+                                objectName: "textSegment"
+                                text: seg.text
                                 textFormat: TextEdit.MarkdownText
                                 wrapMode: TextEdit.Wrap
                                 readOnly: true
@@ -140,8 +147,8 @@ Item {
                         Component {
                             id: codeSegment
                             CodeBlock {
-                                code: modelData.text
-                                lang: modelData.lang || ""
+                                code: seg.text
+                                lang: seg.lang
                                 onCopyRequested: text => root.copyRequested(text)
                             }
                         }

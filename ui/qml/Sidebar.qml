@@ -13,6 +13,8 @@ Pane {
     required property var conversationList
     property var currentConversationId: -1
     property var replyingConversationId: 0
+    // Why New chat cannot be used now (no model loaded); empty: it can.
+    property string newChatBlockedReason: ""
     // What Esc should close before it stops a reply: a search being typed.
     readonly property bool escapeHasWork: searchField.activeFocus && searchField.text.length > 0
 
@@ -53,17 +55,25 @@ Pane {
         anchors.fill: parent
         spacing: Math.round(fm.height * 0.5)
 
-        Button {
-            objectName: "newChatButton"
+        // A disabled button gets no hover: the item around it listens, to say why.
+        Item {
             Layout.fillWidth: true
-            text: qsTr("New chat")
-            icon.source: Theme.icon("new-chat")
-            icon.color: enabled ? Theme.text : Theme.mutedText
-            highlighted: true
-            onClicked: root.newChatRequested()
-            ToolTip.visible: hovered
-            ToolTip.delay: 600
-            ToolTip.text: qsTr("Start a new conversation (Ctrl+N)")
+            implicitHeight: newChat.implicitHeight
+            HoverHandler { id: newChatHover }
+            Button {
+                id: newChat
+                objectName: "newChatButton"
+                anchors.fill: parent
+                text: qsTr("New chat")
+                icon.source: Theme.icon("new-chat")
+                icon.color: enabled ? Theme.text : Theme.mutedText
+                highlighted: enabled
+                enabled: root.newChatBlockedReason.length === 0
+                onClicked: root.newChatRequested()
+                ToolTip.visible: newChatHover.hovered
+                ToolTip.delay: enabled ? 600 : 0
+                ToolTip.text: enabled ? qsTr("Start a new conversation (Ctrl+N)") : root.newChatBlockedReason
+            }
         }
 
         Button {

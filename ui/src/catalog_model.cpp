@@ -318,6 +318,8 @@ QHash<int, QByteArray> CatalogModel::roleNames() const {
 
 bool CatalogModel::online() const { return downloads_.online(); }
 
+bool CatalogModel::onlineKnown() const { return downloads_.onlineKnown(); }
+
 void CatalogModel::setOnline(bool online) { downloads_.setOnline(online); }
 
 QString CatalogModel::freeRamText() const {

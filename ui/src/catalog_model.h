@@ -77,6 +77,8 @@ class CatalogModel : public QAbstractListModel {
     Q_PROPERTY(int count READ count NOTIFY countChanged)
     Q_PROPERTY(QString error READ error NOTIFY errorChanged)
     Q_PROPERTY(bool online READ online WRITE setOnline NOTIFY onlineChanged)
+    // Whether online is known (a probe or a request answered or failed), not yet a guess.
+    Q_PROPERTY(bool onlineKnown READ onlineKnown NOTIFY onlineChanged)
     Q_PROPERTY(qint64 freeRamBytes READ freeRamBytes NOTIFY freeRamChanged)
     Q_PROPERTY(QString freeRamText READ freeRamText NOTIFY freeRamChanged)
     Q_PROPERTY(int defaultRow READ defaultRow NOTIFY countChanged)
@@ -124,6 +126,7 @@ public:
     int count() const { return (int)rows_.size(); }
     QString error() const { return error_; }
     bool online() const;  // the DownloadCenter's offline mode
+    bool onlineKnown() const;
     void setOnline(bool online);
     qint64 freeRamBytes() const { return free_ram_bytes_; }
     QString freeRamText() const;

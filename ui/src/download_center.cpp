@@ -45,6 +45,7 @@ DownloadCenter::DownloadCenter(QObject* parent) : QObject(parent) {
     // While offline, a light probe notices when the endpoint answers again.
     probe_timer_.setInterval(15000);
     connect(&probe_timer_, &QTimer::timeout, this, [this] {
+        probed_since_offline_ = true;
         if (downloader_) downloader_->probe();
     });
 }
@@ -85,8 +86,18 @@ void DownloadCenter::attach(Downloader& downloader, const QString& dest_dir) {
         forget_id(id);
         if (!k.isEmpty()) onCancelled(k);
     });
-    connect(&downloader, &Downloader::reachable, this, [this] { setOnline(true); });
+    // The first probe's answer settles what was unknown; once offline, only a
+    // probe sent since then turns it back (an earlier answer is stale).
+    connect(&downloader, &Downloader::reachable, this, [this] {
+        if (!online_known_ || (!online_ && probed_since_offline_)) setOnline(true);
+    });
+    connect(&downloader, &Downloader::unreachable, this, [this](const QString& why) {
+        if (online_known_) return;
+        EG_LOG_INFO("library: the download endpoint does not answer: {}", why.toStdString());
+        setOnline(false);
+    });
     if (!online_) probe_timer_.start();
+    downloader.probe();  // "online" is what an answer says, not an assumption
 
     // What an earlier run left: paused, Resume continues it, Cancel deletes it.
     for (const eg::library::PartialDownload& p : downloader.partial_downloads(dest_dir)) {
@@ -127,8 +138,14 @@ QVariantMap DownloadCenter::downloads() const {
 }
 
 void DownloadCenter::setOnline(bool online) {
-    if (online == online_) return;
+    if (online == online_ && online_known_) return;
+    online_known_ = true;
+    if (online == online_) {
+        emit onlineChanged();  // (known now)
+        return;
+    }
     online_ = online;
+    probed_since_offline_ = false;
     if (downloader_) online ? probe_timer_.stop() : probe_timer_.start();
     EG_LOG_INFO("library: {}", online ? "online" : "offline");
     emit onlineChanged();

@@ -50,12 +50,16 @@ struct DownloadState {
 class DownloadCenter : public QObject {
     Q_OBJECT
     Q_PROPERTY(bool online READ online WRITE setOnline NOTIFY onlineChanged)
+    // False until something actually answered or failed to (the first probe
+    // at attach(), a download, a search): till then "online" is a guess.
+    Q_PROPERTY(bool onlineKnown READ onlineKnown NOTIFY onlineChanged)
     Q_PROPERTY(QVariantMap downloads READ downloads NOTIFY downloadsChanged)
 public:
     explicit DownloadCenter(QObject* parent = nullptr);
 
     // From now on requests go to `downloader` (which outlives this object);
-    // the partial downloads it finds in `dest_dir` show as paused.
+    // the partial downloads it finds in `dest_dir` show as paused. The
+    // endpoint is probed at once: onlineKnown() turns true with its answer.
     void attach(eg::library::Downloader& downloader, const QString& dest_dir);
 
     static QString key(const QString& repo, const QString& file) { return repo + QLatin1Char('/') + file; }
@@ -65,6 +69,7 @@ public:
     QVariantMap downloads() const;
 
     bool online() const { return online_; }
+    bool onlineKnown() const { return online_known_; }
     void setOnline(bool online);
     // How often a probe asks the endpoint whether it answers again while offline.
     void set_probe_interval_ms(int ms) { probe_timer_.setInterval(ms); }
@@ -116,6 +121,8 @@ private:
     mutable QVariantMap variant_map_;  // downloads(), rebuilt after a change
     mutable bool variant_map_stale_ = true;
     bool online_ = true;
+    bool online_known_ = false;
+    bool probed_since_offline_ = false;  // a probe went out after the last switch
     QTimer probe_timer_;
     eg::library::Downloader* downloader_ = nullptr;
     QString dest_dir_;

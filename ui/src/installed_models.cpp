@@ -99,14 +99,17 @@ QVariant InstalledModels::data(const QModelIndex& index, int role) const {
         case IdRole: return m.id;
         case SourceRole: return m.source;
         case RepoRole: return m.repo;
-        case SourceLabelRole: return eg::library::source_label(m.source);
+        case SourceLabelRole: return m.source == opened_source() ? QStringLiteral("Opened by path")
+                                                                 : eg::library::source_label(m.source);
+        case InUseRole: return !in_use_.isEmpty() && m.path == in_use_;
         default: return {};
     }
 }
 
 QHash<int, QByteArray> InstalledModels::roleNames() const {
     return {{NameRole, "name"}, {PathRole, "path"}, {SizeTextRole, "sizeText"},
-            {IdRole, "modelId"}, {SourceRole, "source"}, {RepoRole, "repo"}, {SourceLabelRole, "sourceLabel"}};
+            {IdRole, "modelId"}, {SourceRole, "source"}, {RepoRole, "repo"}, {SourceLabelRole, "sourceLabel"},
+            {InUseRole, "inUse"}};
 }
 
 void InstalledModels::refresh() {
@@ -114,6 +117,17 @@ void InstalledModels::refresh() {
     if (auto scanned = registry_.scan_folder(models_dir_); !scanned)
         EG_LOG_WARN("library: cannot list the models folder {}: {}", models_dir_.toStdString(), scanned.message());
     QList<InstalledModel> entries = registry_.list();
+    // A model opened by path from outside the library is still one the user has.
+    if (!in_use_.isEmpty() && QFileInfo(in_use_).isFile() &&
+        std::none_of(entries.cbegin(), entries.cend(), [&](const InstalledModel& m) { return m.path == in_use_; })) {
+        InstalledModel opened;
+        opened.id = -1;
+        opened.path = in_use_;
+        opened.file = QFileInfo(in_use_).fileName();
+        opened.source = opened_source();
+        opened.size_bytes = QFileInfo(in_use_).size();
+        entries.push_front(opened);
+    }
     QList<InstalledModel> rows;
     for (const InstalledModel& m : entries)
         if (QFileInfo(m.path).isFile()) rows.push_back(m);
@@ -154,7 +168,11 @@ QVariantList InstalledModels::to_variant_list() const {
                             {QStringLiteral("name"), eg::library::is_other_app_source(m.source) ? display_name(m)
                                                                                                 : fi.fileName()},
                             {QStringLiteral("source"), m.source},
-                            {QStringLiteral("sourceLabel"), eg::library::source_label(m.source)},
+                            {QStringLiteral("sourceLabel"), m.source == opened_source()
+                                                                ? QStringLiteral("Opened by path")
+                                                                : eg::library::source_label(m.source)},
+                            {QStringLiteral("opened"), m.source == opened_source()},
+                            {QStringLiteral("inUse"), !in_use_.isEmpty() && m.path == in_use_},
                             {QStringLiteral("otherApp"), eg::library::is_other_app_source(m.source)},
                             {QStringLiteral("repo"), m.repo},
                             {QStringLiteral("sizeBytes"), m.size_bytes},
@@ -184,6 +202,10 @@ eg::Result<qint64> InstalledModels::import_file(const QString& path, bool copy) 
 }
 
 eg::Status InstalledModels::remove(qint64 id, bool delete_file) {
+    for (const InstalledModel& m : std::as_const(entries_))
+        if (m.id == id && !in_use_.isEmpty() && m.path == in_use_)
+            return eg::to_error(QStringLiteral("it is the model the chat is using. Load another model first, then remove this one."));
+    if (id < 0) return eg::to_error(QStringLiteral("it was opened by path and is not in the library."));
     eg::Status removed = registry_.remove(id, delete_file);
     if (removed) refresh();
     return removed;
@@ -193,6 +215,15 @@ void InstalledModels::mark_used(const QString& path) {
     const auto m = registry_.find_by_path(local_path(path));
     if (!m || !registry_.touch_last_used(m->id)) return;
     refresh();
+}
+
+void InstalledModels::set_in_use(const QString& path) {
+    const QString abs = path.isEmpty() ? QString() : local_path(path);
+    if (abs == in_use_) return;
+    in_use_ = abs;
+    refresh();  // adds (or drops) the row of a model opened by path
+    if (!rows_.isEmpty()) emit dataChanged(index(0), index((int)rows_.size() - 1), {InUseRole});
+    emit changed();
 }
 
 void InstalledModels::add_download(const QString& repo, const QString& revision, const QString& file,

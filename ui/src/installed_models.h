@@ -4,7 +4,9 @@
 // library page's Installed tab (libraryActions.installed) and the catalog's
 // "installed" all read it. Its rows are the models whose file is there (the
 // ones that can be loaded); entries() also holds registered ones whose file
-// is missing, for the Installed tab to show and forget.
+// is missing, for the Installed tab to show and forget. The model in use
+// (set_in_use) is listed too when it was opened by path (--model) from
+// outside the library: source "opened", id -1, not registered.
 #pragma once
 
 #include <QAbstractListModel>
@@ -24,6 +26,7 @@ class InstalledModels : public QAbstractListModel {
     Q_OBJECT
     Q_PROPERTY(int count READ count NOTIFY countChanged)
     Q_PROPERTY(QString cacheDir READ cacheDir CONSTANT)
+    Q_PROPERTY(QString inUsePath READ in_use_path NOTIFY changed)
 public:
     enum Role {
         NameRole = Qt::UserRole + 1,  // the file name without .gguf
@@ -33,6 +36,7 @@ public:
         SourceRole,  // "huggingface", "imported", "folder", or another program's (library/other_apps.h)
         RepoRole,
         SourceLabelRole,  // "Downloaded", "Ollama", "Hugging Face cache", ...
+        InUseRole,        // the chat's model
     };
     Q_ENUM(Role)
 
@@ -77,6 +81,11 @@ public:
     eg::Status remove(qint64 id, bool delete_file);
     // Sets the last-used date of the model at `path` (a path or file:// URL), when registered.
     void mark_used(const QString& path);
+    // The model the chat has loaded (a path or file:// URL; empty: none). It
+    // is marked in use, listed even when not registered, and not removed.
+    void set_in_use(const QString& path);
+    QString in_use_path() const { return in_use_; }
+    static QString opened_source() { return QStringLiteral("opened"); }
 
 public slots:
     // A verified download of repo/file@revision at `path`: registered and listed.
@@ -95,6 +104,7 @@ private:
     QTimer rescan_;  // one refresh for a burst of folder changes
     QList<eg::library::InstalledModel> entries_;
     QList<eg::library::InstalledModel> rows_;  // the entries whose file exists
+    QString in_use_;  // absolute path of the chat's model, or empty
 };
 
 }  // namespace eg::ui

@@ -1,11 +1,14 @@
 #include "library_actions.h"
 
+#include <QDesktopServices>
+#include <QDir>
 #include <QFileInfo>
 
 #include "core/log.h"
 #include "download_center.h"
 #include "installed_models.h"
 #include "library/downloader.h"
+#include "library/gguf_check.h"
 #include "store/result_qt.h"
 
 namespace eg::ui {
@@ -36,9 +39,42 @@ bool LibraryActions::tokenSet() const { return !downloader_.token().isEmpty(); }
 
 bool LibraryActions::tokenFromEnvironment() const { return !qEnvironmentVariable("HF_TOKEN").trimmed().isEmpty(); }
 
+QString LibraryActions::expandPath(const QString& typed) const {
+    QString t = typed.trimmed();
+    if (t.startsWith(QStringLiteral("file:"))) t = QUrl(t).toLocalFile();
+    if (t == QStringLiteral("~")) t = QDir::homePath();
+    else if (t.startsWith(QStringLiteral("~/"))) t = QDir::homePath() + t.mid(1);
+    return t.isEmpty() ? QString() : QFileInfo(t).absoluteFilePath();
+}
+
+QString LibraryActions::checkModelFile(const QString& typed) const {
+    const QString path = expandPath(typed);
+    if (path.isEmpty()) return QStringLiteral("Type the path of a .gguf file, or choose one with Browse.");
+    const QFileInfo fi(path);
+    if (fi.isDir()) return QStringLiteral("%1 is a folder: choose a .gguf file in it.").arg(path);
+    if (!fi.exists()) return QStringLiteral("There is no file at %1.").arg(path);
+    if (!fi.isReadable()) return QStringLiteral("%1 cannot be read (permissions).").arg(path);
+    if (!path.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive))
+        return QStringLiteral("%1 is not a .gguf file.").arg(fi.fileName());
+    if (auto gguf = eg::library::check_gguf(path); !gguf)
+        return QStringLiteral("%1 is not a valid GGUF file: %2").arg(fi.fileName(), error_text(gguf));
+    if (auto runnable = eg::library::check_runnable_file(path); !runnable)
+        return QStringLiteral("%1: %2").arg(fi.fileName(), error_text(runnable));
+    return {};
+}
+
+bool LibraryActions::openFolder(const QString& folder) const {
+    const bool opened = QDesktopServices::openUrl(QUrl::fromLocalFile(expandPath(folder)));
+    if (!opened) EG_LOG_WARN("library: no file manager opened {}", folder.toStdString());
+    return opened;
+}
+
+QString LibraryActions::inUsePath() const { return installed_models_.in_use_path(); }
+
+void LibraryActions::setInUsePath(const QString& path) { installed_models_.set_in_use(path); }
+
 bool LibraryActions::importModel(const QString& file, bool copy) {
-    const QUrl url(file);
-    const QString path = url.isLocalFile() ? url.toLocalFile() : file;
+    const QString path = expandPath(file);
     if (!path.endsWith(QStringLiteral(".gguf"), Qt::CaseInsensitive)) {
         set_import_error(QStringLiteral("%1 is not a .gguf file").arg(QFileInfo(path).fileName()));
         return false;
@@ -53,6 +89,7 @@ bool LibraryActions::importModel(const QString& file, bool copy) {
     QString imported = path;
     for (const auto& m : installed_models_.entries())
         if (m.id == id.value()) imported = m.path;
+    last_imported_ = imported;
     EG_LOG_INFO("library: imported {}", imported.toStdString());
     emit modelImported(imported);
     return true;

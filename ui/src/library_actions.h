@@ -43,6 +43,10 @@ class LibraryActions : public QObject {
     // the other programs' own places), and the last error adding one.
     Q_PROPERTY(QStringList userFolders READ userFolders NOTIFY userFoldersChanged)
     Q_PROPERTY(QString folderError READ folderError NOTIFY userFoldersChanged)
+    // The chat's model (Main.qml binds it to chat.modelPath while one is
+    // loaded): its row says "In use", it is listed even when opened by path,
+    // and removing it is refused with a sentence.
+    Q_PROPERTY(QString inUsePath READ inUsePath WRITE setInUsePath NOTIFY installedChanged)
 public:
     // All parts outlive this object; `downloader` keeps the token.
     LibraryActions(InstalledModels& installed, DownloadCenter& downloads, eg::library::Downloader& downloader,
@@ -61,6 +65,17 @@ public:
     // copied into the models folder, or used where it is. `file` is a path or
     // a file:// URL. False with importError set.
     Q_INVOKABLE bool importModel(const QString& file, bool copy);
+    // A typed path as a local path: a file:// URL, "~" and "~/…" expanded, made absolute.
+    // Where the last importModel put its model (the copy when copied).
+    Q_INVOKABLE QString lastImported() const { return last_imported_; }
+    Q_INVOKABLE QString expandPath(const QString& typed) const;
+    // Why the file at `typed` (expandPath) cannot be opened as a model: no
+    // such file, a folder, not .gguf, the GGUF reader's or the engine's
+    // refusal. Empty when it can.
+    Q_INVOKABLE QString checkModelFile(const QString& typed) const;
+    // Shows `folder` in the file manager; false when none could be started
+    // (the page then shows the path to copy).
+    Q_INVOKABLE bool openFolder(const QString& folder) const;
     // file:// URL of the folder holding `path` (for Qt.openUrlExternally).
     Q_INVOKABLE QUrl folderUrlOf(const QString& path) const;
     // Registers new files of the models folder and reads the registry again.
@@ -87,6 +102,8 @@ public:
     Q_INVOKABLE bool setToken(const QString& token);
     QStringList userFolders() const;
     QString folderError() const { return folder_error_; }
+    QString inUsePath() const;
+    void setInUsePath(const QString& path);
     // Adds a folder (a path or file:// URL) whose .gguf files are listed where
     // they are; false with folderError set.
     Q_INVOKABLE bool addFolder(const QString& folder);
@@ -110,6 +127,7 @@ private:
     eg::library::Downloader& downloader_;
     QVariantList installed_;  // installed_models_.to_variant_list(), rebuilt when it changes
     QString import_error_;
+    QString last_imported_;
     QString remove_error_;
     QString token_error_;
     QString folder_error_;

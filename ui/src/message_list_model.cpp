@@ -1,10 +1,33 @@
 #include "message_list_model.h"
 
+#include <utility>
+
 #include "markdown_segments.h"
 
 namespace eg::ui {
 
-MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
+MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {
+    flush_timer_.setSingleShot(true);
+    connect(&flush_timer_, &QTimer::timeout, this, &MessageListModel::flush);
+}
+
+void MessageListModel::flush() {
+    flush_timer_.stop();
+    const int row = std::exchange(pending_row_, -1);
+    if (row < 0 || row >= items_.size()) return;
+    since_flush_.start();
+    MessageItem& m = items_[row];
+    m.segments->extend(m.content);  // split again from the last closed fence or paragraph only
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {ContentRole});
+}
+
+MessageListModel::~MessageListModel() = default;  // the segment models are children
+
+void MessageListModel::own_segments(MessageItem& m) {
+    m.segments = new SegmentListModel(this);
+    m.segments->set_text(m.content);
+}
 
 int MessageListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : (int)items_.size(); }
 
@@ -17,7 +40,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case MessageIdRole: return m.message_id;
         case StreamingRole: return m.streaming;
         case StatsTextRole: return m.stats_text;
-        case SegmentsRole: return m.segments;
+        case SegmentsRole: return QVariant::fromValue<QObject*>(m.segments);
         case NoticeRole: return m.notice;
         case VersionRole: return m.version;
         case VersionsRole: return m.versions;
@@ -45,16 +68,23 @@ QVariantMap MessageListModel::get(int row) const {
 }
 
 void MessageListModel::set_items(QList<MessageItem> items) {
+    flush();
+    QList<SegmentListModel*> old;
+    for (const MessageItem& m : std::as_const(items_)) old << m.segments;
     beginResetModel();
     items_ = std::move(items);
-    for (MessageItem& m : items_) m.segments = split_markdown_segments(m.content);
+    for (MessageItem& m : items_) own_segments(m);
     endResetModel();
+    // Deleted later: the delegates of the old rows may still hold them this turn.
+    for (SegmentListModel* s : old)
+        if (s) s->deleteLater();
     emit countChanged();
 }
 
 int MessageListModel::append(MessageItem item) {
+    flush();
     const int row = (int)items_.size();
-    item.segments = split_markdown_segments(item.content);
+    own_segments(item);
     beginInsertRows({}, row, row);
     items_.push_back(std::move(item));
     endInsertRows();
@@ -64,19 +94,27 @@ int MessageListModel::append(MessageItem item) {
 
 void MessageListModel::append_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size() || text.isEmpty()) return;
-    set_content(row, items_[row].content + text);
+    if (pending_row_ >= 0 && pending_row_ != row) flush();
+    items_[row].content += text;
+    pending_row_ = row;
+    // The first piece after a pause shows at once; later ones at most every kShowIntervalMs.
+    const qint64 since = since_flush_.isValid() ? since_flush_.elapsed() : kShowIntervalMs;
+    if (since >= kShowIntervalMs) flush();
+    else if (!flush_timer_.isActive()) flush_timer_.start(int(kShowIntervalMs - since));
 }
 
 void MessageListModel::set_content(int row, const QString& text) {
     if (row < 0 || row >= items_.size()) return;
+    flush();
     items_[row].content = text;
-    items_[row].segments = split_markdown_segments(text);
+    items_[row].segments->set_text(text);  // (same model: the delegate keeps its rows that did not change)
     const QModelIndex i = index(row);
-    emit dataChanged(i, i, {ContentRole, SegmentsRole});
+    emit dataChanged(i, i, {ContentRole});
 }
 
 void MessageListModel::finish(int row, const QString& stats) {
     if (row < 0 || row >= items_.size()) return;
+    flush();  // the whole reply is on screen before its stats
     items_[row].streaming = false;
     items_[row].stats_text = stats;
     const QModelIndex i = index(row);
@@ -85,6 +123,7 @@ void MessageListModel::finish(int row, const QString& stats) {
 
 void MessageListModel::set_notice(int row, const QString& notice) {
     if (row < 0 || row >= items_.size() || items_[row].notice == notice) return;
+    flush();
     items_[row].notice = notice;
     const QModelIndex i = index(row);
     emit dataChanged(i, i, {NoticeRole});
@@ -92,9 +131,13 @@ void MessageListModel::set_notice(int row, const QString& notice) {
 
 void MessageListModel::remove_from(int row) {
     if (row < 0 || row >= items_.size()) return;
+    flush();
+    QList<SegmentListModel*> old;
+    for (int i = row; i < items_.size(); ++i) old << items_[i].segments;
     beginRemoveRows({}, row, (int)items_.size() - 1);
     items_.erase(items_.begin() + row, items_.end());
     endRemoveRows();
+    for (SegmentListModel* s : old) s->deleteLater();
     emit countChanged();
 }
 
