@@ -202,6 +202,11 @@ Pane {
                         text: root.panel.error
                     }
                     RowLayout {
+                        // Why Apply and Revert are disabled, on hover (a disabled
+                        // button gets none: the row listens).
+                        HoverHandler { id: applyHover }
+                        ToolTip.visible: applyHover.hovered && !root.panel.dirty && !root.panel.applying
+                        ToolTip.text: qsTr("Nothing to apply: move a budget or the context first.")
                         Button {
                             objectName: "applyButton"
                             text: root.panel.applying ? qsTr("Applying…") : qsTr("Apply")
