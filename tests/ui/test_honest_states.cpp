@@ -200,8 +200,15 @@ private slots:
         QQuickItem* problem = find_item(chooser, "modelPathProblem");
         QQuickItem* open = find_item(chooser, "openPathButton");
         QVERIFY(!open->isEnabled());  // nothing typed yet
+        // The row was hidden until now: click only once the layout has put
+        // the button beside the field (on a loaded machine that takes a frame).
+        auto laid_out = [&] {
+            return open->isEnabled() && open->width() > 0 &&
+                   open->mapToScene(QPointF(0, 0)).x() >= field->mapToScene(QPointF(field->width(), 0)).x();
+        };
 
         type_into(ui.window, field, "~/.models/gguf/nothing.gguf");
+        QTRY_VERIFY(laid_out());
         click(ui.window, open);
         QTRY_VERIFY(problem->isVisible());
         QCOMPARE(text_of(problem), QStringLiteral("There is no file at %1.").arg(home.filePath(".models/gguf/nothing.gguf")));
@@ -213,6 +220,7 @@ private slots:
 
         find_item(ui.page, "importCopyBox")->setProperty("checked", false);  // used where it is
         type_into(ui.window, field, "~/.models/gguf/tiny.gguf");
+        QTRY_VERIFY(laid_out());
         click(ui.window, open);
         QTRY_COMPARE(lib.registry->list().size(), 1);
         QCOMPARE(lib.registry->list()[0].path, good);
