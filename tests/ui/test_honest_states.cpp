@@ -200,17 +200,24 @@ private slots:
         QQuickItem* problem = find_item(chooser, "modelPathProblem");
         QQuickItem* open = find_item(chooser, "openPathButton");
         QVERIFY(!open->isEnabled());  // nothing typed yet
-        // The row was hidden until now: click only once the layout has put
-        // the button beside the field (on a loaded machine that takes a frame).
+        // The row was hidden until now: type into the field and click Open only
+        // once the layout has placed them (on a loaded machine that takes a
+        // frame; a click before it lands on whatever was there).
         auto laid_out = [&] {
-            return open->isEnabled() && open->width() > 0 &&
+            return field->width() > 0 && open->width() > 0 &&
                    open->mapToScene(QPointF(0, 0)).x() >= field->mapToScene(QPointF(field->width(), 0)).x();
         };
+        QTRY_VERIFY(laid_out());
 
         type_into(ui.window, field, "~/.models/gguf/nothing.gguf");
-        QTRY_VERIFY(laid_out());
+        QTRY_VERIFY(open->isEnabled() && laid_out());
         click(ui.window, open);
-        QTRY_VERIFY(problem->isVisible());
+        QTRY_VERIFY2(problem->isVisible(),
+                     qPrintable(QStringLiteral("field \"%1\", problem \"%2\", focus on %3, registered %4")
+                                    .arg(field->property("text").toString(), text_of(problem),
+                                         ui.window.activeFocusItem() ? ui.window.activeFocusItem()->objectName()
+                                                                      : QStringLiteral("nothing"))
+                                    .arg(lib.registry->list().size())));
         QCOMPARE(text_of(problem), QStringLiteral("There is no file at %1.").arg(home.filePath(".models/gguf/nothing.gguf")));
 
         type_into(ui.window, field, "~/.models/gguf/broken.gguf");
@@ -220,7 +227,7 @@ private slots:
 
         find_item(ui.page, "importCopyBox")->setProperty("checked", false);  // used where it is
         type_into(ui.window, field, "~/.models/gguf/tiny.gguf");
-        QTRY_VERIFY(laid_out());
+        QTRY_VERIFY(open->isEnabled() && laid_out());
         click(ui.window, open);
         QTRY_COMPARE(lib.registry->list().size(), 1);
         QCOMPARE(lib.registry->list()[0].path, good);
