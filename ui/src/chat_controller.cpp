@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "library/remote_engines.h"
 #include "settings_map.h"
+#include "typed_path.h"
 #include "store/chat_store.h"
 
 namespace eg::ui {
@@ -26,16 +27,6 @@ namespace {
 constexpr int kSaveIntervalMs = 1000;  // a crash loses at most this much of a streaming reply
 const QString kDefaultsGroup = QStringLiteral("defaults");
 const QString kSystemPromptKey = QStringLiteral("defaults/system_prompt");
-
-QString local_path_from(const QString& file_url) {
-    // A typed path: ~ is the home folder.
-    if (file_url == QLatin1String("~") || file_url.startsWith(QLatin1String("~/")))
-        return QDir::homePath() + file_url.mid(1);
-    const QUrl url(file_url);
-    if (url.isLocalFile()) return url.toLocalFile();
-    if (url.scheme().isEmpty()) return file_url;
-    return {};
-}
 
 eg::Status write_file(const QString& path, const QByteArray& data) {
     QSaveFile f(path);
@@ -445,7 +436,7 @@ void ChatController::onConversationRenamed(qint64 id, const QString& title) {
 
 void ChatController::loadModel(const QString& path) {
     // A remote engine's model (library/remote_engines.h) goes as it is.
-    const QString p = eg::library::is_remote_model_ref(path) ? path : local_path_from(path);
+    const QString p = eg::library::is_remote_model_ref(path) ? path : local_path_from_typed(path);
     if (p.isEmpty()) {
         set_error(tr("Not a local file: %1").arg(path));
         return;
@@ -541,7 +532,7 @@ QByteArray ChatController::conversation_json() const {
 }
 
 bool ChatController::exportMarkdown(const QString& file_url) {
-    const QString path = local_path_from(file_url);
+    const QString path = local_path_from_typed(file_url);
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_markdown().toUtf8());
     if (!w) set_error(eg::error_text(w));
@@ -550,7 +541,7 @@ bool ChatController::exportMarkdown(const QString& file_url) {
 }
 
 bool ChatController::exportJson(const QString& file_url) {
-    const QString path = local_path_from(file_url);
+    const QString path = local_path_from_typed(file_url);
     if (path.isEmpty()) return set_error(tr("Not a local file: %1").arg(file_url)), false;
     const eg::Status w = write_file(path, conversation_json());
     if (!w) set_error(eg::error_text(w));

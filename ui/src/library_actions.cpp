@@ -10,6 +10,7 @@
 #include "library/downloader.h"
 #include "library/gguf_check.h"
 #include "store/result_qt.h"
+#include "typed_path.h"
 
 namespace eg::ui {
 
@@ -39,13 +40,7 @@ bool LibraryActions::tokenSet() const { return !downloader_.token().isEmpty(); }
 
 bool LibraryActions::tokenFromEnvironment() const { return !qEnvironmentVariable("HF_TOKEN").trimmed().isEmpty(); }
 
-QString LibraryActions::expandPath(const QString& typed) const {
-    QString t = typed.trimmed();
-    if (t.startsWith(QStringLiteral("file:"))) t = QUrl(t).toLocalFile();
-    if (t == QStringLiteral("~")) t = QDir::homePath();
-    else if (t.startsWith(QStringLiteral("~/"))) t = QDir::homePath() + t.mid(1);
-    return t.isEmpty() ? QString() : QFileInfo(t).absoluteFilePath();
-}
+QString LibraryActions::expandPath(const QString& typed) const { return local_path_from_typed(typed); }
 
 QString LibraryActions::checkModelFile(const QString& typed) const {
     const QString path = expandPath(typed);
