@@ -22,6 +22,19 @@
 
 namespace eg_test {
 
+// log softmax of n logits, in float64.
+inline std::vector<double> log_softmax(const float* l, int64_t n) {
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (double)l[i]);
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += std::exp((double)l[i] - mx);
+    const double lse = mx + std::log(s);
+    std::vector<double> out((size_t)n);
+    for (int64_t i = 0; i < n; ++i) out[(size_t)i] = (double)l[i] - lse;
+    return out;
+}
+
+
 struct ExactPrompt {
     std::string name;
     std::vector<int32_t> tokens;

@@ -48,17 +48,6 @@ constexpr double kPerplexityTol = 0.01;
 // (0.030), 35 times below the worst position of the RoPE-base bug.
 constexpr double kMaxPositionKl = 0.1;
 
-std::vector<double> log_softmax(const float* l, int64_t n) {
-    double mx = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (double)l[i]);
-    double s = 0;
-    for (int64_t i = 0; i < n; ++i) s += std::exp((double)l[i] - mx);
-    const double lse = mx + std::log(s);
-    std::vector<double> out((size_t)n);
-    for (int64_t i = 0; i < n; ++i) out[(size_t)i] = (double)l[i] - lse;
-    return out;
-}
-
 int32_t argmax(const float* l, int64_t n) {
     return (int32_t)(std::max_element(l, l + n) - l);
 }
@@ -129,7 +118,7 @@ class TestAccuracy : public QObject {
         for (const auto& p : ref_.prompts) {
             const auto all = run(*model_, p.tokens, path);
             const float* last = all.data() + (p.tokens.size() - 1) * nv;
-            const auto q = log_softmax(last, nv);
+            const auto q = eg_test::log_softmax(last, nv);
             const double kl = kl_full(p.logprobs, q);
             // The same position through the text's K+1-bin estimate, to show what it misses.
             std::vector<int32_t> order(nv);
@@ -174,7 +163,7 @@ class TestAccuracy : public QObject {
         QString first_miss;
         for (int64_t t = 0; t < n; ++t) {
             const float* l = all.data() + t * nv;
-            const auto q = log_softmax(l, nv);
+            const auto q = eg_test::log_softmax(l, nv);
             nll -= q[x.tokens[t + 1]];
             const double kl = kl_topk(&x.topk_ids[t * k], &x.topk_logprobs[t * k], x.tail[t], k, q);
             kls.push_back(kl);

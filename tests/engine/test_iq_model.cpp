@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/session.h"
+#include "exact_reference.h"
 #include "test_env.h"
 
 using namespace eg;
@@ -40,17 +41,6 @@ namespace {
 
 constexpr double kMaxPromptKl = 0.03;
 constexpr double kTop1Gap = 0.5;
-
-std::vector<double> log_softmax(const float* l, int64_t n) {
-    double mx = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, (double)l[i]);
-    double s = 0;
-    for (int64_t i = 0; i < n; ++i) s += std::exp((double)l[i] - mx);
-    const double lse = mx + std::log(s);
-    std::vector<double> out((size_t)n);
-    for (int64_t i = 0; i < n; ++i) out[(size_t)i] = (double)l[i] - lse;
-    return out;
-}
 
 // KL over the reference's top K tokens and one bin for everything else.
 double kl_topk(const nlohmann::json& p, const std::vector<double>& q) {
@@ -129,7 +119,7 @@ private slots:
                 for (size_t i = 0; i < toks.size(); ++i) EG_VERIFY_OK(s.value()->eval(&toks[i], 1, all.data() + i * nv));
             }
             const float* last = all.data() + (toks.size() - 1) * nv;
-            const double kl = kl_topk(p, log_softmax(last, nv));
+            const double kl = kl_topk(p, eg_test::log_softmax(last, nv));
             const int32_t top = (int32_t)(std::max_element(last, last + nv) - last);
             const int32_t ref_top = p["top1"].get<int32_t>();
             const double gap = p["top2_gap"].get<double>();
