@@ -328,7 +328,13 @@ ModelPickerList::ModelPickerList(QAbstractItemModel& installed, RemoteModels& re
     connect(&installed_, &QAbstractItemModel::layoutChanged, this, &ModelPickerList::rebuild);
     connect(&installed_, &QAbstractItemModel::rowsInserted, this, &ModelPickerList::rebuild);
     connect(&installed_, &QAbstractItemModel::rowsRemoved, this, &ModelPickerList::rebuild);
-    connect(&installed_, &QAbstractItemModel::dataChanged, this, &ModelPickerList::rebuild);
+    // Only what the picker shows (not, say, which model is in use).
+    connect(&installed_, &QAbstractItemModel::dataChanged, this,
+            [this](const QModelIndex&, const QModelIndex&, const QList<int>& roles) {
+                const QHash<int, QByteArray> names = installed_.roleNames();
+                for (const char* shown : {"name", "path", "sizeText"})
+                    if (roles.isEmpty() || roles.contains(names.key(shown, -1))) return rebuild();
+            });
     connect(&remote_, &RemoteModels::modelsChanged, this, &ModelPickerList::rebuild);
     rebuild();
 }
