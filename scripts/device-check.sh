@@ -7,9 +7,10 @@
 #   2. engram-cli gpus (the plugin loads, the GPU is listed), then the GPU
 #      tests: test_backend_ops, test_cuda_model, test_engram_cuda, the
 #      plugin's own test_gpu_plugin (all through the plugin)
-#   3. synthetic 1B- and 8B-shaped Q4_K llama models (engram-cli forge --synthetic)
+#   3. synthetic 1B- and 8B-shaped Q4_K llama models (engram-cli forge --synthetic),
+#      and the 1B shape in IQ4_XS
 #   4. engram-bench on each (prefill 512, decode 128): all blocks on the GPU,
-#      then about half of them on the CPU (--vram-budget in bytes)
+#      then (Q4_K) about half of them on the CPU (--vram-budget in bytes)
 #   5. an Engram model (1 GiB of tables forged onto the 1B shape): all
 #      blocks on the GPU with the tables' hot rows in VRAM, then with them
 #      in DRAM (--engram-vram-budget 0: VRAM holds one batch's rows only)
@@ -122,6 +123,10 @@ if [[ -n "$CLI" ]]; then
             --n-layer "$nl" --n-embd "$ne" --n-ff "$nf" --n-head "$nh" --n-head-kv "$nkv" --vocab "$nv" \
             --ctx 2048 --type q4_k --seed 1
     done
+    read -r _ nl ne nf nh nkv nv <<<"${SHAPES[0]}"
+    step forge_1b_iq4_xs 150 "$CLI" forge --synthetic llama --out "$MODELS/synthetic-1b-iq4_xs.gguf" \
+        --n-layer "$nl" --n-embd "$ne" --n-ff "$nf" --n-head "$nh" --n-head-kv "$nkv" --vocab "$nv" \
+        --ctx 2048 --type iq4_xs --seed 1
 fi
 
 # --- 4. bench -----------------------------------------------------------------
@@ -136,6 +141,9 @@ if [[ -n "$BENCH" ]]; then
         # Half the weights' bytes: the planner keeps about half the blocks on the GPU.
         step "bench_${name}_half" 200 "$BENCH" -m "$f" -p 512 -n 128 -r 1 --vram-budget $((bytes / 2))
     done
+    if [[ -f "$MODELS/synthetic-1b-iq4_xs.gguf" ]]; then
+        step bench_1b-iq4_xs_gpu 150 "$BENCH" -m "$MODELS/synthetic-1b-iq4_xs.gguf" -p 512 -n 128 -r 1 --vram-budget 90%
+    fi
 fi
 
 # --- 5. Engram: hot rows in VRAM vs in DRAM ----------------------------------
@@ -184,8 +192,8 @@ def blocks(j):
     return " ".join(f"{p.get('device')}:{p.get('first')}-{p.get('last')}" for p in j.get("placement", [])) or "?"
 
 rows = []
-for name in ("1b", "8b"):
-    f = os.path.join(models, f"synthetic-{name}-q4_k.gguf")
+for name in ("1b", "8b", "1b-iq4_xs"):
+    f = os.path.join(models, f"synthetic-{name}{'' if '-' in name else '-q4_k'}.gguf")
     size = os.path.getsize(f) if os.path.exists(f) else 0
     for place in ("gpu", "half"):
         log = os.path.join(out, f"bench_{name}_{place}.log")
@@ -212,11 +220,11 @@ for place in ("vram", "dram"):
                  0, None, where))
 
 print(f"\ndevice copy bandwidth: {copy:.0f} GB/s (read + write)" if copy else "\ndevice copy bandwidth: not measured")
-print(f"{'model':6} {'run':9} {'prefill t/s':>12} {'decode t/s':>11} {'GB/token':>9} {'HBM frac':>9}  blocks")
+print(f"{'model':9} {'run':9} {'prefill t/s':>12} {'decode t/s':>11} {'GB/token':>9} {'HBM frac':>9}  blocks")
 for name, place, pp, tg, size, frac, where in rows:
     f = lambda v, spec: format(v, spec) if v is not None else "-".rjust(int(spec.split(".")[0]))
     label = {"gpu": "all GPU", "half": "half CPU"}.get(place, place)
-    print(f"{name:6} {label:9} {f(pp, '12.1f')} {f(tg, '11.1f')} "
+    print(f"{name:9} {label:9} {f(pp, '12.1f')} {f(tg, '11.1f')} "
           f"{size / 1e9:9.2f} {f(frac, '9.2f')}  {where}")
 eng = {p: tg for name, p, _, tg, *_ in rows if name == "1b+eng"}
 if eng.get("eng vram") and eng.get("eng dram"):

@@ -2,8 +2,9 @@
 // CUDA kernels when cuda_probe() finds a GPU, else those rows are skipped
 // with the reason), against a reference computed here in double precision on
 // fresh seeded random data (never zeros). Weights are random floats
-// quantized with the engine's own quantizers; the reference multiplies the
-// dequantized weights, so the bounds only cover each backend's arithmetic.
+// quantized with the engine's own quantizers (random blocks for the types
+// without one); the reference multiplies the dequantized weights, so the
+// bounds only cover each backend's arithmetic.
 #include <QtTest>
 
 #include <algorithm>
@@ -48,20 +49,50 @@ struct QWeight {
     WeightView view;
 };
 
+// Random blocks of a type without a quantizer here (the grid i-quants and
+// the ternary types): every byte random, which is a valid block (each index
+// names a grid entry), except the f16 scale, set to a random finite value
+// in [2^-7, 2^-4) so no value is NaN or infinite.
+void random_blocks(GgmlType t, uint8_t* row, int64_t k, std::mt19937& rng) {
+    const int64_t bb = type_traits(t)->block_bytes, nb = k / type_traits(t)->block_size;
+    for (int64_t i = 0; i < nb * bb; ++i) row[i] = (uint8_t)rng();
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* blk = row + b * bb;
+        const uint16_t d = (uint16_t)(0x2000 | (rng() & 0x0fff));  // exponent 8..11: 2^-7 .. 2^-4
+        if (t == GgmlType::IQ1_M) {  // d is the top nibbles of the four scale words at byte 48
+            for (int i = 0; i < 4; ++i) {
+                uint8_t& hi = blk[48 + 2 * i + 1];
+                hi = (uint8_t)((hi & 0x0f) | (((d >> (4 * i)) & 0x0f) << 4));
+            }
+        } else {
+            const int64_t at = t == GgmlType::TQ1_0 ? 52 : t == GgmlType::TQ2_0 ? 64 : 0;
+            blk[at] = (uint8_t)d, blk[at + 1] = (uint8_t)(d >> 8);
+        }
+    }
+}
+
 QWeight make_weight(GgmlType t, int64_t n, int64_t k, uint32_t seed) {
     QWeight w;
     const TypeKernels* kk = kernels_for(t);
     const int64_t rb = row_bytes(t, k);
     const std::vector<float> src = randn((size_t)(n * k), seed, 0.5f);
+    std::mt19937 rng(seed);
     w.bytes.assign((size_t)(n * rb), 0);
     w.deq.assign((size_t)(n * k), 0);
     for (int64_t r = 0; r < n; ++r) {
-        kk->quantize(src.data() + r * k, w.bytes.data() + r * rb, k);
+        if (kk->quantize) kk->quantize(src.data() + r * k, w.bytes.data() + r * rb, k);
+        else random_blocks(t, w.bytes.data() + r * rb, k, rng);
         kk->dequantize(w.bytes.data() + r * rb, w.deq.data() + r * k, k);
     }
     w.view = WeightView{t, k, n, w.bytes.data(), rb};
     return w;
 }
+
+// Every type the CUDA kernels read (cuda/quant_blocks.h's chunk32).
+const GgmlType kGpuTypes[] = {GgmlType::F32,     GgmlType::F16,    GgmlType::Q4_0,   GgmlType::Q4_1,   GgmlType::Q8_0,
+                              GgmlType::Q4_K,    GgmlType::Q5_K,   GgmlType::Q6_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                              GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,  GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+                              GgmlType::IQ1_S,   GgmlType::IQ1_M,  GgmlType::TQ1_0,  GgmlType::TQ2_0};
 
 bool is_cuda(const QString& backend) { return backend.startsWith("cuda"); }
 
@@ -125,9 +156,7 @@ private slots:
     // wrong offset in a Q4_K/Q5_K/Q6_K layout fails CI.
     void device_block_decoding_is_exact_data() {
         QTest::addColumn<GgmlType>("type");
-        for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
-            QTest::newRow(std::string(type_name((uint32_t)t)).c_str()) << t;
+        for (GgmlType t : kGpuTypes) QTest::newRow(std::string(type_name((uint32_t)t)).c_str()) << t;
     }
     void device_block_decoding_is_exact() {
         QFETCH(GgmlType, type);
@@ -405,8 +434,7 @@ private slots:
         QTest::addColumn<QString>("backend");
         QTest::addColumn<GgmlType>("type");
         for (const char* b : {"cpu", "cuda:0"})
-            for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0,
-                               GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+            for (GgmlType t : kGpuTypes)
                 QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
                                                                                       (int)type_name((uint32_t)t).size()))))
                     << QString(b) << t;
@@ -448,7 +476,8 @@ private slots:
         QTest::addColumn<QString>("backend");
         QTest::addColumn<GgmlType>("type");
         for (const char* b : {"cpu", "cuda:0"})
-            for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16})
+            for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::IQ4_XS,
+                               GgmlType::IQ2_XXS})
                 QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
                                                                                       (int)type_name((uint32_t)t).size()))))
                     << QString(b) << t;
@@ -593,7 +622,8 @@ private slots:
         QTest::addColumn<QString>("backend");
         QTest::addColumn<GgmlType>("type");
         for (const char* b : {"cpu", "cuda:0"})
-            for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::Q6_K})
+            for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS,
+                               GgmlType::IQ3_S})
                 QTest::newRow(qPrintable(QString("%1 %2").arg(b).arg(QString::fromUtf8(type_name((uint32_t)t).data(),
                                                                                       (int)type_name((uint32_t)t).size()))))
                     << QString(b) << t;

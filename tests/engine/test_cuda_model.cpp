@@ -162,6 +162,7 @@ private slots:
         add_synthetic("llama", GgmlType::Q4_K, "synthetic-llama-q4_k");
         add_synthetic("qwen2", GgmlType::Q6_K, "synthetic-qwen2-q6_k");
         add_synthetic("qwen3", GgmlType::Q5_K, "synthetic-qwen3-q5_k");
+        add_synthetic("llama", GgmlType::IQ4_XS, "synthetic-llama-iq4_xs");
     }
 
     void bad_device_is_a_sentence_data() { add_rows(); }

@@ -58,8 +58,7 @@ Status CudaBackend::upload_vec(const float* src, int64_t n, const std::string& n
 Status CudaBackend::upload_matrix(const WeightView& w, const std::string& name, DevMatrix* out) {
     if (!cuda::type_supported(w.type))
         return Error{device() + ": " + name + " has type " + std::string(type_name((uint32_t)w.type)) +
-                     ", which the CUDA backend does not compute (it reads F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, "
-                     "Q6_K)"};
+                     ", which the CUDA backend does not compute (it reads " + cuda::supported_type_names() + ")"};
     if (w.k % 32 != 0 || w.n <= 0 || !w.data)
         return Error{device() + ": " + name + " has " + std::to_string(w.k) +
                      " values per row, not a multiple of 32 the CUDA kernels need"};

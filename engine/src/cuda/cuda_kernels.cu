@@ -395,14 +395,10 @@ int grid_for(int64_t n, int threads) {
 template <template <GgmlType> class Op, class... A>
 cudaError_t dispatch(GgmlType t, A&&... args) {
     switch (t) {
-        case GgmlType::F32: return Op<GgmlType::F32>::run(args...);
-        case GgmlType::F16: return Op<GgmlType::F16>::run(args...);
-        case GgmlType::Q4_0: return Op<GgmlType::Q4_0>::run(args...);
-        case GgmlType::Q4_1: return Op<GgmlType::Q4_1>::run(args...);
-        case GgmlType::Q8_0: return Op<GgmlType::Q8_0>::run(args...);
-        case GgmlType::Q4_K: return Op<GgmlType::Q4_K>::run(args...);
-        case GgmlType::Q5_K: return Op<GgmlType::Q5_K>::run(args...);
-        case GgmlType::Q6_K: return Op<GgmlType::Q6_K>::run(args...);
+#define EG_CASE(name) \
+    case GgmlType::name: return Op<GgmlType::name>::run(args...);
+        EG_CHUNK32_TYPES(EG_CASE)
+#undef EG_CASE
         default: return cudaErrorInvalidValue;
     }
 }
@@ -441,6 +437,7 @@ struct GetRowsOp {
 }  // namespace
 
 bool type_supported(GgmlType t) { return chunk32_supported(t); }
+std::string supported_type_names() { return chunk32_type_names(); }
 
 cudaError_t matvec(const DevMatrix& W, const float* x, const float* bias, float* y, bool accumulate, cudaStream_t s) {
     if (W.n <= 0) return cudaSuccess;

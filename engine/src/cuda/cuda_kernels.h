@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <cuda_runtime_api.h>
 
@@ -21,6 +22,8 @@ struct DevMatrix {
 
 // Types the matrix kernels read directly (all have k % 32 == 0 rows).
 bool type_supported(GgmlType t);
+// Their names, "F32, F16, ..., TQ2_0", for refusals.
+std::string supported_type_names();
 
 // y[r] = dot(W row r, x) (+ bias[r]) (+ y[r] when accumulate), r in [0, W.n).
 // One warp per row; each lane dequantizes whole 32-value chunks to F32 and

@@ -26,7 +26,7 @@ std::string lookup_unsupported(const LookupModule& mod) {
     if (!cuda::type_supported(mod.row_type) || mod.row_values % 32 != 0)
         return std::string("its table has rows of ") + std::to_string(mod.row_values) + " values of type " +
                std::string(type_name((uint32_t)mod.row_type)) +
-               " (the gather reads F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K rows of a multiple of 32 values)";
+               " (the gather reads " + cuda::supported_type_names() + " rows of a multiple of 32 values)";
     if (mod.rows_per_token <= 0 || mod.n_rows == 0) return "its table is empty";
     if (mod.wkv ? bad_matrix(mod.wkv) : (bad_matrix(mod.key) || bad_matrix(mod.value)))
         return "its projections are of a type (or width) the matrix kernels do not read";

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "core/fp16.h"
+#include "quant/iq_tables.h"
 #include "quant/types.h"
 
 #ifdef __CUDACC__
@@ -197,13 +199,261 @@ EG_UNROLL
     }
 }
 
+// ---- The i-quants and ternary types. A 32-value chunk is one IQ4_NL block
+// or one 32-value group of a 256-value block; the element order, scales and
+// float expressions are dequant_iq.cpp's, so the host check is bit-exact.
+
+// The grids, sign patterns and IQ4 levels: the host tables of
+// quant/iq_tables.h, and device copies made from the same value lists
+// (global memory: warps index them at random, which constant memory would
+// serialize).
+#ifdef __CUDACC__
+static __device__ const uint64_t kDevIq2xxsGrid[256] = {EG_IQ2XXS_GRID_VALUES};
+static __device__ const uint64_t kDevIq2xsGrid[512] = {EG_IQ2XS_GRID_VALUES};
+static __device__ const uint64_t kDevIq2sGrid[1024] = {EG_IQ2S_GRID_VALUES};
+static __device__ const uint32_t kDevIq3xxsGrid[256] = {EG_IQ3XXS_GRID_VALUES};
+static __device__ const uint32_t kDevIq3sGrid[512] = {EG_IQ3S_GRID_VALUES};
+static __device__ const uint64_t kDevIq1sGrid[2048] = {EG_IQ1S_GRID_VALUES};
+static __device__ const uint8_t kDevIqSigns[128] = {EG_IQ_SIGNS_VALUES};
+static __device__ const int8_t kDevIq4nlValues[16] = {EG_IQ4NL_VALUES};
+#endif
+#ifdef __CUDA_ARCH__
+#define EG_IQ_TABLE(name) kDev##name
+#else
+#define EG_IQ_TABLE(name) ::eg::quant::k##name
+#endif
+
+// fp16 bits to float (IQ1_M assembles its d from four scale words).
+EG_HD float half_bits(uint16_t h) {
+#ifdef __CUDA_ARCH__
+    return __half2float(__ushort_as_half(h));
+#else
+    return fp16_to_fp32(h);
+#endif
+}
+
+// Little-endian words at any byte address (blocks of 50, 54, 98 or 110 bytes
+// keep nothing aligned beyond 2 bytes).
+EG_HD uint32_t u16_at(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+EG_HD uint32_t u32_at(const uint8_t* p) { return u16_at(p) | (u16_at(p + 2) << 16); }
+
+EG_HD int8_t grid_byte(uint64_t entry, int j) { return (int8_t)(uint8_t)(entry >> (8 * j)); }
+
+// 8 values of a grid entry times db, negated where `signs` has a bit.
+EG_HD void grid8_signed(float* v, float db, uint64_t entry, uint32_t signs) {
+EG_UNROLL
+    for (int j = 0; j < 8; ++j) {
+        const float x = db * (float)grid_byte(entry, j);
+        v[j] = (signs >> j) & 1 ? -x : x;
+    }
+}
+
+// 16 bytes of 4-bit indices into IQ4_NL's levels, times dl: low nibbles are
+// values 0..15, high nibbles 16..31.
+EG_HD void iq4_levels(const uint8_t* q, float dl, float* v) {
+EG_UNROLL
+    for (int j = 0; j < 16; ++j) {
+        v[j] = dl * (float)EG_IQ_TABLE(Iq4nlValues)[q[j] & 0x0f];
+        v[j + 16] = dl * (float)EG_IQ_TABLE(Iq4nlValues)[q[j] >> 4];
+    }
+}
+
+template <>
+EG_HD void chunk32<GgmlType::IQ4_NL>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + c * 18;  // d, qs[16]
+    iq4_levels(b + 2, load_half(b), v);
+}
+
+// IQ4_XS block (136 bytes): d, scales_h (2 bits per group), scales_l[4]
+// (4 bits per group), qs[128]; group scale (lo | hi << 4) - 32.
+template <>
+EG_HD void chunk32<GgmlType::IQ4_XS>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 136;
+    const int ib = (int)(c & 7);
+    const int lo = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    const int hi = (int)(u16_at(b + 2) >> (2 * ib)) & 3;
+    const float dl = load_half(b) * (float)((lo | (hi << 4)) - 32);
+    iq4_levels(b + 8 + 16 * ib, dl, v);
+}
+
+// IQ2_XXS block (66 bytes): d, then per group 4 grid indices (one u32) and
+// a u32 of 4 x 7 sign bits plus a 4-bit scale on top.
+template <>
+EG_HD void chunk32<GgmlType::IQ2_XXS>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 66;
+    const uint8_t* q = b + 2 + 8 * (c & 7);
+    const uint32_t idx = u32_at(q), sg = u32_at(q + 4);
+    const float db = load_half(b) * (0.5f + (float)(sg >> 28)) * 0.25f;
+EG_UNROLL
+    for (int l = 0; l < 4; ++l)
+        grid8_signed(v + 8 * l, db, EG_IQ_TABLE(Iq2xxsGrid)[(idx >> (8 * l)) & 0xff],
+                     EG_IQ_TABLE(IqSigns)[(sg >> (7 * l)) & 127]);
+}
+
+// IQ2_XS block (74 bytes): d, qs[32] (u16: 9-bit grid index, 7 sign bits),
+// scales[8] (a 4-bit scale per 16 values).
+template <>
+EG_HD void chunk32<GgmlType::IQ2_XS>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 74;
+    const int ib = (int)(c & 7);
+    const float d = load_half(b);
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const int g = 4 * ib + l;
+        const int ls = (b[66 + g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+        const float db = d * (0.5f + (float)ls) * 0.25f;
+        const uint32_t q = u16_at(b + 2 + 2 * g);
+        grid8_signed(v + 8 * l, db, EG_IQ_TABLE(Iq2xsGrid)[q & 511], EG_IQ_TABLE(IqSigns)[q >> 9]);
+    }
+}
+
+// IQ2_S block (82 bytes): d, qs[32] grid indices, signs[32], qh[8] (2 high
+// index bits per group of 8), scales[8].
+template <>
+EG_HD void chunk32<GgmlType::IQ2_S>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 82;
+    const int ib = (int)(c & 7);
+    const float d = load_half(b);
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const int g = 4 * ib + l;
+        const int ls = (b[74 + g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+        const float db = d * (0.5f + (float)ls) * 0.25f;
+        const int idx = b[2 + g] | (((b[66 + g / 4] >> (2 * (g % 4))) & 3) << 8);
+        grid8_signed(v + 8 * l, db, EG_IQ_TABLE(Iq2sGrid)[idx], b[34 + g]);
+    }
+}
+
+// IQ3_XXS block (98 bytes): d, qs[64] grid indices (4 values each), then per
+// group a u32 of 4 x 7 sign bits and a 4-bit scale.
+template <>
+EG_HD void chunk32<GgmlType::IQ3_XXS>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 98;
+    const int ib = (int)(c & 7);
+    const uint32_t sg = u32_at(b + 66 + 4 * ib);
+    const float db = load_half(b) * (0.5f + (float)(sg >> 28)) * 0.5f;
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const uint32_t s = EG_IQ_TABLE(IqSigns)[(sg >> (7 * l)) & 127];
+        const uint64_t e = EG_IQ_TABLE(Iq3xxsGrid)[b[2 + 8 * ib + 2 * l]] |
+                           ((uint64_t)EG_IQ_TABLE(Iq3xxsGrid)[b[2 + 8 * ib + 2 * l + 1]] << 32);
+        grid8_signed(v + 8 * l, db, e, s);
+    }
+}
+
+// IQ3_S block (110 bytes): d, qs[64] (low 8 index bits), qh[8] (9th bits),
+// signs[32] (one bit per value), scales[4] (a 4-bit odd scale per group).
+template <>
+EG_HD void chunk32<GgmlType::IQ3_S>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 110;
+    const int ib = (int)(c & 7);
+    const float db = load_half(b) * (float)(1 + 2 * ((b[106 + ib / 2] >> (4 * (ib % 2))) & 0x0f));
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const int g0 = 8 * ib + 2 * l;  // two 4-value grid entries make 8 values
+        const uint64_t e = EG_IQ_TABLE(Iq3sGrid)[b[2 + g0] | (((b[66 + ib] >> (2 * l)) & 1) << 8)] |
+                           ((uint64_t)EG_IQ_TABLE(Iq3sGrid)[b[3 + g0] | (((b[66 + ib] >> (2 * l + 1)) & 1) << 8)]
+                            << 32);
+        grid8_signed(v + 8 * l, db, e, b[74 + 4 * ib + l]);
+    }
+}
+
+// IQ1_S block (50 bytes): d, qs[32] (low 8 index bits), qh[8] (u16 per
+// group: 4 x 3 high index bits, a 3-bit scale, the delta's sign on top).
+// value = dl * (grid + delta), the delta added first as gguf-py does.
+template <>
+EG_HD void chunk32<GgmlType::IQ1_S>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 50;
+    const int ib = (int)(c & 7);
+    const uint32_t qh = u16_at(b + 34 + 2 * ib);
+    const float dl = load_half(b) * (float)(2 * ((qh >> 12) & 7) + 1);
+    const float delta = qh & 0x8000 ? -0.125f : 0.125f;
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const uint64_t e = EG_IQ_TABLE(Iq1sGrid)[b[2 + 4 * ib + l] | (((qh >> (3 * l)) & 7) << 8)];
+EG_UNROLL
+        for (int j = 0; j < 8; ++j) v[8 * l + j] = dl * ((float)grid_byte(e, j) + delta);
+    }
+}
+
+// IQ1_M block (56 bytes): qs[32], qh[16] (a nibble per 8 values: 3 high index
+// bits and the delta's sign), scales[8] (four u16: 3-bit scales per 16
+// values, the f16 d in their top nibbles).
+template <>
+EG_HD void chunk32<GgmlType::IQ1_M>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 56;
+    const int ib = (int)(c & 7);
+    uint32_t sc[4];
+EG_UNROLL
+    for (int i = 0; i < 4; ++i) sc[i] = u16_at(b + 48 + 2 * i);
+    const float d = half_bits((uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+                                         (sc[3] & 0xf000)));
+    const uint32_t sc_ib = u16_at(b + 48 + 2 * (ib / 2));
+EG_UNROLL
+    for (int l = 0; l < 4; ++l) {
+        const int g = 4 * ib + l, s16 = g / 2;  // scale word s16 / 4 is ib / 2
+        const float dl = d * (float)(2 * ((sc_ib >> (3 * (s16 % 4))) & 7) + 1);
+        const int nib = (b[32 + g / 2] >> (4 * (g % 2))) & 0x0f;
+        const float delta = nib & 8 ? -0.125f : 0.125f;
+        const uint64_t e = EG_IQ_TABLE(Iq1sGrid)[b[g] | ((nib & 7) << 8)];
+EG_UNROLL
+        for (int j = 0; j < 8; ++j) v[8 * l + j] = dl * ((float)grid_byte(e, j) + delta);
+    }
+}
+
+// TQ1_0 block (54 bytes): qs[48], qh[4], d. Five ternary digits per byte:
+// values 0..159 are digit e/32 of qs[e%32], 160..239 digit (e-160)/16 of
+// qs[32 + e%16], 240..255 digit (e-240)/4 of qh[e%4]; digit k of q is
+// ((u8)(q * 3^k) * 3) >> 8, minus 1.
+template <>
+EG_HD void chunk32<GgmlType::TQ1_0>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 54;
+    const float d = load_half(b + 52);
+EG_UNROLL
+    for (int j = 0; j < 32; ++j) {
+        const int e = (int)(c & 7) * 32 + j;
+        const int k = e < 160 ? e / 32 : e < 240 ? (e - 160) / 16 : (e - 240) / 4;
+        const uint8_t q = e < 160 ? b[e % 32] : e < 240 ? b[32 + e % 16] : b[48 + e % 4];
+        const uint32_t pow3 = k == 0 ? 1 : k == 1 ? 3 : k == 2 ? 9 : k == 3 ? 27 : 81;
+        const uint32_t x = (uint8_t)(q * pow3);
+        v[j] = d * (float)((int)((x * 3) >> 8) - 1);
+    }
+}
+
+// TQ2_0 block (66 bytes): qs[64], d. Value e is bits 2*((e/32)%4) of
+// qs[(e/128)*32 + e%32], minus 1.
+template <>
+EG_HD void chunk32<GgmlType::TQ2_0>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 66;
+    const int sub = (int)(c & 7);
+    const float d = load_half(b + 64);
+    const uint8_t* q = b + (sub >> 2) * 32;
+EG_UNROLL
+    for (int j = 0; j < 32; ++j) v[j] = d * (float)(((q[j] >> (2 * (sub & 3))) & 3) - 1);
+}
+
+// Every type with a chunk32: X(name) per GgmlType::name, for the switches
+// here and the CUDA kernels' dispatch.
+#define EG_CHUNK32_TYPES(X)                                                                                   \
+    X(F32) X(F16) X(Q4_0) X(Q4_1) X(Q8_0) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_NL) X(IQ4_XS) X(IQ2_XXS) X(IQ2_XS) \
+    X(IQ2_S) X(IQ3_XXS) X(IQ3_S) X(IQ1_S) X(IQ1_M) X(TQ1_0) X(TQ2_0)
+
 // Whether chunk32 has a specialization for t.
 inline bool chunk32_supported(GgmlType t) {
     switch (t) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q8_0:
-        case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K: return true;
+#define EG_CASE(name) case GgmlType::name:
+        EG_CHUNK32_TYPES(EG_CASE) return true;
+#undef EG_CASE
         default: return false;
     }
+}
+
+// Those types' names, "F32, F16, ..., TQ2_0", for refusals.
+inline std::string chunk32_type_names() {
+#define EG_NAME(name) ", " #name
+    const std::string all = EG_CHUNK32_TYPES(EG_NAME);
+#undef EG_NAME
+    return all.substr(2);
 }
 
 // Row r of W (row_bytes each) decoded chunk by chunk into out[k] (host
@@ -211,14 +461,10 @@ inline bool chunk32_supported(GgmlType t) {
 inline void decode_row_by_chunks(GgmlType t, const uint8_t* row, int64_t k, float* out) {
     for (int64_t c = 0; c < k / 32; ++c) {
         switch (t) {
-            case GgmlType::F32: chunk32<GgmlType::F32>(row, c, out + c * 32); break;
-            case GgmlType::F16: chunk32<GgmlType::F16>(row, c, out + c * 32); break;
-            case GgmlType::Q4_0: chunk32<GgmlType::Q4_0>(row, c, out + c * 32); break;
-            case GgmlType::Q4_1: chunk32<GgmlType::Q4_1>(row, c, out + c * 32); break;
-            case GgmlType::Q8_0: chunk32<GgmlType::Q8_0>(row, c, out + c * 32); break;
-            case GgmlType::Q4_K: chunk32<GgmlType::Q4_K>(row, c, out + c * 32); break;
-            case GgmlType::Q5_K: chunk32<GgmlType::Q5_K>(row, c, out + c * 32); break;
-            case GgmlType::Q6_K: chunk32<GgmlType::Q6_K>(row, c, out + c * 32); break;
+#define EG_CASE(name) \
+    case GgmlType::name: chunk32<GgmlType::name>(row, c, out + c * 32); break;
+            EG_CHUNK32_TYPES(EG_CASE)
+#undef EG_CASE
             default: return;
         }
     }
