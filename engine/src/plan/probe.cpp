@@ -40,8 +40,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kCacheMaxAgeS = 24 * 3600;
-// 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads; 4: streaming kernel rates; 5: attention rates
-constexpr int kCacheVersion = 5;
+// 2: CPU kernel rates, 1-thread DRAM, LLC; 3: LLC reads; 4: streaming kernel rates; 5: attention rates;
+// 6: the i-quants' and ternary types' kernel rates
+constexpr int kCacheVersion = 6;
 
 int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -246,7 +247,9 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
         return ts[ts.size() / 2];
     };
     // A matrix of type t whose rows are one quantized random row (the values
-    // do not change the speed), packed where the CPU packs it.
+    // do not change the speed), packed where the CPU packs it. Types with no
+    // quantizer here (the grid i-quants, the ternary types) keep zero bytes:
+    // a valid block (d = 0, index 0) that runs the same kernel.
     struct Mat {
         std::vector<uint8_t> bytes;
         WeightView w;
@@ -255,11 +258,13 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
     auto make = [&](GgmlType t, int64_t kk, int64_t nn, Mat& m) {
         const TypeKernels* kt = kernels_for(t);
         const int64_t rb = row_bytes(t, kk);
-        if (!kt || !kt->quantize || rb <= 0) return false;
+        if (!kt || rb <= 0) return false;
         m.bytes.assign((size_t)(rb * nn), 0);
-        std::vector<float> row((size_t)kk);
-        for (float& v : row) v = nd(rng) * 0.02f;
-        kt->quantize(row.data(), m.bytes.data(), kk);
+        if (kt->quantize) {
+            std::vector<float> row((size_t)kk);
+            for (float& v : row) v = nd(rng) * 0.02f;
+            kt->quantize(row.data(), m.bytes.data(), kk);
+        }
         for (int64_t r = 1; r < nn; ++r) std::memcpy(m.bytes.data() + r * rb, m.bytes.data(), (size_t)rb);
         m.w = WeightView{t, kk, nn, m.bytes.data(), rb};
         m.packed = pack_weights(m.w, &all);
@@ -299,7 +304,10 @@ void measure_cpu_matvec(int threads, Hardware& hw) {
     // Next to nothing to compute, but split across the threads like any product.
     if (make(GgmlType::Q8_0, 64, 4 * 16 * hw.cpu_threads, tiny)) hw.cpu_matvec_call_us = time_per_call(tiny.w, all) * 1e6;
     for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,
-                       GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16}) {
+                       GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16,
+                       GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::IQ3_S, GgmlType::IQ3_XXS, GgmlType::IQ2_S,
+                       GgmlType::IQ2_XS, GgmlType::IQ2_XXS, GgmlType::IQ1_M, GgmlType::IQ1_S, GgmlType::TQ2_0,
+                       GgmlType::TQ1_0}) {
         Mat m;
         if (!make(t, k, n, m)) continue;
         const double bytes = m.packed ? (double)m.packed->bytes() : (double)(m.w.row_bytes * n);
