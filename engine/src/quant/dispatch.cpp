@@ -119,8 +119,8 @@ Isa g_isa_cap = initial_cap();
 
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
-// The AVX2 table with the VNNI versions of the 32-element block types and
-// of the i-quants and TQ2_0.
+// The AVX2 table with the VNNI versions of the 32-element block types, of
+// the i-quants and TQ2_0, and of Q2_K and Q3_K.
 const TypeKernels* avx512_table() {
     static const auto table = [] {
         std::array<TypeKernels, std::size(kAvx2)> t;
@@ -143,6 +143,8 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ2_S: k.vec_dot = dot_iq2_s_avx512; break;
                 case GgmlType::IQ1_S: k.vec_dot = dot_iq1_s_avx512; break;
                 case GgmlType::IQ1_M: k.vec_dot = dot_iq1_m_avx512; break;
+                case GgmlType::Q2_K: k.vec_dot = dot_q2_K_avx512; break;
+                case GgmlType::Q3_K: k.vec_dot = dot_q3_K_avx512; break;
                 default: break;
             }
         }
@@ -234,6 +236,8 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ2_S: return gemm_iq2_s_avx512;
             case GgmlType::IQ1_S: return gemm_iq1_s_avx512;
             case GgmlType::IQ1_M: return gemm_iq1_m_avx512;
+            case GgmlType::Q2_K: return gemm_q2_K_avx512;
+            case GgmlType::Q3_K: return gemm_q3_K_avx512;
             default: return nullptr;
         }
     }

@@ -1,6 +1,7 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M and the ternary TQ2_0 (against Q8_K
-// activations) and IQ4_NL (against Q8_0). A weight block is
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M, the ternary TQ2_0 and the low-bit
+// k-quants Q2_K and Q3_K, whose 256-value blocks decode the same way
+// (against Q8_K activations), and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
 // through a mask) with its scales spread over vector lanes; each token then
 // costs one vpdpbusd per 64 values, a scale multiply per 32-value group, and
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/iq_tables.h"
 #include "quant/kernels_impl.h"
@@ -60,6 +62,9 @@ struct KDecoded {
     __m512i sc[4];   // for u[c]: lanes 0-7 the scale of group 2c, 8-15 of 2c+1
     __m512i sc_off;  // lane j (16-value group j of Q8_K's bsums): off * s_{j/2}
     float d;         // the block's float factor
+    // Q2_K only (Dec::kMins): w = d * s * u - dmin * m, m per 16 values
+    __m512i mins;
+    float dmin;
 };
 
 // Spreads 8 int32 group scales (s8) over the lanes KDecoded wants. All in
@@ -315,7 +320,67 @@ struct Iq1MDec {
     }
 };
 
+// The 2-bit fields of a Q2_K/Q3_K block's qs (as TQ2_0's): value
+// 128h + 32s + l is bits 2s of qs[32h + l]; u[c] holds s = 2(c%2), 2(c%2)+1
+// of half h = c/2. Shifting 16-bit lanes leaves each byte's own two bits at
+// the bottom (the shift is at most 6).
+inline __m512i k_low2(const uint8_t* qs, int c) {
+    const __m256i q = _mm256_loadu_si256((const __m256i*)(qs + 32 * (c / 2)));
+    const int s = 2 * (c % 2);
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
+    const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * s)), _mm256_set1_epi16((short)(2 * s + 2)), 1);
+    return _mm512_and_si512(_mm512_maskz_srlv_epi16((__mmask32)0xffffffff, both, sh), _mm512_set1_epi8(3));
+}
+
+// Q3_K: value = d * s_g * (low2 | hbit << 2) - 4), the high bit of value
+// 32j + l being bit j of hmask[l]; so u = low2 | hbit << 2 (0..7), off 4.
+// Scale g (0..15, one per 16 values, 6 bits less 32): its low nibble is
+// nibble g / 8 of scales[g % 8], its top two bits are bits 2(g / 4) of
+// scales[8 + g % 4].
+struct Q3KDec {
+    using Block = block_q3_K;
+    static constexpr bool kMins = false;
+    static void decode(const Block& b, KDecoded& o) {
+        const __m256i hm = _mm256_loadu_si256((const __m256i*)b.hmask);
+        const __m512i hm2 = _mm512_inserti64x4(_mm512_castsi256_si512(hm), hm, 1);
+        for (int c = 0; c < 4; ++c) {
+            const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * c)), _mm256_set1_epi16((short)(2 * c + 1)), 1);
+            const __m512i hb = _mm512_and_si512(_mm512_maskz_srlv_epi16((__mmask32)0xffffffff, hm2, sh), _mm512_set1_epi8(1));
+            o.u[c] = _mm512_or_si512(k_low2(b.qs, c), _mm512_slli_epi16(hb, 2));
+        }
+        constexpr __mmask16 all = 0xffff;  // (maskz forms: see Iq1MDec)
+        const __m128i lo8 = _mm_loadl_epi64((const __m128i*)b.scales);
+        const __m512i lo = _mm512_and_si512(
+            _mm512_maskz_srlv_epi32(all, _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(lo8, lo8)),
+                                    _mm512_set_epi32(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0)),
+            _mm512_set1_epi32(0x0f));
+        const __m512i hi = _mm512_and_si512(
+            _mm512_maskz_srlv_epi32(all, _mm512_set1_epi32((int)u32_at(b.scales + 8)),
+                                    _mm512_set_epi32(30, 22, 14, 6, 28, 20, 12, 4, 26, 18, 10, 2, 24, 16, 8, 0)),
+            _mm512_set1_epi32(3));
+        set_scales16(o, _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32)), 4);
+        o.d = h2f(b.d);
+    }
+};
+
+// Q2_K: value = d * s_g * q - dmin * m_g, q the 2-bit field (u = q, no
+// offset); scales[g] holds s_g (low nibble) and m_g (high nibble).
+struct Q2KDec {
+    using Block = block_q2_K;
+    static constexpr bool kMins = true;
+    static void decode(const Block& b, KDecoded& o) {
+        for (int c = 0; c < 4; ++c) o.u[c] = k_low2(b.qs, c);
+        const __m512i sm = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)b.scales));
+        set_scales16(o, _mm512_and_si512(sm, _mm512_set1_epi32(0x0f)), 0);
+        o.mins = _mm512_srli_epi32(sm, 4);
+        o.d = h2f(b.d);
+        o.dmin = h2f(b.dmin);
+    }
+};
+
 // acc += (sum over the block of w * x, in 16 int32 lanes) * d_w * d_x
+// (less dmin_w * d_x * sum of m * bsums where the type has mins)
+template <bool kMins = false>
 inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
     __m512i s = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
@@ -323,9 +388,18 @@ inline __m512 k_block_dot(const KDecoded& w, const block_q8_K& x, __m512 acc) {
         s = _mm512_add_epi32(s, _mm512_mullo_epi32(p, w.sc[c]));
     }
     const __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)x.bsums));
-    s = _mm512_sub_epi32(s, _mm512_mullo_epi32(bs, w.sc_off));
+    if constexpr (kMins) {
+        acc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(bs, w.mins)), _mm512_set1_ps(w.dmin * x.d), acc);
+    } else {
+        s = _mm512_sub_epi32(s, _mm512_mullo_epi32(bs, w.sc_off));
+    }
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(w.d * x.d), acc);
 }
+
+template <class Dec, class = void>
+struct HasMins : std::false_type {};
+template <class Dec>
+struct HasMins<Dec, std::void_t<decltype(Dec::kMins)>> : std::bool_constant<Dec::kMins> {};
 
 constexpr int kMaxTok = 64;     // tokens whose sums are held at once (the matmul's token block)
 constexpr int kDecBlocks = 8;   // weight blocks decoded at once
@@ -347,7 +421,7 @@ void gemm_k(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t
             for (int64_t b = 0; b < nb; ++b) {
                 KDecoded d;
                 Dec::decode(wb[b], d);
-                a = k_block_dot(d, xb[b], a);
+                a = k_block_dot<HasMins<Dec>::value>(d, xb[b], a);
             }
             out[r] = _mm512_reduce_add_ps(a);
             continue;
@@ -361,7 +435,7 @@ void gemm_k(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t
                 for (int t = 0; t < tn; ++t) {
                     const block_q8_K* xb = (const block_q8_K*)(x + (t0 + t) * x_stride) + b0;
                     __m512 a = acc[t];
-                    for (int j = 0; j < m; ++j) a = k_block_dot(dec[j], xb[j], a);
+                    for (int j = 0; j < m; ++j) a = k_block_dot<HasMins<Dec>::value>(dec[j], xb[j], a);
                     acc[t] = a;
                 }
             }
@@ -475,6 +549,14 @@ void gemm_iq1_m_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, co
                        int nc, float* out, int64_t out_stride) {
     gemm_k<Iq1MDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_q2_K_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                      int nc, float* out, int64_t out_stride) {
+    gemm_k<Q2KDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
+void gemm_q3_K_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                      int nc, float* out, int64_t out_stride) {
+    gemm_k<Q3KDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_iq4_nl_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                         int nc, float* out, int64_t out_stride) {
     gemm_nl(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -497,6 +579,8 @@ EG_VEC_DOT(dot_iq2_s_avx512, gemm_iq2_s_avx512)
 EG_VEC_DOT(dot_iq1_s_avx512, gemm_iq1_s_avx512)
 EG_VEC_DOT(dot_iq1_m_avx512, gemm_iq1_m_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
+EG_VEC_DOT(dot_q2_K_avx512, gemm_q2_K_avx512)
+EG_VEC_DOT(dot_q3_K_avx512, gemm_q3_K_avx512)
 #undef EG_VEC_DOT
 
 }  // namespace eg::quant
