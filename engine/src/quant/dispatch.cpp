@@ -120,7 +120,7 @@ Isa g_isa_cap = initial_cap();
 Isa active_isa() { return cpu_isa() < g_isa_cap ? cpu_isa() : g_isa_cap; }
 
 // The AVX2 table with the VNNI versions of the 32-element block types, of
-// the i-quants and TQ2_0, and of Q2_K and Q3_K.
+// the i-quants and ternary types, and of Q2_K and Q3_K.
 const TypeKernels* avx512_table() {
     static const auto table = [] {
         std::array<TypeKernels, std::size(kAvx2)> t;
@@ -145,6 +145,7 @@ const TypeKernels* avx512_table() {
                 case GgmlType::IQ1_M: k.vec_dot = dot_iq1_m_avx512; break;
                 case GgmlType::Q2_K: k.vec_dot = dot_q2_K_avx512; break;
                 case GgmlType::Q3_K: k.vec_dot = dot_q3_K_avx512; break;
+                case GgmlType::TQ1_0: k.vec_dot = dot_tq1_0_avx512; break;
                 default: break;
             }
         }
@@ -238,6 +239,7 @@ gemm_tile_fn gemm_tile_for(GgmlType t) {
             case GgmlType::IQ1_M: return gemm_iq1_m_avx512;
             case GgmlType::Q2_K: return gemm_q2_K_avx512;
             case GgmlType::Q3_K: return gemm_q3_K_avx512;
+            case GgmlType::TQ1_0: return gemm_tq1_0_avx512;
             default: return nullptr;
         }
     }

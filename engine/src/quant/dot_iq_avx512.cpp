@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels for the common i-quants: IQ4_XS, IQ3_S, IQ3_XXS,
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M, the ternary TQ2_0 and the low-bit
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M, the ternary TQ1_0 and TQ2_0, the low-bit
 // k-quants Q2_K and Q3_K, whose 256-value blocks decode the same way
 // (against Q8_K activations), and IQ4_NL (against Q8_0). A weight block is
 // decoded once into unsigned bytes u = w + off (grid lookups, signs applied
@@ -201,6 +201,41 @@ struct Tq2Dec {
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k + 2), m3);
             o.u[m] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
         }
+        set_scales(o, _mm256_set1_epi32(1), 1);
+        o.d = h2f(b.d);
+    }
+};
+
+// TQ1_0: five ternary digits per byte. Digit k of byte q is
+// ((u8)(q * 3^k) * 3) >> 8, computed in 16-bit lanes; it is the unsigned
+// byte (value + 1, offset 1), every group's scale 1. Values 0..159 are
+// digit v/32 of qs[v%32], 160..239 digit (v-160)/16 of qs[32 + v%16],
+// 240..255 digit (v-240)/4 of qh[v%4].
+inline __m256i tq1_digits(__m256i q, __m512i pow3) {
+    const __m512i x = _mm512_and_si512(_mm512_mullo_epi16(_mm512_cvtepu8_epi16(q), pow3), _mm512_set1_epi16(0xff));
+    return _mm512_cvtepi16_epi8(_mm512_srli_epi16(_mm512_mullo_epi16(x, _mm512_set1_epi16(3)), 8));
+}
+
+struct Tq1Dec {
+    using Block = block_tq1_0;
+    static void decode(const Block& b, KDecoded& o) {
+        auto p = [](int k) { return (short)(k == 0 ? 1 : k == 1 ? 3 : k == 2 ? 9 : k == 3 ? 27 : 81); };
+        // 32 lanes: the first 16 times 3^k0, the last 16 times 3^k1
+        auto pw = [&](int k0, int k1) {
+            return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(p(k0))), _mm256_set1_epi16(p(k1)), 1);
+        };
+        auto pair = [](__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); };
+        const __m256i a = _mm256_loadu_si256((const __m256i*)b.qs);
+        const __m128i q16 = _mm_loadu_si128((const __m128i*)(b.qs + 32));
+        const __m256i bb = _mm256_set_m128i(q16, q16);
+        const __m256i cc = _mm256_set_m128i(_mm_set1_epi32((int)u32_at(b.qh)), q16);
+        // qh's lanes: value 240 + 4k + j is digit k of qh[j]
+        const __m512i pqh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(81)),
+                                               _mm256_set_epi16(27, 27, 27, 27, 9, 9, 9, 9, 3, 3, 3, 3, 1, 1, 1, 1), 1);
+        o.u[0] = pair(tq1_digits(a, pw(0, 0)), tq1_digits(a, pw(1, 1)));
+        o.u[1] = pair(tq1_digits(a, pw(2, 2)), tq1_digits(a, pw(3, 3)));
+        o.u[2] = pair(tq1_digits(a, pw(4, 4)), tq1_digits(bb, pw(0, 1)));
+        o.u[3] = pair(tq1_digits(bb, pw(2, 3)), tq1_digits(cc, pqh));
         set_scales(o, _mm256_set1_epi32(1), 1);
         o.d = h2f(b.d);
     }
@@ -549,6 +584,10 @@ void gemm_iq1_m_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, co
                        int nc, float* out, int64_t out_stride) {
     gemm_k<Iq1MDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
 }
+void gemm_tq1_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride) {
+    gemm_k<Tq1Dec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
+}
 void gemm_q2_K_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
                       int nc, float* out, int64_t out_stride) {
     gemm_k<Q2KDec>(n, w, w_stride, nr, x, x_stride, nc, out, out_stride);
@@ -580,6 +619,7 @@ EG_VEC_DOT(dot_iq1_s_avx512, gemm_iq1_s_avx512)
 EG_VEC_DOT(dot_iq1_m_avx512, gemm_iq1_m_avx512)
 EG_VEC_DOT(dot_iq4_nl_avx512, gemm_iq4_nl_avx512)
 EG_VEC_DOT(dot_q2_K_avx512, gemm_q2_K_avx512)
+EG_VEC_DOT(dot_tq1_0_avx512, gemm_tq1_0_avx512)
 EG_VEC_DOT(dot_q3_K_avx512, gemm_q3_K_avx512)
 #undef EG_VEC_DOT
 

@@ -187,9 +187,12 @@ void gemm_q8_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
 void gemm_mxfp4_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr,
                        const uint8_t* x, int64_t x_stride, int nc, float* out, int64_t out_stride);
 
-// AVX-512 VNNI kernels of the i-quants, TQ2_0, Q2_K and Q3_K
-// (dot_iq_avx512.cpp): IQ4_NL x Q8_0, the others x Q8_K (TQ1_0 stays
-// portable); vec_dot is the tile's 1x1 case.
+// AVX-512 VNNI kernels of the i-quants, TQ1_0, TQ2_0, Q2_K and Q3_K
+// (dot_iq_avx512.cpp): IQ4_NL x Q8_0, the others x Q8_K; vec_dot is the
+// tile's 1x1 case.
+float dot_tq1_0_avx512(int64_t n, const void* w, const void* x);
+void gemm_tq1_0_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
+                       int nc, float* out, int64_t out_stride);
 float dot_q2_K_avx512(int64_t n, const void* w, const void* x);
 float dot_q3_K_avx512(int64_t n, const void* w, const void* x);
 void gemm_q2_K_avx512(int64_t n, const uint8_t* w, int64_t w_stride, int nr, const uint8_t* x, int64_t x_stride,
