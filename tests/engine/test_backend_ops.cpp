@@ -89,10 +89,11 @@ QWeight make_weight(GgmlType t, int64_t n, int64_t k, uint32_t seed) {
 }
 
 // Every type the CUDA kernels read (cuda/quant_blocks.h's chunk32).
-const GgmlType kGpuTypes[] = {GgmlType::F32,     GgmlType::F16,    GgmlType::Q4_0,   GgmlType::Q4_1,   GgmlType::Q8_0,
-                              GgmlType::Q4_K,    GgmlType::Q5_K,   GgmlType::Q6_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,
-                              GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,  GgmlType::IQ3_XXS, GgmlType::IQ3_S,
-                              GgmlType::IQ1_S,   GgmlType::IQ1_M,  GgmlType::TQ1_0,  GgmlType::TQ2_0};
+const GgmlType kGpuTypes[] = {
+    GgmlType::F32,    GgmlType::F16,    GgmlType::BF16,    GgmlType::Q4_0,   GgmlType::Q4_1,  GgmlType::Q5_0,
+    GgmlType::Q5_1,   GgmlType::Q8_0,   GgmlType::Q2_K,    GgmlType::Q3_K,   GgmlType::Q4_K,  GgmlType::Q5_K,
+    GgmlType::Q6_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,  GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
+    GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S,   GgmlType::IQ1_M,  GgmlType::TQ1_0, GgmlType::TQ2_0};
 
 bool is_cuda(const QString& backend) { return backend.startsWith("cuda"); }
 
@@ -153,7 +154,7 @@ private slots:
     // The block decoding the CUDA kernels use (cuda/quant_blocks.h, the same
     // source compiled for the host here): every 32-value chunk of every type
     // gives exactly dequant.cpp's floats. Runs everywhere, GPU or not, so a
-    // wrong offset in a Q4_K/Q5_K/Q6_K layout fails CI.
+    // wrong offset in any block layout fails CI.
     void device_block_decoding_is_exact_data() {
         QTest::addColumn<GgmlType>("type");
         for (GgmlType t : kGpuTypes) QTest::newRow(std::string(type_name((uint32_t)t)).c_str()) << t;
@@ -170,7 +171,7 @@ private slots:
                 QVERIFY2(got[i] == w.deq[r * k + i],
                          qPrintable(QString("row %1 [%2]: %3 vs %4").arg(r).arg(i).arg(got[i]).arg(w.deq[r * k + i])));
         }
-        QVERIFY(!cuda::chunk32_supported(GgmlType::Q3_K));
+        QVERIFY(!cuda::chunk32_supported(GgmlType::MXFP4));
     }
 
     // Mean of squares summed in double by both: only the final scaling

@@ -1,9 +1,11 @@
 // Decoding of GGUF quantized blocks, 32 values at a time, for the CUDA
 // kernels and, compiled as plain C++, for the tests that check it against
-// quant/dequant.cpp on any machine (no GPU needed). Every supported type
-// splits a row into chunks of 32 consecutive values: Q4_0/Q4_1/Q8_0 one
-// block; Q4_K/Q5_K/Q6_K one of the 8 sub-blocks of a 256-value block;
-// F16/F32 32 values. Same element order, scales and offsets as dequant.cpp.
+// quant/dequant.cpp and dequant_iq.cpp on any machine (no GPU needed).
+// Every supported type splits a row into chunks of 32 consecutive values:
+// Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL one block; the k-quants, the other
+// i-quants and the ternary types a 32-value eighth of a 256-value block;
+// F32/F16/BF16 32 values. Same element order, scales, offsets and float
+// expressions as the CPU's dequantization.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +40,11 @@ EG_HD float load_half(const uint8_t* p) {
     return fp16_to_fp32(h);
 #endif
 }
+
+// Little-endian words at any byte address (blocks of 22, 50, 54, 98 or 110
+// bytes keep nothing aligned beyond 2 bytes).
+EG_HD uint32_t u16_at(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+EG_HD uint32_t u32_at(const uint8_t* p) { return u16_at(p) | (u16_at(p + 2) << 16); }
 
 // 32 bytes at a 16-byte aligned address as 8 words (two 16-byte loads).
 EG_HD void load32(const uint8_t* p, uint32_t* w) {
@@ -94,6 +101,21 @@ EG_UNROLL
 #endif
 }
 
+// BF16: the top half of an F32 (rows of 64-byte chunks, read as u32 pairs).
+template <>
+EG_HD void chunk32<GgmlType::BF16>(const uint8_t* row, int64_t c, float* v) {
+#ifdef __CUDA_ARCH__
+    const uint32_t* p = reinterpret_cast<const uint32_t*>(row + c * 64);
+EG_UNROLL
+    for (int i = 0; i < 16; ++i) {
+        const uint32_t w = p[i];
+        v[2 * i] = __uint_as_float(w << 16), v[2 * i + 1] = __uint_as_float(w & 0xffff0000u);
+    }
+#else
+    for (int i = 0; i < 32; ++i) v[i] = bf16_to_fp32((uint16_t)u16_at(row + c * 64 + 2 * i));
+#endif
+}
+
 template <>
 EG_HD void chunk32<GgmlType::Q4_0>(const uint8_t* row, int64_t c, float* v) {
     const uint8_t* b = row + c * 18;  // d, qs[16]
@@ -147,6 +169,77 @@ EG_UNROLL
         const uint32_t q4 = qs[w];
 EG_UNROLL
         for (int i = 0; i < 4; ++i) v[4 * w + i] = dl * (float)((q4 >> (8 * i + shift)) & 0x0f) - ml;
+    }
+}
+
+// Q5_0 block (22 bytes): d, qh[4] (the fifth bits, value j at bit j), qs[16];
+// value (lo | hi bit << 4) - 16.
+template <>
+EG_HD void chunk32<GgmlType::Q5_0>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + c * 22;
+    const float d = load_half(b);
+    const uint32_t qh = u32_at(b + 2);
+EG_UNROLL
+    for (int j = 0; j < 16; ++j) {
+        const int q = b[6 + j];
+        v[j] = d * (float)(((q & 0x0f) | (int)(((qh >> j) & 1u) << 4)) - 16);
+        v[j + 16] = d * (float)(((q >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16);
+    }
+}
+
+// Q5_1 block (24 bytes): d, m, qh[4], qs[16]; value d * q + m.
+template <>
+EG_HD void chunk32<GgmlType::Q5_1>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + c * 24;
+    const float d = load_half(b), m = load_half(b + 2);
+    const uint32_t qh = u32_at(b + 4);
+EG_UNROLL
+    for (int j = 0; j < 16; ++j) {
+        const int q = b[8 + j];
+        v[j] = d * (float)((q & 0x0f) | (int)(((qh >> j) & 1u) << 4)) + m;
+        v[j + 16] = d * (float)((q >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) + m;
+    }
+}
+
+// Q2_K block (84 bytes): scales[16] (per 16 values: scale low nibble, min
+// high nibble), qs[64], d, dmin. Value 128h + 32s + l is bits 2s of
+// qs[32h + l]: d * sc * q - dmin * m.
+template <>
+EG_HD void chunk32<GgmlType::Q2_K>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 84;
+    const int sub = (int)(c & 7), shift = 2 * (sub & 3);
+    const float d = load_half(b + 80), dmin = load_half(b + 82);
+    const uint8_t* q = b + 16 + (sub >> 2) * 32;
+EG_UNROLL
+    for (int half = 0; half < 2; ++half) {
+        const int g = 2 * sub + half;
+        const float dl = d * (float)(b[g] & 0x0f), ml = dmin * (float)(b[g] >> 4);
+EG_UNROLL
+        for (int l = 16 * half; l < 16 * half + 16; ++l) v[l] = dl * (float)((q[l] >> shift) & 3) - ml;
+    }
+}
+
+// Q3_K block (110 bytes): hmask[32], qs[64], scales[12], d. Value
+// 128h + 32s + l: 2 low bits at shift 2s of qs[32h + l], and 4 less when
+// bit 4h + s of hmask[l] is clear; scale g (per 16 values, 6 bits less 32):
+// low nibble g / 8 of scales[g % 8], top bits 2(g / 4) of scales[8 + g % 4].
+template <>
+EG_HD void chunk32<GgmlType::Q3_K>(const uint8_t* row, int64_t c, float* v) {
+    const uint8_t* b = row + (c >> 3) * 110;
+    const int sub = (int)(c & 7), shift = 2 * (sub & 3);
+    const float d = load_half(b + 108);
+    const uint8_t* q = b + 32 + (sub >> 2) * 32;
+EG_UNROLL
+    for (int half = 0; half < 2; ++half) {
+        const int g = 2 * sub + half;
+        const int lo = g < 8 ? (b[96 + g] & 0x0f) : (b[96 + g - 8] >> 4);
+        const int hi = (b[104 + g % 4] >> (2 * (g / 4))) & 3;
+        const float dl = d * (float)((lo | (hi << 4)) - 32);
+EG_UNROLL
+        for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            const int ql = (q[l] >> shift) & 3, hb = (b[l] >> sub) & 1;
+            v[l] = dl * (float)(ql - ((hb ^ 1) << 2));
+        }
     }
 }
 
@@ -232,10 +325,6 @@ EG_HD float half_bits(uint16_t h) {
 #endif
 }
 
-// Little-endian words at any byte address (blocks of 50, 54, 98 or 110 bytes
-// keep nothing aligned beyond 2 bytes).
-EG_HD uint32_t u16_at(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-EG_HD uint32_t u32_at(const uint8_t* p) { return u16_at(p) | (u16_at(p + 2) << 16); }
 
 EG_HD int8_t grid_byte(uint64_t entry, int j) { return (int8_t)(uint8_t)(entry >> (8 * j)); }
 
@@ -435,8 +524,8 @@ EG_UNROLL
 // Every type with a chunk32: X(name) per GgmlType::name, for the switches
 // here and the CUDA kernels' dispatch.
 #define EG_CHUNK32_TYPES(X)                                                                                   \
-    X(F32) X(F16) X(Q4_0) X(Q4_1) X(Q8_0) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_NL) X(IQ4_XS) X(IQ2_XXS) X(IQ2_XS) \
-    X(IQ2_S) X(IQ3_XXS) X(IQ3_S) X(IQ1_S) X(IQ1_M) X(TQ1_0) X(TQ2_0)
+    X(F32) X(F16) X(BF16) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K)  \
+    X(IQ4_NL) X(IQ4_XS) X(IQ2_XXS) X(IQ2_XS) X(IQ2_S) X(IQ3_XXS) X(IQ3_S) X(IQ1_S) X(IQ1_M) X(TQ1_0) X(TQ2_0)
 
 // Whether chunk32 has a specialization for t.
 inline bool chunk32_supported(GgmlType t) {
