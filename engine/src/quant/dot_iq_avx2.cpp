@@ -7,8 +7,10 @@
 //  - IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S: the grid entries are unsigned
 //    bytes (<= 62) looked up with scalar loads (no gathers: they are slow on
 //    many AVX2 chips), and each sign bit negates its activation (Q8_K's
-//    values are in [-127, 127], so negation cannot overflow). The per-group
-//    scale, an odd integer 2 ls + 1, is the int16 multiplier of the madd.
+//    values are in [-127, 127], so negation cannot overflow); the 7-bit
+//    sign-pattern indices go through a compile-time table of byte masks
+//    made from kIqSigns. The per-group scale, an odd integer 2 ls + 1
+//    (<= 31), is the int16 multiplier of the madd.
 //  - IQ1_S, IQ1_M: 8 * value / scale = 8 grid + delta (in -9..9, never 0)
 //    as a signed byte, through maddubs(|w|, x with w's sign).
 //  - TQ2_0: the 2-bit q as the unsigned byte, the offset -1 taken back
@@ -58,10 +60,28 @@ inline __m256i signed_x(const int8_t* x, uint32_t sign_bits) {
     return _mm256_sub_epi8(_mm256_xor_si256(xv, m), m);
 }
 
-// The sign bytes of 4 seven-bit sign-pattern indices (bits 0..27 of sg).
-inline uint32_t sign_word(uint32_t sg) {
-    return (uint32_t)kIqSigns[sg & 127] | ((uint32_t)kIqSigns[(sg >> 7) & 127] << 8) |
-           ((uint32_t)kIqSigns[(sg >> 14) & 127] << 16) | ((uint32_t)kIqSigns[(sg >> 21) & 127] << 24);
+// kIqSigns[i] as 8 byte masks (0xff where bit j is set), built at compile
+// time: one load per 8 values instead of assembling and spreading bits.
+struct SignMasks {
+    uint64_t m[128];
+    constexpr SignMasks() : m() {
+        for (int i = 0; i < 128; ++i)
+            for (int j = 0; j < 8; ++j)
+                if ((kIqSigns[i] >> j) & 1) m[i] |= 0xffull << (8 * j);
+    }
+};
+constexpr SignMasks kSignMasks;
+
+// The 32 activations at x, negated by the sign patterns i0..i3 (8 values each).
+inline __m256i signed_x4(const int8_t* x, unsigned i0, unsigned i1, unsigned i2, unsigned i3) {
+    const __m256i m = _mm256_set_epi64x((long long)kSignMasks.m[i3], (long long)kSignMasks.m[i2],
+                                        (long long)kSignMasks.m[i1], (long long)kSignMasks.m[i0]);
+    const __m256i xv = _mm256_loadu_si256((const __m256i*)x);
+    return _mm256_sub_epi8(_mm256_xor_si256(xv, m), m);
+}
+// The same for the 4 seven-bit sign-pattern indices in bits 0..27 of sg.
+inline __m256i signed_x_word(const int8_t* x, uint32_t sg) {
+    return signed_x4(x, sg & 127, (sg >> 7) & 127, (sg >> 14) & 127, (sg >> 21) & 127);
 }
 
 // 8 int32 partial sums of grid * sx over 32 values, each pair times the
@@ -141,7 +161,7 @@ float dot_iq2_xxs_avx2(int64_t n, const void* w, const void* x) {
             const uint32_t idx = u32_at(a[i].qs + 4 * ib), sg = u32_at(a[i].qs + 4 * ib + 2);
             const __m256i g = grid64(kIq2xxsGrid[idx & 0xff], kIq2xxsGrid[(idx >> 8) & 0xff],
                                      kIq2xxsGrid[(idx >> 16) & 0xff], kIq2xxsGrid[idx >> 24]);
-            const __m256i sx = signed_x(b[i].qs + 32 * ib, sign_word(sg));
+            const __m256i sx = signed_x_word(b[i].qs + 32 * ib, sg);
             s = _mm256_add_epi32(s, scaled_dot(g, sx, _mm256_set1_epi16((short)(2 * (sg >> 28) + 1))));
         }
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
@@ -161,9 +181,7 @@ float dot_iq2_xs_avx2(int64_t n, const void* w, const void* x) {
             const uint16_t* q = a[i].qs + 4 * ib;
             const __m256i g = grid64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511], kIq2xsGrid[q[2] & 511],
                                      kIq2xsGrid[q[3] & 511]);
-            const uint32_t signs = (uint32_t)kIqSigns[q[0] >> 9] | ((uint32_t)kIqSigns[q[1] >> 9] << 8) |
-                                   ((uint32_t)kIqSigns[q[2] >> 9] << 16) | ((uint32_t)kIqSigns[q[3] >> 9] << 24);
-            const __m256i sx = signed_x(b[i].qs + 32 * ib, signs);
+            const __m256i sx = signed_x4(b[i].qs + 32 * ib, q[0] >> 9, q[1] >> 9, q[2] >> 9, q[3] >> 9);
             const int sc = a[i].scales[ib];
             s = _mm256_add_epi32(s, scaled_dot(g, sx, scales16(2 * (sc & 0x0f) + 1, 2 * (sc >> 4) + 1)));
         }
@@ -211,7 +229,7 @@ float dot_iq3_xxs_avx2(int64_t n, const void* w, const void* x) {
                 (int)kIq3xxsGrid[qi[7]], (int)kIq3xxsGrid[qi[6]], (int)kIq3xxsGrid[qi[5]], (int)kIq3xxsGrid[qi[4]],
                 (int)kIq3xxsGrid[qi[3]], (int)kIq3xxsGrid[qi[2]], (int)kIq3xxsGrid[qi[1]], (int)kIq3xxsGrid[qi[0]]);
             const uint32_t sg = u32_at(q + QK_K / 4 + 4 * ib);
-            const __m256i sx = signed_x(b[i].qs + 32 * ib, sign_word(sg));
+            const __m256i sx = signed_x_word(b[i].qs + 32 * ib, sg);
             s = _mm256_add_epi32(s, scaled_dot(g, sx, _mm256_set1_epi16((short)(2 * (sg >> 28) + 1))));
         }
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.25f), acc);
