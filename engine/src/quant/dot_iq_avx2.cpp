@@ -246,9 +246,14 @@ float dot_iq3_s_avx2(int64_t n, const void* w, const void* x) {
     for (int64_t i = 0; i < n / QK_K; ++i) {
         __m256i s = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ++ib) {
-            const uint8_t* qi = a[i].qs + 8 * ib;
-            const int qh = a[i].qh[ib];
-            auto e = [&](int j) { return (int)kIq3sGrid[qi[j] | (((qh >> j) & 1) << 8)]; };
+            // the 8 nine-bit indices (qs byte, bit j of qh) made in one
+            // vector and read back: fewer operations than 8 scalar shifts
+            alignas(16) uint16_t idx[8];
+            const __m128i sel = _mm_set1_epi64x((long long)0x8040201008040201ull);
+            const __m128i hb = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(_mm_set1_epi8((char)a[i].qh[ib]), sel), sel),
+                                             _mm_set1_epi8(1));
+            _mm_store_si128((__m128i*)idx, _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i*)(a[i].qs + 8 * ib)), hb));
+            auto e = [&](int j) { return (int)kIq3sGrid[idx[j]]; };
             const __m256i g = _mm256_set_epi32(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
             const __m256i sx = signed_x(b[i].qs + 32 * ib, u32_at(a[i].signs + 4 * ib));
             const int ls = (a[i].scales[ib / 2] >> (4 * (ib % 2))) & 0x0f;
