@@ -70,19 +70,19 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q6_K, GgmlType::Q8_K, dequant_q6_K, quant_q6_K, dot_q6_K_avx2},
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
-    // i-quants and ternary types: IQ4_NL and IQ4_XS in AVX2, the others
+    // i-quants and ternary types: all in AVX2 but TQ1_0, which stays
     // portable (AVX-512 replaces all but TQ1_0, see avx512_table())
     {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_avx2},
     {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_avx2},
-    {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_scalar},
-    {GgmlType::IQ2_XS, GgmlType::Q8_K, dequant_iq2_xs, nullptr, dot_iq2_xs_scalar},
-    {GgmlType::IQ2_S, GgmlType::Q8_K, dequant_iq2_s, nullptr, dot_iq2_s_scalar},
-    {GgmlType::IQ3_XXS, GgmlType::Q8_K, dequant_iq3_xxs, nullptr, dot_iq3_xxs_scalar},
-    {GgmlType::IQ3_S, GgmlType::Q8_K, dequant_iq3_s, nullptr, dot_iq3_s_scalar},
-    {GgmlType::IQ1_S, GgmlType::Q8_K, dequant_iq1_s, nullptr, dot_iq1_s_scalar},
-    {GgmlType::IQ1_M, GgmlType::Q8_K, dequant_iq1_m, nullptr, dot_iq1_m_scalar},
+    {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_avx2},
+    {GgmlType::IQ2_XS, GgmlType::Q8_K, dequant_iq2_xs, nullptr, dot_iq2_xs_avx2},
+    {GgmlType::IQ2_S, GgmlType::Q8_K, dequant_iq2_s, nullptr, dot_iq2_s_avx2},
+    {GgmlType::IQ3_XXS, GgmlType::Q8_K, dequant_iq3_xxs, nullptr, dot_iq3_xxs_avx2},
+    {GgmlType::IQ3_S, GgmlType::Q8_K, dequant_iq3_s, nullptr, dot_iq3_s_avx2},
+    {GgmlType::IQ1_S, GgmlType::Q8_K, dequant_iq1_s, nullptr, dot_iq1_s_avx2},
+    {GgmlType::IQ1_M, GgmlType::Q8_K, dequant_iq1_m, nullptr, dot_iq1_m_avx2},
     {GgmlType::TQ1_0, GgmlType::Q8_K, dequant_tq1_0, nullptr, dot_tq1_0_scalar},
-    {GgmlType::TQ2_0, GgmlType::Q8_K, dequant_tq2_0, nullptr, dot_tq2_0_scalar},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, dequant_tq2_0, nullptr, dot_tq2_0_avx2},
 };
 
 // Instruction-set levels, each including the one below.

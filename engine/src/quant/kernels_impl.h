@@ -130,9 +130,18 @@ float dot_q4_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q5_K_avx2(int64_t n, const void* w, const void* x);
 float dot_q6_K_avx2(int64_t n, const void* w, const void* x);
 float dot_mxfp4_avx2(int64_t n, const void* w, const void* x);
-// IQ4_NL x Q8_0 and IQ4_XS x Q8_K (dot_iq_avx2.cpp)
+// IQ4_NL x Q8_0, the other i-quants and TQ2_0 x Q8_K (dot_iq_avx2.cpp;
+// TQ1_0 stays portable)
 float dot_iq4_nl_avx2(int64_t n, const void* w, const void* x);
 float dot_iq4_xs_avx2(int64_t n, const void* w, const void* x);
+float dot_iq2_xxs_avx2(int64_t n, const void* w, const void* x);
+float dot_iq2_xs_avx2(int64_t n, const void* w, const void* x);
+float dot_iq2_s_avx2(int64_t n, const void* w, const void* x);
+float dot_iq3_xxs_avx2(int64_t n, const void* w, const void* x);
+float dot_iq3_s_avx2(int64_t n, const void* w, const void* x);
+float dot_iq1_s_avx2(int64_t n, const void* w, const void* x);
+float dot_iq1_m_avx2(int64_t n, const void* w, const void* x);
+float dot_tq2_0_avx2(int64_t n, const void* w, const void* x);
 void quant_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quant_q8_1_avx2(const float* src, void* dst, int64_t n);
 
