@@ -71,7 +71,7 @@ constexpr TypeKernels kAvx2[] = {
     {GgmlType::Q8_K, GgmlType::Q8_K, dequant_q8_K, quant_q8_K, nullptr},
     {GgmlType::MXFP4, GgmlType::Q8_0, dequant_mxfp4, quant_mxfp4, dot_mxfp4_avx2},
     // i-quants and ternary types: all in AVX2 but TQ1_0, which stays
-    // portable (AVX-512 replaces all but TQ1_0, see avx512_table())
+    // portable here (AVX-512 has all of them, see avx512_table())
     {GgmlType::IQ4_NL, GgmlType::Q8_0, dequant_iq4_nl, quant_iq4_nl, dot_iq4_nl_avx2},
     {GgmlType::IQ4_XS, GgmlType::Q8_K, dequant_iq4_xs, quant_iq4_xs, dot_iq4_xs_avx2},
     {GgmlType::IQ2_XXS, GgmlType::Q8_K, dequant_iq2_xxs, nullptr, dot_iq2_xxs_avx2},
