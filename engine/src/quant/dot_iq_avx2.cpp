@@ -291,7 +291,8 @@ float dot_iq1_s_avx2(int64_t n, const void* w, const void* x) {
             const __m256i g = grid64(kIq1sGrid[q[0] | ((qh & 7) << 8)], kIq1sGrid[q[1] | ((qh & 0x38) << 5)],
                                      kIq1sGrid[q[2] | ((qh & 0x1c0) << 2)], kIq1sGrid[q[3] | ((qh & 0xe00) >> 1)]);
             const __m256i w8 = iq1_w8(g, _mm256_set1_epi8(qh & 0x8000 ? -9 : -7));
-            s = _mm256_add_epi32(s, iq1_dot(w8, b[i].qs + 32 * ib, _mm256_set1_epi16((short)(2 * ((qh >> 12) & 7) + 1))));
+            const __m256i scale = _mm256_set1_epi16((short)(2 * ((qh >> 12) & 7) + 1));
+            s = _mm256_add_epi32(s, iq1_dot(w8, b[i].qs + 32 * ib, scale));
         }
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
     }

@@ -367,7 +367,7 @@ inline __m512i k_low2(const uint8_t* qs, int c) {
     return _mm512_and_si512(_mm512_maskz_srlv_epi16((__mmask32)0xffffffff, both, sh), _mm512_set1_epi8(3));
 }
 
-// Q3_K: value = d * s_g * (low2 | hbit << 2) - 4), the high bit of value
+// Q3_K: value = d * s_g * ((low2 | hbit << 2) - 4), the high bit of value
 // 32j + l being bit j of hmask[l]; so u = low2 | hbit << 2 (0..7), off 4.
 // Scale g (0..15, one per 16 values, 6 bits less 32): its low nibble is
 // nibble g / 8 of scales[g % 8], its top two bits are bits 2(g / 4) of
@@ -379,8 +379,11 @@ struct Q3KDec {
         const __m256i hm = _mm256_loadu_si256((const __m256i*)b.hmask);
         const __m512i hm2 = _mm512_inserti64x4(_mm512_castsi256_si512(hm), hm, 1);
         for (int c = 0; c < 4; ++c) {
-            const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * c)), _mm256_set1_epi16((short)(2 * c + 1)), 1);
-            const __m512i hb = _mm512_and_si512(_mm512_maskz_srlv_epi16((__mmask32)0xffffffff, hm2, sh), _mm512_set1_epi8(1));
+            // bit 2c of hmask[l] for the low 32 values, bit 2c + 1 for the high
+            const __m512i sh =
+                _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * c)), _mm256_set1_epi16((short)(2 * c + 1)), 1);
+            const __m512i hb =
+                _mm512_and_si512(_mm512_maskz_srlv_epi16((__mmask32)0xffffffff, hm2, sh), _mm512_set1_epi8(1));
             o.u[c] = _mm512_or_si512(k_low2(b.qs, c), _mm512_slli_epi16(hb, 2));
         }
         constexpr __mmask16 all = 0xffff;  // (maskz forms: see Iq1MDec)
