@@ -143,6 +143,7 @@ QString source_label(const QString& source) {
     if (source == kSourceJan) return QStringLiteral("Jan");
     if (source == kSourceOllama) return QStringLiteral("Ollama");
     if (source == kSourceUserFolder) return QStringLiteral("Your folder");
+    if (source == kSourceOpened) return QStringLiteral("Opened by path");
     if (source == QStringLiteral("huggingface")) return QStringLiteral("Downloaded");
     if (source == QStringLiteral("imported")) return QStringLiteral("Imported");
     if (source == QStringLiteral("folder")) return QStringLiteral("Models folder");

@@ -24,6 +24,9 @@ inline const QString kSourceGpt4All = QStringLiteral("gpt4all");     // FILE.ggu
 inline const QString kSourceJan = QStringLiteral("jan");             // any depth below models/
 inline const QString kSourceOllama = QStringLiteral("ollama");       // manifests/HOST/NS/MODEL/TAG -> blobs/sha256-HEX
 inline const QString kSourceUserFolder = QStringLiteral("user-folder");  // a folder the user added: any depth
+// Not scanned: the model in use, opened by path from outside the library
+// (listed, never registered).
+inline const QString kSourceOpened = QStringLiteral("opened");
 
 // True for the sources this file scans (the registry keeps their entries
 // when the file goes: they are shown as missing, not forgotten).

@@ -99,9 +99,8 @@ QVariant InstalledModels::data(const QModelIndex& index, int role) const {
         case IdRole: return m.id;
         case SourceRole: return m.source;
         case RepoRole: return m.repo;
-        case SourceLabelRole: return m.source == opened_source() ? QStringLiteral("Opened by path")
-                                                                 : eg::library::source_label(m.source);
-        case InUseRole: return !in_use_.isEmpty() && m.path == in_use_;
+        case SourceLabelRole: return eg::library::source_label(m.source);
+        case InUseRole: return in_use(m);
         default: return {};
     }
 }
@@ -124,7 +123,7 @@ void InstalledModels::refresh() {
         opened.id = -1;
         opened.path = in_use_;
         opened.file = QFileInfo(in_use_).fileName();
-        opened.source = opened_source();
+        opened.source = eg::library::kSourceOpened;
         opened.size_bytes = QFileInfo(in_use_).size();
         entries.push_front(opened);
     }
@@ -168,11 +167,9 @@ QVariantList InstalledModels::to_variant_list() const {
                             {QStringLiteral("name"), eg::library::is_other_app_source(m.source) ? display_name(m)
                                                                                                 : fi.fileName()},
                             {QStringLiteral("source"), m.source},
-                            {QStringLiteral("sourceLabel"), m.source == opened_source()
-                                                                ? QStringLiteral("Opened by path")
-                                                                : eg::library::source_label(m.source)},
-                            {QStringLiteral("opened"), m.source == opened_source()},
-                            {QStringLiteral("inUse"), !in_use_.isEmpty() && m.path == in_use_},
+                            {QStringLiteral("sourceLabel"), eg::library::source_label(m.source)},
+                            {QStringLiteral("opened"), m.source == eg::library::kSourceOpened},
+                            {QStringLiteral("inUse"), in_use(m)},
                             {QStringLiteral("otherApp"), eg::library::is_other_app_source(m.source)},
                             {QStringLiteral("repo"), m.repo},
                             {QStringLiteral("sizeBytes"), m.size_bytes},
@@ -203,7 +200,7 @@ eg::Result<qint64> InstalledModels::import_file(const QString& path, bool copy) 
 
 eg::Status InstalledModels::remove(qint64 id, bool delete_file) {
     for (const InstalledModel& m : std::as_const(entries_))
-        if (m.id == id && !in_use_.isEmpty() && m.path == in_use_)
+        if (m.id == id && in_use(m))
             return eg::to_error(QStringLiteral("it is the model the chat is using. Load another model first, then remove this one."));
     if (id < 0) return eg::to_error(QStringLiteral("it was opened by path and is not in the library."));
     eg::Status removed = registry_.remove(id, delete_file);

@@ -6,7 +6,7 @@
 // ones that can be loaded); entries() also holds registered ones whose file
 // is missing, for the Installed tab to show and forget. The model in use
 // (set_in_use) is listed too when it was opened by path (--model) from
-// outside the library: source "opened", id -1, not registered.
+// outside the library: source kSourceOpened, id -1, not registered.
 #pragma once
 
 #include <QAbstractListModel>
@@ -85,7 +85,6 @@ public:
     // is marked in use, listed even when not registered, and not removed.
     void set_in_use(const QString& path);
     QString in_use_path() const { return in_use_; }
-    static QString opened_source() { return QStringLiteral("opened"); }
 
 public slots:
     // A verified download of repo/file@revision at `path`: registered and listed.
@@ -105,6 +104,7 @@ private:
     QList<eg::library::InstalledModel> entries_;
     QList<eg::library::InstalledModel> rows_;  // the entries whose file exists
     QString in_use_;  // absolute path of the chat's model, or empty
+    bool in_use(const eg::library::InstalledModel& m) const { return !in_use_.isEmpty() && m.path == in_use_; }
 };
 
 }  // namespace eg::ui
