@@ -455,11 +455,7 @@ void TestChatController::chatPaneStreamsAndExplainsExport() {
     auto* pane = qobject_cast<QQuickItem*>(object.get());
     QVERIFY2(pane, qPrintable(component.errorString()));
     QQuickWindow window;
-    window.resize(900, 700);
-    pane->setParentItem(window.contentItem());
-    pane->setSize(QSizeF(900, 700));
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(show_in_window(window, pane, QSize(900, 700)));
 
     QQuickItem* exportButton = find_item(pane, "exportButton");
     QVERIFY(exportButton && exportButton->isVisible());

@@ -220,11 +220,7 @@ private slots:
         QQuickWindow window;
         auto* item = qobject_cast<QQuickItem*>(o.get());
         QVERIFY(item);
-        window.resize(520, 1400);
-        item->setParentItem(window.contentItem());
-        item->setSize(window.size());
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(show_in_window(window, item, QSize(520, 1400)));
         panel_->sample();
         auto* gpu = find_item(item, QStringLiteral("gpu_cuda:0"));
         QVERIFY(gpu && gpu->isVisible());

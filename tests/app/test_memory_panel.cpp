@@ -35,6 +35,7 @@
 #include "forge.h"
 #include "memory_panel.h"
 #include "model/synthetic.h"
+#include "quick_items.h"
 #include "store/chat_store.h"
 #include "test_env.h"
 
@@ -468,11 +469,7 @@ private slots:
         QQuickWindow window;
         auto* item = qobject_cast<QQuickItem*>(o.get());
         QVERIFY(item);
-        window.resize(520, 1400);
-        item->setParentItem(window.contentItem());
-        item->setSize(window.size());
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(show_in_window(window, item, QSize(520, 1400)));
         panel_->sample();
         auto* reason = item->findChild<QQuickItem*>("vramBudgetReason");
         QVERIFY(reason && reason->isVisible());
@@ -555,11 +552,7 @@ private slots:
         QQuickWindow window;
         auto* item = qobject_cast<QQuickItem*>(o.get());
         QVERIFY(item);
-        window.resize(520, 1600);
-        item->setParentItem(window.contentItem());
-        item->setSize(window.size());
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(show_in_window(window, item, QSize(520, 1600)));
         auto* row = item->findChild<QQuickItem*>("expertBudget");
         QVERIFY(row);
         QVERIFY(!row->isVisible());

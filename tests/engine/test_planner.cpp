@@ -9,6 +9,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -19,6 +20,7 @@
 #include "plan/model_info.h"
 #include "plan/planner.h"
 #include "plan/probe.h"
+#include "quant/types.h"
 #include "test_env.h"
 
 using namespace eg;
@@ -687,6 +689,16 @@ private slots:
         o.cache_path = (tmp_.path() + "/hw/hardware.json").toStdString();
         const Hardware a = probe_hardware(o);
         QVERIFY2(a.dram_read_GBps > 0.5, qPrintable(QString::number(a.dram_read_GBps)));
+        // The kernels are timed for the types the planner prices, the
+        // i-quants and ternary types (no quantizer: zero blocks) included;
+        // without a rate it would price them at DRAM speed.
+        for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q3_K, GgmlType::IQ4_XS, GgmlType::IQ3_S, GgmlType::IQ2_XXS,
+                           GgmlType::IQ1_M, GgmlType::TQ1_0}) {
+            const auto r = std::find_if(a.cpu_matvec.begin(), a.cpu_matvec.end(),
+                                        [&](const CpuKernelRate& k) { return k.type == (uint32_t)t; });
+            QVERIFY2(r != a.cpu_matvec.end() && r->GBps_1t > 0 && r->GBps_all > 0,
+                     std::string(type_name((uint32_t)t)).c_str());
+        }
         QVERIFY(QFile::exists(QString::fromStdString(o.cache_path)));
         std::ifstream in(o.cache_path);
         const nlohmann::json j = nlohmann::json::parse(in);

@@ -162,11 +162,7 @@ struct LibraryPageUnderTest {
             error = component.errorString();
             return false;
         }
-        window.resize(900, 700);
-        page->setParentItem(window.contentItem());
-        page->setSize(QSizeF(900, 700));
-        window.show();
-        if (!QTest::qWaitForWindowExposed(&window)) {
+        if (!show_in_window(window, page, QSize(900, 700))) {
             error = QStringLiteral("the window was not exposed");
             return false;
         }

@@ -20,3 +20,13 @@ inline void click(QQuickWindow& window, QQuickItem* item) {
     const QPointF centre = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
     QTest::mouseClick(&window, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
 }
+
+// Puts `item` (a created QML component) into `window` at `size`, filling it,
+// and shows the window; true once it is exposed.
+inline bool show_in_window(QQuickWindow& window, QQuickItem* item, QSize size) {
+    window.resize(size);
+    item->setParentItem(window.contentItem());
+    item->setSize(QSizeF(size));
+    window.show();
+    return QTest::qWaitForWindowExposed(&window);
+}

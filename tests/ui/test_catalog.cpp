@@ -748,11 +748,7 @@ void TestCatalog::libraryPageLoadsAndDownloads() {
     QVERIFY(page);
 
     QQuickWindow window;
-    window.resize(900, 700);
-    page->setParentItem(window.contentItem());
-    page->setSize(QSizeF(900, 700));
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(show_in_window(window, page, QSize(900, 700)));
 
     // Offline: the first row's button says why and cannot be pressed.
     QQuickItem* row = nullptr;

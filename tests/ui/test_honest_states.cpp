@@ -255,11 +255,7 @@ private slots:
         auto* page = qobject_cast<QQuickItem*>(object.get());
         QVERIFY2(page, qPrintable(component.errorString()));
         QQuickWindow window;
-        window.resize(900, 800);
-        page->setParentItem(window.contentItem());
-        page->setSize(QSizeF(900, 800));
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(show_in_window(window, page, QSize(900, 800)));
         QVERIFY(!visible_text(page, "source folder"));
         QVERIFY(!visible_text(page, "scripts/"));
 

@@ -129,11 +129,7 @@ ListView {
         auto* view = qobject_cast<QQuickItem*>(object.get());
         QVERIFY2(view, qPrintable(component.errorString()));
         QQuickWindow window;
-        window.resize(800, 900);
-        view->setParentItem(window.contentItem());
-        view->setSize(QSizeF(800, 900));
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(show_in_window(window, view, QSize(800, 900)));
 
         MessageItem user;
         user.role = QStringLiteral("user");
