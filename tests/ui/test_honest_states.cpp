@@ -122,6 +122,7 @@ private slots:
         QCOMPARE(row.value("path").toString(), opened);
         QVERIFY(row.value("inUse").toBool());
         QVERIFY(row.value("opened").toBool());
+        QCOMPARE(row.value("sourceLabel").toString(), QStringLiteral("Opened by path"));
         QVERIFY(lib.models->rowOfPath(opened) >= 0);  // the picker lists it too
         QVERIFY(lib.role("tiny", CatalogModel::InstalledRole).toBool());  // Recommended agrees
         QCOMPARE(lib.role("tiny", CatalogModel::PathRole).toString(), opened);
