@@ -118,6 +118,27 @@ inline __m256i level_table() {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kIq4nlValues));
 }
 
+// A block's f16 d (IQ1_M spreads its d over the scale words).
+template <class Block>
+inline float block_d(const Block& b) { return h2f(b.d); }
+inline float block_d(const block_iq1_m& b) { return h2f(iq1_m_d(b)); }
+
+// The dot of 256-value blocks with Q8_K activations: group(block, x, ib)
+// gives the int32 lane sums of 32-value group ib (x its activations), and a
+// block's lanes are summed and taken by d_w * d_x * factor into float lanes.
+template <class Block, class Group>
+inline float blocks_dot(int64_t n, const void* w, const void* x, float factor, Group group) {
+    const Block* a = (const Block*)w;
+    const block_q8_K* b = (const block_q8_K*)x;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; ++i) {
+        __m256i s = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ++ib) s = _mm256_add_epi32(s, group(a[i], b[i].qs + 32 * ib, ib));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(block_d(a[i]) * b[i].d * factor), acc);
+    }
+    return hsum8(acc);
+}
+
 }  // namespace
 
 float dot_iq4_nl_avx2(int64_t n, const void* w, const void* x) {
@@ -133,136 +154,86 @@ float dot_iq4_nl_avx2(int64_t n, const void* w, const void* x) {
 }
 
 float dot_iq4_xs_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq4_xs* a = (const block_iq4_xs*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
     const __m256i table = level_table();
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const int ls = (((a[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (((a[i].scales_h >> (2 * ib)) & 3) << 4)) - 32;
-            const __m256i g = dot32(levels32(a[i].qs + 16 * ib, table), b[i].qs + 32 * ib);
-            s = _mm256_add_epi32(s, _mm256_mullo_epi32(g, _mm256_set1_epi32(ls)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq4_xs>(n, w, x, 1.0f, [&](const block_iq4_xs& a, const int8_t* xq, int ib) {
+        const int ls = (((a.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (((a.scales_h >> (2 * ib)) & 3) << 4)) - 32;
+        return _mm256_mullo_epi32(dot32(levels32(a.qs + 16 * ib, table), xq), _mm256_set1_epi32(ls));
+    });
 }
 
 // value = d/8 * (2 ls + 1) * grid * sign; per 32 values two u32: 4 grid
 // indices, then 4 sign indices and ls.
 float dot_iq2_xxs_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq2_xxs* a = (const block_iq2_xxs*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const uint32_t idx = u32_at(a[i].qs + 4 * ib), sg = u32_at(a[i].qs + 4 * ib + 2);
-            const __m256i g = grid64(kIq2xxsGrid[idx & 0xff], kIq2xxsGrid[(idx >> 8) & 0xff],
-                                     kIq2xxsGrid[(idx >> 16) & 0xff], kIq2xxsGrid[idx >> 24]);
-            const __m256i sx = signed_x_word(b[i].qs + 32 * ib, sg);
-            s = _mm256_add_epi32(s, scaled_dot(g, sx, _mm256_set1_epi16((short)(2 * (sg >> 28) + 1))));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq2_xxs>(n, w, x, 0.125f, [](const block_iq2_xxs& a, const int8_t* xq, int ib) {
+        const uint32_t idx = u32_at(a.qs + 4 * ib), sg = u32_at(a.qs + 4 * ib + 2);
+        const __m256i g = grid64(kIq2xxsGrid[idx & 0xff], kIq2xxsGrid[(idx >> 8) & 0xff],
+                                 kIq2xxsGrid[(idx >> 16) & 0xff], kIq2xxsGrid[idx >> 24]);
+        return scaled_dot(g, signed_x_word(xq, sg), _mm256_set1_epi16((short)(2 * (sg >> 28) + 1)));
+    });
 }
 
 // value = d/8 * (2 ls + 1) * grid * sign; per 8 values a u16 (9-bit grid
 // index, 7-bit sign index), ls per 16 values.
 float dot_iq2_xs_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq2_xs* a = (const block_iq2_xs*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const uint16_t* q = a[i].qs + 4 * ib;
-            const __m256i g = grid64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511], kIq2xsGrid[q[2] & 511],
-                                     kIq2xsGrid[q[3] & 511]);
-            const __m256i sx = signed_x4(b[i].qs + 32 * ib, q[0] >> 9, q[1] >> 9, q[2] >> 9, q[3] >> 9);
-            const int sc = a[i].scales[ib];
-            s = _mm256_add_epi32(s, scaled_dot(g, sx, scales16(2 * (sc & 0x0f) + 1, 2 * (sc >> 4) + 1)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq2_xs>(n, w, x, 0.125f, [](const block_iq2_xs& a, const int8_t* xq, int ib) {
+        const uint16_t* q = a.qs + 4 * ib;
+        const __m256i g = grid64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511], kIq2xsGrid[q[2] & 511],
+                                 kIq2xsGrid[q[3] & 511]);
+        const __m256i sx = signed_x4(xq, q[0] >> 9, q[1] >> 9, q[2] >> 9, q[3] >> 9);
+        const int sc = a.scales[ib];
+        return scaled_dot(g, sx, scales16(2 * (sc & 0x0f) + 1, 2 * (sc >> 4) + 1));
+    });
 }
 
 // value = d/8 * (2 ls + 1) * grid * sign; per 8 values a 10-bit grid index
 // (qs byte, 2 bits of qh) and a sign byte (qs + 32), ls per 16 values.
 float dot_iq2_s_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq2_s* a = (const block_iq2_s*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        const uint8_t* qs = a[i].qs;
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const int qh = a[i].qh[ib];
-            const __m256i g = grid64(kIq2sGrid[qs[4 * ib] | ((qh & 3) << 8)],
-                                     kIq2sGrid[qs[4 * ib + 1] | ((qh & 0x0c) << 6)],
-                                     kIq2sGrid[qs[4 * ib + 2] | ((qh & 0x30) << 4)],
-                                     kIq2sGrid[qs[4 * ib + 3] | ((qh & 0xc0) << 2)]);
-            const __m256i sx = signed_x(b[i].qs + 32 * ib, u32_at(qs + QK_K / 8 + 4 * ib));
-            const int sc = a[i].scales[ib];
-            s = _mm256_add_epi32(s, scaled_dot(g, sx, scales16(2 * (sc & 0x0f) + 1, 2 * (sc >> 4) + 1)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq2_s>(n, w, x, 0.125f, [](const block_iq2_s& a, const int8_t* xq, int ib) {
+        const uint8_t* qs = a.qs;
+        const int qh = a.qh[ib];
+        const __m256i g = grid64(kIq2sGrid[qs[4 * ib] | ((qh & 3) << 8)],
+                                 kIq2sGrid[qs[4 * ib + 1] | ((qh & 0x0c) << 6)],
+                                 kIq2sGrid[qs[4 * ib + 2] | ((qh & 0x30) << 4)],
+                                 kIq2sGrid[qs[4 * ib + 3] | ((qh & 0xc0) << 2)]);
+        const __m256i sx = signed_x(xq, u32_at(qs + QK_K / 8 + 4 * ib));
+        const int sc = a.scales[ib];
+        return scaled_dot(g, sx, scales16(2 * (sc & 0x0f) + 1, 2 * (sc >> 4) + 1));
+    });
 }
 
 // value = d/4 * (2 ls + 1) * grid * sign; 64 bytes of grid indices (4 values
 // each), then per 32 values a u32 of 4 sign indices and ls.
 float dot_iq3_xxs_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq3_xxs* a = (const block_iq3_xxs*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        const uint8_t* q = a[i].qs;
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const uint8_t* qi = q + 8 * ib;
-            const __m256i g = _mm256_set_epi32(
-                (int)kIq3xxsGrid[qi[7]], (int)kIq3xxsGrid[qi[6]], (int)kIq3xxsGrid[qi[5]], (int)kIq3xxsGrid[qi[4]],
-                (int)kIq3xxsGrid[qi[3]], (int)kIq3xxsGrid[qi[2]], (int)kIq3xxsGrid[qi[1]], (int)kIq3xxsGrid[qi[0]]);
-            const uint32_t sg = u32_at(q + QK_K / 4 + 4 * ib);
-            const __m256i sx = signed_x_word(b[i].qs + 32 * ib, sg);
-            s = _mm256_add_epi32(s, scaled_dot(g, sx, _mm256_set1_epi16((short)(2 * (sg >> 28) + 1))));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.25f), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq3_xxs>(n, w, x, 0.25f, [](const block_iq3_xxs& a, const int8_t* xq, int ib) {
+        const uint8_t* qi = a.qs + 8 * ib;
+        const __m256i g = _mm256_set_epi32(
+            (int)kIq3xxsGrid[qi[7]], (int)kIq3xxsGrid[qi[6]], (int)kIq3xxsGrid[qi[5]], (int)kIq3xxsGrid[qi[4]],
+            (int)kIq3xxsGrid[qi[3]], (int)kIq3xxsGrid[qi[2]], (int)kIq3xxsGrid[qi[1]], (int)kIq3xxsGrid[qi[0]]);
+        const uint32_t sg = u32_at(a.qs + QK_K / 4 + 4 * ib);
+        return scaled_dot(g, signed_x_word(xq, sg), _mm256_set1_epi16((short)(2 * (sg >> 28) + 1)));
+    });
 }
 
 // value = d * (1 + 2 ls) * grid * sign; per 4 values a 9-bit grid index (qs
 // byte, a bit of qh), a sign bit per value, ls per 32 values.
 float dot_iq3_s_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq3_s* a = (const block_iq3_s*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            // the 8 nine-bit indices (qs byte, bit j of qh) made in one
-            // vector and read back: fewer operations than 8 scalar shifts
-            alignas(16) uint16_t idx[8];
-            const __m128i sel = _mm_set1_epi64x((long long)0x8040201008040201ull);
-            const __m128i hb = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(_mm_set1_epi8((char)a[i].qh[ib]), sel), sel),
-                                             _mm_set1_epi8(1));
-            _mm_store_si128((__m128i*)idx, _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i*)(a[i].qs + 8 * ib)), hb));
-            auto e = [&](int j) { return (int)kIq3sGrid[idx[j]]; };
-            const __m256i g = _mm256_set_epi32(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
-            const __m256i sx = signed_x(b[i].qs + 32 * ib, u32_at(a[i].signs + 4 * ib));
-            const int ls = (a[i].scales[ib / 2] >> (4 * (ib % 2))) & 0x0f;
-            s = _mm256_add_epi32(s, scaled_dot(g, sx, _mm256_set1_epi16((short)(1 + 2 * ls))));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq3_s>(n, w, x, 1.0f, [](const block_iq3_s& a, const int8_t* xq, int ib) {
+        // the 8 nine-bit indices (qs byte, bit j of qh) made in one
+        // vector and read back: fewer operations than 8 scalar shifts
+        alignas(16) uint16_t idx[8];
+        const __m128i sel = _mm_set1_epi64x((long long)0x8040201008040201ull);
+        const __m128i hb = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(_mm_set1_epi8((char)a.qh[ib]), sel), sel),
+                                         _mm_set1_epi8(1));
+        _mm_store_si128((__m128i*)idx, _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i*)(a.qs + 8 * ib)), hb));
+        auto e = [&](int j) { return (int)kIq3sGrid[idx[j]]; };
+        const __m256i g = _mm256_set_epi32(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+        const __m256i sx = signed_x(xq, u32_at(a.signs + 4 * ib));
+        const int ls = (a.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+        return scaled_dot(g, sx, _mm256_set1_epi16((short)(1 + 2 * ls)));
+    });
 }
+
+namespace {
 
 // IQ1: 8 * value = d (2s + 1) (8 grid + delta), grid -1/0/1, delta +-1.
 // w8 = 8 grid + delta is built as 8 (grid + 1) + (delta - 8): grid + 1 is
@@ -277,52 +248,37 @@ inline __m256i iq1_dot(__m256i w8, const int8_t* x, __m256i sc) {
     return scaled_dot(_mm256_abs_epi8(w8), _mm256_sign_epi8(xv, w8), sc);
 }
 
+}  // namespace
+
 // IQ1_S: per 8 values an 11-bit grid index (qs byte, 3 bits of qh); per 32
 // values a u16 qh with the index bits, a 3-bit scale and the delta sign.
 float dot_iq1_s_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq1_s* a = (const block_iq1_s*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const int qh = a[i].qh[ib];
-            const uint8_t* q = a[i].qs + 4 * ib;
-            const __m256i g = grid64(kIq1sGrid[q[0] | ((qh & 7) << 8)], kIq1sGrid[q[1] | ((qh & 0x38) << 5)],
-                                     kIq1sGrid[q[2] | ((qh & 0x1c0) << 2)], kIq1sGrid[q[3] | ((qh & 0xe00) >> 1)]);
-            const __m256i w8 = iq1_w8(g, _mm256_set1_epi8(qh & 0x8000 ? -9 : -7));
-            const __m256i scale = _mm256_set1_epi16((short)(2 * ((qh >> 12) & 7) + 1));
-            s = _mm256_add_epi32(s, iq1_dot(w8, b[i].qs + 32 * ib, scale));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(a[i].d) * b[i].d * 0.125f), acc);
-    }
-    return hsum8(acc);
+    return blocks_dot<block_iq1_s>(n, w, x, 0.125f, [](const block_iq1_s& a, const int8_t* xq, int ib) {
+        const int qh = a.qh[ib];
+        const uint8_t* q = a.qs + 4 * ib;
+        const __m256i g = grid64(kIq1sGrid[q[0] | ((qh & 7) << 8)], kIq1sGrid[q[1] | ((qh & 0x38) << 5)],
+                                 kIq1sGrid[q[2] | ((qh & 0x1c0) << 2)], kIq1sGrid[q[3] | ((qh & 0xe00) >> 1)]);
+        const __m256i w8 = iq1_w8(g, _mm256_set1_epi8(qh & 0x8000 ? -9 : -7));
+        return iq1_dot(w8, xq, _mm256_set1_epi16((short)(2 * ((qh >> 12) & 7) + 1)));
+    });
 }
 
 // IQ1_M: per 8 values a qh nibble (3 index bits, the delta sign), a 3-bit
 // scale per 16 values, d spread over the scale words.
 float dot_iq1_m_avx2(int64_t n, const void* w, const void* x) {
-    const block_iq1_m* a = (const block_iq1_m*)w;
-    const block_q8_K* b = (const block_q8_K*)x;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
+    return blocks_dot<block_iq1_m>(n, w, x, 0.125f, [](const block_iq1_m& a, const int8_t* xq, int ib) {
         uint64_t sc;
-        std::memcpy(&sc, a[i].scales, 8);  // 16 scales of 3 bits in each u16's low 12 bits
-        __m256i s = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ++ib) {
-            const uint8_t* q = a[i].qs + 4 * ib;
-            const int h0 = a[i].qh[2 * ib], h1 = a[i].qh[2 * ib + 1];
-            const __m256i g = grid64(kIq1sGrid[q[0] | ((h0 & 7) << 8)], kIq1sGrid[q[1] | ((h0 & 0x70) << 4)],
-                                     kIq1sGrid[q[2] | ((h1 & 7) << 8)], kIq1sGrid[q[3] | ((h1 & 0x70) << 4)]);
-            auto dl = [](int bit) { return bit ? (long long)0xf7f7f7f7f7f7f7f7ull : (long long)0xf9f9f9f9f9f9f9f9ull; };
-            const __m256i delta = _mm256_set_epi64x(dl(h1 & 0x80), dl(h1 & 0x08), dl(h0 & 0x80), dl(h0 & 0x08));
-            const int s0 = (int)(sc >> (16 * (ib / 2) + 6 * (ib % 2))) & 7;
-            const int s1 = (int)(sc >> (16 * (ib / 2) + 6 * (ib % 2) + 3)) & 7;
-            s = _mm256_add_epi32(s, iq1_dot(iq1_w8(g, delta), b[i].qs + 32 * ib, scales16(2 * s0 + 1, 2 * s1 + 1)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(iq1_m_d(a[i])) * b[i].d * 0.125f), acc);
-    }
-    return hsum8(acc);
+        std::memcpy(&sc, a.scales, 8);  // 16 scales of 3 bits in each u16's low 12 bits
+        const uint8_t* q = a.qs + 4 * ib;
+        const int h0 = a.qh[2 * ib], h1 = a.qh[2 * ib + 1];
+        const __m256i g = grid64(kIq1sGrid[q[0] | ((h0 & 7) << 8)], kIq1sGrid[q[1] | ((h0 & 0x70) << 4)],
+                                 kIq1sGrid[q[2] | ((h1 & 7) << 8)], kIq1sGrid[q[3] | ((h1 & 0x70) << 4)]);
+        auto dl = [](int bit) { return bit ? (long long)0xf7f7f7f7f7f7f7f7ull : (long long)0xf9f9f9f9f9f9f9f9ull; };
+        const __m256i delta = _mm256_set_epi64x(dl(h1 & 0x80), dl(h1 & 0x08), dl(h0 & 0x80), dl(h0 & 0x08));
+        const int s0 = (int)(sc >> (16 * (ib / 2) + 6 * (ib % 2))) & 7;
+        const int s1 = (int)(sc >> (16 * (ib / 2) + 6 * (ib % 2) + 3)) & 7;
+        return iq1_dot(iq1_w8(g, delta), xq, scales16(2 * s0 + 1, 2 * s1 + 1));
+    });
 }
 
 // TQ2_0: value q - 1, q 2 bits: sum (q - 1) x = sum q x - sum x (bsums).
